@@ -1,0 +1,363 @@
+//! `jiralink-sim`: a stateful simulator of Jira Cloud and Data Center, served over HTTP(S) for tests,
+//! benchmarks and integration developers.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), jiralink_sim::SimError> {
+//! use jiralink_sim::{Deployment, Sim};
+//! let sim = Sim::builder().deployment(Deployment::Cloud).issues(500).rate_limit(20.0).start().await?;
+//! println!("{}", sim.base_url());
+//! # Ok(()) }
+//! ```
+
+// Handlers return `Result<_, Response>` so that an error is already Jira's HTTP answer.
+#![allow(clippy::result_large_err)]
+
+pub mod generate;
+pub mod jql;
+pub mod model;
+mod mutate;
+
+pub mod oauth1;
+pub mod ops;
+pub mod render;
+mod routes;
+mod server;
+mod snapshot;
+mod transport;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use model::Deployment;
+pub use server::Shared;
+
+/// What the generator builds: the size and shape of the simulated organisation.
+#[derive(Debug, Clone)]
+pub struct GenConfig {
+    pub deployment: Deployment,
+    pub seed: u64,
+    pub issues: usize,
+    /// Number of projects; `None` picks one from the issue count.
+    pub projects: Option<usize>,
+}
+
+/// A seeded identity, as printed on start (PRODUCT.md, "The simulator").
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Identity {
+    pub name: String,
+    pub auth: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    pub secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// Extra fields some auth kinds need (OAuth 1.0a: consumer_key, private_key_pem, access_token).
+    #[serde(flatten)]
+    pub extra: std::collections::BTreeMap<String, String>,
+}
+
+/// Everything `jiralink sim` accepts on its command line.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub gen: GenConfig,
+    pub bind: SocketAddr,
+    pub latency_ms: u64,
+    /// Requests per second per identity; `None` for no limit.
+    pub rate_limit: Option<f64>,
+    /// Probability of a fault per request (500, 502, 503, reset, truncated body).
+    pub fault_rate: f64,
+    /// Mutations per second while serving (creates, updates, moves, deletes, comments, worklogs).
+    pub mutate_per_s: f64,
+    pub tls: bool,
+    /// Serve the removed `GET/POST /rest/api/{2,3}/search` on Cloud instead of 410 Gone.
+    pub legacy_search: bool,
+    /// Data Center context path such as `/jira` (empty for none).
+    pub context_path: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            gen: GenConfig {
+                deployment: Deployment::Cloud,
+                seed: 1,
+                issues: 200,
+                projects: None,
+            },
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            latency_ms: 0,
+            rate_limit: None,
+            fault_rate: 0.0,
+            mutate_per_s: 0.0,
+            tls: false,
+            legacy_search: false,
+            context_path: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot create the TLS certificate: {0}")]
+    Tls(String),
+    #[error("invalid simulator option: {0}")]
+    Config(String),
+}
+
+/// Builds and starts a simulator, like cargo's `RegistryBuilder`.
+#[derive(Debug, Clone, Default)]
+pub struct SimBuilder {
+    cfg: SimConfig,
+}
+
+impl SimBuilder {
+    pub fn deployment(mut self, d: Deployment) -> Self {
+        self.cfg.gen.deployment = d;
+        self
+    }
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.cfg.gen.seed = seed;
+        self
+    }
+    pub fn issues(mut self, n: usize) -> Self {
+        self.cfg.gen.issues = n;
+        self
+    }
+    pub fn projects(mut self, n: usize) -> Self {
+        self.cfg.gen.projects = Some(n);
+        self
+    }
+    pub fn latency_ms(mut self, ms: u64) -> Self {
+        self.cfg.latency_ms = ms;
+        self
+    }
+    pub fn rate_limit(mut self, rps: f64) -> Self {
+        self.cfg.rate_limit = Some(rps);
+        self
+    }
+    pub fn fault_rate(mut self, p: f64) -> Self {
+        self.cfg.fault_rate = p;
+        self
+    }
+    pub fn mutate_per_s(mut self, n: f64) -> Self {
+        self.cfg.mutate_per_s = n;
+        self
+    }
+    pub fn tls(mut self, on: bool) -> Self {
+        self.cfg.tls = on;
+        self
+    }
+    pub fn legacy_search(mut self, on: bool) -> Self {
+        self.cfg.legacy_search = on;
+        self
+    }
+    pub fn context_path(mut self, path: &str) -> Self {
+        self.cfg.context_path = path.to_owned();
+        self
+    }
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.cfg.bind = addr;
+        self
+    }
+    pub fn config(cfg: SimConfig) -> Self {
+        SimBuilder { cfg }
+    }
+
+    /// Generates the site, binds, and serves in the background until the handle drops.
+    pub async fn start(self) -> Result<Sim, SimError> {
+        let mut cfg = self.cfg;
+        cfg.context_path = normalize_context_path(&cfg.context_path)?;
+        if cfg.gen.deployment == Deployment::Cloud && !cfg.context_path.is_empty() {
+            return Err(SimError::Config(
+                "--context-path applies to --deployment datacenter only".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&cfg.fault_rate) {
+            return Err(SimError::Config(
+                "--fault-rate must be between 0 and 1".into(),
+            ));
+        }
+        let gen = cfg.gen.clone();
+        let (site, mut identities, oauth) = tokio::task::spawn_blocking(move || build_site(&gen))
+            .await
+            .map_err(|e| SimError::Config(format!("generator failed: {e}")))?;
+        let listener = tokio::net::TcpListener::bind(cfg.bind)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: cfg.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: cfg.bind,
+            source,
+        })?;
+        let tls = if cfg.tls {
+            Some(transport::self_signed()?)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let host = if tls.is_some() {
+            format!("localhost:{}", addr.port())
+        } else {
+            addr.to_string()
+        };
+        let origin = format!("{scheme}://{host}");
+        let base_url = format!("{origin}{}", cfg.context_path);
+        identities.extend(oauth.1);
+        let cloud_id = site.cloud_id.clone();
+        let shared = Arc::new(Shared::new(
+            site,
+            oauth.0,
+            cfg.clone(),
+            base_url.clone(),
+            origin.clone(),
+        ));
+        let app = routes::app(shared.clone());
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(transport::serve(
+            listener,
+            app,
+            tls.as_ref().map(|t| t.acceptor.clone()),
+            stop_rx.clone(),
+        ));
+        if cfg.mutate_per_s > 0.0 {
+            tokio::spawn(mutate::run(shared.clone(), cfg.mutate_per_s, stop_rx));
+        }
+        Ok(Sim {
+            shared,
+            base_url,
+            gateway_url: origin,
+            cloud_id,
+            identities,
+            ca_cert: tls.map(|t| t.ca_path),
+            stop: stop_tx,
+        })
+    }
+}
+
+fn normalize_context_path(p: &str) -> Result<String, SimError> {
+    let p = p.trim().trim_end_matches('/');
+    if p.is_empty() {
+        return Ok(String::new());
+    }
+    if !p.starts_with('/') || p.contains(['?', '#', ' ']) {
+        return Err(SimError::Config(format!(
+            "--context-path must look like /jira, not {p:?}"
+        )));
+    }
+    Ok(p.to_owned())
+}
+
+type BuiltSite = (
+    model::Site,
+    Vec<Identity>,
+    (oauth1::OAuthState, Vec<Identity>),
+);
+
+fn build_site(gen: &GenConfig) -> BuiltSite {
+    let (site, identities) = generate::generate(gen);
+    let mut oauth = oauth1::OAuthState::new();
+    let mut extra = Vec::new();
+    if gen.deployment == Deployment::Datacenter {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(gen.seed ^ 0x0A07);
+        let admin = (0..site.users.len() as u32)
+            .find(|u| site.is_site_admin(*u))
+            .unwrap_or(0);
+        let consumer_key = "jiralink-sim-consumer";
+        let pem = oauth.add_consumer(&mut rng, consumer_key);
+        let token = oauth.add_access_token(consumer_key, admin, &mut rng);
+        let user = &site.users[admin as usize];
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("consumer_key".to_owned(), consumer_key.to_owned());
+        fields.insert("private_key_pem".to_owned(), pem);
+        fields.insert("access_token".to_owned(), token.clone());
+        extra.push(Identity {
+            name: "oauth1".into(),
+            auth: "oauth1".into(),
+            email: None,
+            username: Some(user.username.clone()),
+            secret: token,
+            account_id: Some(user.account_id.clone()),
+            extra: fields,
+        });
+    }
+    (site, identities, (oauth, extra))
+}
+
+/// A running simulator; dropping it stops the server.
+pub struct Sim {
+    shared: Arc<Shared>,
+    base_url: String,
+    gateway_url: String,
+    cloud_id: String,
+    identities: Vec<Identity>,
+    ca_cert: Option<PathBuf>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Sim {
+    pub fn builder() -> SimBuilder {
+        SimBuilder::default()
+    }
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+    pub fn gateway_url(&self) -> &str {
+        &self.gateway_url
+    }
+    pub fn cloud_id(&self) -> &str {
+        &self.cloud_id
+    }
+    pub fn identities(&self) -> &[Identity] {
+        &self.identities
+    }
+    pub fn identity(&self, name: &str) -> Option<&Identity> {
+        self.identities.iter().find(|i| i.name == name)
+    }
+    pub fn ca_cert(&self) -> Option<&std::path::Path> {
+        self.ca_cert.as_deref()
+    }
+    pub fn deployment(&self) -> Deployment {
+        self.shared.cfg.gen.deployment
+    }
+    /// The ground truth, as `GET /__sim/snapshot` serves it.
+    pub fn snapshot(&self) -> serde_json::Value {
+        snapshot::snapshot(&self.shared.site.read())
+    }
+    /// Direct access to the state, for tests that arrange a situation.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+    /// Requests that matched no route so far (`METHOD path`).
+    pub fn unmatched(&self) -> Vec<String> {
+        self.shared.unmatched.lock().clone()
+    }
+    /// The one JSON line `jiralink sim` prints on start.
+    pub fn startup_line(&self) -> serde_json::Value {
+        serde_json::json!({
+            "base_url": self.base_url,
+            "gateway_url": self.gateway_url,
+            "cloud_id": self.cloud_id,
+            "deployment": self.deployment().as_str(),
+            "ca_cert": self.ca_cert.as_ref().map(|p| p.display().to_string()),
+            "identities": self.identities,
+        })
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}

@@ -1,0 +1,394 @@
+//! State changes shared by the write endpoints and the background mutator: each one keeps the issue's
+//! `updated` time, changelog and the site's id counters consistent.
+
+use crate::model::*;
+
+impl Site {
+    /// A timestamp for a change to `issue`: now, and never before its last update.
+    fn stamp(&self, issue: IssueId) -> Millis {
+        let now = self.now();
+        self.issue(issue)
+            .map(|i| now.max(i.updated + 1))
+            .unwrap_or(now)
+    }
+
+    fn record(&mut self, issue: IssueId, author: UserIx, at: Millis, items: Vec<ChangeValue>) {
+        let id = self.next_change_id;
+        self.next_change_id += 1;
+        if let Some(i) = self.issue_mut(issue) {
+            i.changelog.push(ChangeGroup {
+                id,
+                author,
+                created: at,
+                items,
+            });
+            i.updated = at;
+        }
+    }
+
+    /// Creates an issue in `project` and returns its id.
+    pub fn create_issue(&mut self, new: NewIssue) -> IssueId {
+        let now = self.now();
+        let id = FIRST_ISSUE_ID + self.issues.len() as IssueId;
+        let project = &mut self.projects[new.project as usize];
+        project.next_number += 1;
+        let number = project.next_number - 1;
+        let status = self.workflows[project.workflow as usize].statuses[0];
+        let key = format!("{}-{}", project.key, number);
+        self.issues.push(Issue {
+            id,
+            project: new.project,
+            number,
+            issue_type: new.issue_type,
+            status,
+            priority: new.priority,
+            resolution: None,
+            summary: Some(new.summary.into()),
+            description: new.description.map(Into::into),
+            assignee: new.assignee,
+            reporter: new.reporter,
+            created: now,
+            updated: now,
+            resolved: None,
+            status_changed: now,
+            story_points: new.story_points,
+            sprints: Vec::new(),
+            parent: new.parent,
+            labels: new.labels.into_iter().map(Into::into).collect(),
+            fix_versions: Vec::new(),
+            components: Vec::new(),
+            changelog: Vec::new(),
+            comments: Vec::new(),
+            worklogs: Vec::new(),
+            links: Vec::new(),
+            remote_links: Vec::new(),
+            properties: Default::default(),
+            deleted: None,
+        });
+        self.keys.insert(key, id);
+        id
+    }
+
+    /// Moves an issue to `to_status`, setting or clearing the resolution as Jira's workflows do.
+    pub fn transition(&mut self, issue: IssueId, to_status: u16, author: UserIx) {
+        let at = self.stamp(issue);
+        let done = self.statuses[to_status as usize].category == StatusCategory::Done;
+        let Some(i) = self.issue_mut(issue) else {
+            return;
+        };
+        if i.status == to_status {
+            return;
+        }
+        let mut items = vec![ChangeValue::Status {
+            from: i.status,
+            to: to_status,
+        }];
+        let new_resolution = if done {
+            Some(i.resolution.unwrap_or(0))
+        } else {
+            None
+        };
+        if new_resolution != i.resolution {
+            items.push(ChangeValue::Resolution {
+                from: i.resolution,
+                to: new_resolution,
+            });
+            i.resolution = new_resolution;
+            i.resolved = new_resolution.map(|_| at);
+        }
+        i.status = to_status;
+        i.status_changed = at;
+        self.record(issue, author, at, items);
+    }
+
+    /// Edits a text field (summary or description), with its changelog item.
+    pub fn set_text(
+        &mut self,
+        issue: IssueId,
+        field: TextField,
+        value: Option<String>,
+        author: UserIx,
+    ) {
+        let at = self.stamp(issue);
+        let Some(i) = self.issue_mut(issue) else {
+            return;
+        };
+        let (old, field_id, name) = match field {
+            TextField::Summary => (Some(crate::render::summary(i)), "summary", "summary"),
+            TextField::Description => (
+                i.description.as_deref().map(str::to_owned),
+                "description",
+                "description",
+            ),
+        };
+        if old == value {
+            return;
+        }
+        match field {
+            TextField::Summary => i.summary = value.clone().map(Into::into),
+            TextField::Description => i.description = value.clone().map(Into::into),
+        }
+        let item = ChangeValue::Text {
+            field_id: field_id.into(),
+            field: name.into(),
+            from: old,
+            to: value,
+        };
+        self.record(issue, author, at, vec![item]);
+    }
+
+    pub fn set_assignee(&mut self, issue: IssueId, to: Option<UserIx>, author: UserIx) {
+        let at = self.stamp(issue);
+        let Some(i) = self.issue_mut(issue) else {
+            return;
+        };
+        if i.assignee == to {
+            return;
+        }
+        let item = ChangeValue::Assignee {
+            from: i.assignee,
+            to,
+        };
+        i.assignee = to;
+        self.record(issue, author, at, vec![item]);
+    }
+
+    pub fn set_priority(&mut self, issue: IssueId, to: u8, author: UserIx) {
+        let at = self.stamp(issue);
+        let Some(i) = self.issue_mut(issue) else {
+            return;
+        };
+        if i.priority == to {
+            return;
+        }
+        let item = ChangeValue::Priority {
+            from: i.priority,
+            to,
+        };
+        i.priority = to;
+        self.record(issue, author, at, vec![item]);
+    }
+
+    pub fn set_story_points(&mut self, issue: IssueId, to: Option<f32>, author: UserIx) {
+        let at = self.stamp(issue);
+        let Some(i) = self.issue_mut(issue) else {
+            return;
+        };
+        if i.story_points == to {
+            return;
+        }
+        let item = ChangeValue::StoryPoints {
+            from: i.story_points,
+            to,
+        };
+        i.story_points = to;
+        self.record(issue, author, at, vec![item]);
+    }
+
+    /// Puts an issue in a sprint (it leaves its other open sprints, as on a board).
+    pub fn set_sprint(&mut self, issue: IssueId, sprint: u32, author: UserIx) {
+        let at = self.stamp(issue);
+        let open: Vec<u32> = self
+            .sprints
+            .iter()
+            .filter(|s| s.state != SprintState::Closed)
+            .map(|s| s.id)
+            .collect();
+        let Some(i) = self.issue_mut(issue) else {
+            return;
+        };
+        if i.sprints.contains(&sprint) {
+            return;
+        }
+        let from = i.sprints.clone();
+        i.sprints.retain(|s| !open.contains(s));
+        i.sprints.push(sprint);
+        let item = ChangeValue::Sprint {
+            from,
+            to: i.sprints.clone(),
+        };
+        self.record(issue, author, at, vec![item]);
+    }
+
+    /// Moves an issue to another project: it gets a new key there; the old key keeps resolving.
+    pub fn move_issue(&mut self, issue: IssueId, to: ProjectIx, author: UserIx) {
+        let at = self.stamp(issue);
+        let Some(i) = self.issue(issue) else { return };
+        let from = i.project;
+        if from == to {
+            return;
+        }
+        let old_key = self.issue_key(i);
+        let project = &mut self.projects[to as usize];
+        project.next_number += 1;
+        let number = project.next_number - 1;
+        let new_key = format!("{}-{number}", project.key);
+        let target_statuses = self.workflows[project.workflow as usize].statuses.clone();
+        let i = self.issue_mut(issue).expect("issue exists: checked above");
+        i.project = to;
+        i.number = number;
+        i.sprints.clear();
+        if !target_statuses.contains(&i.status) {
+            i.status = target_statuses[0];
+        }
+        self.keys.insert(new_key.clone(), issue);
+        let items = vec![
+            ChangeValue::Project { from, to },
+            ChangeValue::Key {
+                from: old_key,
+                to: new_key,
+            },
+        ];
+        self.record(issue, author, at, items);
+    }
+
+    /// Deletes an issue; it stays as a tombstone for the snapshot.
+    pub fn delete_issue(&mut self, issue: IssueId) {
+        let now = self.now();
+        if let Some(i) = self.issue_mut(issue) {
+            i.deleted = Some(now);
+        }
+    }
+
+    pub fn add_comment(&mut self, issue: IssueId, author: UserIx, body: String) -> Option<u64> {
+        let at = self.stamp(issue);
+        let id = self.next_comment_id;
+        let i = self.issue_mut(issue)?;
+        i.comments.push(Comment {
+            id,
+            author,
+            created: at,
+            updated: at,
+            body: Some(body.into()),
+        });
+        i.updated = at;
+        self.next_comment_id += 1;
+        Some(id)
+    }
+
+    pub fn update_comment(&mut self, issue: IssueId, comment: u64, body: String) -> bool {
+        let at = self.stamp(issue);
+        let Some(i) = self.issue_mut(issue) else {
+            return false;
+        };
+        let Some(c) = i.comments.iter_mut().find(|c| c.id == comment) else {
+            return false;
+        };
+        c.body = Some(body.into());
+        c.updated = at;
+        i.updated = at;
+        true
+    }
+
+    pub fn delete_comment(&mut self, issue: IssueId, comment: u64) -> bool {
+        let at = self.stamp(issue);
+        let Some(i) = self.issue_mut(issue) else {
+            return false;
+        };
+        let before = i.comments.len();
+        i.comments.retain(|c| c.id != comment);
+        if i.comments.len() == before {
+            return false;
+        }
+        i.updated = at;
+        self.deleted_comments.push(Tombstone {
+            id: comment,
+            issue,
+            at,
+        });
+        true
+    }
+
+    pub fn add_worklog(&mut self, issue: IssueId, w: NewWorklog) -> Option<u64> {
+        let at = self.stamp(issue);
+        let id = self.next_worklog_id;
+        let i = self.issue_mut(issue)?;
+        i.worklogs.push(Worklog {
+            id,
+            author: w.author,
+            started: w.started.unwrap_or(at),
+            created: at,
+            updated: at,
+            time_spent_seconds: w.time_spent_seconds,
+            comment: w.comment.map(Into::into),
+        });
+        i.updated = at;
+        self.next_worklog_id += 1;
+        Some(id)
+    }
+
+    pub fn delete_worklog(&mut self, issue: IssueId, worklog: u64) -> bool {
+        let at = self.stamp(issue);
+        let Some(i) = self.issue_mut(issue) else {
+            return false;
+        };
+        let before = i.worklogs.len();
+        i.worklogs.retain(|w| w.id != worklog);
+        if i.worklogs.len() == before {
+            return false;
+        }
+        i.updated = at;
+        self.deleted_worklogs.push(Tombstone {
+            id: worklog,
+            issue,
+            at,
+        });
+        true
+    }
+
+    /// Links two issues (`outward` blocks `inward`), recorded on both sides.
+    pub fn link_issues(&mut self, link_type: u8, outward: IssueId, inward: IssueId) -> Option<u64> {
+        let at = self.stamp(outward).max(self.stamp(inward));
+        if self.issue(outward)?.deleted.is_some() || self.issue(inward)?.deleted.is_some() {
+            return None;
+        }
+        let id = self.next_link_id;
+        self.next_link_id += 1;
+        let o = self.issue_mut(outward)?;
+        o.links.push(IssueLink {
+            id,
+            link_type,
+            outward: true,
+            other: inward,
+        });
+        o.updated = at;
+        let i = self.issue_mut(inward)?;
+        i.links.push(IssueLink {
+            id,
+            link_type,
+            outward: false,
+            other: outward,
+        });
+        i.updated = at;
+        Some(id)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum TextField {
+    Summary,
+    Description,
+}
+
+/// What creating an issue needs.
+#[derive(Debug, Clone)]
+pub struct NewIssue {
+    pub project: ProjectIx,
+    pub issue_type: u16,
+    pub summary: String,
+    pub description: Option<String>,
+    pub reporter: UserIx,
+    pub assignee: Option<UserIx>,
+    pub priority: u8,
+    pub parent: Option<IssueId>,
+    pub labels: Vec<String>,
+    pub story_points: Option<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWorklog {
+    pub author: UserIx,
+    pub started: Option<Millis>,
+    pub time_spent_seconds: u32,
+    pub comment: Option<String>,
+}

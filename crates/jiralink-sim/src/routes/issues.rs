@@ -1,0 +1,582 @@
+//! Reading issues and what hangs off them: single and bulk issue fetch, changelogs (per issue and in
+//! bulk), comments, worklogs (per issue, updated/deleted feeds, bulk list), properties, remote links,
+//! issue links and transitions.
+
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::{
+    bad_request, issue_not_found, ok, page, paging, visible, JsonBody, Params, SharedState,
+};
+use crate::model::{Deployment, Issue, Site};
+use crate::render::{Expand, FieldSelection, InlineCaps, CLOUD_ISSUE_CAPS, DC_CAPS};
+use crate::server::{jira_error, Ctx, Shared};
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/issue/bulkfetch", post(bulk_fetch))
+        .route("/issue/{id}/changelog", get(changelog))
+        .route("/changelog/bulkfetch", post(changelog_bulk))
+        .route("/comment/list", post(comment_list))
+        .route("/worklog/updated", get(worklog_updated))
+        .route("/worklog/deleted", get(worklog_deleted))
+        .route("/worklog/list", post(worklog_list))
+        .route("/issue/{id}/properties", get(properties))
+        .route("/issueLink/{id}", get(issue_link_get))
+}
+
+pub fn issue_caps(site: &Site) -> InlineCaps {
+    if site.deployment == Deployment::Cloud {
+        CLOUD_ISSUE_CAPS
+    } else {
+        DC_CAPS
+    }
+}
+
+pub async fn issue_get(
+    state: SharedState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    p: Params,
+) -> Response {
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    let mut fields = FieldSelection::parse(&p.all("fields"), true);
+    fields.properties = p
+        .all("properties")
+        .iter()
+        .flat_map(|s| s.split(',').map(str::to_owned))
+        .collect();
+    let expand = Expand::parse(&p.all("expand"));
+    ok(ctx
+        .view(&site)
+        .issue(issue, &fields, &expand, issue_caps(&site)))
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| match x {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `POST issue/bulkfetch`: up to 100 issues by id or key. Like Cloud, issues that do not exist or
+/// that the caller may not see are simply absent; `issueErrors` is for retriable failures only.
+async fn bulk_fetch(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) -> Response {
+    let ids = string_list(body.get("issueIdsOrKeys"));
+    if ids.is_empty() || ids.len() > 100 {
+        return bad_request("issueIdsOrKeys must contain between 1 and 100 issue ids or keys.");
+    }
+    let site = state.site.read();
+    let mut fields = FieldSelection::parse(&string_list(body.get("fields")), true);
+    fields.properties = string_list(body.get("properties"));
+    let expand = Expand::parse(&string_list(body.get("expand")));
+    let view = ctx.view(&site);
+    let mut seen = std::collections::HashSet::new();
+    let issues: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| visible(&site, &ctx, id))
+        .filter(|i| seen.insert(i.id))
+        .map(|i| view.issue(i, &fields, &expand, issue_caps(&site)))
+        .collect();
+    ok(json!({ "issues": issues, "issueErrors": [] }))
+}
+
+async fn changelog(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {
+    let (start, max) = match paging(&p, 100, 100) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    let view = ctx.view(&site);
+    let values: Vec<Value> = issue
+        .changelog
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|g| view.change_group(g))
+        .collect();
+    let total = issue.changelog.len();
+    let mut out = page(values, start, max, total, "values");
+    out["self"] = json!(format!(
+        "{}/rest/api/{}/issue/{}/changelog?maxResults={max}&startAt={start}",
+        ctx.base,
+        if ctx.v3 { 3 } else { 2 },
+        issue.id
+    ));
+    if start + max < total {
+        out["nextPage"] = json!(format!(
+            "{}/rest/api/{}/issue/{}/changelog?maxResults={max}&startAt={}",
+            ctx.base,
+            if ctx.v3 { 3 } else { 2 },
+            issue.id,
+            start + max
+        ));
+    }
+    ok(out)
+}
+
+/// `POST changelog/bulkfetch`: changelogs of up to 1000 issues, at most `maxResults` (default 1000)
+/// histories a page, continued with `nextPageToken`.
+async fn changelog_bulk(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) -> Response {
+    let ids = string_list(body.get("issueIdsOrKeys"));
+    if ids.is_empty() || ids.len() > 1000 {
+        return bad_request("issueIdsOrKeys must contain between 1 and 1000 issue ids or keys.");
+    }
+    let field_ids = string_list(body.get("fieldIds"));
+    if field_ids.len() > 10 {
+        return bad_request("fieldIds can contain at most 10 field ids.");
+    }
+    let max = body
+        .get("maxResults")
+        .and_then(Value::as_u64)
+        .unwrap_or(1000)
+        .clamp(1, 10_000) as usize;
+    let skip: usize = match body.get("nextPageToken").and_then(Value::as_str) {
+        Some(t) => match decode_token(t) {
+            Some(n) => n,
+            None => return bad_request("The nextPageToken is not valid."),
+        },
+        None => 0,
+    };
+    let site = state.site.read();
+    let view = ctx.view(&site);
+    let mut out = Vec::new();
+    let (mut seen, mut emitted) = (0usize, 0usize);
+    let mut more = false;
+    'issues: for id in &ids {
+        let Some(issue) = visible(&site, &ctx, id) else {
+            continue;
+        };
+        let mut histories = Vec::new();
+        for g in &issue.changelog {
+            let g_matches = field_ids.is_empty()
+                || g.items
+                    .iter()
+                    .any(|i| field_ids.iter().any(|f| change_field_id(i) == f));
+            if !g_matches {
+                continue;
+            }
+            if seen < skip {
+                seen += 1;
+                continue;
+            }
+            if emitted == max {
+                more = true;
+                if !histories.is_empty() {
+                    out.push(
+                        json!({"issueId": issue.id.to_string(), "changeHistories": histories}),
+                    );
+                }
+                break 'issues;
+            }
+            histories.push(view.change_group(g));
+            seen += 1;
+            emitted += 1;
+        }
+        if !histories.is_empty() {
+            out.push(json!({"issueId": issue.id.to_string(), "changeHistories": histories}));
+        }
+    }
+    let mut resp = json!({ "issueChangeLogs": out });
+    if more {
+        resp["nextPageToken"] = json!(encode_token(seen));
+    }
+    ok(resp)
+}
+
+fn change_field_id(item: &crate::model::ChangeValue) -> &str {
+    use crate::model::{custom_field, ChangeValue::*};
+    match item {
+        Status { .. } => "status",
+        Assignee { .. } => "assignee",
+        Priority { .. } => "priority",
+        Resolution { .. } => "resolution",
+        Sprint { .. } => custom_field::SPRINT,
+        StoryPoints { .. } => custom_field::STORY_POINTS,
+        Key { .. } => "key",
+        Project { .. } => "project",
+        Text { field_id, .. } => field_id,
+    }
+}
+
+/// Continuation tokens are opaque to clients; here they carry an offset.
+pub fn encode_token(offset: usize) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("sim:{offset}"))
+}
+
+pub fn decode_token(t: &str) -> Option<usize> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(t)
+        .ok()?;
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("sim:")?
+        .parse()
+        .ok()
+}
+
+pub async fn comments(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {
+    let (start, max) = match paging(&p, 5000, 5000) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    let view = ctx.view(&site);
+    let desc = p.get("orderBy").is_some_and(|o| o.starts_with('-'));
+    let mut list: Vec<&crate::model::Comment> = issue.comments.iter().collect();
+    if desc {
+        list.reverse();
+    }
+    let values: Vec<Value> = list
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|c| view.comment(issue, c))
+        .collect();
+    ok(page(values, start, max, issue.comments.len(), "comments"))
+}
+
+pub async fn comment_get(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, cid)): Path<(String, String)>,
+) -> Response {
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    match issue.comments.iter().find(|c| c.id.to_string() == cid) {
+        Some(c) => ok(ctx.view(&site).comment(issue, c)),
+        None => jira_error(
+            StatusCode::NOT_FOUND,
+            &[
+                "Can not find a comment for the id: ".to_owned().as_str(),
+                &cid,
+            ],
+            &[],
+        ),
+    }
+}
+
+/// Finds comments or worklogs by id across visible issues.
+fn find_children<'a, T>(
+    site: &'a Site,
+    ctx: &Ctx,
+    ids: &[u64],
+    children: impl Fn(&'a Issue) -> &'a [T],
+    id_of: impl Fn(&T) -> u64,
+) -> Vec<(&'a Issue, &'a T)> {
+    let wanted: std::collections::HashSet<u64> = ids.iter().copied().collect();
+    let mut found = Vec::new();
+    for issue in site
+        .issues
+        .iter()
+        .filter(|i| i.deleted.is_none() && site.can_browse(ctx.user(), i.project))
+    {
+        for c in children(issue) {
+            if wanted.contains(&id_of(c)) {
+                found.push((issue, c));
+            }
+        }
+    }
+    found.sort_by_key(|(_, c)| id_of(c));
+    found
+}
+
+fn id_list(body: &Value) -> Vec<u64> {
+    body.get("ids")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `POST comment/list`: comments by id (up to 1000), paged.
+async fn comment_list(
+    state: SharedState,
+    ctx: Ctx,
+    p: Params,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let ids = id_list(&body);
+    if ids.is_empty() || ids.len() > 1000 {
+        return bad_request("ids must contain between 1 and 1000 comment ids.");
+    }
+    let (start, max) = match paging(&p, 50, 5000) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let site = state.site.read();
+    let view = ctx.view(&site);
+    let found = find_children(&site, &ctx, &ids, |i| &i.comments, |c| c.id);
+    let values: Vec<Value> = found
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|(i, c)| view.comment(i, c))
+        .collect();
+    ok(page(values, start, max, found.len(), "values"))
+}
+
+pub async fn worklogs(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {
+    let (start, max) = match paging(&p, 5000, 5000) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    let view = ctx.view(&site);
+    let after = p.int("startedAfter", i64::MIN).unwrap_or(i64::MIN);
+    let before = p.int("startedBefore", i64::MAX).unwrap_or(i64::MAX);
+    let list: Vec<&crate::model::Worklog> = issue
+        .worklogs
+        .iter()
+        .filter(|w| w.started >= after && w.started < before)
+        .collect();
+    let values: Vec<Value> = list
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|w| view.worklog(issue, w))
+        .collect();
+    ok(page(values, start, max, list.len(), "worklogs"))
+}
+
+pub async fn worklog_get(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, wid)): Path<(String, String)>,
+) -> Response {
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    match issue.worklogs.iter().find(|w| w.id.to_string() == wid) {
+        Some(w) => ok(ctx.view(&site).worklog(issue, w)),
+        None => jira_error(
+            StatusCode::NOT_FOUND,
+            &["Cannot find worklog with id: ", &wid],
+            &[],
+        ),
+    }
+}
+
+/// Pages of the `worklog/updated` and `worklog/deleted` feeds hold up to 1000 entries.
+const WORKLOG_FEED_PAGE: usize = 1000;
+
+fn worklog_feed(ctx: &Ctx, kind: &str, since: i64, mut entries: Vec<(i64, u64)>) -> Response {
+    entries.sort();
+    let page: Vec<(i64, u64)> = entries
+        .into_iter()
+        .filter(|(t, _)| *t > since)
+        .take(WORKLOG_FEED_PAGE)
+        .collect();
+    let last_page = page.len() < WORKLOG_FEED_PAGE;
+    let until = page.last().map(|(t, _)| *t).unwrap_or(since);
+    let api = if ctx.v3 { 3 } else { 2 };
+    let mut out = json!({
+        "values": page.iter().map(|(t, id)| json!({"worklogId": id, "updatedTime": t, "properties": []})).collect::<Vec<_>>(),
+        "since": since,
+        "until": until,
+        "self": format!("{}/rest/api/{api}/worklog/{kind}?since={since}", ctx.base),
+        "lastPage": last_page,
+    });
+    if !last_page {
+        out["nextPage"] = json!(format!(
+            "{}/rest/api/{api}/worklog/{kind}?since={until}",
+            ctx.base
+        ));
+    }
+    ok(out)
+}
+
+async fn worklog_updated(state: SharedState, ctx: Ctx, p: Params) -> Response {
+    let since = match p.int("since", 0) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let site = state.site.read();
+    let entries: Vec<(i64, u64)> = site
+        .issues
+        .iter()
+        .filter(|i| i.deleted.is_none() && site.can_browse(ctx.user(), i.project))
+        .flat_map(|i| i.worklogs.iter().map(|w| (w.updated, w.id)))
+        .collect();
+    worklog_feed(&ctx, "updated", since, entries)
+}
+
+async fn worklog_deleted(state: SharedState, ctx: Ctx, p: Params) -> Response {
+    let since = match p.int("since", 0) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let site = state.site.read();
+    let entries: Vec<(i64, u64)> = site.deleted_worklogs.iter().map(|t| (t.at, t.id)).collect();
+    worklog_feed(&ctx, "deleted", since, entries)
+}
+
+/// `POST worklog/list`: worklogs by id, at most 1000.
+async fn worklog_list(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) -> Response {
+    let ids = id_list(&body);
+    if ids.is_empty() || ids.len() > 1000 {
+        return bad_request("ids must contain between 1 and 1000 worklog ids.");
+    }
+    let site = state.site.read();
+    let view = ctx.view(&site);
+    let found = find_children(&site, &ctx, &ids, |i| &i.worklogs, |w| w.id);
+    ok(Value::Array(
+        found.iter().map(|(i, w)| view.worklog(i, w)).collect(),
+    ))
+}
+
+async fn properties(state: SharedState, ctx: Ctx, Path(id): Path<String>) -> Response {
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    let api = if ctx.v3 { 3 } else { 2 };
+    let keys: Vec<Value> = issue
+        .properties
+        .keys()
+        .map(|k| json!({"key": k, "self": format!("{}/rest/api/{api}/issue/{}/properties/{k}", ctx.base, issue.id)}))
+        .collect();
+    ok(json!({ "keys": keys }))
+}
+
+pub async fn property_get(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, key)): Path<(String, String)>,
+) -> Response {
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    match issue.properties.get(&key) {
+        Some(v) => ok(json!({"key": key, "value": v})),
+        None => jira_error(
+            StatusCode::NOT_FOUND,
+            &[&format!("The property with key '{key}' does not exist.")],
+            &[],
+        ),
+    }
+}
+
+pub async fn remote_links(state: SharedState, ctx: Ctx, Path(id): Path<String>) -> Response {
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    let api = if ctx.v3 { 3 } else { 2 };
+    ok(Value::Array(
+        issue
+            .remote_links
+            .iter()
+            .map(|l| {
+                let mut v = json!({
+                    "id": l.id,
+                    "self": format!("{}/rest/api/{api}/issue/{}/remotelink/{}", ctx.base, issue.id, l.id),
+                    "object": {"url": l.url, "title": l.title},
+                });
+                if let Some(g) = &l.global_id {
+                    v["globalId"] = json!(g);
+                }
+                v
+            })
+            .collect(),
+    ))
+}
+
+async fn issue_link_get(state: SharedState, ctx: Ctx, Path(id): Path<u64>) -> Response {
+    let site = state.site.read();
+    for issue in site
+        .issues
+        .iter()
+        .filter(|i| i.deleted.is_none() && site.can_browse(ctx.user(), i.project))
+    {
+        if let Some(l) = issue.links.iter().find(|l| l.id == id && l.outward) {
+            let view = ctx.view(&site);
+            let t = &site.link_types[l.link_type as usize];
+            return ok(json!({
+                "id": l.id.to_string(),
+                "type": view.link_type(t),
+                "inwardIssue": view.issue_ref(issue.id),
+                "outwardIssue": view.issue_ref(l.other),
+            }));
+        }
+    }
+    jira_error(
+        StatusCode::NOT_FOUND,
+        &[&format!("No issue link with id '{id}' exists.")],
+        &[],
+    )
+}
+
+/// The transitions available from the issue's status: to every other status of its workflow.
+pub fn available_transitions(site: &Site, issue: &Issue) -> Vec<(u32, u16)> {
+    let project = &site.projects[issue.project as usize];
+    site.workflows[project.workflow as usize]
+        .statuses
+        .iter()
+        .filter(|s| **s != issue.status)
+        .map(|s| (transition_id(site, *s), *s))
+        .collect()
+}
+
+/// A transition's id is derived from its target status, so it is stable across issues.
+pub fn transition_id(site: &Site, status: u16) -> u32 {
+    site.statuses[status as usize].id % 1000 * 10 + 11
+}
+
+pub async fn transitions(state: SharedState, ctx: Ctx, Path(id): Path<String>) -> Response {
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    let view = ctx.view(&site);
+    let list: Vec<Value> = available_transitions(&site, issue)
+        .into_iter()
+        .map(|(tid, s)| {
+            json!({
+                "id": tid.to_string(),
+                "name": site.statuses[s as usize].name,
+                "to": view.status(s),
+                "hasScreen": false, "isGlobal": true, "isInitial": false, "isAvailable": true,
+                "isConditional": false, "isLooped": false,
+            })
+        })
+        .collect();
+    ok(json!({ "expand": "transitions", "transitions": list }))
+}

@@ -1,0 +1,906 @@
+//! Writing issues: create (single and bulk), edit, delete, transitions, comments, worklogs, issue
+//! properties, remote links and issue links, with Jira's validation errors and permission checks.
+
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use super::issues;
+use super::{bad_request, forbidden, issue_not_found, ok, visible, JsonBody, Params, SharedState};
+use crate::model::{IssueId, Permission, ProjectIx, RemoteLink, Site, UserIx};
+use crate::ops::{NewIssue, NewWorklog, TextField};
+use crate::render::plain_text;
+use crate::server::{jira_error, Ctx, Shared};
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/issue", post(create))
+        .route("/issue/bulk", post(create_bulk))
+        .route(
+            "/issue/{id}",
+            get(issues::issue_get).put(edit).delete(delete),
+        )
+        .route(
+            "/issue/{id}/comment",
+            get(issues::comments).post(add_comment),
+        )
+        .route(
+            "/issue/{id}/comment/{cid}",
+            get(issues::comment_get)
+                .put(edit_comment)
+                .delete(delete_comment),
+        )
+        .route(
+            "/issue/{id}/worklog",
+            get(issues::worklogs).post(add_worklog),
+        )
+        .route(
+            "/issue/{id}/worklog/{wid}",
+            get(issues::worklog_get).delete(delete_worklog),
+        )
+        .route(
+            "/issue/{id}/transitions",
+            get(issues::transitions).post(transition),
+        )
+        .route(
+            "/issue/{id}/properties/{key}",
+            get(issues::property_get)
+                .put(set_property)
+                .delete(delete_property),
+        )
+        .route(
+            "/issue/{id}/remotelink",
+            get(issues::remote_links).post(add_remote_link),
+        )
+        .route("/issueLink", post(link))
+}
+
+/// A field-level validation failure: Jira's `errors` map.
+type FieldErrors = Vec<(String, String)>;
+
+fn field_errors(status: StatusCode, errors: &FieldErrors) -> Response {
+    let pairs: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    jira_error(status, &[], &pairs)
+}
+
+fn created(v: Value) -> Response {
+    (StatusCode::CREATED, axum::Json(v)).into_response()
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Checks a project permission; browse is checked first so that hidden things stay hidden.
+fn require(site: &Site, ctx: &Ctx, project: ProjectIx, p: Permission) -> Result<(), Response> {
+    let perms = site.project_permissions(ctx.user(), project);
+    if !perms.has(Permission::BrowseProjects) {
+        return Err(issue_not_found());
+    }
+    if !perms.has(p) {
+        let what = match p {
+            Permission::CreateIssues => "create issues in this project",
+            Permission::EditIssues => "edit this issue",
+            Permission::DeleteIssues => "delete this issue",
+            Permission::TransitionIssues => "transition this issue",
+            Permission::AddComments => "comment on this issue",
+            Permission::WorkOnIssues => "log work on this issue",
+            Permission::LinkIssues => "link issues",
+            _ => "do this",
+        };
+        return Err(forbidden(&format!("You do not have permission to {what}.")));
+    }
+    Ok(())
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(plain_text(other)),
+    }
+}
+
+/// `{"key": "X"}`, `{"id": "10000"}`, or a bare string, resolved with `find`.
+fn reference<T>(v: &Value, find: impl Fn(&str) -> Option<T>) -> Option<T> {
+    match v {
+        Value::String(s) => find(s),
+        Value::Number(n) => find(&n.to_string()),
+        Value::Object(o) => ["key", "id", "accountId", "name"]
+            .iter()
+            .filter_map(|k| o.get(*k))
+            .find_map(|x| match x {
+                Value::String(s) => find(s),
+                Value::Number(n) => find(&n.to_string()),
+                _ => None,
+            }),
+        _ => None,
+    }
+}
+
+fn issue_type_named(site: &Site, project: ProjectIx, v: &Value) -> Option<u16> {
+    let allowed = &site.projects[project as usize].issue_types;
+    reference(v, |s| {
+        site.issue_types
+            .iter()
+            .position(|t| t.id.to_string() == s || t.name.eq_ignore_ascii_case(s))
+            .map(|t| t as u16)
+            .filter(|t| allowed.contains(t))
+    })
+}
+
+fn user_ref(site: &Site, v: &Value) -> Result<Option<UserIx>, ()> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    reference(v, |s| site.user_by_account(s))
+        .map(Some)
+        .ok_or(())
+}
+
+/// Validates a create request's `fields` into a new issue; every problem is named, like Jira.
+fn new_issue(
+    site: &Site,
+    ctx: &Ctx,
+    fields: &Map<String, Value>,
+) -> Result<(NewIssue, Option<u32>), (StatusCode, FieldErrors)> {
+    let mut errors = FieldErrors::new();
+    let project = fields
+        .get("project")
+        .and_then(|p| reference(p, |s| site.project_by_key_or_id(s)));
+    let project = match project {
+        Some(p) if site.can_browse(ctx.user(), p) => Some(p),
+        _ => {
+            errors.push(("project".into(), "Specify a valid project ID or key".into()));
+            None
+        }
+    };
+    if let Some(p) = project {
+        if !site
+            .project_permissions(ctx.user(), p)
+            .has(Permission::CreateIssues)
+        {
+            return Err((
+                StatusCode::FORBIDDEN,
+                vec![(
+                    "project".into(),
+                    "You do not have permission to create issues in this project.".into(),
+                )],
+            ));
+        }
+    }
+    let issue_type = match (project, fields.get("issuetype")) {
+        (Some(p), Some(t)) => issue_type_named(site, p, t),
+        _ => None,
+    };
+    if project.is_some() && issue_type.is_none() {
+        errors.push(("issuetype".into(), "Specify an issue type".into()));
+    }
+    let summary = fields
+        .get("summary")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("");
+    if summary.is_empty() {
+        errors.push((
+            "summary".into(),
+            "You must specify a summary of the issue.".into(),
+        ));
+    } else if summary.chars().count() > 255 {
+        errors.push((
+            "summary".into(),
+            "Summary must be less than 255 characters.".into(),
+        ));
+    }
+    let assignee = match fields.get("assignee").map(|a| user_ref(site, a)) {
+        None => None,
+        Some(Ok(u)) => u,
+        Some(Err(())) => {
+            errors.push((
+                "assignee".into(),
+                "User does not exist or you do not have permission to see it.".into(),
+            ));
+            None
+        }
+    };
+    let priority = match fields.get("priority") {
+        None => 2,
+        Some(p) => match reference(p, |s| {
+            site.priorities
+                .iter()
+                .position(|x| x.id.to_string() == s || x.name.eq_ignore_ascii_case(s))
+        }) {
+            Some(ix) => ix as u8,
+            None => {
+                errors.push(("priority".into(), "Specify a valid priority.".into()));
+                2
+            }
+        },
+    };
+    let parent = match fields.get("parent") {
+        None => None,
+        Some(p) => match reference(p, |s| visible(site, ctx, s).map(|i| i.id)) {
+            Some(id) => Some(id),
+            None => {
+                errors.push(("parent".into(), "Could not find issue by id or key.".into()));
+                None
+            }
+        },
+    };
+    if let Some(t) = issue_type {
+        if site.issue_types[t as usize].subtask && parent.is_none() {
+            errors.push((
+                "parent".into(),
+                "Sub-tasks must have a parent issue.".into(),
+            ));
+        }
+    }
+    let story_points = fields
+        .get(crate::model::custom_field::STORY_POINTS)
+        .and_then(Value::as_f64)
+        .map(|f| f as f32);
+    let sprint = match fields.get(crate::model::custom_field::SPRINT) {
+        None | Some(Value::Null) => None,
+        Some(v) => match v
+            .as_u64()
+            .and_then(|id| site.sprints.iter().find(|s| u64::from(s.id) == id))
+        {
+            Some(s) => Some(s.id),
+            None => {
+                errors.push((
+                    crate::model::custom_field::SPRINT.into(),
+                    "Sprint with the given id does not exist.".into(),
+                ));
+                None
+            }
+        },
+    };
+    let labels = fields
+        .get("labels")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !errors.is_empty() {
+        return Err((StatusCode::BAD_REQUEST, errors));
+    }
+    let (Some(project), Some(issue_type)) = (project, issue_type) else {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            vec![("project".into(), "Specify a valid project ID or key".into())],
+        ));
+    };
+    Ok((
+        NewIssue {
+            project,
+            issue_type,
+            summary: summary.to_owned(),
+            description: fields.get("description").and_then(text_of),
+            reporter: ctx.user(),
+            assignee,
+            priority,
+            parent,
+            labels,
+            story_points,
+        },
+        sprint,
+    ))
+}
+
+/// Creates one issue from a request body; returns the `CreatedIssue` JSON.
+fn create_one(state: &Shared, ctx: &Ctx, body: &Value) -> Result<Value, (StatusCode, FieldErrors)> {
+    let Some(fields) = body.get("fields").and_then(Value::as_object) else {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            vec![(
+                "fields".into(),
+                "The request must have a 'fields' object.".into(),
+            )],
+        ));
+    };
+    let mut site = state.site.write();
+    let (new, sprint) = new_issue(&site, ctx, fields)?;
+    let id = site.create_issue(new);
+    if let Some(s) = sprint {
+        site.set_sprint(id, s, ctx.user());
+    }
+    let key = site
+        .issue(id)
+        .map(|i| site.issue_key(i))
+        .unwrap_or_default();
+    drop(site);
+    state.touch();
+    let api = if ctx.v3 { 3 } else { 2 };
+    Ok(
+        json!({"id": id.to_string(), "key": key, "self": format!("{}/rest/api/{api}/issue/{id}", ctx.base)}),
+    )
+}
+
+async fn create(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) -> Response {
+    match create_one(&state, &ctx, &body) {
+        Ok(v) => created(v),
+        Err((status, errors)) => field_errors(status, &errors),
+    }
+}
+
+/// `POST issue/bulk`: each element is created or reported; one failure does not stop the rest.
+async fn create_bulk(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) -> Response {
+    let Some(updates) = body.get("issueUpdates").and_then(Value::as_array) else {
+        return bad_request("The request must have an 'issueUpdates' list.");
+    };
+    if updates.len() > 50 {
+        return bad_request("At most 50 issues can be created in one bulk request.");
+    }
+    let mut issues = Vec::new();
+    let mut errors = Vec::new();
+    for (n, u) in updates.iter().enumerate() {
+        match create_one(&state, &ctx, u) {
+            Ok(v) => issues.push(v),
+            Err((status, errs)) => {
+                let errs: Map<String, Value> =
+                    errs.into_iter().map(|(k, v)| (k, json!(v))).collect();
+                errors.push(json!({
+                    "status": status.as_u16(),
+                    "elementErrors": {"errorMessages": [], "errors": errs},
+                    "failedElementNumber": n,
+                }));
+            }
+        }
+    }
+    let status = if issues.is_empty() && !errors.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::CREATED
+    };
+    (
+        status,
+        axum::Json(json!({"issues": issues, "errors": errors})),
+    )
+        .into_response()
+}
+
+/// Resolves the path's issue for a write needing `p`.
+fn target(site: &Site, ctx: &Ctx, id: &str, p: Permission) -> Result<IssueId, Response> {
+    let issue = site.find_issue(id).ok_or_else(issue_not_found)?;
+    require(site, ctx, issue.project, p)?;
+    Ok(issue.id)
+}
+
+async fn edit(
+    state: SharedState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::EditIssues) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    // `fields` sets values; `update` applies operations (`set`, `add`, `remove`).
+    let mut sets: Vec<(String, Value)> = Vec::new();
+    if let Some(fields) = body.get("fields").and_then(Value::as_object) {
+        sets.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let mut label_ops: Vec<(bool, String)> = Vec::new();
+    if let Some(update) = body.get("update").and_then(Value::as_object) {
+        for (field, ops) in update {
+            for op in ops.as_array().into_iter().flatten() {
+                if let Some(v) = op.get("set") {
+                    sets.push((field.clone(), v.clone()));
+                } else if field == "labels" {
+                    if let Some(l) = op.get("add").and_then(Value::as_str) {
+                        label_ops.push((true, l.to_owned()));
+                    }
+                    if let Some(l) = op.get("remove").and_then(Value::as_str) {
+                        label_ops.push((false, l.to_owned()));
+                    }
+                }
+            }
+        }
+    }
+    let mut errors = FieldErrors::new();
+    for (field, value) in &sets {
+        match field.as_str() {
+            "summary" => match value.as_str().map(str::trim) {
+                Some(s) if !s.is_empty() => site.set_text(issue, TextField::Summary, Some(s.to_owned()), ctx.user()),
+                _ => errors.push(("summary".into(), "You must specify a summary of the issue.".into())),
+            },
+            "description" => site.set_text(issue, TextField::Description, text_of(value), ctx.user()),
+            "assignee" => match user_ref(&site, value) {
+                Ok(u) => site.set_assignee(issue, u, ctx.user()),
+                Err(()) => errors.push(("assignee".into(), "User does not exist or you do not have permission to see it.".into())),
+            },
+            "priority" => match reference(value, |s| site.priorities.iter().position(|x| x.id.to_string() == s || x.name.eq_ignore_ascii_case(s))) {
+                Some(p) => site.set_priority(issue, p as u8, ctx.user()),
+                None => errors.push(("priority".into(), "Specify a valid priority.".into())),
+            },
+            "labels" => {
+                let labels: Vec<Box<str>> = value.as_array().into_iter().flatten().filter_map(Value::as_str).map(Box::from).collect();
+                if let Some(i) = site.issue_mut(issue) {
+                    i.labels = labels;
+                }
+            }
+            f if f == crate::model::custom_field::STORY_POINTS => {
+                site.set_story_points(issue, value.as_f64().map(|v| v as f32), ctx.user())
+            }
+            f if f == crate::model::custom_field::SPRINT => match value.as_u64().and_then(|s| site.sprints.iter().find(|x| u64::from(x.id) == s).map(|x| x.id)) {
+                Some(s) => site.set_sprint(issue, s, ctx.user()),
+                None => errors.push((f.to_owned(), "Sprint with the given id does not exist.".into())),
+            },
+            other => errors.push((other.to_owned(), format!("Field '{other}' cannot be set. It is not on the appropriate screen, or unknown."))),
+        }
+    }
+    if let Some(i) = site.issue_mut(issue) {
+        for (add, l) in label_ops {
+            if add && !i.labels.iter().any(|x| **x == *l) {
+                i.labels.push(l.into());
+            } else if !add {
+                i.labels.retain(|x| **x != *l);
+            }
+        }
+    }
+    drop(site);
+    state.touch();
+    if errors.is_empty() {
+        no_content()
+    } else {
+        field_errors(StatusCode::BAD_REQUEST, &errors)
+    }
+}
+
+async fn delete(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::DeleteIssues) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let subtasks: Vec<IssueId> = site
+        .issues
+        .iter()
+        .filter(|i| {
+            i.parent == Some(issue)
+                && i.deleted.is_none()
+                && site.issue_types[i.issue_type as usize].subtask
+        })
+        .map(|i| i.id)
+        .collect();
+    if !subtasks.is_empty() && !p.flag("deleteSubtasks") {
+        return bad_request("The issue has subtasks. Set 'deleteSubtasks' to true to delete the issue and its subtasks.");
+    }
+    for s in subtasks {
+        site.delete_issue(s);
+    }
+    site.delete_issue(issue);
+    drop(site);
+    state.touch();
+    no_content()
+}
+
+async fn transition(
+    state: SharedState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::TransitionIssues) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let wanted = body
+        .get("transition")
+        .and_then(|t| reference(t, |s| Some(s.to_owned())));
+    let Some(wanted) = wanted else {
+        return bad_request("Missing 'transition' identifier");
+    };
+    let Some(current) = site.issue(issue) else {
+        return issue_not_found();
+    };
+    let to = issues::available_transitions(&site, current)
+        .into_iter()
+        .find(|(tid, _)| tid.to_string() == wanted)
+        .map(|(_, s)| s);
+    let Some(to) = to else {
+        return bad_request(&format!(
+            "Transition id '{wanted}' is not valid for this issue."
+        ));
+    };
+    site.transition(issue, to, ctx.user());
+    if let Some(r) = body.pointer("/fields/resolution").and_then(|r| {
+        reference(r, |s| {
+            site.resolutions
+                .iter()
+                .position(|x| x.name.eq_ignore_ascii_case(s) || x.id.to_string() == s)
+        })
+    }) {
+        if let Some(i) = site.issue_mut(issue) {
+            if i.resolution.is_some() {
+                i.resolution = Some(r as u8);
+            }
+        }
+    }
+    drop(site);
+    state.touch();
+    no_content()
+}
+
+async fn add_comment(
+    state: SharedState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::AddComments) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let Some(text) = body
+        .get("body")
+        .and_then(text_of)
+        .filter(|t| !t.trim().is_empty())
+    else {
+        return field_errors(
+            StatusCode::BAD_REQUEST,
+            &vec![("comment".into(), "Comment body can not be empty!".into())],
+        );
+    };
+    let Some(cid) = site.add_comment(issue, ctx.user(), text) else {
+        return issue_not_found();
+    };
+    let out = site.issue(issue).and_then(|i| {
+        i.comments
+            .iter()
+            .find(|c| c.id == cid)
+            .map(|c| ctx.view(&site).comment(i, c))
+    });
+    drop(site);
+    state.touch();
+    created(out.unwrap_or(Value::Null))
+}
+
+async fn edit_comment(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, cid)): Path<(String, u64)>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::AddComments) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let Some(text) = body.get("body").and_then(text_of) else {
+        return field_errors(
+            StatusCode::BAD_REQUEST,
+            &vec![("comment".into(), "Comment body can not be empty!".into())],
+        );
+    };
+    if !site.update_comment(issue, cid, text) {
+        return jira_error(
+            StatusCode::NOT_FOUND,
+            &[&format!("Can not find a comment for the id: {cid}.")],
+            &[],
+        );
+    }
+    let out = site.issue(issue).and_then(|i| {
+        i.comments
+            .iter()
+            .find(|c| c.id == cid)
+            .map(|c| ctx.view(&site).comment(i, c))
+    });
+    drop(site);
+    state.touch();
+    ok(out.unwrap_or(Value::Null))
+}
+
+async fn delete_comment(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, cid)): Path<(String, u64)>,
+) -> Response {
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::AddComments) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    if !site.delete_comment(issue, cid) {
+        return jira_error(
+            StatusCode::NOT_FOUND,
+            &[&format!("Can not find a comment for the id: {cid}.")],
+            &[],
+        );
+    }
+    drop(site);
+    state.touch();
+    no_content()
+}
+
+/// `1h 30m`, `2d`, `45m` in Jira's default 8-hour days and 5-day weeks.
+fn parse_duration(s: &str) -> Option<u32> {
+    let mut total = 0u32;
+    for part in s.split_whitespace() {
+        let split = part.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+        let (n, unit) = part.split_at(split);
+        let n: f64 = n.parse().ok()?;
+        let secs = match unit {
+            "w" => 5.0 * 8.0 * 3600.0,
+            "d" => 8.0 * 3600.0,
+            "h" => 3600.0,
+            "m" => 60.0,
+            _ => return None,
+        };
+        total += (n * secs) as u32;
+    }
+    (total > 0).then_some(total)
+}
+
+fn parse_jira_time(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(s))
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+async fn add_worklog(
+    state: SharedState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let spent = body
+        .get("timeSpentSeconds")
+        .and_then(Value::as_u64)
+        .map(|s| s as u32)
+        .or_else(|| {
+            body.get("timeSpent")
+                .and_then(Value::as_str)
+                .and_then(parse_duration)
+        });
+    let Some(spent) = spent.filter(|s| *s > 0) else {
+        return field_errors(
+            StatusCode::BAD_REQUEST,
+            &vec![(
+                "timeLogged".into(),
+                "You must indicate the time spent working.".into(),
+            )],
+        );
+    };
+    let started = match body.get("started").and_then(Value::as_str) {
+        None => None,
+        Some(s) => match parse_jira_time(s) {
+            Some(t) => Some(t),
+            None => {
+                return field_errors(
+                    StatusCode::BAD_REQUEST,
+                    &vec![(
+                        "started".into(),
+                        "Invalid start date, expected e.g. 2021-01-17T12:34:00.000+0000.".into(),
+                    )],
+                )
+            }
+        },
+    };
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::WorkOnIssues) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let w = NewWorklog {
+        author: ctx.user(),
+        started,
+        time_spent_seconds: spent,
+        comment: body.get("comment").and_then(text_of),
+    };
+    let Some(wid) = site.add_worklog(issue, w) else {
+        return issue_not_found();
+    };
+    let out = site.issue(issue).and_then(|i| {
+        i.worklogs
+            .iter()
+            .find(|w| w.id == wid)
+            .map(|w| ctx.view(&site).worklog(i, w))
+    });
+    drop(site);
+    state.touch();
+    created(out.unwrap_or(Value::Null))
+}
+
+async fn delete_worklog(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, wid)): Path<(String, u64)>,
+) -> Response {
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::WorkOnIssues) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    if !site.delete_worklog(issue, wid) {
+        return jira_error(
+            StatusCode::NOT_FOUND,
+            &[&format!("Cannot find worklog with id: {wid}.")],
+            &[],
+        );
+    }
+    drop(site);
+    state.touch();
+    no_content()
+}
+
+async fn set_property(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, key)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    if key.is_empty() || key.len() > 255 {
+        return bad_request("The property key must be between 1 and 255 characters.");
+    }
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::EditIssues) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let Some(i) = site.issue_mut(issue) else {
+        return issue_not_found();
+    };
+    let existed = i.properties.insert(key, body).is_some();
+    drop(site);
+    state.touch();
+    if existed {
+        StatusCode::OK.into_response()
+    } else {
+        StatusCode::CREATED.into_response()
+    }
+}
+
+async fn delete_property(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, key)): Path<(String, String)>,
+) -> Response {
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::EditIssues) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let Some(i) = site.issue_mut(issue) else {
+        return issue_not_found();
+    };
+    if i.properties.remove(&key).is_none() {
+        return jira_error(
+            StatusCode::NOT_FOUND,
+            &[&format!("The property with key '{key}' does not exist.")],
+            &[],
+        );
+    }
+    drop(site);
+    state.touch();
+    no_content()
+}
+
+async fn add_remote_link(
+    state: SharedState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let url = body
+        .pointer("/object/url")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let title = body
+        .pointer("/object/title")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if url.is_empty() || title.is_empty() {
+        return field_errors(
+            StatusCode::BAD_REQUEST,
+            &vec![("title".into(), "'title' and 'url' are required.".into())],
+        );
+    }
+    let global_id = body
+        .get("globalId")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::LinkIssues) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let next = site.next_link_id;
+    let Some(i) = site.issue_mut(issue) else {
+        return issue_not_found();
+    };
+    let existing = global_id.as_ref().and_then(|g| {
+        i.remote_links
+            .iter_mut()
+            .find(|l| l.global_id.as_ref() == Some(g))
+    });
+    let (link_id, status) = match existing {
+        Some(l) => {
+            l.url = url.to_owned();
+            l.title = title.to_owned();
+            (l.id, StatusCode::OK)
+        }
+        None => {
+            i.remote_links.push(RemoteLink {
+                id: next,
+                global_id,
+                url: url.to_owned(),
+                title: title.to_owned(),
+            });
+            (next, StatusCode::CREATED)
+        }
+    };
+    if status == StatusCode::CREATED {
+        site.next_link_id += 1;
+    }
+    drop(site);
+    state.touch();
+    let api = if ctx.v3 { 3 } else { 2 };
+    (status, axum::Json(json!({"id": link_id, "self": format!("{}/rest/api/{api}/issue/{issue}/remotelink/{link_id}", ctx.base)}))).into_response()
+}
+
+async fn link(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) -> Response {
+    let mut site = state.site.write();
+    let link_type = body.get("type").and_then(|t| {
+        reference(t, |s| {
+            site.link_types
+                .iter()
+                .position(|l| l.name.eq_ignore_ascii_case(s) || l.id.to_string() == s)
+        })
+    });
+    let Some(link_type) = link_type else {
+        return bad_request("No issue link type with name or id given was found.");
+    };
+    let find = |k: &str| -> Option<IssueId> { visible(&site, &ctx, k).map(|i| i.id) };
+    let inward = body.get("inwardIssue").and_then(|v| reference(v, find));
+    let outward = body.get("outwardIssue").and_then(|v| reference(v, find));
+    let (Some(inward), Some(outward)) = (inward, outward) else {
+        return jira_error(
+            StatusCode::NOT_FOUND,
+            &["Issue does not exist or you do not have permission to see it."],
+            &[],
+        );
+    };
+    for i in [inward, outward] {
+        let project = site.issue(i).map(|x| x.project).unwrap_or(0);
+        if let Err(r) = require(&site, &ctx, project, Permission::LinkIssues) {
+            return r;
+        }
+    }
+    if site.link_issues(link_type as u8, outward, inward).is_none() {
+        return issue_not_found();
+    }
+    drop(site);
+    state.touch();
+    StatusCode::CREATED.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_use_jira_working_days() {
+        assert_eq!(parse_duration("1h 30m"), Some(5400));
+        assert_eq!(parse_duration("2d"), Some(2 * 8 * 3600));
+        assert_eq!(parse_duration("1w"), Some(5 * 8 * 3600));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

@@ -1,0 +1,464 @@
+//! Authentication and permissions: every seeded identity, the gateway, scopes, expiry, revocation,
+//! deactivation, CAPTCHA lockout, OAuth 1.0a, and browse permissions hiding what a user may not see.
+
+use jiralink_sim::{Deployment, Sim};
+use serde_json::json;
+
+use crate::support::{assert_error_body, Auth, Client};
+
+fn gateway(sim: &Sim, auth: Auth) -> Client {
+    Client::new(
+        &format!("{}/ex/jira/{}", sim.gateway_url(), sim.cloud_id()),
+        auth,
+    )
+}
+
+#[tokio::test]
+async fn cloud_identities_authenticate_as_on_real_cloud() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(300)
+        .seed(11)
+        .start()
+        .await
+        .expect("sim");
+    for name in [
+        "admin",
+        "reader",
+        "scoped-reader",
+        "service-account",
+        "expired",
+        "revoked",
+        "inactive",
+    ] {
+        assert!(sim.identity(name).is_some(), "identity {name} is seeded");
+    }
+    let admin = Client::as_identity(&sim, "admin");
+    assert_eq!(admin.get("/rest/api/3/myself").await.status, 200);
+
+    // tenant_info answers without credentials and names the cloudId.
+    let anon = Client::new(sim.base_url(), Auth::None);
+    let t = anon.get("/_edge/tenant_info").await;
+    assert_eq!(t.body["cloudId"], sim.cloud_id());
+    assert_eq!(anon.get("/rest/api/3/serverInfo").await.status, 200);
+    assert_eq!(anon.get("/rest/api/3/myself").await.status, 401);
+
+    // A scoped token works only through the gateway, and only within its scopes.
+    let scoped = sim.identity("scoped-reader").expect("scoped");
+    let on_site = Client::as_identity(&sim, "scoped-reader")
+        .get("/rest/api/3/myself")
+        .await;
+    assert_eq!(on_site.status, 401);
+    let gw = gateway(&sim, Auth::of(scoped));
+    let me = gw.get("/rest/api/3/myself").await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert!(
+        me.body["self"]
+            .as_str()
+            .is_some_and(|s| s.contains("/ex/jira/")),
+        "self links point at the gateway"
+    );
+    assert_eq!(gw.get("/rest/api/3/project/search").await.status, 200);
+    let write = gw
+        .post("/rest/api/3/issue", json!({"fields": {"summary": "x"}}))
+        .await;
+    assert_eq!(write.status, 401);
+    assert_eq!(write.body["message"], "Unauthorized; scope does not match");
+    let wrong_site = Client::new(
+        &format!(
+            "{}/ex/jira/00000000-0000-0000-0000-000000000000",
+            sim.gateway_url()
+        ),
+        Auth::of(scoped),
+    );
+    assert_eq!(wrong_site.get("/rest/api/3/myself").await.status, 404);
+
+    // A service account's Bearer token: gateway only.
+    let sa = sim.identity("service-account").expect("service account");
+    assert_eq!(
+        Client::as_identity(&sim, "service-account")
+            .get("/rest/api/3/myself")
+            .await
+            .status,
+        401
+    );
+    let me = gateway(&sim, Auth::of(sa)).get("/rest/api/3/myself").await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["accountType"], "app");
+
+    // Expired, revoked, deactivated and wrong secrets: 401 with a message that says which.
+    for (name, word) in [
+        ("expired", "expired"),
+        ("revoked", "revoked"),
+        ("inactive", "inactive"),
+    ] {
+        let r = Client::as_identity(&sim, name)
+            .get("/rest/api/3/myself")
+            .await;
+        assert_eq!(r.status, 401, "{name}");
+        assert_error_body(&r);
+        assert!(
+            r.body.to_string().to_lowercase().contains(word),
+            "{name}: {}",
+            r.body
+        );
+    }
+    let email = sim
+        .identity("admin")
+        .and_then(|a| a.email.clone())
+        .expect("email");
+    let wrong = Client::new(sim.base_url(), Auth::Basic(email, "not-the-token".into()));
+    assert_eq!(wrong.get("/rest/api/3/myself").await.status, 401);
+}
+
+#[tokio::test]
+async fn browse_permission_hides_projects_and_issues() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(400)
+        .seed(12)
+        .start()
+        .await
+        .expect("sim");
+    let admin = Client::as_identity(&sim, "admin");
+    let reader = Client::as_identity(&sim, "reader");
+    let all = admin
+        .get("/rest/api/3/project/search?maxResults=100")
+        .await
+        .body;
+    let some = reader
+        .get("/rest/api/3/project/search?maxResults=100")
+        .await
+        .body;
+    let (all_n, some_n) = (
+        all["total"].as_u64().expect("total"),
+        some["total"].as_u64().expect("total"),
+    );
+    assert!(
+        some_n > 0 && some_n < all_n,
+        "reader sees {some_n} of {all_n} projects"
+    );
+    let visible: Vec<&str> = some["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .filter_map(|p| p["key"].as_str())
+        .collect();
+    let hidden = all["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .filter_map(|p| p["key"].as_str())
+        .find(|k| !visible.contains(k))
+        .expect("a hidden project");
+
+    // Hidden project: 404 directly, absent from search, its issues 404.
+    assert_eq!(
+        reader
+            .get(&format!("/rest/api/3/project/{hidden}"))
+            .await
+            .status,
+        404
+    );
+    let jql = format!("project = {hidden}");
+    let q = url::form_urlencoded::byte_serialize(jql.as_bytes()).collect::<String>();
+    let admin_hits = admin
+        .get(&format!(
+            "/rest/api/3/search/jql?jql={q}&fields=key&maxResults=1"
+        ))
+        .await;
+    let hidden_key = admin_hits.body["issues"][0]["key"]
+        .as_str()
+        .expect("an issue in the hidden project")
+        .to_owned();
+    assert_eq!(
+        reader
+            .get(&format!("/rest/api/3/issue/{hidden_key}"))
+            .await
+            .status,
+        404
+    );
+    let reader_search = reader.get(&format!("/rest/api/3/search/jql?jql={q}")).await;
+    assert!(
+        reader_search.status == 400
+            || reader_search.body["issues"]
+                .as_array()
+                .is_some_and(Vec::is_empty),
+        "{}",
+        reader_search.body
+    );
+
+    // The reader may browse but not create.
+    let create = reader.post("/rest/api/3/issue", json!({"fields": {"project": {"key": visible[0]}, "issuetype": {"name": "Task"}, "summary": "nope"}})).await;
+    assert!(
+        create.status == 403 || create.status == 400,
+        "{}",
+        create.body
+    );
+    let perms = reader.get(&format!("/rest/api/3/mypermissions?projectKey={}&permissions=BROWSE_PROJECTS,CREATE_ISSUES,ADMINISTER", visible[0])).await;
+    assert_eq!(
+        perms.body["permissions"]["BROWSE_PROJECTS"]["havePermission"],
+        true
+    );
+    assert_eq!(
+        perms.body["permissions"]["CREATE_ISSUES"]["havePermission"],
+        false
+    );
+    assert_eq!(
+        perms.body["permissions"]["ADMINISTER"]["havePermission"],
+        false
+    );
+    let admin_perms = admin
+        .get("/rest/api/3/mypermissions?permissions=ADMINISTER")
+        .await;
+    assert_eq!(
+        admin_perms.body["permissions"]["ADMINISTER"]["havePermission"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn datacenter_identities_pats_captcha_and_context_path() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(200)
+        .seed(13)
+        .context_path("/jira")
+        .start()
+        .await
+        .expect("sim");
+    for name in [
+        "admin",
+        "reader",
+        "pat-admin",
+        "oauth1",
+        "expired",
+        "revoked",
+        "inactive",
+        "captcha",
+    ] {
+        assert!(sim.identity(name).is_some(), "identity {name} is seeded");
+    }
+    assert_eq!(
+        Client::as_identity(&sim, "admin")
+            .get("/rest/api/2/myself")
+            .await
+            .status,
+        200
+    );
+    let pat = Client::as_identity(&sim, "pat-admin")
+        .get("/rest/api/2/myself")
+        .await;
+    assert_eq!(pat.status, 200, "{}", pat.body);
+    for (name, word) in [("expired", "expired"), ("revoked", "revoked")] {
+        let r = Client::as_identity(&sim, name)
+            .get("/rest/api/2/myself")
+            .await;
+        assert_eq!(r.status, 401, "{name}");
+        assert!(
+            r.body.to_string().to_lowercase().contains(word),
+            "{name}: {}",
+            r.body
+        );
+    }
+    assert_eq!(
+        Client::as_identity(&sim, "inactive")
+            .get("/rest/api/2/myself")
+            .await
+            .status,
+        401
+    );
+
+    // The CAPTCHA account is refused even with its right password, with Seraph's headers.
+    let r = Client::as_identity(&sim, "captcha")
+        .get("/rest/api/2/myself")
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.headers["x-seraph-loginreason"], "AUTHENTICATION_DENIED");
+    assert!(r.headers["x-authentication-denied-reason"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("CAPTCHA_CHALLENGE"));
+
+    // Three wrong passwords lock the reader behind a CAPTCHA too.
+    let reader = sim.identity("reader").expect("reader");
+    let user = reader.username.clone().expect("username");
+    let wrong = Client::new(sim.base_url(), Auth::Basic(user.clone(), "wrong".into()));
+    for _ in 0..3 {
+        let r = wrong.get("/rest/api/2/myself").await;
+        assert_eq!(r.status, 401);
+        assert_eq!(r.headers["x-seraph-loginreason"], "AUTHENTICATED_FAILED");
+    }
+    let locked = Client::new(sim.base_url(), Auth::Basic(user, reader.secret.clone()))
+        .get("/rest/api/2/myself")
+        .await;
+    assert_eq!(locked.status, 403);
+
+    // Without the context path nothing answers like Jira's API.
+    let root = sim.base_url().trim_end_matches("/jira").to_owned();
+    let r = Client::new(&root, Auth::of(sim.identity("admin").expect("admin")))
+        .get("/rest/api/2/serverInfo")
+        .await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.is_string(), "an HTML page, not JSON");
+}
+
+/// A client of the OAuth 1.0a identity: signs each request with its consumer key and private key.
+async fn oauth_get(sim: &Sim, path: &str, token: &str, nonce: &str) -> reqwest::Response {
+    let id = sim.identity("oauth1").expect("oauth1 identity");
+    let url = format!("{}{path}", sim.base_url());
+    let now = chrono_now();
+    let header = jiralink_sim::oauth1::authorization_header(
+        "GET",
+        &url,
+        &[],
+        &id.extra["consumer_key"],
+        &id.extra["private_key_pem"],
+        Some(token),
+        &[],
+        now,
+        nonce,
+    )
+    .expect("sign");
+    reqwest::Client::new()
+        .get(url)
+        .header("Authorization", header)
+        .send()
+        .await
+        .expect("response")
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn datacenter_oauth1_signed_requests_and_the_dance() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(50)
+        .seed(14)
+        .context_path("/jira")
+        .start()
+        .await
+        .expect("sim");
+    let id = sim.identity("oauth1").expect("oauth1").clone();
+    assert!(id.extra["private_key_pem"].starts_with("-----BEGIN PRIVATE KEY-----"));
+    let me = oauth_get(&sim, "/rest/api/2/myself", &id.extra["access_token"], "a1").await;
+    assert_eq!(me.status(), 200);
+    let body: serde_json::Value = me.json().await.expect("json");
+    assert_eq!(body["name"].as_str(), id.username.as_deref());
+    // A replayed nonce and a forged token are refused with OAuth's problem names.
+    let again = oauth_get(&sim, "/rest/api/2/myself", &id.extra["access_token"], "a1").await;
+    assert_eq!(again.status(), 401);
+    assert!(again.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .contains("nonce_used"));
+    let forged = oauth_get(&sim, "/rest/api/2/myself", "forged-token", "a2").await;
+    assert_eq!(forged.status(), 401);
+
+    // The dance: request token, approval by the admin, access token, then a signed call.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let (ck, pem) = (
+        id.extra["consumer_key"].clone(),
+        id.extra["private_key_pem"].clone(),
+    );
+    let rt_url = format!("{}/plugins/servlet/oauth/request-token", sim.base_url());
+    let h = jiralink_sim::oauth1::authorization_header(
+        "POST",
+        &rt_url,
+        &[],
+        &ck,
+        &pem,
+        None,
+        &[("oauth_callback", "https://app.example/cb")],
+        chrono_now(),
+        "d1",
+    )
+    .expect("sign");
+    let body = http
+        .post(&rt_url)
+        .header("Authorization", h)
+        .send()
+        .await
+        .expect("rt")
+        .text()
+        .await
+        .expect("text");
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+    let rt = form.get("oauth_token").expect("a request token").clone();
+    assert_eq!(
+        form.get("oauth_callback_confirmed").map(String::as_str),
+        Some("true")
+    );
+    let admin = sim.identity("admin").expect("admin");
+    let approve = http
+        .get(format!(
+            "{}/plugins/servlet/oauth/authorize?oauth_token={rt}",
+            sim.base_url()
+        ))
+        .basic_auth(
+            admin.username.as_deref().unwrap_or_default(),
+            Some(&admin.secret),
+        )
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(approve.status(), 302);
+    let location = approve.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(location.starts_with("https://app.example/cb?oauth_token="));
+    let verifier = url::Url::parse(&location)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "oauth_verifier")
+        .map(|(_, v)| v.into_owned())
+        .expect("verifier");
+    let at_url = format!("{}/plugins/servlet/oauth/access-token", sim.base_url());
+    let h = jiralink_sim::oauth1::authorization_header(
+        "POST",
+        &at_url,
+        &[],
+        &ck,
+        &pem,
+        Some(&rt),
+        &[("oauth_verifier", &verifier)],
+        chrono_now(),
+        "d2",
+    )
+    .expect("sign");
+    let body = http
+        .post(&at_url)
+        .header("Authorization", h)
+        .send()
+        .await
+        .expect("at")
+        .text()
+        .await
+        .expect("text");
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+    let at = form.get("oauth_token").expect("an access token").clone();
+    let me = oauth_get(&sim, "/rest/api/2/myself", &at, "d3").await;
+    assert_eq!(me.status(), 200);
+    let body: serde_json::Value = me.json().await.expect("json");
+    assert_eq!(
+        body["name"].as_str(),
+        admin.username.as_deref(),
+        "the token acts as the user who approved it"
+    );
+}

@@ -1,0 +1,378 @@
+//! Behaviour under test conditions: paging completeness, rate limits, faults, latency, TLS, live
+//! mutation (including moves that change keys) and the snapshot.
+
+use std::time::{Duration, Instant};
+
+use jiralink_sim::{Deployment, Sim};
+use serde_json::{json, Value};
+
+use crate::support::{Auth, Client};
+
+/// Every issue id reachable through search/jql paging, in order.
+async fn all_ids(c: &Client, jql: &str, page: u64) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut body = json!({"jql": jql, "fields": ["id"], "maxResults": page});
+        if let Some(t) = &token {
+            body["nextPageToken"] = json!(t);
+        }
+        let r = c.post("/rest/api/3/search/jql", body).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        ids.extend(
+            r.body["issues"]
+                .as_array()
+                .expect("issues")
+                .iter()
+                .map(|i| i["id"].as_str().expect("id").to_owned()),
+        );
+        match r.body["nextPageToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => {
+                assert_eq!(r.body["isLast"], true);
+                return ids;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn search_pages_cover_the_snapshot_exactly() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(1200)
+        .seed(21)
+        .start()
+        .await
+        .expect("sim");
+    let admin = Client::as_identity(&sim, "admin");
+    let snap = sim.snapshot();
+    let mut expected: Vec<String> = snap["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| i["id"].to_string())
+        .collect();
+    let mut got = all_ids(&admin, "project is not EMPTY ORDER BY id ASC", 100).await;
+    assert_eq!(got.len(), expected.len());
+    let count = admin
+        .post(
+            "/rest/api/3/search/approximate-count",
+            json!({"jql": "project is not EMPTY"}),
+        )
+        .await;
+    assert_eq!(count.body["count"].as_u64(), Some(expected.len() as u64));
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+    // The id-only page cap is 5000; with fields it is 100.
+    let r = admin
+        .post(
+            "/rest/api/3/search/jql",
+            json!({"jql": "project is not EMPTY", "fields": ["id"], "maxResults": 9999}),
+        )
+        .await;
+    assert_eq!(r.body["issues"].as_array().map(Vec::len), Some(1200));
+    let r = admin
+        .post(
+            "/rest/api/3/search/jql",
+            json!({"jql": "project is not EMPTY", "fields": ["*all"], "maxResults": 9999}),
+        )
+        .await;
+    assert_eq!(r.body["issues"].as_array().map(Vec::len), Some(100));
+}
+
+#[tokio::test]
+async fn search_caps_changelogs_but_bulk_changelog_is_complete() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(1500)
+        .seed(22)
+        .start()
+        .await
+        .expect("sim");
+    let admin = Client::as_identity(&sim, "admin");
+    let snap = sim.snapshot();
+    let long = snap["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .max_by_key(|i| i["changelog_count"].as_u64())
+        .expect("an issue")
+        .clone();
+    let total = long["changelog_count"].as_u64().expect("count");
+    assert!(
+        total > 40,
+        "the generator makes some long histories (longest {total})"
+    );
+    let id = long["id"].to_string();
+    let r = admin
+        .post(
+            "/rest/api/3/search/jql",
+            json!({"jql": format!("id = {id}"), "fields": ["summary"], "expand": "changelog"}),
+        )
+        .await;
+    let ch = &r.body["issues"][0]["changelog"];
+    assert_eq!(ch["total"].as_u64(), Some(total));
+    assert_eq!(
+        ch["histories"].as_array().map(Vec::len),
+        Some(40),
+        "search results carry at most 40 histories"
+    );
+    let mut histories = 0u64;
+    let mut token: Option<String> = None;
+    loop {
+        let mut body = json!({"issueIdsOrKeys": [id], "maxResults": 25});
+        if let Some(t) = &token {
+            body["nextPageToken"] = json!(t);
+        }
+        let r = admin.post("/rest/api/3/changelog/bulkfetch", body).await;
+        for log in r.body["issueChangeLogs"].as_array().expect("logs") {
+            histories += log["changeHistories"]
+                .as_array()
+                .map(|h| h.len() as u64)
+                .unwrap_or(0);
+        }
+        match r.body["nextPageToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(histories, total);
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_per_identity() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(50)
+        .seed(23)
+        .rate_limit(5.0)
+        .start()
+        .await
+        .expect("sim");
+    let admin = Client::as_identity(&sim, "admin");
+    let mut limited = None;
+    for _ in 0..20 {
+        let r = admin.get("/rest/api/3/myself").await;
+        if r.status == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status, 200);
+        assert_eq!(r.headers["x-ratelimit-limit"], "5");
+    }
+    let r = limited.expect("20 requests at once exceed 5 per second");
+    let retry: u64 = r.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=2).contains(&retry));
+    assert_eq!(r.headers["x-ratelimit-remaining"], "0");
+    assert!(r.headers.contains_key("x-ratelimit-reset"));
+    assert_eq!(r.headers["ratelimit-reason"], "jira-burst-based");
+    // Another identity has its own bucket.
+    assert_eq!(
+        Client::as_identity(&sim, "reader")
+            .get("/rest/api/3/myself")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn faults_cover_every_kind() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(50)
+        .seed(24)
+        .fault_rate(1.0)
+        .start()
+        .await
+        .expect("sim");
+    let admin = sim.identity("admin").expect("admin");
+    let http = reqwest::Client::new();
+    let (mut s500, mut s502, mut s503, mut broken) = (0, 0, 0, 0);
+    for _ in 0..80 {
+        let resp = http
+            .get(format!(
+                "{}/rest/api/3/search/jql?jql=project%20is%20not%20EMPTY&fields=*all",
+                sim.base_url()
+            ))
+            .basic_auth(
+                admin.email.as_deref().unwrap_or_default(),
+                Some(&admin.secret),
+            )
+            .send()
+            .await;
+        match resp {
+            Err(_) => broken += 1,
+            Ok(r) => match r.status().as_u16() {
+                500 => s500 += 1,
+                502 => s502 += 1,
+                503 => {
+                    assert!(r.headers().contains_key("retry-after"));
+                    s503 += 1
+                }
+                _ => {
+                    if r.bytes().await.is_err() {
+                        broken += 1
+                    }
+                }
+            },
+        }
+    }
+    assert!(
+        s500 > 0 && s502 > 0 && s503 > 0 && broken > 0,
+        "500:{s500} 502:{s502} 503:{s503} reset/truncated:{broken}"
+    );
+    // /__sim/ is never faulted.
+    assert_eq!(
+        http.get(format!("{}/__sim/snapshot", sim.base_url()))
+            .send()
+            .await
+            .expect("snapshot")
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn latency_is_added_to_each_request() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(20)
+        .seed(25)
+        .latency_ms(80)
+        .start()
+        .await
+        .expect("sim");
+    let admin = Client::as_identity(&sim, "admin");
+    let t = Instant::now();
+    assert_eq!(admin.get("/rest/api/3/myself").await.status, 200);
+    assert!(
+        t.elapsed() >= Duration::from_millis(40),
+        "latency 80 ms with ±50% jitter is at least 40 ms"
+    );
+}
+
+#[tokio::test]
+async fn tls_serves_with_the_printed_certificate() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(20)
+        .seed(26)
+        .tls(true)
+        .legacy_search(true)
+        .start()
+        .await
+        .expect("sim");
+    assert!(sim.base_url().starts_with("https://localhost:"));
+    let pem = std::fs::read(sim.ca_cert().expect("a CA path")).expect("the PEM file");
+    let cert = reqwest::Certificate::from_pem(&pem).expect("a PEM certificate");
+    let admin = sim.identity("admin").expect("admin");
+    let trusted = reqwest::Client::builder()
+        .add_root_certificate(cert)
+        .build()
+        .expect("client");
+    let r = trusted
+        .get(format!(
+            "{}/rest/api/3/search?jql=project%20is%20not%20EMPTY&maxResults=1",
+            sim.base_url()
+        ))
+        .basic_auth(
+            admin.email.as_deref().unwrap_or_default(),
+            Some(&admin.secret),
+        )
+        .send()
+        .await
+        .expect("https works");
+    assert_eq!(
+        r.status(),
+        200,
+        "legacy search is served with --legacy-search"
+    );
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["total"].as_u64(), Some(20));
+    assert!(
+        reqwest::Client::new()
+            .get(sim.base_url())
+            .send()
+            .await
+            .is_err(),
+        "an untrusting client refuses the certificate"
+    );
+}
+
+#[tokio::test]
+async fn mutation_changes_the_site_and_moved_keys_still_resolve() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(300)
+        .seed(27)
+        .mutate_per_s(400.0)
+        .start()
+        .await
+        .expect("sim");
+    let admin = Client::as_identity(&sim, "admin");
+    let before = sim.snapshot();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let s = sim.snapshot();
+        let moved = s["issues"].as_array().expect("issues").iter().any(|i| {
+            before["issues"]
+                .as_array()
+                .expect("issues")
+                .iter()
+                .any(|b| b["id"] == i["id"] && b["key"] != i["key"])
+        });
+        let deleted = !s["deleted"]["issues"]
+            .as_array()
+            .expect("deleted")
+            .is_empty();
+        if (moved && deleted) || Instant::now() > deadline {
+            break s;
+        }
+    };
+    assert!(
+        after["counts"]["issues"] != before["counts"]["issues"]
+            || !after["deleted"]["issues"].as_array().expect("d").is_empty()
+    );
+    let old = before["issues"].as_array().expect("issues");
+    let moved = after["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .find_map(|i| {
+            old.iter()
+                .find(|b| b["id"] == i["id"] && b["key"] != i["key"])
+                .map(|b| (b["key"].clone(), i["id"].clone()))
+        });
+    let (old_key, id) = moved.expect("an issue moved between projects within 10 s");
+    let r = admin
+        .get(&format!(
+            "/rest/api/3/issue/{}",
+            old_key.as_str().expect("key")
+        ))
+        .await;
+    assert!(r.status == 200 || r.status == 404, "{}", r.status);
+    if r.status == 200 {
+        assert_eq!(
+            r.body["id"].as_str(),
+            Some(id.to_string().as_str()),
+            "the old key resolves to the moved issue"
+        );
+    }
+    let deleted = after["deleted"]["issues"][0].to_string();
+    assert_eq!(
+        admin
+            .get(&format!("/rest/api/3/issue/{deleted}"))
+            .await
+            .status,
+        404
+    );
+    let _ = Auth::None;
+}

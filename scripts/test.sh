@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting, clippy, the Rust tests, then the real Python clients
+# (PyPI jira, atlassian-python-api, airbyte-source-jira) against the simulator. Installs what it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace
+echo "== cargo build (binary for the client tests)"
+cargo build -p jiralink
+if [ -x scripts/test-clients.sh ]; then
+  echo "== real clients against the simulator"
+  scripts/test-clients.sh
+fi
