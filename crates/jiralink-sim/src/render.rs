@@ -2,6 +2,10 @@
 //! the differences between REST v3 (Atlassian Document Format) and v2 / Data Center (wiki text).
 
 use chrono::TimeZone;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::model::*;
@@ -42,9 +46,87 @@ pub struct View<'a> {
     pub v3: bool,
     /// Base URL for `self` links, e.g. `http://127.0.0.1:1234` or with context path.
     pub base: &'a str,
+    /// Serialized users, statuses, types... of this request, each rendered once per request: a
+    /// page of issues repeats the same few dozen of them hundreds of times.
+    memo: RefCell<HashMap<(Fragment, u64), Box<str>>>,
 }
 
-impl View<'_> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Fragment {
+    User,
+    Status,
+    IssueType,
+    Priority,
+    Resolution,
+    Project,
+    Sprint,
+}
+
+impl<'a> View<'a> {
+    pub fn new(site: &'a Site, caller: Option<UserIx>, v3: bool, base: &'a str) -> View<'a> {
+        View {
+            site,
+            caller,
+            v3,
+            base,
+            memo: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Writes a memoized fragment, rendering it on first use.
+    fn fragment(&self, w: &mut JsonWriter, kind: Fragment, id: u64) {
+        if let Some(raw) = self.memo.borrow().get(&(kind, id)) {
+            w.raw(raw);
+            return;
+        }
+        let value = match kind {
+            Fragment::User => self.user(id as UserIx),
+            Fragment::Status => self.status(id as u16),
+            Fragment::IssueType => self.issue_type(id as u16),
+            Fragment::Priority => self.priority(id as u8),
+            Fragment::Resolution => self.resolution(id as u8),
+            Fragment::Project => self.project_ref(id as ProjectIx),
+            Fragment::Sprint => self.sprint_field(id as u32),
+        };
+        let raw: Box<str> = value.to_string().into();
+        w.raw(&raw);
+        self.memo.borrow_mut().insert((kind, id), raw);
+    }
+
+    /// ADF in v3, wiki text in v2.
+    fn write_text(&self, w: &mut JsonWriter, text: &str) {
+        if !self.v3 {
+            w.str(text);
+            return;
+        }
+        w.obj();
+        w.key("type");
+        w.str("doc");
+        w.key("version");
+        w.num(1);
+        w.key("content");
+        w.arr();
+        for line in text.split('\n') {
+            w.obj();
+            w.key("type");
+            w.str("paragraph");
+            w.key("content");
+            w.arr();
+            if !line.is_empty() {
+                w.obj();
+                w.key("type");
+                w.str("text");
+                w.key("text");
+                w.str(line);
+                w.end_obj();
+            }
+            w.end_arr();
+            w.end_obj();
+        }
+        w.end_arr();
+        w.end_obj();
+    }
+
     fn tz(&self) -> chrono_tz::Tz {
         self.caller
             .map(|u| self.site.users[u as usize].time_zone)
@@ -268,35 +350,77 @@ impl View<'_> {
     }
 
     pub fn comment(&self, issue: &Issue, c: &Comment) -> Value {
-        json!({
-            "self": format!("{}/rest/api/{}/issue/{}/comment/{}", self.base, self.api(), issue.id, c.id),
-            "id": c.id.to_string(),
-            "author": self.user(c.author),
-            "body": self.text(&comment_text(c)),
-            "updateAuthor": self.user(c.author),
-            "created": self.time(c.created),
-            "updated": self.time(c.updated),
-            "jsdPublic": true,
-        })
+        let mut w = JsonWriter::default();
+        self.write_comment(&mut w, issue, c);
+        w.into_value()
     }
 
-    pub fn worklog(&self, issue: &Issue, w: &Worklog) -> Value {
-        let mut v = json!({
-            "self": format!("{}/rest/api/{}/issue/{}/worklog/{}", self.base, self.api(), issue.id, w.id),
-            "author": self.user(w.author),
-            "updateAuthor": self.user(w.author),
-            "created": self.time(w.created),
-            "updated": self.time(w.updated),
-            "started": self.time(w.started),
-            "timeSpent": duration_text(w.time_spent_seconds),
-            "timeSpentSeconds": w.time_spent_seconds,
-            "id": w.id.to_string(),
-            "issueId": issue.id.to_string(),
-        });
-        if let Some(c) = &w.comment {
-            v["comment"] = self.text(c);
+    fn write_comment(&self, w: &mut JsonWriter, issue: &Issue, c: &Comment) {
+        w.obj();
+        w.key("self");
+        w.str(&format!(
+            "{}/rest/api/{}/issue/{}/comment/{}",
+            self.base,
+            self.api(),
+            issue.id,
+            c.id
+        ));
+        w.key("id");
+        w.str(&c.id.to_string());
+        w.key("author");
+        self.fragment(w, Fragment::User, c.author.into());
+        w.key("body");
+        self.write_text(w, &comment_text(c));
+        w.key("updateAuthor");
+        self.fragment(w, Fragment::User, c.author.into());
+        w.key("created");
+        w.str(&self.time(c.created));
+        w.key("updated");
+        w.str(&self.time(c.updated));
+        w.key("jsdPublic");
+        w.bool(true);
+        w.end_obj();
+    }
+
+    pub fn worklog(&self, issue: &Issue, wl: &Worklog) -> Value {
+        let mut w = JsonWriter::default();
+        self.write_worklog(&mut w, issue, wl);
+        w.into_value()
+    }
+
+    fn write_worklog(&self, w: &mut JsonWriter, issue: &Issue, wl: &Worklog) {
+        w.obj();
+        w.key("self");
+        w.str(&format!(
+            "{}/rest/api/{}/issue/{}/worklog/{}",
+            self.base,
+            self.api(),
+            issue.id,
+            wl.id
+        ));
+        w.key("author");
+        self.fragment(w, Fragment::User, wl.author.into());
+        w.key("updateAuthor");
+        self.fragment(w, Fragment::User, wl.author.into());
+        if let Some(c) = &wl.comment {
+            w.key("comment");
+            self.write_text(w, c);
         }
-        v
+        w.key("created");
+        w.str(&self.time(wl.created));
+        w.key("updated");
+        w.str(&self.time(wl.updated));
+        w.key("started");
+        w.str(&self.time(wl.started));
+        w.key("timeSpent");
+        w.str(&duration_text(wl.time_spent_seconds));
+        w.key("timeSpentSeconds");
+        w.num(wl.time_spent_seconds);
+        w.key("id");
+        w.str(&wl.id.to_string());
+        w.key("issueId");
+        w.str(&issue.id.to_string());
+        w.end_obj();
     }
 
     pub fn change_group(&self, g: &ChangeGroup) -> Value {
@@ -465,180 +589,50 @@ impl View<'_> {
         })
     }
 
-    /// An issue with the requested fields. `fields` decides which fields appear.
+    /// An issue with the requested fields, written straight to JSON (the hot path of every page).
     pub fn issue(
         &self,
         issue: &Issue,
         fields: &FieldSelection,
         expand: &Expand,
         caps: InlineCaps,
-    ) -> Value {
+    ) -> Box<RawValue> {
         let site = self.site;
         let key = site.issue_key(issue);
-        let mut f = Map::new();
-        let mut put = |name: &str, value: &dyn Fn() -> Value| {
-            if fields.wants(name) {
-                f.insert(name.to_owned(), value());
-            }
-        };
-        put("summary", &|| json!(summary(issue)));
-        put("issuetype", &|| self.issue_type(issue.issue_type));
-        put("project", &|| self.project_ref(issue.project));
-        put("status", &|| self.status(issue.status));
-        put("priority", &|| self.priority(issue.priority));
-        put("resolution", &|| {
-            issue
-                .resolution
-                .map(|r| self.resolution(r))
-                .unwrap_or(Value::Null)
-        });
-        put("resolutiondate", &|| {
-            issue
-                .resolved
-                .map(|t| json!(self.time(t)))
-                .unwrap_or(Value::Null)
-        });
-        put("assignee", &|| self.opt_user(issue.assignee));
-        put("reporter", &|| self.user(issue.reporter));
-        put("creator", &|| self.user(issue.reporter));
-        put("created", &|| json!(self.time(issue.created)));
-        put("updated", &|| json!(self.time(issue.updated)));
-        put("statuscategorychangedate", &|| {
-            json!(self.time(issue.status_changed))
-        });
-        put("lastViewed", &|| Value::Null);
-        put("description", &|| {
-            issue
-                .description
-                .as_deref()
-                .map(|d| self.text(d))
-                .unwrap_or(Value::Null)
-        });
-        put("environment", &|| Value::Null);
-        put("duedate", &|| Value::Null);
-        put("labels", &|| {
-            json!(issue.labels.iter().map(|l| l.as_ref()).collect::<Vec<_>>())
-        });
-        put("components", &|| {
-            let p = &site.projects[issue.project as usize];
-            Value::Array(
-                p.components
-                    .iter()
-                    .filter(|c| issue.components.contains(&c.id))
-                    .map(|c| self.component(issue.project, c))
-                    .collect(),
-            )
-        });
-        put("fixVersions", &|| {
-            let p = &site.projects[issue.project as usize];
-            Value::Array(
-                p.versions
-                    .iter()
-                    .filter(|v| issue.fix_versions.contains(&v.id))
-                    .map(|v| self.version(issue.project, v))
-                    .collect(),
-            )
-        });
-        put("versions", &|| json!([]));
-        put("parent", &|| {
-            issue
-                .parent
-                .map(|p| self.issue_ref(p))
-                .unwrap_or(Value::Null)
-        });
-        put("subtasks", &|| json!([]));
-        put("issuelinks", &|| {
-            Value::Array(issue.links.iter().map(|l| self.issue_link(l)).collect())
-        });
-        put(
-            "watches",
-            &|| json!({"self": format!("{}/rest/api/{}/issue/{}/watchers", self.base, self.api(), key), "watchCount": 1, "isWatching": false}),
-        );
-        put(
-            "votes",
-            &|| json!({"self": format!("{}/rest/api/{}/issue/{}/votes", self.base, self.api(), key), "votes": 0, "hasVoted": false}),
-        );
-        put("timetracking", &|| {
-            let spent: u32 = issue.worklogs.iter().map(|w| w.time_spent_seconds).sum();
-            if spent == 0 {
-                json!({})
-            } else {
-                json!({"timeSpent": duration_text(spent), "timeSpentSeconds": spent})
-            }
-        });
-        put("timespent", &|| {
-            let spent: u32 = issue.worklogs.iter().map(|w| w.time_spent_seconds).sum();
-            if spent == 0 {
-                Value::Null
-            } else {
-                json!(spent)
-            }
-        });
-        put("comment", &|| {
-            let n = issue.comments.len();
-            let shown = n.min(caps.comments);
-            json!({
-                "comments": issue.comments[..shown].iter().map(|c| self.comment(issue, c)).collect::<Vec<_>>(),
-                "self": format!("{}/rest/api/{}/issue/{}/comment", self.base, self.api(), issue.id),
-                "maxResults": shown, "total": n, "startAt": 0,
-            })
-        });
-        put("worklog", &|| {
-            let n = issue.worklogs.len();
-            let shown = n.min(caps.worklogs);
-            json!({
-                "startAt": 0, "maxResults": shown, "total": n,
-                "worklogs": issue.worklogs[..shown].iter().map(|w| self.worklog(issue, w)).collect::<Vec<_>>(),
-            })
-        });
-        put(custom_field::SPRINT, &|| {
-            if issue.sprints.is_empty() {
-                Value::Null
-            } else {
-                Value::Array(
-                    issue
-                        .sprints
-                        .iter()
-                        .map(|s| self.sprint_field(*s))
-                        .collect(),
-                )
-            }
-        });
-        put(custom_field::STORY_POINTS, &|| {
-            issue.story_points.map(|p| json!(p)).unwrap_or(Value::Null)
-        });
-        put(custom_field::EPIC_LINK, &|| {
-            issue
-                .parent
-                .and_then(|p| site.issue(p))
-                .filter(|p| site.issue_types[p.issue_type as usize].hierarchy_level == 1)
-                .map(|p| json!(site.issue_key(p)))
-                .unwrap_or(Value::Null)
-        });
-        put(custom_field::RANK, &|| {
-            json!(format!("0|i{:05x}:", issue.id))
-        });
-        put(custom_field::START_DATE, &|| Value::Null);
-
-        let mut out = json!({
-            "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
-            "id": issue.id.to_string(),
-            "self": format!("{}/rest/api/{}/issue/{}", self.base, self.api(), issue.id),
-            "key": key,
-            "fields": Value::Object(f),
-        });
+        let mut w = JsonWriter::default();
+        w.obj();
+        w.key("expand");
+        w.str("renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations");
+        w.key("id");
+        w.str(&issue.id.to_string());
+        w.key("self");
+        w.str(&format!(
+            "{}/rest/api/{}/issue/{}",
+            self.base,
+            self.api(),
+            issue.id
+        ));
+        w.key("key");
+        w.str(&key);
+        w.key("fields");
+        w.obj();
+        self.write_fields(&mut w, issue, fields, caps);
+        w.end_obj();
         if expand.changelog {
-            out["changelog"] = self.changelog_page(issue, caps.histories);
+            w.key("changelog");
+            w.value(&self.changelog_page(issue, caps.histories));
         }
         if expand.rendered_fields {
-            out["renderedFields"] = json!({
+            w.key("renderedFields");
+            w.value(&json!({
                 "description": issue.description.as_deref().map(|d| format!("<p>{}</p>", html_escape(d))),
                 "created": self.time(issue.created),
                 "updated": self.time(issue.updated),
-            });
+            }));
         }
         if expand.names {
-            out["names"] = field_names(fields);
+            w.key("names");
+            w.value(&field_names(fields));
         }
         if !issue.properties.is_empty() && !fields.properties.is_empty() {
             let props: Map<String, Value> = issue
@@ -647,9 +641,236 @@ impl View<'_> {
                 .filter(|(k, _)| fields.properties.iter().any(|p| p == *k || p == "*all"))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            out["properties"] = Value::Object(props);
+            w.key("properties");
+            w.value(&Value::Object(props));
         }
-        out
+        w.end_obj();
+        w.into_raw()
+    }
+
+    fn write_fields(
+        &self,
+        w: &mut JsonWriter,
+        issue: &Issue,
+        fields: &FieldSelection,
+        caps: InlineCaps,
+    ) {
+        let site = self.site;
+        let want = |w: &mut JsonWriter, name: &str| -> bool {
+            let yes = fields.wants(name);
+            if yes {
+                w.key(name);
+            }
+            yes
+        };
+        if want(w, "summary") {
+            w.str(&summary(issue));
+        }
+        if want(w, "issuetype") {
+            self.fragment(w, Fragment::IssueType, issue.issue_type.into());
+        }
+        if want(w, "project") {
+            self.fragment(w, Fragment::Project, issue.project.into());
+        }
+        if want(w, "status") {
+            self.fragment(w, Fragment::Status, issue.status.into());
+        }
+        if want(w, "priority") {
+            self.fragment(w, Fragment::Priority, issue.priority.into());
+        }
+        if want(w, "resolution") {
+            match issue.resolution {
+                Some(r) => self.fragment(w, Fragment::Resolution, r.into()),
+                None => w.null(),
+            }
+        }
+        if want(w, "resolutiondate") {
+            match issue.resolved {
+                Some(t) => w.str(&self.time(t)),
+                None => w.null(),
+            }
+        }
+        for (name, user) in [
+            ("assignee", issue.assignee),
+            ("reporter", Some(issue.reporter)),
+            ("creator", Some(issue.reporter)),
+        ] {
+            if want(w, name) {
+                match user {
+                    Some(u) => self.fragment(w, Fragment::User, u.into()),
+                    None => w.null(),
+                }
+            }
+        }
+        for (name, t) in [
+            ("created", issue.created),
+            ("updated", issue.updated),
+            ("statuscategorychangedate", issue.status_changed),
+        ] {
+            if want(w, name) {
+                w.str(&self.time(t));
+            }
+        }
+        for name in ["lastViewed", "environment", "duedate"] {
+            if want(w, name) {
+                w.null();
+            }
+        }
+        if want(w, "description") {
+            match issue.description.as_deref() {
+                Some(d) => self.write_text(w, d),
+                None => w.null(),
+            }
+        }
+        if want(w, "labels") {
+            w.arr();
+            for l in &issue.labels {
+                w.str(l);
+            }
+            w.end_arr();
+        }
+        let project = &site.projects[issue.project as usize];
+        if want(w, "components") {
+            w.arr();
+            for c in project
+                .components
+                .iter()
+                .filter(|c| issue.components.contains(&c.id))
+            {
+                w.value(&self.component(issue.project, c));
+            }
+            w.end_arr();
+        }
+        if want(w, "fixVersions") {
+            w.arr();
+            for v in project
+                .versions
+                .iter()
+                .filter(|v| issue.fix_versions.contains(&v.id))
+            {
+                w.value(&self.version(issue.project, v));
+            }
+            w.end_arr();
+        }
+        for name in ["versions", "subtasks"] {
+            if want(w, name) {
+                w.raw("[]");
+            }
+        }
+        if want(w, "parent") {
+            match issue.parent {
+                Some(p) => w.value(&self.issue_ref(p)),
+                None => w.null(),
+            }
+        }
+        if want(w, "issuelinks") {
+            w.arr();
+            for l in &issue.links {
+                w.value(&self.issue_link(l));
+            }
+            w.end_arr();
+        }
+        let key = site.issue_key(issue);
+        if want(w, "watches") {
+            w.value(&json!({"self": format!("{}/rest/api/{}/issue/{}/watchers", self.base, self.api(), key), "watchCount": 1, "isWatching": false}));
+        }
+        if want(w, "votes") {
+            w.value(&json!({"self": format!("{}/rest/api/{}/issue/{}/votes", self.base, self.api(), key), "votes": 0, "hasVoted": false}));
+        }
+        let spent: u32 = issue.worklogs.iter().map(|w| w.time_spent_seconds).sum();
+        if want(w, "timetracking") {
+            w.obj();
+            if spent > 0 {
+                w.key("timeSpent");
+                w.str(&duration_text(spent));
+                w.key("timeSpentSeconds");
+                w.num(spent);
+            }
+            w.end_obj();
+        }
+        if want(w, "timespent") {
+            if spent > 0 {
+                w.num(spent);
+            } else {
+                w.null();
+            }
+        }
+        if want(w, "comment") {
+            let n = issue.comments.len();
+            let shown = n.min(caps.comments);
+            w.obj();
+            w.key("comments");
+            w.arr();
+            for c in &issue.comments[..shown] {
+                self.write_comment(w, issue, c);
+            }
+            w.end_arr();
+            w.key("self");
+            w.str(&format!(
+                "{}/rest/api/{}/issue/{}/comment",
+                self.base,
+                self.api(),
+                issue.id
+            ));
+            w.key("maxResults");
+            w.num(shown);
+            w.key("total");
+            w.num(n);
+            w.key("startAt");
+            w.num(0);
+            w.end_obj();
+        }
+        if want(w, "worklog") {
+            let n = issue.worklogs.len();
+            let shown = n.min(caps.worklogs);
+            w.obj();
+            w.key("startAt");
+            w.num(0);
+            w.key("maxResults");
+            w.num(shown);
+            w.key("total");
+            w.num(n);
+            w.key("worklogs");
+            w.arr();
+            for wl in &issue.worklogs[..shown] {
+                self.write_worklog(w, issue, wl);
+            }
+            w.end_arr();
+            w.end_obj();
+        }
+        if want(w, custom_field::SPRINT) {
+            if issue.sprints.is_empty() {
+                w.null();
+            } else {
+                w.arr();
+                for s in &issue.sprints {
+                    self.fragment(w, Fragment::Sprint, (*s).into());
+                }
+                w.end_arr();
+            }
+        }
+        if want(w, custom_field::STORY_POINTS) {
+            match issue.story_points {
+                Some(p) => w.value(&json!(p)),
+                None => w.null(),
+            }
+        }
+        if want(w, custom_field::EPIC_LINK) {
+            let epic = issue
+                .parent
+                .and_then(|p| site.issue(p))
+                .filter(|p| site.issue_types[p.issue_type as usize].hierarchy_level == 1);
+            match epic {
+                Some(p) => w.str(&site.issue_key(p)),
+                None => w.null(),
+            }
+        }
+        if want(w, custom_field::RANK) {
+            w.str(&format!("0|i{:05x}:", issue.id));
+        }
+        if want(w, custom_field::START_DATE) {
+            w.null();
+        }
     }
 
     pub fn issue_link(&self, l: &IssueLink) -> Value {
@@ -1063,4 +1284,85 @@ pub fn content_hash(site: &Site, issue: &Issue) -> String {
             .unwrap_or_default(),
     );
     hex::encode(sha2::Sha256::digest(canon.as_bytes()))
+}
+
+/// A streaming JSON writer: objects, arrays, keys and values appended to one buffer, with commas
+/// placed automatically. Only `View` uses it, for the issues that fill every page.
+#[derive(Debug, Default)]
+pub struct JsonWriter {
+    buf: Vec<u8>,
+    /// Per open container: whether it already holds an item.
+    open: Vec<bool>,
+    after_key: bool,
+}
+
+impl JsonWriter {
+    fn sep(&mut self) {
+        if self.after_key {
+            self.after_key = false;
+        } else if let Some(has) = self.open.last_mut() {
+            if *has {
+                self.buf.push(b',');
+            }
+            *has = true;
+        }
+    }
+    fn obj(&mut self) {
+        self.sep();
+        self.buf.push(b'{');
+        self.open.push(false);
+    }
+    fn end_obj(&mut self) {
+        self.open.pop();
+        self.buf.push(b'}');
+    }
+    fn arr(&mut self) {
+        self.sep();
+        self.buf.push(b'[');
+        self.open.push(false);
+    }
+    fn end_arr(&mut self) {
+        self.open.pop();
+        self.buf.push(b']');
+    }
+    fn key(&mut self, k: &str) {
+        self.sep();
+        self.escaped(k);
+        self.buf.push(b':');
+        self.after_key = true;
+    }
+    fn escaped(&mut self, s: &str) {
+        // Writing a &str to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.buf, s);
+    }
+    fn str(&mut self, s: &str) {
+        self.sep();
+        self.escaped(s);
+    }
+    fn raw(&mut self, json: &str) {
+        self.sep();
+        self.buf.extend_from_slice(json.as_bytes());
+    }
+    fn num(&mut self, n: impl std::fmt::Display) {
+        use std::io::Write;
+        self.sep();
+        let _ = write!(self.buf, "{n}");
+    }
+    fn bool(&mut self, b: bool) {
+        self.raw(if b { "true" } else { "false" });
+    }
+    fn null(&mut self) {
+        self.raw("null");
+    }
+    fn value(&mut self, v: &Value) {
+        self.sep();
+        let _ = serde_json::to_writer(&mut self.buf, v);
+    }
+    fn into_raw(self) -> Box<RawValue> {
+        let text = String::from_utf8(self.buf).expect("the writer only writes UTF-8");
+        RawValue::from_string(text).expect("the writer produces valid JSON")
+    }
+    fn into_value(self) -> Value {
+        serde_json::from_slice(&self.buf).expect("the writer produces valid JSON")
+    }
 }

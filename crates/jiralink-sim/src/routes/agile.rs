@@ -243,16 +243,21 @@ fn issue_page(
         DC_CAPS
     };
     let view = ctx.view(site);
-    let issues: Vec<Value> = ids
+    let issues: Vec<Box<serde_json::value::RawValue>> = ids
         .iter()
         .skip(start)
         .take(max)
         .filter_map(|id| site.issue(*id))
         .map(|i| view.issue(i, &fields, &expand, caps))
         .collect();
-    ok(
-        json!({"expand": "schema,names", "startAt": start, "maxResults": max, "total": ids.len(), "issues": issues}),
-    )
+    let page = super::search::LegacyPage {
+        expand: "schema,names",
+        start_at: start,
+        max_results: max,
+        total: ids.len(),
+        issues,
+    };
+    axum::Json(page).into_response()
 }
 
 async fn board_issues(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {

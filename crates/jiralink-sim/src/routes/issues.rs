@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
@@ -56,9 +56,11 @@ pub async fn issue_get(
         .flat_map(|s| s.split(',').map(str::to_owned))
         .collect();
     let expand = Expand::parse(&p.all("expand"));
-    ok(ctx
-        .view(&site)
-        .issue(issue, &fields, &expand, issue_caps(&site)))
+    axum::Json(
+        ctx.view(&site)
+            .issue(issue, &fields, &expand, issue_caps(&site)),
+    )
+    .into_response()
 }
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
@@ -88,13 +90,23 @@ async fn bulk_fetch(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) -> R
     let expand = Expand::parse(&string_list(body.get("expand")));
     let view = ctx.view(&site);
     let mut seen = std::collections::HashSet::new();
-    let issues: Vec<Value> = ids
+    let issues: Vec<Box<serde_json::value::RawValue>> = ids
         .iter()
         .filter_map(|id| visible(&site, &ctx, id))
         .filter(|i| seen.insert(i.id))
         .map(|i| view.issue(i, &fields, &expand, issue_caps(&site)))
         .collect();
-    ok(json!({ "issues": issues, "issueErrors": [] }))
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct BulkIssues {
+        issues: Vec<Box<serde_json::value::RawValue>>,
+        issue_errors: [(); 0],
+    }
+    axum::Json(BulkIssues {
+        issues,
+        issue_errors: [],
+    })
+    .into_response()
 }
 
 async fn changelog(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {

@@ -5,7 +5,7 @@ mod agile;
 mod issues;
 mod oauth;
 mod platform;
-mod search;
+pub(crate) mod search;
 mod writes;
 
 use std::sync::Arc;
@@ -137,12 +137,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ctx {
 
 impl Ctx {
     pub fn view<'a>(&'a self, site: &'a Site) -> View<'a> {
-        View {
-            site,
-            caller: self.caller,
-            v3: self.v3,
-            base: &self.base,
-        }
+        View::new(site, self.caller, self.v3, &self.base)
     }
     /// The authenticated user (the front lets only serverInfo through anonymously).
     pub fn user(&self) -> UserIx {

@@ -5,9 +5,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::issues::{decode_token, encode_token};
@@ -198,22 +199,46 @@ fn search_jql(shared: &Shared, ctx: &Ctx, r: SearchRequest) -> Response {
     let expand = Expand::parse(&r.expand);
     let issues = render_page(&site, ctx, &ids, start, max, &fields, &expand);
     let end = (start + max).min(ids.len());
-    let mut out = json!({ "issues": issues, "isLast": end >= ids.len() });
-    if end < ids.len() {
-        out["nextPageToken"] = json!(encode_token(end));
-    }
+    let mut out = EnhancedPage {
+        issues,
+        next_page_token: (end < ids.len()).then(|| encode_token(end)),
+        is_last: end >= ids.len(),
+        names: None,
+    };
     if expand.names {
-        out["names"] = crate::render::field_list()
+        out.names = crate::render::field_list()
             .as_array()
             .map(|a| {
                 a.iter()
                     .filter_map(|f| Some((f["id"].as_str()?.to_owned(), f["name"].clone())))
                     .collect()
             })
-            .map(Value::Object)
-            .unwrap_or(Value::Null);
+            .map(Value::Object);
     }
-    ok(out)
+    axum::Json(out).into_response()
+}
+
+/// A page of Cloud's enhanced search; issues are pre-rendered JSON.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnhancedPage {
+    issues: Vec<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+    is_last: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    names: Option<Value>,
+}
+
+/// A page of the startAt-paged search.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegacyPage {
+    pub expand: &'static str,
+    pub start_at: usize,
+    pub max_results: usize,
+    pub total: usize,
+    pub issues: Vec<Box<RawValue>>,
 }
 
 fn render_page(
@@ -224,7 +249,7 @@ fn render_page(
     max: usize,
     fields: &FieldSelection,
     expand: &Expand,
-) -> Vec<Value> {
+) -> Vec<Box<RawValue>> {
     let view = ctx.view(site);
     let caps = if site.deployment == Deployment::Cloud {
         CLOUD_SEARCH_CAPS
@@ -245,7 +270,7 @@ fn render_page(
                 if fields.include.iter().any(|f| f == "key") {
                     v["key"] = json!(site.issue_key(issue));
                 }
-                v
+                serde_json::value::to_raw_value(&v).expect("a JSON value serializes")
             } else {
                 view.issue(issue, fields, expand, caps)
             }
@@ -302,11 +327,12 @@ fn legacy_search(shared: &Shared, ctx: &Ctx, r: SearchRequest) -> Response {
     let max = r.max_results.unwrap_or(50).min(cap);
     let expand = Expand::parse(&r.expand);
     let issues = render_page(&site, ctx, &ids, r.start_at, max, &fields, &expand);
-    ok(json!({
-        "expand": "schema,names",
-        "startAt": r.start_at,
-        "maxResults": max,
-        "total": ids.len(),
-        "issues": issues,
-    }))
+    axum::Json(LegacyPage {
+        expand: "schema,names",
+        start_at: r.start_at,
+        max_results: max,
+        total: ids.len(),
+        issues,
+    })
+    .into_response()
 }
