@@ -106,6 +106,15 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     if path.starts_with("/__sim/") {
         return next.run(req).await;
     }
+    // The simulator's own endpoints also answer under the context path, without auth.
+    let cp = shared.cfg.context_path.as_str();
+    if let Some(rest) = path
+        .strip_prefix(cp)
+        .filter(|r| !cp.is_empty() && r.starts_with("/__sim/"))
+    {
+        *req.uri_mut() = rewrite_uri(req.uri(), rest);
+        return next.run(req).await;
+    }
     let cfg = &shared.cfg;
     let cloud = cfg.gen.deployment == Deployment::Cloud;
 
