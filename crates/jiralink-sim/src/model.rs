@@ -571,3 +571,34 @@ impl Site {
         chrono::Utc::now().timestamp_millis().max(self.generated_at)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Deployment, GenConfig};
+
+    #[test]
+    fn permissions_come_from_groups_and_inactive_users_have_none() {
+        let (mut site, ids) = crate::generate::generate(&GenConfig {
+            deployment: Deployment::Cloud,
+            seed: 2,
+            issues: 100,
+            projects: Some(4),
+        });
+        let user_of = |name: &str| {
+            let id = ids.iter().find(|i| i.name == name).expect("identity");
+            site.tokens[&id.secret].user
+        };
+        let (admin, reader) = (user_of("admin"), user_of("reader"));
+        assert!(site.is_site_admin(admin) && !site.is_site_admin(reader));
+        for p in 0..site.projects.len() as ProjectIx {
+            assert_eq!(site.project_permissions(admin, p), Permissions::ALL);
+            let r = site.project_permissions(reader, p);
+            assert!(!r.has(Permission::CreateIssues) && !r.has(Permission::DeleteIssues));
+        }
+        let visible = (0..4).filter(|p| site.can_browse(reader, *p)).count();
+        assert_eq!(visible, 2, "the reader's group browses every other project");
+        site.users[admin as usize].active = false;
+        assert_eq!(site.project_permissions(admin, 0), Permissions::default());
+    }
+}
