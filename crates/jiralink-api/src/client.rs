@@ -1,0 +1,417 @@
+//! The Jira REST client: one `Client` built by a `ClientBuilder`, with auth, the effective base URL
+//! (site or Cloud gateway), TLS and proxy settings, and the retry policy applied to every request.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use url::Url;
+
+use crate::auth::{Auth, AuthKind};
+use crate::diagnosis::{self, Code, Diagnosis, RequestContext};
+use crate::site;
+
+/// The default Cloud API gateway.
+pub const ATLASSIAN_GATEWAY: &str = "https://api.atlassian.com";
+
+/// Errors of this crate, split by what a caller can do about them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The connection or Jira refused: a named diagnosis.
+    #[error(transparent)]
+    Diagnosed(#[from] Diagnosis),
+    /// Jira answered 2xx but the body is not what the API documents.
+    #[error("cannot decode the answer of {path}: {message}")]
+    Decode { path: String, message: String },
+    /// The client cannot be built from these settings.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl Error {
+    pub fn diagnosis(&self) -> Diagnosis {
+        match self {
+            Error::Diagnosed(d) => d.clone(),
+            Error::Decode { path, message } => Diagnosis::new(Code::NotJira)
+                .with_cause(format!("The answer of {path} is not Jira's: {message}.")),
+            Error::Config(m) => Diagnosis::new(Code::UnexpectedResponse).with_cause(m.clone()),
+        }
+    }
+}
+
+/// When and how often a request is tried again. Authentication failures (401, 403) are never
+/// retried: repeated failed logins lock Data Center accounts behind a CAPTCHA. Rate limits (429)
+/// honour `Retry-After`; 5xx and connection failures back off exponentially with jitter.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A `Retry-After` longer than this is not waited for: the request fails as rate limited.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    pub fn none() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1 << attempt.min(10))
+            .min(self.max_delay);
+        exp.mul_f64(0.5 + rand::random::<f64>() / 2.0)
+    }
+}
+
+/// A raw answer: status, headers, body.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct ClientBuilder {
+    site: Url,
+    kind: AuthKind,
+    auth: Auth,
+    gateway: String,
+    timeout: Duration,
+    extra_ca_pem: Option<Vec<u8>>,
+    client_identity_pem: Option<Vec<u8>>,
+    retry: RetryPolicy,
+    resolve: Vec<(String, SocketAddr)>,
+    proxy: Option<String>,
+}
+
+impl ClientBuilder {
+    /// `site` must already be normalised (`site::normalize`).
+    pub fn new(site: Url, kind: AuthKind, auth: Auth) -> ClientBuilder {
+        ClientBuilder {
+            site,
+            kind,
+            auth,
+            gateway: ATLASSIAN_GATEWAY.to_owned(),
+            timeout: Duration::from_secs(30),
+            extra_ca_pem: None,
+            client_identity_pem: None,
+            retry: RetryPolicy::default(),
+            resolve: Vec::new(),
+            proxy: None,
+        }
+    }
+    /// Send everything through this proxy (otherwise HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply).
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = Some(url.to_owned());
+        self
+    }
+    pub fn gateway_url(mut self, url: &str) -> Self {
+        self.gateway = url.trim_end_matches('/').to_owned();
+        self
+    }
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+    /// Trust this CA bundle (PEM) besides the system roots.
+    pub fn extra_ca_pem(mut self, pem: Vec<u8>) -> Self {
+        self.extra_ca_pem = Some(pem);
+        self
+    }
+    /// A client certificate and key (PEM) for mutual TLS.
+    pub fn client_identity_pem(mut self, pem: Vec<u8>) -> Self {
+        self.client_identity_pem = Some(pem);
+        self
+    }
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+    /// Connect to `addr` for `host` instead of resolving it (like an /etc/hosts entry).
+    pub fn resolve(mut self, host: &str, addr: SocketAddr) -> Self {
+        self.resolve.push((host.to_owned(), addr));
+        self
+    }
+
+    /// Builds the client; gateway kinds first look up the site's cloudId (one unauthenticated request).
+    pub async fn build(self) -> Result<Client, Error> {
+        let mut http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("jiralink/", env!("CARGO_PKG_VERSION")))
+            // Credentials never follow a redirect to another host; Jira's API does not redirect.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &self.extra_ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| Error::Config(format!("the CA bundle is not PEM certificates: {e}")))?
+            {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        if let Some(pem) = &self.client_identity_pem {
+            let id = reqwest::Identity::from_pem(pem).map_err(|e| {
+                Error::Config(format!(
+                    "the client certificate is not a PEM certificate and key: {e}"
+                ))
+            })?;
+            http = http.identity(id);
+        }
+        if let Some(p) = &self.proxy {
+            http = http.proxy(
+                reqwest::Proxy::all(p)
+                    .map_err(|e| Error::Config(format!("the proxy URL {p} is not valid: {e}")))?,
+            );
+        }
+        for (host, addr) in &self.resolve {
+            http = http.resolve(host, *addr);
+        }
+        let http = http
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let site_base = site::base_str(&self.site);
+        let mut client = Client {
+            http,
+            site: self.site,
+            base: site_base.clone(),
+            kind: self.kind,
+            auth: self.auth,
+            retry: self.retry,
+            cloud_id: None,
+            gateway: self.gateway.clone(),
+            requests: AtomicU32::new(0),
+        };
+        if self.kind.uses_gateway() {
+            let info = client
+                .send_to(
+                    Method::GET,
+                    &format!("{site_base}/_edge/tenant_info"),
+                    None,
+                    false,
+                )
+                .await?;
+            let cloud_id = client.json::<Value>("/_edge/tenant_info", &info)?["cloudId"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| Diagnosis::new(Code::NotJira).with_cause("The site did not name its cloudId at /_edge/tenant_info, so it is not a Jira Cloud site.").with_fix("Scoped tokens and service accounts work on Jira Cloud only: check the URL or the auth kind."))?;
+            client.base = format!("{}/ex/jira/{cloud_id}", self.gateway);
+            client.cloud_id = Some(cloud_id);
+        }
+        Ok(client)
+    }
+}
+
+/// A Jira client. Every request goes through `send`, which applies auth and the retry policy.
+pub struct Client {
+    http: reqwest::Client,
+    site: Url,
+    /// Where REST paths are appended: the site, or `{gateway}/ex/jira/{cloudId}`.
+    base: String,
+    kind: AuthKind,
+    auth: Auth,
+    retry: RetryPolicy,
+    cloud_id: Option<String>,
+    gateway: String,
+    requests: AtomicU32,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("kind", &self.kind)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl Client {
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+    pub fn site(&self) -> &Url {
+        &self.site
+    }
+    pub fn kind(&self) -> AuthKind {
+        self.kind
+    }
+    pub fn cloud_id(&self) -> Option<&str> {
+        self.cloud_id.as_deref()
+    }
+    pub fn gateway(&self) -> &str {
+        &self.gateway
+    }
+    pub fn via_gateway(&self) -> bool {
+        self.cloud_id.is_some()
+    }
+    /// Requests sent so far (retries included).
+    pub fn requests(&self) -> u32 {
+        self.requests.load(Ordering::Relaxed)
+    }
+    /// `/rest/api/{2|3}` for this auth kind.
+    pub fn api(&self) -> String {
+        format!("/rest/api/{}", self.kind.api_version())
+    }
+
+    /// The raw-request escape hatch: `path` relative to the base, with auth and retries, and
+    /// any non-2xx answer turned into a diagnosis.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Response, Error> {
+        let url = format!("{}{path}", self.base);
+        self.send_to(method, &url, body, true).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> Result<Value, Error> {
+        let r = self.send(Method::GET, path, None).await?;
+        self.json(path, &r)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, Error> {
+        let r = self.send(Method::POST, path, Some(body)).await?;
+        self.json(path, &r)
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        r: &Response,
+    ) -> Result<T, Error> {
+        serde_json::from_slice(&r.body).map_err(|e| {
+            let text = String::from_utf8_lossy(&r.body).to_ascii_lowercase();
+            if text.contains("<html") {
+                let d = diagnosis::from_response(
+                    r.status,
+                    &r.headers,
+                    &String::from_utf8_lossy(&r.body),
+                    self.context(),
+                );
+                return Error::Diagnosed(d);
+            }
+            Error::Decode {
+                path: path.to_owned(),
+                message: e.to_string(),
+            }
+        })
+    }
+
+    pub(crate) fn context(&self) -> RequestContext {
+        RequestContext {
+            auth: self.kind,
+            via_gateway: self.via_gateway(),
+        }
+    }
+
+    /// Sends to an absolute URL; `authenticated` false sends no credential (for discovery).
+    pub(crate) async fn send_to(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        authenticated: bool,
+    ) -> Result<Response, Error> {
+        let parsed =
+            Url::parse(url).map_err(|e| Error::Config(format!("bad request URL {url}: {e}")))?;
+        let mut attempt = 0;
+        loop {
+            let mut req = self
+                .http
+                .request(method.clone(), parsed.clone())
+                .header("Accept", "application/json");
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            if authenticated {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                req = self
+                    .auth
+                    .apply(req, method.as_str(), &parsed, now)
+                    .map_err(Error::Config)?;
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            attempt += 1;
+            let last = attempt >= self.retry.max_attempts;
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let d = diagnosis::from_transport(&e);
+                    if last || !(d.retryable() && method == Method::GET) {
+                        return Err(d.into());
+                    }
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                    continue;
+                }
+            };
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = match resp.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => {
+                    // A body cut short: retry like a transport failure.
+                    if last {
+                        return Err(diagnosis::from_transport(&e).into());
+                    }
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                    continue;
+                }
+            };
+            if status.is_success() {
+                return Ok(Response {
+                    status,
+                    headers,
+                    body: bytes,
+                });
+            }
+            let wait = match status.as_u16() {
+                429 | 503 => retry_after(&headers)
+                    .map(|d| d.max(self.retry.base_delay))
+                    .or(Some(self.retry.backoff(attempt))),
+                500 | 502 | 504 => Some(self.retry.backoff(attempt)),
+                _ => None,
+            };
+            match wait {
+                Some(w) if !last && w <= self.retry.max_retry_after => {
+                    tracing::debug!(%status, attempt, wait_ms = w.as_millis() as u64, "retrying");
+                    tokio::time::sleep(w).await;
+                }
+                _ => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    return Err(
+                        diagnosis::from_response(status, &headers, &text, self.context()).into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<f64>().ok().map(Duration::from_secs_f64)
+}

@@ -1,0 +1,325 @@
+//! Diagnosis: every way a connection to Jira fails, named by one stable code (PRODUCT.md) with one
+//! sentence of cause and one of fix. The one place that reads transport errors and error responses.
+
+use std::error::Error as _;
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde::Serialize;
+
+use crate::auth::AuthKind;
+
+/// The stable diagnosis codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Code {
+    DnsFailed,
+    ConnectFailed,
+    Timeout,
+    TlsUntrusted,
+    TlsHostnameMismatch,
+    ProxyAuthRequired,
+    NotJira,
+    LoginPage,
+    WrongContextPath,
+    HttpNotAllowed,
+    BadCredentials,
+    TokenExpired,
+    TokenRevoked,
+    ScopedTokenOnSiteUrl,
+    MissingScope,
+    CaptchaRequired,
+    AccountInactive,
+    ApiAccessBlocked,
+    RateLimited,
+    ServerError,
+    UnexpectedResponse,
+}
+
+impl Code {
+    pub const ALL: [Code; 21] = [
+        Code::DnsFailed,
+        Code::ConnectFailed,
+        Code::Timeout,
+        Code::TlsUntrusted,
+        Code::TlsHostnameMismatch,
+        Code::ProxyAuthRequired,
+        Code::NotJira,
+        Code::LoginPage,
+        Code::WrongContextPath,
+        Code::HttpNotAllowed,
+        Code::BadCredentials,
+        Code::TokenExpired,
+        Code::TokenRevoked,
+        Code::ScopedTokenOnSiteUrl,
+        Code::MissingScope,
+        Code::CaptchaRequired,
+        Code::AccountInactive,
+        Code::ApiAccessBlocked,
+        Code::RateLimited,
+        Code::ServerError,
+        Code::UnexpectedResponse,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::DnsFailed => "dns_failed",
+            Code::ConnectFailed => "connect_failed",
+            Code::Timeout => "timeout",
+            Code::TlsUntrusted => "tls_untrusted",
+            Code::TlsHostnameMismatch => "tls_hostname_mismatch",
+            Code::ProxyAuthRequired => "proxy_auth_required",
+            Code::NotJira => "not_jira",
+            Code::LoginPage => "login_page",
+            Code::WrongContextPath => "wrong_context_path",
+            Code::HttpNotAllowed => "http_not_allowed",
+            Code::BadCredentials => "bad_credentials",
+            Code::TokenExpired => "token_expired",
+            Code::TokenRevoked => "token_revoked",
+            Code::ScopedTokenOnSiteUrl => "scoped_token_on_site_url",
+            Code::MissingScope => "missing_scope",
+            Code::CaptchaRequired => "captcha_required",
+            Code::AccountInactive => "account_inactive",
+            Code::ApiAccessBlocked => "api_access_blocked",
+            Code::RateLimited => "rate_limited",
+            Code::ServerError => "server_error",
+            Code::UnexpectedResponse => "unexpected_response",
+        }
+    }
+
+    /// The default sentences; `Diagnosis` may make them more precise.
+    fn sentences(self) -> (&'static str, &'static str) {
+        match self {
+            Code::DnsFailed => ("The host name of the URL could not be resolved.", "Check the URL for typos, or the DNS/VPN setup of this machine."),
+            Code::ConnectFailed => ("Nothing accepted a connection at that address and port.", "Check the URL and port, and that Jira is running and reachable from this machine (firewall, VPN)."),
+            Code::Timeout => ("The server did not answer in time.", "Check the network path to Jira, or raise the timeout if the server is known to be slow."),
+            Code::TlsUntrusted => ("The server's TLS certificate is not signed by a trusted authority.", "Add your organisation's CA certificate with --ca-bundle, or fix the server's certificate chain."),
+            Code::TlsHostnameMismatch => ("The server's TLS certificate is for another host name.", "Use the host name the certificate was issued for, or fix the certificate."),
+            Code::ProxyAuthRequired => ("The HTTP proxy refused the request: it wants credentials (407).", "Put the proxy credentials in HTTPS_PROXY (http://user:pass@proxy:port), or exempt the Jira host with NO_PROXY."),
+            Code::NotJira => ("Something answered at that URL, but it is not Jira's REST API.", "Check the URL: it should be the address you open Jira at in a browser."),
+            Code::LoginPage => ("An HTML login or single sign-on page answered instead of the API.", "Use the Jira URL itself (not an SSO or proxy URL), and a credential the API accepts (API token or PAT, not a browser session)."),
+            Code::WrongContextPath => ("Jira answers on this host, but not under this path.", "Use the context path Jira is served under (for example https://host/jira)."),
+            Code::HttpNotAllowed => ("The URL uses plain http to a host that is not this machine, which would send the credential unencrypted.", "Use https, or pass --allow-insecure-http if the network is trusted."),
+            Code::BadCredentials => ("Jira refused the credentials (401): the email or username, or the token or password, is wrong.", "Check the identity and create a new API token (Cloud: id.atlassian.com, Security, API tokens)."),
+            Code::TokenExpired => ("The token has expired.", "Create a new token and run `jiralink credential rotate NAME`."),
+            Code::TokenRevoked => ("The token was revoked.", "Create a new token and run `jiralink credential rotate NAME`."),
+            Code::ScopedTokenOnSiteUrl => ("A scoped API token was sent to the site URL; Cloud accepts scoped tokens only through the API gateway.", "Add the credential with --auth scoped-token, which goes through https://api.atlassian.com/ex/jira/{cloudId}."),
+            Code::MissingScope => ("The token lacks a scope this request needs.", "Create a token with the scopes jiralink needs (read:jira-work and read:jira-user to read; write:jira-work to write)."),
+            Code::CaptchaRequired => ("The account is locked behind a CAPTCHA after failed logins; Jira refuses API logins until it is answered.", "Sign in once through the web UI and answer the CAPTCHA (or ask an admin to reset it), then test again. Prefer a personal access token."),
+            Code::AccountInactive => ("The account is deactivated.", "Ask a Jira admin to reactivate the user, or use another service account."),
+            Code::ApiAccessBlocked => ("Jira refused API access to this account (403): an IP allowlist, disabled basic auth, or a missing product licence.", "Ask a Jira admin to allow API access for this account from this machine's address."),
+            Code::RateLimited => ("Jira kept answering 429 Too Many Requests.", "Wait and retry later, or lower jiralink's request rate."),
+            Code::ServerError => ("Jira answered with server errors (5xx) on every attempt.", "Retry later; if it persists, check Jira's health or status page."),
+            Code::UnexpectedResponse => ("Jira answered in a way jiralink does not recognise.", "Run again with -v and report the response."),
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One failure, named: a code, a cause and a fix. Never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{code}: {cause} {fix}")]
+pub struct Diagnosis {
+    pub code: Code,
+    pub cause: String,
+    pub fix: String,
+    /// The HTTP status that led here, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+impl Diagnosis {
+    pub fn new(code: Code) -> Diagnosis {
+        let (cause, fix) = code.sentences();
+        Diagnosis {
+            code,
+            cause: cause.to_owned(),
+            fix: fix.to_owned(),
+            status: None,
+        }
+    }
+
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Diagnosis {
+        self.cause = cause.into();
+        self
+    }
+
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Diagnosis {
+        self.fix = fix.into();
+        self
+    }
+
+    fn with_status(mut self, status: StatusCode) -> Diagnosis {
+        self.status = Some(status.as_u16());
+        self
+    }
+
+    /// Whether trying again may help (never for authentication: retries trip CAPTCHA).
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self.code,
+            Code::RateLimited | Code::ServerError | Code::Timeout | Code::ConnectFailed
+        )
+    }
+}
+
+/// Names a transport failure (no HTTP response).
+pub fn from_transport(err: &reqwest::Error) -> Diagnosis {
+    let chain = error_chain(err);
+    let lower = chain.to_ascii_lowercase();
+    let code = if err.is_timeout() || lower.contains("timed out") {
+        Code::Timeout
+    } else if lower.contains("407") || lower.contains("proxy authentication") {
+        Code::ProxyAuthRequired
+    } else if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+        || lower.contains("no address associated")
+    {
+        Code::DnsFailed
+    } else if lower.contains("notvalidforname")
+        || lower.contains("not valid for name")
+        || lower.contains("certificate is not valid for")
+    {
+        Code::TlsHostnameMismatch
+    } else if lower.contains("unknownissuer")
+        || lower.contains("unknown issuer")
+        || lower.contains("invalid peer certificate")
+        || lower.contains("certificate")
+    {
+        Code::TlsUntrusted
+    } else if err.is_connect() || lower.contains("connection refused") {
+        Code::ConnectFailed
+    } else {
+        Code::UnexpectedResponse
+    };
+    let d = Diagnosis::new(code);
+    if code == Code::UnexpectedResponse {
+        d.with_cause(format!(
+            "The connection failed: {}.",
+            chain.trim_end_matches('.')
+        ))
+    } else {
+        d
+    }
+}
+
+fn error_chain(err: &reqwest::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// What the caller knows about the request that failed.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext {
+    pub auth: AuthKind,
+    /// The request went to the Cloud API gateway rather than the site.
+    pub via_gateway: bool,
+}
+
+/// Names an HTTP answer that is not the success the caller wanted.
+pub fn from_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &str,
+    ctx: RequestContext,
+) -> Diagnosis {
+    let lower = body.to_ascii_lowercase();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let html = header("content-type").contains("text/html")
+        || lower.trim_start().starts_with("<!doctype html")
+        || lower.trim_start().starts_with("<html");
+    let seraph = header("x-seraph-loginreason");
+    let denied = header("x-authentication-denied-reason");
+    let code = match status.as_u16() {
+        401 | 403
+            if denied.to_ascii_uppercase().contains("CAPTCHA")
+                || lower.contains("captcha_challenge") =>
+        {
+            Code::CaptchaRequired
+        }
+        401 if lower.contains("scope does not match") => Code::MissingScope,
+        401 if lower.contains("expired") => Code::TokenExpired,
+        401 if lower.contains("revoked") => Code::TokenRevoked,
+        401 | 403 if lower.contains("inactive") || lower.contains("deactivated") => {
+            Code::AccountInactive
+        }
+        401 if html && !seraph.is_empty() => Code::BadCredentials,
+        401 => Code::BadCredentials,
+        403 if html && looks_like_login(&lower) => Code::LoginPage,
+        403 => Code::ApiAccessBlocked,
+        407 => Code::ProxyAuthRequired,
+        429 => Code::RateLimited,
+        500..=599 => Code::ServerError,
+        404 if html && lower.contains("jira") => Code::WrongContextPath,
+        404 => Code::NotJira,
+        200..=399 if html && looks_like_login(&lower) => Code::LoginPage,
+        200..=299 => Code::NotJira,
+        _ => Code::UnexpectedResponse,
+    };
+    let mut d = Diagnosis::new(code).with_status(status);
+    if code == Code::BadCredentials && ctx.auth == AuthKind::Basic {
+        d = d.with_fix("Check the username and password; after three wrong passwords Data Center asks for a CAPTCHA, so prefer a personal access token (--auth pat).");
+    }
+    if code == Code::ApiAccessBlocked && !ctx.via_gateway && lower.contains("basic auth") {
+        d = d.with_cause("Jira refused Basic authentication for the API (403): basic auth is disabled on this site.");
+    }
+    if code == Code::UnexpectedResponse {
+        d = d.with_cause(format!(
+            "Jira answered HTTP {status}, which jiralink does not expect here."
+        ));
+    }
+    d
+}
+
+fn looks_like_login(lower_html: &str) -> bool {
+    [
+        "login",
+        "log in",
+        "sign in",
+        "password",
+        "saml",
+        "sso",
+        "okta",
+        "authenticate",
+    ]
+    .iter()
+    .any(|w| lower_html.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_distinct_name_and_two_sentences() {
+        let mut names = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(names.insert(code.as_str()));
+            let d = Diagnosis::new(code);
+            assert!(d.cause.ends_with('.') && d.fix.ends_with('.'), "{code}");
+            assert_eq!(
+                serde_json::to_value(code).expect("json"),
+                serde_json::json!(code.as_str())
+            );
+        }
+        assert_eq!(names.len(), 21);
+    }
+}

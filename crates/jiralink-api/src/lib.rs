@@ -1,0 +1,14 @@
+//! `jiralink-api`: the Jira REST client. Auth kinds, site URLs, the retry policy, the connection test
+//! and diagnosis. Knows nothing of databases, vaults or command lines.
+
+pub mod auth;
+pub mod client;
+pub mod diagnosis;
+pub mod oauth1;
+pub mod probe;
+pub mod site;
+
+pub use auth::{Auth, AuthKind};
+pub use client::{Client, ClientBuilder, Error, RetryPolicy};
+pub use diagnosis::{Code, Diagnosis};
+pub use probe::{test_connection, ConnectionReport};

@@ -1,0 +1,233 @@
+//! The connection test: at most two requests for a healthy credential (serverInfo, myself), and
+//! for a failing one a diagnosis, with a few cheap extra probes only where they tell causes apart.
+
+use std::time::Instant;
+
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::auth::AuthKind;
+use crate::client::{Client, Error};
+use crate::diagnosis::{Code, Diagnosis};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployment {
+    /// `Cloud` or `Data Center` (Jira Server answers `Server`).
+    pub kind: String,
+    pub version: String,
+    pub build: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub display_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+/// What `credential test` reports; its JSON form is stable.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionReport {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    pub auth: AuthKind,
+    pub base_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<Deployment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
+    pub timings: Timings,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Timings {
+    pub requests: u32,
+    pub round_trip_ms: u64,
+}
+
+/// Tests a client's credential against its site.
+pub async fn test_connection(client: &Client) -> ConnectionReport {
+    let started = Instant::now();
+    let before = client.requests();
+    let result = run(client).await;
+    let timings = Timings {
+        requests: client.requests() - before,
+        round_trip_ms: started.elapsed().as_millis() as u64,
+    };
+    let mut report = ConnectionReport {
+        ok: false,
+        code: None,
+        cause: None,
+        fix: None,
+        auth: client.kind(),
+        base_url: client.base_url().to_owned(),
+        deployment: None,
+        account: None,
+        timings,
+    };
+    match result {
+        Ok((deployment, account)) => {
+            report.ok = true;
+            report.deployment = Some(deployment);
+            report.account = Some(account);
+        }
+        Err((deployment, d)) => {
+            report.deployment = deployment;
+            report.code = Some(d.code);
+            report.cause = Some(d.cause);
+            report.fix = Some(d.fix);
+        }
+    }
+    report
+}
+
+type Outcome = Result<(Deployment, Account), (Option<Deployment>, Diagnosis)>;
+
+async fn run(client: &Client) -> Outcome {
+    let api = client.api();
+    let info = match client.get_json(&format!("{api}/serverInfo")).await {
+        Ok(v) => v,
+        Err(e) => return Err((None, explain_server_info_failure(client, e).await)),
+    };
+    let Some(deployment) = parse_server_info(&info) else {
+        return Err((
+            None,
+            Diagnosis::new(Code::NotJira)
+                .with_cause("The URL answered JSON, but not Jira's serverInfo."),
+        ));
+    };
+    let me = match client.get_json(&format!("{api}/myself")).await {
+        Ok(v) => v,
+        Err(e) => {
+            return Err((
+                Some(deployment),
+                explain_auth_failure(client, e.diagnosis()).await,
+            ))
+        }
+    };
+    let account = Account {
+        display_name: me["displayName"].as_str().unwrap_or_default().to_owned(),
+        account_id: me["accountId"]
+            .as_str()
+            .or(me["key"].as_str())
+            .map(str::to_owned),
+        username: me["name"].as_str().map(str::to_owned),
+        email: me["emailAddress"]
+            .as_str()
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned),
+        active: me["active"].as_bool().unwrap_or(true),
+        time_zone: me["timeZone"].as_str().map(str::to_owned),
+    };
+    if !account.active {
+        return Err((Some(deployment), Diagnosis::new(Code::AccountInactive)));
+    }
+    Ok((deployment, account))
+}
+
+fn parse_server_info(v: &Value) -> Option<Deployment> {
+    let version = v["version"].as_str()?;
+    let kind = match v["deploymentType"].as_str()? {
+        "Cloud" => "Cloud",
+        _ => "Data Center",
+    };
+    Some(Deployment {
+        kind: kind.to_owned(),
+        version: version.to_owned(),
+        build: v["buildNumber"].as_i64(),
+    })
+}
+
+/// serverInfo failed: tell a wrong context path from a server that is not Jira at all, by asking
+/// where Jira usually lives on the same host (at most two extra unauthenticated requests).
+async fn explain_server_info_failure(client: &Client, e: Error) -> Diagnosis {
+    let d = explain_auth_failure(client, e.diagnosis()).await;
+    if !matches!(d.code, Code::NotJira | Code::WrongContextPath) || client.via_gateway() {
+        return d;
+    }
+    let site = client.site();
+    let origin = site.origin().ascii_serialization();
+    let path = site.path().trim_end_matches('/');
+    let mut candidates = Vec::new();
+    if !path.is_empty() {
+        candidates.push(origin.clone());
+    }
+    if path != "/jira" {
+        candidates.push(format!("{origin}/jira"));
+    }
+    for base in candidates {
+        let url = format!("{base}/rest/api/2/serverInfo");
+        if let Ok(r) = client.send_to(Method::GET, &url, None, false).await {
+            if serde_json::from_slice::<Value>(&r.body)
+                .ok()
+                .as_ref()
+                .and_then(parse_server_info)
+                .is_some()
+            {
+                return Diagnosis::new(Code::WrongContextPath)
+                    .with_cause(format!(
+                        "Jira answers at {base}, not at {}.",
+                        crate::site::base_str(site)
+                    ))
+                    .with_fix(format!("Use {base} as the URL."));
+            }
+        }
+    }
+    d
+}
+
+/// A 401 for a Cloud API token on the site URL may be a scoped token, which only the gateway accepts.
+async fn explain_auth_failure(client: &Client, d: Diagnosis) -> Diagnosis {
+    if d.code == Code::BadCredentials
+        && client.kind() == AuthKind::CloudToken
+        && scoped_on_site(client).await
+    {
+        return Diagnosis::new(Code::ScopedTokenOnSiteUrl);
+    }
+    d
+}
+
+/// Does the site have a cloudId, and does the gateway accept the same credentials?
+async fn scoped_on_site(client: &Client) -> bool {
+    let site = crate::site::base_str(client.site());
+    let Ok(info) = client
+        .send_to(
+            Method::GET,
+            &format!("{site}/_edge/tenant_info"),
+            None,
+            false,
+        )
+        .await
+    else {
+        return false;
+    };
+    let Some(cloud_id) = serde_json::from_slice::<Value>(&info.body)
+        .ok()
+        .and_then(|v| v["cloudId"].as_str().map(str::to_owned))
+    else {
+        return false;
+    };
+    let gateway = client.gateway().to_owned();
+    client
+        .send_to(
+            Method::GET,
+            &format!("{gateway}/ex/jira/{cloud_id}/rest/api/3/myself"),
+            None,
+            true,
+        )
+        .await
+        .is_ok()
+}

@@ -1,0 +1,470 @@
+//! One test per diagnosis code (and the healthy path per auth kind), each produced by a real condition.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use jiralink_api::{
+    site, test_connection, Auth, AuthKind, ClientBuilder, Code, ConnectionReport, RetryPolicy,
+};
+use jiralink_sim::{Deployment, Identity, Sim};
+use secrecy::SecretString;
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+fn auth_of(id: &Identity) -> Auth {
+    match id.auth.as_str() {
+        "pat" | "service-account" => Auth::Bearer {
+            token: secret(&id.secret),
+        },
+        "oauth1" => Auth::OAuth1 {
+            consumer_key: id.extra["consumer_key"].clone(),
+            private_key_pem: secret(&id.extra["private_key_pem"]),
+            token: secret(&id.extra["access_token"]),
+        },
+        _ => Auth::Basic {
+            user: id.email.clone().or(id.username.clone()).unwrap_or_default(),
+            secret: secret(&id.secret),
+        },
+    }
+}
+
+fn kind_of(id: &Identity) -> AuthKind {
+    id.auth.parse().expect("a known auth kind")
+}
+
+fn builder(url: &str, kind: AuthKind, auth: Auth) -> ClientBuilder {
+    let site = site::normalize(url, false).expect("a valid URL");
+    ClientBuilder::new(site, kind, auth).retry(RetryPolicy {
+        max_attempts: 2,
+        base_delay: Duration::from_millis(10),
+        ..RetryPolicy::default()
+    })
+}
+
+async fn test_identity(sim: &Sim, name: &str) -> ConnectionReport {
+    let id = sim.identity(name).expect("identity");
+    let client = builder(sim.base_url(), kind_of(id), auth_of(id))
+        .gateway_url(sim.gateway_url())
+        .build()
+        .await
+        .expect("client");
+    test_connection(&client).await
+}
+
+async fn code_of(b: ClientBuilder) -> Code {
+    match b.build().await {
+        Ok(client) => {
+            let r = test_connection(&client).await;
+            assert!(!r.ok, "expected a failure: {r:?}");
+            r.code.expect("a code")
+        }
+        Err(e) => e.diagnosis().code,
+    }
+}
+
+#[tokio::test]
+async fn healthy_credentials_of_every_simulated_kind_cost_two_requests() {
+    let cloud = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(50)
+        .seed(31)
+        .start()
+        .await
+        .expect("sim");
+    for name in ["admin", "reader", "scoped-reader", "service-account"] {
+        let r = test_identity(&cloud, name).await;
+        assert!(r.ok, "{name}: {r:?}");
+        let gateway = name == "scoped-reader" || name == "service-account";
+        // Gateway kinds spend one more, unauthenticated, request on the cloudId.
+        assert_eq!(r.timings.requests, 2, "{name}");
+        assert_eq!(
+            r.base_url.contains("/ex/jira/"),
+            gateway,
+            "{name}: {}",
+            r.base_url
+        );
+        assert_eq!(
+            r.deployment.as_ref().map(|d| d.kind.as_str()),
+            Some("Cloud")
+        );
+        let account = r.account.expect("account");
+        assert!(account.account_id.is_some() && account.time_zone.is_some());
+    }
+    let dc = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(50)
+        .seed(32)
+        .context_path("/jira")
+        .start()
+        .await
+        .expect("sim");
+    for name in ["admin", "pat-admin", "oauth1"] {
+        let r = test_identity(&dc, name).await;
+        assert!(r.ok, "{name}: {r:?}");
+        assert_eq!(r.timings.requests, 2, "{name}");
+        assert_eq!(
+            r.deployment.as_ref().map(|d| d.kind.as_str()),
+            Some("Data Center")
+        );
+        assert!(r.account.expect("account").username.is_some());
+    }
+}
+
+#[tokio::test]
+async fn identity_failures_are_named() {
+    let cloud = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(20)
+        .seed(33)
+        .start()
+        .await
+        .expect("sim");
+    for (name, code) in [
+        ("expired", Code::TokenExpired),
+        ("revoked", Code::TokenRevoked),
+        ("inactive", Code::AccountInactive),
+    ] {
+        assert_eq!(test_identity(&cloud, name).await.code, Some(code), "{name}");
+    }
+    let admin = cloud.identity("admin").expect("admin");
+    let wrong = Auth::Basic {
+        user: admin.email.clone().unwrap_or_default(),
+        secret: secret("not-the-token"),
+    };
+    assert_eq!(
+        code_of(builder(cloud.base_url(), AuthKind::CloudToken, wrong)).await,
+        Code::BadCredentials
+    );
+
+    // A scoped token registered as a classic cloud token: the site says 401, the gateway says yes.
+    let scoped = cloud.identity("scoped-reader").expect("scoped");
+    let b = builder(cloud.base_url(), AuthKind::CloudToken, auth_of(scoped))
+        .gateway_url(cloud.gateway_url());
+    assert_eq!(code_of(b).await, Code::ScopedTokenOnSiteUrl);
+
+    // The scoped token can read but not write.
+    let client = builder(cloud.base_url(), AuthKind::ScopedToken, auth_of(scoped))
+        .gateway_url(cloud.gateway_url())
+        .build()
+        .await
+        .expect("client");
+    let e = client
+        .post_json("/rest/api/3/issue", &serde_json::json!({"fields": {}}))
+        .await
+        .expect_err("write refused");
+    assert_eq!(e.diagnosis().code, Code::MissingScope);
+
+    let dc = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(20)
+        .seed(34)
+        .start()
+        .await
+        .expect("sim");
+    for (name, code) in [
+        ("expired", Code::TokenExpired),
+        ("revoked", Code::TokenRevoked),
+        ("inactive", Code::AccountInactive),
+        ("captcha", Code::CaptchaRequired),
+    ] {
+        assert_eq!(test_identity(&dc, name).await.code, Some(code), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn auth_failures_are_not_retried() {
+    let dc = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(20)
+        .seed(35)
+        .start()
+        .await
+        .expect("sim");
+    let reader = dc.identity("reader").expect("reader");
+    let wrong = Auth::Basic {
+        user: reader.username.clone().unwrap_or_default(),
+        secret: secret("wrong"),
+    };
+    let client = builder(dc.base_url(), AuthKind::Basic, wrong)
+        .retry(RetryPolicy::default())
+        .build()
+        .await
+        .expect("client");
+    let r = test_connection(&client).await;
+    assert_eq!(r.code, Some(Code::BadCredentials));
+    assert_eq!(
+        r.timings.requests, 1,
+        "Jira refuses the login at serverInfo already; a 401 is not tried again"
+    );
+    // One failed login, so the right password still works (no CAPTCHA tripped by retries).
+    assert!(test_identity(&dc, "reader").await.ok);
+}
+
+#[tokio::test]
+async fn network_and_tls_failures_are_named() {
+    // Nothing listens on a port that was just freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let b = builder(
+        &format!("http://127.0.0.1:{port}"),
+        AuthKind::Pat,
+        Auth::Bearer { token: secret("x") },
+    );
+    assert_eq!(code_of(b).await, Code::ConnectFailed);
+    // `.invalid` never resolves (RFC 2606).
+    let b = builder(
+        "https://jira.example.invalid",
+        AuthKind::Pat,
+        Auth::Bearer { token: secret("x") },
+    );
+    assert_eq!(code_of(b).await, Code::DnsFailed);
+    // Plain http off loopback is refused before any request.
+    let e = site::normalize("http://jira.example.com", false).expect_err("refused");
+    assert_eq!(e.diagnosis().map(|d| d.code), Some(Code::HttpNotAllowed));
+
+    let slow = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(10)
+        .seed(36)
+        .latency_ms(2000)
+        .start()
+        .await
+        .expect("sim");
+    let id = slow.identity("admin").expect("admin");
+    let b = builder(slow.base_url(), AuthKind::Basic, auth_of(id))
+        .timeout(Duration::from_millis(300))
+        .retry(RetryPolicy::none());
+    assert_eq!(code_of(b).await, Code::Timeout);
+
+    let tls = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(10)
+        .seed(37)
+        .tls(true)
+        .start()
+        .await
+        .expect("sim");
+    let id = tls.identity("admin").expect("admin");
+    assert_eq!(
+        code_of(builder(tls.base_url(), AuthKind::Basic, auth_of(id))).await,
+        Code::TlsUntrusted
+    );
+    let pem = std::fs::read(tls.ca_cert().expect("ca")).expect("pem");
+    let trusted = builder(tls.base_url(), AuthKind::Basic, auth_of(id))
+        .extra_ca_pem(pem.clone())
+        .build()
+        .await
+        .expect("client");
+    assert!(
+        test_connection(&trusted).await.ok,
+        "with its CA the same server is fine"
+    );
+    // The certificate names localhost and 127.0.0.1; reach the same server under another name.
+    let port = url::Url::parse(tls.base_url())
+        .expect("url")
+        .port()
+        .expect("port");
+    let b = builder(
+        &format!("https://jira.other.test:{port}"),
+        AuthKind::Basic,
+        auth_of(id),
+    )
+    .extra_ca_pem(pem)
+    .resolve("jira.other.test", SocketAddr::from(([127, 0, 0, 1], port)));
+    assert_eq!(code_of(b).await, Code::TlsHostnameMismatch);
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_retried_within_a_bound() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(10)
+        .seed(38)
+        .rate_limit(1.0)
+        .start()
+        .await
+        .expect("sim");
+    let id = sim.identity("admin").expect("admin");
+    let no_wait = RetryPolicy {
+        max_attempts: 2,
+        max_retry_after: Duration::ZERO,
+        ..RetryPolicy::default()
+    };
+    let client = builder(sim.base_url(), AuthKind::CloudToken, auth_of(id))
+        .retry(no_wait)
+        .build()
+        .await
+        .expect("client");
+    let r = test_connection(&client).await;
+    assert_eq!(r.code, Some(Code::RateLimited), "{r:?}");
+    // Waiting out Retry-After succeeds.
+    let patient = builder(sim.base_url(), AuthKind::CloudToken, auth_of(id))
+        .retry(RetryPolicy::default())
+        .build()
+        .await
+        .expect("client");
+    assert!(test_connection(&patient).await.ok);
+
+    let broken = fake(|_| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [("content-type", "application/json")],
+            r#"{"errorMessages":["boom"]}"#,
+        )
+            .into_response()
+    })
+    .await;
+    let client = builder(&broken, AuthKind::Pat, Auth::Bearer { token: secret("x") })
+        .build()
+        .await
+        .expect("client");
+    let r = test_connection(&client).await;
+    assert_eq!(r.code, Some(Code::ServerError));
+    assert_eq!(
+        r.timings.requests, 2,
+        "500 is tried again, within max_attempts"
+    );
+}
+
+/// A small local HTTP server answering every request with `answer(path)`; returns its URL.
+async fn fake(answer: fn(&str) -> axum::response::Response) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app =
+        axum::Router::new().fallback(move |uri: axum::http::Uri| async move { answer(uri.path()) });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn servers_that_are_not_jira_are_named() {
+    let not_jira = fake(|_| {
+        (
+            [("content-type", "application/json")],
+            r#"{"status":"ok","service":"grafana"}"#,
+        )
+            .into_response()
+    })
+    .await;
+    assert_eq!(
+        code_of(builder(
+            &not_jira,
+            AuthKind::Pat,
+            Auth::Bearer { token: secret("x") }
+        ))
+        .await,
+        Code::NotJira
+    );
+
+    let login = fake(|_| ([("content-type", "text/html")], "<html><body><form action=/login>Sign in with SSO: <input type=password></form></body></html>").into_response()).await;
+    assert_eq!(
+        code_of(builder(
+            &login,
+            AuthKind::Pat,
+            Auth::Bearer { token: secret("x") }
+        ))
+        .await,
+        Code::LoginPage
+    );
+
+    let proxy = fake(|_| {
+        (
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            [("proxy-authenticate", "Basic realm=\"corp\"")],
+            "",
+        )
+            .into_response()
+    })
+    .await;
+    let b = builder(
+        "http://127.0.0.1:9/",
+        AuthKind::Pat,
+        Auth::Bearer { token: secret("x") },
+    )
+    .proxy(&proxy);
+    assert_eq!(code_of(b).await, Code::ProxyAuthRequired);
+
+    let allowlisted = fake(|path| {
+        if path.ends_with("/serverInfo") {
+            (
+                [("content-type", "application/json")],
+                r#"{"version":"9.12.15","deploymentType":"Server","buildNumber":912015}"#,
+            )
+                .into_response()
+        } else {
+            (
+                StatusCode::FORBIDDEN,
+                [("content-type", "application/json")],
+                r#"{"errorMessages":["Your IP address is not on the allowlist."]}"#,
+            )
+                .into_response()
+        }
+    })
+    .await;
+    assert_eq!(
+        code_of(builder(
+            &allowlisted,
+            AuthKind::Pat,
+            Auth::Bearer { token: secret("x") }
+        ))
+        .await,
+        Code::ApiAccessBlocked
+    );
+
+    let teapot = fake(|path| {
+        if path.ends_with("/serverInfo") {
+            (
+                [("content-type", "application/json")],
+                r#"{"version":"9.12.15","deploymentType":"Server"}"#,
+            )
+                .into_response()
+        } else {
+            (StatusCode::IM_A_TEAPOT, "").into_response()
+        }
+    })
+    .await;
+    assert_eq!(
+        code_of(builder(
+            &teapot,
+            AuthKind::Pat,
+            Auth::Bearer { token: secret("x") }
+        ))
+        .await,
+        Code::UnexpectedResponse
+    );
+
+    // Data Center under /jira, registered without its context path.
+    let dc = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(10)
+        .seed(39)
+        .context_path("/jira")
+        .start()
+        .await
+        .expect("sim");
+    let id = dc.identity("admin").expect("admin");
+    let root = dc.base_url().trim_end_matches("/jira").to_owned();
+    let client = builder(&root, AuthKind::Basic, auth_of(id))
+        .build()
+        .await
+        .expect("client");
+    let r = test_connection(&client).await;
+    assert_eq!(r.code, Some(Code::WrongContextPath));
+    assert!(
+        r.fix
+            .as_deref()
+            .is_some_and(|f| f.contains(&format!("{root}/jira"))),
+        "{r:?}"
+    );
+}

@@ -1,0 +1,4 @@
+//! The connection test against real conditions: simulator identities and behaviours, closed ports,
+//! unknown hosts, TLS problems, and small servers that are not Jira. No classifier is mocked.
+
+mod diagnosis;
