@@ -39,13 +39,22 @@ enum Command {
     /// Run the whole flow against a built-in simulator.
     Demo(cmd::demo::Args),
     /// Run the Jira simulator.
-    Sim(cmd::sim::Args),
+    Sim(Box<cmd::sim::Args>),
+    /// Manage credentials: add, list, show, test, rotate, remove.
+    Credential(cmd::credential::Args),
 }
 
 /// Output settings every command shares.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
     pub json: bool,
+}
+
+/// Global options every command may use.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub home: Option<std::path::PathBuf>,
+    pub out: Output,
 }
 
 fn main() -> ExitCode {
@@ -62,6 +71,10 @@ fn main() -> ExitCode {
     };
     init_logging(cli.verbose, cli.quiet);
     let out = Output { json: cli.json };
+    let global = Global {
+        home: cli.home.clone(),
+        out,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -75,18 +88,13 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => cmd::demo::run(args, out).await,
-            Command::Sim(args) => cmd::sim::run(args, out).await,
+            Command::Sim(args) => cmd::sim::run(*args, out).await,
+            Command::Credential(args) => cmd::credential::run(args, global).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            match e.downcast_ref::<cmd::UsageError>() {
-                Some(_) => ExitCode::from(2),
-                None => ExitCode::from(1),
-            }
-        }
+        Err(e) => cmd::exit_code(&e),
     }
 }
 

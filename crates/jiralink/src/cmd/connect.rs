@@ -1,0 +1,110 @@
+//! From a stored credential to a ready client: the vault location, the master key, the auth
+//! material, TLS and proxy settings. Shared by every command that talks to Jira.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
+use jiralink_vault::{Credential, MasterKey, Secrets, Vault};
+use secrecy::SecretString;
+
+use super::UsageError;
+
+/// The jiralink home: `--home`, `JIRALINK_HOME`, or `~/.jiralink`.
+pub fn home(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(h) = explicit {
+        return Ok(h);
+    }
+    let user_home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .context("HOME is not set; pass --home DIR")?;
+    Ok(user_home.join(".jiralink"))
+}
+
+/// Opens the vault with `JIRALINK_MASTER_KEY` when set, else the key file beside it.
+pub fn vault(home: &std::path::Path) -> anyhow::Result<Vault> {
+    let key = match std::env::var("JIRALINK_MASTER_KEY") {
+        Ok(k) if !k.is_empty() => MasterKey::Env(SecretString::from(k)),
+        _ => MasterKey::KeyFile,
+    };
+    Ok(Vault::open(home, key)?)
+}
+
+/// The local user a credential belongs to.
+pub fn local_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The gateway for scoped tokens and service accounts: the credential's, `JIRALINK_GATEWAY_URL`, or Atlassian's.
+pub fn gateway_url(cred: &Credential) -> String {
+    cred.connection
+        .gateway_url
+        .clone()
+        .or_else(|| {
+            std::env::var("JIRALINK_GATEWAY_URL")
+                .ok()
+                .filter(|g| !g.is_empty())
+        })
+        .unwrap_or_else(|| jiralink_api::client::ATLASSIAN_GATEWAY.to_owned())
+}
+
+fn need(secrets: &Secrets, name: &str) -> anyhow::Result<SecretString> {
+    secrets
+        .get(name)
+        .cloned()
+        .with_context(|| format!("the credential has no '{name}' secret; rotate it to set one"))
+}
+
+/// The client builder for a credential and its secrets.
+pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBuilder> {
+    let kind: AuthKind = cred.auth.parse().map_err(|e: String| UsageError(e))?;
+    let site = site::normalize(&cred.url, cred.connection.allow_insecure_http)?;
+    let identity = || {
+        cred.identity.clone().with_context(|| {
+            format!(
+                "the credential has no {}",
+                kind.identity().unwrap_or("identity")
+            )
+        })
+    };
+    let auth = match kind {
+        AuthKind::CloudToken | AuthKind::ScopedToken | AuthKind::Basic => Auth::Basic {
+            user: identity()?,
+            secret: need(secrets, "secret")?,
+        },
+        AuthKind::Pat | AuthKind::ServiceAccount => Auth::Bearer {
+            token: need(secrets, "secret")?,
+        },
+        AuthKind::Oauth1 => Auth::OAuth1 {
+            consumer_key: cred
+                .params
+                .get("consumer_key")
+                .cloned()
+                .context("the credential has no OAuth consumer key")?,
+            private_key_pem: need(secrets, "private_key_pem")?,
+            token: need(secrets, "secret")?,
+        },
+        AuthKind::Oauth2 => anyhow::bail!(UsageError(
+            "oauth2 credentials are not supported yet".into()
+        )),
+    };
+    let mut b = ClientBuilder::new(site, kind, auth).gateway_url(&gateway_url(cred));
+    if let Some(ca) = &cred.connection.ca_bundle {
+        b = b.extra_ca_pem(
+            std::fs::read(ca)
+                .with_context(|| format!("cannot read the CA bundle {}", ca.display()))?,
+        );
+    }
+    if let Some(cert) = &cred.connection.client_cert {
+        b =
+            b.client_identity_pem(std::fs::read(cert).with_context(|| {
+                format!("cannot read the client certificate {}", cert.display())
+            })?);
+    }
+    if let Some(p) = &cred.connection.proxy {
+        b = b.proxy(p);
+    }
+    Ok(b)
+}

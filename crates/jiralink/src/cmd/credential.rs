@@ -1,0 +1,496 @@
+//! `jiralink credential add|list|show|test|rotate|remove`: named credentials in the vault, tested
+//! before they are kept, with their age and expiry watched.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use jiralink_api::{site, test_connection, AuthKind, ConnectionReport};
+use jiralink_vault::{Connection, Credential, Secrets, Vault};
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::connect;
+use super::{Failed, UsageError};
+use crate::{Global, Output};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Add a credential; tests it first unless --no-test.
+    Add(Box<AddArgs>),
+    /// List credentials with their age and expiry.
+    List(PolicyArgs),
+    /// Show one credential (never its secret).
+    Show {
+        name: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Test a credential's connection and name the cause of any failure.
+    Test { name: String },
+    /// Replace a credential's secret: the new one is tested first, the old one kept on failure.
+    Rotate {
+        name: String,
+        #[command(flatten)]
+        secret: SecretArgs,
+        /// New expiry of the token (YYYY-MM-DD), if it has one.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// Remove a credential.
+    Remove { name: String },
+}
+
+#[derive(Debug, clap::Args)]
+struct SecretArgs {
+    /// Read the secret from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    secret_env: Option<String>,
+    /// Read the secret from the first line of standard input.
+    #[arg(long)]
+    secret_stdin: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct PolicyArgs {
+    /// Warn when a secret is older than this many days.
+    #[arg(long, default_value_t = 90)]
+    max_age_days: i64,
+}
+
+#[derive(Debug, clap::Args)]
+struct AddArgs {
+    name: String,
+    /// The Jira site as you open it in a browser (a board or issue URL works too).
+    #[arg(long)]
+    url: String,
+    /// cloud-token, scoped-token, service-account, pat, basic, oauth1 or oauth2.
+    #[arg(long = "auth")]
+    auth: String,
+    /// The account's email (cloud-token, scoped-token).
+    #[arg(long)]
+    email: Option<String>,
+    /// The account's username (basic).
+    #[arg(long)]
+    username: Option<String>,
+    #[arg(long, default_value = "")]
+    description: String,
+    #[command(flatten)]
+    secret: SecretArgs,
+    /// OAuth 1.0a: the consumer key of the application link.
+    #[arg(long)]
+    consumer_key: Option<String>,
+    /// OAuth 1.0a: the consumer's RSA private key (PEM file).
+    #[arg(long)]
+    private_key_file: Option<PathBuf>,
+    /// Cloud API gateway for scoped tokens and service accounts (env JIRALINK_GATEWAY_URL).
+    #[arg(long)]
+    gateway_url: Option<String>,
+    /// Extra CA certificates (PEM) to trust for this site.
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    #[arg(long)]
+    client_cert: Option<PathBuf>,
+    /// Proxy for this site (otherwise HTTPS_PROXY / NO_PROXY apply).
+    #[arg(long)]
+    proxy: Option<String>,
+    /// Allow plain http to a host other than this machine.
+    #[arg(long)]
+    allow_insecure_http: bool,
+    /// When the token expires (YYYY-MM-DD), for expiry warnings.
+    #[arg(long)]
+    expires_at: Option<String>,
+    /// Keep the credential without testing it.
+    #[arg(long)]
+    no_test: bool,
+}
+
+pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
+    let home = connect::home(global.home.clone())?;
+    let vault = connect::vault(&home)?;
+    match args.command {
+        Command::Add(a) => add(&vault, *a, global.out).await,
+        Command::List(p) => list(&vault, &p, global.out),
+        Command::Show { name, policy } => show(&vault, &name, &policy, global.out),
+        Command::Test { name } => {
+            let (cred, secrets) = vault.get(&name)?;
+            let report = test(&cred, &secrets).await?;
+            print_report(&cred, &report, global.out);
+            if report.ok {
+                Ok(())
+            } else {
+                Err(Failed.into())
+            }
+        }
+        Command::Rotate {
+            name,
+            secret,
+            expires_at,
+        } => rotate(&vault, &name, &secret, expires_at, global.out).await,
+        Command::Remove { name } => {
+            vault.remove(&name)?;
+            if global.out.json {
+                println!("{}", json!({"removed": name}));
+            } else {
+                println!("removed {name}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads a secret from the named env var, stdin, or a hidden prompt; never from argv.
+fn read_secret(args: &SecretArgs, what: &str) -> anyhow::Result<SecretString> {
+    let value = if let Some(var) = &args.secret_env {
+        std::env::var(var)
+            .map_err(|_| UsageError(format!("the environment variable {var} is not set")))?
+    } else if args.secret_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the secret from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("{what}: "))
+            .context("cannot read the secret from the terminal")?
+    } else {
+        bail!(UsageError("no secret given: use --secret-stdin or --secret-env VAR (secrets are never taken from arguments)".into()));
+    };
+    if value.trim().is_empty() {
+        bail!(UsageError(format!("the {what} is empty")));
+    }
+    Ok(SecretString::from(value))
+}
+
+fn parse_date(s: &str) -> anyhow::Result<DateTime<Utc>> {
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| UsageError(format!("'{s}' is not a date: use YYYY-MM-DD")))?;
+    Ok(d.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_default())
+}
+
+async fn test(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ConnectionReport> {
+    let kind: AuthKind = cred.auth.parse().map_err(|e: String| UsageError(e))?;
+    match connect::builder(cred, secrets)?.build().await {
+        Ok(client) => Ok(test_connection(&client).await),
+        Err(e) => {
+            let d = e.diagnosis();
+            Ok(ConnectionReport {
+                ok: false,
+                code: Some(d.code),
+                cause: Some(d.cause),
+                fix: Some(d.fix),
+                auth: kind,
+                base_url: cred.url.clone(),
+                deployment: None,
+                account: None,
+                timings: jiralink_api::probe::Timings {
+                    requests: 0,
+                    round_trip_ms: 0,
+                },
+            })
+        }
+    }
+}
+
+async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
+    let kind: AuthKind = a.auth.parse().map_err(|e: String| UsageError(e))?;
+    let site = match site::normalize(&a.url, a.allow_insecure_http) {
+        Ok(s) => s,
+        Err(e) => match e.diagnosis() {
+            Some(d) => {
+                print_diagnosis(&a.name, &d.code.to_string(), &d.cause, &d.fix, out);
+                return Err(Failed.into());
+            }
+            None => bail!(UsageError(e.to_string())),
+        },
+    };
+    let identity = match kind.identity() {
+        Some("email") => Some(a.email.clone().ok_or_else(|| {
+            UsageError(format!(
+                "--auth {kind} needs --email (the Atlassian account's email)"
+            ))
+        })?),
+        Some(_) => Some(
+            a.username
+                .clone()
+                .ok_or_else(|| UsageError(format!("--auth {kind} needs --username")))?,
+        ),
+        None => a.email.clone().or(a.username.clone()),
+    };
+    let mut params = BTreeMap::new();
+    let mut secrets = Secrets::default();
+    match kind {
+        AuthKind::Oauth1 => {
+            params.insert("consumer_key".to_owned(), a.consumer_key.clone().ok_or_else(|| UsageError("--auth oauth1 needs --consumer-key".into()))?);
+            let path = a.private_key_file.clone().ok_or_else(|| UsageError("--auth oauth1 needs --private-key-file".into()))?;
+            let pem = std::fs::read_to_string(&path).with_context(|| format!("cannot read the private key {}", path.display()))?;
+            secrets.0.insert("private_key_pem".into(), SecretString::from(pem));
+            secrets.0.insert("secret".into(), read_secret(&a.secret, "OAuth access token")?);
+        }
+        AuthKind::Oauth2 => bail!(UsageError("oauth2 credentials are not supported yet; use cloud-token, scoped-token or service-account".into())),
+        _ => {
+            let what = if kind == AuthKind::Basic { "password" } else { "token" };
+            secrets.0.insert("secret".into(), read_secret(&a.secret, what)?);
+        }
+    }
+    let now = Utc::now();
+    let cred = Credential {
+        name: a.name.clone(),
+        description: a.description,
+        url: site::base_str(&site),
+        auth: kind.as_str().to_owned(),
+        identity,
+        params,
+        owner: connect::local_user(),
+        created: now,
+        rotated: now,
+        expires_at: a.expires_at.as_deref().map(parse_date).transpose()?,
+        connection: Connection {
+            ca_bundle: a.ca_bundle,
+            client_cert: a.client_cert,
+            proxy: a.proxy,
+            gateway_url: a.gateway_url,
+            allow_insecure_http: a.allow_insecure_http,
+        },
+    };
+    if !a.no_test {
+        let report = test(&cred, &secrets).await?;
+        print_report(&cred, &report, out);
+        if !report.ok {
+            eprintln!("not saved: fix the cause above, or add with --no-test to keep it untested");
+            return Err(Failed.into());
+        }
+    }
+    vault.add(cred, &secrets)?;
+    if !out.json || a.no_test {
+        if out.json {
+            println!("{}", json!({"added": a.name, "tested": false}));
+        } else {
+            println!("saved {} in {}", a.name, vault.path().display());
+        }
+    }
+    Ok(())
+}
+
+async fn rotate(
+    vault: &Vault,
+    name: &str,
+    secret: &SecretArgs,
+    expires_at: Option<String>,
+    out: Output,
+) -> anyhow::Result<()> {
+    let (old, old_secrets) = vault.get(name)?;
+    let mut secrets = Secrets(old_secrets.0.clone());
+    secrets
+        .0
+        .insert("secret".into(), read_secret(secret, "new secret")?);
+    let mut cred = old.clone();
+    cred.rotated = Utc::now();
+    if let Some(e) = expires_at.as_deref() {
+        cred.expires_at = Some(parse_date(e)?);
+    }
+    let report = test(&cred, &secrets).await?;
+    print_report(&cred, &report, out);
+    if !report.ok {
+        eprintln!("not rotated: the new secret failed its test; {name} keeps its old secret");
+        return Err(Failed.into());
+    }
+    vault.replace(cred, &secrets)?;
+    if !out.json {
+        println!("rotated {name}");
+    }
+    Ok(())
+}
+
+/// Age and expiry warnings under the rotation policy.
+fn warnings(c: &Credential, p: &PolicyArgs, now: DateTime<Utc>) -> Vec<String> {
+    let mut w = Vec::new();
+    let age = (now - c.rotated).num_days();
+    if age > p.max_age_days {
+        w.push(format!(
+            "secret is {age} days old (policy {} days): rotate it",
+            p.max_age_days
+        ));
+    }
+    if let Some(e) = c.expires_at {
+        let left = (e - now).num_days();
+        if e <= now {
+            w.push("expired".into());
+        } else if left <= 14 {
+            w.push(format!("expires in {left} days"));
+        }
+    }
+    w
+}
+
+fn credential_json(c: &Credential, p: &PolicyArgs, now: DateTime<Utc>) -> serde_json::Value {
+    json!({
+        "name": c.name, "description": c.description, "url": c.url, "auth": c.auth, "identity": c.identity,
+        "owner": c.owner, "created": c.created, "rotated": c.rotated, "expires_at": c.expires_at,
+        "age_days": (now - c.rotated).num_days(), "warnings": warnings(c, p, now),
+    })
+}
+
+fn list(vault: &Vault, p: &PolicyArgs, out: Output) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let creds = vault.list()?;
+    if out.json {
+        println!(
+            "{}",
+            serde_json::Value::Array(creds.iter().map(|c| credential_json(c, p, now)).collect())
+        );
+        return Ok(());
+    }
+    if creds.is_empty() {
+        println!(
+            "no credentials; add one with `jiralink credential add NAME --url URL --auth KIND`"
+        );
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = creds
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.auth.clone(),
+                c.url.clone(),
+                c.identity.clone().unwrap_or_default(),
+                format!("{}d", (now - c.rotated).num_days()),
+                c.expires_at
+                    .map(|e| e.format("%Y-%m-%d").to_string())
+                    .unwrap_or_else(|| "-".into()),
+                warnings(c, p, now).join("; "),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "NAME", "AUTH", "URL", "IDENTITY", "AGE", "EXPIRES", "WARNINGS",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+fn show(vault: &Vault, name: &str, p: &PolicyArgs, out: Output) -> anyhow::Result<()> {
+    let c = vault
+        .list()?
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| jiralink_vault::VaultError::NotFound(name.to_owned()))?;
+    let v = credential_json(&c, p, Utc::now());
+    if out.json {
+        println!("{v}");
+    } else if let Some(o) = v.as_object() {
+        for (k, val) in o {
+            let text = match val {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => "-".into(),
+                other => other.to_string(),
+            };
+            println!("{k:<12} {text}");
+        }
+    }
+    Ok(())
+}
+
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, cell) in r.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| (*h).to_owned()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+fn print_diagnosis(name: &str, code: &str, cause: &str, fix: &str, out: Output) {
+    if out.json {
+        println!(
+            "{}",
+            json!({"name": name, "ok": false, "code": code, "cause": cause, "fix": fix})
+        );
+    } else {
+        println!("{name}: FAILED  {code}");
+        println!("  cause  {cause}");
+        println!("  fix    {fix}");
+    }
+}
+
+fn print_report(cred: &Credential, r: &ConnectionReport, out: Output) {
+    if out.json {
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        v["name"] = json!(cred.name);
+        v["token_age_days"] = json!((Utc::now() - cred.rotated).num_days());
+        v["expires_at"] = json!(cred.expires_at);
+        println!("{v}");
+        return;
+    }
+    if let (Some(code), Some(cause), Some(fix)) = (&r.code, &r.cause, &r.fix) {
+        print_diagnosis(&cred.name, code.as_str(), cause, fix, out);
+        return;
+    }
+    println!("{}: OK", cred.name);
+    if let Some(d) = &r.deployment {
+        println!(
+            "  deployment  Jira {} {}{}",
+            d.kind,
+            d.version,
+            d.build.map(|b| format!(" (build {b})")).unwrap_or_default()
+        );
+    }
+    if let Some(a) = &r.account {
+        let id = a
+            .account_id
+            .clone()
+            .or(a.username.clone())
+            .unwrap_or_default();
+        let email = a
+            .email
+            .as_deref()
+            .map(|e| format!(" <{e}>"))
+            .unwrap_or_default();
+        println!(
+            "  account     {}{email} ({id}), {}, time zone {}",
+            a.display_name,
+            if a.active { "active" } else { "inactive" },
+            a.time_zone.as_deref().unwrap_or("?")
+        );
+    }
+    println!("  auth        {} via {}", r.auth, r.base_url);
+    let expiry = cred
+        .expires_at
+        .map(|e| format!(", expires {}", e.format("%Y-%m-%d")))
+        .unwrap_or_default();
+    println!(
+        "  token       {} days old{expiry}",
+        (Utc::now() - cred.rotated).num_days()
+    );
+    println!(
+        "  round trip  {} ms, {} requests",
+        r.timings.round_trip_ms, r.timings.requests
+    );
+}

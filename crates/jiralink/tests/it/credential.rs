@@ -1,0 +1,233 @@
+//! `jiralink credential ...` as a user runs it, with a canary secret searched for afterwards in every
+//! output stream and every file the session wrote.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use jiralink_sim::{Deployment, Sim};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+struct Session {
+    home: PathBuf,
+    outputs: Vec<String>,
+}
+
+impl Session {
+    fn new(tag: &str) -> Session {
+        let home = std::env::temp_dir().join(format!("jiralink-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        Session {
+            home,
+            outputs: Vec::new(),
+        }
+    }
+
+    fn run(&mut self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jiralink"));
+        cmd.arg("--home")
+            .arg(&self.home)
+            .args(args)
+            .env("JIRALINK_LOG", "debug")
+            .env_remove("JIRALINK_MASTER_KEY");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("the jiralink binary runs");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().expect("it exits");
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        };
+        self.outputs.push(run.stdout.clone());
+        self.outputs.push(run.stderr.clone());
+        run
+    }
+
+    /// Every byte the session produced: outputs, and all files under home (vault, key, logs).
+    fn assert_never_seen(&self, secret: &str) {
+        for (n, o) in self.outputs.iter().enumerate() {
+            assert!(!o.contains(secret), "output #{n} shows the secret:\n{o}");
+        }
+        fn walk(dir: &Path, secret: &str) {
+            for entry in std::fs::read_dir(dir).expect("read home").flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    walk(&p, secret);
+                } else {
+                    let bytes = std::fs::read(&p).expect("read file");
+                    assert!(
+                        !String::from_utf8_lossy(&bytes).contains(secret),
+                        "{} holds the secret in plaintext",
+                        p.display()
+                    );
+                }
+            }
+        }
+        walk(&self.home, secret);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(60)
+        .seed(41)
+        .start()
+        .await
+        .expect("sim");
+    let admin = sim.identity("admin").expect("admin").clone();
+    let email = admin.email.clone().expect("email");
+    let canary = admin.secret.clone();
+    let wrong_canary = "CANARY-not-a-valid-token-0123456789";
+    let mut s = Session::new("canary");
+    let url = format!("{}/browse/ENG-1?focusedCommentId=1", sim.base_url());
+
+    // Secrets never come from argv: without a source, non-interactively, add refuses (exit 2).
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "prod",
+            "--url",
+            &url,
+            "--auth",
+            "cloud-token",
+            "--email",
+            &email,
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--secret-stdin"));
+
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "prod",
+            "--url",
+            &url,
+            "--auth",
+            "cloud-token",
+            "--email",
+            &email,
+            "--secret-stdin",
+            "--description",
+            "service user",
+        ],
+        Some(&format!("{canary}\n")),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("prod: OK") && r.stdout.contains("2 requests"),
+        "{}",
+        r.stdout
+    );
+
+    let r = s.run(&["--json", "credential", "test", "prod"], None, &[]);
+    assert_eq!(r.code, 0);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("one JSON object");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["auth"], "cloud-token");
+    assert_eq!(
+        v["base_url"],
+        sim.base_url(),
+        "the pasted issue URL became the site"
+    );
+    assert_eq!(v["account"]["email"], email.as_str());
+    assert_eq!(v["timings"]["requests"], 2);
+
+    // A rotation whose new secret fails keeps the old one.
+    let r = s.run(
+        &["credential", "rotate", "prod", "--secret-env", "NEW_TOKEN"],
+        None,
+        &[("NEW_TOKEN", wrong_canary)],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("bad_credentials"), "{}", r.stdout);
+    assert_eq!(
+        s.run(&["credential", "test", "prod"], None, &[]).code,
+        0,
+        "the old secret still works"
+    );
+    let r = s.run(
+        &["credential", "rotate", "prod", "--secret-stdin"],
+        Some(&canary),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = s.run(&["--json", "credential", "list"], None, &[]);
+    let list: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON list");
+    assert_eq!(list[0]["name"], "prod");
+    assert_eq!(list[0]["description"], "service user");
+    let r = s.run(&["credential", "show", "prod"], None, &[]);
+    assert!(r.stdout.contains("cloud-token"));
+
+    // A failing credential is not saved, and names its cause.
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "bad",
+            "--url",
+            sim.base_url(),
+            "--auth",
+            "cloud-token",
+            "--email",
+            &email,
+            "--secret-stdin",
+        ],
+        Some(wrong_canary),
+        &[],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("bad_credentials"));
+    assert_eq!(s.run(&["credential", "show", "bad"], None, &[]).code, 2);
+    // Plain http to another host is refused before anything is sent.
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "lan",
+            "--url",
+            "http://jira.example.com",
+            "--auth",
+            "pat",
+            "--secret-stdin",
+        ],
+        Some(wrong_canary),
+        &[],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("http_not_allowed"), "{}", r.stdout);
+
+    assert_eq!(s.run(&["credential", "remove", "prod"], None, &[]).code, 0);
+    assert_eq!(s.run(&["credential", "test", "prod"], None, &[]).code, 2);
+
+    s.assert_never_seen(&canary);
+    s.assert_never_seen(wrong_canary);
+    let _ = std::fs::remove_dir_all(&s.home);
+}
