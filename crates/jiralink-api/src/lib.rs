@@ -1,6 +1,7 @@
 //! `jiralink-api`: the Jira REST client. Auth kinds, site URLs, the retry policy, the connection test
 //! and diagnosis. Knows nothing of databases, vaults or command lines.
 
+pub mod access;
 pub mod auth;
 pub mod client;
 pub mod diagnosis;

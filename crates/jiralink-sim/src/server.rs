@@ -272,6 +272,7 @@ fn required_scope(method: &Method, path: &str) -> &'static str {
         "/comment/list",
         "/worklog/list",
         "/permissions/check",
+        "/permissions/project",
         "/mypermissions",
     ];
     let user_paths = [

@@ -42,6 +42,8 @@ enum Command {
     Sim(Box<cmd::sim::Args>),
     /// Manage credentials: add, list, show, test, rotate, remove.
     Credential(cmd::credential::Args),
+    /// Audit what a credential can see and do: projects, permissions, least-privilege findings.
+    Access(cmd::access::Args),
 }
 
 /// Output settings every command shares.
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => cmd::demo::run(args, out).await,
             Command::Sim(args) => cmd::sim::run(*args, out).await,
             Command::Credential(args) => cmd::credential::run(args, global).await,
+            Command::Access(args) => cmd::access::run(args, global).await,
         }
     });
     match result {

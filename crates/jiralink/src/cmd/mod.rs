@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod access;
 pub mod connect;
 pub mod credential;
 pub mod demo;

@@ -7,19 +7,19 @@ use std::process::{Command, Stdio};
 
 use jiralink_sim::{Deployment, Sim};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-struct Session {
-    home: PathBuf,
+pub struct Session {
+    pub home: PathBuf,
     outputs: Vec<String>,
 }
 
 impl Session {
-    fn new(tag: &str) -> Session {
+    pub fn new(tag: &str) -> Session {
         let home = std::env::temp_dir().join(format!("jiralink-cli-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&home);
         Session {
@@ -28,7 +28,7 @@ impl Session {
         }
     }
 
-    fn run(&mut self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
+    pub fn run(&mut self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_jiralink"));
         cmd.arg("--home")
             .arg(&self.home)
@@ -178,6 +178,11 @@ async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
         &[],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = s.run(&["--json", "access", "prod"], None, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let audit: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON audit");
+    assert_eq!(audit["site_admin"], true);
 
     let r = s.run(&["--json", "credential", "list"], None, &[]);
     let list: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON list");

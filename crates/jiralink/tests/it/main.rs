@@ -1,4 +1,5 @@
 //! The `jiralink` binary end to end against the simulator: credential commands, exit codes, and
 //! the canary check that a secret never leaves the vault in plaintext.
 
+mod access;
 mod credential;

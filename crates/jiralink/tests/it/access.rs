@@ -1,0 +1,132 @@
+//! `jiralink access` on simulator identities whose rights are known.
+
+use jiralink_sim::model::{Permission, Permissions};
+use jiralink_sim::{Deployment, Identity, Sim};
+use serde_json::Value;
+
+use crate::credential::Session;
+
+fn add(s: &mut Session, sim: &Sim, name: &str, id: &Identity) {
+    let mut args = vec![
+        "credential",
+        "add",
+        name,
+        "--url",
+        sim.base_url(),
+        "--auth",
+        id.auth.as_str(),
+        "--secret-stdin",
+        "--gateway-url",
+        sim.gateway_url(),
+    ];
+    let email = id.email.clone().unwrap_or_default();
+    if id.auth == "cloud-token" || id.auth == "scoped-token" {
+        args.extend(["--email", email.as_str()]);
+    }
+    let r = s.run(&args, Some(&id.secret), &[]);
+    assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
+}
+
+fn audit(s: &mut Session, name: &str, profile: &str) -> Value {
+    let r = s.run(&["--json", "access", name, "--profile", profile], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    serde_json::from_str(r.stdout.trim()).expect("JSON")
+}
+
+fn kinds(v: &Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["kind"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn findings_match_the_rights_of_simulated_identities() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(200)
+        .projects(6)
+        .seed(42)
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("access");
+    for name in ["admin", "reader", "scoped-reader", "service-account"] {
+        let id = sim.identity(name).expect("identity").clone();
+        add(&mut s, &sim, name, &id);
+    }
+
+    let admin = audit(&mut s, "admin", "read-only");
+    assert_eq!(admin["projects"].as_array().map(Vec::len), Some(6));
+    assert!(
+        admin["requests"].as_u64().is_some_and(|n| n <= 10),
+        "{}",
+        admin["requests"]
+    );
+    let k = kinds(&admin);
+    for expected in ["site_admin", "project_admin", "delete_rights"] {
+        assert!(k.contains(&expected.to_owned()), "admin findings {k:?}");
+    }
+
+    let reader = audit(&mut s, "reader", "read-only");
+    let seen = reader["projects"].as_array().expect("projects").len();
+    assert_eq!(seen, 3, "the reader browses every other project");
+    assert!(
+        kinds(&reader).is_empty(),
+        "browse-only is exactly read-only: {:?}",
+        kinds(&reader)
+    );
+    let reader_rw = audit(&mut s, "reader", "read-write");
+    let missing = reader_rw["findings"]
+        .as_array()
+        .expect("f")
+        .iter()
+        .filter(|f| f["kind"] == "missing_permission")
+        .count();
+    assert!(
+        missing >= 1,
+        "read-write needs create/edit/...: {:?}",
+        kinds(&reader_rw)
+    );
+
+    // An admin grants the reader's group a new project: the next audit notices it.
+    {
+        let mut site = sim.shared().site.write();
+        let group = site
+            .groups
+            .iter()
+            .position(|g| g.name == "readers-limited")
+            .expect("group") as u16;
+        let hidden = (0..site.projects.len())
+            .find(|p| !site.projects[*p].grants.iter().any(|(g, _)| *g == group))
+            .expect("a hidden project");
+        site.projects[hidden].grants.push((
+            group,
+            Permissions::default().with(Permission::BrowseProjects),
+        ));
+    }
+    let again = audit(&mut s, "reader", "read-only");
+    assert!(
+        kinds(&again).contains(&"project_appeared".to_owned()),
+        "{:?}",
+        kinds(&again)
+    );
+
+    let scoped = audit(&mut s, "scoped-reader", "read-write");
+    assert_eq!(
+        scoped["missing_scopes"],
+        serde_json::json!(["write:jira-work"])
+    );
+    assert!(kinds(&scoped).contains(&"missing_scope".to_owned()));
+    assert!(!kinds(&audit(&mut s, "scoped-reader", "read-only"))
+        .contains(&"write_scope_on_read_only".to_owned()));
+    let sa = audit(&mut s, "service-account", "read-only");
+    assert!(
+        kinds(&sa).contains(&"write_scope_on_read_only".to_owned()),
+        "{:?}",
+        kinds(&sa)
+    );
+    let _ = std::fs::remove_dir_all(&s.home);
+}
