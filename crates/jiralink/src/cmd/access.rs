@@ -99,7 +99,7 @@ fn diagnosed(name: &str, e: jiralink_api::Error, global: Global) -> anyhow::Resu
     Err(Failed.into())
 }
 
-fn print(name: &str, r: &AccessReport, json_out: bool) {
+pub fn print(name: &str, r: &AccessReport, json_out: bool) {
     if json_out {
         let mut v = serde_json::to_value(r).unwrap_or_default();
         v["name"] = json!(name);

@@ -440,7 +440,7 @@ fn print_diagnosis(name: &str, code: &str, cause: &str, fix: &str, out: Output) 
     }
 }
 
-fn print_report(cred: &Credential, r: &ConnectionReport, out: Output) {
+pub fn print_report(cred: &Credential, r: &ConnectionReport, out: Output) {
     if out.json {
         let mut v = serde_json::to_value(r).unwrap_or_default();
         v["name"] = json!(cred.name);

@@ -1,12 +1,17 @@
-//! `jiralink demo`: starts the built-in simulator and shows a first connection to it. Later steps of
-//! the flow (credential, access audit, sync, insights) join as they are built.
+//! `jiralink demo`: the whole flow against a built-in simulator, in a throwaway home: add a
+//! credential (sealed in a vault), test it, audit its access. Sync and insights join as they land.
 
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use chrono::Utc;
+use jiralink_api::access::{self, Profile};
+use jiralink_api::test_connection;
 use jiralink_sim::{Deployment, Sim};
-use serde_json::{json, Value};
+use jiralink_vault::{Connection, Credential, MasterKey, Secrets, Vault};
+use secrecy::SecretString;
 
+use super::{access as access_cmd, connect, credential, Failed};
 use crate::Output;
 
 #[derive(Debug, clap::Args)]
@@ -28,84 +33,67 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
         .start()
         .await
         .context("cannot start the simulator")?;
-    let generated = started.elapsed();
+    let snapshot = sim.snapshot();
+    if !out.json {
+        println!(
+            "== simulator: Jira Cloud at {} ({} issues in {} projects, ready in {} ms)",
+            sim.base_url(),
+            snapshot["counts"]["issues"],
+            snapshot["counts"]["projects"],
+            started.elapsed().as_millis()
+        );
+    }
+    let home = std::env::temp_dir().join(format!("jiralink-demo-{}", std::process::id()));
+    let vault = Vault::open(&home, MasterKey::KeyFile)?;
     let admin = sim
         .identity("admin")
         .context("the simulator has no admin identity")?;
-    let email = admin.email.clone().unwrap_or_default();
-    let client = reqwest::Client::new();
-    let get = |path: &str| {
-        client
-            .get(format!("{}{path}", sim.base_url()))
-            .basic_auth(&email, Some(&admin.secret))
-            .header("Accept", "application/json")
-            .send()
-    };
-    let t = Instant::now();
-    let server_info: Value = checked(get("/rest/api/3/serverInfo").await?).await?;
-    let myself: Value = checked(get("/rest/api/3/myself").await?).await?;
-    let rtt = t.elapsed();
-    let projects: Value = checked(get("/rest/api/3/project/search?maxResults=100").await?).await?;
-    let snapshot = sim.snapshot();
-
-    let summary = json!({
-        "simulator": { "base_url": sim.base_url(), "deployment": "cloud", "issues": snapshot["counts"]["issues"],
-                       "generated_ms": generated.as_millis() as u64 },
-        "connection": {
-            "ok": true,
-            "deployment": server_info["deploymentType"], "version": server_info["version"],
-            "account": { "display_name": myself["displayName"], "account_id": myself["accountId"],
-                         "email": myself["emailAddress"], "time_zone": myself["timeZone"] },
-            "auth": "cloud-token",
-            "requests": 2,
-            "round_trip_ms": rtt.as_millis() as u64,
+    let now = Utc::now();
+    let cred = Credential {
+        name: "demo".into(),
+        description: "the simulator's site admin".into(),
+        url: sim.base_url().to_owned(),
+        auth: admin.auth.clone(),
+        identity: admin.email.clone(),
+        params: Default::default(),
+        owner: connect::local_user(),
+        created: now,
+        rotated: now,
+        expires_at: None,
+        connection: Connection {
+            gateway_url: Some(sim.gateway_url().to_owned()),
+            ..Connection::default()
         },
-        "projects_visible": projects["total"],
-    });
-    if out.json {
-        println!("{summary}");
-    } else {
-        println!("jiralink demo");
-        println!(
-            "  simulator   {} (Jira Cloud, {} issues, generated in {} ms)",
-            sim.base_url(),
-            snapshot["counts"]["issues"],
-            generated.as_millis()
-        );
-        println!(
-            "  connected   {} <{}> accountId {}",
-            text(&myself["displayName"]),
-            text(&myself["emailAddress"]),
-            text(&myself["accountId"])
-        );
-        println!(
-            "  deployment  {} {} (build {})",
-            text(&server_info["deploymentType"]),
-            text(&server_info["version"]),
-            server_info["buildNumber"]
-        );
-        println!(
-            "  auth        cloud-token, 2 requests, round trip {} ms",
-            rtt.as_millis()
-        );
-        println!("  projects    {} visible", projects["total"]);
-    }
-    Ok(())
-}
+    };
+    let secrets = Secrets::one("secret", SecretString::from(admin.secret.clone()));
 
-async fn checked(resp: reqwest::Response) -> anyhow::Result<Value> {
-    let status = resp.status();
-    let url = resp.url().path().to_owned();
-    let body: Value = resp
-        .json()
+    if !out.json {
+        println!("\n== credential test");
+    }
+    let client = connect::builder(&cred, &secrets)?
+        .build()
         .await
-        .with_context(|| format!("{url} did not answer JSON"))?;
-    if !status.is_success() {
-        bail!("{url} answered {status}: {}", body["errorMessages"]);
+        .map_err(|e| anyhow::anyhow!(e.diagnosis()))?;
+    let report = test_connection(&client).await;
+    credential::print_report(&cred, &report, out);
+    if !report.ok {
+        return Err(Failed.into());
     }
-    Ok(body)
-}
-
-fn text(v: &Value) -> &str {
-    v.as_str().unwrap_or("?")
+    vault.add(cred, &secrets)?;
+    if !out.json {
+        println!(
+            "  saved in   {} (secret sealed with XChaCha20-Poly1305)",
+            vault.path().display()
+        );
+        println!("\n== access audit (read-only profile)");
+    }
+    let audit = access::audit(&client, Profile::ReadOnly, None)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.diagnosis()))?;
+    access_cmd::print("demo", &audit, out.json);
+    if !out.json {
+        println!("\nThe site admin is far more than an integration needs: the findings say so. Next: `jiralink credential add` for your own site.");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+    Ok(())
 }
