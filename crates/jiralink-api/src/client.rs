@@ -154,8 +154,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client; gateway kinds first look up the site's cloudId (one unauthenticated request).
-    pub async fn build(self) -> Result<Client, Error> {
+    /// The HTTP client with this builder's TLS, proxy, timeout and resolve settings.
+    pub fn http(&self) -> Result<reqwest::Client, Error> {
         let mut http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(10)))
@@ -186,9 +186,13 @@ impl ClientBuilder {
         for (host, addr) in &self.resolve {
             http = http.resolve(host, *addr);
         }
-        let http = http
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        http.build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+    }
+
+    /// Builds the client; gateway kinds first look up the site's cloudId (one unauthenticated request).
+    pub async fn build(self) -> Result<Client, Error> {
+        let http = self.http()?;
         let site_base = site::base_str(&self.site);
         let mut client = Client {
             http,

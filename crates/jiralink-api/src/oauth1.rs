@@ -139,3 +139,132 @@ mod tests {
         );
     }
 }
+
+/// The OAuth 1.0a dance against a Data Center site: a request token, the user's approval in a
+/// browser (which yields a verifier), and the access token.
+pub struct Dance {
+    http: reqwest::Client,
+    site: String,
+    consumer_key: String,
+    private_key_pem: secrecy::SecretString,
+}
+
+impl Dance {
+    pub fn new(
+        http: reqwest::Client,
+        site: &url::Url,
+        consumer_key: &str,
+        private_key_pem: secrecy::SecretString,
+    ) -> Dance {
+        Dance {
+            http,
+            site: crate::site::base_str(site),
+            consumer_key: consumer_key.to_owned(),
+            private_key_pem,
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<BTreeMap<String, String>, crate::Error> {
+        use secrecy::ExposeSecret;
+        let url = format!("{}{path}", self.site);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let nonce = format!("{:032x}", rand::random::<u128>());
+        let header = authorization_header(
+            "POST",
+            &url,
+            &[],
+            &self.consumer_key,
+            self.private_key_pem.expose_secret(),
+            token,
+            extra,
+            now,
+            &nonce,
+        )
+        .map_err(crate::Error::Config)?;
+        let resp = self
+            .http
+            .post(&url)
+            .header(reqwest::header::AUTHORIZATION, header)
+            .send()
+            .await
+            .map_err(|e| crate::diagnosis::from_transport(&e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| crate::diagnosis::from_transport(&e))?;
+        if !status.is_success() {
+            let ctx = crate::diagnosis::RequestContext {
+                auth: crate::AuthKind::Oauth1,
+                via_gateway: false,
+            };
+            let d = crate::diagnosis::from_response(status, &headers, &body, ctx);
+            return Err(d
+                .with_cause(format!(
+                    "The OAuth servlet refused the request ({}).",
+                    body.trim()
+                ))
+                .into());
+        }
+        Ok(url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect())
+    }
+
+    /// Step 1: a request token for an out-of-band approval.
+    pub async fn request_token(&self) -> Result<String, crate::Error> {
+        let form = self
+            .post(
+                "/plugins/servlet/oauth/request-token",
+                None,
+                &[("oauth_callback", "oob")],
+            )
+            .await?;
+        form.get("oauth_token")
+            .cloned()
+            .ok_or_else(|| crate::Error::Decode {
+                path: "request-token".into(),
+                message: "no oauth_token".into(),
+            })
+    }
+
+    /// Step 2: where the user approves the request token.
+    pub fn authorize_url(&self, request_token: &str) -> String {
+        format!(
+            "{}/plugins/servlet/oauth/authorize?oauth_token={}",
+            self.site,
+            encode(request_token)
+        )
+    }
+
+    /// Step 3: the approved request token and its verifier traded for an access token.
+    pub async fn access_token(
+        &self,
+        request_token: &str,
+        verifier: &str,
+    ) -> Result<secrecy::SecretString, crate::Error> {
+        let form = self
+            .post(
+                "/plugins/servlet/oauth/access-token",
+                Some(request_token),
+                &[("oauth_verifier", verifier)],
+            )
+            .await?;
+        form.get("oauth_token")
+            .cloned()
+            .map(secrecy::SecretString::from)
+            .ok_or_else(|| crate::Error::Decode {
+                path: "access-token".into(),
+                message: "no oauth_token".into(),
+            })
+    }
+}

@@ -60,7 +60,6 @@ fn need(secrets: &Secrets, name: &str) -> anyhow::Result<SecretString> {
 /// The client builder for a credential and its secrets.
 pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBuilder> {
     let kind: AuthKind = cred.auth.parse().map_err(|e: String| UsageError(e))?;
-    let site = site::normalize(&cred.url, cred.connection.allow_insecure_http)?;
     let identity = || {
         cred.identity.clone().with_context(|| {
             format!(
@@ -90,6 +89,12 @@ pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBui
             "oauth2 credentials are not supported yet".into()
         )),
     };
+    configured(cred, kind, auth)
+}
+
+/// A builder for a credential's site with its TLS, proxy and gateway settings, and `auth`.
+pub fn configured(cred: &Credential, kind: AuthKind, auth: Auth) -> anyhow::Result<ClientBuilder> {
+    let site = site::normalize(&cred.url, cred.connection.allow_insecure_http)?;
     let mut b = ClientBuilder::new(site, kind, auth).gateway_url(&gateway_url(cred));
     if let Some(ca) = &cred.connection.ca_bundle {
         b = b.extra_ca_pem(

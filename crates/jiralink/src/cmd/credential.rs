@@ -236,8 +236,14 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
             params.insert("consumer_key".to_owned(), a.consumer_key.clone().ok_or_else(|| UsageError("--auth oauth1 needs --consumer-key".into()))?);
             let path = a.private_key_file.clone().ok_or_else(|| UsageError("--auth oauth1 needs --private-key-file".into()))?;
             let pem = std::fs::read_to_string(&path).with_context(|| format!("cannot read the private key {}", path.display()))?;
-            secrets.0.insert("private_key_pem".into(), SecretString::from(pem));
-            secrets.0.insert("secret".into(), read_secret(&a.secret, "OAuth access token")?);
+            secrets.0.insert("private_key_pem".into(), SecretString::from(pem.clone()));
+            let token = if a.secret.secret_env.is_some() || a.secret.secret_stdin {
+                read_secret(&a.secret, "OAuth access token")?
+            } else {
+                let consumer_key = params.get("consumer_key").cloned().unwrap_or_default();
+                oauth1_dance(&site, &consumer_key, SecretString::from(pem), &a).await?
+            };
+            secrets.0.insert("secret".into(), token);
         }
         AuthKind::Oauth2 => bail!(UsageError("oauth2 credentials are not supported yet; use cloud-token, scoped-token or service-account".into())),
         _ => {
@@ -282,6 +288,64 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs the OAuth 1.0a dance: prints the URL where the user approves access, reads the
+/// verification code Jira shows them, and returns the access token.
+async fn oauth1_dance(
+    site: &url::Url,
+    consumer_key: &str,
+    pem: SecretString,
+    a: &AddArgs,
+) -> anyhow::Result<SecretString> {
+    let probe = Credential {
+        name: a.name.clone(),
+        description: String::new(),
+        url: site::base_str(site),
+        auth: AuthKind::Oauth1.as_str().into(),
+        identity: None,
+        params: BTreeMap::new(),
+        owner: String::new(),
+        created: Utc::now(),
+        rotated: Utc::now(),
+        expires_at: None,
+        connection: Connection {
+            ca_bundle: a.ca_bundle.clone(),
+            client_cert: a.client_cert.clone(),
+            proxy: a.proxy.clone(),
+            gateway_url: None,
+            allow_insecure_http: a.allow_insecure_http,
+        },
+    };
+    let auth = jiralink_api::Auth::OAuth1 {
+        consumer_key: consumer_key.to_owned(),
+        private_key_pem: pem.clone(),
+        token: SecretString::from(String::new()),
+    };
+    let http = connect::configured(&probe, AuthKind::Oauth1, auth)?.http()?;
+    let dance = jiralink_api::oauth1::Dance::new(http, site, consumer_key, pem);
+    let request_token = dance
+        .request_token()
+        .await
+        .map_err(|e| anyhow::anyhow!(e.diagnosis()))?;
+    eprintln!(
+        "Open this URL in a browser, sign in and allow access:\n  {}",
+        dance.authorize_url(&request_token)
+    );
+    eprintln!("Then enter the verification code Jira shows:");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the verification code")?;
+    let verifier = line.trim();
+    if verifier.is_empty() {
+        bail!(UsageError("no verification code given".into()));
+    }
+    dance
+        .access_token(&request_token, verifier)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.diagnosis()))
 }
 
 async fn rotate(

@@ -236,3 +236,93 @@ async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
     s.assert_never_seen(wrong_canary);
     let _ = std::fs::remove_dir_all(&s.home);
 }
+
+/// `credential add --auth oauth1` runs the dance: it prints the approval URL, a user approves it in
+/// a "browser" (here: a request signed in as the admin), pastes the code, and the token works.
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth1_dance_from_the_command_line() {
+    use std::io::BufRead;
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(20)
+        .seed(43)
+        .context_path("/jira")
+        .start()
+        .await
+        .expect("sim");
+    let id = sim.identity("oauth1").expect("oauth1").clone();
+    let admin = sim.identity("admin").expect("admin").clone();
+    let home = std::env::temp_dir().join(format!("jiralink-cli-oauth1-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).expect("home");
+    let key_file = home.join("consumer.pem");
+    std::fs::write(&key_file, &id.extra["private_key_pem"]).expect("key");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jiralink"))
+        .arg("--home")
+        .arg(&home)
+        .args([
+            "credential",
+            "add",
+            "dc",
+            "--url",
+            sim.base_url(),
+            "--auth",
+            "oauth1",
+            "--consumer-key",
+            &id.extra["consumer_key"],
+            "--private-key-file",
+        ])
+        .arg(&key_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the approval URL is printed")
+            .expect("utf-8");
+        if let Some(u) = line.trim().strip_prefix("http") {
+            break format!("http{u}");
+        }
+    };
+    assert!(
+        url.contains("/jira/plugins/servlet/oauth/authorize?oauth_token="),
+        "{url}"
+    );
+    let page = reqwest::Client::new()
+        .get(&url)
+        .basic_auth(
+            admin.username.as_deref().unwrap_or_default(),
+            Some(&admin.secret),
+        )
+        .send()
+        .await
+        .expect("approve")
+        .text()
+        .await
+        .expect("page");
+    let verifier = page
+        .split("id=\"verifier\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("a verification code")
+        .to_owned();
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{verifier}\n").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("exit");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("dc: OK") && stdout.contains(admin.username.as_deref().unwrap_or("?")),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
