@@ -110,36 +110,6 @@ pub fn authorization_header(
     Ok(format!("OAuth {}", parts.join(", ")))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base_string_matches_rfc_5849_example() {
-        let params: Vec<(String, String)> = [
-            ("b5", "=%3D"),
-            ("a3", "a"),
-            ("c@", ""),
-            ("a2", "r b"),
-            ("c2", ""),
-            ("a3", "2 q"),
-            ("realm", "Example"),
-            ("oauth_consumer_key", "9djdj82h48djs9d2"),
-            ("oauth_token", "kkk9d7dh3k39sjv7"),
-            ("oauth_signature_method", "HMAC-SHA1"),
-            ("oauth_timestamp", "137131201"),
-            ("oauth_nonce", "7d8f3e4a"),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-        assert_eq!(
-            base_string("POST", "http://example.com/request", &params),
-            "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk9d7dh3k39sjv7"
-        );
-    }
-}
-
 /// The OAuth 1.0a dance against a Data Center site: a request token, the user's approval in a
 /// browser (which yields a verifier), and the access token.
 pub struct Dance {
@@ -266,5 +236,35 @@ impl Dance {
                 path: "access-token".into(),
                 message: "no oauth_token".into(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_string_matches_rfc_5849_example() {
+        let params: Vec<(String, String)> = [
+            ("b5", "=%3D"),
+            ("a3", "a"),
+            ("c@", ""),
+            ("a2", "r b"),
+            ("c2", ""),
+            ("a3", "2 q"),
+            ("realm", "Example"),
+            ("oauth_consumer_key", "9djdj82h48djs9d2"),
+            ("oauth_token", "kkk9d7dh3k39sjv7"),
+            ("oauth_signature_method", "HMAC-SHA1"),
+            ("oauth_timestamp", "137131201"),
+            ("oauth_nonce", "7d8f3e4a"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        assert_eq!(
+            base_string("POST", "http://example.com/request", &params),
+            "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk9d7dh3k39sjv7"
+        );
     }
 }
