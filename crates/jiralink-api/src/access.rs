@@ -167,7 +167,7 @@ pub async fn audit(
     }
     let missing_scopes = if matches!(
         client.kind(),
-        AuthKind::ScopedToken | AuthKind::ServiceAccount
+        AuthKind::ScopedToken | AuthKind::ServiceAccount | AuthKind::Oauth2
     ) {
         probe_scopes(client).await?
     } else {
@@ -250,7 +250,10 @@ fn findings(
         out.push(Finding { kind: "delete_rights".into(), severity: Severity::Warning, message: format!("The account may delete issues in {} project(s); remove DELETE_ISSUES from its groups.", delete.len()), projects: delete });
     }
     if profile == Profile::ReadOnly
-        && matches!(kind, AuthKind::ScopedToken | AuthKind::ServiceAccount)
+        && matches!(
+            kind,
+            AuthKind::ScopedToken | AuthKind::ServiceAccount | AuthKind::Oauth2
+        )
         && !missing_scopes.iter().any(|s| s == "write:jira-work")
     {
         out.push(Finding { kind: "write_scope_on_read_only".into(), severity: Severity::Warning, message: "The token has write:jira-work, but the read-only profile never writes: make a token with read scopes only.".into(), projects: vec![] });

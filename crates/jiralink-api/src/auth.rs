@@ -107,6 +107,13 @@ pub enum Auth {
         private_key_pem: SecretString,
         token: SecretString,
     },
+    /// OAuth 2.0 (3LO): exchanged for a Bearer access token when the client is built.
+    OAuth2 {
+        client_id: String,
+        client_secret: SecretString,
+        refresh_token: SecretString,
+        token_url: String,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -115,6 +122,7 @@ impl std::fmt::Debug for Auth {
             Auth::Basic { user, .. } => write!(f, "Basic({user}, [redacted])"),
             Auth::Bearer { .. } => f.write_str("Bearer([redacted])"),
             Auth::OAuth1 { consumer_key, .. } => write!(f, "OAuth1({consumer_key}, [redacted])"),
+            Auth::OAuth2 { client_id, .. } => write!(f, "OAuth2({client_id}, [redacted])"),
         }
     }
 }
@@ -131,6 +139,11 @@ impl Auth {
         Ok(match self {
             Auth::Basic { user, secret } => req.basic_auth(user, Some(secret.expose_secret())),
             Auth::Bearer { token } => req.bearer_auth(token.expose_secret()),
+            Auth::OAuth2 { .. } => {
+                return Err(
+                    "an OAuth 2 credential must be exchanged for an access token first".into(),
+                )
+            }
             Auth::OAuth1 {
                 consumer_key,
                 private_key_pem,

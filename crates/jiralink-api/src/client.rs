@@ -203,8 +203,39 @@ impl ClientBuilder {
             retry: self.retry,
             cloud_id: None,
             gateway: self.gateway.clone(),
+            rotated_refresh_token: None,
             requests: AtomicU32::new(0),
         };
+        if let Auth::OAuth2 {
+            client_id,
+            client_secret,
+            refresh_token,
+            token_url,
+        } = &client.auth
+        {
+            let tokens = crate::oauth2::refresh(
+                &client.http,
+                token_url,
+                client_id,
+                client_secret,
+                refresh_token,
+            )
+            .await?;
+            let cloud_id = crate::oauth2::cloud_id_for(
+                &client.http,
+                &self.gateway,
+                &tokens.access,
+                &client.site,
+            )
+            .await?;
+            client.base = format!("{}/ex/jira/{cloud_id}", self.gateway);
+            client.cloud_id = Some(cloud_id);
+            client.auth = Auth::Bearer {
+                token: tokens.access,
+            };
+            client.rotated_refresh_token = Some(tokens.refresh);
+            return Ok(client);
+        }
         if self.kind.uses_gateway() {
             let info = client
                 .send_to(
@@ -236,6 +267,9 @@ pub struct Client {
     retry: RetryPolicy,
     cloud_id: Option<String>,
     gateway: String,
+    /// OAuth 2: the refresh token that replaced the one used to build this client; the caller
+    /// must persist it (the old one no longer works).
+    rotated_refresh_token: Option<secrecy::SecretString>,
     requests: AtomicU32,
 }
 
@@ -261,6 +295,9 @@ impl Client {
     }
     pub fn cloud_id(&self) -> Option<&str> {
         self.cloud_id.as_deref()
+    }
+    pub fn rotated_refresh_token(&self) -> Option<&secrecy::SecretString> {
+        self.rotated_refresh_token.as_ref()
     }
     pub fn gateway(&self) -> &str {
         &self.gateway

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client;
 pub mod diagnosis;
 pub mod oauth1;
+pub mod oauth2;
 pub mod probe;
 pub mod site;
 

@@ -990,6 +990,7 @@ fn seed_identities(
                     TokenKind::Scoped { .. } => "scoped-token",
                     TokenKind::ServiceAccount { .. } => "service-account",
                     TokenKind::Pat => "pat",
+                    TokenKind::OAuth2Access { .. } => "oauth2",
                 };
                 (auth, value)
             }

@@ -18,6 +18,7 @@ pub mod model;
 mod mutate;
 
 pub mod oauth1;
+mod oauth2;
 pub mod ops;
 pub mod render;
 mod routes;
@@ -222,6 +223,9 @@ impl SimBuilder {
             base_url.clone(),
             origin.clone(),
         ));
+        if cfg.gen.deployment == Deployment::Cloud {
+            identities.push(seed_oauth2(&shared));
+        }
         let app = routes::app(shared.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(transport::serve(
@@ -293,6 +297,37 @@ fn build_site(gen: &GenConfig) -> BuiltSite {
         });
     }
     (site, identities, (oauth, extra))
+}
+
+/// The `oauth2` identity: an OAuth 2.0 (3LO) app authorised by the site admin, with read scopes.
+fn seed_oauth2(shared: &Shared) -> Identity {
+    let site = shared.site.read();
+    let admin = (0..site.users.len() as u32)
+        .find(|u| site.is_site_admin(*u))
+        .unwrap_or(0);
+    let user = &site.users[admin as usize];
+    let scopes = vec![
+        "read:jira-work".to_owned(),
+        "read:jira-user".to_owned(),
+        "offline_access".to_owned(),
+    ];
+    let (client_id, client_secret, refresh) = shared.oauth2.lock().seed(admin, scopes);
+    let mut extra = std::collections::BTreeMap::new();
+    extra.insert("client_id".to_owned(), client_id);
+    extra.insert("client_secret".to_owned(), client_secret);
+    extra.insert(
+        "token_url".to_owned(),
+        format!("{}/oauth/token", shared.gateway_url),
+    );
+    Identity {
+        name: "oauth2".into(),
+        auth: "oauth2".into(),
+        email: Some(user.email.clone()),
+        username: None,
+        secret: refresh,
+        account_id: Some(user.account_id.clone()),
+        extra,
+    }
 }
 
 /// A running simulator; dropping it stops the server.

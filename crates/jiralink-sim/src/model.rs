@@ -162,6 +162,8 @@ pub enum TokenKind {
     ServiceAccount { scopes: Vec<String> },
     /// Data Center personal access token (Bearer).
     Pat,
+    /// Cloud OAuth 2.0 (3LO) access token (Bearer, gateway only), from `/oauth/token`.
+    OAuth2Access { scopes: Vec<String> },
 }
 
 #[derive(Debug, Clone)]

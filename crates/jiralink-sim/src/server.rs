@@ -37,6 +37,7 @@ pub struct Shared {
     /// Matching issue ids of recent searches by (JQL, caller), valid for one generation, so that
     /// paging through a large result costs one evaluation, not one per page.
     pub search_cache: Mutex<HashMap<(String, UserIx), CachedSearch>>,
+    pub oauth2: Mutex<crate::oauth2::OAuth2State>,
 }
 
 impl Shared {
@@ -59,6 +60,7 @@ impl Shared {
             unmatched: Mutex::new(Vec::new()),
             generation: std::sync::atomic::AtomicU64::new(0),
             search_cache: Mutex::new(HashMap::new()),
+            oauth2: Mutex::new(crate::oauth2::OAuth2State::default()),
         }
     }
 }
@@ -130,6 +132,8 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
             ),
             _ => return gateway_unknown_site(),
         }
+    } else if cloud && (path == "/oauth/token" || path == "/oauth/token/accessible-resources") {
+        return next.run(req).await;
     } else if cloud && path == "/_edge/tenant_info" {
         return axum::Json(json!({ "cloudId": cloud_id })).into_response();
     } else {
@@ -474,7 +478,7 @@ fn bearer(shared: &Shared, secret: &str, via_gateway: bool, now: i64) -> AuthRes
         ));
     };
     let scopes = match &token.kind {
-        TokenKind::ServiceAccount { scopes } if cloud => {
+        TokenKind::ServiceAccount { scopes } | TokenKind::OAuth2Access { scopes } if cloud => {
             if !via_gateway {
                 return Err(bad_credentials(
                     true,

@@ -468,3 +468,57 @@ async fn servers_that_are_not_jira_are_named() {
         "{r:?}"
     );
 }
+
+#[tokio::test]
+async fn oauth2_refresh_tokens_rotate() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(20)
+        .seed(40)
+        .start()
+        .await
+        .expect("sim");
+    let id = sim.identity("oauth2").expect("oauth2 identity").clone();
+    let auth = |refresh: &str| Auth::OAuth2 {
+        client_id: id.extra["client_id"].clone(),
+        client_secret: secret(&id.extra["client_secret"]),
+        refresh_token: secret(refresh),
+        token_url: id.extra["token_url"].clone(),
+    };
+    let client = builder(sim.base_url(), AuthKind::Oauth2, auth(&id.secret))
+        .gateway_url(sim.gateway_url())
+        .build()
+        .await
+        .expect("client");
+    let r = test_connection(&client).await;
+    assert!(r.ok, "{r:?}");
+    assert!(r.base_url.contains(&format!("/ex/jira/{}", sim.cloud_id())));
+    let rotated = {
+        use secrecy::ExposeSecret;
+        client
+            .rotated_refresh_token()
+            .expect("a new refresh token")
+            .expose_secret()
+            .to_owned()
+    };
+    assert_ne!(rotated, id.secret);
+    // The used refresh token is gone; the rotated one works.
+    let again = builder(sim.base_url(), AuthKind::Oauth2, auth(&id.secret))
+        .gateway_url(sim.gateway_url())
+        .build()
+        .await
+        .expect_err("reused");
+    assert_eq!(again.diagnosis().code, Code::TokenRevoked);
+    let next = builder(sim.base_url(), AuthKind::Oauth2, auth(&rotated))
+        .gateway_url(sim.gateway_url())
+        .build()
+        .await
+        .expect("rotated token works");
+    assert!(test_connection(&next).await.ok);
+    // The OAuth app's token has read scopes only: writes are refused as missing scope.
+    let e = next
+        .post_json("/rest/api/3/issue", &serde_json::json!({"fields": {}}))
+        .await
+        .expect_err("write");
+    assert_eq!(e.diagnosis().code, Code::MissingScope);
+}

@@ -34,6 +34,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .nest("/rest/api/latest", api)
         .nest("/rest/agile/1.0", agile::routes())
         .merge(oauth::routes())
+        .merge(crate::oauth2::routes())
         .route(
             "/__sim/snapshot",
             axum::routing::get(crate::snapshot::handler),

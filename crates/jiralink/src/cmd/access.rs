@@ -33,8 +33,8 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let profile: Profile = args.profile.parse().map_err(|e: String| UsageError(e))?;
     let home = connect::home(global.home.clone())?;
     let vault = connect::vault(&home)?;
-    let (cred, secrets) = vault.get(&args.name)?;
-    let client = match connect::builder(&cred, &secrets)?.build().await {
+    let (cred, mut secrets) = vault.get(&args.name)?;
+    let client = match connect::client(Some(&vault), &cred, &mut secrets).await? {
         Ok(c) => c,
         Err(e) => return diagnosed(&args.name, e, global),
     };

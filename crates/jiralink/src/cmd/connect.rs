@@ -85,9 +85,20 @@ pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBui
             private_key_pem: need(secrets, "private_key_pem")?,
             token: need(secrets, "secret")?,
         },
-        AuthKind::Oauth2 => anyhow::bail!(UsageError(
-            "oauth2 credentials are not supported yet".into()
-        )),
+        AuthKind::Oauth2 => Auth::OAuth2 {
+            client_id: cred
+                .params
+                .get("client_id")
+                .cloned()
+                .context("the credential has no OAuth client id")?,
+            client_secret: need(secrets, "client_secret")?,
+            refresh_token: need(secrets, "secret")?,
+            token_url: cred
+                .params
+                .get("token_url")
+                .cloned()
+                .unwrap_or_else(|| jiralink_api::oauth2::ATLASSIAN_TOKEN_URL.to_owned()),
+        },
     };
     configured(cred, kind, auth)
 }
@@ -112,4 +123,24 @@ pub fn configured(cred: &Credential, kind: AuthKind, auth: Auth) -> anyhow::Resu
         b = b.proxy(p);
     }
     Ok(b)
+}
+
+/// Builds the client for a credential; when OAuth 2 rotated the refresh token on the way, the new
+/// one replaces the old in `secrets` and, for a saved credential, in the vault (the old no longer works).
+pub async fn client(
+    vault: Option<&Vault>,
+    cred: &Credential,
+    secrets: &mut Secrets,
+) -> anyhow::Result<Result<jiralink_api::Client, jiralink_api::Error>> {
+    let built = builder(cred, secrets)?.build().await;
+    if let Ok(c) = &built {
+        if let Some(rotated) = c.rotated_refresh_token() {
+            secrets.0.insert("secret".into(), rotated.clone());
+            if let Some(v) = vault {
+                v.replace(cred.clone(), secrets)
+                    .context("cannot save the rotated OAuth refresh token")?;
+            }
+        }
+    }
+    Ok(built)
 }

@@ -91,6 +91,15 @@ struct AddArgs {
     /// OAuth 1.0a: the consumer's RSA private key (PEM file).
     #[arg(long)]
     private_key_file: Option<PathBuf>,
+    /// OAuth 2.0: the app's client id.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// OAuth 2.0: read the app's client secret from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    client_secret_env: Option<String>,
+    /// OAuth 2.0: the token endpoint (default https://auth.atlassian.com/oauth/token).
+    #[arg(long)]
+    oauth_token_url: Option<String>,
     /// Cloud API gateway for scoped tokens and service accounts (env JIRALINK_GATEWAY_URL).
     #[arg(long)]
     gateway_url: Option<String>,
@@ -122,8 +131,8 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         Command::List(p) => list(&vault, &p, global.out),
         Command::Show { name, policy } => show(&vault, &name, &policy, global.out),
         Command::Test { name } => {
-            let (cred, secrets) = vault.get(&name)?;
-            let report = test(&cred, &secrets).await?;
+            let (cred, mut secrets) = vault.get(&name)?;
+            let report = test(Some(&vault), &cred, &mut secrets).await?;
             print_report(&cred, &report, global.out);
             if report.ok {
                 Ok(())
@@ -180,9 +189,13 @@ fn parse_date(s: &str) -> anyhow::Result<DateTime<Utc>> {
         .unwrap_or_default())
 }
 
-async fn test(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ConnectionReport> {
+async fn test(
+    vault: Option<&Vault>,
+    cred: &Credential,
+    secrets: &mut Secrets,
+) -> anyhow::Result<ConnectionReport> {
     let kind: AuthKind = cred.auth.parse().map_err(|e: String| UsageError(e))?;
-    match connect::builder(cred, secrets)?.build().await {
+    match connect::client(vault, cred, secrets).await? {
         Ok(client) => Ok(test_connection(&client).await),
         Err(e) => {
             let d = e.diagnosis();
@@ -233,10 +246,21 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
     let mut secrets = Secrets::default();
     match kind {
         AuthKind::Oauth1 => {
-            params.insert("consumer_key".to_owned(), a.consumer_key.clone().ok_or_else(|| UsageError("--auth oauth1 needs --consumer-key".into()))?);
-            let path = a.private_key_file.clone().ok_or_else(|| UsageError("--auth oauth1 needs --private-key-file".into()))?;
-            let pem = std::fs::read_to_string(&path).with_context(|| format!("cannot read the private key {}", path.display()))?;
-            secrets.0.insert("private_key_pem".into(), SecretString::from(pem.clone()));
+            params.insert(
+                "consumer_key".to_owned(),
+                a.consumer_key
+                    .clone()
+                    .ok_or_else(|| UsageError("--auth oauth1 needs --consumer-key".into()))?,
+            );
+            let path = a
+                .private_key_file
+                .clone()
+                .ok_or_else(|| UsageError("--auth oauth1 needs --private-key-file".into()))?;
+            let pem = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the private key {}", path.display()))?;
+            secrets
+                .0
+                .insert("private_key_pem".into(), SecretString::from(pem.clone()));
             let token = if a.secret.secret_env.is_some() || a.secret.secret_stdin {
                 read_secret(&a.secret, "OAuth access token")?
             } else {
@@ -245,10 +269,40 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
             };
             secrets.0.insert("secret".into(), token);
         }
-        AuthKind::Oauth2 => bail!(UsageError("oauth2 credentials are not supported yet; use cloud-token, scoped-token or service-account".into())),
+        AuthKind::Oauth2 => {
+            params.insert(
+                "client_id".to_owned(),
+                a.client_id
+                    .clone()
+                    .ok_or_else(|| UsageError("--auth oauth2 needs --client-id".into()))?,
+            );
+            if let Some(u) = &a.oauth_token_url {
+                params.insert("token_url".to_owned(), u.clone());
+            }
+            let var = a.client_secret_env.clone().ok_or_else(|| {
+                UsageError(
+                    "--auth oauth2 needs --client-secret-env VAR (the app's client secret)".into(),
+                )
+            })?;
+            let client_secret = std::env::var(&var)
+                .map_err(|_| UsageError(format!("the environment variable {var} is not set")))?;
+            secrets
+                .0
+                .insert("client_secret".into(), SecretString::from(client_secret));
+            secrets.0.insert(
+                "secret".into(),
+                read_secret(&a.secret, "OAuth refresh token")?,
+            );
+        }
         _ => {
-            let what = if kind == AuthKind::Basic { "password" } else { "token" };
-            secrets.0.insert("secret".into(), read_secret(&a.secret, what)?);
+            let what = if kind == AuthKind::Basic {
+                "password"
+            } else {
+                "token"
+            };
+            secrets
+                .0
+                .insert("secret".into(), read_secret(&a.secret, what)?);
         }
     }
     let now = Utc::now();
@@ -272,7 +326,7 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
         },
     };
     if !a.no_test {
-        let report = test(&cred, &secrets).await?;
+        let report = test(None, &cred, &mut secrets).await?;
         print_report(&cred, &report, out);
         if !report.ok {
             eprintln!("not saved: fix the cause above, or add with --no-test to keep it untested");
@@ -365,7 +419,7 @@ async fn rotate(
     if let Some(e) = expires_at.as_deref() {
         cred.expires_at = Some(parse_date(e)?);
     }
-    let report = test(&cred, &secrets).await?;
+    let report = test(None, &cred, &mut secrets).await?;
     print_report(&cred, &report, out);
     if !report.ok {
         eprintln!("not rotated: the new secret failed its test; {name} keeps its old secret");

@@ -326,3 +326,49 @@ async fn oauth1_dance_from_the_command_line() {
     );
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// OAuth 2.0 (3LO): each use rotates the refresh token; the vault keeps the newest, so repeated
+/// tests keep working, and neither the client secret nor any refresh token shows anywhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth2_refresh_rotation_is_persisted() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(20)
+        .seed(44)
+        .start()
+        .await
+        .expect("sim");
+    let id = sim.identity("oauth2").expect("oauth2").clone();
+    let mut s = Session::new("oauth2");
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "app",
+            "--url",
+            sim.base_url(),
+            "--auth",
+            "oauth2",
+            "--client-id",
+            &id.extra["client_id"],
+            "--client-secret-env",
+            "APP_SECRET",
+            "--oauth-token-url",
+            &id.extra["token_url"],
+            "--gateway-url",
+            sim.gateway_url(),
+            "--secret-stdin",
+        ],
+        Some(&id.secret),
+        &[("APP_SECRET", &id.extra["client_secret"])],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    for _ in 0..3 {
+        let r = s.run(&["--json", "credential", "test", "app"], None, &[]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    }
+    assert_eq!(s.run(&["access", "app"], None, &[]).code, 0);
+    s.assert_never_seen(&id.secret);
+    s.assert_never_seen(&id.extra["client_secret"]);
+    let _ = std::fs::remove_dir_all(&s.home);
+}
