@@ -452,6 +452,24 @@ impl Client {
     }
 }
 
+/// One request, no retry and no classification of the status: for token exchanges (OAuth), whose
+/// error bodies their callers read themselves.
+pub(crate) async fn exchange(
+    req: reqwest::RequestBuilder,
+) -> Result<(StatusCode, HeaderMap, String), Error> {
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| diagnosis::from_transport(&e))?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| diagnosis::from_transport(&e))?;
+    Ok((status, headers, text))
+}
+
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     v.trim().parse::<f64>().ok().map(Duration::from_secs_f64)

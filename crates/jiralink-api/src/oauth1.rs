@@ -159,19 +159,11 @@ impl Dance {
             &nonce,
         )
         .map_err(crate::Error::Config)?;
-        let resp = self
+        let req = self
             .http
             .post(&url)
-            .header(reqwest::header::AUTHORIZATION, header)
-            .send()
-            .await
-            .map_err(|e| crate::diagnosis::from_transport(&e))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| crate::diagnosis::from_transport(&e))?;
+            .header(reqwest::header::AUTHORIZATION, header);
+        let (status, headers, body) = crate::client::exchange(req).await?;
         if !status.is_success() {
             let ctx = crate::diagnosis::RequestContext {
                 auth: crate::AuthKind::Oauth1,

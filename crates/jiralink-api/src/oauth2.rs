@@ -49,18 +49,7 @@ pub async fn refresh(
         "client_secret": client_secret.expose_secret(),
         "refresh_token": refresh_token.expose_secret(),
     });
-    let resp = http
-        .post(token_url)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| diagnosis::from_transport(&e))?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| diagnosis::from_transport(&e))?;
+    let (status, headers, text) = crate::client::exchange(http.post(token_url).json(&body)).await?;
     if !status.is_success() {
         let lower = text.to_ascii_lowercase();
         let d = if lower.contains("invalid_grant") {
@@ -103,18 +92,8 @@ pub async fn cloud_id_for(
     site: &Url,
 ) -> Result<String, Error> {
     let url = format!("{gateway}/oauth/token/accessible-resources");
-    let resp = http
-        .get(&url)
-        .bearer_auth(access.expose_secret())
-        .send()
-        .await
-        .map_err(|e| diagnosis::from_transport(&e))?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| diagnosis::from_transport(&e))?;
+    let (status, headers, text) =
+        crate::client::exchange(http.get(&url).bearer_auth(access.expose_secret())).await?;
     if !status.is_success() {
         return Err(diagnosis::from_response(status, &headers, &text, context()).into());
     }

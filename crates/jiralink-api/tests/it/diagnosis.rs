@@ -55,6 +55,11 @@ async fn test_identity(sim: &Sim, name: &str) -> ConnectionReport {
     test_connection(&client).await
 }
 
+/// A site that is not (or not quite) Jira gets some token: the failure is about the site.
+fn any_token(url: &str) -> ClientBuilder {
+    builder(url, AuthKind::Pat, Auth::Bearer { token: secret("x") })
+}
+
 async fn code_of(b: ClientBuilder) -> Code {
     match b.build().await {
         Ok(client) => {
@@ -321,10 +326,7 @@ async fn rate_limits_and_server_errors_are_retried_within_a_bound() {
             .into_response()
     })
     .await;
-    let client = builder(&broken, AuthKind::Pat, Auth::Bearer { token: secret("x") })
-        .build()
-        .await
-        .expect("client");
+    let client = any_token(&broken).build().await.expect("client");
     let r = test_connection(&client).await;
     assert_eq!(r.code, Some(Code::ServerError));
     assert_eq!(
@@ -357,26 +359,10 @@ async fn servers_that_are_not_jira_are_named() {
             .into_response()
     })
     .await;
-    assert_eq!(
-        code_of(builder(
-            &not_jira,
-            AuthKind::Pat,
-            Auth::Bearer { token: secret("x") }
-        ))
-        .await,
-        Code::NotJira
-    );
+    assert_eq!(code_of(any_token(&not_jira)).await, Code::NotJira);
 
     let login = fake(|_| ([("content-type", "text/html")], "<html><body><form action=/login>Sign in with SSO: <input type=password></form></body></html>").into_response()).await;
-    assert_eq!(
-        code_of(builder(
-            &login,
-            AuthKind::Pat,
-            Auth::Bearer { token: secret("x") }
-        ))
-        .await,
-        Code::LoginPage
-    );
+    assert_eq!(code_of(any_token(&login)).await, Code::LoginPage);
 
     let proxy = fake(|_| {
         (
@@ -413,12 +399,7 @@ async fn servers_that_are_not_jira_are_named() {
     })
     .await;
     assert_eq!(
-        code_of(builder(
-            &allowlisted,
-            AuthKind::Pat,
-            Auth::Bearer { token: secret("x") }
-        ))
-        .await,
+        code_of(any_token(&allowlisted)).await,
         Code::ApiAccessBlocked
     );
 
@@ -434,15 +415,7 @@ async fn servers_that_are_not_jira_are_named() {
         }
     })
     .await;
-    assert_eq!(
-        code_of(builder(
-            &teapot,
-            AuthKind::Pat,
-            Auth::Bearer { token: secret("x") }
-        ))
-        .await,
-        Code::UnexpectedResponse
-    );
+    assert_eq!(code_of(any_token(&teapot)).await, Code::UnexpectedResponse);
 
     // Data Center under /jira, registered without its context path.
     let dc = Sim::builder()
