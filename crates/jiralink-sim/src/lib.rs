@@ -374,6 +374,12 @@ impl Sim {
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
+    /// Pauses (or resumes) `--mutate-per-s`; the site stays as it is while paused.
+    pub fn pause_mutation(&self, paused: bool) {
+        self.shared
+            .mutation_paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
+    }
     /// Requests that matched no route so far (`METHOD path`).
     pub fn unmatched(&self) -> Vec<String> {
         self.shared.unmatched.lock().clone()

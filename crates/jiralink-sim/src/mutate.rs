@@ -23,6 +23,12 @@ pub async fn run(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
+        if shared
+            .mutation_paused
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            continue;
+        }
         mutate_once(&mut shared.site.write(), &mut rng);
         shared.touch();
     }

@@ -38,6 +38,8 @@ pub struct Shared {
     /// paging through a large result costs one evaluation, not one per page.
     pub search_cache: Mutex<HashMap<(String, UserIx), CachedSearch>>,
     pub oauth2: Mutex<crate::oauth2::OAuth2State>,
+    /// Set to pause `--mutate-per-s` (tests stop mutating before a final comparison).
+    pub mutation_paused: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
             generation: std::sync::atomic::AtomicU64::new(0),
             search_cache: Mutex::new(HashMap::new()),
             oauth2: Mutex::new(crate::oauth2::OAuth2State::default()),
+            mutation_paused: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

@@ -21,6 +21,9 @@ struct Cli {
     /// Directory holding config, vault and the default SQLite store.
     #[arg(long, global = true, env = "JIRALINK_HOME")]
     home: Option<std::path::PathBuf>,
+    /// The store: sqlite:PATH (default: the jiralink home's jiralink.db).
+    #[arg(long, global = true, env = "JIRALINK_STORE")]
+    store: Option<String>,
     /// Machine-readable output on stdout.
     #[arg(long, global = true)]
     json: bool,
@@ -44,6 +47,10 @@ enum Command {
     Credential(cmd::credential::Args),
     /// Audit what a credential can see and do: projects, permissions, least-privilege findings.
     Access(cmd::access::Args),
+    /// Mirror Jira into the store: incremental, with deletes, resumable.
+    Sync(cmd::sync::Args),
+    /// Last sync runs, counts, watermarks and errors.
+    Status,
 }
 
 /// Output settings every command shares.
@@ -56,6 +63,7 @@ pub struct Output {
 #[derive(Debug, Clone)]
 pub struct Global {
     pub home: Option<std::path::PathBuf>,
+    pub store: Option<String>,
     pub out: Output,
 }
 
@@ -75,6 +83,7 @@ fn main() -> ExitCode {
     let out = Output { json: cli.json };
     let global = Global {
         home: cli.home.clone(),
+        store: cli.store.clone(),
         out,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -93,6 +102,8 @@ fn main() -> ExitCode {
             Command::Sim(args) => cmd::sim::run(*args, out).await,
             Command::Credential(args) => cmd::credential::run(args, global).await,
             Command::Access(args) => cmd::access::run(args, global).await,
+            Command::Sync(args) => cmd::sync::run(args, global).await,
+            Command::Status => cmd::sync::status(global),
         }
     });
     match result {

@@ -11,7 +11,6 @@ use axum::Router;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::issues::{decode_token, encode_token};
 use super::{bad_request, ok, JsonBody, Params, SharedState};
 use crate::jql;
 use crate::model::{Deployment, IssueId, Site, UserIx};
@@ -190,8 +189,8 @@ fn search_jql(shared: &Shared, ctx: &Ctx, r: SearchRequest) -> Response {
     };
     let max = r.max_results.unwrap_or(50).clamp(1, cap);
     let start = match &r.next_page_token {
-        Some(t) => match decode_token(t) {
-            Some(n) => n,
+        Some(t) => match decode_cursor(t) {
+            Some((offset, last)) => resume(&ids, offset, last),
             None => return bad_request("The nextPageToken is invalid or expired."),
         },
         None => 0,
@@ -201,7 +200,7 @@ fn search_jql(shared: &Shared, ctx: &Ctx, r: SearchRequest) -> Response {
     let end = (start + max).min(ids.len());
     let mut out = EnhancedPage {
         issues,
-        next_page_token: (end < ids.len()).then(|| encode_token(end)),
+        next_page_token: (end < ids.len()).then(|| encode_cursor(end, ids[end - 1])),
         is_last: end >= ids.len(),
         names: None,
     };
@@ -216,6 +215,41 @@ fn search_jql(shared: &Shared, ctx: &Ctx, r: SearchRequest) -> Response {
             .map(Value::Object);
     }
     axum::Json(out).into_response()
+}
+
+/// Continuation tokens of `search/jql` remember the last issue returned, so that paging stays
+/// complete while the site changes: issues created, updated or deleted meanwhile do not make the
+/// next page skip or repeat one (as a plain offset would).
+fn encode_cursor(offset: usize, last: IssueId) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("jql:{offset}:{last}"))
+}
+
+fn decode_cursor(t: &str) -> Option<(usize, IssueId)> {
+    use base64::Engine;
+    let raw = String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t)
+            .ok()?,
+    )
+    .ok()?;
+    let mut parts = raw.strip_prefix("jql:")?.split(':');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// Where the next page starts: after the last issue returned, wherever it is now.
+fn resume(ids: &[IssueId], offset: usize, last: IssueId) -> usize {
+    if offset > 0 && ids.get(offset - 1) == Some(&last) {
+        return offset;
+    }
+    if let Some(p) = ids.iter().position(|i| *i == last) {
+        return p + 1;
+    }
+    // The last issue is gone: in id order, continue after its id; otherwise keep the offset.
+    if ids.windows(2).all(|w| w[0] < w[1]) {
+        return ids.partition_point(|i| *i <= last);
+    }
+    offset.min(ids.len())
 }
 
 /// A page of Cloud's enhanced search; issues are pre-rendered JSON.

@@ -5,6 +5,7 @@ pub mod connect;
 pub mod credential;
 pub mod demo;
 pub mod sim;
+pub mod sync;
 
 use std::process::ExitCode;
 

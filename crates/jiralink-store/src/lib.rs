@@ -1,0 +1,560 @@
+//! `jiralink-store`: the local mirror of Jira. SQLite today (Postgres later), with append-only
+//! migrations, the public views of PRODUCT.md, and checkpoints written in the same transaction as
+//! the data they cover. Makes no HTTP calls.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// For readers of the public views (`jiralink status`, tests).
+pub use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
+
+/// Checkpoint values carry this format version; a newer one is refused rather than misread.
+pub const CHECKPOINT_FORMAT: i64 = 1;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("store database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "the store at {path} was written by a newer jiralink (schema {found}); upgrade jiralink"
+    )]
+    TooNew { path: String, found: i64 },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub struct Store {
+    conn: Connection,
+}
+
+/// One issue as stored: normalised columns beside the raw JSON.
+#[derive(Debug, Clone, Default)]
+pub struct IssueRow {
+    pub id: String,
+    pub key: String,
+    pub project_key: String,
+    pub issue_type: Option<String>,
+    pub summary: Option<String>,
+    pub status: Option<String>,
+    pub status_category: Option<String>,
+    pub priority: Option<String>,
+    pub assignee_id: Option<String>,
+    pub reporter_id: Option<String>,
+    pub created: Option<String>,
+    pub updated: Option<String>,
+    pub resolved: Option<String>,
+    pub story_points: Option<f64>,
+    pub parent_key: Option<String>,
+    pub raw_json: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChangeRow {
+    pub change_id: String,
+    pub item_index: i64,
+    pub changed_at: Option<String>,
+    pub author_id: Option<String>,
+    pub field: Option<String>,
+    pub from_value: Option<String>,
+    pub from_string: Option<String>,
+    pub to_value: Option<String>,
+    pub to_string: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CommentRow {
+    pub id: String,
+    pub issue_id: String,
+    pub author_id: Option<String>,
+    pub created: Option<String>,
+    pub updated: Option<String>,
+    pub body_text: Option<String>,
+    pub body_raw: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WorklogRow {
+    pub id: String,
+    pub issue_id: String,
+    pub author_id: Option<String>,
+    pub started: Option<String>,
+    pub time_spent_seconds: Option<i64>,
+    pub updated: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SprintRow {
+    pub id: String,
+    pub board_id: String,
+    pub name: String,
+    pub state: String,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub complete_date: Option<String>,
+    pub goal: Option<String>,
+}
+
+/// Counts of live and deleted rows, for `status` and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub projects: i64,
+    pub issues: i64,
+    pub issues_deleted: i64,
+    pub changes: i64,
+    pub comments: i64,
+    pub worklogs: i64,
+    pub sprints: i64,
+}
+
+impl Store {
+    /// Opens (creating and migrating) an SQLite store.
+    pub fn open_sqlite(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut store = Store { conn };
+        store.migrate(&path.display().to_string())?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, path: &str) -> Result<()> {
+        self.conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")?;
+        let current: i64 = self.conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )?;
+        let newest = MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0);
+        if current > newest {
+            return Err(StoreError::TooNew {
+                path: path.to_owned(),
+                found: current,
+            });
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![version, now()],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction: all of it is written, or none.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        let tx = Tx(self.conn.transaction()?);
+        let out = f(&tx)?;
+        tx.0.commit()?;
+        Ok(out)
+    }
+
+    pub fn checkpoint(
+        &self,
+        credential: &str,
+        stream: &str,
+        scope: &str,
+    ) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM t_checkpoints WHERE credential = ?1 AND stream = ?2 AND scope = ?3 AND format_version <= ?4",
+                params![credential, stream, scope, CHECKPOINT_FORMAT],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn begin_run(&mut self, credential: &str) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO t_sync_runs (credential, started, status) VALUES (?1, ?2, 'running')",
+            params![credential, now()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(
+        &mut self,
+        run: i64,
+        status: &str,
+        requests: i64,
+        issues_written: i64,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE t_sync_runs SET finished = ?2, status = ?3, requests = ?4, issues_written = ?5, error = ?6 WHERE id = ?1",
+            params![run, now(), status, requests, issues_written, error],
+        )?;
+        Ok(())
+    }
+
+    /// Ids of live issues of a project.
+    pub fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id FROM t_issues WHERE project_key = ?1 AND deleted_at IS NULL")?;
+        let ids = st
+            .query_map([project_key], |r| r.get(0))?
+            .collect::<std::result::Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    pub fn counts(&self) -> Result<Counts> {
+        let one = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [], |r| r.get(0))?) };
+        Ok(Counts {
+            projects: one("SELECT COUNT(*) FROM projects WHERE deleted_at IS NULL")?,
+            issues: one("SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL")?,
+            issues_deleted: one("SELECT COUNT(*) FROM issues WHERE deleted_at IS NOT NULL")?,
+            changes: one("SELECT COUNT(*) FROM issue_changes")?,
+            comments: one("SELECT COUNT(*) FROM comments WHERE deleted_at IS NULL")?,
+            worklogs: one("SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NULL")?,
+            sprints: one("SELECT COUNT(*) FROM sprints")?,
+        })
+    }
+
+    /// Read access for reports and tests (the public views).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// A write transaction; every write of a sync goes through one.
+pub struct Tx<'a>(rusqlite::Transaction<'a>);
+
+impl Tx<'_> {
+    pub fn upsert_project(
+        &self,
+        id: &str,
+        key: &str,
+        name: &str,
+        kind: Option<&str>,
+        raw: &str,
+    ) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO t_projects (id, key, name, type, raw_json, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL)
+             ON CONFLICT (id) DO UPDATE SET key = excluded.key, name = excluded.name, type = excluded.type,
+             raw_json = excluded.raw_json, deleted_at = NULL",
+            params![id, key, name, kind, raw],
+        )?;
+        Ok(())
+    }
+
+    pub fn upsert_user(
+        &self,
+        id: &str,
+        display_name: Option<&str>,
+        email: Option<&str>,
+        active: bool,
+    ) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO t_users (id, display_name, email, active) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, active = excluded.active",
+            params![id, display_name, email, active],
+        )?;
+        Ok(())
+    }
+
+    pub fn upsert_issue(&self, i: &IssueRow) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO t_issues (id, key, project_key, issue_type, summary, status, status_category, priority,
+               assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, deleted_at, raw_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL, ?16)
+             ON CONFLICT (id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
+               issue_type = excluded.issue_type, summary = excluded.summary, status = excluded.status,
+               status_category = excluded.status_category, priority = excluded.priority,
+               assignee_id = excluded.assignee_id, reporter_id = excluded.reporter_id, created = excluded.created,
+               updated = excluded.updated, resolved = excluded.resolved, story_points = excluded.story_points,
+               parent_key = excluded.parent_key, deleted_at = NULL, raw_json = excluded.raw_json",
+            params![
+                i.id, i.key, i.project_key, i.issue_type, i.summary, i.status, i.status_category, i.priority,
+                i.assignee_id, i.reporter_id, i.created, i.updated, i.resolved, i.story_points, i.parent_key, i.raw_json
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces an issue's whole changelog (changelogs are fetched whole, so this is exact).
+    pub fn replace_changes(&self, issue_id: &str, changes: &[ChangeRow]) -> Result<()> {
+        self.0.execute(
+            "DELETE FROM t_issue_changes WHERE issue_id = ?1",
+            [issue_id],
+        )?;
+        let mut st = self.0.prepare_cached(
+            "INSERT OR REPLACE INTO t_issue_changes (issue_id, change_id, item_index, changed_at, author_id, field,
+               from_value, from_string, to_value, to_string) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for c in changes {
+            st.execute(params![
+                issue_id,
+                c.change_id,
+                c.item_index,
+                c.changed_at,
+                c.author_id,
+                c.field,
+                c.from_value,
+                c.from_string,
+                c.to_value,
+                c.to_string
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Writes an issue's complete comment list; comments no longer there become deleted.
+    pub fn set_comments(&self, issue_id: &str, comments: &[CommentRow], now: &str) -> Result<()> {
+        let mut st = self.0.prepare_cached(
+            "INSERT INTO t_comments (id, issue_id, author_id, created, updated, body_text, body_raw, deleted_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)
+             ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
+               created = excluded.created, updated = excluded.updated, body_text = excluded.body_text,
+               body_raw = excluded.body_raw, deleted_at = NULL",
+        )?;
+        for c in comments {
+            st.execute(params![
+                c.id,
+                c.issue_id,
+                c.author_id,
+                c.created,
+                c.updated,
+                c.body_text,
+                c.body_raw
+            ])?;
+        }
+        let keep: Vec<&str> = comments.iter().map(|c| c.id.as_str()).collect();
+        self.mark_missing_deleted("t_comments", issue_id, &keep, now)
+    }
+
+    /// Writes an issue's complete worklog list; worklogs no longer there become deleted.
+    pub fn set_worklogs(&self, issue_id: &str, worklogs: &[WorklogRow], now: &str) -> Result<()> {
+        let mut st = self.0.prepare_cached(
+            "INSERT INTO t_worklogs (id, issue_id, author_id, started, time_spent_seconds, updated, deleted_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
+             ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
+               started = excluded.started, time_spent_seconds = excluded.time_spent_seconds,
+               updated = excluded.updated, deleted_at = NULL",
+        )?;
+        for w in worklogs {
+            st.execute(params![
+                w.id,
+                w.issue_id,
+                w.author_id,
+                w.started,
+                w.time_spent_seconds,
+                w.updated
+            ])?;
+        }
+        let keep: Vec<&str> = worklogs.iter().map(|w| w.id.as_str()).collect();
+        self.mark_missing_deleted("t_worklogs", issue_id, &keep, now)
+    }
+
+    fn mark_missing_deleted(
+        &self,
+        table: &str,
+        issue_id: &str,
+        keep: &[&str],
+        now: &str,
+    ) -> Result<()> {
+        let mut st = self.0.prepare_cached(&format!(
+            "SELECT id FROM {table} WHERE issue_id = ?1 AND deleted_at IS NULL"
+        ))?;
+        let existing = st
+            .query_map([issue_id], |r| r.get::<_, String>(0))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut upd = self
+            .0
+            .prepare_cached(&format!("UPDATE {table} SET deleted_at = ?2 WHERE id = ?1"))?;
+        for id in existing.iter().filter(|id| !keep.contains(&id.as_str())) {
+            upd.execute(params![id, now])?;
+        }
+        Ok(())
+    }
+
+    pub fn set_sprint_issues(&self, issue_id: &str, sprint_ids: &[String]) -> Result<()> {
+        self.0.execute(
+            "DELETE FROM t_sprint_issues WHERE issue_id = ?1",
+            [issue_id],
+        )?;
+        for s in sprint_ids {
+            self.0.execute(
+                "INSERT OR IGNORE INTO t_sprint_issues (sprint_id, issue_id) VALUES (?1, ?2)",
+                params![s, issue_id],
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn upsert_board(
+        &self,
+        id: &str,
+        name: &str,
+        kind: &str,
+        project_key: Option<&str>,
+    ) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO t_boards (id, name, type, project_key, deleted_at) VALUES (?1, ?2, ?3, ?4, NULL)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, type = excluded.type, project_key = excluded.project_key, deleted_at = NULL",
+            params![id, name, kind, project_key],
+        )?;
+        Ok(())
+    }
+
+    pub fn upsert_sprint(&self, s: &SprintRow) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO t_sprints (id, board_id, name, state, start_date, end_date, complete_date, goal)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET board_id = excluded.board_id, name = excluded.name, state = excluded.state,
+               start_date = excluded.start_date, end_date = excluded.end_date, complete_date = excluded.complete_date, goal = excluded.goal",
+            params![s.id, s.board_id, s.name, s.state, s.start_date, s.end_date, s.complete_date, s.goal],
+        )?;
+        Ok(())
+    }
+
+    /// Marks issues deleted (they stay as rows with `deleted_at`).
+    pub fn mark_issues_deleted(&self, ids: &[String], now: &str) -> Result<()> {
+        let mut st = self.0.prepare_cached(
+            "UPDATE t_issues SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+        )?;
+        for id in ids {
+            st.execute(params![id, now])?;
+        }
+        Ok(())
+    }
+
+    pub fn set_checkpoint(
+        &self,
+        credential: &str,
+        stream: &str,
+        scope: &str,
+        value: &str,
+    ) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO t_checkpoints (credential, stream, scope, value, format_version) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (credential, stream, scope) DO UPDATE SET value = excluded.value, format_version = excluded.format_version",
+            params![credential, stream, scope, value, CHECKPOINT_FORMAT],
+        )?;
+        Ok(())
+    }
+}
+
+/// Now, as the store writes timestamps: UTC ISO-8601 with milliseconds.
+pub fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// A Jira timestamp (`2024-01-02T03:04:05.678+1100`) as the store writes it (UTC, `Z`).
+pub fn utc(jira_time: &str) -> Option<String> {
+    chrono::DateTime::parse_from_str(jira_time, "%Y-%m-%dT%H:%M:%S%.3f%z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(jira_time))
+        .ok()
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_views_and_checkpoints_in_one_transaction() {
+        let dir = std::env::temp_dir().join(format!("jiralink-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("store.db");
+        let _ = std::fs::remove_file(&path);
+        let mut s = Store::open_sqlite(&path).expect("open");
+        s.write(|tx| {
+            tx.upsert_project("10000", "ENG", "Engineering", Some("software"), "{}")?;
+            tx.upsert_issue(&IssueRow {
+                id: "1".into(),
+                key: "ENG-1".into(),
+                project_key: "ENG".into(),
+                raw_json: "{}".into(),
+                ..Default::default()
+            })?;
+            tx.set_comments(
+                "1",
+                &[
+                    CommentRow {
+                        id: "c1".into(),
+                        issue_id: "1".into(),
+                        ..Default::default()
+                    },
+                    CommentRow {
+                        id: "c2".into(),
+                        issue_id: "1".into(),
+                        ..Default::default()
+                    },
+                ],
+                &now(),
+            )?;
+            tx.set_checkpoint("cred", "issues", "ENG", "2024-01-01T00:00:00.000Z")
+        })
+        .expect("write");
+        // A failing transaction leaves neither data nor checkpoint.
+        let failed: Result<()> = s.write(|tx| {
+            tx.upsert_issue(&IssueRow {
+                id: "2".into(),
+                key: "ENG-2".into(),
+                project_key: "ENG".into(),
+                raw_json: "{}".into(),
+                ..Default::default()
+            })?;
+            tx.set_checkpoint("cred", "issues", "ENG", "2025-01-01T00:00:00.000Z")?;
+            Err(StoreError::Sqlite(rusqlite::Error::InvalidQuery))
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            s.checkpoint("cred", "issues", "ENG")
+                .expect("cp")
+                .as_deref(),
+            Some("2024-01-01T00:00:00.000Z")
+        );
+        assert_eq!(s.live_issue_ids("ENG").expect("ids"), vec!["1".to_owned()]);
+        s.write(|tx| {
+            tx.set_comments(
+                "1",
+                &[CommentRow {
+                    id: "c2".into(),
+                    issue_id: "1".into(),
+                    ..Default::default()
+                }],
+                &now(),
+            )
+        })
+        .expect("write");
+        let c = s.counts().expect("counts");
+        assert_eq!(
+            (c.issues, c.comments),
+            (1, 1),
+            "c1 is kept as a deleted row"
+        );
+        let deleted: i64 = s
+            .connection()
+            .query_row(
+                "SELECT COUNT(*) FROM comments WHERE deleted_at IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .expect("q");
+        assert_eq!(deleted, 1);
+        drop(s);
+        // Reopening applies no migration twice.
+        let s = Store::open_sqlite(&path).expect("reopen");
+        assert_eq!(s.counts().expect("counts").projects, 1);
+        assert_eq!(
+            utc("2024-01-02T10:00:00.000+1100").as_deref(),
+            Some("2024-01-01T23:00:00.000Z")
+        );
+    }
+}

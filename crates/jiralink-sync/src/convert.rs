@@ -1,0 +1,222 @@
+//! Wire JSON to store rows, explicitly, field by field. Custom fields (story points, sprint) are
+//! found by their schema in the field list, never by a hard-coded id.
+
+use std::collections::HashMap;
+
+use jiralink_store::{utc, ChangeRow, CommentRow, IssueRow, SprintRow, StoreError, Tx, WorklogRow};
+use serde_json::Value;
+
+/// The ids of the custom fields the store normalises.
+#[derive(Debug, Default)]
+pub struct Fields {
+    story_points: Vec<String>,
+    sprint: Option<String>,
+}
+
+impl Fields {
+    pub fn from_field_list(list: &Value) -> Fields {
+        let mut f = Fields::default();
+        for field in list.as_array().into_iter().flatten() {
+            let id = field["id"].as_str().unwrap_or_default().to_owned();
+            let custom = field["schema"]["custom"].as_str().unwrap_or_default();
+            let name = field["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if custom.ends_with(":jsw-story-points")
+                || (custom.ends_with(":float") && name.contains("story point"))
+            {
+                f.story_points.push(id.clone());
+            }
+            if custom.ends_with(":gh-sprint") {
+                f.sprint = Some(id);
+            }
+        }
+        f
+    }
+}
+
+/// Changelog rows per issue id, gathered from `changelog/bulkfetch` pages.
+#[derive(Debug, Default)]
+pub struct Changes(HashMap<String, Vec<ChangeRow>>);
+
+impl Changes {
+    pub fn add(&mut self, page: &Value) {
+        for log in page["issueChangeLogs"].as_array().into_iter().flatten() {
+            let issue = log["issueId"].as_str().unwrap_or_default().to_owned();
+            let rows = self.0.entry(issue).or_default();
+            for h in log["changeHistories"].as_array().into_iter().flatten() {
+                let change_id = h["id"].as_str().unwrap_or_default();
+                for (n, item) in h["items"].as_array().into_iter().flatten().enumerate() {
+                    rows.push(ChangeRow {
+                        change_id: change_id.to_owned(),
+                        item_index: n as i64,
+                        changed_at: h["created"].as_str().and_then(utc),
+                        author_id: h["author"]["accountId"].as_str().map(str::to_owned),
+                        field: item["fieldId"]
+                            .as_str()
+                            .or(item["field"].as_str())
+                            .map(str::to_owned),
+                        from_value: item["from"].as_str().map(str::to_owned),
+                        from_string: item["fromString"].as_str().map(str::to_owned),
+                        to_value: item["to"].as_str().map(str::to_owned),
+                        to_string: item["toString"].as_str().map(str::to_owned),
+                    });
+                }
+            }
+        }
+    }
+
+    pub fn take(&mut self, issue: &str) -> Vec<ChangeRow> {
+        self.0.remove(issue).unwrap_or_default()
+    }
+}
+
+/// What one bulk fetch yields, ready to write in one transaction.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub issues: Vec<IssueRow>,
+    pub changes: Vec<(String, Vec<ChangeRow>)>,
+    pub comments: Vec<(String, Vec<CommentRow>)>,
+    pub worklogs: Vec<(String, Vec<WorklogRow>)>,
+    pub sprints: Vec<(String, Vec<String>)>,
+}
+
+fn s(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+/// Plain text of an ADF document (v3) or the wiki string (v2).
+pub fn plain_text(body: &Value) -> String {
+    fn walk(v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) => out.push_str(s),
+            Value::Object(o) => {
+                if let Some(Value::String(t)) = o.get("text") {
+                    out.push_str(t);
+                }
+                for c in o
+                    .get("content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    walk(c, out);
+                }
+                if o.get("type").and_then(Value::as_str) == Some("paragraph") {
+                    out.push('\n');
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    walk(body, &mut out);
+    out.trim_end_matches('\n').to_owned()
+}
+
+impl Batch {
+    pub fn add(
+        &mut self,
+        fields: &Fields,
+        issue: &Value,
+        changes: Vec<ChangeRow>,
+        comments: &[Value],
+        worklogs: &[Value],
+    ) {
+        let id = issue["id"].as_str().unwrap_or_default().to_owned();
+        let f = &issue["fields"];
+        let story_points = fields.story_points.iter().find_map(|k| f[k].as_f64());
+        let sprint_ids: Vec<String> = fields
+            .sprint
+            .as_ref()
+            .and_then(|k| f[k].as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|sp| sp["id"].as_i64().map(|i| i.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.issues.push(IssueRow {
+            id: id.clone(),
+            key: issue["key"].as_str().unwrap_or_default().to_owned(),
+            project_key: f["project"]["key"].as_str().unwrap_or_default().to_owned(),
+            issue_type: s(&f["issuetype"]["name"]),
+            summary: s(&f["summary"]),
+            status: s(&f["status"]["name"]),
+            status_category: s(&f["status"]["statusCategory"]["key"]),
+            priority: s(&f["priority"]["name"]),
+            assignee_id: s(&f["assignee"]["accountId"]).or(s(&f["assignee"]["key"])),
+            reporter_id: s(&f["reporter"]["accountId"]).or(s(&f["reporter"]["key"])),
+            created: f["created"].as_str().and_then(utc),
+            updated: f["updated"].as_str().and_then(utc),
+            resolved: f["resolutiondate"].as_str().and_then(utc),
+            story_points,
+            parent_key: s(&f["parent"]["key"]),
+            raw_json: issue.to_string(),
+        });
+        self.changes.push((id.clone(), changes));
+        self.comments.push((
+            id.clone(),
+            comments
+                .iter()
+                .map(|c| CommentRow {
+                    id: c["id"].as_str().unwrap_or_default().to_owned(),
+                    issue_id: id.clone(),
+                    author_id: s(&c["author"]["accountId"]).or(s(&c["author"]["key"])),
+                    created: c["created"].as_str().and_then(utc),
+                    updated: c["updated"].as_str().and_then(utc),
+                    body_text: Some(plain_text(&c["body"])),
+                    body_raw: Some(c["body"].to_string()),
+                })
+                .collect(),
+        ));
+        self.worklogs.push((
+            id.clone(),
+            worklogs
+                .iter()
+                .map(|w| WorklogRow {
+                    id: w["id"].as_str().unwrap_or_default().to_owned(),
+                    issue_id: id.clone(),
+                    author_id: s(&w["author"]["accountId"]).or(s(&w["author"]["key"])),
+                    started: w["started"].as_str().and_then(utc),
+                    time_spent_seconds: w["timeSpentSeconds"].as_i64(),
+                    updated: w["updated"].as_str().and_then(utc),
+                })
+                .collect(),
+        ));
+        self.sprints.push((id, sprint_ids));
+    }
+
+    pub fn write(&self, tx: &Tx, now: &str) -> Result<(), StoreError> {
+        for i in &self.issues {
+            tx.upsert_issue(i)?;
+        }
+        for (id, c) in &self.changes {
+            tx.replace_changes(id, c)?;
+        }
+        for (id, c) in &self.comments {
+            tx.set_comments(id, c, now)?;
+        }
+        for (id, w) in &self.worklogs {
+            tx.set_worklogs(id, w, now)?;
+        }
+        for (id, sp) in &self.sprints {
+            tx.set_sprint_issues(id, sp)?;
+        }
+        Ok(())
+    }
+}
+
+pub fn sprint(v: &Value) -> SprintRow {
+    SprintRow {
+        id: v["id"].to_string(),
+        board_id: v["originBoardId"].to_string(),
+        name: v["name"].as_str().unwrap_or_default().to_owned(),
+        state: v["state"].as_str().unwrap_or_default().to_owned(),
+        start_date: s(&v["startDate"]),
+        end_date: s(&v["endDate"]),
+        complete_date: s(&v["completeDate"]),
+        goal: s(&v["goal"]),
+    }
+}

@@ -1,0 +1,424 @@
+//! `jiralink-sync`: mirrors a Jira Cloud site into the store. Per project it enumerates issue ids
+//! (5000 a page), fetches what changed with `issue/bulkfetch` (100 a request) and whole changelogs
+//! with `changelog/bulkfetch`, reads comments and worklogs inline (and per issue only past the inline
+//! cap), reconciles ids to find deletes, and moves a per-project watermark in the transaction that
+//! writes the project's last data. Wire JSON is converted to store rows explicitly here.
+
+mod convert;
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+use jiralink_api::{Client, Error};
+use jiralink_store::{now, Store, StoreError};
+use serde_json::{json, Value};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    #[error(transparent)]
+    Jira(#[from] Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<jiralink_api::Diagnosis> for SyncError {
+    fn from(d: jiralink_api::Diagnosis) -> Self {
+        SyncError::Jira(Error::Diagnosed(d))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// The credential's name: checkpoints and runs are kept per credential.
+    pub credential: String,
+    /// Only these project keys (all visible ones when empty).
+    pub projects: Vec<String>,
+    /// Ignore watermarks and fetch everything.
+    pub full: bool,
+    /// Concurrent bulk requests.
+    pub concurrency: usize,
+    /// Re-read this many minutes before the watermark (clock skew, in-flight writes).
+    pub overlap_minutes: i64,
+}
+
+impl SyncOptions {
+    pub fn new(credential: &str) -> SyncOptions {
+        SyncOptions {
+            credential: credential.to_owned(),
+            projects: Vec::new(),
+            full: false,
+            concurrency: 4,
+            overlap_minutes: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SyncSummary {
+    pub projects: usize,
+    pub issues_written: usize,
+    pub changelog_items: usize,
+    pub comments: usize,
+    pub worklogs: usize,
+    pub issues_deleted: usize,
+    pub sprints: usize,
+    pub requests: u32,
+    pub duration_ms: u64,
+}
+
+const ISSUE_STREAM: &str = "issues";
+const BULK_ISSUES: usize = 100;
+const ID_PAGE: usize = 5000;
+
+/// Runs one sync; records it in `sync_runs`, failed or not.
+pub async fn sync(
+    client: &Client,
+    store: &mut Store,
+    opts: &SyncOptions,
+) -> Result<SyncSummary, SyncError> {
+    let run = store.begin_run(&opts.credential)?;
+    let started = Instant::now();
+    let before = client.requests();
+    let result = run_sync(client, store, opts).await;
+    let requests = client.requests() - before;
+    match result {
+        Ok(mut s) => {
+            s.requests = requests;
+            s.duration_ms = started.elapsed().as_millis() as u64;
+            store.finish_run(run, "ok", requests.into(), s.issues_written as i64, None)?;
+            Ok(s)
+        }
+        Err(e) => {
+            store.finish_run(run, "failed", requests.into(), 0, Some(&e.to_string()))?;
+            Err(e)
+        }
+    }
+}
+
+async fn run_sync(
+    client: &Client,
+    store: &mut Store,
+    opts: &SyncOptions,
+) -> Result<SyncSummary, SyncError> {
+    let api = client.api();
+    let run_started = now();
+    let mut summary = SyncSummary::default();
+    let me = client.get_json(&format!("{api}/myself")).await?;
+    let tz: chrono_tz::Tz = me["timeZone"]
+        .as_str()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(chrono_tz::UTC);
+    let fields = convert::Fields::from_field_list(&client.get_json(&format!("{api}/field")).await?);
+
+    // Projects (startAt pages of 100).
+    let mut projects = Vec::new();
+    let mut start = 0;
+    loop {
+        let page = client
+            .get_json(&format!(
+                "{api}/project/search?startAt={start}&maxResults=100"
+            ))
+            .await?;
+        let values = page["values"].as_array().cloned().unwrap_or_default();
+        start += values.len();
+        projects.extend(values);
+        if page["isLast"].as_bool().unwrap_or(true) || start == 0 {
+            break;
+        }
+    }
+    store.write(|tx| {
+        for p in &projects {
+            tx.upsert_project(
+                p["id"].as_str().unwrap_or_default(),
+                p["key"].as_str().unwrap_or_default(),
+                p["name"].as_str().unwrap_or_default(),
+                p["projectTypeKey"].as_str(),
+                &p.to_string(),
+            )?;
+        }
+        Ok(())
+    })?;
+    let keys: Vec<String> = projects
+        .iter()
+        .filter_map(|p| p["key"].as_str().map(str::to_owned))
+        .filter(|k| {
+            opts.projects.is_empty() || opts.projects.iter().any(|x| x.eq_ignore_ascii_case(k))
+        })
+        .collect();
+
+    // Users (Cloud: users/search pages until empty).
+    let mut start = 0;
+    loop {
+        let page = client
+            .get_json(&format!(
+                "{api}/users/search?startAt={start}&maxResults=1000"
+            ))
+            .await?;
+        let users = page.as_array().cloned().unwrap_or_default();
+        store.write(|tx| {
+            for u in &users {
+                if let Some(id) = u["accountId"].as_str() {
+                    tx.upsert_user(
+                        id,
+                        u["displayName"].as_str(),
+                        u["emailAddress"].as_str(),
+                        u["active"].as_bool().unwrap_or(true),
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
+        if users.len() < 1000 {
+            break;
+        }
+        start += users.len();
+    }
+
+    // Issues, project by project.
+    let mut visible: HashSet<String> = HashSet::new();
+    let mut stored: HashSet<String> = HashSet::new();
+    for key in &keys {
+        summary.projects += 1;
+        let all = issue_ids(client, &format!("project = \"{key}\" ORDER BY id ASC")).await?;
+        let live: BTreeSet<String> = store.live_issue_ids(key)?.into_iter().collect();
+        let watermark = if opts.full {
+            None
+        } else {
+            store.checkpoint(&opts.credential, ISSUE_STREAM, key)?
+        };
+        let mut wanted: BTreeSet<String> = match &watermark {
+            None => all.iter().cloned().collect(),
+            Some(wm) => {
+                let since = jql_time(wm, opts.overlap_minutes, tz);
+                issue_ids(
+                    client,
+                    &format!("project = \"{key}\" AND updated >= \"{since}\" ORDER BY id ASC"),
+                )
+                .await?
+                .into_iter()
+                .collect()
+            }
+        };
+        // Anything Jira has that the store lacks is fetched too, whatever its update time.
+        wanted.extend(all.iter().filter(|id| !live.contains(*id)).cloned());
+        visible.extend(all.iter().cloned());
+        stored.extend(live);
+        let ids: Vec<String> = wanted.into_iter().collect();
+        let chunks: Vec<Vec<String>> = ids.chunks(BULK_ISSUES).map(<[String]>::to_vec).collect();
+        let n_chunks = chunks.len();
+        let mut fetched = stream::iter(chunks.into_iter().map(|c| fetch_chunk(client, &fields, c)))
+            .buffer_unordered(opts.concurrency.max(1));
+        let mut done = 0;
+        while let Some(batch) = fetched.next().await {
+            let batch = batch?;
+            done += 1;
+            let last = done == n_chunks;
+            summary.issues_written += batch.issues.len();
+            summary.changelog_items += batch.changes.iter().map(|(_, c)| c.len()).sum::<usize>();
+            summary.comments += batch.comments.iter().map(|(_, c)| c.len()).sum::<usize>();
+            summary.worklogs += batch.worklogs.iter().map(|(_, w)| w.len()).sum::<usize>();
+            let stamp = now();
+            store.write(|tx| {
+                batch.write(tx, &stamp)?;
+                // The watermark moves with the project's last data, never before it.
+                if last {
+                    tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &run_started)?;
+                }
+                Ok(())
+            })?;
+            tracing::info!(project = %key, chunk = done, of = n_chunks, "issues written");
+        }
+        if n_chunks == 0 {
+            store
+                .write(|tx| tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &run_started))?;
+        }
+    }
+
+    // Deletes: issues the store has live in the synced projects that Jira no longer shows there
+    // nor anywhere else we looked (an issue moved between synced projects is just re-keyed).
+    let gone: Vec<String> = stored.difference(&visible).cloned().collect();
+    summary.issues_deleted = gone.len();
+    let stamp = now();
+    store.write(|tx| tx.mark_issues_deleted(&gone, &stamp))?;
+
+    summary.sprints = sync_boards(client, store).await?;
+    Ok(summary)
+}
+
+/// All issue ids a JQL matches, id-only pages of 5000 with nextPageToken.
+async fn issue_ids(client: &Client, jql: &str) -> Result<Vec<String>, SyncError> {
+    let mut ids = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut body = json!({"jql": jql, "fields": ["id"], "maxResults": ID_PAGE});
+        if let Some(t) = &token {
+            body["nextPageToken"] = json!(t);
+        }
+        let page = client
+            .post_json(&format!("{}/search/jql", client.api()), &body)
+            .await?;
+        ids.extend(
+            page["issues"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["id"].as_str().map(str::to_owned)),
+        );
+        match page["nextPageToken"].as_str() {
+            Some(t) if !page["isLast"].as_bool().unwrap_or(false) => token = Some(t.to_owned()),
+            _ => return Ok(ids),
+        }
+    }
+}
+
+/// A watermark (UTC) minus the overlap, as JQL reads dates: minutes, in the account's time zone.
+fn jql_time(watermark: &str, overlap_minutes: i64, tz: chrono_tz::Tz) -> String {
+    let t = chrono::DateTime::parse_from_rfc3339(watermark)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now());
+    let t = t - chrono::Duration::minutes(overlap_minutes + 1);
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Fetches 100 issues with their whole changelogs, comments and worklogs.
+async fn fetch_chunk(
+    client: &Client,
+    fields: &convert::Fields,
+    ids: Vec<String>,
+) -> Result<convert::Batch, SyncError> {
+    let api = client.api();
+    let body = json!({"issueIdsOrKeys": ids, "fields": ["*all"]});
+    let page = client
+        .post_json(&format!("{api}/issue/bulkfetch"), &body)
+        .await?;
+    let issues: Vec<Value> = page["issues"].as_array().cloned().unwrap_or_default();
+    let mut batch = convert::Batch::default();
+    let present: Vec<String> = issues
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(str::to_owned))
+        .collect();
+    // Whole changelogs, 1000 histories a page.
+    let mut changes = convert::Changes::default();
+    if !present.is_empty() {
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = json!({"issueIdsOrKeys": present, "maxResults": 1000});
+            if let Some(t) = &token {
+                body["nextPageToken"] = json!(t);
+            }
+            let page = client
+                .post_json(&format!("{api}/changelog/bulkfetch"), &body)
+                .await?;
+            changes.add(&page);
+            match page["nextPageToken"].as_str() {
+                Some(t) => token = Some(t.to_owned()),
+                None => break,
+            }
+        }
+    }
+    for issue in &issues {
+        let id = issue["id"].as_str().unwrap_or_default().to_owned();
+        let comment_page = &issue["fields"]["comment"];
+        let comments = if comment_page["total"].as_u64().unwrap_or(0) as usize
+            > comment_page["comments"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or(0)
+        {
+            all_pages(client, &format!("{api}/issue/{id}/comment"), "comments").await?
+        } else {
+            comment_page["comments"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        };
+        let worklog_page = &issue["fields"]["worklog"];
+        let worklogs = if worklog_page["total"].as_u64().unwrap_or(0) as usize
+            > worklog_page["worklogs"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or(0)
+        {
+            all_pages(client, &format!("{api}/issue/{id}/worklog"), "worklogs").await?
+        } else {
+            worklog_page["worklogs"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        };
+        batch.add(fields, issue, changes.take(&id), &comments, &worklogs);
+    }
+    Ok(batch)
+}
+
+/// Every item of a startAt-paged list.
+async fn all_pages(client: &Client, path: &str, key: &str) -> Result<Vec<Value>, SyncError> {
+    let mut out = Vec::new();
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let page = client
+            .get_json(&format!("{path}{sep}startAt={}&maxResults=5000", out.len()))
+            .await?;
+        let items = page[key].as_array().cloned().unwrap_or_default();
+        let total = page["total"].as_u64().unwrap_or(0) as usize;
+        let n = items.len();
+        out.extend(items);
+        if n == 0 || out.len() >= total {
+            return Ok(out);
+        }
+    }
+}
+
+/// Boards and their sprints (Agile API), upserted; returns the number of sprints.
+async fn sync_boards(client: &Client, store: &mut Store) -> Result<usize, SyncError> {
+    let mut boards = Vec::new();
+    let mut start = 0;
+    loop {
+        let page = client
+            .get_json(&format!(
+                "/rest/agile/1.0/board?startAt={start}&maxResults=50"
+            ))
+            .await?;
+        let values = page["values"].as_array().cloned().unwrap_or_default();
+        start += values.len();
+        boards.extend(values);
+        if page["isLast"].as_bool().unwrap_or(true) || start == 0 {
+            break;
+        }
+    }
+    let mut sprints = Vec::new();
+    for b in boards.iter().filter(|b| b["type"] == "scrum") {
+        let id = b["id"].as_i64().unwrap_or_default();
+        let mut start = 0;
+        loop {
+            let page = client
+                .get_json(&format!(
+                    "/rest/agile/1.0/board/{id}/sprint?startAt={start}&maxResults=50"
+                ))
+                .await?;
+            let values = page["values"].as_array().cloned().unwrap_or_default();
+            start += values.len();
+            sprints.extend(values);
+            if page["isLast"].as_bool().unwrap_or(true) || start == 0 {
+                break;
+            }
+        }
+    }
+    store.write(|tx| {
+        for b in &boards {
+            tx.upsert_board(
+                &b["id"].to_string(),
+                b["name"].as_str().unwrap_or_default(),
+                b["type"].as_str().unwrap_or_default(),
+                b["location"]["projectKey"].as_str(),
+            )?;
+        }
+        for s in &sprints {
+            tx.upsert_sprint(&convert::sprint(s))?;
+        }
+        Ok(())
+    })?;
+    Ok(sprints.len())
+}

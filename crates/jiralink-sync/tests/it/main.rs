@@ -1,0 +1,188 @@
+//! Sync against the simulator, compared with its ground truth (`/__sim/snapshot`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
+use jiralink_sim::{Deployment, Sim};
+use jiralink_store::Store;
+use jiralink_sync::{sync, SyncOptions};
+use serde_json::Value;
+
+async fn client(sim: &Sim) -> jiralink_api::Client {
+    let admin = sim.identity("admin").expect("admin");
+    let auth = Auth::Basic {
+        user: admin.email.clone().unwrap_or_default(),
+        secret: secrecy::SecretString::from(admin.secret.clone()),
+    };
+    ClientBuilder::new(
+        site::normalize(sim.base_url(), false).expect("url"),
+        AuthKind::CloudToken,
+        auth,
+    )
+    .build()
+    .await
+    .expect("client")
+}
+
+fn store(tag: &str) -> Store {
+    let dir = std::env::temp_dir().join(format!("jiralink-sync-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    Store::open_sqlite(&dir.join("store.db")).expect("store")
+}
+
+fn rows(s: &Store, sql: &str) -> Vec<(String, String)> {
+    let mut st = s.connection().prepare(sql).expect("sql");
+    st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+        ))
+    })
+    .expect("query")
+    .map(|r| r.expect("row"))
+    .collect()
+}
+
+/// The store equals the snapshot: live issues (id, key, updated), changelog counts, comment and
+/// worklog ids, and every deletion.
+fn assert_matches(s: &Store, snap: &Value) {
+    let issues: BTreeMap<String, (String, String)> = snap["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| {
+            (
+                i["id"].to_string(),
+                (
+                    i["key"].as_str().unwrap_or_default().to_owned(),
+                    i["updated"].as_str().unwrap_or_default().to_owned(),
+                ),
+            )
+        })
+        .collect();
+    let stored: BTreeMap<String, (String, String)> = {
+        let mut st = s
+            .connection()
+            .prepare("SELECT id, key, updated FROM issues WHERE deleted_at IS NULL")
+            .expect("sql");
+        st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+            ))
+        })
+        .expect("q")
+        .map(|r| r.expect("row"))
+        .collect()
+    };
+    assert_eq!(stored.len(), issues.len(), "live issue count");
+    assert_eq!(stored, issues, "ids, keys and updated times");
+    let changes: BTreeMap<String, String> = rows(s, "SELECT issue_id, CAST(COUNT(DISTINCT change_id) AS TEXT) FROM issue_changes GROUP BY issue_id").into_iter().collect();
+    for i in snap["issues"].as_array().expect("issues") {
+        let want = i["changelog_count"].as_u64().unwrap_or(0);
+        let got: u64 = changes
+            .get(&i["id"].to_string())
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        assert_eq!(got, want, "changelog of {}", i["key"]);
+    }
+    let ids = |field: &str| -> BTreeSet<String> {
+        snap["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .flat_map(|i| i[field].as_array().cloned().unwrap_or_default())
+            .map(|v| v.to_string())
+            .collect()
+    };
+    let live = |table: &str| -> BTreeSet<String> {
+        rows(s, &format!("SELECT {table}.id, '' FROM {table} JOIN issues ON issues.id = {table}.issue_id WHERE {table}.deleted_at IS NULL AND issues.deleted_at IS NULL")).into_iter().map(|(id, _)| id).collect()
+    };
+    assert_eq!(live("comments"), ids("comment_ids"), "comment ids");
+    assert_eq!(live("worklogs"), ids("worklog_ids"), "worklog ids");
+    let deleted: BTreeSet<String> =
+        rows(s, "SELECT id, '' FROM issues WHERE deleted_at IS NOT NULL")
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+    let snap_deleted: BTreeSet<String> = snap["deleted"]["issues"]
+        .as_array()
+        .expect("deleted")
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    assert!(
+        snap_deleted
+            .iter()
+            .all(|id| deleted.contains(id) || !stored.contains_key(id)),
+        "deleted issues are not live"
+    );
+    for c in snap["deleted"]["comments"]
+        .as_array()
+        .expect("deleted comments")
+    {
+        assert!(
+            !live("comments").contains(&c.to_string()),
+            "deleted comment {c} is not live"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_then_incremental_sync_equals_the_snapshot() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(3000)
+        .seed(51)
+        .start()
+        .await
+        .expect("sim");
+    let c = client(&sim).await;
+    let mut s = store("full");
+    let summary = sync(&c, &mut s, &SyncOptions::new("t"))
+        .await
+        .expect("sync");
+    assert_eq!(summary.issues_written, 3000);
+    assert_matches(&s, &sim.snapshot());
+    // No change: a few requests per project; only issues inside the overlap window are re-read.
+    let again = sync(&c, &mut s, &SyncOptions::new("t"))
+        .await
+        .expect("resync");
+    assert!(again.issues_written < 10, "{again:?}");
+    assert!(
+        again.requests <= 4 + 4 * again.projects as u32 + 4,
+        "{again:?}"
+    );
+    assert_matches(&s, &sim.snapshot());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_while_the_site_changes_then_catch_up() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(3000)
+        .seed(52)
+        .mutate_per_s(300.0)
+        .start()
+        .await
+        .expect("sim");
+    let c = client(&sim).await;
+    let mut s = store("mutating");
+    sync(&c, &mut s, &SyncOptions::new("t"))
+        .await
+        .expect("sync during mutation");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sim.pause_mutation(true);
+    let snap = sim.snapshot();
+    assert!(
+        !snap["deleted"]["issues"].as_array().expect("d").is_empty(),
+        "the mutator deleted issues"
+    );
+    let catch_up = sync(&c, &mut s, &SyncOptions::new("t"))
+        .await
+        .expect("incremental");
+    assert!(catch_up.issues_written > 0);
+    assert_matches(&s, &snap);
+}

@@ -1,0 +1,151 @@
+//! `jiralink sync NAME` and `jiralink status`: mirror Jira into the store, and report on it.
+
+use anyhow::Context;
+use jiralink_store::Store;
+use jiralink_sync::SyncOptions;
+use serde_json::json;
+
+use super::credential::print_table;
+use super::{connect, Failed, UsageError};
+use crate::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The credential to sync with.
+    name: String,
+    /// Only these projects (comma-separated keys).
+    #[arg(long, value_delimiter = ',')]
+    projects: Vec<String>,
+    /// Ignore watermarks: fetch everything again (deletes are still detected).
+    #[arg(long)]
+    full: bool,
+    /// Concurrent bulk requests.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+}
+
+/// Opens the store named by `--store` (only `sqlite:PATH` today), or the home's default.
+pub fn open_store(global: &Global) -> anyhow::Result<Store> {
+    let path = match global.store.as_deref() {
+        Some(url) => match url.strip_prefix("sqlite:") {
+            Some(p) => std::path::PathBuf::from(p),
+            None => anyhow::bail!(UsageError(format!(
+                "--store {url}: only sqlite:PATH stores are supported so far"
+            ))),
+        },
+        None => {
+            let home = connect::home(global.home.clone())?;
+            std::fs::create_dir_all(&home)
+                .with_context(|| format!("cannot create {}", home.display()))?;
+            home.join("jiralink.db")
+        }
+    };
+    Store::open_sqlite(&path).with_context(|| format!("cannot open the store {}", path.display()))
+}
+
+pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
+    let home = connect::home(global.home.clone())?;
+    let vault = connect::vault(&home)?;
+    let (cred, mut secrets) = vault.get(&args.name)?;
+    let mut store = open_store(&global)?;
+    let client = match connect::client(Some(&vault), &cred, &mut secrets).await? {
+        Ok(c) => c,
+        Err(e) => {
+            let d = e.diagnosis();
+            println!(
+                "{}: FAILED  {}\n  cause  {}\n  fix    {}",
+                args.name, d.code, d.cause, d.fix
+            );
+            return Err(Failed.into());
+        }
+    };
+    let mut opts = SyncOptions::new(&args.name);
+    opts.projects = args.projects;
+    opts.full = args.full;
+    opts.concurrency = args.concurrency;
+    match jiralink_sync::sync(&client, &mut store, &opts).await {
+        Ok(s) => {
+            if global.out.json {
+                println!("{}", serde_json::to_value(&s)?);
+            } else {
+                println!(
+                    "{}: synced {} project(s): {} issues written ({} changelog items, {} comments, {} worklogs), {} deleted, {} sprints; {} requests in {:.1} s",
+                    args.name, s.projects, s.issues_written, s.changelog_items, s.comments, s.worklogs, s.issues_deleted, s.sprints, s.requests, s.duration_ms as f64 / 1000.0
+                );
+            }
+            Ok(())
+        }
+        Err(jiralink_sync::SyncError::Jira(e)) => {
+            let d = e.diagnosis();
+            println!(
+                "{}: sync FAILED  {}\n  cause  {}\n  fix    {}",
+                args.name, d.code, d.cause, d.fix
+            );
+            Err(Failed.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn status(global: Global) -> anyhow::Result<()> {
+    let store = open_store(&global)?;
+    let counts = store.counts()?;
+    let conn = store.connection();
+    let mut st = conn.prepare("SELECT id, credential, started, COALESCE(finished, ''), status, requests, issues_written, COALESCE(error, '') FROM sync_runs ORDER BY id DESC LIMIT 10")?;
+    let runs: Vec<Vec<String>> = st
+        .query_map([], |r| {
+            Ok((0..8)
+                .map(|i| {
+                    r.get::<_, rusqlite_value::Any>(i)
+                        .map(|v| v.0)
+                        .unwrap_or_default()
+                })
+                .collect())
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut st = conn.prepare("SELECT credential, scope, value FROM t_checkpoints WHERE stream = 'issues' ORDER BY credential, scope")?;
+    let marks: Vec<Vec<String>> = st
+        .query_map([], |r| Ok(vec![r.get(0)?, r.get(1)?, r.get(2)?]))?
+        .collect::<Result<_, _>>()?;
+    if global.out.json {
+        println!(
+            "{}",
+            json!({"counts": {"projects": counts.projects, "issues": counts.issues, "issues_deleted": counts.issues_deleted, "changes": counts.changes, "comments": counts.comments, "worklogs": counts.worklogs, "sprints": counts.sprints}, "runs": runs, "watermarks": marks})
+        );
+        return Ok(());
+    }
+    println!("store: {} projects, {} issues ({} deleted), {} changelog items, {} comments, {} worklogs, {} sprints\n", counts.projects, counts.issues, counts.issues_deleted, counts.changes, counts.comments, counts.worklogs, counts.sprints);
+    print_table(
+        &[
+            "RUN",
+            "CREDENTIAL",
+            "STARTED",
+            "FINISHED",
+            "STATUS",
+            "REQUESTS",
+            "ISSUES",
+            "ERROR",
+        ],
+        &runs,
+    );
+    println!();
+    print_table(&["CREDENTIAL", "PROJECT", "WATERMARK"], &marks);
+    Ok(())
+}
+
+/// Any SQLite value as display text.
+mod rusqlite_value {
+    pub struct Any(pub String);
+    impl jiralink_store::FromSql for Any {
+        fn column_result(v: jiralink_store::ValueRef<'_>) -> jiralink_store::FromSqlResult<Self> {
+            Ok(Any(match v {
+                jiralink_store::ValueRef::Null => String::new(),
+                jiralink_store::ValueRef::Integer(i) => i.to_string(),
+                jiralink_store::ValueRef::Real(f) => f.to_string(),
+                jiralink_store::ValueRef::Text(t) | jiralink_store::ValueRef::Blob(t) => {
+                    String::from_utf8_lossy(t).into_owned()
+                }
+            }))
+        }
+    }
+}
