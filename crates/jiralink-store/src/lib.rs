@@ -427,6 +427,14 @@ impl Tx<'_> {
         Ok(())
     }
 
+    pub fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()> {
+        self.0.execute(
+            "DELETE FROM t_checkpoints WHERE credential = ?1 AND stream = ?2 AND scope = ?3",
+            params![credential, stream, scope],
+        )?;
+        Ok(())
+    }
+
     pub fn set_checkpoint(
         &self,
         credential: &str,

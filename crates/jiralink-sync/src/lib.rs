@@ -69,6 +69,7 @@ pub struct SyncSummary {
 }
 
 const ISSUE_STREAM: &str = "issues";
+const PASS_STREAM: &str = "issues_pass";
 const BULK_ISSUES: usize = 100;
 const ID_PAGE: usize = 5000;
 
@@ -183,12 +184,28 @@ async fn run_sync(
         summary.projects += 1;
         let all = issue_ids(client, &format!("project = \"{key}\" ORDER BY id ASC")).await?;
         let live: BTreeSet<String> = store.live_issue_ids(key)?.into_iter().collect();
-        let watermark = if opts.full {
-            None
+        // `issues` is the watermark of the last completed pass; `issues_pass` the start of a pass
+        // that a crash interrupted. Either bounds what must be re-read: everything updated since,
+        // plus whatever the store still lacks.
+        let (watermark, pass) = if opts.full {
+            (None, None)
         } else {
-            store.checkpoint(&opts.credential, ISSUE_STREAM, key)?
+            (
+                store.checkpoint(&opts.credential, ISSUE_STREAM, key)?,
+                store.checkpoint(&opts.credential, PASS_STREAM, key)?,
+            )
         };
-        let mut wanted: BTreeSet<String> = match &watermark {
+        let since = match (&watermark, &pass) {
+            (Some(w), Some(p)) => Some(w.clone().min(p.clone())),
+            (w, p) => w.clone().or(p.clone()),
+        };
+        if pass.is_none() {
+            store
+                .write(|tx| tx.set_checkpoint(&opts.credential, PASS_STREAM, key, &run_started))?;
+        }
+        // A completed pass has everything updated before this run began.
+        let completed_mark = run_started.clone();
+        let mut wanted: BTreeSet<String> = match &since {
             None => all.iter().cloned().collect(),
             Some(wm) => {
                 let since = jql_time(wm, opts.overlap_minutes, tz);
@@ -224,15 +241,18 @@ async fn run_sync(
                 batch.write(tx, &stamp)?;
                 // The watermark moves with the project's last data, never before it.
                 if last {
-                    tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &run_started)?;
+                    tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &completed_mark)?;
+                    tx.clear_checkpoint(&opts.credential, PASS_STREAM, key)?;
                 }
                 Ok(())
             })?;
             tracing::info!(project = %key, chunk = done, of = n_chunks, "issues written");
         }
         if n_chunks == 0 {
-            store
-                .write(|tx| tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &run_started))?;
+            store.write(|tx| {
+                tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &completed_mark)?;
+                tx.clear_checkpoint(&opts.credential, PASS_STREAM, key)
+            })?;
         }
     }
 
