@@ -1,5 +1,6 @@
 //! `jiralink demo`: the whole flow against a built-in simulator, in a throwaway home: add a
-//! credential (sealed in a vault), test it, audit its access. Sync and insights join as they land.
+//! credential (sealed in a vault), test it, audit its access, sync the site into SQLite. Insights join
+//! when they land.
 
 use std::time::Instant;
 
@@ -91,8 +92,52 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!(e.diagnosis()))?;
     access_cmd::print("demo", &audit, out.json);
+
     if !out.json {
-        println!("\nThe site admin is far more than an integration needs: the findings say so. Next: `jiralink credential add` for your own site.");
+        println!("\n== sync into {}", home.join("jiralink.db").display());
+    }
+    let mut store = jiralink_store::Store::open_sqlite(&home.join("jiralink.db"))?;
+    let summary = jiralink_sync::sync(
+        &client,
+        &mut store,
+        &jiralink_sync::SyncOptions::new("demo"),
+    )
+    .await?;
+    let counts = store.counts()?;
+    if out.json {
+        println!("{}", serde_json::to_value(&summary)?);
+    } else {
+        println!(
+            "  {} issues, {} changelog items, {} comments, {} worklogs, {} sprints in {:.1} s with {} requests",
+            counts.issues, counts.changes, counts.comments, counts.worklogs, counts.sprints, summary.duration_ms as f64 / 1000.0, summary.requests
+        );
+        let again = jiralink_sync::sync(
+            &client,
+            &mut store,
+            &jiralink_sync::SyncOptions::new("demo"),
+        )
+        .await?;
+        println!(
+            "  re-sync with no changes: {} requests, {} ms",
+            again.requests, again.duration_ms
+        );
+        let mut st = store.connection().prepare("SELECT status_category, COUNT(*) FROM issues WHERE deleted_at IS NULL GROUP BY 1 ORDER BY 2 DESC")?;
+        let rows: Vec<(String, i64)> = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    r.get(1)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        println!(
+            "  issues by status category: {}",
+            rows.iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("\nThe site admin is far more than an integration needs: the findings say so. Next: `jiralink credential add` for your own site, then `jiralink sync NAME`.");
     }
     let _ = std::fs::remove_dir_all(&home);
     Ok(())
