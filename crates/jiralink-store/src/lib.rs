@@ -12,7 +12,13 @@ pub use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
 /// Checkpoint values carry this format version; a newer one is refused rather than misread.
 pub const CHECKPOINT_FORMAT: i64 = 1;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_sprint_issue_index.sql"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
