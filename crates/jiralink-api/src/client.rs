@@ -45,7 +45,8 @@ impl Error {
 
 /// When and how often a request is tried again. Authentication failures (401, 403) are never
 /// retried: repeated failed logins lock Data Center accounts behind a CAPTCHA. Rate limits (429)
-/// honour `Retry-After`; 5xx and connection failures back off exponentially with jitter.
+/// honour `Retry-After`, and pause every request of the client until then; 5xx, dropped
+/// connections and cut bodies back off exponentially with jitter, for idempotent requests only.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -204,6 +205,8 @@ impl ClientBuilder {
             cloud_id: None,
             gateway: self.gateway.clone(),
             rotated_refresh_token: None,
+            paused_until: std::sync::Mutex::new(None),
+            pace: std::sync::Mutex::new(None),
             requests: AtomicU32::new(0),
         };
         if let Auth::OAuth2 {
@@ -270,6 +273,10 @@ pub struct Client {
     /// OAuth 2: the refresh token that replaced the one used to build this client; the caller
     /// must persist it (the old one no longer works).
     rotated_refresh_token: Option<secrecy::SecretString>,
+    /// Set by a 429: no request leaves before this instant.
+    paused_until: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Set by a 429 that names the limit: (interval between requests, next free slot).
+    pace: std::sync::Mutex<Option<(Duration, std::time::Instant)>>,
     requests: AtomicU32,
 }
 
@@ -395,14 +402,37 @@ impl Client {
                     .apply(req, method.as_str(), &parsed, now)
                     .map_err(Error::Config)?;
             }
+            // When Jira said 429, every request waits out Retry-After, not only the one refused.
+            let pause = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(until) = pause {
+                tokio::time::sleep_until(until.into()).await;
+            }
+            // After a 429 the client keeps to the rate the site announced (X-RateLimit-Limit).
+            let slot = {
+                let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+                pace.as_mut().map(|(interval, next)| {
+                    let at = (*next).max(std::time::Instant::now());
+                    *next = at + *interval;
+                    at
+                })
+            };
+            if let Some(at) = slot {
+                tokio::time::sleep_until(at.into()).await;
+            }
             self.requests.fetch_add(1, Ordering::Relaxed);
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
+            let idempotent = is_idempotent(&method, parsed.path());
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) => {
                     let d = diagnosis::from_transport(&e);
-                    if last || !(d.retryable() && method == Method::GET) {
+                    // Dropped or reset connections are transient; DNS, TLS and proxy refusals are not.
+                    let transient = matches!(
+                        d.code,
+                        Code::Timeout | Code::ConnectFailed | Code::UnexpectedResponse
+                    );
+                    if last || !(transient && idempotent) {
                         return Err(d.into());
                     }
                     tokio::time::sleep(self.retry.backoff(attempt)).await;
@@ -415,7 +445,7 @@ impl Client {
                 Ok(b) => b.to_vec(),
                 Err(e) => {
                     // A body cut short: retry like a transport failure.
-                    if last {
+                    if last || !idempotent {
                         return Err(diagnosis::from_transport(&e).into());
                     }
                     tokio::time::sleep(self.retry.backoff(attempt)).await;
@@ -430,10 +460,34 @@ impl Client {
                 });
             }
             let wait = match status.as_u16() {
-                429 | 503 => retry_after(&headers)
+                // Refused before any work was done: safe to retry whatever the method.
+                429 => {
+                    let w = retry_after(&headers)
+                        .map(|d| d.max(self.retry.base_delay))
+                        .unwrap_or_else(|| self.retry.backoff(attempt));
+                    let until = std::time::Instant::now() + w;
+                    let mut p = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+                    if p.is_none_or(|old| old < until) {
+                        *p = Some(until);
+                    }
+                    let limit = headers
+                        .get("x-ratelimit-limit")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<f64>().ok());
+                    if let Some(rps) = limit.filter(|r| *r > 0.0) {
+                        // A little under the limit, so that clock jitter does not cross it.
+                        let interval = Duration::from_secs_f64(1.0 / (rps * 0.95));
+                        let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+                        if pace.is_none_or(|(old, _)| old < interval) {
+                            *pace = Some((interval, until));
+                        }
+                    }
+                    Some(w)
+                }
+                503 if idempotent => retry_after(&headers)
                     .map(|d| d.max(self.retry.base_delay))
                     .or(Some(self.retry.backoff(attempt))),
-                500 | 502 | 504 => Some(self.retry.backoff(attempt)),
+                500 | 502 | 504 if idempotent => Some(self.retry.backoff(attempt)),
                 _ => None,
             };
             match wait {
@@ -468,6 +522,27 @@ pub(crate) async fn exchange(
         .await
         .map_err(|e| diagnosis::from_transport(&e))?;
     Ok((status, headers, text))
+}
+
+/// Reads may be repeated; writes only when Jira refused them before doing anything (429).
+/// Jira's read-only POSTs (search, bulk fetches, permission checks) count as reads.
+fn is_idempotent(method: &Method, path: &str) -> bool {
+    const READ_POSTS: &[&str] = &[
+        "/search/jql",
+        "/search",
+        "/search/approximate-count",
+        "/issue/bulkfetch",
+        "/changelog/bulkfetch",
+        "/comment/list",
+        "/worklog/list",
+        "/permissions/check",
+        "/permissions/project",
+    ];
+    match *method {
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE => true,
+        Method::POST => READ_POSTS.iter().any(|p| path.ends_with(p)),
+        _ => false,
+    }
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {

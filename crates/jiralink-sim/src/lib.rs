@@ -380,6 +380,12 @@ impl Sim {
             .mutation_paused
             .store(paused, std::sync::atomic::Ordering::Relaxed);
     }
+    /// How many requests the rate limit refused with 429 so far.
+    pub fn rate_limited_responses(&self) -> u64 {
+        self.shared
+            .rate_limited
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
     /// Requests that matched no route so far (`METHOD path`).
     pub fn unmatched(&self) -> Vec<String> {
         self.shared.unmatched.lock().clone()

@@ -40,6 +40,8 @@ pub struct Shared {
     pub oauth2: Mutex<crate::oauth2::OAuth2State>,
     /// Set to pause `--mutate-per-s` (tests stop mutating before a final comparison).
     pub mutation_paused: std::sync::atomic::AtomicBool,
+    /// How many 429 answers the rate limit gave.
+    pub rate_limited: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -64,6 +66,7 @@ impl Shared {
             search_cache: Mutex::new(HashMap::new()),
             oauth2: Mutex::new(crate::oauth2::OAuth2State::default()),
             mutation_paused: std::sync::atomic::AtomicBool::new(false),
+            rate_limited: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -192,7 +195,12 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     let limit_headers = match cfg.rate_limit {
         Some(rps) => match take_token(&shared, &identity_key, rps) {
             Ok(remaining) => Some((rps, remaining)),
-            Err(retry_after) => return rate_limited(rps, retry_after),
+            Err(retry_after) => {
+                shared
+                    .rate_limited
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return rate_limited(rps, retry_after);
+            }
         },
         None => None,
     };

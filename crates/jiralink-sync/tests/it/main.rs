@@ -186,3 +186,50 @@ async fn sync_while_the_site_changes_then_catch_up() {
     assert!(catch_up.issues_written > 0);
     assert_matches(&s, &snap);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_and_a_rate_limit_change_nothing_in_the_result() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(1500)
+        .seed(53)
+        .fault_rate(0.1)
+        .rate_limit(8.0)
+        .start()
+        .await
+        .expect("sim");
+    let admin = sim.identity("admin").expect("admin");
+    let auth = Auth::Basic {
+        user: admin.email.clone().unwrap_or_default(),
+        secret: secrecy::SecretString::from(admin.secret.clone()),
+    };
+    // One in ten requests fails: ten attempts make a lost request vanishingly rare (1e-10).
+    let retry = jiralink_api::RetryPolicy {
+        max_attempts: 10,
+        base_delay: Duration::from_millis(20),
+        ..Default::default()
+    };
+    let c = ClientBuilder::new(
+        site::normalize(sim.base_url(), false).expect("url"),
+        AuthKind::CloudToken,
+        auth,
+    )
+    .retry(retry)
+    .build()
+    .await
+    .expect("client");
+    let mut s = store("faults");
+    let mut opts = SyncOptions::new("t");
+    opts.concurrency = 4;
+    let summary = sync(&c, &mut s, &opts).await.expect("sync despite faults");
+    assert_eq!(summary.issues_written, 1500);
+    assert_matches(&s, &sim.snapshot());
+    // After the first 429 the client keeps to the announced rate: at most the requests already in
+    // flight are refused too.
+    let refused = sim.rate_limited_responses();
+    assert!(refused >= 1, "the sync was fast enough to meet the limit");
+    assert!(
+        refused <= opts.concurrency as u64 + 1,
+        "{refused} requests refused with 429"
+    );
+}
