@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-venv.sh
 cargo build -q -p jiralink
-export JIRALINK_BIN=${JIRALINK_BIN:-$PWD/target/debug/jiralink}
+export JIRALINK_BIN=${JIRALINK_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/jiralink}
 exec .venv/bin/python -m pytest tests/clients -q -p no:cacheprovider "$@"

@@ -42,6 +42,8 @@ pub struct Shared {
     pub mutation_paused: std::sync::atomic::AtomicBool,
     /// How many 429 answers the rate limit gave.
     pub rate_limited: std::sync::atomic::AtomicU64,
+    /// Requests served, `/__sim/` excluded (for benchmarks comparing clients).
+    pub requests: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -67,6 +69,7 @@ impl Shared {
             oauth2: Mutex::new(crate::oauth2::OAuth2State::default()),
             mutation_paused: std::sync::atomic::AtomicBool::new(false),
             rate_limited: std::sync::atomic::AtomicU64::new(0),
+            requests: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -114,6 +117,9 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     if path.starts_with("/__sim/") {
         return next.run(req).await;
     }
+    shared
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // The simulator's own endpoints also answer under the context path, without auth.
     let cp = shared.cfg.context_path.as_str();
     if let Some(rest) = path

@@ -5,6 +5,9 @@
 //! writes the project's last data. Wire JSON is converted to store rows explicitly here.
 
 mod convert;
+mod verify;
+
+pub use verify::{verify, ProjectDrift, VerifyReport};
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;

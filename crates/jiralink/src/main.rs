@@ -51,6 +51,8 @@ enum Command {
     Sync(cmd::sync::Args),
     /// Last sync runs, counts, watermarks and errors.
     Status,
+    /// Compare the store with Jira (ids per project, sampled update times) and report drift.
+    Verify(cmd::sync::VerifyArgs),
 }
 
 /// Output settings every command shares.
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
             Command::Access(args) => cmd::access::run(args, global).await,
             Command::Sync(args) => cmd::sync::run(args, global).await,
             Command::Status => cmd::sync::status(global),
+            Command::Verify(args) => cmd::sync::verify(args, global).await,
         }
     });
     match result {

@@ -39,6 +39,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
             "/__sim/snapshot",
             axum::routing::get(crate::snapshot::handler),
         )
+        .route("/__sim/stats", axum::routing::get(stats))
         .fallback(unmatched)
         .with_state(shared.clone());
     // The front rewrites the path (gateway prefix, context path) before routing, so it wraps a
@@ -49,6 +50,14 @@ pub fn app(shared: Arc<Shared>) -> Router {
             shared,
             crate::server::front,
         ))
+}
+
+/// Counters for benchmarks: requests served and 429s given.
+async fn stats(state: SharedState) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    ok(
+        json!({"requests": state.requests.load(Relaxed), "rate_limited": state.rate_limited.load(Relaxed)}),
+    )
 }
 
 async fn unmatched(state: SharedState, req: Request) -> Response {

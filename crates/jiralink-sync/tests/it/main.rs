@@ -233,3 +233,68 @@ async fn faults_and_a_rate_limit_change_nothing_in_the_result() {
         "{refused} requests refused with 429"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_reports_drift_until_the_next_sync() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(800)
+        .seed(54)
+        .start()
+        .await
+        .expect("sim");
+    let c = client(&sim).await;
+    let mut s = store("verify");
+    sync(&c, &mut s, &SyncOptions::new("t"))
+        .await
+        .expect("sync");
+    let clean = jiralink_sync::verify(&c, &s, &[], 1000)
+        .await
+        .expect("verify");
+    assert!(clean.ok, "{clean:?}");
+    assert!(clean.sampled >= 100, "{clean:?}");
+    // Jira changes behind the store's back: one issue deleted, one edited.
+    let snap = sim.snapshot();
+    let victim = snap["issues"][0]["key"].as_str().expect("key").to_owned();
+    let victim_id = snap["issues"][0]["id"].to_string();
+    let edited = snap["issues"][1]["key"].as_str().expect("key").to_owned();
+    c.send(
+        reqwest::Method::DELETE,
+        &format!("/rest/api/3/issue/{victim}"),
+        None,
+    )
+    .await
+    .expect("delete");
+    c.send(
+        reqwest::Method::PUT,
+        &format!("/rest/api/3/issue/{edited}"),
+        Some(&serde_json::json!({"fields": {"summary": "Edited behind the store's back"}})),
+    )
+    .await
+    .expect("edit");
+    let drift = jiralink_sync::verify(&c, &s, &[], 1000)
+        .await
+        .expect("verify");
+    assert!(!drift.ok);
+    assert!(
+        drift
+            .projects
+            .iter()
+            .any(|p| p.extra == vec![victim_id.clone()]),
+        "{drift:?}"
+    );
+    assert_eq!(
+        drift.projects.iter().map(|p| p.stale.len()).sum::<usize>(),
+        1,
+        "the edited issue is sampled as stale: {drift:?}"
+    );
+    sync(&c, &mut s, &SyncOptions::new("t"))
+        .await
+        .expect("sync");
+    assert!(
+        jiralink_sync::verify(&c, &s, &[], 1000)
+            .await
+            .expect("verify")
+            .ok
+    );
+}

@@ -87,6 +87,85 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     }
 }
 
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The credential to compare with.
+    name: String,
+    /// Only these projects (comma-separated keys).
+    #[arg(long, value_delimiter = ',')]
+    projects: Vec<String>,
+    /// Issues per project whose update time is compared.
+    #[arg(long, default_value_t = 100)]
+    sample: usize,
+}
+
+/// `jiralink verify NAME`: exit 0 when the store matches Jira, 1 with the drift listed when not.
+pub async fn verify(args: VerifyArgs, global: Global) -> anyhow::Result<()> {
+    let home = connect::home(global.home.clone())?;
+    let vault = connect::vault(&home)?;
+    let (cred, mut secrets) = vault.get(&args.name)?;
+    let store = open_store(&global)?;
+    let client = match connect::client(Some(&vault), &cred, &mut secrets).await? {
+        Ok(c) => c,
+        Err(e) => {
+            let d = e.diagnosis();
+            println!(
+                "{}: FAILED  {}\n  cause  {}\n  fix    {}",
+                args.name, d.code, d.cause, d.fix
+            );
+            return Err(Failed.into());
+        }
+    };
+    let report = jiralink_sync::verify(&client, &store, &args.projects, args.sample)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if global.out.json {
+        println!("{}", serde_json::to_value(&report)?);
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .projects
+            .iter()
+            .map(|p| {
+                vec![
+                    p.project.clone(),
+                    p.in_jira.to_string(),
+                    p.in_store.to_string(),
+                    p.missing.len().to_string(),
+                    p.extra.len().to_string(),
+                    p.stale.len().to_string(),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "PROJECT",
+                "JIRA",
+                "STORE",
+                "MISSING",
+                "EXTRA",
+                "STALE (SAMPLED)",
+            ],
+            &rows,
+        );
+        println!(
+            "\n{}: {} ({} issues sampled, {} requests)",
+            args.name,
+            if report.ok {
+                "no drift"
+            } else {
+                "drift found: run `jiralink sync` to catch up"
+            },
+            report.sampled,
+            report.requests
+        );
+    }
+    if report.ok {
+        Ok(())
+    } else {
+        Err(Failed.into())
+    }
+}
+
 pub fn status(global: Global) -> anyhow::Result<()> {
     let store = open_store(&global)?;
     let counts = store.counts()?;
