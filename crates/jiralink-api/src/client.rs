@@ -524,23 +524,26 @@ pub(crate) async fn exchange(
     Ok((status, headers, text))
 }
 
+/// Jira's POST endpoints that only read (relative to `/rest/api/{2,3}`): safe to repeat, and
+/// covered by read scopes.
+pub const READ_ONLY_POSTS: &[&str] = &[
+    "/search/jql",
+    "/search",
+    "/search/approximate-count",
+    "/issue/bulkfetch",
+    "/changelog/bulkfetch",
+    "/comment/list",
+    "/worklog/list",
+    "/permissions/check",
+    "/permissions/project",
+];
+
 /// Reads may be repeated; writes only when Jira refused them before doing anything (429).
 /// Jira's read-only POSTs (search, bulk fetches, permission checks) count as reads.
 fn is_idempotent(method: &Method, path: &str) -> bool {
-    const READ_POSTS: &[&str] = &[
-        "/search/jql",
-        "/search",
-        "/search/approximate-count",
-        "/issue/bulkfetch",
-        "/changelog/bulkfetch",
-        "/comment/list",
-        "/worklog/list",
-        "/permissions/check",
-        "/permissions/project",
-    ];
     match *method {
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE => true,
-        Method::POST => READ_POSTS.iter().any(|p| path.ends_with(p)),
+        Method::POST => READ_ONLY_POSTS.iter().any(|p| path.ends_with(p)),
         _ => false,
     }
 }

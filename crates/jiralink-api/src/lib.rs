@@ -2,6 +2,7 @@
 //! and diagnosis. Knows nothing of databases, vaults or command lines.
 
 pub mod access;
+pub mod adf;
 pub mod auth;
 pub mod client;
 pub mod diagnosis;

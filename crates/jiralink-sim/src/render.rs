@@ -1100,31 +1100,7 @@ pub fn adf(text: &str) -> Value {
 }
 
 /// Plain text of an ADF document or a wiki string, for bodies clients send.
-pub fn plain_text(body: &Value) -> String {
-    fn walk(v: &Value, out: &mut String) {
-        match v {
-            Value::String(s) => out.push_str(s),
-            Value::Object(o) => {
-                if let Some(Value::String(t)) = o.get("text") {
-                    out.push_str(t);
-                }
-                if let Some(Value::Array(children)) = o.get("content") {
-                    let block = o.get("type").and_then(Value::as_str) != Some("text");
-                    for c in children {
-                        walk(c, out);
-                    }
-                    if block && o.get("type").and_then(Value::as_str) == Some("paragraph") {
-                        out.push('\n');
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = String::new();
-    walk(body, &mut out);
-    out.trim_end_matches('\n').to_owned()
-}
+pub use jiralink_api::adf::plain_text;
 
 pub fn format_time(ms: Millis, tz: chrono_tz::Tz) -> String {
     match tz.timestamp_millis_opt(ms).single() {

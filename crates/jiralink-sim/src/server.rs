@@ -284,18 +284,7 @@ fn rewrite_uri(uri: &Uri, path: &str) -> Uri {
 
 /// Which OAuth scope a request needs (classic scopes).
 fn required_scope(method: &Method, path: &str) -> &'static str {
-    let read_post = [
-        "/search/jql",
-        "/search",
-        "/search/approximate-count",
-        "/issue/bulkfetch",
-        "/changelog/bulkfetch",
-        "/comment/list",
-        "/worklog/list",
-        "/permissions/check",
-        "/permissions/project",
-        "/mypermissions",
-    ];
+    let read_post = jiralink_api::client::READ_ONLY_POSTS;
     let user_paths = [
         "/myself",
         "/user",

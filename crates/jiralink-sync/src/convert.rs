@@ -86,35 +86,6 @@ fn s(v: &Value) -> Option<String> {
     v.as_str().map(str::to_owned)
 }
 
-/// Plain text of an ADF document (v3) or the wiki string (v2).
-pub fn plain_text(body: &Value) -> String {
-    fn walk(v: &Value, out: &mut String) {
-        match v {
-            Value::String(s) => out.push_str(s),
-            Value::Object(o) => {
-                if let Some(Value::String(t)) = o.get("text") {
-                    out.push_str(t);
-                }
-                for c in o
-                    .get("content")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    walk(c, out);
-                }
-                if o.get("type").and_then(Value::as_str) == Some("paragraph") {
-                    out.push('\n');
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = String::new();
-    walk(body, &mut out);
-    out.trim_end_matches('\n').to_owned()
-}
-
 impl Batch {
     pub fn add(
         &mut self,
@@ -166,7 +137,7 @@ impl Batch {
                     author_id: s(&c["author"]["accountId"]).or(s(&c["author"]["key"])),
                     created: c["created"].as_str().and_then(utc),
                     updated: c["updated"].as_str().and_then(utc),
-                    body_text: Some(plain_text(&c["body"])),
+                    body_text: Some(jiralink_api::adf::plain_text(&c["body"])),
                     body_raw: Some(c["body"].to_string()),
                 })
                 .collect(),

@@ -33,18 +33,17 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let profile: Profile = args.profile.parse().map_err(|e: String| UsageError(e))?;
     let home = connect::home(global.home.clone())?;
     let vault = connect::vault(&home)?;
-    let (cred, mut secrets) = vault.get(&args.name)?;
-    let client = match connect::client(Some(&vault), &cred, &mut secrets).await? {
-        Ok(c) => c,
-        Err(e) => return diagnosed(&args.name, e, global),
-    };
+    let (cred, client) = connect::connected(&vault, &args.name, global.out.json).await?;
     let path = audit_file(&home, &args.name);
     let previous: Option<Vec<ProjectAccess>> = std::fs::read_to_string(&path)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
     let mut report = match access::audit(&client, profile, previous.as_deref()).await {
         Ok(r) => r,
-        Err(e) => return diagnosed(&args.name, e, global),
+        Err(e) => {
+            connect::print_diagnosis(&args.name, &e.diagnosis(), global.out.json);
+            return Err(Failed.into());
+        }
     };
     let now = Utc::now();
     let age = (now - cred.rotated).num_days();
@@ -81,22 +80,6 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     std::fs::rename(&tmp, &path).context("cannot save the audit")?;
     print(&args.name, &report, global.out.json);
     Ok(())
-}
-
-fn diagnosed(name: &str, e: jiralink_api::Error, global: Global) -> anyhow::Result<()> {
-    let d = e.diagnosis();
-    if global.out.json {
-        println!(
-            "{}",
-            json!({"name": name, "ok": false, "code": d.code, "cause": d.cause, "fix": d.fix})
-        );
-    } else {
-        println!(
-            "{name}: FAILED  {}\n  cause  {}\n  fix    {}",
-            d.code, d.cause, d.fix
-        );
-    }
-    Err(Failed.into())
 }
 
 pub fn print(name: &str, r: &AccessReport, json_out: bool) {

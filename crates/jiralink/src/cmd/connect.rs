@@ -144,3 +144,34 @@ pub async fn client(
     }
     Ok(built)
 }
+
+/// The client for a saved credential, or its diagnosis printed (text or JSON) and `Failed`.
+pub async fn connected(
+    vault: &Vault,
+    name: &str,
+    json: bool,
+) -> anyhow::Result<(Credential, jiralink_api::Client)> {
+    let (cred, mut secrets) = vault.get(name)?;
+    match client(Some(vault), &cred, &mut secrets).await? {
+        Ok(c) => Ok((cred, c)),
+        Err(e) => {
+            print_diagnosis(name, &e.diagnosis(), json);
+            Err(super::Failed.into())
+        }
+    }
+}
+
+/// A failure as every command shows it: the code, one sentence of cause, one of fix.
+pub fn print_diagnosis(name: &str, d: &jiralink_api::Diagnosis, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"name": name, "ok": false, "code": d.code, "cause": d.cause, "fix": d.fix})
+        );
+    } else {
+        println!(
+            "{name}: FAILED  {}\n  cause  {}\n  fix    {}",
+            d.code, d.cause, d.fix
+        );
+    }
+}

@@ -46,19 +46,8 @@ pub fn open_store(global: &Global) -> anyhow::Result<Store> {
 pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let home = connect::home(global.home.clone())?;
     let vault = connect::vault(&home)?;
-    let (cred, mut secrets) = vault.get(&args.name)?;
     let mut store = open_store(&global)?;
-    let client = match connect::client(Some(&vault), &cred, &mut secrets).await? {
-        Ok(c) => c,
-        Err(e) => {
-            let d = e.diagnosis();
-            println!(
-                "{}: FAILED  {}\n  cause  {}\n  fix    {}",
-                args.name, d.code, d.cause, d.fix
-            );
-            return Err(Failed.into());
-        }
-    };
+    let (_, client) = connect::connected(&vault, &args.name, global.out.json).await?;
     let mut opts = SyncOptions::new(&args.name);
     opts.projects = args.projects;
     opts.full = args.full;
@@ -76,11 +65,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
             Ok(())
         }
         Err(jiralink_sync::SyncError::Jira(e)) => {
-            let d = e.diagnosis();
-            println!(
-                "{}: sync FAILED  {}\n  cause  {}\n  fix    {}",
-                args.name, d.code, d.cause, d.fix
-            );
+            connect::print_diagnosis(&args.name, &e.diagnosis(), global.out.json);
             Err(Failed.into())
         }
         Err(e) => Err(e.into()),
@@ -103,19 +88,8 @@ pub struct VerifyArgs {
 pub async fn verify(args: VerifyArgs, global: Global) -> anyhow::Result<()> {
     let home = connect::home(global.home.clone())?;
     let vault = connect::vault(&home)?;
-    let (cred, mut secrets) = vault.get(&args.name)?;
     let store = open_store(&global)?;
-    let client = match connect::client(Some(&vault), &cred, &mut secrets).await? {
-        Ok(c) => c,
-        Err(e) => {
-            let d = e.diagnosis();
-            println!(
-                "{}: FAILED  {}\n  cause  {}\n  fix    {}",
-                args.name, d.code, d.cause, d.fix
-            );
-            return Err(Failed.into());
-        }
-    };
+    let (_, client) = connect::connected(&vault, &args.name, global.out.json).await?;
     let report = jiralink_sync::verify(&client, &store, &args.projects, args.sample)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
