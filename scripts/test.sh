@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, clippy, the Rust tests, then the real Python clients
-# (PyPI jira, atlassian-python-api, airbyte-source-jira) against the simulator. Installs what it needs.
+# (PyPI jira, atlassian-python-api, airbyte-source-jira) against the simulator. Installs what it needs
+# (Debian's Chromium for the HTML report test, a Python venv for the clients).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== headless Chromium (HTML report test)"
+scripts/setup-chromium.sh
 echo "== cargo test"
 cargo test --workspace
 echo "== cargo build (binary for the client tests)"

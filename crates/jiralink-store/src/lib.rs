@@ -18,6 +18,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_sprint_issue_index.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_statuses_fields.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +252,33 @@ impl Tx<'_> {
              ON CONFLICT (id) DO UPDATE SET key = excluded.key, name = excluded.name, type = excluded.type,
              raw_json = excluded.raw_json, deleted_at = NULL",
             params![id, key, name, kind, raw],
+        )?;
+        Ok(())
+    }
+
+    /// A workflow status; `category` is the status category key (`new`, `indeterminate`, `done`).
+    pub fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO t_statuses (id, name, category) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category",
+            params![id, name, category],
+        )?;
+        Ok(())
+    }
+
+    pub fn upsert_field(
+        &self,
+        id: &str,
+        name: &str,
+        custom: bool,
+        schema_type: Option<&str>,
+        schema_custom: Option<&str>,
+    ) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO t_fields (id, name, custom, schema_type, schema_custom) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, custom = excluded.custom,
+             schema_type = excluded.schema_type, schema_custom = excluded.schema_custom",
+            params![id, name, custom, schema_type, schema_custom],
         )?;
         Ok(())
     }

@@ -114,7 +114,28 @@ async fn run_sync(
         .as_str()
         .and_then(|z| z.parse().ok())
         .unwrap_or(chrono_tz::UTC);
-    let fields = convert::Fields::from_field_list(&client.get_json(&format!("{api}/field")).await?);
+    let field_list = client.get_json(&format!("{api}/field")).await?;
+    let fields = convert::Fields::from_field_list(&field_list);
+    let statuses = client.get_json(&format!("{api}/status")).await?;
+    store.write(|tx| {
+        for f in field_list.as_array().into_iter().flatten() {
+            tx.upsert_field(
+                f["id"].as_str().unwrap_or_default(),
+                f["name"].as_str().unwrap_or_default(),
+                f["custom"].as_bool().unwrap_or(false),
+                f["schema"]["type"].as_str(),
+                f["schema"]["custom"].as_str(),
+            )?;
+        }
+        for s in statuses.as_array().into_iter().flatten() {
+            tx.upsert_status(
+                s["id"].as_str().unwrap_or_default(),
+                s["name"].as_str().unwrap_or_default(),
+                s["statusCategory"]["key"].as_str().unwrap_or("undefined"),
+            )?;
+        }
+        Ok(())
+    })?;
 
     // Projects (startAt pages of 100).
     let mut projects = Vec::new();

@@ -25,7 +25,7 @@ pub struct Args {
     max_age_days: i64,
 }
 
-fn audit_file(home: &std::path::Path, name: &str) -> PathBuf {
+pub fn audit_file(home: &std::path::Path, name: &str) -> PathBuf {
     home.join("audits").join(format!("{name}.json"))
 }
 

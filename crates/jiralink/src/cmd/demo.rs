@@ -1,6 +1,6 @@
 //! `jiralink demo`: the whole flow against a built-in simulator, in a throwaway home: add a
-//! credential (sealed in a vault), test it, audit its access, sync the site into SQLite. Insights join
-//! when they land.
+//! credential (sealed in a vault), test it, audit its access, sync the site into SQLite, compute
+//! insights and write the HTML report.
 
 use std::time::Instant;
 
@@ -12,7 +12,7 @@ use jiralink_sim::{Deployment, Sim};
 use jiralink_vault::{Connection, Credential, MasterKey, Secrets, Vault};
 use secrecy::SecretString;
 
-use super::{access as access_cmd, connect, credential, Failed};
+use super::{access as access_cmd, connect, credential, insights as insights_cmd, Failed};
 use crate::Output;
 
 #[derive(Debug, clap::Args)]
@@ -23,6 +23,9 @@ pub struct Args {
     /// Seed of the simulated site.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Where to write the HTML report (default: jiralink-demo-report.html in the temp directory).
+    #[arg(long)]
+    report: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
@@ -137,7 +140,37 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        println!("\nThe site admin is far more than an integration needs: the findings say so. Next: `jiralink credential add` for your own site, then `jiralink sync NAME`.");
+    }
+    drop(store);
+
+    // Insights over the last 26 weeks, with a fixed seed so that the demo's forecast is repeatable.
+    let opts = jiralink_insights::Options::new(Utc::now().timestamp(), 26, args.seed);
+    let visible: Vec<String> = audit.projects.iter().map(|p| p.key.clone()).collect();
+    let db = home.join("jiralink.db");
+    let insights = tokio::task::spawn_blocking(move || {
+        jiralink_insights::run(
+            &db,
+            &jiralink_insights::Filter::default(),
+            &opts,
+            Some(&visible),
+        )
+    })
+    .await
+    .context("insights worker")??;
+    let report = args
+        .report
+        .unwrap_or_else(|| std::env::temp_dir().join("jiralink-demo-report.html"));
+    insights_cmd::write_html(&insights, &report)?;
+    if out.json {
+        println!(
+            "{}",
+            serde_json::json!({"report": report, "flow": {"completed": insights.flow.completed, "cycle_time_days": insights.flow.cycle_time_days, "lead_time_days": insights.flow.lead_time_days, "wip": insights.flow.wip, "at_risk": insights.flow.at_risk}, "forecast": insights.forecast.results})
+        );
+    } else {
+        println!("\n== insights (last 26 weeks)");
+        print!("{}", insights_cmd::table(&insights));
+        println!("\n  HTML report: {}", report.display());
+        println!("\nThe site admin is far more than an integration needs: the findings say so. Next: `jiralink credential add` for your own site, then `jiralink sync NAME` and `jiralink insights --html report.html`.");
     }
     let _ = std::fs::remove_dir_all(&home);
     Ok(())

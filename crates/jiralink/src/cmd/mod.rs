@@ -4,6 +4,7 @@ pub mod access;
 pub mod connect;
 pub mod credential;
 pub mod demo;
+pub mod insights;
 pub mod sim;
 pub mod sync;
 

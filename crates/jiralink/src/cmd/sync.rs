@@ -24,9 +24,9 @@ pub struct Args {
     concurrency: usize,
 }
 
-/// Opens the store named by `--store` (only `sqlite:PATH` today), or the home's default.
-pub fn open_store(global: &Global) -> anyhow::Result<Store> {
-    let path = match global.store.as_deref() {
+/// The store named by `--store` (only `sqlite:PATH` today), or the home's default.
+pub fn store_path(global: &Global) -> anyhow::Result<std::path::PathBuf> {
+    Ok(match global.store.as_deref() {
         Some(url) => match url.strip_prefix("sqlite:") {
             Some(p) => std::path::PathBuf::from(p),
             None => anyhow::bail!(UsageError(format!(
@@ -39,7 +39,12 @@ pub fn open_store(global: &Global) -> anyhow::Result<Store> {
                 .with_context(|| format!("cannot create {}", home.display()))?;
             home.join("jiralink.db")
         }
-    };
+    })
+}
+
+/// Opens (creating and migrating) the store of `store_path`.
+pub fn open_store(global: &Global) -> anyhow::Result<Store> {
+    let path = store_path(global)?;
     Store::open_sqlite(&path).with_context(|| format!("cannot open the store {}", path.display()))
 }
 

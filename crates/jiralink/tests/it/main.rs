@@ -3,4 +3,5 @@
 
 mod access;
 mod credential;
+mod insights;
 mod sync;

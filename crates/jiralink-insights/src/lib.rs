@@ -1,0 +1,233 @@
+//! `jiralink-insights`: delivery metrics (flow, sprints, quality, hygiene), Monte Carlo forecasts
+//! and a self-contained HTML report, computed from the store's public views. Reads only the store;
+//! nothing leaves the machine.
+//!
+//! `load` reads the views once into compact columns; `stages` maps statuses to stages; each metric
+//! family is a pure function of the loaded data and the options, so a test can check it by hand.
+
+pub mod flow;
+pub mod forecast;
+pub mod html;
+pub mod load;
+pub mod quality;
+pub mod sprints;
+pub mod stages;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use load::{parse_time, Category, Dataset};
+pub use stages::{Config, Stage};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InsightsError {
+    #[error("no jiralink store at {0}: run `jiralink sync NAME` first, or pass --store")]
+    NoStore(String),
+    #[error("no sync of credential {0:?} is in the store: run `jiralink sync {0}` first")]
+    UnknownCredential(String),
+    #[error("store read failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store value of an unexpected type: {0}")]
+    Value(#[from] rusqlite::types::FromSqlError),
+    #[error("{0}")]
+    Load(String),
+    #[error("insights config {path}: {message}")]
+    Config { path: String, message: String },
+}
+
+/// Which part of the store a report covers.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only projects a sync of this credential covered.
+    pub credential: Option<String>,
+    pub projects: Vec<String>,
+    pub issue_types: Vec<String>,
+}
+
+/// What a report is computed for. Times are epoch seconds.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// "Now": ages and open-item metrics are measured at this instant.
+    pub as_of: i64,
+    /// The window of completions (throughput, lead and cycle times, sprints ending in it).
+    pub since: i64,
+    pub until: i64,
+    /// Weeks and days are cut in this time zone.
+    pub tz: chrono_tz::Tz,
+    pub config: Config,
+    /// Forecast: how many items by this date, and when this many items will be done.
+    pub forecast_date: i64,
+    pub forecast_items: u32,
+    pub trials: u32,
+    pub seed: u64,
+}
+
+impl Options {
+    /// The last `weeks` weeks up to `as_of`, forecasting 4 weeks and 50 items ahead.
+    pub fn new(as_of: i64, weeks: i64, seed: u64) -> Options {
+        Options {
+            as_of,
+            since: as_of - weeks * 7 * 86_400,
+            until: as_of,
+            tz: chrono_tz::UTC,
+            config: Config::default(),
+            forecast_date: as_of + 28 * 86_400,
+            forecast_items: 50,
+            trials: 10_000,
+            seed,
+        }
+    }
+}
+
+/// Every metric family of a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Insights {
+    pub as_of: String,
+    pub since: String,
+    pub until: String,
+    pub time_zone: String,
+    pub coverage: Coverage,
+    pub flow: flow::Flow,
+    pub sprints: sprints::Sprints,
+    pub quality: quality::Quality,
+    pub hygiene: quality::Hygiene,
+    pub forecast: forecast::Forecast,
+}
+
+/// What the data covers, so that no one mistakes a partial picture for the whole.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Coverage {
+    pub projects: Vec<ProjectCoverage>,
+    pub issues: u64,
+    pub status_changes: u64,
+    /// Projects the credential can see (last access audit) that the store holds no issues of.
+    pub not_synced: Vec<String>,
+    /// Projects in the store that the credential no longer sees (deleted, or access removed).
+    pub not_visible: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectCoverage {
+    pub key: String,
+    pub name: String,
+    pub issues: u64,
+    /// Visible per the last access audit; `None` when no audit was given.
+    pub visible: Option<bool>,
+}
+
+/// Loads the store at `path` and computes every metric. `visible` is the project keys of the
+/// credential's last access audit, when there is one.
+pub fn run(
+    path: &Path,
+    filter: &Filter,
+    opts: &Options,
+    visible: Option<&[String]>,
+) -> Result<Insights, InsightsError> {
+    let ds = load::load(path, filter)?;
+    Ok(compute(&ds, opts, visible))
+}
+
+pub fn compute(ds: &Dataset, opts: &Options, visible: Option<&[String]>) -> Insights {
+    let stages = stages::stage_table(ds, &opts.config);
+    let timelines = flow::timelines(ds, &stages);
+    let flow = flow::flow(ds, &stages, &timelines, opts);
+    Insights {
+        as_of: iso(opts.as_of),
+        since: iso(opts.since),
+        until: iso(opts.until),
+        time_zone: opts.tz.name().to_owned(),
+        coverage: coverage(ds, visible),
+        sprints: sprints::sprints(ds, &stages, opts),
+        quality: quality::quality(ds, &timelines, opts),
+        hygiene: quality::hygiene(ds, &stages, opts),
+        forecast: forecast::forecast(&timelines, opts),
+        flow,
+    }
+}
+
+fn coverage(ds: &Dataset, visible: Option<&[String]>) -> Coverage {
+    let mut counts = vec![0u64; ds.projects.len()];
+    for i in &ds.issues {
+        counts[i.project as usize] += 1;
+    }
+    let seen = |k: &str| visible.map(|v| v.iter().any(|x| x.eq_ignore_ascii_case(k)));
+    let projects: Vec<ProjectCoverage> = ds
+        .projects
+        .iter()
+        .zip(&counts)
+        .map(|(p, &n)| ProjectCoverage {
+            key: p.key.clone(),
+            name: p.name.clone(),
+            issues: n,
+            visible: if p.deleted { Some(false) } else { seen(&p.key) },
+        })
+        .collect();
+    let not_synced = visible
+        .unwrap_or_default()
+        .iter()
+        .filter(|k| {
+            !projects
+                .iter()
+                .any(|p| p.key.eq_ignore_ascii_case(k) && p.issues > 0)
+        })
+        .cloned()
+        .collect();
+    Coverage {
+        not_visible: projects
+            .iter()
+            .filter(|p| p.visible == Some(false))
+            .map(|p| p.key.clone())
+            .collect(),
+        not_synced,
+        issues: ds.issues.len() as u64,
+        status_changes: ds.issues.iter().map(|i| i.transitions.len() as u64).sum(),
+        projects,
+    }
+}
+
+/// An epoch second as UTC ISO-8601, the store's format.
+pub fn iso(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Days, rounded to a hundredth, for output.
+pub(crate) fn days(secs: i64) -> f64 {
+    (secs as f64 / 864.0).round() / 100.0
+}
+
+/// The nearest-rank percentile of sorted values: the smallest value with at least `p`% of the
+/// values at or below it.
+pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some(sorted[rank.min(sorted.len()) - 1])
+}
+
+/// p50 / p85 / p95 of durations, in days.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: Option<f64>,
+    pub p85: Option<f64>,
+    pub p95: Option<f64>,
+}
+
+impl Percentiles {
+    pub fn of(values: &mut [i64]) -> Percentiles {
+        values.sort_unstable();
+        let p = |q| percentile(values, q).map(days);
+        Percentiles {
+            count: values.len() as u64,
+            p50: p(50.0),
+            p85: p(85.0),
+            p95: p(95.0),
+        }
+    }
+}

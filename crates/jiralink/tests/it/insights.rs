@@ -1,0 +1,162 @@
+//! `jiralink insights` end to end: sync a simulated site, audit it, write the HTML report; headless
+//! Chromium opens the report, every chart draws and no script fails; a screenshot is kept for review
+//! in `target/insights-report.png`. Chromium comes from `scripts/setup-chromium.sh`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use jiralink_sim::{Deployment, Sim};
+
+use crate::credential::Session;
+
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("JIRALINK_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    assert!(
+        path.exists(),
+        "headless Chromium not found at {}: run scripts/setup-chromium.sh (or set JIRALINK_CHROMIUM)",
+        path.display()
+    );
+    path
+}
+
+/// Chromium, headless, with nothing that reaches for the network.
+fn headless(profile: &std::path::Path) -> Command {
+    let mut c = Command::new(chromium());
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--virtual-time-budget=5000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_renders_in_headless_chromium_and_every_output_form_works() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(3000)
+        .seed(5)
+        .start()
+        .await
+        .expect("sim");
+    let admin = sim.identity("admin").expect("admin").clone();
+    let mut s = Session::new("insights");
+    let email = admin.email.clone().unwrap_or_default();
+    let add = [
+        "credential",
+        "add",
+        "site",
+        "--url",
+        sim.base_url(),
+        "--auth",
+        "cloud-token",
+        "--email",
+        &email,
+        "--secret-stdin",
+    ];
+    assert_eq!(s.run(&add, Some(&admin.secret), &[]).code, 0);
+    let r = s.run(&["sync", "site"], None, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.run(&["access", "site"], None, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let report = s.home.join("report.html");
+    let r = s.run(
+        &[
+            "insights",
+            "--credential",
+            "site",
+            "--seed",
+            "3",
+            "--html",
+            report.to_str().expect("path"),
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("report written to"), "{}", r.stdout);
+    assert!(r.stdout.contains("cycle time p50/p85/p95"), "{}", r.stdout);
+    let html = std::fs::read_to_string(&report).expect("report");
+    assert!(
+        !html.contains("http://") || !html.contains("src=\"http"),
+        "no external resource"
+    );
+    assert!(
+        !html.contains("<link") && !html.contains(" src="),
+        "the report is self-contained"
+    );
+
+    // JSON and CSV carry the same numbers.
+    let json = s.run(&["--json", "insights", "--seed", "3"], None, &[]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let completed = v["flow"]["completed"].as_u64().expect("completed");
+    assert!(completed > 0);
+    assert_eq!(v["coverage"]["issues"], 3000);
+    let csv = s.run(&["insights", "--csv", "--seed", "3"], None, &[]);
+    assert!(csv.stdout.starts_with("section,metric,dimension,value\n"));
+    assert!(
+        csv.stdout
+            .contains(&format!("flow,completed,,{completed}\n")),
+        "{}",
+        &csv.stdout[..200]
+    );
+
+    // Bad input names the flag and exits 2.
+    let bad = s.run(&["insights", "--tz", "Mars/Olympus"], None, &[]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--tz"), "{}", bad.stderr);
+    let bad = s.run(&["insights", "--credential", "nobody"], None, &[]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("jiralink sync nobody"),
+        "{}",
+        bad.stderr
+    );
+
+    // Headless Chromium: the load handler counts drawn charts; an error would be recorded too.
+    let profile = s.home.join("chromium-profile");
+    let out = headless(&profile)
+        .arg("--dump-dom")
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .expect("chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("data-rendered=\"6/6\""),
+        "charts not all drawn: {}",
+        &dom[..dom.len().min(400)]
+    );
+    assert!(!dom.contains("data-error"), "script error in the report");
+
+    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/insights-report.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = headless(&profile)
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1280,3200")
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .expect("chromium");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "screenshot of {} bytes",
+        png.len()
+    );
+}
