@@ -10,6 +10,10 @@ use std::time::Instant;
 use jiralink_store::{ChangeRow, IssueRow, SprintRow, Store};
 use rand::{Rng, SeedableRng};
 
+// The same allocator as the `jiralink` binary, so the figures are the command's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const STATUSES: [(&str, &str, &str); 6] = [
     ("1", "To Do", "new"),
     ("3", "In Progress", "indeterminate"),
@@ -18,6 +22,7 @@ const STATUSES: [(&str, &str, &str); 6] = [
     ("6", "Done", "done"),
     ("7", "Won't Do", "done"),
 ];
+const FILLER: &str = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur. Excepteur sint occaecat cupidatat non proident, sunt in culpa qui officia deserunt mollit anim id est laborum. Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur. Excepteur sint occaecat cupidatat non proident, sunt in culpa qui officia deserunt mollit anim id est laborum. Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur. Excepteur sint occaecat cupidatat non proident, sunt in culpa qui officia deserunt mollit anim id est laborum. Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur.";
 const T0: i64 = 1_672_531_200; // 2023-01-01
 const SPAN: i64 = 2 * 365 * 86_400;
 
@@ -163,7 +168,11 @@ fn generate(path: &Path, issues: u64, changes: u64) {
                         resolved: (cat == "done").then(|| iso(t)),
                         story_points: rng.gen_bool(0.8).then(|| f64::from(rng.gen_range(1..9))),
                         parent_key: None,
-                        raw_json: "{}".into(),
+                        // About 2 KB, like a real issue's JSON before comments: scans must not read it.
+                        raw_json: format!(
+                            r#"{{"id":"{id}","fields":{{"description":"{}"}}}}"#,
+                            FILLER
+                        ),
                     })?;
                     tx.replace_changes(&id, &rows)?;
                     let sprint = ((t - T0) / (14 * 86_400) + 1).to_string();
@@ -216,7 +225,7 @@ fn main() {
         .unwrap_or(10_000_000);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join(format!("insights-{issues}-{changes}.db"));
+    let path = dir.join(format!("insights-v2-{issues}-{changes}.db"));
     if !path.exists() {
         let t = Instant::now();
         let tmp = path.with_extension("partial");

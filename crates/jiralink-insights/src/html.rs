@@ -194,7 +194,10 @@ fn scatter(out: &mut String, r: &Insights) {
     let x = Axis::new(t(&r.since), t(&r.until), PAD, W - 10.0);
     // Outliers beyond three times the p95 would flatten the rest: they sit on the top edge.
     let max = f.scatter.iter().map(|c| c.cycle_days).fold(1.0, f64::max);
-    let max = f.cycle_time_days.p95.map_or(max, |p| max.min(p * 3.0).max(1.0));
+    let max = f
+        .cycle_time_days
+        .p95
+        .map_or(max, |p| max.min(p * 3.0).max(1.0));
     let y = Axis::new(0.0, max, H - 24.0, 12.0);
     svg_open(out, "Cycle-time scatter with percentile lines");
     y_grid(out, &y, "d");

@@ -131,18 +131,32 @@ pub fn run(
 
 pub fn compute(ds: &Dataset, opts: &Options, visible: Option<&[String]>) -> Insights {
     let stages = stages::stage_table(ds, &opts.config);
-    let timelines = flow::timelines(ds, &stages);
-    let flow = flow::flow(ds, &stages, &timelines, opts);
+    // Sprints and hygiene need no timelines: they run beside the flow families.
+    let ((sprints, hygiene), (flow, quality, forecast)) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| {
+            (
+                sprints::sprints(ds, &stages, opts),
+                quality::hygiene(ds, &stages, opts),
+            )
+        });
+        let timelines = flow::timelines(ds, &stages);
+        let main = (
+            flow::flow(ds, &stages, &timelines, opts),
+            quality::quality(ds, &timelines, opts),
+            forecast::forecast(&timelines, opts),
+        );
+        (side.join().expect("sprint and hygiene metrics"), main)
+    });
     Insights {
         as_of: iso(opts.as_of),
         since: iso(opts.since),
         until: iso(opts.until),
         time_zone: opts.tz.name().to_owned(),
         coverage: coverage(ds, visible),
-        sprints: sprints::sprints(ds, &stages, opts),
-        quality: quality::quality(ds, &timelines, opts),
-        hygiene: quality::hygiene(ds, &stages, opts),
-        forecast: forecast::forecast(&timelines, opts),
+        sprints,
+        quality,
+        hygiene,
+        forecast,
         flow,
     }
 }

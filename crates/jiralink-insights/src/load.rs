@@ -154,11 +154,42 @@ fn open(path: &Path) -> Result<Connection, InsightsError> {
     Ok(conn)
 }
 
-struct Interner(HashMap<String, u16>, Vec<String>);
+/// A fast hasher for the loader's string keys (FxHash; the data is local, so no HashDoS concern).
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
+
+struct Interner(FxMap<String, u16>, Vec<String>);
 
 impl Interner {
     fn new() -> Interner {
-        Interner(HashMap::new(), Vec::new())
+        Interner(FxMap::default(), Vec::new())
     }
     fn get(&mut self, s: &str) -> u16 {
         if let Some(&i) = self.0.get(s) {
@@ -171,7 +202,71 @@ impl Interner {
     }
 }
 
+/// Rows grouped by issue id, in id order (the order of the store's indexes).
+type Grouped<T> = Vec<(String, Vec<T>)>;
+
+fn push_grouped<T>(out: &mut Grouped<T>, issue: &str, item: T) {
+    match out.last_mut() {
+        Some((id, list)) if id == issue => list.push(item),
+        _ => out.push((issue.to_owned(), vec![item])),
+    }
+}
+
+/// Walks `groups` (sorted by issue id) against `ids` (sorted the same way), calling `f` with the
+/// index of each group's issue: a merge join, no lookup per row.
+fn merge<T>(ids: &[String], groups: Grouped<T>, mut f: impl FnMut(usize, Vec<T>)) {
+    let mut at = 0;
+    for (id, items) in groups {
+        while at < ids.len() && ids[at].as_str() < id.as_str() {
+            at += 1;
+        }
+        if at < ids.len() && ids[at] == id {
+            f(at, items);
+        }
+    }
+}
+
+fn live_issues(conn: &Connection) -> Result<usize, InsightsError> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n as usize)
+}
+
+/// Sprints in a fixed order (start, id), with their index by id; every reader agrees on it.
+fn read_sprints(conn: &Connection) -> Result<(Vec<Sprint>, FxMap<String, u32>), InsightsError> {
+    let mut st = conn.prepare(
+        "SELECT id, name, state, start_date, end_date, complete_date FROM sprints ORDER BY start_date, id",
+    )?;
+    let mut rows = st.query([])?;
+    let (mut sprints, mut index) = (Vec::new(), FxMap::default());
+    while let Some(r) = rows.next()? {
+        let t = |i: usize| -> rusqlite::Result<Option<i64>> {
+            Ok(r.get::<_, Option<String>>(i)?
+                .as_deref()
+                .and_then(parse_time))
+        };
+        let s = Sprint {
+            id: r.get(0)?,
+            name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            state: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            start: t(3)?,
+            end: t(4)?,
+            complete: t(5)?,
+        };
+        index.insert(s.id.clone(), sprints.len() as u32);
+        sprints.push(s);
+    }
+    Ok((sprints, index))
+}
+
 /// Loads the store at `path`, restricted by `filter` (projects, issue types, credential).
+///
+/// Three readers run at once, each on its own connection: issues (here), the status history, and
+/// the sprint and estimate history. Each reads in issue-id order from an index, so the histories
+/// join the issues by a merge, not by lookups.
 pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
     let conn = open(path)?;
     // Which projects: named ones, or those a credential's sync covered, or all.
@@ -196,13 +291,14 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
         });
     }
 
-    // Status changes are most of the rows: read them on a second connection meanwhile.
-    let changes_path = path.to_owned();
-    let changes = std::thread::spawn(move || read_status_changes(&changes_path));
+    let status_path = path.to_owned();
+    let status_reader = std::thread::spawn(move || read_status_changes(&status_path));
+    let history_path = path.to_owned();
+    let history_reader = std::thread::spawn(move || read_sprint_history(&history_path));
 
     let mut ds = Dataset::default();
-    let mut status_ix: HashMap<String, u16> = HashMap::new();
-    let mut status_by_name: HashMap<String, u16> = HashMap::new();
+    let mut status_ix: FxMap<String, u16> = FxMap::default();
+    let mut status_by_name: FxMap<String, u16> = FxMap::default();
     {
         let mut st = conn.prepare("SELECT id, name, category FROM statuses ORDER BY id")?;
         let mut rows = st.query([])?;
@@ -218,7 +314,7 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
             });
         }
     }
-    let mut project_ix: HashMap<String, u32> = HashMap::new();
+    let mut project_ix: FxMap<String, u32> = FxMap::default();
     {
         let mut st = conn.prepare("SELECT key, name, deleted_at FROM projects ORDER BY key")?;
         let mut rows = st.query([])?;
@@ -237,39 +333,27 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
             });
         }
     }
-    let mut sprint_ix: HashMap<String, u32> = HashMap::new();
-    {
-        let mut st = conn.prepare(
-            "SELECT id, name, state, start_date, end_date, complete_date FROM sprints ORDER BY start_date, id",
-        )?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let t = |i: usize| -> rusqlite::Result<Option<i64>> {
-                Ok(r.get::<_, Option<String>>(i)?
-                    .as_deref()
-                    .and_then(parse_time))
-            };
-            let s = Sprint {
-                id: r.get(0)?,
-                name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                state: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                start: t(3)?,
-                end: t(4)?,
-                complete: t(5)?,
-            };
-            sprint_ix.insert(s.id.clone(), ds.sprints.len() as u32);
-            ds.sprints.push(s);
-        }
-    }
+    let (sprints, sprint_ix) = read_sprints(&conn)?;
+    ds.sprints = sprints;
 
+    let mut status_exact: FxMap<String, u16> = ds
+        .statuses
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.clone(), i as u16))
+        .collect();
     let mut types = Interner::new();
     let mut priorities = Interner::new();
-    let mut issue_ix: HashMap<String, u32> = HashMap::new();
+    // Sized up front: growing vectors of a million issues costs more than reading them.
+    let live = live_issues(&conn)?;
+    ds.issues.reserve_exact(live);
+    // Issue ids in id order, beside `ds.issues`, for the merge joins.
+    let mut ids: Vec<String> = Vec::with_capacity(live);
     {
         let mut st = conn.prepare(
             "SELECT id, key, project_key, issue_type, status, status_category, priority, assignee_id,
                     created, updated, resolved, story_points
-             FROM issues WHERE deleted_at IS NULL",
+             FROM issues WHERE deleted_at IS NULL ORDER BY id",
         )?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
@@ -287,8 +371,12 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
                 continue;
             }
             let status_name = r.get_ref(4)?.as_str_or_null()?.unwrap_or("");
-            let status = match status_by_name.get(&status_name.to_lowercase()) {
-                Some(&s) => s,
+            let known = match status_exact.get(status_name) {
+                Some(&s) => Some(s),
+                None => status_by_name.get(&status_name.to_lowercase()).copied(),
+            };
+            let status = match known {
+                Some(s) => s,
                 None => {
                     // A status the status list does not hold: its category is on the issue.
                     let cat = r.get_ref(5)?.as_str_or_null()?.unwrap_or("");
@@ -299,6 +387,7 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
                         category: Category::from_key(cat),
                     });
                     status_by_name.insert(status_name.to_lowercase(), i);
+                    status_exact.insert(status_name.to_owned(), i);
                     i
                 }
             };
@@ -306,8 +395,7 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
                 Ok(r.get_ref(i)?.as_str_or_null()?.and_then(parse_time))
             };
             let created = time(8)?.unwrap_or(0);
-            let id = r.get_ref(0)?.as_str()?;
-            issue_ix.insert(id.to_owned(), ds.issues.len() as u32);
+            ids.push(r.get(0)?);
             ds.issues.push(Issue {
                 key: r.get(1)?,
                 project,
@@ -329,82 +417,37 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
     ds.issue_types = types.1;
     ds.priorities = priorities.1;
 
+    // Current sprint memberships, in issue order.
     {
-        let mut st = conn.prepare("SELECT sprint_id, issue_id FROM sprint_issues")?;
+        let mut st =
+            conn.prepare("SELECT issue_id, sprint_id FROM sprint_issues ORDER BY issue_id")?;
         let mut rows = st.query([])?;
+        let mut grouped: Grouped<u32> = Vec::new();
         while let Some(r) = rows.next()? {
-            let (Some(&s), Some(&i)) = (
-                sprint_ix.get(r.get_ref(0)?.as_str()?),
-                issue_ix.get(r.get_ref(1)?.as_str()?),
-            ) else {
-                continue;
-            };
-            ds.issues[i as usize].sprints.push(s);
-        }
-    }
-
-    // Sprint and estimate history: few rows, found by the field names the field list gives.
-    let sprint_field: String = conn
-        .query_row(
-            "SELECT name FROM fields WHERE schema_custom LIKE '%:gh-sprint' LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap_or_else(|_| "Sprint".to_owned());
-    let estimate_fields: Vec<String> = {
-        let mut st = conn.prepare(
-            "SELECT name FROM fields WHERE schema_custom LIKE '%:jsw-story-points'
-               OR (schema_custom LIKE '%:float' AND lower(name) LIKE '%story point%')",
-        )?;
-        let names = st
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        names
-    };
-    {
-        let mut st = conn.prepare(
-            "SELECT issue_id, changed_at, field, from_value, to_value, from_string, to_string
-             FROM issue_changes WHERE field = ?1 ORDER BY issue_id, changed_at, change_id",
-        )?;
-        let mut fields = vec![sprint_field.clone()];
-        fields.extend(estimate_fields);
-        for field in &fields {
-            let mut rows = st.query([field])?;
-            while let Some(r) = rows.next()? {
-                let Some(&i) = issue_ix.get(r.get_ref(0)?.as_str()?) else {
-                    continue;
-                };
-                let Some(at) = r.get_ref(1)?.as_str_or_null()?.and_then(parse_time) else {
-                    continue;
-                };
-                let issue = &mut ds.issues[i as usize];
-                if *field == sprint_field {
-                    let ids = |v: Option<&str>| -> Vec<u32> {
-                        v.unwrap_or("")
-                            .split(',')
-                            .filter_map(|s| sprint_ix.get(s.trim()).copied())
-                            .collect()
-                    };
-                    issue.sprint_changes.push(SprintChange {
-                        at,
-                        from: ids(r.get_ref(3)?.as_str_or_null()?),
-                        to: ids(r.get_ref(4)?.as_str_or_null()?),
-                    });
-                } else {
-                    let num = |v: Option<&str>| v.and_then(|s| s.trim().parse::<f64>().ok());
-                    issue.estimate_changes.push((
-                        at,
-                        num(r.get_ref(5)?.as_str_or_null()?),
-                        num(r.get_ref(6)?.as_str_or_null()?),
-                    ));
-                }
+            if let Some(&s) = sprint_ix.get(r.get_ref(1)?.as_str()?) {
+                push_grouped(&mut grouped, r.get_ref(0)?.as_str()?, s);
             }
         }
+        merge(&ids, grouped, |i, s| ds.issues[i].sprints = s);
     }
 
-    let (grouped, local) = changes
+    let history = history_reader
         .join()
-        .map_err(|_| InsightsError::Load("the changelog reader panicked".into()))??;
+        .map_err(|_| InsightsError::Load("the sprint history reader panicked".into()))??;
+    merge(&ids, history.sprints, |i, c| {
+        ds.issues[i].sprint_changes.extend(c)
+    });
+    merge(&ids, history.estimates, |i, c| {
+        ds.issues[i].estimate_changes.extend(c)
+    });
+    for issue in ds.issues.iter_mut() {
+        issue.sprint_changes.sort_by_key(|c| c.at);
+        issue.estimate_changes.sort_by_key(|c| c.0);
+    }
+
+    let (grouped, local) = status_reader
+        .join()
+        .map_err(|_| InsightsError::Load("the status history reader panicked".into()))??;
     // The reader's local status keys, resolved to dataset statuses by id, else by name.
     let resolved: Vec<u16> = local
         .into_iter()
@@ -427,24 +470,95 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
             s
         })
         .collect();
-    for (issue_id, raw) in grouped {
-        let Some(&i) = issue_ix.get(&issue_id) else {
-            continue;
-        };
-        ds.issues[i as usize].transitions = raw
-            .into_iter()
-            .map(|(at, from, to)| Transition {
-                at,
-                from: resolved[from as usize],
-                to: resolved[to as usize],
-            })
-            .collect();
-    }
+    merge(&ids, grouped, |i, mut transitions| {
+        for t in transitions.iter_mut() {
+            t.from = resolved[t.from as usize];
+            t.to = resolved[t.to as usize];
+        }
+        ds.issues[i].transitions = transitions;
+    });
     Ok(ds)
 }
 
+struct SprintHistory {
+    sprints: Grouped<SprintChange>,
+    estimates: Grouped<(i64, Option<f64>, Option<f64>)>,
+}
+
+/// The sprint-field and estimate history. History rows name a field by id (Cloud) or by name
+/// (Data Center); both come from the field list, found by schema.
+fn read_sprint_history(path: &Path) -> Result<SprintHistory, InsightsError> {
+    let conn = open(path)?;
+    let (_, sprint_ix) = read_sprints(&conn)?;
+    let field_keys = |sql: &str| -> Result<Vec<String>, InsightsError> {
+        let mut st = conn.prepare(sql)?;
+        let keys = st
+            .query_map([], |r| Ok([r.get::<_, String>(0)?, r.get::<_, String>(1)?]))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(keys.into_iter().flatten().collect())
+    };
+    let mut sprint_fields =
+        field_keys("SELECT id, name FROM fields WHERE schema_custom LIKE '%:gh-sprint'")?;
+    if sprint_fields.is_empty() {
+        sprint_fields.push("Sprint".to_owned());
+    }
+    let estimate_fields = field_keys(
+        "SELECT id, name FROM fields WHERE schema_custom LIKE '%:jsw-story-points'
+           OR (schema_custom LIKE '%:float' AND lower(name) LIKE '%story point%')",
+    )?;
+    let mut out = SprintHistory {
+        sprints: Vec::new(),
+        estimates: Vec::new(),
+    };
+    // Sprint rows need only ids (the covering index serves them); estimates are in the strings.
+    let mut st = conn.prepare(
+        "SELECT issue_id, changed_at, from_value, to_value
+         FROM issue_changes WHERE field = ?1 ORDER BY issue_id, changed_at",
+    )?;
+    for field in &sprint_fields {
+        let mut rows = st.query([field])?;
+        let ids = |v: Option<&str>| -> Vec<u32> {
+            v.unwrap_or("")
+                .split(',')
+                .filter_map(|s| sprint_ix.get(s.trim()).copied())
+                .collect()
+        };
+        while let Some(r) = rows.next()? {
+            let Some(at) = r.get_ref(1)?.as_str_or_null()?.and_then(parse_time) else {
+                continue;
+            };
+            let change = SprintChange {
+                at,
+                from: ids(r.get_ref(2)?.as_str_or_null()?),
+                to: ids(r.get_ref(3)?.as_str_or_null()?),
+            };
+            push_grouped(&mut out.sprints, r.get_ref(0)?.as_str()?, change);
+        }
+    }
+    let mut st = conn.prepare(
+        "SELECT issue_id, changed_at, from_string, to_string
+         FROM issue_changes WHERE field = ?1 ORDER BY issue_id, changed_at, change_id",
+    )?;
+    for field in &estimate_fields {
+        let mut rows = st.query([field])?;
+        while let Some(r) = rows.next()? {
+            let Some(at) = r.get_ref(1)?.as_str_or_null()?.and_then(parse_time) else {
+                continue;
+            };
+            let num = |v: Option<&str>| v.and_then(|s| s.trim().parse::<f64>().ok());
+            let change = (
+                at,
+                num(r.get_ref(2)?.as_str_or_null()?),
+                num(r.get_ref(3)?.as_str_or_null()?),
+            );
+            push_grouped(&mut out.estimates, r.get_ref(0)?.as_str()?, change);
+        }
+    }
+    Ok(out)
+}
+
 /// Status changes of each issue, in time order, with statuses as indexes into a local table.
-type IssueTransitions = Vec<(String, Vec<(i64, u32, u32)>)>;
+type IssueTransitions = Grouped<Transition>;
 /// The local table: status id where the row has one, else its name (history rows without ids).
 type LocalStatuses = Vec<(Option<String>, Option<String>)>;
 
@@ -452,15 +566,21 @@ type LocalStatuses = Vec<(Option<String>, Option<String>)>;
 /// row: this is the biggest read of a report.
 fn read_status_changes(path: &Path) -> Result<(IssueTransitions, LocalStatuses), InsightsError> {
     let conn = open(path)?;
+    // Ids only: the scan then reads the covering index alone. A row without an id (rare; some
+    // Data Center history) has its names looked up on its own.
     let mut st = conn.prepare(
-        "SELECT issue_id, changed_at, from_value, to_value, from_string, to_string
+        "SELECT issue_id, changed_at, from_value, to_value
          FROM issue_changes WHERE field = 'status' ORDER BY issue_id, changed_at",
     )?;
+    let mut names = conn.prepare(
+        "SELECT from_string, to_string FROM issue_changes
+         WHERE issue_id = ?1 AND changed_at = ?2 AND field = 'status' LIMIT 1",
+    )?;
     let mut rows = st.query([])?;
-    let mut out: IssueTransitions = Vec::new();
-    let mut keys: HashMap<String, u32> = HashMap::new();
+    let mut out: IssueTransitions = Vec::with_capacity(live_issues(&conn)?);
+    let mut keys: FxMap<String, u16> = FxMap::default();
     let mut local: LocalStatuses = Vec::new();
-    let mut intern = |id: Option<&str>, name: Option<&str>| -> u32 {
+    let mut intern = |id: Option<&str>, name: Option<&str>| -> u16 {
         let key: std::borrow::Cow<str> = match id {
             Some(id) => id.into(),
             None => format!("\0{}", name.unwrap_or("")).into(),
@@ -468,28 +588,31 @@ fn read_status_changes(path: &Path) -> Result<(IssueTransitions, LocalStatuses),
         if let Some(&k) = keys.get(key.as_ref()) {
             return k;
         }
-        let k = local.len() as u32;
+        let k = local.len() as u16;
         keys.insert(key.into_owned(), k);
         local.push((id.map(str::to_owned), name.map(str::to_owned)));
         k
     };
     while let Some(r) = rows.next()? {
         let issue = r.get_ref(0)?.as_str()?;
-        let Some(at) = r.get_ref(1)?.as_str_or_null()?.and_then(parse_time) else {
+        let changed_at = r.get_ref(1)?.as_str_or_null()?;
+        let Some(at) = changed_at.and_then(parse_time) else {
             continue;
         };
-        let from = intern(
+        let (from_id, to_id) = (
             r.get_ref(2)?.as_str_or_null()?,
-            r.get_ref(4)?.as_str_or_null()?,
-        );
-        let to = intern(
             r.get_ref(3)?.as_str_or_null()?,
-            r.get_ref(5)?.as_str_or_null()?,
         );
-        match out.last_mut() {
-            Some((id, list)) if id == issue => list.push((at, from, to)),
-            _ => out.push((issue.to_owned(), vec![(at, from, to)])),
-        }
+        let (from, to) = if from_id.is_some() && to_id.is_some() {
+            (intern(from_id, None), intern(to_id, None))
+        } else {
+            let (f, t): (Option<String>, Option<String>) = names
+                .query_row([issue, changed_at.unwrap_or_default()], |n| {
+                    Ok((n.get(0)?, n.get(1)?))
+                })?;
+            (intern(from_id, f.as_deref()), intern(to_id, t.as_deref()))
+        };
+        push_grouped(&mut out, issue, Transition { at, from, to });
     }
     drop(rows);
     Ok((out, local))

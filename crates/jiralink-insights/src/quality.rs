@@ -120,26 +120,37 @@ pub fn hygiene(ds: &Dataset, stages: &[Stage], opts: &Options) -> Hygiene {
         stale_days: opts.config.stale_days,
         ..Hygiene::default()
     };
-    let mut order: Vec<usize> = (0..ds.issues.len()).collect();
-    order.sort_by(|&a, &b| natural_key(&ds.issues[a].key).cmp(&natural_key(&ds.issues[b].key)));
-    for i in order {
-        let issue = &ds.issues[i];
+    // Failing issues by check, then each list in key order (sorting only the failures).
+    let mut failing: [Vec<usize>; 4] = Default::default();
+    for (i, issue) in ds.issues.iter().enumerate() {
         let stage = stages[issue.status as usize];
         if stage != Stage::Done && issue.updated < stale_before {
-            h.stale.add(&issue.key);
+            failing[0].push(i);
         }
         if stage.started() && !issue.assigned {
-            h.started_without_assignee.add(&issue.key);
+            failing[1].push(i);
         }
         if stage == Stage::Done && issue.resolved.is_none() {
-            h.done_without_resolution.add(&issue.key);
+            failing[2].push(i);
         }
         if stage != Stage::Done
             && issue.story_points.is_none()
             && !subtask[issue.issue_type as usize]
             && issue.sprints.iter().any(|&s| active_sprint[s as usize])
         {
-            h.missing_estimates_in_active_sprints.add(&issue.key);
+            failing[3].push(i);
+        }
+    }
+    let checks = [
+        &mut h.stale,
+        &mut h.started_without_assignee,
+        &mut h.done_without_resolution,
+        &mut h.missing_estimates_in_active_sprints,
+    ];
+    for (check, mut list) in checks.into_iter().zip(failing) {
+        list.sort_by_cached_key(|&i| natural_key(&ds.issues[i].key));
+        for i in list {
+            check.add(&ds.issues[i].key);
         }
     }
     h

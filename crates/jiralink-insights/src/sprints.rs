@@ -71,6 +71,9 @@ pub fn sprints(ds: &Dataset, stages: &[Stage], opts: &Options) -> Sprints {
     // Issues that were ever in each sprint.
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); ds.sprints.len()];
     for (i, issue) in ds.issues.iter().enumerate() {
+        if issue.sprints.is_empty() && issue.sprint_changes.is_empty() {
+            continue;
+        }
         let mut seen: Vec<u32> = issue.sprints.clone();
         for c in &issue.sprint_changes {
             seen.extend(c.from.iter().chain(&c.to));

@@ -691,3 +691,49 @@ fn a_constant_history_forecasts_exactly_and_a_seed_repeats() {
             && a.results[1].date_for_items <= a.results[2].date_for_items
     );
 }
+
+#[test]
+fn history_rows_without_status_ids_map_by_name() {
+    // Some Data Center history rows carry only status names.
+    let dir = std::env::temp_dir().join(format!("jiralink-insights-{}-names", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("store.db");
+    let _ = std::fs::remove_file(&path);
+    let mut store = Store::open_sqlite(&path).expect("store");
+    store
+        .write(|tx| {
+            tx.upsert_status("1", "To Do", "new")?;
+            tx.upsert_status("3", "In Progress", "indeterminate")?;
+            tx.upsert_status("6", "Done", "done")?;
+            tx.upsert_project("10000", "ENG", "Engineering", None, "{}")?;
+            issue(
+                tx,
+                "1",
+                "ENG-1",
+                "ENG",
+                "Story",
+                ("Done", "done"),
+                0,
+                9,
+                Some(9),
+                true,
+                None,
+                &[
+                    (2, "status", None, None, Some("To Do"), Some("In Progress")),
+                    (9, "status", None, None, Some("In Progress"), Some("Done")),
+                ],
+            );
+            Ok(())
+        })
+        .expect("store");
+    let ds = load::load(&path, &Filter::default()).expect("load");
+    let r = compute(&ds, &options(), None);
+    assert_eq!(
+        (
+            r.flow.completed,
+            r.flow.cycle_time_days.p50,
+            r.flow.lead_time_days.p50
+        ),
+        (1, Some(7.0), Some(9.0))
+    );
+}

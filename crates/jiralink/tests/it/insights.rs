@@ -104,6 +104,12 @@ async fn the_report_renders_in_headless_chromium_and_every_output_form_works() {
     let completed = v["flow"]["completed"].as_u64().expect("completed");
     assert!(completed > 0);
     assert_eq!(v["coverage"]["issues"], 3000);
+    // Sprint history rows name the sprint field by id on Cloud: scope added after a start shows.
+    let sprints = v["sprints"]["sprints"].as_array().expect("sprints");
+    assert!(
+        sprints.iter().any(|s| s["added_items"].as_u64() > Some(0)),
+        "no sprint scope change read from the history"
+    );
     let csv = s.run(&["insights", "--csv", "--seed", "3"], None, &[]);
     assert!(csv.stdout.starts_with("section,metric,dimension,value\n"));
     assert!(
