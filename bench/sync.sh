@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sync benchmark: a full sync of a simulated Cloud site with latency and a rate limit, then a
-# no-change re-sync. Prints issues/s, requests per 1,000 issues, share of the rate budget used, peak RSS.
-# Usage: bench/sync.sh [ISSUES] [LATENCY_MS] [RATE_LIMIT] [CONCURRENCY]   (default 100000 100 50 8)
+# Sync benchmark: a full sync of a simulated site with latency and a rate limit, then a no-change
+# re-sync. Prints issues/s, requests per 1,000 issues, share of the rate budget used, peak RSS.
+# Usage: [DEPLOYMENT=cloud|datacenter] bench/sync.sh [ISSUES] [LATENCY_MS] [RATE_LIMIT] [CONCURRENCY]
+# (default cloud, 100000 100 50 8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 issues=${1:-100000}; latency=${2:-100}; rate=${3:-50}; conc=${4:-8}
@@ -9,13 +10,18 @@ cargo build --release -q -p jiralink
 bin=$PWD/target/release/jiralink
 work=$(mktemp -d)
 trap 'kill $sim 2>/dev/null || true; rm -rf "$work"' EXIT
-"$bin" sim --deployment cloud --issues "$issues" --latency-ms "$latency" --rate-limit "$rate" > "$work/sim.json" &
+deployment=${DEPLOYMENT:-cloud}
+"$bin" sim --deployment "$deployment" --issues "$issues" --latency-ms "$latency" --rate-limit "$rate" > "$work/sim.json" &
 sim=$!
 while [ ! -s "$work/sim.json" ]; do sleep 0.2; done
 field() { python3 -c "import json; d=json.loads(open('$work/sim.json').readline()); print([x for x in d['identities'] if x['name']=='admin'][0]['$1'])"; }
 base=$(python3 -c "import json; print(json.loads(open('$work/sim.json').readline())['base_url'])")
 export JIRALINK_HOME=$work/home
-field secret | "$bin" credential add b --url "$base" --auth cloud-token --email "$(field email)" --secret-stdin --no-test > /dev/null
+if [ "$deployment" = cloud ]; then
+  field secret | "$bin" credential add b --url "$base" --auth cloud-token --email "$(field email)" --secret-stdin --no-test > /dev/null
+else
+  field secret | "$bin" credential add b --url "$base" --auth basic --username "$(field username)" --secret-stdin --no-test > /dev/null
+fi
 run() { /usr/bin/time -f '%M' -o "$work/rss" "$bin" --json sync b --concurrency "$conc" > "$work/out.json"; }
 row() {
   python3 - "$1" "$work/out.json" "$(cat "$work/rss")" "$issues" "$rate" <<'PY'

@@ -41,28 +41,39 @@ impl Fields {
 pub struct Changes(HashMap<String, Vec<ChangeRow>>);
 
 impl Changes {
+    /// A `changelog/bulkfetch` page (Cloud).
     pub fn add(&mut self, page: &Value) {
         for log in page["issueChangeLogs"].as_array().into_iter().flatten() {
-            let issue = log["issueId"].as_str().unwrap_or_default().to_owned();
-            let rows = self.0.entry(issue).or_default();
-            for h in log["changeHistories"].as_array().into_iter().flatten() {
-                let change_id = h["id"].as_str().unwrap_or_default();
-                for (n, item) in h["items"].as_array().into_iter().flatten().enumerate() {
-                    rows.push(ChangeRow {
-                        change_id: change_id.to_owned(),
-                        item_index: n as i64,
-                        changed_at: h["created"].as_str().and_then(utc),
-                        author_id: h["author"]["accountId"].as_str().map(str::to_owned),
-                        field: item["fieldId"]
-                            .as_str()
-                            .or(item["field"].as_str())
-                            .map(str::to_owned),
-                        from_value: item["from"].as_str().map(str::to_owned),
-                        from_string: item["fromString"].as_str().map(str::to_owned),
-                        to_value: item["to"].as_str().map(str::to_owned),
-                        to_string: item["toString"].as_str().map(str::to_owned),
-                    });
-                }
+            self.add_histories(
+                log["issueId"].as_str().unwrap_or_default(),
+                &log["changeHistories"],
+            );
+        }
+    }
+
+    /// An issue's change histories (a bulkfetch entry, or an embedded `changelog.histories`).
+    pub fn add_histories(&mut self, issue: &str, histories: &Value) {
+        let rows = self.0.entry(issue.to_owned()).or_default();
+        for h in histories.as_array().into_iter().flatten() {
+            let change_id = h["id"].as_str().unwrap_or_default();
+            for (n, item) in h["items"].as_array().into_iter().flatten().enumerate() {
+                rows.push(ChangeRow {
+                    change_id: change_id.to_owned(),
+                    item_index: n as i64,
+                    changed_at: h["created"].as_str().and_then(utc),
+                    author_id: h["author"]["accountId"]
+                        .as_str()
+                        .or(h["author"]["key"].as_str())
+                        .map(str::to_owned),
+                    field: item["fieldId"]
+                        .as_str()
+                        .or(item["field"].as_str())
+                        .map(str::to_owned),
+                    from_value: item["from"].as_str().map(str::to_owned),
+                    from_string: item["fromString"].as_str().map(str::to_owned),
+                    to_value: item["to"].as_str().map(str::to_owned),
+                    to_string: item["toString"].as_str().map(str::to_owned),
+                });
             }
         }
     }

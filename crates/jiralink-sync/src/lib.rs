@@ -1,8 +1,11 @@
-//! `jiralink-sync`: mirrors a Jira Cloud site into the store. Per project it enumerates issue ids
-//! (5000 a page), fetches what changed with `issue/bulkfetch` (100 a request) and whole changelogs
-//! with `changelog/bulkfetch`, reads comments and worklogs inline (and per issue only past the inline
-//! cap), reconciles ids to find deletes, and moves a per-project watermark in the transaction that
-//! writes the project's last data. Wire JSON is converted to store rows explicitly here.
+//! `jiralink-sync`: mirrors a Jira site into the store. Per project it enumerates issue ids, fetches
+//! what changed, reconciles ids to find deletes, and moves a per-project watermark in the transaction
+//! that writes the project's last data. The [`Plan`] says how, per deployment: on Cloud, ids from
+//! `search/jql` (5000 a page), issues from `issue/bulkfetch` (100 a request) and whole changelogs
+//! from `changelog/bulkfetch`; on Data Center, ids from `search` pages of 1000 fetched in parallel
+//! once the total is known, and issues from `search` with `expand=changelog` (Data Center embeds
+//! whole changelogs). Comments and worklogs are read inline, per issue only past the inline cap.
+//! Wire JSON is converted to store rows explicitly in `convert`.
 
 mod convert;
 mod verify;
@@ -71,10 +74,29 @@ pub struct SyncSummary {
     pub duration_ms: u64,
 }
 
+/// How a deployment is read: the endpoints differ, the store rows do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    Cloud,
+    DataCenter,
+}
+
+impl Plan {
+    /// From `serverInfo`'s `deploymentType`.
+    pub fn of(server_info: &Value) -> Plan {
+        match server_info["deploymentType"].as_str() {
+            Some("Cloud") => Plan::Cloud,
+            _ => Plan::DataCenter,
+        }
+    }
+}
+
 const ISSUE_STREAM: &str = "issues";
 const PASS_STREAM: &str = "issues_pass";
 const BULK_ISSUES: usize = 100;
 const ID_PAGE: usize = 5000;
+/// Data Center's `search` serves at most 1000 issues a page (`jira.search.views.default.max`).
+const DC_PAGE: usize = 1000;
 
 /// Runs one sync; records it in `sync_runs`, failed or not.
 pub async fn sync(
@@ -109,6 +131,7 @@ async fn run_sync(
     let api = client.api();
     let run_started = now();
     let mut summary = SyncSummary::default();
+    let plan = Plan::of(&client.get_json(&format!("{api}/serverInfo")).await?);
     let me = client.get_json(&format!("{api}/myself")).await?;
     let tz: chrono_tz::Tz = me["timeZone"]
         .as_str()
@@ -137,20 +160,25 @@ async fn run_sync(
         Ok(())
     })?;
 
-    // Projects (startAt pages of 100).
+    // Projects: startAt pages of 100 on Cloud; Data Center lists them all at once.
     let mut projects = Vec::new();
-    let mut start = 0;
-    loop {
-        let page = client
-            .get_json(&format!(
-                "{api}/project/search?startAt={start}&maxResults=100"
-            ))
-            .await?;
-        let values = page["values"].as_array().cloned().unwrap_or_default();
-        start += values.len();
-        projects.extend(values);
-        if page["isLast"].as_bool().unwrap_or(true) || start == 0 {
-            break;
+    if plan == Plan::DataCenter {
+        let list = client.get_json(&format!("{api}/project")).await?;
+        projects = list.as_array().cloned().unwrap_or_default();
+    } else {
+        let mut start = 0;
+        loop {
+            let page = client
+                .get_json(&format!(
+                    "{api}/project/search?startAt={start}&maxResults=100"
+                ))
+                .await?;
+            let values = page["values"].as_array().cloned().unwrap_or_default();
+            start += values.len();
+            projects.extend(values);
+            if page["isLast"].as_bool().unwrap_or(true) || start == 0 {
+                break;
+            }
         }
     }
     store.write(|tx| {
@@ -173,18 +201,21 @@ async fn run_sync(
         })
         .collect();
 
-    // Users (Cloud: users/search pages until empty).
+    // Users, pages of 1000 until a short one: Cloud's users/search; on Data Center user/search
+    // with the "." that matches every username, inactive users included.
     let mut start = 0;
     loop {
-        let page = client
-            .get_json(&format!(
-                "{api}/users/search?startAt={start}&maxResults=1000"
-            ))
-            .await?;
+        let path = match plan {
+            Plan::Cloud => format!("{api}/users/search?startAt={start}&maxResults=1000"),
+            Plan::DataCenter => format!(
+                "{api}/user/search?username=.&includeInactive=true&startAt={start}&maxResults=1000"
+            ),
+        };
+        let page = client.get_json(&path).await?;
         let users = page.as_array().cloned().unwrap_or_default();
         store.write(|tx| {
             for u in &users {
-                if let Some(id) = u["accountId"].as_str() {
+                if let Some(id) = u["accountId"].as_str().or(u["key"].as_str()) {
                     tx.upsert_user(
                         id,
                         u["displayName"].as_str(),
@@ -206,7 +237,13 @@ async fn run_sync(
     let mut stored: HashSet<String> = HashSet::new();
     for key in &keys {
         summary.projects += 1;
-        let all = issue_ids(client, &format!("project = \"{key}\" ORDER BY id ASC")).await?;
+        let all = issue_ids(
+            client,
+            plan,
+            opts.concurrency,
+            &format!("project = \"{key}\" ORDER BY id ASC"),
+        )
+        .await?;
         let live: BTreeSet<String> = store.live_issue_ids(key)?.into_iter().collect();
         // `issues` is the watermark of the last completed pass; `issues_pass` the start of a pass
         // that a crash interrupted. Either bounds what must be re-read: everything updated since,
@@ -235,6 +272,8 @@ async fn run_sync(
                 let since = jql_time(wm, opts.overlap_minutes, tz);
                 issue_ids(
                     client,
+                    plan,
+                    opts.concurrency,
                     &format!("project = \"{key}\" AND updated >= \"{since}\" ORDER BY id ASC"),
                 )
                 .await?
@@ -249,8 +288,12 @@ async fn run_sync(
         let ids: Vec<String> = wanted.into_iter().collect();
         let chunks: Vec<Vec<String>> = ids.chunks(BULK_ISSUES).map(<[String]>::to_vec).collect();
         let n_chunks = chunks.len();
-        let mut fetched = stream::iter(chunks.into_iter().map(|c| fetch_chunk(client, &fields, c)))
-            .buffer_unordered(opts.concurrency.max(1));
+        let mut fetched = stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| fetch_chunk(client, plan, &fields, c)),
+        )
+        .buffer_unordered(opts.concurrency.max(1));
         let mut done = 0;
         while let Some(batch) = fetched.next().await {
             let batch = batch?;
@@ -291,8 +334,41 @@ async fn run_sync(
     Ok(summary)
 }
 
-/// All issue ids a JQL matches, id-only pages of 5000 with nextPageToken.
-async fn issue_ids(client: &Client, jql: &str) -> Result<Vec<String>, SyncError> {
+/// All issue ids a JQL matches. Cloud: id-only pages of 5000, one after another (each page's token
+/// names the next). Data Center: the first page of 1000 tells the total; the rest are fetched in
+/// parallel.
+pub(crate) async fn issue_ids(
+    client: &Client,
+    plan: Plan,
+    concurrency: usize,
+    jql: &str,
+) -> Result<Vec<String>, SyncError> {
+    let ids_of = |page: &Value| -> Vec<String> {
+        page["issues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    if plan == Plan::DataCenter {
+        let path = format!("{}/search", client.api());
+        let body = |start: usize| json!({"jql": jql, "fields": ["id"], "startAt": start, "maxResults": DC_PAGE});
+        let first = client.post_json(&path, &body(0)).await?;
+        let mut ids = ids_of(&first);
+        let total = first["total"].as_u64().unwrap_or(0) as usize;
+        let page = ids.len().max(1);
+        let starts: Vec<usize> = (page..total).step_by(page).collect();
+        let mut pages = stream::iter(starts.into_iter().map(|s| {
+            let (path, body) = (path.clone(), body(s));
+            async move { client.post_json(&path, &body).await }
+        }))
+        .buffered(concurrency.max(1));
+        while let Some(p) = pages.next().await {
+            ids.extend(ids_of(&p?));
+        }
+        return Ok(ids);
+    }
     let mut ids = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -303,13 +379,7 @@ async fn issue_ids(client: &Client, jql: &str) -> Result<Vec<String>, SyncError>
         let page = client
             .post_json(&format!("{}/search/jql", client.api()), &body)
             .await?;
-        ids.extend(
-            page["issues"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|i| i["id"].as_str().map(str::to_owned)),
-        );
+        ids.extend(ids_of(&page));
         match page["nextPageToken"].as_str() {
             Some(t) if !page["isLast"].as_bool().unwrap_or(false) => token = Some(t.to_owned()),
             _ => return Ok(ids),
@@ -326,39 +396,87 @@ fn jql_time(watermark: &str, overlap_minutes: i64, tz: chrono_tz::Tz) -> String 
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// Issues by id (at most 100), with the given fields: Cloud's `issue/bulkfetch`; on Data Center a
+/// `search` for `id in (...)` that also embeds the changelog when `*all` fields are asked for.
+pub(crate) async fn issues_by_id(
+    client: &Client,
+    plan: Plan,
+    ids: &[String],
+    fields: &[&str],
+) -> Result<Vec<Value>, SyncError> {
+    let api = client.api();
+    let page = match plan {
+        Plan::Cloud => {
+            let body = json!({"issueIdsOrKeys": ids, "fields": fields});
+            client
+                .post_json(&format!("{api}/issue/bulkfetch"), &body)
+                .await?
+        }
+        Plan::DataCenter => {
+            let expand: &[&str] = if fields.contains(&"*all") {
+                &["changelog"]
+            } else {
+                &[]
+            };
+            let jql = format!("id in ({}) ORDER BY id ASC", ids.join(","));
+            let body = json!({"jql": jql, "fields": fields, "expand": expand, "startAt": 0, "maxResults": ids.len()});
+            client.post_json(&format!("{api}/search"), &body).await?
+        }
+    };
+    Ok(page["issues"].as_array().cloned().unwrap_or_default())
+}
+
 /// Fetches 100 issues with their whole changelogs, comments and worklogs.
 async fn fetch_chunk(
     client: &Client,
+    plan: Plan,
     fields: &convert::Fields,
     ids: Vec<String>,
 ) -> Result<convert::Batch, SyncError> {
     let api = client.api();
-    let body = json!({"issueIdsOrKeys": ids, "fields": ["*all"]});
-    let page = client
-        .post_json(&format!("{api}/issue/bulkfetch"), &body)
-        .await?;
-    let issues: Vec<Value> = page["issues"].as_array().cloned().unwrap_or_default();
     let mut batch = convert::Batch::default();
-    let present: Vec<String> = issues
-        .iter()
-        .filter_map(|i| i["id"].as_str().map(str::to_owned))
-        .collect();
-    // Whole changelogs, 1000 histories a page.
     let mut changes = convert::Changes::default();
-    if !present.is_empty() {
-        let mut token: Option<String> = None;
-        loop {
-            let mut body = json!({"issueIdsOrKeys": present, "maxResults": 1000});
-            if let Some(t) = &token {
-                body["nextPageToken"] = json!(t);
+    let issues = issues_by_id(client, plan, &ids, &["*all"]).await?;
+    match plan {
+        Plan::Cloud => {
+            let present: Vec<String> = issues
+                .iter()
+                .filter_map(|i| i["id"].as_str().map(str::to_owned))
+                .collect();
+            // Whole changelogs, 1000 histories a page.
+            if !present.is_empty() {
+                let mut token: Option<String> = None;
+                loop {
+                    let mut body = json!({"issueIdsOrKeys": present, "maxResults": 1000});
+                    if let Some(t) = &token {
+                        body["nextPageToken"] = json!(t);
+                    }
+                    let page = client
+                        .post_json(&format!("{api}/changelog/bulkfetch"), &body)
+                        .await?;
+                    changes.add(&page);
+                    match page["nextPageToken"].as_str() {
+                        Some(t) => token = Some(t.to_owned()),
+                        None => break,
+                    }
+                }
             }
-            let page = client
-                .post_json(&format!("{api}/changelog/bulkfetch"), &body)
-                .await?;
-            changes.add(&page);
-            match page["nextPageToken"].as_str() {
-                Some(t) => token = Some(t.to_owned()),
-                None => break,
+        }
+        Plan::DataCenter => {
+            // Data Center embeds whole changelogs; an issue whose embedded list is still short
+            // (a server configured to cap it) is read whole on its own.
+            for issue in &issues {
+                let id = issue["id"].as_str().unwrap_or_default();
+                let log = &issue["changelog"];
+                let shown = log["histories"].as_array().map_or(0, Vec::len);
+                if log["total"].as_u64().unwrap_or(0) as usize > shown {
+                    let whole = client
+                        .get_json(&format!("{api}/issue/{id}?expand=changelog&fields=id"))
+                        .await?;
+                    changes.add_histories(id, &whole["changelog"]["histories"]);
+                } else {
+                    changes.add_histories(id, &log["histories"]);
+                }
             }
         }
     }

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 
 use jiralink_api::Client;
 use jiralink_store::Store;
-use serde_json::json;
 
 use crate::SyncError;
 
@@ -52,14 +51,23 @@ pub async fn verify(
     } else {
         projects.to_vec()
     };
+    let plan = crate::Plan::of(
+        &client
+            .get_json(&format!("{}/serverInfo", client.api()))
+            .await?,
+    );
     let mut out = Vec::new();
     let mut sampled = 0;
     for key in keys {
-        let jira: BTreeSet<String> =
-            crate::issue_ids(client, &format!("project = \"{key}\" ORDER BY id ASC"))
-                .await?
-                .into_iter()
-                .collect();
+        let jira: BTreeSet<String> = crate::issue_ids(
+            client,
+            plan,
+            4,
+            &format!("project = \"{key}\" ORDER BY id ASC"),
+        )
+        .await?
+        .into_iter()
+        .collect();
         let stored: BTreeSet<String> = store.live_issue_ids(&key)?.into_iter().collect();
         let missing: Vec<String> = jira.difference(&stored).cloned().collect();
         let extra: Vec<String> = stored.difference(&jira).cloned().collect();
@@ -74,13 +82,7 @@ pub async fn verify(
             .collect();
         let mut stale = Vec::new();
         if !picks.is_empty() {
-            let page = client
-                .post_json(
-                    &format!("{}/issue/bulkfetch", client.api()),
-                    &json!({"issueIdsOrKeys": picks, "fields": ["updated"]}),
-                )
-                .await?;
-            for issue in page["issues"].as_array().into_iter().flatten() {
+            for issue in &crate::issues_by_id(client, plan, &picks, &["updated"]).await? {
                 let id = issue["id"].as_str().unwrap_or_default();
                 let live = issue["fields"]["updated"]
                     .as_str()

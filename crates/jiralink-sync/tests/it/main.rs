@@ -298,3 +298,55 @@ async fn verify_reports_drift_until_the_next_sync() {
             .ok
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_center_full_then_incremental_sync_equals_the_snapshot() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(3000)
+        .seed(53)
+        .mutate_per_s(200.0)
+        .start()
+        .await
+        .expect("sim");
+    let admin = sim.identity("admin").expect("admin");
+    let c = ClientBuilder::new(
+        site::normalize(sim.base_url(), false).expect("url"),
+        AuthKind::Basic,
+        Auth::Basic {
+            user: admin.username.clone().unwrap_or_default(),
+            secret: secrecy::SecretString::from(admin.secret.clone()),
+        },
+    )
+    .build()
+    .await
+    .expect("client");
+    let mut s = store("dc");
+    // While the site changes, then after it stops: the incremental catch-up equals the snapshot.
+    sync(&c, &mut s, &SyncOptions::new("t"))
+        .await
+        .expect("sync during mutation");
+    sim.pause_mutation(true);
+    let summary = sync(&c, &mut s, &SyncOptions::new("t"))
+        .await
+        .expect("catch-up");
+    assert_matches(&s, &sim.snapshot());
+    // Data Center embeds whole changelogs: a full sync costs about one search per 100 issues.
+    let mut full = store("dc-full");
+    let first = sync(&c, &mut full, &SyncOptions::new("t"))
+        .await
+        .expect("full");
+    assert_matches(&full, &sim.snapshot());
+    assert!(
+        first.requests < 3000 / 100 + 60,
+        "{} requests for {} issues",
+        first.requests,
+        first.issues_written
+    );
+    let counts = full.counts().expect("counts");
+    assert!(
+        counts.changes > 10_000 && counts.comments > 1000,
+        "{counts:?}"
+    );
+    assert!(summary.projects > 0);
+}
