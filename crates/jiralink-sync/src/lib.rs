@@ -12,7 +12,7 @@ mod verify;
 
 pub use verify::{verify, ProjectDrift, VerifyReport};
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
@@ -35,6 +35,33 @@ impl From<jiralink_api::Diagnosis> for SyncError {
     }
 }
 
+/// Where a sync is: sent to the [`ProgressSink`] when a project starts and after each batch.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Progress {
+    /// The project of the last batch written.
+    pub project: String,
+    /// Projects finished, and all to sync.
+    pub projects_done: usize,
+    pub projects: usize,
+    /// Issues to fetch in the projects planned so far (projects are planned as the sync goes).
+    pub issues_planned: usize,
+    /// Totals of the run so far.
+    pub issues_written: usize,
+    pub changelog_items: usize,
+    pub comments: usize,
+    pub worklogs: usize,
+}
+
+/// Receives [`Progress`] (a progress bar, log lines); called on the sync's task, so keep it quick.
+#[derive(Clone)]
+pub struct ProgressSink(pub std::sync::Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
     /// The credential's name: checkpoints and runs are kept per credential.
@@ -47,6 +74,7 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// Re-read this many minutes before the watermark (clock skew, in-flight writes).
     pub overlap_minutes: i64,
+    pub progress: Option<ProgressSink>,
 }
 
 impl SyncOptions {
@@ -57,6 +85,7 @@ impl SyncOptions {
             full: false,
             concurrency: 4,
             overlap_minutes: 5,
+            progress: None,
         }
     }
 }
@@ -232,22 +261,13 @@ async fn run_sync(
         start += users.len();
     }
 
-    // Issues, project by project.
-    let mut visible: HashSet<String> = HashSet::new();
-    let mut stored: HashSet<String> = HashSet::new();
+    // Issues. Each project is planned (its ids, and those changed since its watermark) while the
+    // previous one's batches are still in flight, so the request budget has no gaps between
+    // projects. `issues` is the watermark of a project's last completed pass; `issues_pass` the
+    // start of a pass that a crash interrupted. Either bounds what must be re-read: everything
+    // updated since, plus whatever the store still lacks.
+    let mut starts = Vec::new();
     for key in &keys {
-        summary.projects += 1;
-        let all = issue_ids(
-            client,
-            plan,
-            opts.concurrency,
-            &format!("project = \"{key}\" ORDER BY id ASC"),
-        )
-        .await?;
-        let live: BTreeSet<String> = store.live_issue_ids(key)?.into_iter().collect();
-        // `issues` is the watermark of the last completed pass; `issues_pass` the start of a pass
-        // that a crash interrupted. Either bounds what must be re-read: everything updated since,
-        // plus whatever the store still lacks.
         let (watermark, pass) = if opts.full {
             (None, None)
         } else {
@@ -256,72 +276,143 @@ async fn run_sync(
                 store.checkpoint(&opts.credential, PASS_STREAM, key)?,
             )
         };
-        let since = match (&watermark, &pass) {
-            (Some(w), Some(p)) => Some(w.clone().min(p.clone())),
-            (w, p) => w.clone().or(p.clone()),
-        };
         if pass.is_none() {
             store
                 .write(|tx| tx.set_checkpoint(&opts.credential, PASS_STREAM, key, &run_started))?;
         }
-        // A completed pass has everything updated before this run began.
-        let completed_mark = run_started.clone();
-        let mut wanted: BTreeSet<String> = match &since {
-            None => all.iter().cloned().collect(),
-            Some(wm) => {
-                let since = jql_time(wm, opts.overlap_minutes, tz);
-                issue_ids(
-                    client,
-                    plan,
-                    opts.concurrency,
-                    &format!("project = \"{key}\" AND updated >= \"{since}\" ORDER BY id ASC"),
-                )
-                .await?
-                .into_iter()
-                .collect()
+        let since = match (watermark, pass) {
+            (Some(w), Some(p)) => Some(w.min(p)),
+            (w, p) => w.or(p),
+        };
+        let live: BTreeSet<String> = store.live_issue_ids(key)?.into_iter().collect();
+        starts.push((key.clone(), since, live));
+    }
+    let visible: std::sync::Mutex<HashSet<String>> = Default::default();
+    let mut stored: HashSet<String> = HashSet::new();
+    for (_, _, live) in &starts {
+        stored.extend(live.iter().cloned());
+    }
+    let planned = stream::iter(starts.into_iter().map(|(key, since, live)| {
+        let visible = &visible;
+        async move {
+            let all = issue_ids(
+                client,
+                plan,
+                opts.concurrency,
+                &format!("project = \"{key}\" ORDER BY id ASC"),
+            )
+            .await?;
+            let mut wanted: BTreeSet<String> = match &since {
+                None => all.iter().cloned().collect(),
+                Some(wm) => {
+                    let since = jql_time(wm, opts.overlap_minutes, tz);
+                    issue_ids(
+                        client,
+                        plan,
+                        opts.concurrency,
+                        &format!("project = \"{key}\" AND updated >= \"{since}\" ORDER BY id ASC"),
+                    )
+                    .await?
+                    .into_iter()
+                    .collect()
+                }
+            };
+            // Anything Jira has that the store lacks is fetched too, whatever its update time.
+            wanted.extend(all.iter().filter(|id| !live.contains(*id)).cloned());
+            if let Ok(mut v) = visible.lock() {
+                v.extend(all);
+            }
+            Ok::<_, SyncError>((key, wanted.into_iter().collect::<Vec<String>>()))
+        }
+    }))
+    .buffered(2);
+    // Every project becomes its chunks of 100 ids (or one empty marker), all in one stream.
+    let fields = &fields;
+    let work = planned
+        .map(|planned| {
+            let items: Vec<Work> = match planned {
+                Err(e) => vec![Work::Failed(e)],
+                Ok((key, ids)) if ids.is_empty() => vec![Work::Empty(key)],
+                Ok((key, ids)) => {
+                    let n = ids.len().div_ceil(BULK_ISSUES);
+                    ids.chunks(BULK_ISSUES)
+                        .map(|c| Work::Chunk(key.clone(), n, ids.len(), c.to_vec()))
+                        .collect()
+                }
+            };
+            stream::iter(items)
+        })
+        .flatten()
+        .map(|w| async move {
+            match w {
+                Work::Chunk(key, n, total, ids) => {
+                    Done::Batch(key, n, total, fetch_chunk(client, plan, fields, ids).await)
+                }
+                Work::Empty(key) => Done::Empty(key),
+                Work::Failed(e) => Done::Batch(String::new(), 0, 0, Err(e)),
+            }
+        })
+        .buffer_unordered(opts.concurrency.max(1));
+    futures_util::pin_mut!(work);
+    let mut progress = Progress {
+        projects: keys.len(),
+        ..Progress::default()
+    };
+    let report = |p: &Progress| {
+        if let Some(sink) = &opts.progress {
+            (sink.0)(p);
+        }
+    };
+    let mut chunks_done: HashMap<String, usize> = HashMap::new();
+    // A completed pass has everything updated before this run began.
+    let completed_mark = run_started.clone();
+    while let Some(done) = work.next().await {
+        let (key, last, batch) = match done {
+            Done::Empty(key) => (key, true, None),
+            Done::Batch(key, n, total, batch) => {
+                let batch = batch?;
+                let count = chunks_done.entry(key.clone()).or_default();
+                if *count == 0 {
+                    progress.issues_planned += total;
+                }
+                *count += 1;
+                (key, *count == n, Some(batch))
             }
         };
-        // Anything Jira has that the store lacks is fetched too, whatever its update time.
-        wanted.extend(all.iter().filter(|id| !live.contains(*id)).cloned());
-        visible.extend(all.iter().cloned());
-        stored.extend(live);
-        let ids: Vec<String> = wanted.into_iter().collect();
-        let chunks: Vec<Vec<String>> = ids.chunks(BULK_ISSUES).map(<[String]>::to_vec).collect();
-        let n_chunks = chunks.len();
-        let mut fetched = stream::iter(
-            chunks
-                .into_iter()
-                .map(|c| fetch_chunk(client, plan, &fields, c)),
-        )
-        .buffer_unordered(opts.concurrency.max(1));
-        let mut done = 0;
-        while let Some(batch) = fetched.next().await {
-            let batch = batch?;
-            done += 1;
-            let last = done == n_chunks;
+        let stamp = now();
+        store.write(|tx| {
+            if let Some(batch) = &batch {
+                batch.write(tx, &stamp)?;
+            }
+            // The watermark moves with the project's last data, never before it.
+            if last {
+                tx.set_checkpoint(&opts.credential, ISSUE_STREAM, &key, &completed_mark)?;
+                tx.clear_checkpoint(&opts.credential, PASS_STREAM, &key)?;
+            }
+            Ok(())
+        })?;
+        if let Some(batch) = &batch {
             summary.issues_written += batch.issues.len();
             summary.changelog_items += batch.changes.iter().map(|(_, c)| c.len()).sum::<usize>();
             summary.comments += batch.comments.iter().map(|(_, c)| c.len()).sum::<usize>();
             summary.worklogs += batch.worklogs.iter().map(|(_, w)| w.len()).sum::<usize>();
-            let stamp = now();
-            store.write(|tx| {
-                batch.write(tx, &stamp)?;
-                // The watermark moves with the project's last data, never before it.
-                if last {
-                    tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &completed_mark)?;
-                    tx.clear_checkpoint(&opts.credential, PASS_STREAM, key)?;
-                }
-                Ok(())
-            })?;
-            tracing::info!(project = %key, chunk = done, of = n_chunks, "issues written");
+            tracing::info!(project = %key, issues = batch.issues.len(), "issues written");
         }
-        if n_chunks == 0 {
-            store.write(|tx| {
-                tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &completed_mark)?;
-                tx.clear_checkpoint(&opts.credential, PASS_STREAM, key)
-            })?;
+        if last {
+            summary.projects += 1;
+            progress.projects_done += 1;
         }
+        progress.project = key;
+        progress.issues_written = summary.issues_written;
+        progress.changelog_items = summary.changelog_items;
+        progress.comments = summary.comments;
+        progress.worklogs = summary.worklogs;
+        report(&progress);
     }
+    let visible: HashSet<String> = visible
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default();
 
     // Deletes: issues the store has live in the synced projects that Jira no longer shows there
     // nor anywhere else we looked (an issue moved between synced projects is just re-keyed).
@@ -332,6 +423,20 @@ async fn run_sync(
 
     summary.sprints = sync_boards(client, store).await?;
     Ok(summary)
+}
+
+/// What the sync asks for: a chunk of ids of a project (with the project's chunk count and issue
+/// count), a project with nothing to fetch, or a project whose planning failed.
+enum Work {
+    Chunk(String, usize, usize, Vec<String>),
+    Empty(String),
+    Failed(SyncError),
+}
+
+/// What came back, in completion order.
+enum Done {
+    Batch(String, usize, usize, Result<convert::Batch, SyncError>),
+    Empty(String),
 }
 
 /// All issue ids a JQL matches. Cloud: id-only pages of 5000, one after another (each page's token

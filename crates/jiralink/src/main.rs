@@ -69,6 +69,8 @@ pub struct Global {
     pub home: Option<std::path::PathBuf>,
     pub store: Option<String>,
     pub out: Output,
+    /// `-q`: no progress output.
+    pub quiet: bool,
 }
 
 fn main() -> ExitCode {
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         home: cli.home.clone(),
         store: cli.store.clone(),
         out,
+        quiet: cli.quiet,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -162,37 +162,36 @@ async fn changelog_bulk(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) 
         .and_then(Value::as_u64)
         .unwrap_or(1000)
         .clamp(1, 10_000) as usize;
-    let skip: usize = match body.get("nextPageToken").and_then(Value::as_str) {
-        Some(t) => match decode_token(t) {
-            Some(n) => n,
+    // The token is a cursor (position in the request's list, last history returned there), not an
+    // offset: histories added or issues deleted between pages cannot shift the next page.
+    let (start, after) = match body.get("nextPageToken").and_then(Value::as_str) {
+        Some(t) => match decode_cursor(t) {
+            Some(c) => c,
             None => return bad_request("The nextPageToken is not valid."),
         },
-        None => 0,
+        None => (0, 0),
     };
     let site = state.site.read();
     let view = ctx.view(&site);
     let mut out = Vec::new();
-    let (mut seen, mut emitted) = (0usize, 0usize);
-    let mut more = false;
-    'issues: for id in &ids {
+    let mut emitted = 0usize;
+    let mut next: Option<(usize, u64)> = None;
+    'issues: for (n, id) in ids.iter().enumerate().skip(start) {
         let Some(issue) = visible(&site, &ctx, id) else {
             continue;
         };
         let mut histories = Vec::new();
+        let mut last = if n == start { after } else { 0 };
         for g in &issue.changelog {
             let g_matches = field_ids.is_empty()
                 || g.items
                     .iter()
                     .any(|i| field_ids.iter().any(|f| change_field_id(i) == f));
-            if !g_matches {
-                continue;
-            }
-            if seen < skip {
-                seen += 1;
+            if !g_matches || (n == start && g.id <= after) {
                 continue;
             }
             if emitted == max {
-                more = true;
+                next = Some((n, last));
                 if !histories.is_empty() {
                     out.push(
                         json!({"issueId": issue.id.to_string(), "changeHistories": histories}),
@@ -201,18 +200,28 @@ async fn changelog_bulk(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) 
                 break 'issues;
             }
             histories.push(view.change_group(g));
-            seen += 1;
             emitted += 1;
+            last = g.id;
         }
         if !histories.is_empty() {
             out.push(json!({"issueId": issue.id.to_string(), "changeHistories": histories}));
         }
     }
     let mut resp = json!({ "issueChangeLogs": out });
-    if more {
-        resp["nextPageToken"] = json!(encode_token(seen));
+    if let Some((n, last)) = next {
+        resp["nextPageToken"] = json!(encode_cursor(n, last));
     }
     ok(resp)
+}
+
+fn encode_cursor(position: usize, after: u64) -> String {
+    encode_token_text(&format!("{position}:{after}"))
+}
+
+fn decode_cursor(t: &str) -> Option<(usize, u64)> {
+    let text = decode_token_text(t)?;
+    let (a, b) = text.split_once(':')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 fn change_field_id(item: &crate::model::ChangeValue) -> &str {
@@ -231,21 +240,22 @@ fn change_field_id(item: &crate::model::ChangeValue) -> &str {
 }
 
 /// Continuation tokens are opaque to clients; here they carry an offset.
-pub fn encode_token(offset: usize) -> String {
+fn encode_token_text(text: &str) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("sim:{offset}"))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("sim:{text}"))
 }
 
-pub fn decode_token(t: &str) -> Option<usize> {
+fn decode_token_text(t: &str) -> Option<String> {
     use base64::Engine;
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(t)
         .ok()?;
-    String::from_utf8(raw)
-        .ok()?
-        .strip_prefix("sim:")?
-        .parse()
-        .ok()
+    Some(
+        String::from_utf8(raw)
+            .ok()?
+            .strip_prefix("sim:")?
+            .to_owned(),
+    )
 }
 
 pub async fn comments(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {

@@ -86,7 +86,10 @@ fn assert_matches(s: &Store, snap: &Value) {
             .get(&i["id"].to_string())
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
-        assert_eq!(got, want, "changelog of {}", i["key"]);
+        if got != want {
+            let stored = rows(s, &format!("SELECT change_id, changed_at || ' ' || field FROM issue_changes WHERE issue_id = '{}' ORDER BY changed_at", i["id"]));
+            panic!("changelog of {}: {got} histories stored, {want} in Jira; stored: {stored:?}; snapshot: {i}", i["key"]);
+        }
     }
     let ids = |field: &str| -> BTreeSet<String> {
         snap["issues"]

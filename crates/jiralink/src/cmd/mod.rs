@@ -5,6 +5,7 @@ pub mod connect;
 pub mod credential;
 pub mod demo;
 pub mod insights;
+pub mod progress;
 pub mod sim;
 pub mod sync;
 

@@ -6,7 +6,7 @@ use jiralink_sync::SyncOptions;
 use serde_json::json;
 
 use super::credential::print_table;
-use super::{connect, Failed, UsageError};
+use super::{connect, progress, Failed, UsageError};
 use crate::Global;
 
 #[derive(Debug, clap::Args)]
@@ -57,7 +57,13 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     opts.projects = args.projects;
     opts.full = args.full;
     opts.concurrency = args.concurrency;
-    match jiralink_sync::sync(&client, &mut store, &opts).await {
+    let bar = (!global.quiet).then(|| progress::Reporter::new(&args.name));
+    opts.progress = bar.as_ref().map(progress::Reporter::sink);
+    let result = jiralink_sync::sync(&client, &mut store, &opts).await;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    match result {
         Ok(s) => {
             if global.out.json {
                 println!("{}", serde_json::to_value(&s)?);
