@@ -276,7 +276,7 @@ pub struct Client {
     /// Set by a 429: no request leaves before this instant.
     paused_until: std::sync::Mutex<Option<std::time::Instant>>,
     /// Set by a 429 that names the limit: (interval between requests, next free slot).
-    pace: std::sync::Mutex<Option<(Duration, std::time::Instant)>>,
+    pace: std::sync::Mutex<Option<Pace>>,
     requests: AtomicU32,
 }
 
@@ -407,14 +407,10 @@ impl Client {
             if let Some(until) = pause {
                 tokio::time::sleep_until(until.into()).await;
             }
-            // After a 429 the client keeps to the rate the site announced (X-RateLimit-Limit).
+            // After a 429 the client keeps under the rate the site announced (X-RateLimit-Limit).
             let slot = {
                 let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
-                pace.as_mut().map(|(interval, next)| {
-                    let at = (*next).max(std::time::Instant::now());
-                    *next = at + *interval;
-                    at
-                })
+                pace.as_mut().map(|p| p.slot(std::time::Instant::now()))
             };
             if let Some(at) = slot {
                 tokio::time::sleep_until(at.into()).await;
@@ -475,11 +471,10 @@ impl Client {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<f64>().ok());
                     if let Some(rps) = limit.filter(|r| *r > 0.0) {
-                        // A little under the limit, so that clock jitter does not cross it.
-                        let interval = Duration::from_secs_f64(1.0 / (rps * 0.95));
                         let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
-                        if pace.is_none_or(|(old, _)| old < interval) {
-                            *pace = Some((interval, until));
+                        match pace.as_mut() {
+                            Some(p) => p.refused(rps, until),
+                            None => *pace = Some(Pace::new(rps, until)),
                         }
                     }
                     Some(w)
@@ -538,6 +533,48 @@ pub const READ_ONLY_POSTS: &[&str] = &[
     "/permissions/project",
 ];
 
+/// The request rate kept after a 429: it starts at 90% of the announced limit, backs off 5% of the
+/// limit at each further 429 (not below half), and creeps back up 1% of the limit every five quiet
+/// seconds, to 98% at most.
+#[derive(Debug)]
+struct Pace {
+    limit: f64,
+    rate: f64,
+    next: std::time::Instant,
+    changed: std::time::Instant,
+}
+
+const PACE_CREEP_EVERY: Duration = Duration::from_secs(5);
+
+impl Pace {
+    fn new(limit: f64, from: std::time::Instant) -> Pace {
+        Pace {
+            limit,
+            rate: limit * 0.90,
+            next: from,
+            changed: from,
+        }
+    }
+
+    fn refused(&mut self, limit: f64, until: std::time::Instant) {
+        self.limit = limit;
+        self.rate = (self.rate.min(limit) - limit * 0.05).max(limit * 0.5);
+        self.next = self.next.max(until);
+        self.changed = until;
+    }
+
+    /// The instant the next request may go.
+    fn slot(&mut self, now: std::time::Instant) -> std::time::Instant {
+        if now.saturating_duration_since(self.changed) >= PACE_CREEP_EVERY {
+            self.rate = (self.rate + self.limit * 0.01).min(self.limit * 0.98);
+            self.changed = now;
+        }
+        let at = self.next.max(now);
+        self.next = at + Duration::from_secs_f64(1.0 / self.rate);
+        at
+    }
+}
+
 /// Reads may be repeated; writes only when Jira refused them before doing anything (429).
 /// Jira's read-only POSTs (search, bulk fetches, permission checks) count as reads.
 fn is_idempotent(method: &Method, path: &str) -> bool {
@@ -551,4 +588,37 @@ fn is_idempotent(method: &Method, path: &str) -> bool {
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     v.trim().parse::<f64>().ok().map(Duration::from_secs_f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pace_backs_off_on_429_and_creeps_back_up_when_quiet() {
+        let t0 = std::time::Instant::now();
+        let mut p = Pace::new(50.0, t0);
+        assert!((p.rate - 45.0).abs() < 1e-9);
+        // Slots are 1/45 s apart while nothing changes.
+        let a = p.slot(t0);
+        let b = p.slot(t0);
+        assert_eq!(b - a, Duration::from_secs_f64(1.0 / 45.0));
+        // Another 429: 5% of the limit less, and nothing before the pause ends.
+        let until = t0 + Duration::from_secs(1);
+        p.refused(50.0, until);
+        assert!((p.rate - 42.5).abs() < 1e-9);
+        assert!(p.slot(t0) >= until);
+        // Five quiet seconds later, 1% of the limit more at a time, never above 98%.
+        let mut now = until;
+        for _ in 0..20 {
+            now += PACE_CREEP_EVERY;
+            p.slot(now);
+        }
+        assert!((p.rate - 49.0).abs() < 1e-9, "{}", p.rate);
+        // Never below half the limit.
+        for _ in 0..30 {
+            p.refused(50.0, now);
+        }
+        assert!((p.rate - 25.0).abs() < 1e-9);
+    }
 }
