@@ -335,11 +335,26 @@ impl Client {
 
     pub async fn get_json(&self, path: &str) -> Result<Value, Error> {
         let r = self.send(Method::GET, path, None).await?;
-        self.json(path, &r)
+        self.value(path, r).await
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, Error> {
         let r = self.send(Method::POST, path, Some(body)).await?;
+        self.value(path, r).await
+    }
+
+    /// Big bodies (bulk fetches, search pages) are parsed off the task, so that a caller driving
+    /// many requests from one task keeps the others moving meanwhile.
+    async fn value(&self, path: &str, mut r: Response) -> Result<Value, Error> {
+        if r.body.len() > 64 * 1024 {
+            let body = std::mem::take(&mut r.body);
+            let (parsed, body) =
+                off_task(move || (serde_json::from_slice::<Value>(&body).ok(), body)).await;
+            if let Some(v) = parsed {
+                return Ok(v);
+            }
+            r.body = body;
+        }
         self.json(path, &r)
     }
 
@@ -419,6 +434,7 @@ impl Client {
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
             let idempotent = is_idempotent(&method, parsed.path());
+            let sent = std::time::Instant::now();
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -473,7 +489,7 @@ impl Client {
                     if let Some(rps) = limit.filter(|r| *r > 0.0) {
                         let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
                         match pace.as_mut() {
-                            Some(p) => p.refused(rps, until),
+                            Some(p) => p.refused(rps, until, sent),
                             None => *pace = Some(Pace::new(rps, until)),
                         }
                     }
@@ -533,8 +549,22 @@ pub const READ_ONLY_POSTS: &[&str] = &[
     "/permissions/project",
 ];
 
-/// The request rate kept after a 429: it starts at 90% of the announced limit, backs off 5% of the
-/// limit at each further 429 (not below half), and creeps back up 1% of the limit every five quiet
+/// Runs CPU work on the blocking pool when the runtime has more than one thread (inline otherwise),
+/// so that the task driving requests is not held up by it.
+pub async fn off_task<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if !multi {
+        return f();
+    }
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// The request rate kept after a 429: it starts at 92% of the announced limit, backs off 5% of the
+/// limit at each further 429 (not below half), and creeps back up 1% of the limit every three quiet
 /// seconds, to 98% at most.
 #[derive(Debug)]
 struct Pace {
@@ -544,19 +574,25 @@ struct Pace {
     changed: std::time::Instant,
 }
 
-const PACE_CREEP_EVERY: Duration = Duration::from_secs(5);
+const PACE_CREEP_EVERY: Duration = Duration::from_secs(3);
 
 impl Pace {
     fn new(limit: f64, from: std::time::Instant) -> Pace {
         Pace {
             limit,
-            rate: limit * 0.90,
+            rate: limit * 0.92,
             next: from,
-            changed: from,
+            changed: std::time::Instant::now(),
         }
     }
 
-    fn refused(&mut self, limit: f64, until: std::time::Instant) {
+    /// A 429 to a request sent at `sent`. One sent before the last change of pace was already in
+    /// flight: it says nothing about the new pace.
+    fn refused(&mut self, limit: f64, until: std::time::Instant, sent: std::time::Instant) {
+        if sent < self.changed {
+            self.next = self.next.max(until);
+            return;
+        }
         self.limit = limit;
         self.rate = (self.rate.min(limit) - limit * 0.05).max(limit * 0.5);
         self.next = self.next.max(until);
@@ -598,17 +634,20 @@ mod tests {
     fn the_pace_backs_off_on_429_and_creeps_back_up_when_quiet() {
         let t0 = std::time::Instant::now();
         let mut p = Pace::new(50.0, t0);
-        assert!((p.rate - 45.0).abs() < 1e-9);
-        // Slots are 1/45 s apart while nothing changes.
+        assert!((p.rate - 46.0).abs() < 1e-9);
+        // Slots are 1/46 s apart while nothing changes.
         let a = p.slot(t0);
         let b = p.slot(t0);
-        assert_eq!(b - a, Duration::from_secs_f64(1.0 / 45.0));
+        assert_eq!(b - a, Duration::from_secs_f64(1.0 / 46.0));
         // Another 429: 5% of the limit less, and nothing before the pause ends.
         let until = t0 + Duration::from_secs(1);
-        p.refused(50.0, until);
-        assert!((p.rate - 42.5).abs() < 1e-9);
+        // A request that was in flight when the pace was set changes nothing but the pause.
+        p.refused(50.0, until, t0 - Duration::from_millis(1));
+        assert!((p.rate - 46.0).abs() < 1e-9);
+        p.refused(50.0, until, p.changed);
+        assert!((p.rate - 43.5).abs() < 1e-9);
         assert!(p.slot(t0) >= until);
-        // Five quiet seconds later, 1% of the limit more at a time, never above 98%.
+        // Three quiet seconds later, 1% of the limit more at a time, never above 98%.
         let mut now = until;
         for _ in 0..20 {
             now += PACE_CREEP_EVERY;
@@ -617,7 +656,8 @@ mod tests {
         assert!((p.rate - 49.0).abs() < 1e-9, "{}", p.rate);
         // Never below half the limit.
         for _ in 0..30 {
-            p.refused(50.0, now);
+            let sent = p.changed;
+            p.refused(50.0, now, sent);
         }
         assert!((p.rate - 25.0).abs() < 1e-9);
     }

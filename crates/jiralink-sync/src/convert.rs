@@ -7,7 +7,7 @@ use jiralink_store::{utc, ChangeRow, CommentRow, IssueRow, SprintRow, StoreError
 use serde_json::Value;
 
 /// The ids of the custom fields the store normalises.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Fields {
     story_points: Vec<String>,
     sprint: Option<String>,

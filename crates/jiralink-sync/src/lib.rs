@@ -189,27 +189,16 @@ async fn run_sync(
         Ok(())
     })?;
 
-    // Projects: startAt pages of 100 on Cloud; Data Center lists them all at once.
-    let mut projects = Vec::new();
-    if plan == Plan::DataCenter {
-        let list = client.get_json(&format!("{api}/project")).await?;
-        projects = list.as_array().cloned().unwrap_or_default();
-    } else {
-        let mut start = 0;
-        loop {
-            let page = client
-                .get_json(&format!(
-                    "{api}/project/search?startAt={start}&maxResults=100"
-                ))
-                .await?;
-            let values = page["values"].as_array().cloned().unwrap_or_default();
-            start += values.len();
-            projects.extend(values);
-            if page["isLast"].as_bool().unwrap_or(true) || start == 0 {
-                break;
-            }
-        }
-    }
+    // Projects: startAt pages on Cloud; Data Center lists them all at once.
+    let projects = match plan {
+        Plan::DataCenter => client
+            .get_json(&format!("{api}/project"))
+            .await?
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        Plan::Cloud => all_pages(client, &format!("{api}/project/search"), "values").await?,
+    };
     store.write(|tx| {
         for p in &projects {
             tx.upsert_project(
@@ -366,48 +355,97 @@ async fn run_sync(
     let mut chunks_done: HashMap<String, usize> = HashMap::new();
     // A completed pass has everything updated before this run began.
     let completed_mark = run_started.clone();
-    while let Some(done) = work.next().await {
-        let (key, last, batch) = match done {
-            Done::Empty(key) => (key, true, None),
-            Done::Batch(key, n, total, batch) => {
-                let batch = batch?;
-                let count = chunks_done.entry(key.clone()).or_default();
-                if *count == 0 {
-                    progress.issues_planned += total;
-                }
-                *count += 1;
-                (key, *count == n, Some(batch))
-            }
-        };
+    let write = |store: &mut Store, w: Written| -> Result<(), SyncError> {
         let stamp = now();
         store.write(|tx| {
-            if let Some(batch) = &batch {
+            if let Some(batch) = &w.batch {
                 batch.write(tx, &stamp)?;
             }
             // The watermark moves with the project's last data, never before it.
-            if last {
-                tx.set_checkpoint(&opts.credential, ISSUE_STREAM, &key, &completed_mark)?;
-                tx.clear_checkpoint(&opts.credential, PASS_STREAM, &key)?;
+            if w.last {
+                tx.set_checkpoint(&opts.credential, ISSUE_STREAM, &w.key, &completed_mark)?;
+                tx.clear_checkpoint(&opts.credential, PASS_STREAM, &w.key)?;
             }
             Ok(())
         })?;
-        if let Some(batch) = &batch {
-            summary.issues_written += batch.issues.len();
-            summary.changelog_items += batch.changes.iter().map(|(_, c)| c.len()).sum::<usize>();
-            summary.comments += batch.comments.iter().map(|(_, c)| c.len()).sum::<usize>();
-            summary.worklogs += batch.worklogs.iter().map(|(_, w)| w.len()).sum::<usize>();
-            tracing::info!(project = %key, issues = batch.issues.len(), "issues written");
+        Ok(())
+    };
+    // Responses are parsed on this task; the store is written on a thread of its own, in the order
+    // batches arrive, so SQLite's time does not hold back the requests in flight.
+    let mut consume = async |send: &mut dyn FnMut(Written) -> bool| -> Result<(), SyncError> {
+        while let Some(done) = work.next().await {
+            let (key, last, batch) = match done {
+                Done::Empty(key) => (key, true, None),
+                Done::Batch(key, n, total, batch) => {
+                    let batch = batch?;
+                    let count = chunks_done.entry(key.clone()).or_default();
+                    if *count == 0 {
+                        progress.issues_planned += total;
+                    }
+                    *count += 1;
+                    (key, *count == n, Some(batch))
+                }
+            };
+            if let Some(batch) = &batch {
+                summary.issues_written += batch.issues.len();
+                summary.changelog_items +=
+                    batch.changes.iter().map(|(_, c)| c.len()).sum::<usize>();
+                summary.comments += batch.comments.iter().map(|(_, c)| c.len()).sum::<usize>();
+                summary.worklogs += batch.worklogs.iter().map(|(_, w)| w.len()).sum::<usize>();
+                tracing::info!(project = %key, issues = batch.issues.len(), "issues fetched");
+            }
+            if last {
+                summary.projects += 1;
+                progress.projects_done += 1;
+            }
+            progress.project = key.clone();
+            progress.issues_written = summary.issues_written;
+            progress.changelog_items = summary.changelog_items;
+            progress.comments = summary.comments;
+            progress.worklogs = summary.worklogs;
+            report(&progress);
+            if !send(Written { key, last, batch }) {
+                break;
+            }
         }
-        if last {
-            summary.projects += 1;
-            progress.projects_done += 1;
+        Ok(())
+    };
+    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread;
+    if multi_thread {
+        let store_ref = &mut *store;
+        tokio::task::block_in_place(|| {
+            std::thread::scope(|scope| -> Result<(), SyncError> {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Written>(4);
+                let writer = scope.spawn(move || -> Result<(), SyncError> {
+                    for w in rx {
+                        write(store_ref, w)?;
+                    }
+                    Ok(())
+                });
+                let consumed = tokio::runtime::Handle::current()
+                    .block_on(consume(&mut |w| tx.send(w).is_ok()));
+                drop(tx);
+                let wrote = writer
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                // A write error stops the sending first; report it rather than the hang-up.
+                wrote.and(consumed)
+            })
+        })?;
+    } else {
+        let mut failed = None;
+        consume(&mut |w| match write(store, w) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        })
+        .await?;
+        if let Some(e) = failed {
+            return Err(e);
         }
-        progress.project = key;
-        progress.issues_written = summary.issues_written;
-        progress.changelog_items = summary.changelog_items;
-        progress.comments = summary.comments;
-        progress.worklogs = summary.worklogs;
-        report(&progress);
     }
     let visible: HashSet<String> = visible
         .lock()
@@ -421,7 +459,7 @@ async fn run_sync(
     let stamp = now();
     store.write(|tx| tx.mark_issues_deleted(&gone, &stamp))?;
 
-    summary.sprints = sync_boards(client, store).await?;
+    summary.sprints = sync_boards(client, store, opts.concurrency).await?;
     Ok(summary)
 }
 
@@ -432,6 +470,16 @@ enum Work {
     Empty(String),
     Failed(SyncError),
 }
+
+/// A batch (or an empty project) on its way to the store, and whether it is its project's last.
+struct Written {
+    key: String,
+    last: bool,
+    batch: Option<convert::Batch>,
+}
+
+/// An issue's comments and worklogs read page by page, where they exceed the inline caps.
+type PastCap = (Option<Vec<Value>>, Option<Vec<Value>>);
 
 /// What came back, in completion order.
 enum Done {
@@ -539,7 +587,6 @@ async fn fetch_chunk(
     ids: Vec<String>,
 ) -> Result<convert::Batch, SyncError> {
     let api = client.api();
-    let mut batch = convert::Batch::default();
     let mut changes = convert::Changes::default();
     let issues = issues_by_id(client, plan, &ids, &["*all"]).await?;
     match plan {
@@ -585,38 +632,43 @@ async fn fetch_chunk(
             }
         }
     }
+    // Comments and worklogs past the inline caps, per issue (few issues have them).
+    let past_cap = |page: &Value, key: &str| {
+        page["total"].as_u64().unwrap_or(0) as usize > page[key].as_array().map_or(0, Vec::len)
+    };
+    let mut extra: Vec<PastCap> = Vec::new();
     for issue in &issues {
-        let id = issue["id"].as_str().unwrap_or_default().to_owned();
-        let comment_page = &issue["fields"]["comment"];
-        let comments = if comment_page["total"].as_u64().unwrap_or(0) as usize
-            > comment_page["comments"]
-                .as_array()
-                .map(Vec::len)
-                .unwrap_or(0)
-        {
-            all_pages(client, &format!("{api}/issue/{id}/comment"), "comments").await?
+        let id = issue["id"].as_str().unwrap_or_default();
+        let comments = if past_cap(&issue["fields"]["comment"], "comments") {
+            Some(all_pages(client, &format!("{api}/issue/{id}/comment"), "comments").await?)
         } else {
-            comment_page["comments"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
+            None
         };
-        let worklog_page = &issue["fields"]["worklog"];
-        let worklogs = if worklog_page["total"].as_u64().unwrap_or(0) as usize
-            > worklog_page["worklogs"]
-                .as_array()
-                .map(Vec::len)
-                .unwrap_or(0)
-        {
-            all_pages(client, &format!("{api}/issue/{id}/worklog"), "worklogs").await?
+        let worklogs = if past_cap(&issue["fields"]["worklog"], "worklogs") {
+            Some(all_pages(client, &format!("{api}/issue/{id}/worklog"), "worklogs").await?)
         } else {
-            worklog_page["worklogs"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
+            None
         };
-        batch.add(fields, issue, changes.take(&id), &comments, &worklogs);
+        extra.push((comments, worklogs));
     }
+    // Conversion to rows is CPU work: off the task that drives the requests.
+    let fields = fields.clone();
+    let batch = jiralink_api::client::off_task(move || {
+        let mut batch = convert::Batch::default();
+        for (issue, (comments, worklogs)) in issues.iter().zip(extra) {
+            let id = issue["id"].as_str().unwrap_or_default();
+            let inline = |v: &Value, key: &str| -> Vec<Value> {
+                v[key].as_array().cloned().unwrap_or_default()
+            };
+            let comments =
+                comments.unwrap_or_else(|| inline(&issue["fields"]["comment"], "comments"));
+            let worklogs =
+                worklogs.unwrap_or_else(|| inline(&issue["fields"]["worklog"], "worklogs"));
+            batch.add(&fields, issue, changes.take(id), &comments, &worklogs);
+        }
+        batch
+    })
+    .await;
     Ok(batch)
 }
 
@@ -629,49 +681,44 @@ async fn all_pages(client: &Client, path: &str, key: &str) -> Result<Vec<Value>,
             .get_json(&format!("{path}{sep}startAt={}&maxResults=5000", out.len()))
             .await?;
         let items = page[key].as_array().cloned().unwrap_or_default();
-        let total = page["total"].as_u64().unwrap_or(0) as usize;
         let n = items.len();
         out.extend(items);
-        if n == 0 || out.len() >= total {
+        // Pages say `isLast` (Agile, project search) or `total` (comments, worklogs).
+        let last = match page["isLast"].as_bool() {
+            Some(last) => last,
+            None => out.len() >= page["total"].as_u64().unwrap_or(0) as usize,
+        };
+        if n == 0 || last {
             return Ok(out);
         }
     }
 }
 
-/// Boards and their sprints (Agile API), upserted; returns the number of sprints.
-async fn sync_boards(client: &Client, store: &mut Store) -> Result<usize, SyncError> {
-    let mut boards = Vec::new();
-    let mut start = 0;
-    loop {
-        let page = client
-            .get_json(&format!(
-                "/rest/agile/1.0/board?startAt={start}&maxResults=50"
-            ))
-            .await?;
-        let values = page["values"].as_array().cloned().unwrap_or_default();
-        start += values.len();
-        boards.extend(values);
-        if page["isLast"].as_bool().unwrap_or(true) || start == 0 {
-            break;
-        }
-    }
+/// Boards and their sprints (Agile API), upserted; returns the number of sprints. Each scrum
+/// board's sprints are read concurrently, within the sync's bound.
+async fn sync_boards(
+    client: &Client,
+    store: &mut Store,
+    concurrency: usize,
+) -> Result<usize, SyncError> {
+    let boards = all_pages(client, "/rest/agile/1.0/board", "values").await?;
+    let scrum: Vec<i64> = boards
+        .iter()
+        .filter(|b| b["type"] == "scrum")
+        .filter_map(|b| b["id"].as_i64())
+        .collect();
+    let mut pages = stream::iter(scrum.into_iter().map(|id| async move {
+        all_pages(
+            client,
+            &format!("/rest/agile/1.0/board/{id}/sprint"),
+            "values",
+        )
+        .await
+    }))
+    .buffered(concurrency.max(1));
     let mut sprints = Vec::new();
-    for b in boards.iter().filter(|b| b["type"] == "scrum") {
-        let id = b["id"].as_i64().unwrap_or_default();
-        let mut start = 0;
-        loop {
-            let page = client
-                .get_json(&format!(
-                    "/rest/agile/1.0/board/{id}/sprint?startAt={start}&maxResults=50"
-                ))
-                .await?;
-            let values = page["values"].as_array().cloned().unwrap_or_default();
-            start += values.len();
-            sprints.extend(values);
-            if page["isLast"].as_bool().unwrap_or(true) || start == 0 {
-                break;
-            }
-        }
+    while let Some(page) = pages.next().await {
+        sprints.extend(page?);
     }
     store.write(|tx| {
         for b in &boards {
