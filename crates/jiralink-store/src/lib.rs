@@ -207,13 +207,19 @@ impl Store {
 
     /// Ids of live issues of a project.
     pub fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id FROM t_issues WHERE project_key = ?1 AND deleted_at IS NULL")?;
-        let ids = st
-            .query_map([project_key], |r| r.get(0))?
-            .collect::<std::result::Result<Vec<String>, _>>()?;
-        Ok(ids)
+        live_issue_ids(&self.conn, project_key)
+    }
+
+    /// A second, read-only connection to the same store: it reads while another thread writes
+    /// (WAL), seeing only committed transactions.
+    pub fn reader(&self) -> Result<Store> {
+        let path = self.conn.path().unwrap_or_default().to_owned();
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(Store { conn })
     }
 
     pub fn counts(&self) -> Result<Counts> {
@@ -454,6 +460,11 @@ impl Tx<'_> {
     }
 
     /// Marks issues deleted (they stay as rows with `deleted_at`).
+    /// Ids of live issues of a project, as this transaction sees them.
+    pub fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
+        live_issue_ids(&self.0, project_key)
+    }
+
     pub fn mark_issues_deleted(&self, ids: &[String], now: &str) -> Result<()> {
         let mut st = self.0.prepare_cached(
             "UPDATE t_issues SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
@@ -489,6 +500,15 @@ impl Tx<'_> {
 }
 
 /// Now, as the store writes timestamps: UTC ISO-8601 with milliseconds.
+fn live_issue_ids(conn: &Connection, project_key: &str) -> Result<Vec<String>> {
+    let mut st = conn
+        .prepare_cached("SELECT id FROM t_issues WHERE project_key = ?1 AND deleted_at IS NULL")?;
+    let ids = st
+        .query_map([project_key], |r| r.get(0))?
+        .collect::<std::result::Result<Vec<String>, _>>()?;
+    Ok(ids)
+}
+
 pub fn now() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")

@@ -273,16 +273,12 @@ async fn run_sync(
             (Some(w), Some(p)) => Some(w.min(p)),
             (w, p) => w.or(p),
         };
-        let live: BTreeSet<String> = store.live_issue_ids(key)?.into_iter().collect();
-        starts.push((key.clone(), since, live));
+        starts.push((key.clone(), since));
     }
-    let visible: std::sync::Mutex<HashSet<String>> = Default::default();
-    let mut stored: HashSet<String> = HashSet::new();
-    for (_, _, live) in &starts {
-        stored.extend(live.iter().cloned());
-    }
-    let planned = stream::iter(starts.into_iter().map(|(key, since, live)| {
-        let visible = &visible;
+    // Planning reads the store on a connection of its own while batches are written.
+    let reader = std::sync::Mutex::new(store.reader()?);
+    let planned = stream::iter(starts.into_iter().map(|(key, since)| {
+        let reader = &reader;
         async move {
             let all = issue_ids(
                 client,
@@ -307,11 +303,13 @@ async fn run_sync(
                 }
             };
             // Anything Jira has that the store lacks is fetched too, whatever its update time.
+            let live: HashSet<String> = match reader.lock() {
+                Ok(r) => r.live_issue_ids(&key)?.into_iter().collect(),
+                Err(_) => HashSet::new(),
+            };
             wanted.extend(all.iter().filter(|id| !live.contains(*id)).cloned());
-            if let Ok(mut v) = visible.lock() {
-                v.extend(all);
-            }
-            Ok::<_, SyncError>((key, wanted.into_iter().collect::<Vec<String>>()))
+            let all: std::sync::Arc<HashSet<String>> = std::sync::Arc::new(all.into_iter().collect());
+            Ok::<_, SyncError>((key, all, wanted.into_iter().collect::<Vec<String>>()))
         }
     }))
     .buffered(2);
@@ -321,11 +319,11 @@ async fn run_sync(
         .map(|planned| {
             let items: Vec<Work> = match planned {
                 Err(e) => vec![Work::Failed(e)],
-                Ok((key, ids)) if ids.is_empty() => vec![Work::Empty(key)],
-                Ok((key, ids)) => {
+                Ok((key, all, ids)) if ids.is_empty() => vec![Work::Empty(key, all)],
+                Ok((key, all, ids)) => {
                     let n = ids.len().div_ceil(BULK_ISSUES);
                     ids.chunks(BULK_ISSUES)
-                        .map(|c| Work::Chunk(key.clone(), n, ids.len(), c.to_vec()))
+                        .map(|c| Work::Chunk(key.clone(), all.clone(), n, ids.len(), c.to_vec()))
                         .collect()
                 }
             };
@@ -334,11 +332,11 @@ async fn run_sync(
         .flatten()
         .map(|w| async move {
             match w {
-                Work::Chunk(key, n, total, ids) => {
-                    Done::Batch(key, n, total, fetch_chunk(client, plan, fields, ids).await)
+                Work::Chunk(key, all, n, total, ids) => {
+                    Done::Batch(key, all, n, total, fetch_chunk(client, plan, fields, ids).await)
                 }
-                Work::Empty(key) => Done::Empty(key),
-                Work::Failed(e) => Done::Batch(String::new(), 0, 0, Err(e)),
+                Work::Empty(key, all) => Done::Empty(key, all),
+                Work::Failed(e) => Done::Batch(String::new(), Default::default(), 0, 0, Err(e)),
             }
         })
         .buffer_unordered(opts.concurrency.max(1));
@@ -355,35 +353,43 @@ async fn run_sync(
     let mut chunks_done: HashMap<String, usize> = HashMap::new();
     // A completed pass has everything updated before this run began.
     let completed_mark = run_started.clone();
-    let write = |store: &mut Store, w: Written| -> Result<(), SyncError> {
+    // Writes a batch; with a project's last one, also its deletes and its watermark. Returns the
+    // number of issues marked deleted.
+    let write = |store: &mut Store, w: Written| -> Result<usize, SyncError> {
         let stamp = now();
-        store.write(|tx| {
+        let deleted = store.write(|tx| {
             if let Some(batch) = &w.batch {
                 batch.write(tx, &stamp)?;
             }
-            // The watermark moves with the project's last data, never before it.
-            if w.last {
+            let mut gone = Vec::new();
+            if let Some(all) = &w.last {
+                // Deletes: live here, and no longer in the project's id list. An issue moved to a
+                // project synced later is marked now and revived when that project writes it.
+                gone = tx.live_issue_ids(&w.key)?;
+                gone.retain(|id| !all.contains(id));
+                tx.mark_issues_deleted(&gone, &stamp)?;
+                // The watermark moves with the project's last data, never before it.
                 tx.set_checkpoint(&opts.credential, ISSUE_STREAM, &w.key, &completed_mark)?;
                 tx.clear_checkpoint(&opts.credential, PASS_STREAM, &w.key)?;
             }
-            Ok(())
+            Ok(gone.len())
         })?;
-        Ok(())
+        Ok(deleted)
     };
     // Responses are parsed on this task; the store is written on a thread of its own, in the order
     // batches arrive, so SQLite's time does not hold back the requests in flight.
     let mut consume = async |send: &mut dyn FnMut(Written) -> bool| -> Result<(), SyncError> {
         while let Some(done) = work.next().await {
             let (key, last, batch) = match done {
-                Done::Empty(key) => (key, true, None),
-                Done::Batch(key, n, total, batch) => {
+                Done::Empty(key, all) => (key, Some(all), None),
+                Done::Batch(key, all, n, total, batch) => {
                     let batch = batch?;
                     let count = chunks_done.entry(key.clone()).or_default();
                     if *count == 0 {
                         progress.issues_planned += total;
                     }
                     *count += 1;
-                    (key, *count == n, Some(batch))
+                    (key, (*count == n).then_some(all), Some(batch))
                 }
             };
             if let Some(batch) = &batch {
@@ -394,7 +400,7 @@ async fn run_sync(
                 summary.worklogs += batch.worklogs.iter().map(|(_, w)| w.len()).sum::<usize>();
                 tracing::info!(project = %key, issues = batch.issues.len(), "issues fetched");
             }
-            if last {
+            if last.is_some() {
                 summary.projects += 1;
                 progress.projects_done += 1;
             }
@@ -414,14 +420,15 @@ async fn run_sync(
         == tokio::runtime::RuntimeFlavor::MultiThread;
     if multi_thread {
         let store_ref = &mut *store;
-        tokio::task::block_in_place(|| {
-            std::thread::scope(|scope| -> Result<(), SyncError> {
+        summary.issues_deleted += tokio::task::block_in_place(|| {
+            std::thread::scope(|scope| -> Result<usize, SyncError> {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Written>(4);
-                let writer = scope.spawn(move || -> Result<(), SyncError> {
+                let writer = scope.spawn(move || -> Result<usize, SyncError> {
+                    let mut deleted = 0;
                     for w in rx {
-                        write(store_ref, w)?;
+                        deleted += write(store_ref, w)?;
                     }
-                    Ok(())
+                    Ok(deleted)
                 });
                 let consumed = tokio::runtime::Handle::current()
                     .block_on(consume(&mut |w| tx.send(w).is_ok()));
@@ -430,13 +437,17 @@ async fn run_sync(
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p));
                 // A write error stops the sending first; report it rather than the hang-up.
-                wrote.and(consumed)
+                let deleted = wrote?;
+                consumed.map(|()| deleted)
             })
         })?;
     } else {
         let mut failed = None;
         consume(&mut |w| match write(store, w) {
-            Ok(()) => true,
+            Ok(n) => {
+                summary.issues_deleted += n;
+                true
+            }
             Err(e) => {
                 failed = Some(e);
                 false
@@ -447,18 +458,6 @@ async fn run_sync(
             return Err(e);
         }
     }
-    let visible: HashSet<String> = visible
-        .lock()
-        .map(|mut v| std::mem::take(&mut *v))
-        .unwrap_or_default();
-
-    // Deletes: issues the store has live in the synced projects that Jira no longer shows there
-    // nor anywhere else we looked (an issue moved between synced projects is just re-keyed).
-    let gone: Vec<String> = stored.difference(&visible).cloned().collect();
-    summary.issues_deleted = gone.len();
-    let stamp = now();
-    store.write(|tx| tx.mark_issues_deleted(&gone, &stamp))?;
-
     summary.sprints = sync_boards(client, store, opts.concurrency).await?;
     Ok(summary)
 }
@@ -466,25 +465,28 @@ async fn run_sync(
 /// What the sync asks for: a chunk of ids of a project (with the project's chunk count and issue
 /// count), a project with nothing to fetch, or a project whose planning failed.
 enum Work {
-    Chunk(String, usize, usize, Vec<String>),
-    Empty(String),
+    Chunk(String, ProjectIds, usize, usize, Vec<String>),
+    Empty(String, ProjectIds),
     Failed(SyncError),
 }
 
-/// A batch (or an empty project) on its way to the store, and whether it is its project's last.
+/// A batch (or an empty project) on its way to the store; with its project's last batch, the
+/// project's whole id list, for delete reconciliation.
 struct Written {
     key: String,
-    last: bool,
+    last: Option<ProjectIds>,
     batch: Option<convert::Batch>,
 }
+
+type ProjectIds = std::sync::Arc<HashSet<String>>;
 
 /// An issue's comments and worklogs read page by page, where they exceed the inline caps.
 type PastCap = (Option<Vec<Value>>, Option<Vec<Value>>);
 
 /// What came back, in completion order.
 enum Done {
-    Batch(String, usize, usize, Result<convert::Batch, SyncError>),
-    Empty(String),
+    Batch(String, ProjectIds, usize, usize, Result<convert::Batch, SyncError>),
+    Empty(String, ProjectIds),
 }
 
 /// All issue ids a JQL matches. Cloud: id-only pages of 5000, one after another (each page's token
