@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_statuses_fields.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_versions_components_links.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +98,43 @@ pub struct WorklogRow {
     pub started: Option<String>,
     pub time_spent_seconds: Option<i64>,
     pub updated: Option<String>,
+}
+
+/// A project's version (release).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionRow {
+    pub id: String,
+    pub name: String,
+    pub released: Option<bool>,
+    pub archived: Option<bool>,
+    pub release_date: Option<String>,
+}
+
+/// A project's component.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ComponentRow {
+    pub id: String,
+    pub name: String,
+    pub lead_id: Option<String>,
+}
+
+/// An issue's link to another issue, seen from this issue (`outward` or `inward`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkRow {
+    pub id: String,
+    pub link_type: Option<String>,
+    pub direction: String,
+    pub other_issue_id: Option<String>,
+    pub other_issue_key: Option<String>,
+}
+
+/// What an issue refers to: fix and affects versions, components, links.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IssueRefs {
+    pub fix_versions: Vec<String>,
+    pub affects_versions: Vec<String>,
+    pub components: Vec<String>,
+    pub links: Vec<LinkRow>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -460,6 +501,102 @@ impl Tx<'_> {
     }
 
     /// Marks issues deleted (they stay as rows with `deleted_at`).
+    /// A project's whole version and component lists: upserted, and those no longer listed get
+    /// `deleted_at`.
+    pub fn set_project_catalog(
+        &self,
+        project_key: &str,
+        versions: &[VersionRow],
+        components: &[ComponentRow],
+        now: &str,
+    ) -> Result<()> {
+        let mut v = self.0.prepare_cached(
+            "INSERT INTO t_versions (id, project_key, name, released, archived, release_date, deleted_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
+             ON CONFLICT (id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
+             released = excluded.released, archived = excluded.archived,
+             release_date = excluded.release_date, deleted_at = NULL",
+        )?;
+        for x in versions {
+            v.execute(params![
+                x.id,
+                project_key,
+                x.name,
+                x.released,
+                x.archived,
+                x.release_date
+            ])?;
+        }
+        let mut c = self.0.prepare_cached(
+            "INSERT INTO t_components (id, project_key, name, lead_id, deleted_at) VALUES (?1, ?2, ?3, ?4, NULL)
+             ON CONFLICT (id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
+             lead_id = excluded.lead_id, deleted_at = NULL",
+        )?;
+        for x in components {
+            c.execute(params![x.id, project_key, x.name, x.lead_id])?;
+        }
+        let keep = |ids: Vec<&str>| serde_json::to_string(&ids).unwrap_or_default();
+        self.0.execute(
+            "UPDATE t_versions SET deleted_at = ?3 WHERE project_key = ?1 AND deleted_at IS NULL
+             AND id NOT IN (SELECT value FROM json_each(?2))",
+            params![
+                project_key,
+                keep(versions.iter().map(|x| x.id.as_str()).collect()),
+                now
+            ],
+        )?;
+        self.0.execute(
+            "UPDATE t_components SET deleted_at = ?3 WHERE project_key = ?1 AND deleted_at IS NULL
+             AND id NOT IN (SELECT value FROM json_each(?2))",
+            params![
+                project_key,
+                keep(components.iter().map(|x| x.id.as_str()).collect()),
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces an issue's version and component memberships and its links.
+    pub fn set_issue_refs(&self, issue_id: &str, refs: &IssueRefs) -> Result<()> {
+        for table in ["t_issue_versions", "t_issue_components", "t_issue_links"] {
+            self.0.execute(
+                &format!("DELETE FROM {table} WHERE issue_id = ?1"),
+                [issue_id],
+            )?;
+        }
+        let mut v = self.0.prepare_cached(
+            "INSERT OR IGNORE INTO t_issue_versions (issue_id, version_id, kind) VALUES (?1, ?2, ?3)",
+        )?;
+        for id in &refs.fix_versions {
+            v.execute(params![issue_id, id, "fix"])?;
+        }
+        for id in &refs.affects_versions {
+            v.execute(params![issue_id, id, "affects"])?;
+        }
+        let mut c = self.0.prepare_cached(
+            "INSERT OR IGNORE INTO t_issue_components (issue_id, component_id) VALUES (?1, ?2)",
+        )?;
+        for id in &refs.components {
+            c.execute(params![issue_id, id])?;
+        }
+        let mut l = self.0.prepare_cached(
+            "INSERT OR REPLACE INTO t_issue_links (id, issue_id, link_type, direction, other_issue_id, other_issue_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for x in &refs.links {
+            l.execute(params![
+                x.id,
+                issue_id,
+                x.link_type,
+                x.direction,
+                x.other_issue_id,
+                x.other_issue_key
+            ])?;
+        }
+        Ok(())
+    }
+
     /// Ids of live issues of a project, as this transaction sees them.
     pub fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
         live_issue_ids(&self.0, project_key)

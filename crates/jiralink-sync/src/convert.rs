@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use jiralink_store::{utc, ChangeRow, CommentRow, IssueRow, SprintRow, StoreError, Tx, WorklogRow};
+use jiralink_store::{
+    utc, ChangeRow, CommentRow, ComponentRow, IssueRefs, IssueRow, LinkRow, SprintRow, StoreError,
+    Tx, VersionRow, WorklogRow,
+};
 use serde_json::Value;
 
 /// The ids of the custom fields the store normalises.
@@ -91,6 +94,7 @@ pub struct Batch {
     pub comments: Vec<(String, Vec<CommentRow>)>,
     pub worklogs: Vec<(String, Vec<WorklogRow>)>,
     pub sprints: Vec<(String, Vec<String>)>,
+    pub refs: Vec<(String, IssueRefs)>,
 }
 
 fn s(v: &Value) -> Option<String> {
@@ -137,6 +141,7 @@ impl Batch {
             parent_key: s(&f["parent"]["key"]),
             raw_json: issue.to_string(),
         });
+        self.refs.push((id.clone(), refs(f)));
         self.changes.push((id.clone(), changes));
         self.comments.push((
             id.clone(),
@@ -186,8 +191,70 @@ impl Batch {
         for (id, sp) in &self.sprints {
             tx.set_sprint_issues(id, sp)?;
         }
+        for (id, r) in &self.refs {
+            tx.set_issue_refs(id, r)?;
+        }
         Ok(())
     }
+}
+
+/// An issue's fix and affects versions, components and links, from its fields.
+fn refs(f: &Value) -> IssueRefs {
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| s(&x["id"]))
+            .collect()
+    };
+    IssueRefs {
+        fix_versions: ids(&f["fixVersions"]),
+        affects_versions: ids(&f["versions"]),
+        components: ids(&f["components"]),
+        links: f["issuelinks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                let (direction, other) = if l["outwardIssue"].is_object() {
+                    ("outward", &l["outwardIssue"])
+                } else {
+                    ("inward", &l["inwardIssue"])
+                };
+                LinkRow {
+                    id: l["id"].as_str().unwrap_or_default().to_owned(),
+                    link_type: s(&l["type"]["name"]),
+                    direction: direction.to_owned(),
+                    other_issue_id: s(&other["id"]),
+                    other_issue_key: s(&other["key"]),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A project's versions and components, from a project object (`GET project/{key}`).
+pub fn catalog(project: &Value) -> (Vec<VersionRow>, Vec<ComponentRow>) {
+    let list = |k: &str| project[k].as_array().cloned().unwrap_or_default();
+    let versions = list("versions")
+        .iter()
+        .map(|v| VersionRow {
+            id: v["id"].as_str().unwrap_or_default().to_owned(),
+            name: v["name"].as_str().unwrap_or_default().to_owned(),
+            released: v["released"].as_bool(),
+            archived: v["archived"].as_bool(),
+            release_date: s(&v["releaseDate"]),
+        })
+        .collect();
+    let components = list("components")
+        .iter()
+        .map(|c| ComponentRow {
+            id: c["id"].as_str().unwrap_or_default().to_owned(),
+            name: c["name"].as_str().unwrap_or_default().to_owned(),
+            lead_id: s(&c["lead"]["accountId"]).or(s(&c["lead"]["key"])),
+        })
+        .collect();
+    (versions, components)
 }
 
 pub fn sprint(v: &Value) -> SprintRow {

@@ -219,6 +219,27 @@ async fn run_sync(
         })
         .collect();
 
+    // Versions and components: one project GET each (it carries both lists), read concurrently.
+    let mut catalogs = stream::iter(keys.iter().map(|key| {
+        let api = &api;
+        async move {
+            let project = client.get_json(&format!("{api}/project/{key}")).await?;
+            Ok::<_, SyncError>((key, convert::catalog(&project)))
+        }
+    }))
+    .buffered(opts.concurrency.max(1));
+    let mut catalog = Vec::new();
+    while let Some(c) = catalogs.next().await {
+        catalog.push(c?);
+    }
+    let stamp = now();
+    store.write(|tx| {
+        for (key, (versions, components)) in &catalog {
+            tx.set_project_catalog(key, versions, components, &stamp)?;
+        }
+        Ok(())
+    })?;
+
     // Users, pages of 1000 until a short one: Cloud's users/search; on Data Center user/search
     // with the "." that matches every username, inactive users included.
     let mut start = 0;
@@ -308,7 +329,8 @@ async fn run_sync(
                 Err(_) => HashSet::new(),
             };
             wanted.extend(all.iter().filter(|id| !live.contains(*id)).cloned());
-            let all: std::sync::Arc<HashSet<String>> = std::sync::Arc::new(all.into_iter().collect());
+            let all: std::sync::Arc<HashSet<String>> =
+                std::sync::Arc::new(all.into_iter().collect());
             Ok::<_, SyncError>((key, all, wanted.into_iter().collect::<Vec<String>>()))
         }
     }))
@@ -332,9 +354,13 @@ async fn run_sync(
         .flatten()
         .map(|w| async move {
             match w {
-                Work::Chunk(key, all, n, total, ids) => {
-                    Done::Batch(key, all, n, total, fetch_chunk(client, plan, fields, ids).await)
-                }
+                Work::Chunk(key, all, n, total, ids) => Done::Batch(
+                    key,
+                    all,
+                    n,
+                    total,
+                    fetch_chunk(client, plan, fields, ids).await,
+                ),
                 Work::Empty(key, all) => Done::Empty(key, all),
                 Work::Failed(e) => Done::Batch(String::new(), Default::default(), 0, 0, Err(e)),
             }
@@ -485,7 +511,13 @@ type PastCap = (Option<Vec<Value>>, Option<Vec<Value>>);
 
 /// What came back, in completion order.
 enum Done {
-    Batch(String, ProjectIds, usize, usize, Result<convert::Batch, SyncError>),
+    Batch(
+        String,
+        ProjectIds,
+        usize,
+        usize,
+        Result<convert::Batch, SyncError>,
+    ),
     Empty(String, ProjectIds),
 }
 

@@ -110,12 +110,18 @@ fn sprint<'a>(day: i64, from: &'a str, to: &'a str) -> Item<'a> {
     (day, "Sprint", v(from), v(to), v(from), v(to))
 }
 
-fn fixture(name: &str) -> Fixture {
-    let dir = std::env::temp_dir().join(format!("jiralink-insights-{}-{name}", std::process::id()));
+/// A new, empty store in its own temporary directory.
+fn empty_store(tag: &str) -> (PathBuf, Store) {
+    let dir = std::env::temp_dir().join(format!("jiralink-insights-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("store.db");
     let _ = std::fs::remove_file(&path);
-    let mut store = Store::open_sqlite(&path).expect("store");
+    let store = Store::open_sqlite(&path).expect("store");
+    (path, store)
+}
+
+fn fixture(name: &str) -> Fixture {
+    let (path, mut store) = empty_store(name);
     store
         .write(|tx| {
             for (id, name, cat) in [
@@ -624,12 +630,7 @@ fn filters_follow_moved_issues_and_stage_mapping_defaults_to_categories() {
 #[test]
 fn a_constant_history_forecasts_exactly_and_a_seed_repeats() {
     // One item done every day of a 28-day window: every trial draws 1 a day.
-    let dir =
-        std::env::temp_dir().join(format!("jiralink-insights-{}-forecast", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("store.db");
-    let _ = std::fs::remove_file(&path);
-    let mut store = Store::open_sqlite(&path).expect("store");
+    let (path, mut store) = empty_store("forecast");
     store
         .write(|tx| {
             tx.upsert_status("1", "To Do", "new")?;
@@ -695,11 +696,7 @@ fn a_constant_history_forecasts_exactly_and_a_seed_repeats() {
 #[test]
 fn history_rows_without_status_ids_map_by_name() {
     // Some Data Center history rows carry only status names.
-    let dir = std::env::temp_dir().join(format!("jiralink-insights-{}-names", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("store.db");
-    let _ = std::fs::remove_file(&path);
-    let mut store = Store::open_sqlite(&path).expect("store");
+    let (path, mut store) = empty_store("names");
     store
         .write(|tx| {
             tx.upsert_status("1", "To Do", "new")?;

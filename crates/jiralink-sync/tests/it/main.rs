@@ -45,8 +45,42 @@ fn rows(s: &Store, sql: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-/// The store equals the snapshot: live issues (id, key, updated), changelog counts, comment and
-/// worklog ids, and every deletion.
+/// The simulator's content hash (docs/simulator.md) of an issue's raw JSON.
+fn content_hash(raw: &str) -> String {
+    use sha2::Digest;
+    let v: Value = serde_json::from_str(raw).expect("raw json");
+    let f = &v["fields"];
+    let s = |x: &Value| x.as_str().unwrap_or_default().to_owned();
+    let updated = chrono::DateTime::parse_from_str(
+        f["updated"].as_str().unwrap_or_default(),
+        "%Y-%m-%dT%H:%M:%S%.3f%z",
+    )
+    .expect("updated")
+    .timestamp_millis();
+    let canon = format!(
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        s(&v["id"]),
+        s(&v["key"]),
+        s(&f["summary"]),
+        s(&f["status"]["id"]),
+        s(&f["issuetype"]["id"]),
+        s(&f["priority"]["id"]),
+        s(&f["resolution"]["id"]),
+        f["assignee"]["accountId"]
+            .as_str()
+            .or(f["assignee"]["key"].as_str())
+            .unwrap_or_default(),
+        updated,
+        f["customfield_10016"]
+            .as_f64()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+    );
+    hex::encode(sha2::Sha256::digest(canon.as_bytes()))
+}
+
+/// The store equals the snapshot: live issues (id, key, updated, content hash), changelog counts,
+/// comment and worklog ids, and every deletion.
 fn assert_matches(s: &Store, snap: &Value) {
     let issues: BTreeMap<String, (String, String)> = snap["issues"]
         .as_array()
@@ -78,6 +112,34 @@ fn assert_matches(s: &Store, snap: &Value) {
         .collect()
     };
     assert_eq!(stored.len(), issues.len(), "live issue count");
+    // Content: the snapshot's hash of each issue, recomputed from the raw JSON the store kept.
+    let mut st = s
+        .connection()
+        .prepare("SELECT id, raw_json FROM issues WHERE deleted_at IS NULL")
+        .expect("sql");
+    let raws: Vec<(String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("q")
+        .map(|r| r.expect("row"))
+        .collect();
+    let want: BTreeMap<String, String> = snap["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| {
+            (
+                i["id"].to_string(),
+                i["content_hash"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for (id, raw) in raws {
+        assert_eq!(
+            Some(&content_hash(&raw)),
+            want.get(&id),
+            "content of issue {id}"
+        );
+    }
     assert_eq!(stored, issues, "ids, keys and updated times");
     let changes: BTreeMap<String, String> = rows(s, "SELECT issue_id, CAST(COUNT(DISTINCT change_id) AS TEXT) FROM issue_changes GROUP BY issue_id").into_iter().collect();
     for i in snap["issues"].as_array().expect("issues") {
@@ -133,6 +195,70 @@ fn assert_matches(s: &Store, snap: &Value) {
     }
 }
 
+/// Versions and components per project equal Jira's lists; fix versions and components of every
+/// issue are among its project's; every link is stored from both of its ends.
+async fn assert_catalog_and_links(c: &jiralink_api::Client, s: &Store) {
+    let keys: Vec<(String, String)> =
+        rows(s, "SELECT key, key FROM projects WHERE deleted_at IS NULL");
+    assert!(!keys.is_empty());
+    for (key, _) in keys {
+        let p = c
+            .get_json(&format!("/rest/api/3/project/{key}"))
+            .await
+            .expect("project");
+        let ids = |k: &str| -> BTreeSet<String> {
+            p[k].as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x["id"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let stored = |table: &str| -> BTreeSet<String> {
+            rows(
+                s,
+                &format!(
+                    "SELECT id, id FROM {table} WHERE project_key = '{key}' AND deleted_at IS NULL"
+                ),
+            )
+            .into_iter()
+            .map(|r| r.0)
+            .collect()
+        };
+        assert_eq!(stored("versions"), ids("versions"), "versions of {key}");
+        assert_eq!(
+            stored("components"),
+            ids("components"),
+            "components of {key}"
+        );
+    }
+    let stray = rows(s, "SELECT v.issue_id, v.version_id FROM issue_versions v JOIN issues i ON i.id = v.issue_id
+        LEFT JOIN versions x ON x.id = v.version_id AND x.project_key = i.project_key WHERE x.id IS NULL");
+    assert!(
+        stray.is_empty(),
+        "versions not of the issue's project: {stray:?}"
+    );
+    let n = rows(
+        s,
+        "SELECT CAST(COUNT(*) AS TEXT), CAST(COUNT(DISTINCT issue_id) AS TEXT) FROM issue_versions",
+    );
+    assert!(
+        n[0].0.parse::<u64>().unwrap_or(0) > 100,
+        "fix versions stored: {n:?}"
+    );
+    let one_sided = rows(s, "SELECT l.id, l.issue_id FROM issue_links l JOIN issues i ON i.id = l.issue_id AND i.deleted_at IS NULL
+        WHERE NOT EXISTS (SELECT 1 FROM issue_links m WHERE m.id = l.id AND m.issue_id = l.other_issue_id AND m.direction <> l.direction)
+        AND EXISTS (SELECT 1 FROM issues o WHERE o.id = l.other_issue_id AND o.deleted_at IS NULL)");
+    assert!(
+        one_sided.is_empty(),
+        "links stored from one end only: {one_sided:?}"
+    );
+    let links = rows(s, "SELECT CAST(COUNT(*) AS TEXT), '' FROM issue_links");
+    assert!(
+        links[0].0.parse::<u64>().unwrap_or(0) > 10,
+        "links stored: {links:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn full_then_incremental_sync_equals_the_snapshot() {
     let sim = Sim::builder()
@@ -149,13 +275,15 @@ async fn full_then_incremental_sync_equals_the_snapshot() {
         .expect("sync");
     assert_eq!(summary.issues_written, 3000);
     assert_matches(&s, &sim.snapshot());
-    // No change: a few requests per project; only issues inside the overlap window are re-read.
+    assert_catalog_and_links(&c, &s).await;
+    // No change: a few requests per project (its versions and components, its ids, those updated
+    // since the watermark, its boards' sprints); only issues inside the overlap window are re-read.
     let again = sync(&c, &mut s, &SyncOptions::new("t"))
         .await
         .expect("resync");
     assert!(again.issues_written < 10, "{again:?}");
     assert!(
-        again.requests <= 4 + 4 * again.projects as u32 + 4,
+        again.requests <= 6 + 5 * again.projects as u32 + 2,
         "{again:?}"
     );
     assert_matches(&s, &sim.snapshot());
@@ -165,7 +293,7 @@ async fn full_then_incremental_sync_equals_the_snapshot() {
 async fn sync_while_the_site_changes_then_catch_up() {
     let sim = Sim::builder()
         .deployment(Deployment::Cloud)
-        .issues(3000)
+        .issues(20_000)
         .seed(52)
         .mutate_per_s(300.0)
         .start()

@@ -28,6 +28,29 @@ impl Session {
         }
     }
 
+    /// `credential add NAME` for the simulator's Cloud site admin (`cloud-token`), asserted to work.
+    pub fn add_admin(&mut self, sim: &jiralink_sim::Sim, name: &str) {
+        let admin = sim.identity("admin").expect("admin").clone();
+        let email = admin.email.clone().unwrap_or_default();
+        let r = self.run(
+            &[
+                "credential",
+                "add",
+                name,
+                "--url",
+                sim.base_url(),
+                "--auth",
+                "cloud-token",
+                "--email",
+                &email,
+                "--secret-stdin",
+            ],
+            Some(&admin.secret),
+            &[],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+
     pub fn run(&mut self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_jiralink"));
         cmd.arg("--home")

@@ -49,22 +49,8 @@ async fn the_report_renders_in_headless_chromium_and_every_output_form_works() {
         .start()
         .await
         .expect("sim");
-    let admin = sim.identity("admin").expect("admin").clone();
     let mut s = Session::new("insights");
-    let email = admin.email.clone().unwrap_or_default();
-    let add = [
-        "credential",
-        "add",
-        "site",
-        "--url",
-        sim.base_url(),
-        "--auth",
-        "cloud-token",
-        "--email",
-        &email,
-        "--secret-stdin",
-    ];
-    assert_eq!(s.run(&add, Some(&admin.secret), &[]).code, 0);
+    s.add_admin(&sim, "site");
     let r = s.run(&["sync", "site"], None, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = s.run(&["access", "site"], None, &[]);

@@ -18,25 +18,8 @@ async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
         .start()
         .await
         .expect("sim");
-    let admin = sim.identity("admin").expect("admin").clone();
     let mut s = Session::new("crash");
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "site",
-            "--url",
-            sim.base_url(),
-            "--auth",
-            "cloud-token",
-            "--email",
-            admin.email.as_deref().unwrap_or_default(),
-            "--secret-stdin",
-        ],
-        Some(&admin.secret),
-        &[],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    s.add_admin(&sim, "site");
     let sync = || {
         Command::new(env!("CARGO_BIN_EXE_jiralink"))
             .arg("--home")
