@@ -308,8 +308,8 @@ async fn run_sync(
                 &format!("project = \"{key}\" ORDER BY id ASC"),
             )
             .await?;
-            let mut wanted: BTreeSet<String> = match &since {
-                None => all.iter().cloned().collect(),
+            let mut wanted: BTreeSet<u64> = match &since {
+                None => all.iter().copied().collect(),
                 Some(wm) => {
                     let since = jql_time(wm, opts.overlap_minutes, tz);
                     issue_ids(
@@ -324,14 +324,17 @@ async fn run_sync(
                 }
             };
             // Anything Jira has that the store lacks is fetched too, whatever its update time.
-            let live: HashSet<String> = match reader.lock() {
-                Ok(r) => r.live_issue_ids(&key)?.into_iter().collect(),
+            let live: HashSet<u64> = match reader.lock() {
+                Ok(r) => r
+                    .live_issue_ids(&key)?
+                    .iter()
+                    .filter_map(|id| id.parse().ok())
+                    .collect(),
                 Err(_) => HashSet::new(),
             };
-            wanted.extend(all.iter().filter(|id| !live.contains(*id)).cloned());
-            let all: std::sync::Arc<HashSet<String>> =
-                std::sync::Arc::new(all.into_iter().collect());
-            Ok::<_, SyncError>((key, all, wanted.into_iter().collect::<Vec<String>>()))
+            wanted.extend(all.iter().filter(|id| !live.contains(id)));
+            let all: ProjectIds = std::sync::Arc::new(all.into_iter().collect());
+            Ok::<_, SyncError>((key, all, wanted.into_iter().collect::<Vec<u64>>()))
         }
     }))
     .buffered(2);
@@ -359,7 +362,13 @@ async fn run_sync(
                     all,
                     n,
                     total,
-                    fetch_chunk(client, plan, fields, ids).await,
+                    fetch_chunk(
+                        client,
+                        plan,
+                        fields,
+                        ids.iter().map(u64::to_string).collect(),
+                    )
+                    .await,
                 ),
                 Work::Empty(key, all) => Done::Empty(key, all),
                 Work::Failed(e) => Done::Batch(String::new(), Default::default(), 0, 0, Err(e)),
@@ -392,7 +401,7 @@ async fn run_sync(
                 // Deletes: live here, and no longer in the project's id list. An issue moved to a
                 // project synced later is marked now and revived when that project writes it.
                 gone = tx.live_issue_ids(&w.key)?;
-                gone.retain(|id| !all.contains(id));
+                gone.retain(|id| !id.parse::<u64>().is_ok_and(|n| all.contains(&n)));
                 tx.mark_issues_deleted(&gone, &stamp)?;
                 // The watermark moves with the project's last data, never before it.
                 tx.set_checkpoint(&opts.credential, ISSUE_STREAM, &w.key, &completed_mark)?;
@@ -491,7 +500,7 @@ async fn run_sync(
 /// What the sync asks for: a chunk of ids of a project (with the project's chunk count and issue
 /// count), a project with nothing to fetch, or a project whose planning failed.
 enum Work {
-    Chunk(String, ProjectIds, usize, usize, Vec<String>),
+    Chunk(String, ProjectIds, usize, usize, Vec<u64>),
     Empty(String, ProjectIds),
     Failed(SyncError),
 }
@@ -504,7 +513,8 @@ struct Written {
     batch: Option<convert::Batch>,
 }
 
-type ProjectIds = std::sync::Arc<HashSet<String>>;
+/// Issue ids are numbers in Jira: planning holds them as such, a fraction of the memory of text.
+type ProjectIds = std::sync::Arc<HashSet<u64>>;
 
 /// An issue's comments and worklogs read page by page, where they exceed the inline caps.
 type PastCap = (Option<Vec<Value>>, Option<Vec<Value>>);
@@ -529,20 +539,30 @@ pub(crate) async fn issue_ids(
     plan: Plan,
     concurrency: usize,
     jql: &str,
-) -> Result<Vec<String>, SyncError> {
-    let ids_of = |page: &Value| -> Vec<String> {
+) -> Result<Vec<u64>, SyncError> {
+    let ids_of = |page: &Value| -> Result<Vec<u64>, SyncError> {
         page["issues"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|i| i["id"].as_str().map(str::to_owned))
+            .map(|i| {
+                i["id"]
+                    .as_str()
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| {
+                        SyncError::Jira(Error::Decode {
+                            path: "search".into(),
+                            message: format!("an issue id that is not a number: {}", i["id"]),
+                        })
+                    })
+            })
             .collect()
     };
     if plan == Plan::DataCenter {
         let path = format!("{}/search", client.api());
         let body = |start: usize| json!({"jql": jql, "fields": ["id"], "startAt": start, "maxResults": DC_PAGE});
         let first = client.post_json(&path, &body(0)).await?;
-        let mut ids = ids_of(&first);
+        let mut ids = ids_of(&first)?;
         let total = first["total"].as_u64().unwrap_or(0) as usize;
         let page = ids.len().max(1);
         let starts: Vec<usize> = (page..total).step_by(page).collect();
@@ -552,7 +572,7 @@ pub(crate) async fn issue_ids(
         }))
         .buffered(concurrency.max(1));
         while let Some(p) = pages.next().await {
-            ids.extend(ids_of(&p?));
+            ids.extend(ids_of(&p?)?);
         }
         return Ok(ids);
     }
@@ -566,7 +586,7 @@ pub(crate) async fn issue_ids(
         let page = client
             .post_json(&format!("{}/search/jql", client.api()), &body)
             .await?;
-        ids.extend(ids_of(&page));
+        ids.extend(ids_of(&page)?);
         match page["nextPageToken"].as_str() {
             Some(t) if !page["isLast"].as_bool().unwrap_or(false) => token = Some(t.to_owned()),
             _ => return Ok(ids),

@@ -66,7 +66,8 @@ pub async fn verify(
             &format!("project = \"{key}\" ORDER BY id ASC"),
         )
         .await?
-        .into_iter()
+        .iter()
+        .map(u64::to_string)
         .collect();
         let stored: BTreeSet<String> = store.live_issue_ids(&key)?.into_iter().collect();
         let missing: Vec<String> = jira.difference(&stored).cloned().collect();
