@@ -208,6 +208,7 @@ impl ClientBuilder {
             paused_until: std::sync::Mutex::new(None),
             pace: std::sync::Mutex::new(None),
             requests: AtomicU32::new(0),
+            retries: AtomicU32::new(0),
         };
         if let Auth::OAuth2 {
             client_id,
@@ -278,6 +279,7 @@ pub struct Client {
     /// Set by a 429 that names the limit: (interval between requests, next free slot).
     pace: std::sync::Mutex<Option<Pace>>,
     requests: AtomicU32,
+    retries: AtomicU32,
 }
 
 impl std::fmt::Debug for Client {
@@ -315,6 +317,17 @@ impl Client {
     /// Requests sent so far (retries included).
     pub fn requests(&self) -> u32 {
         self.requests.load(Ordering::Relaxed)
+    }
+    /// Of those, retries of a request already sent once.
+    pub fn retries(&self) -> u32 {
+        self.retries.load(Ordering::Relaxed)
+    }
+    /// Keeps to at most `rps` requests per second from now on (a site's rate budget shared with
+    /// other integrations). A 429 can lower the pace further; it never rises above `rps`.
+    pub fn limit_rate(&self, rps: f64) {
+        if rps > 0.0 {
+            *self.pace.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pace::budget(rps));
+        }
     }
     /// `/rest/api/{2|3}` for this auth kind.
     pub fn api(&self) -> String {
@@ -431,6 +444,9 @@ impl Client {
                 tokio::time::sleep_until(at.into()).await;
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
+            if attempt > 0 {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+            }
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
             let idempotent = is_idempotent(&method, parsed.path());
@@ -570,6 +586,8 @@ pub async fn off_task<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 struct Pace {
     limit: f64,
     rate: f64,
+    /// The rate never creeps above this: 98% of the announced limit, or a configured budget.
+    ceiling: f64,
     next: std::time::Instant,
     changed: std::time::Instant,
 }
@@ -581,8 +599,21 @@ impl Pace {
         Pace {
             limit,
             rate: limit * 0.92,
+            ceiling: limit * 0.98,
             next: from,
             changed: std::time::Instant::now(),
+        }
+    }
+
+    /// A configured budget: that rate from the start, and never more.
+    fn budget(rps: f64) -> Pace {
+        let now = std::time::Instant::now();
+        Pace {
+            limit: rps,
+            rate: rps,
+            ceiling: rps,
+            next: now,
+            changed: now,
         }
     }
 
@@ -594,6 +625,7 @@ impl Pace {
             return;
         }
         self.limit = limit;
+        self.ceiling = self.ceiling.min(limit * 0.98);
         self.rate = (self.rate.min(limit) - limit * 0.05).max(limit * 0.5);
         self.next = self.next.max(until);
         self.changed = until;
@@ -602,7 +634,7 @@ impl Pace {
     /// The instant the next request may go.
     fn slot(&mut self, now: std::time::Instant) -> std::time::Instant {
         if now.saturating_duration_since(self.changed) >= PACE_CREEP_EVERY {
-            self.rate = (self.rate + self.limit * 0.01).min(self.limit * 0.98);
+            self.rate = (self.rate + self.limit * 0.01).min(self.ceiling);
             self.changed = now;
         }
         let at = self.next.max(now);
@@ -660,5 +692,13 @@ mod tests {
             p.refused(50.0, now, sent);
         }
         assert!((p.rate - 25.0).abs() < 1e-9);
+
+        // A configured budget is kept from the start and never crept over.
+        let mut b = Pace::budget(10.0);
+        let start = b.changed;
+        let first = b.slot(start);
+        assert_eq!(b.slot(start) - first, Duration::from_millis(100));
+        b.slot(start + Duration::from_secs(60));
+        assert!((b.rate - 10.0).abs() < 1e-9);
     }
 }

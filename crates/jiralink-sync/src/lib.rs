@@ -100,6 +100,8 @@ pub struct SyncSummary {
     pub issues_deleted: usize,
     pub sprints: usize,
     pub requests: u32,
+    /// Requests sent again after a transient failure or a 429.
+    pub retries: u32,
     pub duration_ms: u64,
 }
 
@@ -136,11 +138,13 @@ pub async fn sync(
     let run = store.begin_run(&opts.credential)?;
     let started = Instant::now();
     let before = client.requests();
+    let retries_before = client.retries();
     let result = run_sync(client, store, opts).await;
     let requests = client.requests() - before;
     match result {
         Ok(mut s) => {
             s.requests = requests;
+            s.retries = client.retries() - retries_before;
             s.duration_ms = started.elapsed().as_millis() as u64;
             store.finish_run(run, "ok", requests.into(), s.issues_written as i64, None)?;
             Ok(s)

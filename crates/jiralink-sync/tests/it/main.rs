@@ -355,6 +355,8 @@ async fn faults_and_a_rate_limit_change_nothing_in_the_result() {
     let summary = sync(&c, &mut s, &opts).await.expect("sync despite faults");
     assert_eq!(summary.issues_written, 1500);
     assert_matches(&s, &sim.snapshot());
+    // Faults and 429s were retried, and the summary says how often.
+    assert!(summary.retries >= 10, "{summary:?}");
     // After the first 429 the client keeps to the announced rate: at most the requests already in
     // flight are refused too.
     let refused = sim.rate_limited_responses();
@@ -480,4 +482,31 @@ async fn data_center_full_then_incremental_sync_equals_the_snapshot() {
         "{counts:?}"
     );
     assert!(summary.projects > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_request_budget_is_kept() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(1200)
+        .seed(54)
+        .start()
+        .await
+        .expect("sim");
+    let c = client(&sim).await;
+    c.limit_rate(20.0);
+    let mut s = store("budget");
+    let mut opts = SyncOptions::new("t");
+    opts.concurrency = 8;
+    let started = std::time::Instant::now();
+    let summary = sync(&c, &mut s, &opts).await.expect("sync");
+    let secs = started.elapsed().as_secs_f64();
+    let rate = f64::from(summary.requests) / secs;
+    assert!(summary.requests > 30, "{summary:?}");
+    // Paced from the first request: never above the budget (the first request goes at once).
+    assert!(
+        f64::from(summary.requests - 1) / secs <= 20.0,
+        "{rate:.1} requests/s over a budget of 20 ({summary:?})"
+    );
+    assert_matches(&s, &sim.snapshot());
 }

@@ -22,6 +22,9 @@ pub struct Args {
     /// Concurrent bulk requests.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// At most this many requests per second (leave room for other integrations on the site).
+    #[arg(long)]
+    max_rps: Option<f64>,
 }
 
 /// The store named by `--store` (only `sqlite:PATH` today), or the home's default.
@@ -53,6 +56,14 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let vault = connect::vault(&home)?;
     let mut store = open_store(&global)?;
     let (_, client) = connect::connected(&vault, &args.name, global.out.json).await?;
+    if let Some(rps) = args.max_rps {
+        if rps.is_nan() || rps <= 0.0 {
+            anyhow::bail!(UsageError(format!(
+                "--max-rps {rps}: give a number of requests per second above 0"
+            )));
+        }
+        client.limit_rate(rps);
+    }
     let mut opts = SyncOptions::new(&args.name);
     opts.projects = args.projects;
     opts.full = args.full;
@@ -69,8 +80,8 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_value(&s)?);
             } else {
                 println!(
-                    "{}: synced {} project(s): {} issues written ({} changelog items, {} comments, {} worklogs), {} deleted, {} sprints; {} requests in {:.1} s",
-                    args.name, s.projects, s.issues_written, s.changelog_items, s.comments, s.worklogs, s.issues_deleted, s.sprints, s.requests, s.duration_ms as f64 / 1000.0
+                    "{}: synced {} project(s): {} issues written ({} changelog items, {} comments, {} worklogs), {} deleted, {} sprints; {} requests ({} retries) in {:.1} s",
+                    args.name, s.projects, s.issues_written, s.changelog_items, s.comments, s.worklogs, s.issues_deleted, s.sprints, s.requests, s.retries, s.duration_ms as f64 / 1000.0
                 );
             }
             Ok(())
