@@ -26,7 +26,26 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/sqlite/0004_versions_components_links.sql"),
     ),
+    (5, include_str!("../migrations/sqlite/0005_lookups.sql")),
 ];
+
+/// The small lists issues refer to by id: issue types, priorities, resolutions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    IssueType,
+    Priority,
+    Resolution,
+}
+
+impl Lookup {
+    fn kind(self) -> &'static str {
+        match self {
+            Lookup::IssueType => "issue_type",
+            Lookup::Priority => "priority",
+            Lookup::Resolution => "resolution",
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -251,6 +270,39 @@ impl Store {
         live_issue_ids(&self.conn, project_key)
     }
 
+    /// One issue's stored row (deleted or not), for comparisons.
+    pub fn issue_row(&self, id: &str) -> Result<Option<IssueRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, key, project_key, issue_type, summary, status, status_category, priority,
+                        assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, raw_json
+                 FROM t_issues WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(IssueRow {
+                        id: r.get(0)?,
+                        key: r.get(1)?,
+                        project_key: r.get(2)?,
+                        issue_type: r.get(3)?,
+                        summary: r.get(4)?,
+                        status: r.get(5)?,
+                        status_category: r.get(6)?,
+                        priority: r.get(7)?,
+                        assignee_id: r.get(8)?,
+                        reporter_id: r.get(9)?,
+                        created: r.get(10)?,
+                        updated: r.get(11)?,
+                        resolved: r.get(12)?,
+                        story_points: r.get(13)?,
+                        parent_key: r.get(14)?,
+                        raw_json: r.get(15)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
     /// A second, read-only connection to the same store: it reads while another thread writes
     /// (WAL), seeing only committed transactions.
     pub fn reader(&self) -> Result<Store> {
@@ -309,6 +361,22 @@ impl Tx<'_> {
             "INSERT INTO t_statuses (id, name, category) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category",
             params![id, name, category],
+        )?;
+        Ok(())
+    }
+
+    /// An issue type (with `subtask`), priority or resolution.
+    pub fn upsert_lookup(
+        &self,
+        lookup: Lookup,
+        id: &str,
+        name: &str,
+        subtask: Option<bool>,
+    ) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO t_lookups (kind, id, name, subtask) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, subtask = excluded.subtask",
+            params![lookup.kind(), id, name, subtask],
         )?;
         Ok(())
     }

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 use jiralink_api::{Client, Error};
-use jiralink_store::{now, Store, StoreError};
+use jiralink_store::{now, Lookup, Store, StoreError};
 use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +173,14 @@ async fn run_sync(
     let field_list = client.get_json(&format!("{api}/field")).await?;
     let fields = convert::Fields::from_field_list(&field_list);
     let statuses = client.get_json(&format!("{api}/status")).await?;
+    let mut lookups = Vec::new();
+    for (lookup, path) in [
+        (Lookup::IssueType, "issuetype"),
+        (Lookup::Priority, "priority"),
+        (Lookup::Resolution, "resolution"),
+    ] {
+        lookups.push((lookup, client.get_json(&format!("{api}/{path}")).await?));
+    }
     store.write(|tx| {
         for f in field_list.as_array().into_iter().flatten() {
             tx.upsert_field(
@@ -182,6 +190,16 @@ async fn run_sync(
                 f["schema"]["type"].as_str(),
                 f["schema"]["custom"].as_str(),
             )?;
+        }
+        for (lookup, list) in &lookups {
+            for x in list.as_array().into_iter().flatten() {
+                tx.upsert_lookup(
+                    *lookup,
+                    x["id"].as_str().unwrap_or_default(),
+                    x["name"].as_str().unwrap_or_default(),
+                    x["subtask"].as_bool(),
+                )?;
+            }
         }
         for s in statuses.as_array().into_iter().flatten() {
             tx.upsert_status(

@@ -1,5 +1,6 @@
 //! `verify`: compares the store with Jira without changing either: ids per project (both ways) and
-//! the `updated` time of a sample of issues, so drift is reported, not guessed.
+//! the content of a sample of issues (every normalised column, converted from Jira's answer the way
+//! sync converts it), so drift is reported, not guessed.
 
 use std::collections::BTreeSet;
 
@@ -17,7 +18,7 @@ pub struct ProjectDrift {
     pub missing: Vec<String>,
     /// Ids the store has live that Jira no longer shows there.
     pub extra: Vec<String>,
-    /// Sampled issues whose `updated` differs.
+    /// Sampled issues whose content (normalised columns) differs from Jira.
     pub stale: Vec<String>,
 }
 
@@ -56,6 +57,9 @@ pub async fn verify(
             .get_json(&format!("{}/serverInfo", client.api()))
             .await?,
     );
+    let fields = crate::convert::Fields::from_field_list(
+        &client.get_json(&format!("{}/field", client.api())).await?,
+    );
     let mut out = Vec::new();
     let mut sampled = 0;
     for key in keys {
@@ -72,7 +76,8 @@ pub async fn verify(
         let stored: BTreeSet<String> = store.live_issue_ids(&key)?.into_iter().collect();
         let missing: Vec<String> = jira.difference(&stored).cloned().collect();
         let extra: Vec<String> = stored.difference(&jira).cloned().collect();
-        // Every n-th common issue, at most `sample`, compared on `updated`.
+        // Every n-th common issue, at most `sample`, compared on its content: the normalised
+        // columns Jira's answer converts to now, against the stored ones.
         let common: Vec<&String> = jira.intersection(&stored).collect();
         let step = (common.len() / sample.max(1)).max(1);
         let picks: Vec<String> = common
@@ -83,18 +88,14 @@ pub async fn verify(
             .collect();
         let mut stale = Vec::new();
         if !picks.is_empty() {
-            for issue in &crate::issues_by_id(client, plan, &picks, &["updated"]).await? {
-                let id = issue["id"].as_str().unwrap_or_default();
-                let live = issue["fields"]["updated"]
-                    .as_str()
-                    .and_then(jiralink_store::utc);
-                let mine: Option<String> = store
-                    .connection()
-                    .query_row("SELECT updated FROM t_issues WHERE id = ?1", [id], |r| {
-                        r.get(0)
-                    })
-                    .map_err(jiralink_store::StoreError::from)?;
-                if live != mine {
+            for issue in &crate::issues_by_id(client, plan, &picks, &["*all"]).await? {
+                let mut batch = crate::convert::Batch::default();
+                batch.add(&fields, issue, Vec::new(), &[], &[]);
+                let (Some(live), Some(id)) = (batch.issues.pop(), issue["id"].as_str()) else {
+                    continue;
+                };
+                let mine = store.issue_row(id)?;
+                if !mine.is_some_and(|m| same_content(&m, &live)) {
                     stale.push(id.to_owned());
                 }
             }
@@ -118,4 +119,26 @@ pub async fn verify(
         sampled,
         requests: client.requests() - before,
     })
+}
+
+/// The same content in every normalised column (the raw JSON may differ in what it embeds).
+fn same_content(a: &jiralink_store::IssueRow, b: &jiralink_store::IssueRow) -> bool {
+    let columns = |i: &jiralink_store::IssueRow| {
+        (
+            (i.key.clone(), i.project_key.clone(), i.issue_type.clone()),
+            (
+                i.summary.clone(),
+                i.status.clone(),
+                i.status_category.clone(),
+            ),
+            (
+                i.priority.clone(),
+                i.assignee_id.clone(),
+                i.reporter_id.clone(),
+            ),
+            (i.created.clone(), i.updated.clone(), i.resolved.clone()),
+            (i.story_points.map(f64::to_bits), i.parent_key.clone()),
+        )
+    };
+    columns(a) == columns(b)
 }

@@ -252,6 +252,17 @@ async fn assert_catalog_and_links(c: &jiralink_api::Client, s: &Store) {
         one_sided.is_empty(),
         "links stored from one end only: {one_sided:?}"
     );
+    // Every issue's type, priority and resolution names are in the lookup lists.
+    let unknown = rows(s, "SELECT i.key, i.issue_type FROM issues i WHERE i.issue_type NOT IN (SELECT name FROM issue_types)
+        OR i.priority NOT IN (SELECT name FROM priorities)");
+    assert!(
+        unknown.is_empty(),
+        "issues naming unknown types or priorities: {unknown:?}"
+    );
+    let types = c.get_json("/rest/api/3/issuetype").await.expect("types");
+    let n = rows(s, "SELECT CAST(COUNT(*) AS TEXT), '' FROM issue_types");
+    assert_eq!(n[0].0, types.as_array().map_or(0, Vec::len).to_string());
+    assert!(!rows(s, "SELECT id, name FROM resolutions").is_empty());
     let links = rows(s, "SELECT CAST(COUNT(*) AS TEXT), '' FROM issue_links");
     assert!(
         links[0].0.parse::<u64>().unwrap_or(0) > 10,
@@ -283,7 +294,7 @@ async fn full_then_incremental_sync_equals_the_snapshot() {
         .expect("resync");
     assert!(again.issues_written < 10, "{again:?}");
     assert!(
-        again.requests <= 6 + 5 * again.projects as u32 + 2,
+        again.requests <= 9 + 5 * again.projects as u32 + 2,
         "{again:?}"
     );
     assert_matches(&s, &sim.snapshot());
@@ -430,6 +441,24 @@ async fn verify_reports_drift_until_the_next_sync() {
             .expect("verify")
             .ok
     );
+    // Content drift that keeps the update time (a store edited by hand) is found too.
+    let edited_id: String = s
+        .connection()
+        .query_row("SELECT id FROM issues WHERE key = ?1", [&edited], |r| {
+            r.get(0)
+        })
+        .expect("id");
+    s.connection()
+        .execute(
+            "UPDATE t_issues SET priority = 'Lowest of all' WHERE id = ?1",
+            [&edited_id],
+        )
+        .expect("tamper");
+    let drift = jiralink_sync::verify(&c, &s, &[], 1000)
+        .await
+        .expect("verify");
+    let stale: Vec<&String> = drift.projects.iter().flat_map(|p| &p.stale).collect();
+    assert_eq!(stale, vec![&edited_id], "{drift:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
