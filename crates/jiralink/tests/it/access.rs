@@ -7,24 +7,7 @@ use serde_json::Value;
 use crate::credential::Session;
 
 fn add(s: &mut Session, sim: &Sim, name: &str, id: &Identity) {
-    let mut args = vec![
-        "credential",
-        "add",
-        name,
-        "--url",
-        sim.base_url(),
-        "--auth",
-        id.auth.as_str(),
-        "--secret-stdin",
-        "--gateway-url",
-        sim.gateway_url(),
-    ];
-    let email = id.email.clone().unwrap_or_default();
-    if id.auth == "cloud-token" || id.auth == "scoped-token" {
-        args.extend(["--email", email.as_str()]);
-    }
-    let r = s.run(&args, Some(&id.secret), &[]);
-    assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
+    s.add_identity(sim, name, id);
 }
 
 fn audit(s: &mut Session, name: &str, profile: &str) -> Value {

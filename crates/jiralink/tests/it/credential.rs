@@ -28,27 +28,37 @@ impl Session {
         }
     }
 
-    /// `credential add NAME` for the simulator's Cloud site admin (`cloud-token`), asserted to work.
+    /// `credential add NAME` for one of the simulator's identities, asserted to work.
+    pub fn add_identity(
+        &mut self,
+        sim: &jiralink_sim::Sim,
+        name: &str,
+        id: &jiralink_sim::Identity,
+    ) {
+        let mut args = vec![
+            "credential",
+            "add",
+            name,
+            "--url",
+            sim.base_url(),
+            "--auth",
+            id.auth.as_str(),
+            "--secret-stdin",
+            "--gateway-url",
+            sim.gateway_url(),
+        ];
+        let email = id.email.clone().unwrap_or_default();
+        if id.auth == "cloud-token" || id.auth == "scoped-token" {
+            args.extend(["--email", email.as_str()]);
+        }
+        let r = self.run(&args, Some(&id.secret), &[]);
+        assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
+    }
+
+    /// `credential add NAME` for the simulator's site admin.
     pub fn add_admin(&mut self, sim: &jiralink_sim::Sim, name: &str) {
         let admin = sim.identity("admin").expect("admin").clone();
-        let email = admin.email.clone().unwrap_or_default();
-        let r = self.run(
-            &[
-                "credential",
-                "add",
-                name,
-                "--url",
-                sim.base_url(),
-                "--auth",
-                "cloud-token",
-                "--email",
-                &email,
-                "--secret-stdin",
-            ],
-            Some(&admin.secret),
-            &[],
-        );
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        self.add_identity(sim, name, &admin);
     }
 
     pub fn run(&mut self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
