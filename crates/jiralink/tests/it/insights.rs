@@ -1,6 +1,6 @@
 //! `jiralink insights` end to end: sync a simulated site, audit it, write the HTML report; headless
 //! Chromium opens the report, every chart draws and no script fails; a screenshot is kept for review
-//! in `target/insights-report.png`. Chromium comes from `scripts/setup-chromium.sh`.
+//! as `insights-report.png` in the target directory. Chromium comes from `scripts/setup-chromium.sh`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -132,7 +132,12 @@ async fn the_report_renders_in_headless_chromium_and_every_output_form_works() {
     );
     assert!(!dom.contains("data-error"), "script error in the report");
 
-    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/insights-report.png");
+    // Kept for review in the target directory (wherever CARGO_TARGET_DIR puts it).
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    std::fs::create_dir_all(&target).expect("target dir");
+    let shot = target.join("insights-report.png");
     let _ = std::fs::remove_file(&shot);
     let out = headless(&profile)
         .arg(format!("--screenshot={}", shot.display()))
