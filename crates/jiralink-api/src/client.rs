@@ -565,12 +565,16 @@ pub const READ_ONLY_POSTS: &[&str] = &[
     "/permissions/project",
 ];
 
+/// Whether the caller runs on a multi-thread Tokio runtime (where blocking work can move aside).
+pub fn multi_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
 /// Runs CPU work on the blocking pool when the runtime has more than one thread (inline otherwise),
 /// so that the task driving requests is not held up by it.
 pub async fn off_task<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let multi = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if !multi {
+    if !multi_thread_runtime() {
         return f();
     }
     match tokio::task::spawn_blocking(f).await {

@@ -159,13 +159,7 @@ pub fn boundaries(opts: &Options, step_days: i64) -> Vec<i64> {
     } else {
         first
     };
-    let midnight = |d: chrono::NaiveDate| -> i64 {
-        let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-        tz.from_local_datetime(&naive)
-            .earliest()
-            .map(|t| t.timestamp())
-            .unwrap_or_else(|| naive.and_utc().timestamp())
-    };
+    let midnight = |d: chrono::NaiveDate| local_midnight(tz, d);
     let mut out = Vec::new();
     let mut d = first;
     loop {
@@ -316,6 +310,14 @@ fn cumulative_flow(ds: &Dataset, stages: &[Stage], opts: &Options) -> Vec<CfdDay
             }
         })
         .collect()
+}
+
+/// Epoch seconds of the first instant of `date` in `tz` (the earliest, where DST repeats it).
+pub fn local_midnight(tz: chrono_tz::Tz, date: chrono::NaiveDate) -> i64 {
+    let naive = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map_or_else(|| naive.and_utc().timestamp(), |t| t.timestamp())
 }
 
 /// The calendar date of `t` in the report's time zone.

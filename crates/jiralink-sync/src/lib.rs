@@ -346,14 +346,13 @@ async fn run_sync(
                 }
             };
             // Anything Jira has that the store lacks is fetched too, whatever its update time.
-            let live: HashSet<u64> = match reader.lock() {
-                Ok(r) => r
-                    .live_issue_ids(&key)?
-                    .iter()
-                    .filter_map(|id| id.parse().ok())
-                    .collect(),
-                Err(_) => HashSet::new(),
-            };
+            let live: HashSet<u64> = reader
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .live_issue_ids(&key)?
+                .iter()
+                .filter_map(|id| id.parse().ok())
+                .collect();
             wanted.extend(all.iter().filter(|id| !live.contains(id)));
             let all: ProjectIds = std::sync::Arc::new(all.into_iter().collect());
             Ok::<_, SyncError>((key, all, wanted.into_iter().collect::<Vec<u64>>()))
@@ -393,7 +392,7 @@ async fn run_sync(
                     .await,
                 ),
                 Work::Empty(key, all) => Done::Empty(key, all),
-                Work::Failed(e) => Done::Batch(String::new(), Default::default(), 0, 0, Err(e)),
+                Work::Failed(e) => Done::Failed(e),
             }
         })
         .buffer_unordered(opts.concurrency.max(1));
@@ -438,6 +437,7 @@ async fn run_sync(
     let mut consume = async |send: &mut dyn FnMut(Written) -> bool| -> Result<(), SyncError> {
         while let Some(done) = work.next().await {
             let (key, last, batch) = match done {
+                Done::Failed(e) => return Err(e),
                 Done::Empty(key, all) => (key, Some(all), None),
                 Done::Batch(key, all, n, total, batch) => {
                     let batch = batch?;
@@ -473,9 +473,7 @@ async fn run_sync(
         }
         Ok(())
     };
-    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::MultiThread;
-    if multi_thread {
+    if jiralink_api::client::multi_thread_runtime() {
         let store_ref = &mut *store;
         summary.issues_deleted += tokio::task::block_in_place(|| {
             std::thread::scope(|scope| -> Result<usize, SyncError> {
@@ -551,6 +549,7 @@ enum Done {
         Result<convert::Batch, SyncError>,
     ),
     Empty(String, ProjectIds),
+    Failed(SyncError),
 }
 
 /// All issue ids a JQL matches. Cloud: id-only pages of 5000, one after another (each page's token

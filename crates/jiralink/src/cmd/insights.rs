@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use chrono::TimeZone;
 use jiralink_insights::{Config, Filter, Insights, Options};
 
 use super::{connect, sync::open_store, sync::store_path, UsageError};
@@ -63,11 +62,7 @@ pub struct Args {
 /// Parses a date (local midnight in `tz`) or an RFC 3339 time to epoch seconds.
 fn instant(flag: &str, s: &str, tz: chrono_tz::Tz) -> anyhow::Result<i64> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-        return Ok(tz
-            .from_local_datetime(&midnight)
-            .earliest()
-            .map_or_else(|| midnight.and_utc().timestamp(), |t| t.timestamp()));
+        return Ok(jiralink_insights::flow::local_midnight(tz, d));
     }
     jiralink_insights::parse_time(s).ok_or_else(|| {
         UsageError(format!(
