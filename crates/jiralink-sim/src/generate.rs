@@ -837,8 +837,11 @@ impl Org {
             })
             .collect();
         comments.sort_by_key(|c| c.created);
+        // Most issues have a few worklogs; some long-running ones more than the 20 Jira embeds.
         let n_worklogs = if issue_type == EPIC {
             0
+        } else if rng.gen_bool(0.02) {
+            rng.gen_range(21..40)
         } else {
             rng.gen_range(0..4)
         };

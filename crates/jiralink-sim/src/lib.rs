@@ -77,6 +77,9 @@ pub struct SimConfig {
     pub legacy_search: bool,
     /// Data Center context path such as `/jira` (empty for none).
     pub context_path: String,
+    /// `worklog/updated` and `worklog/deleted` leave out the last minute, as Jira does; tests of
+    /// the feeds may shorten it.
+    pub worklog_feed_lag_ms: i64,
 }
 
 impl Default for SimConfig {
@@ -96,6 +99,7 @@ impl Default for SimConfig {
             tls: false,
             legacy_search: false,
             context_path: String::new(),
+            worklog_feed_lag_ms: 60_000,
         }
     }
 }
@@ -163,6 +167,10 @@ impl SimBuilder {
     }
     pub fn context_path(mut self, path: &str) -> Self {
         self.cfg.context_path = path.to_owned();
+        self
+    }
+    pub fn worklog_feed_lag_ms(mut self, ms: i64) -> Self {
+        self.cfg.worklog_feed_lag_ms = ms;
         self
     }
     pub fn bind(mut self, addr: SocketAddr) -> Self {

@@ -2,6 +2,7 @@
 //! migrations, the public views of PRODUCT.md, and checkpoints written in the same transaction as
 //! the data they cover. Makes no HTTP calls.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -27,6 +28,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0004_versions_components_links.sql"),
     ),
     (5, include_str!("../migrations/sqlite/0005_lookups.sql")),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_worklog_reads.sql"),
+    ),
 ];
 
 /// The small lists issues refer to by id: issue types, priorities, resolutions.
@@ -303,6 +308,47 @@ impl Store {
             .optional()?)
     }
 
+    /// Queued worklog reads: (issue id, whether its older worklogs are missing, its `updated`).
+    pub fn worklog_reads(&self) -> Result<Vec<(String, bool, Option<String>)>> {
+        let mut st = self.conn.prepare(
+            "SELECT r.issue_id, r.need_history, i.updated
+             FROM t_worklog_reads r LEFT JOIN t_issues i ON i.id = r.issue_id ORDER BY r.issue_id",
+        )?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The stored `updated` of those of `ids` that are live worklogs of live issues.
+    pub fn worklog_updates(&self, ids: &[String]) -> Result<HashMap<String, Option<String>>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT w.updated FROM t_worklogs w JOIN t_issues i ON i.id = w.issue_id
+             WHERE w.id = ?1 AND w.deleted_at IS NULL AND i.deleted_at IS NULL",
+        )?;
+        let mut out = HashMap::new();
+        for id in ids {
+            if let Some(updated) = st.query_row([id], |r| r.get(0)).optional()? {
+                out.insert(id.clone(), updated);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids of the live issues among `ids`.
+    pub fn live_issues_among(&self, ids: &[String]) -> Result<HashSet<String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM t_issues WHERE id = ?1 AND deleted_at IS NULL")?;
+        let mut out = HashSet::new();
+        for id in ids {
+            if st.exists([id])? {
+                out.insert(id.clone());
+            }
+        }
+        Ok(out)
+    }
+
     /// A second, read-only connection to the same store: it reads while another thread writes
     /// (WAL), seeing only committed transactions.
     pub fn reader(&self) -> Result<Store> {
@@ -485,6 +531,13 @@ impl Tx<'_> {
 
     /// Writes an issue's complete worklog list; worklogs no longer there become deleted.
     pub fn set_worklogs(&self, issue_id: &str, worklogs: &[WorklogRow], now: &str) -> Result<()> {
+        self.upsert_worklogs(worklogs)?;
+        let keep: Vec<&str> = worklogs.iter().map(|w| w.id.as_str()).collect();
+        self.mark_missing_deleted("t_worklogs", issue_id, &keep, now)
+    }
+
+    /// Writes worklogs (some of an issue's, or from the feeds) without touching others.
+    pub fn upsert_worklogs(&self, worklogs: &[WorklogRow]) -> Result<()> {
         let mut st = self.0.prepare_cached(
             "INSERT INTO t_worklogs (id, issue_id, author_id, started, time_spent_seconds, updated, deleted_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
@@ -502,8 +555,39 @@ impl Tx<'_> {
                 w.updated
             ])?;
         }
-        let keep: Vec<&str> = worklogs.iter().map(|w| w.id.as_str()).collect();
-        self.mark_missing_deleted("t_worklogs", issue_id, &keep, now)
+        Ok(())
+    }
+
+    /// Worklogs Jira's `worklog/deleted` feed lists; unknown ids are ignored.
+    pub fn mark_worklogs_deleted(&self, ids: &[String], now: &str) -> Result<()> {
+        let mut st = self.0.prepare_cached(
+            "UPDATE t_worklogs SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+        )?;
+        for id in ids {
+            st.execute(params![id, now])?;
+        }
+        Ok(())
+    }
+
+    /// Queues an issue whose worklog list Jira truncated. Call before the issue is written:
+    /// `feeds_started` and an issue not yet live here mean its older worklogs must be read per
+    /// issue (no feed page the sync reads from now on holds them).
+    pub fn queue_worklog_read(&self, issue_id: &str, feeds_started: bool) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO t_worklog_reads (issue_id, need_history)
+             VALUES (?1, ?2 AND NOT EXISTS (SELECT 1 FROM t_issues WHERE id = ?1 AND deleted_at IS NULL))
+             ON CONFLICT (issue_id) DO UPDATE SET need_history = MAX(need_history, excluded.need_history)",
+            params![issue_id, feeds_started],
+        )?;
+        Ok(())
+    }
+
+    pub fn clear_worklog_read(&self, issue_id: &str) -> Result<()> {
+        self.0.execute(
+            "DELETE FROM t_worklog_reads WHERE issue_id = ?1",
+            [issue_id],
+        )?;
+        Ok(())
     }
 
     fn mark_missing_deleted(
@@ -704,7 +788,6 @@ impl Tx<'_> {
     }
 }
 
-/// Now, as the store writes timestamps: UTC ISO-8601 with milliseconds.
 fn live_issue_ids(conn: &Connection, project_key: &str) -> Result<Vec<String>> {
     let mut st = conn
         .prepare_cached("SELECT id FROM t_issues WHERE project_key = ?1 AND deleted_at IS NULL")?;
@@ -714,6 +797,7 @@ fn live_issue_ids(conn: &Connection, project_key: &str) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// Now, as the store writes timestamps: UTC ISO-8601 with milliseconds.
 pub fn now() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")

@@ -92,9 +92,24 @@ pub struct Batch {
     pub issues: Vec<IssueRow>,
     pub changes: Vec<(String, Vec<ChangeRow>)>,
     pub comments: Vec<(String, Vec<CommentRow>)>,
-    pub worklogs: Vec<(String, Vec<WorklogRow>)>,
+    /// An issue's worklogs, and whether they are all of them (else the issue is queued for the
+    /// worklog feeds or a read of its own, in `worklog_reads`).
+    pub worklogs: Vec<(String, Vec<WorklogRow>, bool)>,
+    pub worklog_reads: Vec<String>,
     pub sprints: Vec<(String, Vec<String>)>,
     pub refs: Vec<(String, IssueRefs)>,
+}
+
+/// A worklog of Jira's (embedded, per issue, or from `worklog/list`) as a store row.
+pub fn worklog(issue_id: &str, w: &Value) -> WorklogRow {
+    WorklogRow {
+        id: w["id"].as_str().unwrap_or_default().to_owned(),
+        issue_id: issue_id.to_owned(),
+        author_id: s(&w["author"]["accountId"]).or(s(&w["author"]["key"])),
+        started: w["started"].as_str().and_then(utc),
+        time_spent_seconds: w["timeSpentSeconds"].as_i64(),
+        updated: w["updated"].as_str().and_then(utc),
+    }
 }
 
 fn s(v: &Value) -> Option<String> {
@@ -109,6 +124,7 @@ impl Batch {
         changes: Vec<ChangeRow>,
         comments: &[Value],
         worklogs: &[Value],
+        worklogs_complete: bool,
     ) {
         let id = issue["id"].as_str().unwrap_or_default().to_owned();
         let f = &issue["fields"];
@@ -158,24 +174,23 @@ impl Batch {
                 })
                 .collect(),
         ));
+        if !worklogs_complete {
+            self.worklog_reads.push(id.clone());
+        }
         self.worklogs.push((
             id.clone(),
-            worklogs
-                .iter()
-                .map(|w| WorklogRow {
-                    id: w["id"].as_str().unwrap_or_default().to_owned(),
-                    issue_id: id.clone(),
-                    author_id: s(&w["author"]["accountId"]).or(s(&w["author"]["key"])),
-                    started: w["started"].as_str().and_then(utc),
-                    time_spent_seconds: w["timeSpentSeconds"].as_i64(),
-                    updated: w["updated"].as_str().and_then(utc),
-                })
-                .collect(),
+            worklogs.iter().map(|w| worklog(&id, w)).collect(),
+            worklogs_complete,
         ));
         self.sprints.push((id, sprint_ids));
     }
 
-    pub fn write(&self, tx: &Tx, now: &str) -> Result<(), StoreError> {
+    /// Writes the batch; `feeds_started` says whether the worklog feeds have a watermark (see
+    /// `Tx::queue_worklog_read`).
+    pub fn write(&self, tx: &Tx, now: &str, feeds_started: bool) -> Result<(), StoreError> {
+        for id in &self.worklog_reads {
+            tx.queue_worklog_read(id, feeds_started)?;
+        }
         for i in &self.issues {
             tx.upsert_issue(i)?;
         }
@@ -185,8 +200,12 @@ impl Batch {
         for (id, c) in &self.comments {
             tx.set_comments(id, c, now)?;
         }
-        for (id, w) in &self.worklogs {
-            tx.set_worklogs(id, w, now)?;
+        for (id, w, complete) in &self.worklogs {
+            if *complete {
+                tx.set_worklogs(id, w, now)?;
+            } else {
+                tx.upsert_worklogs(w)?;
+            }
         }
         for (id, sp) in &self.sprints {
             tx.set_sprint_issues(id, sp)?;

@@ -4,11 +4,13 @@
 //! `search/jql` (5000 a page), issues from `issue/bulkfetch` (100 a request) and whole changelogs
 //! from `changelog/bulkfetch`; on Data Center, ids from `search` pages of 1000 fetched in parallel
 //! once the total is known, and issues from `search` with `expand=changelog` (Data Center embeds
-//! whole changelogs). Comments and worklogs are read inline, per issue only past the inline cap.
+//! whole changelogs). Comments are read inline, per issue only past the inline cap; worklogs past it
+//! per issue on Data Center, from the worklog feeds on Cloud (`worklogs`).
 //! Wire JSON is converted to store rows explicitly in `convert`.
 
 mod convert;
 mod verify;
+mod worklogs;
 
 pub use verify::{verify, ProjectDrift, VerifyReport};
 
@@ -97,6 +99,12 @@ pub struct SyncSummary {
     pub changelog_items: usize,
     pub comments: usize,
     pub worklogs: usize,
+    /// Worklogs fetched through `worklog/updated` + `worklog/list` (Cloud).
+    pub worklogs_listed: usize,
+    /// Worklogs marked deleted from `worklog/deleted` (Cloud).
+    pub worklogs_deleted: usize,
+    /// Issues whose worklogs were read on their own (Cloud: those the feeds cannot vouch for).
+    pub worklog_issue_reads: usize,
     pub issues_deleted: usize,
     pub sprints: usize,
     pub requests: u32,
@@ -162,6 +170,7 @@ async fn run_sync(
     opts: &SyncOptions,
 ) -> Result<SyncSummary, SyncError> {
     let api = client.api();
+    let run_started_ms = chrono::Utc::now().timestamp_millis();
     let run_started = now();
     let mut summary = SyncSummary::default();
     let plan = Plan::of(&client.get_json(&format!("{api}/serverInfo")).await?);
@@ -318,6 +327,7 @@ async fn run_sync(
         };
         starts.push((key.clone(), since));
     }
+    let feeds_started = plan == Plan::Cloud && worklogs::feeds_started(store, opts)?;
     // Planning reads the store on a connection of its own while batches are written.
     let reader = std::sync::Mutex::new(store.reader()?);
     let planned = stream::iter(starts.into_iter().map(|(key, since)| {
@@ -415,7 +425,7 @@ async fn run_sync(
         let stamp = now();
         let deleted = store.write(|tx| {
             if let Some(batch) = &w.batch {
-                batch.write(tx, &stamp)?;
+                batch.write(tx, &stamp, feeds_started)?;
             }
             let mut gone = Vec::new();
             if let Some(all) = &w.last {
@@ -454,7 +464,11 @@ async fn run_sync(
                 summary.changelog_items +=
                     batch.changes.iter().map(|(_, c)| c.len()).sum::<usize>();
                 summary.comments += batch.comments.iter().map(|(_, c)| c.len()).sum::<usize>();
-                summary.worklogs += batch.worklogs.iter().map(|(_, w)| w.len()).sum::<usize>();
+                summary.worklogs += batch
+                    .worklogs
+                    .iter()
+                    .map(|(_, w, _)| w.len())
+                    .sum::<usize>();
                 tracing::info!(project = %key, issues = batch.issues.len(), "issues fetched");
             }
             if last.is_some() {
@@ -513,6 +527,13 @@ async fn run_sync(
             return Err(e);
         }
     }
+    if plan == Plan::Cloud {
+        let w = worklogs::sync(client, store, opts, feeds_started, run_started_ms).await?;
+        summary.worklogs += w.listed + w.worklogs_read;
+        summary.worklogs_listed = w.listed;
+        summary.worklogs_deleted = w.deleted;
+        summary.worklog_issue_reads = w.issue_reads;
+    }
     summary.sprints = sync_boards(client, store, opts.concurrency).await?;
     Ok(summary)
 }
@@ -536,8 +557,9 @@ struct Written {
 /// Issue ids are numbers in Jira: planning holds them as such, a fraction of the memory of text.
 type ProjectIds = std::sync::Arc<HashSet<u64>>;
 
-/// An issue's comments and worklogs read page by page, where they exceed the inline caps.
-type PastCap = (Option<Vec<Value>>, Option<Vec<Value>>);
+/// An issue's comments read page by page where they exceed the inline cap; its worklogs: the
+/// inline ones are all (`Some(None)`), read whole (`Some(Some(..))`), or left to the feeds (`None`).
+type PastCap = (Option<Vec<Value>>, Option<Option<Vec<Value>>>);
 
 /// What came back, in completion order.
 enum Done {
@@ -707,7 +729,8 @@ async fn fetch_chunk(
             }
         }
     }
-    // Comments and worklogs past the inline caps, per issue (few issues have them).
+    // Comments past the inline cap, per issue (few issues have them). Worklogs past it: per issue
+    // on Data Center; on Cloud the issue is queued for the worklog feeds (`worklogs`).
     let past_cap = |page: &Value, key: &str| {
         page["total"].as_u64().unwrap_or(0) as usize > page[key].as_array().map_or(0, Vec::len)
     };
@@ -719,10 +742,12 @@ async fn fetch_chunk(
         } else {
             None
         };
-        let worklogs = if past_cap(&issue["fields"]["worklog"], "worklogs") {
-            Some(all_pages(client, &format!("{api}/issue/{id}/worklog"), "worklogs").await?)
-        } else {
-            None
+        let worklogs = match past_cap(&issue["fields"]["worklog"], "worklogs") {
+            false => Some(None),
+            true if plan == Plan::DataCenter => Some(Some(
+                all_pages(client, &format!("{api}/issue/{id}/worklog"), "worklogs").await?,
+            )),
+            true => None,
         };
         extra.push((comments, worklogs));
     }
@@ -737,9 +762,18 @@ async fn fetch_chunk(
             };
             let comments =
                 comments.unwrap_or_else(|| inline(&issue["fields"]["comment"], "comments"));
-            let worklogs =
-                worklogs.unwrap_or_else(|| inline(&issue["fields"]["worklog"], "worklogs"));
-            batch.add(&fields, issue, changes.take(id), &comments, &worklogs);
+            let complete = worklogs.is_some();
+            let worklogs = worklogs
+                .flatten()
+                .unwrap_or_else(|| inline(&issue["fields"]["worklog"], "worklogs"));
+            batch.add(
+                &fields,
+                issue,
+                changes.take(id),
+                &comments,
+                &worklogs,
+                complete,
+            );
         }
         batch
     })

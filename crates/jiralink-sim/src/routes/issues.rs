@@ -418,14 +418,30 @@ pub async fn worklog_get(
 /// Pages of the `worklog/updated` and `worklog/deleted` feeds hold up to 1000 entries.
 const WORKLOG_FEED_PAGE: usize = 1000;
 
-fn worklog_feed(ctx: &Ctx, kind: &str, since: i64, mut entries: Vec<(i64, u64)>) -> Response {
-    entries.sort();
-    let page: Vec<(i64, u64)> = entries
-        .into_iter()
-        .filter(|(t, _)| *t > since)
-        .take(WORKLOG_FEED_PAGE)
-        .collect();
-    let last_page = page.len() < WORKLOG_FEED_PAGE;
+/// A page of a worklog feed: entries after `since`, oldest first, leaving out the last minute (as
+/// Jira does: writes of that minute may still be in flight). A page never splits entries of one
+/// millisecond, so following `nextPage` (`since` = this page's `until`) loses nothing.
+fn worklog_feed(
+    ctx: &Ctx,
+    kind: &str,
+    since: i64,
+    horizon: i64,
+    mut entries: Vec<(i64, u64)>,
+) -> Response {
+    entries.retain(|(t, _)| *t > since && *t <= horizon);
+    entries.sort_unstable();
+    let mut end = entries.len().min(WORKLOG_FEED_PAGE);
+    if end < entries.len() {
+        let cut = entries[end - 1].0;
+        let whole = entries[..end].iter().position(|(t, _)| *t == cut);
+        end = match whole {
+            Some(0) => entries.iter().take_while(|(t, _)| *t == cut).count(),
+            Some(p) => p,
+            None => end,
+        };
+    }
+    let last_page = end == entries.len();
+    let page = &entries[..end];
     let until = page.last().map(|(t, _)| *t).unwrap_or(since);
     let api = if ctx.v3 { 3 } else { 2 };
     let mut out = json!({
@@ -450,13 +466,14 @@ async fn worklog_updated(state: SharedState, ctx: Ctx, p: Params) -> Response {
         Err(r) => return r,
     };
     let site = state.site.read();
+    let horizon = site.now() - state.cfg.worklog_feed_lag_ms;
     let entries: Vec<(i64, u64)> = site
         .issues
         .iter()
         .filter(|i| i.deleted.is_none() && site.can_browse(ctx.user(), i.project))
         .flat_map(|i| i.worklogs.iter().map(|w| (w.updated, w.id)))
         .collect();
-    worklog_feed(&ctx, "updated", since, entries)
+    worklog_feed(&ctx, "updated", since, horizon, entries)
 }
 
 async fn worklog_deleted(state: SharedState, ctx: Ctx, p: Params) -> Response {
@@ -465,8 +482,9 @@ async fn worklog_deleted(state: SharedState, ctx: Ctx, p: Params) -> Response {
         Err(r) => return r,
     };
     let site = state.site.read();
+    let horizon = site.now() - state.cfg.worklog_feed_lag_ms;
     let entries: Vec<(i64, u64)> = site.deleted_worklogs.iter().map(|t| (t.at, t.id)).collect();
-    worklog_feed(&ctx, "deleted", since, entries)
+    worklog_feed(&ctx, "deleted", since, horizon, entries)
 }
 
 /// `POST worklog/list`: worklogs by id, at most 1000.

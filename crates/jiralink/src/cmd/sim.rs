@@ -80,6 +80,7 @@ pub async fn run(args: Args, _out: Output) -> anyhow::Result<()> {
         tls: args.tls,
         legacy_search: args.legacy_search,
         context_path: args.context_path,
+        ..SimConfig::default()
     };
     let sim = SimBuilder::config(cfg).start().await.map_err(|e| match e {
         jiralink_sim::SimError::Config(m) => anyhow::Error::new(UsageError(m)),
