@@ -96,6 +96,8 @@ pub struct Batch {
     /// worklog feeds or a read of its own, in `worklog_reads`).
     pub worklogs: Vec<(String, Vec<WorklogRow>, bool)>,
     pub worklog_reads: Vec<String>,
+    /// How many worklogs Jira has for these issues (embedded or not).
+    pub worklogs_in_jira: usize,
     pub sprints: Vec<(String, Vec<String>)>,
     pub refs: Vec<(String, IssueRefs)>,
 }
@@ -177,6 +179,9 @@ impl Batch {
         if !worklogs_complete {
             self.worklog_reads.push(id.clone());
         }
+        self.worklogs_in_jira += f["worklog"]["total"]
+            .as_u64()
+            .map_or(worklogs.len(), |t| t as usize);
         self.worklogs.push((
             id.clone(),
             worklogs.iter().map(|w| worklog(&id, w)).collect(),

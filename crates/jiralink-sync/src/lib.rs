@@ -417,6 +417,7 @@ async fn run_sync(
         }
     };
     let mut chunks_done: HashMap<String, usize> = HashMap::new();
+    let mut worklogs_in_jira = 0;
     // A completed pass has everything updated before this run began.
     let completed_mark = run_started.clone();
     // Writes a batch; with a project's last one, also its deletes and its watermark. Returns the
@@ -464,6 +465,7 @@ async fn run_sync(
                 summary.changelog_items +=
                     batch.changes.iter().map(|(_, c)| c.len()).sum::<usize>();
                 summary.comments += batch.comments.iter().map(|(_, c)| c.len()).sum::<usize>();
+                worklogs_in_jira += batch.worklogs_in_jira;
                 summary.worklogs += batch
                     .worklogs
                     .iter()
@@ -528,7 +530,15 @@ async fn run_sync(
         }
     }
     if plan == Plan::Cloud {
-        let w = worklogs::sync(client, store, opts, feeds_started, run_started_ms).await?;
+        let w = worklogs::sync(
+            client,
+            store,
+            opts,
+            feeds_started,
+            run_started_ms,
+            worklogs_in_jira,
+        )
+        .await?;
         summary.worklogs += w.listed + w.worklogs_read;
         summary.worklogs_listed = w.listed;
         summary.worklogs_deleted = w.deleted;

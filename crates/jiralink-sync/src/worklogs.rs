@@ -50,6 +50,7 @@ pub(crate) async fn sync(
     opts: &SyncOptions,
     feeds_started: bool,
     run_started_ms: i64,
+    worklogs_in_jira: usize,
 ) -> Result<WorklogCounts, SyncError> {
     let mut counts = WorklogCounts::default();
     let overlap = opts.overlap_minutes * 60_000;
@@ -58,29 +59,56 @@ pub(crate) async fn sync(
             .checkpoint(&opts.credential, STREAM, scope)?
             .and_then(|v| v.parse().ok()))
     };
-    // Where the feeds are now covered to: this run's last entries, or (first run) its start.
+    // Where a first run starts the feeds: its own start, less Jira's lag and the overlap.
     let start_mark = run_started_ms - FEED_LAG_MS - overlap;
-    let (updated_mark, deleted_mark, horizon) = if feeds_started {
-        let updated_since = watermark(store, UPDATED)?.unwrap_or(start_mark);
-        let (changed, until) = feed(client, UPDATED, (updated_since - overlap).max(0)).await?;
-        counts.listed = list_changed(client, store, opts.concurrency, changed).await?;
-        let deleted_since = watermark(store, DELETED)?.unwrap_or(start_mark);
-        let (gone, deleted_until) = feed(client, DELETED, (deleted_since - overlap).max(0)).await?;
-        let gone: Vec<String> = gone.into_iter().map(|(id, _)| id).collect();
-        counts.deleted = gone.len();
-        let stamp = now();
-        store.write(|tx| tx.mark_worklogs_deleted(&gone, &stamp))?;
-        (
-            until.max(updated_since),
-            deleted_until.max(deleted_since),
-            Some(until),
-        )
+    let queued = store.worklog_reads()?;
+
+    // The updated feed from its watermark; on a first sync from the beginning of time when that
+    // costs fewer requests than reading each queued issue (a feed page holds 1000 worklogs).
+    let updated_base = watermark(store, UPDATED)?.unwrap_or(start_mark);
+    let updated_from = if feeds_started {
+        Some((updated_base - overlap).max(0))
+    } else if queued.len() > worklogs_in_jira / LIST_MAX + 1 {
+        Some(0)
     } else {
-        (start_mark, start_mark, None)
+        None
+    };
+    let horizon = match updated_from {
+        Some(since) => {
+            let (listed, until) =
+                read_updated(client, store, opts.concurrency, since, run_started_ms).await?;
+            counts.listed = listed;
+            Some(until)
+        }
+        None => None,
+    };
+    let updated_mark = match horizon {
+        Some(until) if feeds_started => until.max(updated_base),
+        Some(until) => until,
+        None => start_mark,
     };
 
-    // Queued issues: covered by the feeds, or read whole.
-    let queued = store.worklog_reads()?;
+    // Deleted worklogs since the watermark (on a first sync, since it began: a worklog deleted
+    // after its issue was fetched).
+    let deleted_base = watermark(store, DELETED)?
+        .filter(|_| feeds_started)
+        .unwrap_or(start_mark);
+    let mut since = (deleted_base - overlap).max(0);
+    let mut deleted_mark = deleted_base;
+    loop {
+        let page = feed_page(client, DELETED, since).await?;
+        let gone: Vec<String> = page.entries.iter().map(|(id, _)| id.clone()).collect();
+        counts.deleted += gone.len();
+        let stamp = now();
+        store.write(|tx| tx.mark_worklogs_deleted(&gone, &stamp))?;
+        deleted_mark = deleted_mark.max(page.until);
+        match page.next {
+            Some(next) if next > since => since = next,
+            _ => break,
+        }
+    }
+
+    // Queued issues: covered by the feed, or read whole.
     let (read, covered): (Vec<_>, Vec<_>) =
         queued
             .into_iter()
@@ -136,57 +164,127 @@ pub(crate) async fn sync(
     Ok(counts)
 }
 
-/// A whole feed from `since`: (worklog id, updated time in ms) and the last entry's time.
-async fn feed(
-    client: &Client,
-    kind: &str,
-    mut since: i64,
-) -> Result<(Vec<(String, i64)>, i64), SyncError> {
-    let mut out = Vec::new();
-    let mut until = since;
-    loop {
-        let page = client
-            .get_json(&format!("{}/worklog/{kind}?since={since}", client.api()))
-            .await?;
-        for v in page["values"].as_array().into_iter().flatten() {
-            if let (Some(id), Some(t)) = (v["worklogId"].as_u64(), v["updatedTime"].as_i64()) {
-                out.push((id.to_string(), t));
-                until = until.max(t);
-            }
-        }
-        let next = page["until"].as_i64().unwrap_or(until);
-        // The next page starts after this one's last entry; a page that does not move on ends it.
-        if page["lastPage"].as_bool().unwrap_or(true) || next <= since {
-            return Ok((out, until));
-        }
-        since = next;
-    }
+/// One page of a worklog feed: (worklog id, updated time in ms), the page's `until`, and where the
+/// next page starts (none on the last page).
+struct FeedPage {
+    entries: Vec<(String, i64)>,
+    until: i64,
+    next: Option<i64>,
 }
 
-/// Fetches, 1000 a request, the changed worklogs the store does not hold as they are now, and
-/// writes those of live issues here. Returns how many were written.
-async fn list_changed(
+async fn feed_page(client: &Client, kind: &str, since: i64) -> Result<FeedPage, SyncError> {
+    let page = client
+        .get_json(&format!("{}/worklog/{kind}?since={since}", client.api()))
+        .await?;
+    let entries: Vec<(String, i64)> = page["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            Some((
+                v["worklogId"].as_u64()?.to_string(),
+                v["updatedTime"].as_i64()?,
+            ))
+        })
+        .collect();
+    let last_t = entries.iter().map(|(_, t)| *t).max().unwrap_or(since);
+    let until = page["until"].as_i64().unwrap_or(last_t).max(last_t);
+    let next = (!page["lastPage"].as_bool().unwrap_or(true)).then_some(until);
+    Ok(FeedPage {
+        entries,
+        until,
+        next,
+    })
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Reads `worklog/updated` from `since` and writes the worklogs the store does not hold as they
+/// are now. A long span is cut into time ranges read side by side (each a chain of pages, within
+/// the sync's concurrency); each page's changed worklogs are fetched with `worklog/list` while the
+/// next page is read. Returns the worklogs written and the feed's last entry time.
+async fn read_updated(
     client: &Client,
     store: &mut Store,
     concurrency: usize,
-    changed: Vec<(String, i64)>,
-) -> Result<usize, SyncError> {
-    let ids: Vec<String> = changed.iter().map(|(id, _)| id.clone()).collect();
-    let stored = store.worklog_updates(&ids)?;
-    let stale: Vec<String> = changed
-        .into_iter()
-        .filter(|(id, t)| stored.get(id).and_then(|u| u.as_deref().and_then(millis)) != Some(*t))
-        .map(|(id, _)| id)
-        .collect();
-    let path = format!("{}/worklog/list", client.api());
-    let mut pages = stream::iter(stale.chunks(LIST_MAX).map(|ids| {
-        let path = &path;
-        async move { client.post_json(path, &json!({ "ids": ids })).await }
+    since: i64,
+    now_ms: i64,
+) -> Result<(usize, i64), SyncError> {
+    let span = (now_ms - since).max(0);
+    let chains = usize::try_from(span / DAY_MS)
+        .unwrap_or(usize::MAX)
+        .clamp(1, concurrency.max(1));
+    let step = span / chains as i64;
+    let store = std::sync::Mutex::new(store);
+    let store = &store;
+    let mut ranges = stream::iter((0..chains).map(|k| {
+        let from = since + k as i64 * step;
+        let to = (k + 1 < chains).then(|| since + (k as i64 + 1) * step);
+        async move {
+            let mut since = from;
+            let mut until = from;
+            let mut written = 0;
+            let mut stale: Vec<String> = Vec::new();
+            loop {
+                let (page, wrote) = futures_util::future::join(
+                    feed_page(client, UPDATED, since),
+                    list_and_write(client, store, std::mem::take(&mut stale)),
+                )
+                .await;
+                written += wrote?;
+                let mut page = page?;
+                // Entries past this range belong to the next one.
+                if let Some(to) = to {
+                    page.entries.retain(|(_, t)| *t <= to);
+                }
+                until = until.max(page.entries.iter().map(|(_, t)| *t).max().unwrap_or(until));
+                let ids: Vec<String> = page.entries.iter().map(|(id, _)| id.clone()).collect();
+                let held = lock(store).worklog_updates(&ids)?;
+                stale = page
+                    .entries
+                    .into_iter()
+                    .filter(|(id, t)| {
+                        held.get(id).and_then(|u| u.as_deref().and_then(millis)) != Some(*t)
+                    })
+                    .map(|(id, _)| id)
+                    .collect();
+                match page.next {
+                    Some(next) if next > since && to.is_none_or(|to| next < to) => since = next,
+                    _ => break,
+                }
+            }
+            written += list_and_write(client, store, stale).await?;
+            Ok::<_, SyncError>((written, until))
+        }
     }))
     .buffer_unordered(concurrency.max(1));
+    let (mut written, mut until) = (0, since);
+    while let Some(range) = ranges.next().await {
+        let (w, u) = range?;
+        written += w;
+        until = until.max(u);
+    }
+    Ok((written, until))
+}
+
+fn lock<'a, 'b>(
+    store: &'a std::sync::Mutex<&'b mut Store>,
+) -> std::sync::MutexGuard<'a, &'b mut Store> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Fetches worklogs by id, 1000 a request, and writes those of live issues here (an issue not
+/// here is in another project, or not synced yet: an issue new to the store has its worklogs
+/// read whole). Returns how many were written.
+async fn list_and_write(
+    client: &Client,
+    store: &std::sync::Mutex<&mut Store>,
+    ids: Vec<String>,
+) -> Result<usize, SyncError> {
+    let path = format!("{}/worklog/list", client.api());
     let mut written = 0;
-    while let Some(page) = pages.next().await {
-        let page = page?;
+    for chunk in ids.chunks(LIST_MAX) {
+        let page = client.post_json(&path, &json!({ "ids": chunk })).await?;
         let list: &[Value] = page.as_array().map_or(&[], Vec::as_slice);
         let issue_ids: Vec<String> = list
             .iter()
@@ -194,8 +292,7 @@ async fn list_changed(
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        // Worklogs of issues not here (other projects, or not synced yet) are left out: an issue
-        // new to the store has its worklogs read whole.
+        let mut store = lock(store);
         let live = store.live_issues_among(&issue_ids)?;
         let rows: Vec<_> = list
             .iter()

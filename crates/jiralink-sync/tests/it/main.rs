@@ -302,9 +302,9 @@ async fn full_then_incremental_sync_equals_the_snapshot() {
     assert_matches(&s, &sim.snapshot());
 }
 
-/// Issues with more worklogs than Jira embeds: read whole on the first sync; after that, their
-/// changed and deleted worklogs come from `worklog/updated` + `worklog/list` and `worklog/deleted`,
-/// with no per-issue reads. (The simulator's feeds here leave out no last minute; the 60 s of Jira
+/// Issues with more worklogs than Jira embeds: their worklogs, and later their changed and deleted
+/// ones, come from `worklog/updated` + `worklog/list` and `worklog/deleted`, with no per-issue
+/// reads. (The simulator's feeds here leave out no last minute; the 60 s of Jira
 /// are kept by the other tests, where recent changes are read per issue.)
 #[tokio::test(flavor = "multi_thread")]
 async fn long_worklog_lists_come_from_the_worklog_feeds() {
@@ -331,11 +331,13 @@ async fn long_worklog_lists_come_from_the_worklog_feeds() {
         "the site has long worklog lists: {}",
         long.len()
     );
+    // A first sync reads the feed from the start when that is cheaper than one read per issue
+    // (here: a few feed pages against dozens of issues).
     let first = sync(&c, &mut s, &SyncOptions::new("t"))
         .await
         .expect("sync");
-    assert_eq!(first.worklog_issue_reads, long.len(), "{first:?}");
-    assert_eq!(first.worklogs_listed, 0, "{first:?}");
+    assert_eq!(first.worklog_issue_reads, 0, "{first:?}");
+    assert!(first.worklogs_listed >= long.len(), "{first:?}");
     assert_matches(&s, &sim.snapshot());
 
     // A worklog deleted on one long issue (past the embedded 20), then one added to another.
