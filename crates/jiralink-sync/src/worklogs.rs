@@ -198,6 +198,8 @@ async fn feed_page(client: &Client, kind: &str, since: i64) -> Result<FeedPage, 
 }
 
 const DAY_MS: i64 = 86_400_000;
+/// Worklogs crowd into recent months: more ranges than requests in flight keep them all busy.
+const RANGES_PER_REQUEST: usize = 4;
 
 /// Reads `worklog/updated` from `since` and writes the worklogs the store does not hold as they
 /// are now. A long span is cut into time ranges read side by side (each a chain of pages, within
@@ -210,24 +212,50 @@ async fn read_updated(
     since: i64,
     now_ms: i64,
 ) -> Result<(usize, i64), SyncError> {
-    let span = (now_ms - since).max(0);
-    let chains = usize::try_from(span / DAY_MS)
-        .unwrap_or(usize::MAX)
-        .clamp(1, concurrency.max(1));
+    // The first page says where the feed's entries begin (a first sync starts at 0, decades
+    // before the site's first worklog); the span from there is cut into ranges.
+    let probe = feed_page(client, UPDATED, since).await?;
+    let from = match probe.next {
+        None => since,
+        Some(_) => probe
+            .entries
+            .first()
+            .map_or(since, |(_, t)| (t - 1).max(since)),
+    };
+    let span = (now_ms - from).max(0);
+    let chains = match probe.next {
+        None => 1,
+        Some(_) => usize::try_from(span / DAY_MS)
+            .unwrap_or(usize::MAX)
+            .clamp(1, RANGES_PER_REQUEST * concurrency.max(1)),
+    };
     let step = span / chains as i64;
     let store = std::sync::Mutex::new(store);
     let store = &store;
-    let mut ranges = stream::iter((0..chains).map(|k| {
-        let from = since + k as i64 * step;
-        let to = (k + 1 < chains).then(|| since + (k as i64 + 1) * step);
+    // The probe is the first range's first page.
+    let mut probe = Some(probe);
+    let ranges: Vec<_> = (0..chains)
+        .map(|k| {
+            let start = from + k as i64 * step;
+            let end = (k + 1 < chains).then(|| from + (k as i64 + 1) * step);
+            (start, end, probe.take())
+        })
+        .collect();
+    let mut ranges = stream::iter(ranges.into_iter().map(|(from, to, mut first)| {
         async move {
             let mut since = from;
             let mut until = from;
             let mut written = 0;
             let mut stale: Vec<String> = Vec::new();
             loop {
+                let next_page = async {
+                    match first.take() {
+                        Some(p) => Ok(p),
+                        None => feed_page(client, UPDATED, since).await,
+                    }
+                };
                 let (page, wrote) = futures_util::future::join(
-                    feed_page(client, UPDATED, since),
+                    next_page,
                     list_and_write(client, store, std::mem::take(&mut stale)),
                 )
                 .await;
