@@ -10,6 +10,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 /// For readers of the public views (`jiralink status`, tests).
 pub use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
 /// Checkpoint values carry this format version; a newer one is refused rather than misread.
 pub const CHECKPOINT_FORMAT: i64 = 1;
 
@@ -57,6 +60,9 @@ impl Lookup {
 pub enum StoreError {
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[cfg(feature = "postgres")]
+    #[error("store database error: {0}")]
+    Postgres(#[from] ::postgres::Error),
     #[error(
         "the store at {path} was written by a newer jiralink (schema {found}); upgrade jiralink"
     )]
@@ -64,6 +70,9 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Column names and rows of a query, every value as text (`None` for NULL).
+pub type TextRows = (Vec<String>, Vec<Vec<Option<String>>>);
 
 pub struct Store {
     conn: Connection,
@@ -224,19 +233,21 @@ impl Store {
     }
 
     /// Runs `f` in one transaction: all of it is written, or none.
-    pub fn write<T>(&mut self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
-        let tx = Tx(self.conn.transaction()?);
+    pub fn write<T>(&mut self, f: impl FnOnce(&dyn Tx) -> Result<T>) -> Result<T> {
+        let tx = SqliteTx(self.conn.transaction()?);
         let out = f(&tx)?;
         tx.0.commit()?;
         Ok(out)
     }
 
-    pub fn checkpoint(
-        &self,
-        credential: &str,
-        stream: &str,
-        scope: &str,
-    ) -> Result<Option<String>> {
+    /// Read access for reports and tests (the public views).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Backend for Store {
+    fn checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<Option<String>> {
         Ok(self
             .conn
             .query_row(
@@ -247,7 +258,7 @@ impl Store {
             .optional()?)
     }
 
-    pub fn begin_run(&mut self, credential: &str) -> Result<i64> {
+    fn begin_run(&mut self, credential: &str) -> Result<i64> {
         self.conn.execute(
             "INSERT INTO t_sync_runs (credential, started, status) VALUES (?1, ?2, 'running')",
             params![credential, now()],
@@ -255,7 +266,7 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    pub fn finish_run(
+    fn finish_run(
         &mut self,
         run: i64,
         status: &str,
@@ -270,13 +281,11 @@ impl Store {
         Ok(())
     }
 
-    /// Ids of live issues of a project.
-    pub fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
+    fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
         live_issue_ids(&self.conn, project_key)
     }
 
-    /// One issue's stored row (deleted or not), for comparisons.
-    pub fn issue_row(&self, id: &str) -> Result<Option<IssueRow>> {
+    fn issue_row(&self, id: &str) -> Result<Option<IssueRow>> {
         Ok(self
             .conn
             .query_row(
@@ -308,8 +317,7 @@ impl Store {
             .optional()?)
     }
 
-    /// Queued worklog reads: (issue id, whether its older worklogs are missing, its `updated`).
-    pub fn worklog_reads(&self) -> Result<Vec<(String, bool, Option<String>)>> {
+    fn worklog_reads(&self) -> Result<Vec<(String, bool, Option<String>)>> {
         let mut st = self.conn.prepare(
             "SELECT r.issue_id, r.need_history, i.updated
              FROM t_worklog_reads r LEFT JOIN t_issues i ON i.id = r.issue_id ORDER BY r.issue_id",
@@ -320,8 +328,7 @@ impl Store {
         Ok(rows)
     }
 
-    /// The stored `updated` of those of `ids` that are live worklogs of live issues.
-    pub fn worklog_updates(&self, ids: &[String]) -> Result<HashMap<String, Option<String>>> {
+    fn worklog_updates(&self, ids: &[String]) -> Result<HashMap<String, Option<String>>> {
         let mut st = self.conn.prepare_cached(
             "SELECT w.updated FROM t_worklogs w JOIN t_issues i ON i.id = w.issue_id
              WHERE w.id = ?1 AND w.deleted_at IS NULL AND i.deleted_at IS NULL",
@@ -335,8 +342,7 @@ impl Store {
         Ok(out)
     }
 
-    /// Ids of the live issues among `ids`.
-    pub fn live_issues_among(&self, ids: &[String]) -> Result<HashSet<String>> {
+    fn live_issues_among(&self, ids: &[String]) -> Result<HashSet<String>> {
         let mut st = self
             .conn
             .prepare_cached("SELECT 1 FROM t_issues WHERE id = ?1 AND deleted_at IS NULL")?;
@@ -349,19 +355,17 @@ impl Store {
         Ok(out)
     }
 
-    /// A second, read-only connection to the same store: it reads while another thread writes
-    /// (WAL), seeing only committed transactions.
-    pub fn reader(&self) -> Result<Store> {
+    fn reader(&self) -> Result<Box<dyn Backend>> {
         let path = self.conn.path().unwrap_or_default().to_owned();
         let conn = Connection::open_with_flags(
             &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(Store { conn })
+        Ok(Box::new(Store { conn }))
     }
 
-    pub fn counts(&self) -> Result<Counts> {
+    fn counts(&self) -> Result<Counts> {
         let one = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [], |r| r.get(0))?) };
         Ok(Counts {
             projects: one("SELECT COUNT(*) FROM projects WHERE deleted_at IS NULL")?,
@@ -374,17 +378,228 @@ impl Store {
         })
     }
 
-    /// Read access for reports and tests (the public views).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    fn write_tx(&mut self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()> {
+        self.write(f)
+    }
+
+    fn query_strings(&self, sql: &str) -> Result<TextRows> {
+        let mut st = self.conn.prepare(sql)?;
+        let columns: Vec<String> = st.column_names().iter().map(|c| (*c).to_owned()).collect();
+        let n = columns.len();
+        let rows = st
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            ValueRef::Null => None,
+                            ValueRef::Integer(i) => Some(i.to_string()),
+                            ValueRef::Real(f) => Some(f.to_string()),
+                            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                                Some(String::from_utf8_lossy(t).into_owned())
+                            }
+                        })
+                    })
+                    .collect()
+            })?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok((columns, rows))
     }
 }
 
-/// A write transaction; every write of a sync goes through one.
-pub struct Tx<'a>(rusqlite::Transaction<'a>);
+/// A store the sync reads and writes: SQLite ([`Store`]) or PostgreSQL (`postgres::PgStore`, feature
+/// `postgres`). Each write runs in one transaction; checkpoints are written in the transaction of
+/// the data they cover.
+pub trait Backend: Send {
+    /// Runs `f` in one transaction (`<dyn Backend>::write` is the generic form).
+    fn write_tx(&mut self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()>;
 
-impl Tx<'_> {
-    pub fn upsert_project(
+    fn checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<Option<String>>;
+
+    fn begin_run(&mut self, credential: &str) -> Result<i64>;
+
+    fn finish_run(
+        &mut self,
+        run: i64,
+        status: &str,
+        requests: i64,
+        issues_written: i64,
+        error: Option<&str>,
+    ) -> Result<()>;
+
+    /// Ids of live issues of a project.
+    fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>>;
+
+    /// One issue's stored row (deleted or not), for comparisons.
+    fn issue_row(&self, id: &str) -> Result<Option<IssueRow>>;
+
+    /// Queued worklog reads: (issue id, whether its older worklogs are missing, its `updated`).
+    fn worklog_reads(&self) -> Result<Vec<(String, bool, Option<String>)>>;
+
+    /// The stored `updated` of those of `ids` that are live worklogs of live issues.
+    fn worklog_updates(&self, ids: &[String]) -> Result<HashMap<String, Option<String>>>;
+
+    /// Ids of the live issues among `ids`.
+    fn live_issues_among(&self, ids: &[String]) -> Result<HashSet<String>>;
+
+    /// A second, read-only connection to the same store: it reads while another thread writes
+    /// (WAL), seeing only committed transactions.
+    fn reader(&self) -> Result<Box<dyn Backend>>;
+
+    fn counts(&self) -> Result<Counts>;
+
+    /// Column names and rows of a query, as text (`jiralink status`).
+    fn query_strings(&self, sql: &str) -> Result<TextRows>;
+}
+
+impl dyn Backend + '_ {
+    /// Runs `f` in one transaction: all of it is written, or none.
+    pub fn write<T>(&mut self, f: impl FnOnce(&dyn Tx) -> Result<T>) -> Result<T> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.write_tx(&mut |tx| {
+            let f = f.take().expect("a transaction runs its closure once");
+            out = Some(f(tx)?);
+            Ok(())
+        })?;
+        Ok(out.expect("the closure ran"))
+    }
+}
+
+/// The one write path of a sync, implemented by each backend's transaction.
+pub trait Tx {
+    fn upsert_project(
+        &self,
+        id: &str,
+        key: &str,
+        name: &str,
+        kind: Option<&str>,
+        raw: &str,
+    ) -> Result<()>;
+
+    /// A workflow status; `category` is the status category key (`new`, `indeterminate`, `done`).
+    fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()>;
+
+    /// An issue type (with `subtask`), priority or resolution.
+    fn upsert_lookup(
+        &self,
+        lookup: Lookup,
+        id: &str,
+        name: &str,
+        subtask: Option<bool>,
+    ) -> Result<()>;
+
+    fn upsert_field(
+        &self,
+        id: &str,
+        name: &str,
+        custom: bool,
+        schema_type: Option<&str>,
+        schema_custom: Option<&str>,
+    ) -> Result<()>;
+
+    fn upsert_user(
+        &self,
+        id: &str,
+        display_name: Option<&str>,
+        email: Option<&str>,
+        active: bool,
+    ) -> Result<()>;
+
+    fn upsert_issue(&self, i: &IssueRow) -> Result<()>;
+
+    /// Replaces an issue's whole changelog (changelogs are fetched whole, so this is exact).
+    fn replace_changes(&self, issue_id: &str, changes: &[ChangeRow]) -> Result<()>;
+
+    /// Writes an issue's complete comment list; comments no longer there become deleted.
+    fn set_comments(&self, issue_id: &str, comments: &[CommentRow], now: &str) -> Result<()>;
+
+    /// Writes an issue's complete worklog list; worklogs no longer there become deleted.
+    fn set_worklogs(&self, issue_id: &str, worklogs: &[WorklogRow], now: &str) -> Result<()>;
+
+    /// Writes worklogs (some of an issue's, or from the feeds) without touching others.
+    fn upsert_worklogs(&self, worklogs: &[WorklogRow]) -> Result<()>;
+
+    /// Worklogs Jira's `worklog/deleted` feed lists; unknown ids are ignored.
+    fn mark_worklogs_deleted(&self, ids: &[String], now: &str) -> Result<()>;
+
+    /// Queues an issue whose worklog list Jira truncated. Call before the issue is written:
+    /// `feeds_started` and an issue not yet live here mean its older worklogs must be read per
+    /// issue (no feed page the sync reads from now on holds them).
+    fn queue_worklog_read(&self, issue_id: &str, feeds_started: bool) -> Result<()>;
+
+    fn clear_worklog_read(&self, issue_id: &str) -> Result<()>;
+
+    fn set_sprint_issues(&self, issue_id: &str, sprint_ids: &[String]) -> Result<()>;
+
+    fn upsert_board(
+        &self,
+        id: &str,
+        name: &str,
+        kind: &str,
+        project_key: Option<&str>,
+    ) -> Result<()>;
+
+    fn upsert_sprint(&self, s: &SprintRow) -> Result<()>;
+
+    /// Marks issues deleted (they stay as rows with `deleted_at`).
+    /// A project's whole version and component lists: upserted, and those no longer listed get
+    /// `deleted_at`.
+    fn set_project_catalog(
+        &self,
+        project_key: &str,
+        versions: &[VersionRow],
+        components: &[ComponentRow],
+        now: &str,
+    ) -> Result<()>;
+
+    /// Replaces an issue's version and component memberships and its links.
+    fn set_issue_refs(&self, issue_id: &str, refs: &IssueRefs) -> Result<()>;
+
+    /// Ids of live issues of a project, as this transaction sees them.
+    fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>>;
+
+    fn mark_issues_deleted(&self, ids: &[String], now: &str) -> Result<()>;
+
+    fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()>;
+
+    fn set_checkpoint(
+        &self,
+        credential: &str,
+        stream: &str,
+        scope: &str,
+        value: &str,
+    ) -> Result<()>;
+}
+
+/// An SQLite write transaction.
+pub struct SqliteTx<'a>(rusqlite::Transaction<'a>);
+
+impl SqliteTx<'_> {
+    fn mark_missing_deleted(
+        &self,
+        table: &str,
+        issue_id: &str,
+        keep: &[&str],
+        now: &str,
+    ) -> Result<()> {
+        let mut st = self.0.prepare_cached(&format!(
+            "SELECT id FROM {table} WHERE issue_id = ?1 AND deleted_at IS NULL"
+        ))?;
+        let existing = st
+            .query_map([issue_id], |r| r.get::<_, String>(0))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut upd = self
+            .0
+            .prepare_cached(&format!("UPDATE {table} SET deleted_at = ?2 WHERE id = ?1"))?;
+        for id in existing.iter().filter(|id| !keep.contains(&id.as_str())) {
+            upd.execute(params![id, now])?;
+        }
+        Ok(())
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn upsert_project(
         &self,
         id: &str,
         key: &str,
@@ -401,8 +616,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// A workflow status; `category` is the status category key (`new`, `indeterminate`, `done`).
-    pub fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()> {
+    fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()> {
         self.0.execute(
             "INSERT INTO t_statuses (id, name, category) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category",
@@ -411,8 +625,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// An issue type (with `subtask`), priority or resolution.
-    pub fn upsert_lookup(
+    fn upsert_lookup(
         &self,
         lookup: Lookup,
         id: &str,
@@ -427,7 +640,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn upsert_field(
+    fn upsert_field(
         &self,
         id: &str,
         name: &str,
@@ -444,7 +657,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn upsert_user(
+    fn upsert_user(
         &self,
         id: &str,
         display_name: Option<&str>,
@@ -459,7 +672,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn upsert_issue(&self, i: &IssueRow) -> Result<()> {
+    fn upsert_issue(&self, i: &IssueRow) -> Result<()> {
         self.0.execute(
             "INSERT INTO t_issues (id, key, project_key, issue_type, summary, status, status_category, priority,
                assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, deleted_at, raw_json)
@@ -478,8 +691,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Replaces an issue's whole changelog (changelogs are fetched whole, so this is exact).
-    pub fn replace_changes(&self, issue_id: &str, changes: &[ChangeRow]) -> Result<()> {
+    fn replace_changes(&self, issue_id: &str, changes: &[ChangeRow]) -> Result<()> {
         self.0.execute(
             "DELETE FROM t_issue_changes WHERE issue_id = ?1",
             [issue_id],
@@ -505,8 +717,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Writes an issue's complete comment list; comments no longer there become deleted.
-    pub fn set_comments(&self, issue_id: &str, comments: &[CommentRow], now: &str) -> Result<()> {
+    fn set_comments(&self, issue_id: &str, comments: &[CommentRow], now: &str) -> Result<()> {
         let mut st = self.0.prepare_cached(
             "INSERT INTO t_comments (id, issue_id, author_id, created, updated, body_text, body_raw, deleted_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)
@@ -529,15 +740,13 @@ impl Tx<'_> {
         self.mark_missing_deleted("t_comments", issue_id, &keep, now)
     }
 
-    /// Writes an issue's complete worklog list; worklogs no longer there become deleted.
-    pub fn set_worklogs(&self, issue_id: &str, worklogs: &[WorklogRow], now: &str) -> Result<()> {
+    fn set_worklogs(&self, issue_id: &str, worklogs: &[WorklogRow], now: &str) -> Result<()> {
         self.upsert_worklogs(worklogs)?;
         let keep: Vec<&str> = worklogs.iter().map(|w| w.id.as_str()).collect();
         self.mark_missing_deleted("t_worklogs", issue_id, &keep, now)
     }
 
-    /// Writes worklogs (some of an issue's, or from the feeds) without touching others.
-    pub fn upsert_worklogs(&self, worklogs: &[WorklogRow]) -> Result<()> {
+    fn upsert_worklogs(&self, worklogs: &[WorklogRow]) -> Result<()> {
         let mut st = self.0.prepare_cached(
             "INSERT INTO t_worklogs (id, issue_id, author_id, started, time_spent_seconds, updated, deleted_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
@@ -558,8 +767,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Worklogs Jira's `worklog/deleted` feed lists; unknown ids are ignored.
-    pub fn mark_worklogs_deleted(&self, ids: &[String], now: &str) -> Result<()> {
+    fn mark_worklogs_deleted(&self, ids: &[String], now: &str) -> Result<()> {
         let mut st = self.0.prepare_cached(
             "UPDATE t_worklogs SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
         )?;
@@ -569,10 +777,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Queues an issue whose worklog list Jira truncated. Call before the issue is written:
-    /// `feeds_started` and an issue not yet live here mean its older worklogs must be read per
-    /// issue (no feed page the sync reads from now on holds them).
-    pub fn queue_worklog_read(&self, issue_id: &str, feeds_started: bool) -> Result<()> {
+    fn queue_worklog_read(&self, issue_id: &str, feeds_started: bool) -> Result<()> {
         self.0.execute(
             "INSERT INTO t_worklog_reads (issue_id, need_history)
              VALUES (?1, ?2 AND NOT EXISTS (SELECT 1 FROM t_issues WHERE id = ?1 AND deleted_at IS NULL))
@@ -582,7 +787,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn clear_worklog_read(&self, issue_id: &str) -> Result<()> {
+    fn clear_worklog_read(&self, issue_id: &str) -> Result<()> {
         self.0.execute(
             "DELETE FROM t_worklog_reads WHERE issue_id = ?1",
             [issue_id],
@@ -590,29 +795,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn mark_missing_deleted(
-        &self,
-        table: &str,
-        issue_id: &str,
-        keep: &[&str],
-        now: &str,
-    ) -> Result<()> {
-        let mut st = self.0.prepare_cached(&format!(
-            "SELECT id FROM {table} WHERE issue_id = ?1 AND deleted_at IS NULL"
-        ))?;
-        let existing = st
-            .query_map([issue_id], |r| r.get::<_, String>(0))?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let mut upd = self
-            .0
-            .prepare_cached(&format!("UPDATE {table} SET deleted_at = ?2 WHERE id = ?1"))?;
-        for id in existing.iter().filter(|id| !keep.contains(&id.as_str())) {
-            upd.execute(params![id, now])?;
-        }
-        Ok(())
-    }
-
-    pub fn set_sprint_issues(&self, issue_id: &str, sprint_ids: &[String]) -> Result<()> {
+    fn set_sprint_issues(&self, issue_id: &str, sprint_ids: &[String]) -> Result<()> {
         self.0.execute(
             "DELETE FROM t_sprint_issues WHERE issue_id = ?1",
             [issue_id],
@@ -626,7 +809,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn upsert_board(
+    fn upsert_board(
         &self,
         id: &str,
         name: &str,
@@ -641,7 +824,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn upsert_sprint(&self, s: &SprintRow) -> Result<()> {
+    fn upsert_sprint(&self, s: &SprintRow) -> Result<()> {
         self.0.execute(
             "INSERT INTO t_sprints (id, board_id, name, state, start_date, end_date, complete_date, goal)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -652,10 +835,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Marks issues deleted (they stay as rows with `deleted_at`).
-    /// A project's whole version and component lists: upserted, and those no longer listed get
-    /// `deleted_at`.
-    pub fn set_project_catalog(
+    fn set_project_catalog(
         &self,
         project_key: &str,
         versions: &[VersionRow],
@@ -709,8 +889,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Replaces an issue's version and component memberships and its links.
-    pub fn set_issue_refs(&self, issue_id: &str, refs: &IssueRefs) -> Result<()> {
+    fn set_issue_refs(&self, issue_id: &str, refs: &IssueRefs) -> Result<()> {
         for table in ["t_issue_versions", "t_issue_components", "t_issue_links"] {
             self.0.execute(
                 &format!("DELETE FROM {table} WHERE issue_id = ?1"),
@@ -749,12 +928,11 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Ids of live issues of a project, as this transaction sees them.
-    pub fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
+    fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
         live_issue_ids(&self.0, project_key)
     }
 
-    pub fn mark_issues_deleted(&self, ids: &[String], now: &str) -> Result<()> {
+    fn mark_issues_deleted(&self, ids: &[String], now: &str) -> Result<()> {
         let mut st = self.0.prepare_cached(
             "UPDATE t_issues SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
         )?;
@@ -764,7 +942,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()> {
+    fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()> {
         self.0.execute(
             "DELETE FROM t_checkpoints WHERE credential = ?1 AND stream = ?2 AND scope = ?3",
             params![credential, stream, scope],
@@ -772,7 +950,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn set_checkpoint(
+    fn set_checkpoint(
         &self,
         credential: &str,
         stream: &str,

@@ -192,7 +192,7 @@ impl Batch {
 
     /// Writes the batch; `feeds_started` says whether the worklog feeds have a watermark (see
     /// `Tx::queue_worklog_read`).
-    pub fn write(&self, tx: &Tx, now: &str, feeds_started: bool) -> Result<(), StoreError> {
+    pub fn write(&self, tx: &dyn Tx, now: &str, feeds_started: bool) -> Result<(), StoreError> {
         for id in &self.worklog_reads {
             tx.queue_worklog_read(id, feeds_started)?;
         }

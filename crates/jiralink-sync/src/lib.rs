@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 use jiralink_api::{Client, Error};
-use jiralink_store::{now, Lookup, Store, StoreError};
+use jiralink_store::{now, Backend, Lookup, StoreError};
 use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +140,7 @@ const DC_PAGE: usize = 1000;
 /// Runs one sync; records it in `sync_runs`, failed or not.
 pub async fn sync(
     client: &Client,
-    store: &mut Store,
+    store: &mut dyn Backend,
     opts: &SyncOptions,
 ) -> Result<SyncSummary, SyncError> {
     let run = store.begin_run(&opts.credential)?;
@@ -166,7 +166,7 @@ pub async fn sync(
 
 async fn run_sync(
     client: &Client,
-    store: &mut Store,
+    store: &mut dyn Backend,
     opts: &SyncOptions,
 ) -> Result<SyncSummary, SyncError> {
     let api = client.api();
@@ -422,7 +422,7 @@ async fn run_sync(
     let completed_mark = run_started.clone();
     // Writes a batch; with a project's last one, also its deletes and its watermark. Returns the
     // number of issues marked deleted.
-    let write = |store: &mut Store, w: Written| -> Result<usize, SyncError> {
+    let write = |store: &mut dyn Backend, w: Written| -> Result<usize, SyncError> {
         let stamp = now();
         let deleted = store.write(|tx| {
             if let Some(batch) = &w.batch {
@@ -817,7 +817,7 @@ async fn all_pages(client: &Client, path: &str, key: &str) -> Result<Vec<Value>,
 /// board's sprints are read concurrently, within the sync's bound.
 async fn sync_boards(
     client: &Client,
-    store: &mut Store,
+    store: &mut dyn Backend,
     concurrency: usize,
 ) -> Result<usize, SyncError> {
     let boards = all_pages(client, "/rest/agile/1.0/board", "values").await?;

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use jiralink_api::Client;
-use jiralink_store::Store;
+use jiralink_store::Backend;
 
 use crate::SyncError;
 
@@ -33,22 +33,17 @@ pub struct VerifyReport {
 /// Verifies the given projects (all the store knows when empty); samples up to `sample` issues each.
 pub async fn verify(
     client: &Client,
-    store: &Store,
+    store: &dyn Backend,
     projects: &[String],
     sample: usize,
 ) -> Result<VerifyReport, SyncError> {
     let before = client.requests();
     let keys: Vec<String> = if projects.is_empty() {
-        let mut st = store
-            .connection()
-            .prepare("SELECT key FROM projects WHERE deleted_at IS NULL ORDER BY key")
-            .map_err(jiralink_store::StoreError::from)?;
-        let keys = st
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(jiralink_store::StoreError::from)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(jiralink_store::StoreError::from)?;
-        keys
+        let (_, rows) = store
+            .query_strings("SELECT key FROM projects WHERE deleted_at IS NULL ORDER BY key")?;
+        rows.into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect()
     } else {
         projects.to_vec()
     };

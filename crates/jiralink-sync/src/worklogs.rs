@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use futures_util::stream::{self, StreamExt};
 use jiralink_api::Client;
-use jiralink_store::{now, Store};
+use jiralink_store::{now, Backend};
 use serde_json::{json, Value};
 
 use crate::{all_pages, convert, SyncError, SyncOptions};
@@ -37,7 +37,7 @@ pub(crate) struct WorklogCounts {
 
 /// Whether the feeds have a watermark this run reads from (else every queued issue is read on
 /// its own, and the watermarks start at this run).
-pub(crate) fn feeds_started(store: &Store, opts: &SyncOptions) -> Result<bool, SyncError> {
+pub(crate) fn feeds_started(store: &dyn Backend, opts: &SyncOptions) -> Result<bool, SyncError> {
     Ok(!opts.full
         && store
             .checkpoint(&opts.credential, STREAM, UPDATED)?
@@ -46,7 +46,7 @@ pub(crate) fn feeds_started(store: &Store, opts: &SyncOptions) -> Result<bool, S
 
 pub(crate) async fn sync(
     client: &Client,
-    store: &mut Store,
+    store: &mut dyn Backend,
     opts: &SyncOptions,
     feeds_started: bool,
     run_started_ms: i64,
@@ -54,7 +54,7 @@ pub(crate) async fn sync(
 ) -> Result<WorklogCounts, SyncError> {
     let mut counts = WorklogCounts::default();
     let overlap = opts.overlap_minutes * 60_000;
-    let watermark = |store: &Store, scope: &str| -> Result<Option<i64>, SyncError> {
+    let watermark = |store: &dyn Backend, scope: &str| -> Result<Option<i64>, SyncError> {
         Ok(store
             .checkpoint(&opts.credential, STREAM, scope)?
             .and_then(|v| v.parse().ok()))
@@ -207,7 +207,7 @@ const RANGES_PER_REQUEST: usize = 4;
 /// next page is read. Returns the worklogs written and the feed's last entry time.
 async fn read_updated(
     client: &Client,
-    store: &mut Store,
+    store: &mut dyn Backend,
     concurrency: usize,
     since: i64,
     now_ms: i64,
@@ -296,8 +296,8 @@ async fn read_updated(
 }
 
 fn lock<'a, 'b>(
-    store: &'a std::sync::Mutex<&'b mut Store>,
-) -> std::sync::MutexGuard<'a, &'b mut Store> {
+    store: &'a std::sync::Mutex<&'b mut dyn Backend>,
+) -> std::sync::MutexGuard<'a, &'b mut dyn Backend> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -306,7 +306,7 @@ fn lock<'a, 'b>(
 /// read whole). Returns how many were written.
 async fn list_and_write(
     client: &Client,
-    store: &std::sync::Mutex<&mut Store>,
+    store: &std::sync::Mutex<&mut dyn Backend>,
     ids: Vec<String>,
 ) -> Result<usize, SyncError> {
     let path = format!("{}/worklog/list", client.api());

@@ -21,7 +21,8 @@ struct Cli {
     /// Directory holding config, vault and the default SQLite store.
     #[arg(long, global = true, env = "JIRALINK_HOME")]
     home: Option<std::path::PathBuf>,
-    /// The store: sqlite:PATH (default: the jiralink home's jiralink.db).
+    /// The store: sqlite:PATH (default: the jiralink home's jiralink.db) or
+    /// postgres://USER@HOST[:PORT]/DB (password from PGPASSWORD).
     #[arg(long, global = true, env = "JIRALINK_STORE")]
     store: Option<String>,
     /// Machine-readable output on stdout.

@@ -34,7 +34,7 @@ type Item<'a> = (
 
 #[allow(clippy::too_many_arguments)]
 fn issue(
-    tx: &jiralink_store::Tx,
+    tx: &dyn jiralink_store::Tx,
     id: &str,
     key: &str,
     project: &str,

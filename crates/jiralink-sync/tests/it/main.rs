@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_sim::{Deployment, Sim};
-use jiralink_store::Store;
+use jiralink_store::{Backend, Store};
 use jiralink_sync::{sync, SyncOptions};
 use serde_json::Value;
 

@@ -106,7 +106,7 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
         &jiralink_sync::SyncOptions::new("demo"),
     )
     .await?;
-    let counts = store.counts()?;
+    let counts = jiralink_store::Backend::counts(&store)?;
     if out.json {
         println!("{}", serde_json::to_value(&summary)?);
     } else {

@@ -1,7 +1,7 @@
 //! `jiralink sync NAME` and `jiralink status`: mirror Jira into the store, and report on it.
 
 use anyhow::Context;
-use jiralink_store::Store;
+use jiralink_store::{Backend, Store};
 use jiralink_sync::SyncOptions;
 use serde_json::json;
 
@@ -27,28 +27,69 @@ pub struct Args {
     max_rps: Option<f64>,
 }
 
-/// The store named by `--store` (only `sqlite:PATH` today), or the home's default.
-pub fn store_path(global: &Global) -> anyhow::Result<std::path::PathBuf> {
-    Ok(match global.store.as_deref() {
-        Some(url) => match url.strip_prefix("sqlite:") {
-            Some(p) => std::path::PathBuf::from(p),
-            None => anyhow::bail!(UsageError(format!(
-                "--store {url}: only sqlite:PATH stores are supported so far"
-            ))),
-        },
-        None => {
-            let home = connect::home(global.home.clone())?;
-            std::fs::create_dir_all(&home)
-                .with_context(|| format!("cannot create {}", home.display()))?;
-            home.join("jiralink.db")
-        }
-    })
+/// Where the store is: an SQLite file, or a PostgreSQL database.
+pub enum StoreSpec {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
 }
 
-/// Opens (creating and migrating) the store of `store_path`.
-pub fn open_store(global: &Global) -> anyhow::Result<Store> {
-    let path = store_path(global)?;
-    Store::open_sqlite(&path).with_context(|| format!("cannot open the store {}", path.display()))
+/// The store named by `--store` (`sqlite:PATH` or `postgres://USER@HOST[:PORT]/DB`), or the
+/// home's SQLite file. A Postgres password never comes from the arguments (others can read them):
+/// it comes from `PGPASSWORD`.
+pub fn store_spec(global: &Global) -> anyhow::Result<StoreSpec> {
+    let Some(spec) = global.store.as_deref() else {
+        let home = connect::home(global.home.clone())?;
+        std::fs::create_dir_all(&home)
+            .with_context(|| format!("cannot create {}", home.display()))?;
+        return Ok(StoreSpec::Sqlite(home.join("jiralink.db")));
+    };
+    if let Some(p) = spec.strip_prefix("sqlite:") {
+        return Ok(StoreSpec::Sqlite(std::path::PathBuf::from(p)));
+    }
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        let userinfo = spec
+            .split_once("://")
+            .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or_default())
+            .and_then(|authority| authority.rsplit_once('@').map(|(u, _)| u))
+            .unwrap_or_default();
+        if userinfo.contains(':') {
+            anyhow::bail!(UsageError(
+                "--store: the Postgres URL holds a password, which other users can read in the process list; remove it from the URL and set PGPASSWORD instead".to_owned()
+            ));
+        }
+        return Ok(StoreSpec::Postgres(spec.to_owned()));
+    }
+    anyhow::bail!(UsageError(format!(
+        "--store {spec}: give sqlite:PATH or postgres://USER@HOST[:PORT]/DATABASE"
+    )))
+}
+
+/// The SQLite file of the store, for readers that need one (`insights`).
+pub fn store_path(global: &Global) -> anyhow::Result<std::path::PathBuf> {
+    match store_spec(global)? {
+        StoreSpec::Sqlite(path) => Ok(path),
+        StoreSpec::Postgres(_) => anyhow::bail!(UsageError(
+            "insights read an SQLite store so far; sync into one with --store sqlite:PATH"
+                .to_owned()
+        )),
+    }
+}
+
+/// Opens (creating and migrating) the store of `store_spec`.
+pub fn open_store(global: &Global) -> anyhow::Result<Box<dyn Backend>> {
+    Ok(match store_spec(global)? {
+        StoreSpec::Sqlite(path) => Box::new(
+            Store::open_sqlite(&path)
+                .with_context(|| format!("cannot open the store {}", path.display()))?,
+        ),
+        StoreSpec::Postgres(url) => {
+            let password = std::env::var("PGPASSWORD").ok();
+            Box::new(
+                jiralink_store::postgres::PgStore::connect_with_password(&url, password.as_deref())
+                    .with_context(|| format!("cannot open the Postgres store {url}"))?,
+            )
+        }
+    })
 }
 
 pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
@@ -70,7 +111,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     opts.concurrency = args.concurrency;
     let bar = (!global.quiet).then(|| progress::Reporter::new(&args.name));
     opts.progress = bar.as_ref().map(progress::Reporter::sink);
-    let result = jiralink_sync::sync(&client, &mut store, &opts).await;
+    let result = jiralink_sync::sync(&client, &mut *store, &opts).await;
     if let Some(bar) = bar {
         bar.finish();
     }
@@ -112,7 +153,7 @@ pub async fn verify(args: VerifyArgs, global: Global) -> anyhow::Result<()> {
     let vault = connect::vault(&home)?;
     let store = open_store(&global)?;
     let (_, client) = connect::connected(&vault, &args.name, global.out.json).await?;
-    let report = jiralink_sync::verify(&client, &store, &args.projects, args.sample)
+    let report = jiralink_sync::verify(&client, &*store, &args.projects, args.sample)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     if global.out.json {
@@ -165,23 +206,15 @@ pub async fn verify(args: VerifyArgs, global: Global) -> anyhow::Result<()> {
 pub fn status(global: Global) -> anyhow::Result<()> {
     let store = open_store(&global)?;
     let counts = store.counts()?;
-    let conn = store.connection();
-    let mut st = conn.prepare("SELECT id, credential, started, COALESCE(finished, ''), status, requests, issues_written, COALESCE(error, '') FROM sync_runs ORDER BY id DESC LIMIT 10")?;
-    let runs: Vec<Vec<String>> = st
-        .query_map([], |r| {
-            Ok((0..8)
-                .map(|i| {
-                    r.get::<_, rusqlite_value::Any>(i)
-                        .map(|v| v.0)
-                        .unwrap_or_default()
-                })
-                .collect())
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut st = conn.prepare("SELECT credential, scope, value FROM t_checkpoints WHERE stream = 'issues' ORDER BY credential, scope")?;
-    let marks: Vec<Vec<String>> = st
-        .query_map([], |r| Ok(vec![r.get(0)?, r.get(1)?, r.get(2)?]))?
-        .collect::<Result<_, _>>()?;
+    let text = |sql: &str| -> anyhow::Result<Vec<Vec<String>>> {
+        let (_, rows) = store.query_strings(sql)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
+            .collect())
+    };
+    let runs = text("SELECT id, credential, started, finished, status, requests, issues_written, error FROM sync_runs ORDER BY id DESC LIMIT 10")?;
+    let marks = text("SELECT credential, scope, value FROM t_checkpoints WHERE stream = 'issues' ORDER BY credential, scope")?;
     if global.out.json {
         println!(
             "{}",
@@ -206,21 +239,4 @@ pub fn status(global: Global) -> anyhow::Result<()> {
     println!();
     print_table(&["CREDENTIAL", "PROJECT", "WATERMARK"], &marks);
     Ok(())
-}
-
-/// Any SQLite value as display text.
-mod rusqlite_value {
-    pub struct Any(pub String);
-    impl jiralink_store::FromSql for Any {
-        fn column_result(v: jiralink_store::ValueRef<'_>) -> jiralink_store::FromSqlResult<Self> {
-            Ok(Any(match v {
-                jiralink_store::ValueRef::Null => String::new(),
-                jiralink_store::ValueRef::Integer(i) => i.to_string(),
-                jiralink_store::ValueRef::Real(f) => f.to_string(),
-                jiralink_store::ValueRef::Text(t) | jiralink_store::ValueRef::Blob(t) => {
-                    String::from_utf8_lossy(t).into_owned()
-                }
-            }))
-        }
-    }
 }

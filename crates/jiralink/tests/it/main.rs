@@ -4,4 +4,5 @@
 mod access;
 mod credential;
 mod insights;
+mod postgres;
 mod sync;

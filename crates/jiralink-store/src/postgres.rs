@@ -1,0 +1,958 @@
+//! The PostgreSQL backend of the store (feature `postgres`): [`PgStore`] and [`PgTx`] offer the
+//! methods of [`Store`](crate::Store) and [`Tx`](crate::Tx) with the same meaning, over the same
+//! tables and public views (migrations/postgres), holding byte-identical values: ids, timestamps
+//! (UTC ISO-8601 text) and JSON are TEXT, integers BIGINT, booleans 0/1.
+//!
+//! It uses the synchronous `postgres` client without TLS (a local or tunnelled server). That client
+//! drives its own small runtime and so cannot be called on a thread that runs an async runtime; a
+//! call made there (a sync running on a current-thread runtime) is carried out on a short-lived
+//! helper thread instead, so the store may be used from async code like the SQLite one.
+//!
+//! Writes batch where the SQLite backend loops: each list (changelog items, comments, worklogs,
+//! memberships, versions, ...) is one statement over arrays (`UNNEST`), and statements are
+//! prepared once per connection.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
+
+use crate::{
+    now, Backend, ChangeRow, CommentRow, ComponentRow, Counts, IssueRefs, IssueRow, Lookup, Result,
+    SprintRow, StoreError, TextRows, Tx, VersionRow, WorklogRow, CHECKPOINT_FORMAT,
+};
+
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_sprint_issue_index.sql"),
+    ),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_statuses_fields.sql"),
+    ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_versions_components_links.sql"),
+    ),
+    (5, include_str!("../migrations/postgres/0005_lookups.sql")),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_worklog_reads.sql"),
+    ),
+];
+
+/// The advisory lock that serialises migrations of one database ("jiralink" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6a69_7261_6c69_6e6b;
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+/// Runs `f` where the synchronous client may block: here, or on a helper thread when this thread
+/// runs an async runtime (whose `block_on` the client's own would otherwise panic in).
+fn blocking<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| {
+            s.spawn(f)
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    } else {
+        f()
+    }
+}
+
+/// The connection, closed through [`blocking`] too.
+struct Conn(Option<Client>);
+
+impl Conn {
+    fn get(&mut self) -> &mut Client {
+        self.0
+            .as_mut()
+            .expect("the client is taken only when the store is dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            blocking(move || drop(client));
+        }
+    }
+}
+
+/// Statements prepared on one connection, by their SQL text.
+type Cache = RefCell<HashMap<&'static str, Statement>>;
+
+fn prepared(client: &mut Client, cache: &Cache, sql: &'static str) -> Result<Statement> {
+    if let Some(st) = cache.borrow().get(sql) {
+        return Ok(st.clone());
+    }
+    let st = blocking(|| client.prepare(sql))?;
+    cache.borrow_mut().insert(sql, st.clone());
+    Ok(st)
+}
+
+fn execute(client: &mut Client, cache: &Cache, sql: &'static str, params: Params) -> Result<u64> {
+    let st = prepared(client, cache, sql)?;
+    Ok(blocking(|| client.execute(&st, params))?)
+}
+
+fn query(
+    client: &mut Client,
+    cache: &Cache,
+    sql: &'static str,
+    params: Params,
+) -> Result<Vec<Row>> {
+    let st = prepared(client, cache, sql)?;
+    Ok(blocking(|| client.query(&st, params))?)
+}
+
+/// The server and database of a connection string, without its password (for messages).
+fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if let Some((userinfo, host)) = authority.rsplit_once('@') {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let tail = tail.split('&').map(hide_password).collect::<Vec<_>>();
+            return format!("{scheme}://{user}@{host}{}", tail.join("&"));
+        }
+        let tail = tail.split('&').map(hide_password).collect::<Vec<_>>();
+        return format!("{scheme}://{authority}{}", tail.join("&"));
+    }
+    url.split_whitespace()
+        .map(hide_password)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn hide_password(part: &str) -> String {
+    match part.split_once("password=") {
+        Some((before, _)) if before.is_empty() || before.ends_with('?') => {
+            format!("{before}password=***")
+        }
+        _ => part.to_owned(),
+    }
+}
+
+/// The rows of `rows` with the last of each key only (the SQLite backend writes them one by one,
+/// so a later duplicate overwrites an earlier one; one multi-row upsert may not touch a row twice).
+fn last_by_key<'r, R, K: Eq + Hash>(rows: &'r [R], key: impl Fn(&'r R) -> K) -> Vec<&'r R> {
+    let mut seen = HashSet::new();
+    let mut out: Vec<&R> = rows.iter().rev().filter(|r| seen.insert(key(r))).collect();
+    out.reverse();
+    out
+}
+
+fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+/// A PostgreSQL store: the same operations as [`Store`](crate::Store).
+pub struct PgStore {
+    conn: RefCell<Conn>,
+    stmts: Cache,
+    url: String,
+    /// Given apart from the URL (the binary reads it from `PGPASSWORD`, never from its arguments).
+    password: Option<String>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, or the key=value
+    /// form) without TLS, and creates or migrates the schema in the connection's schema.
+    pub fn connect(url: &str) -> Result<PgStore> {
+        PgStore::connect_with_password(url, None)
+    }
+
+    /// As [`PgStore::connect`], with a password the URL does not hold.
+    pub fn connect_with_password(url: &str, password: Option<&str>) -> Result<PgStore> {
+        let mut store = PgStore::open(url, password)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn open(url: &str, password: Option<&str>) -> Result<PgStore> {
+        let mut config: postgres::Config = url.parse()?;
+        if let (Some(p), None) = (password, config.get_password()) {
+            config.password(p);
+        }
+        let client = blocking(|| config.connect(NoTls))?;
+        Ok(PgStore {
+            conn: RefCell::new(Conn(Some(client))),
+            stmts: RefCell::default(),
+            url: url.to_owned(),
+            password: password.map(str::to_owned),
+        })
+    }
+
+    /// Applies the migrations this build has and the database lacks, in one transaction under an
+    /// advisory lock (two processes starting at once do not both migrate).
+    fn migrate(&mut self) -> Result<()> {
+        let client = self.conn.get_mut().get();
+        let newest = MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0);
+        let url = &self.url;
+        blocking(|| -> Result<()> {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
+            )?;
+            let current: i64 = tx
+                .query_one(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                    &[],
+                )?
+                .try_get(0)?;
+            if current > newest {
+                return Err(StoreError::TooNew {
+                    path: redact(url),
+                    found: current,
+                });
+            }
+            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+                tx.batch_execute(sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                    &[version, &now()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn run<R>(&self, f: impl FnOnce(&mut Client, &Cache) -> Result<R>) -> Result<R> {
+        let mut conn = self.conn.borrow_mut();
+        f(conn.get(), &self.stmts)
+    }
+
+    /// Runs `f` in one transaction: all of it is written, or none (also when `f` panics).
+    pub fn write<T>(&mut self, f: impl FnOnce(&dyn Tx) -> Result<T>) -> Result<T> {
+        let client = self.conn.get_mut().get();
+        blocking(|| client.batch_execute("BEGIN"))?;
+        let tx = PgTx {
+            client: RefCell::new(client),
+            stmts: &self.stmts,
+            failed: Cell::new(false),
+            open: Cell::new(true),
+        };
+        match f(&tx) {
+            Ok(out) => {
+                tx.commit()?;
+                Ok(out)
+            }
+            Err(e) => {
+                // The closure's error says more than a failed rollback would (as with SQLite).
+                let _ = tx.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Backend for PgStore {
+    fn write_tx(&mut self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()> {
+        self.write(f)
+    }
+
+    fn checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<Option<String>> {
+        self.run(|c, cache| {
+            let rows = query(
+                c,
+                cache,
+                "SELECT value FROM t_checkpoints WHERE credential = $1 AND stream = $2 AND scope = $3 AND format_version <= $4",
+                &[&credential, &stream, &scope, &CHECKPOINT_FORMAT],
+            )?;
+            match rows.first() {
+                Some(r) => Ok(Some(r.try_get(0)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn begin_run(&mut self, credential: &str) -> Result<i64> {
+        self.run(|c, cache| {
+            let rows = query(
+                c,
+                cache,
+                "INSERT INTO t_sync_runs (credential, started, status) VALUES ($1, $2, 'running') RETURNING id",
+                &[&credential, &now()],
+            )?;
+            let mut ids = rows.iter().map(|r| r.try_get::<_, i64>(0));
+            Ok(ids.next().transpose()?.unwrap_or_default())
+        })
+    }
+
+    fn finish_run(
+        &mut self,
+        run: i64,
+        status: &str,
+        requests: i64,
+        issues_written: i64,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.run(|c, cache| {
+            execute(
+                c,
+                cache,
+                "UPDATE t_sync_runs SET finished = $2, status = $3, requests = $4, issues_written = $5, error = $6 WHERE id = $1",
+                &[&run, &now(), &status, &requests, &issues_written, &error],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
+        self.run(|c, cache| live_issue_ids(c, cache, project_key))
+    }
+
+    fn issue_row(&self, id: &str) -> Result<Option<IssueRow>> {
+        self.run(|c, cache| {
+            let rows = query(
+                c,
+                cache,
+                "SELECT id, key, project_key, issue_type, summary, status, status_category, priority,
+                        assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, raw_json
+                 FROM t_issues WHERE id = $1",
+                &[&id],
+            )?;
+            let Some(r) = rows.first() else {
+                return Ok(None);
+            };
+            Ok(Some(IssueRow {
+                id: r.try_get(0)?,
+                key: r.try_get(1)?,
+                project_key: r.try_get(2)?,
+                issue_type: r.try_get(3)?,
+                summary: r.try_get(4)?,
+                status: r.try_get(5)?,
+                status_category: r.try_get(6)?,
+                priority: r.try_get(7)?,
+                assignee_id: r.try_get(8)?,
+                reporter_id: r.try_get(9)?,
+                created: r.try_get(10)?,
+                updated: r.try_get(11)?,
+                resolved: r.try_get(12)?,
+                story_points: r.try_get(13)?,
+                parent_key: r.try_get(14)?,
+                raw_json: r.try_get(15)?,
+            }))
+        })
+    }
+
+    fn worklog_reads(&self) -> Result<Vec<(String, bool, Option<String>)>> {
+        self.run(|c, cache| {
+            let rows = query(
+                c,
+                cache,
+                "SELECT r.issue_id, r.need_history <> 0, i.updated
+                 FROM t_worklog_reads r LEFT JOIN t_issues i ON i.id = r.issue_id ORDER BY r.issue_id",
+                &[],
+            )?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect()
+        })
+    }
+
+    fn worklog_updates(&self, ids: &[String]) -> Result<HashMap<String, Option<String>>> {
+        self.run(|c, cache| {
+            let rows = query(
+                c,
+                cache,
+                "SELECT w.id, w.updated FROM t_worklogs w JOIN t_issues i ON i.id = w.issue_id
+                 WHERE w.id = ANY($1::text[]) AND w.deleted_at IS NULL AND i.deleted_at IS NULL",
+                &[&ids],
+            )?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
+        })
+    }
+
+    fn live_issues_among(&self, ids: &[String]) -> Result<HashSet<String>> {
+        self.run(|c, cache| {
+            let rows = query(
+                c,
+                cache,
+                "SELECT id FROM t_issues WHERE id = ANY($1::text[]) AND deleted_at IS NULL",
+                &[&ids],
+            )?;
+            rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        })
+    }
+
+    fn reader(&self) -> Result<Box<dyn Backend>> {
+        let mut store = PgStore::open(&self.url, self.password.as_deref())?;
+        let client = store.conn.get_mut().get();
+        blocking(|| client.batch_execute("SET default_transaction_read_only = on"))?;
+        Ok(Box::new(store))
+    }
+
+    fn counts(&self) -> Result<Counts> {
+        self.run(|c, cache| {
+            let rows = query(
+                c,
+                cache,
+                "SELECT (SELECT COUNT(*) FROM projects WHERE deleted_at IS NULL),
+                        (SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL),
+                        (SELECT COUNT(*) FROM issues WHERE deleted_at IS NOT NULL),
+                        (SELECT COUNT(*) FROM issue_changes),
+                        (SELECT COUNT(*) FROM comments WHERE deleted_at IS NULL),
+                        (SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NULL),
+                        (SELECT COUNT(*) FROM sprints)",
+                &[],
+            )?;
+            let Some(r) = rows.first() else {
+                return Ok(Counts::default());
+            };
+            Ok(Counts {
+                projects: r.try_get(0)?,
+                issues: r.try_get(1)?,
+                issues_deleted: r.try_get(2)?,
+                changes: r.try_get(3)?,
+                comments: r.try_get(4)?,
+                worklogs: r.try_get(5)?,
+                sprints: r.try_get(6)?,
+            })
+        })
+    }
+
+    fn query_strings(&self, sql: &str) -> Result<TextRows> {
+        let messages = self.run(|c, _| Ok(blocking(|| c.simple_query(sql))?))?;
+        let mut columns = Vec::new();
+        let mut rows = Vec::new();
+        for m in messages {
+            match m {
+                SimpleQueryMessage::RowDescription(cols) => {
+                    columns = cols.iter().map(|c| c.name().to_owned()).collect();
+                    rows.clear();
+                }
+                SimpleQueryMessage::Row(r) => {
+                    rows.push((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect());
+                }
+                _ => {}
+            }
+        }
+        Ok((columns, rows))
+    }
+}
+
+fn live_issue_ids(client: &mut Client, cache: &Cache, project_key: &str) -> Result<Vec<String>> {
+    let rows = query(
+        client,
+        cache,
+        "SELECT id FROM t_issues WHERE project_key = $1 AND deleted_at IS NULL",
+        &[&project_key],
+    )?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+/// A write transaction of a [`PgStore`]; the same operations as [`Tx`](crate::Tx).
+pub struct PgTx<'a> {
+    client: RefCell<&'a mut Client>,
+    stmts: &'a Cache,
+    /// A statement failed: the server has aborted the transaction unless the failure was local.
+    failed: Cell<bool>,
+    open: Cell<bool>,
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        // Only when `write`'s closure panicked: leave the connection out of the transaction.
+        if self.open.get() {
+            let _ = self.rollback();
+        }
+    }
+}
+
+impl PgTx<'_> {
+    fn exec(&self, sql: &'static str, params: Params) -> Result<u64> {
+        let mut client = self.client.borrow_mut();
+        execute(&mut client, self.stmts, sql, params).inspect_err(|_| self.failed.set(true))
+    }
+
+    fn commit(&self) -> Result<()> {
+        let mut client = self.client.borrow_mut();
+        let client: &mut Client = &mut client;
+        self.open.set(false);
+        if self.failed.get() {
+            // The closure went on after an error. PostgreSQL would answer COMMIT of an aborted
+            // transaction with a silent rollback: report it instead.
+            if let Err(e) = blocking(|| client.batch_execute("SELECT 1")) {
+                let _ = blocking(|| client.batch_execute("ROLLBACK"));
+                return Err(e.into());
+            }
+        }
+        blocking(|| client.batch_execute("COMMIT")).map_err(|e| {
+            let _ = blocking(|| client.batch_execute("ROLLBACK"));
+            e.into()
+        })
+    }
+
+    fn rollback(&self) -> Result<()> {
+        let mut client = self.client.borrow_mut();
+        let client: &mut Client = &mut client;
+        self.open.set(false);
+        Ok(blocking(|| client.batch_execute("ROLLBACK"))?)
+    }
+}
+
+impl Tx for PgTx<'_> {
+    fn upsert_project(
+        &self,
+        id: &str,
+        key: &str,
+        name: &str,
+        kind: Option<&str>,
+        raw: &str,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT INTO t_projects (id, key, name, type, raw_json, deleted_at) VALUES ($1, $2, $3, $4, $5, NULL)
+             ON CONFLICT (id) DO UPDATE SET key = excluded.key, name = excluded.name, type = excluded.type,
+             raw_json = excluded.raw_json, deleted_at = NULL",
+            &[&id, &key, &name, &kind, &raw],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()> {
+        self.exec(
+            "INSERT INTO t_statuses (id, name, category) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category",
+            &[&id, &name, &category],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_lookup(
+        &self,
+        lookup: Lookup,
+        id: &str,
+        name: &str,
+        subtask: Option<bool>,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT INTO t_lookups (kind, id, name, subtask) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, subtask = excluded.subtask",
+            &[&lookup.kind(), &id, &name, &subtask.map(flag)],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_field(
+        &self,
+        id: &str,
+        name: &str,
+        custom: bool,
+        schema_type: Option<&str>,
+        schema_custom: Option<&str>,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT INTO t_fields (id, name, custom, schema_type, schema_custom) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, custom = excluded.custom,
+             schema_type = excluded.schema_type, schema_custom = excluded.schema_custom",
+            &[&id, &name, &flag(custom), &schema_type, &schema_custom],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_user(
+        &self,
+        id: &str,
+        display_name: Option<&str>,
+        email: Option<&str>,
+        active: bool,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT INTO t_users (id, display_name, email, active) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, active = excluded.active",
+            &[&id, &display_name, &email, &flag(active)],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_issue(&self, i: &IssueRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO t_issues (id, key, project_key, issue_type, summary, status, status_category, priority,
+               assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, deleted_at, raw_json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16)
+             ON CONFLICT (id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
+               issue_type = excluded.issue_type, summary = excluded.summary, status = excluded.status,
+               status_category = excluded.status_category, priority = excluded.priority,
+               assignee_id = excluded.assignee_id, reporter_id = excluded.reporter_id, created = excluded.created,
+               updated = excluded.updated, resolved = excluded.resolved, story_points = excluded.story_points,
+               parent_key = excluded.parent_key, deleted_at = NULL, raw_json = excluded.raw_json",
+            &[
+                &i.id, &i.key, &i.project_key, &i.issue_type, &i.summary, &i.status, &i.status_category,
+                &i.priority, &i.assignee_id, &i.reporter_id, &i.created, &i.updated, &i.resolved,
+                &i.story_points, &i.parent_key, &i.raw_json,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn replace_changes(&self, issue_id: &str, changes: &[ChangeRow]) -> Result<()> {
+        self.exec(
+            "DELETE FROM t_issue_changes WHERE issue_id = $1",
+            &[&issue_id],
+        )?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let rows = last_by_key(changes, |c| (c.change_id.as_str(), c.item_index));
+        let col = |f: fn(&ChangeRow) -> Option<&str>| rows.iter().map(|c| f(c)).collect::<Vec<_>>();
+        self.exec(
+            "INSERT INTO t_issue_changes (issue_id, change_id, item_index, changed_at, author_id, field,
+               from_value, from_string, to_value, to_string)
+             SELECT $1::text, * FROM UNNEST($2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],
+               $7::text[], $8::text[], $9::text[], $10::text[])
+             ON CONFLICT (change_id, item_index) DO UPDATE SET issue_id = excluded.issue_id,
+               changed_at = excluded.changed_at, author_id = excluded.author_id, field = excluded.field,
+               from_value = excluded.from_value, from_string = excluded.from_string,
+               to_value = excluded.to_value, to_string = excluded.to_string",
+            &[
+                &issue_id,
+                &col(|c| Some(c.change_id.as_str())),
+                &rows.iter().map(|c| c.item_index).collect::<Vec<_>>(),
+                &col(|c| c.changed_at.as_deref()),
+                &col(|c| c.author_id.as_deref()),
+                &col(|c| c.field.as_deref()),
+                &col(|c| c.from_value.as_deref()),
+                &col(|c| c.from_string.as_deref()),
+                &col(|c| c.to_value.as_deref()),
+                &col(|c| c.to_string.as_deref()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_comments(&self, issue_id: &str, comments: &[CommentRow], now: &str) -> Result<()> {
+        if !comments.is_empty() {
+            let rows = last_by_key(comments, |c| c.id.as_str());
+            let col =
+                |f: fn(&CommentRow) -> Option<&str>| rows.iter().map(|c| f(c)).collect::<Vec<_>>();
+            self.exec(
+                "INSERT INTO t_comments (id, issue_id, author_id, created, updated, body_text, body_raw, deleted_at)
+                 SELECT *, NULL FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                   $6::text[], $7::text[])
+                 ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
+                   created = excluded.created, updated = excluded.updated, body_text = excluded.body_text,
+                   body_raw = excluded.body_raw, deleted_at = NULL",
+                &[
+                    &col(|c| Some(c.id.as_str())),
+                    &col(|c| Some(c.issue_id.as_str())),
+                    &col(|c| c.author_id.as_deref()),
+                    &col(|c| c.created.as_deref()),
+                    &col(|c| c.updated.as_deref()),
+                    &col(|c| c.body_text.as_deref()),
+                    &col(|c| c.body_raw.as_deref()),
+                ],
+            )?;
+        }
+        let keep: Vec<&str> = comments.iter().map(|c| c.id.as_str()).collect();
+        self.exec(
+            "UPDATE t_comments SET deleted_at = $3
+             WHERE issue_id = $1 AND deleted_at IS NULL AND id <> ALL($2::text[])",
+            &[&issue_id, &keep, &now],
+        )?;
+        Ok(())
+    }
+
+    fn set_worklogs(&self, issue_id: &str, worklogs: &[WorklogRow], now: &str) -> Result<()> {
+        self.upsert_worklogs(worklogs)?;
+        let keep: Vec<&str> = worklogs.iter().map(|w| w.id.as_str()).collect();
+        self.exec(
+            "UPDATE t_worklogs SET deleted_at = $3
+             WHERE issue_id = $1 AND deleted_at IS NULL AND id <> ALL($2::text[])",
+            &[&issue_id, &keep, &now],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_worklogs(&self, worklogs: &[WorklogRow]) -> Result<()> {
+        if worklogs.is_empty() {
+            return Ok(());
+        }
+        let rows = last_by_key(worklogs, |w| w.id.as_str());
+        let col =
+            |f: fn(&WorklogRow) -> Option<&str>| rows.iter().map(|w| f(w)).collect::<Vec<_>>();
+        self.exec(
+            "INSERT INTO t_worklogs (id, issue_id, author_id, started, time_spent_seconds, updated, deleted_at)
+             SELECT *, NULL FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[])
+             ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
+               started = excluded.started, time_spent_seconds = excluded.time_spent_seconds,
+               updated = excluded.updated, deleted_at = NULL",
+            &[
+                &col(|w| Some(w.id.as_str())),
+                &col(|w| Some(w.issue_id.as_str())),
+                &col(|w| w.author_id.as_deref()),
+                &col(|w| w.started.as_deref()),
+                &rows
+                    .iter()
+                    .map(|w| w.time_spent_seconds)
+                    .collect::<Vec<_>>(),
+                &col(|w| w.updated.as_deref()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn mark_worklogs_deleted(&self, ids: &[String], now: &str) -> Result<()> {
+        self.exec(
+            "UPDATE t_worklogs SET deleted_at = $2 WHERE id = ANY($1::text[]) AND deleted_at IS NULL",
+            &[&ids, &now],
+        )?;
+        Ok(())
+    }
+
+    fn queue_worklog_read(&self, issue_id: &str, feeds_started: bool) -> Result<()> {
+        self.exec(
+            "INSERT INTO t_worklog_reads (issue_id, need_history)
+             VALUES ($1::text, CASE WHEN $2::bool AND NOT EXISTS
+               (SELECT 1 FROM t_issues WHERE id = $1::text AND deleted_at IS NULL) THEN 1 ELSE 0 END)
+             ON CONFLICT (issue_id) DO UPDATE
+             SET need_history = GREATEST(t_worklog_reads.need_history, excluded.need_history)",
+            &[&issue_id, &feeds_started],
+        )?;
+        Ok(())
+    }
+
+    fn clear_worklog_read(&self, issue_id: &str) -> Result<()> {
+        self.exec(
+            "DELETE FROM t_worklog_reads WHERE issue_id = $1",
+            &[&issue_id],
+        )?;
+        Ok(())
+    }
+
+    fn set_sprint_issues(&self, issue_id: &str, sprint_ids: &[String]) -> Result<()> {
+        self.exec(
+            "DELETE FROM t_sprint_issues WHERE issue_id = $1",
+            &[&issue_id],
+        )?;
+        if !sprint_ids.is_empty() {
+            self.exec(
+                "INSERT INTO t_sprint_issues (sprint_id, issue_id)
+                 SELECT s, $2::text FROM UNNEST($1::text[]) AS s ON CONFLICT DO NOTHING",
+                &[&sprint_ids, &issue_id],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn upsert_board(
+        &self,
+        id: &str,
+        name: &str,
+        kind: &str,
+        project_key: Option<&str>,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT INTO t_boards (id, name, type, project_key, deleted_at) VALUES ($1, $2, $3, $4, NULL)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, type = excluded.type, project_key = excluded.project_key, deleted_at = NULL",
+            &[&id, &name, &kind, &project_key],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_sprint(&self, s: &SprintRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO t_sprints (id, board_id, name, state, start_date, end_date, complete_date, goal)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (id) DO UPDATE SET board_id = excluded.board_id, name = excluded.name, state = excluded.state,
+               start_date = excluded.start_date, end_date = excluded.end_date, complete_date = excluded.complete_date, goal = excluded.goal",
+            &[&s.id, &s.board_id, &s.name, &s.state, &s.start_date, &s.end_date, &s.complete_date, &s.goal],
+        )?;
+        Ok(())
+    }
+
+    fn set_project_catalog(
+        &self,
+        project_key: &str,
+        versions: &[VersionRow],
+        components: &[ComponentRow],
+        now: &str,
+    ) -> Result<()> {
+        if !versions.is_empty() {
+            let rows = last_by_key(versions, |v| v.id.as_str());
+            self.exec(
+                "INSERT INTO t_versions (id, project_key, name, released, archived, release_date, deleted_at)
+                 SELECT v.id, $1::text, v.name, v.released, v.archived, v.release_date, NULL
+                 FROM UNNEST($2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[])
+                   AS v (id, name, released, archived, release_date)
+                 ON CONFLICT (id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
+                 released = excluded.released, archived = excluded.archived,
+                 release_date = excluded.release_date, deleted_at = NULL",
+                &[
+                    &project_key,
+                    &rows.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+                    &rows.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(),
+                    &rows.iter().map(|v| v.released.map(flag)).collect::<Vec<_>>(),
+                    &rows.iter().map(|v| v.archived.map(flag)).collect::<Vec<_>>(),
+                    &rows
+                        .iter()
+                        .map(|v| v.release_date.as_deref())
+                        .collect::<Vec<_>>(),
+                ],
+            )?;
+        }
+        if !components.is_empty() {
+            let rows = last_by_key(components, |c| c.id.as_str());
+            self.exec(
+                "INSERT INTO t_components (id, project_key, name, lead_id, deleted_at)
+                 SELECT c.id, $1::text, c.name, c.lead_id, NULL
+                 FROM UNNEST($2::text[], $3::text[], $4::text[]) AS c (id, name, lead_id)
+                 ON CONFLICT (id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
+                 lead_id = excluded.lead_id, deleted_at = NULL",
+                &[
+                    &project_key,
+                    &rows.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+                    &rows.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+                    &rows.iter().map(|c| c.lead_id.as_deref()).collect::<Vec<_>>(),
+                ],
+            )?;
+        }
+        self.exec(
+            "WITH v AS (
+               UPDATE t_versions SET deleted_at = $4 WHERE project_key = $1 AND deleted_at IS NULL
+               AND id <> ALL($2::text[]))
+             UPDATE t_components SET deleted_at = $4 WHERE project_key = $1 AND deleted_at IS NULL
+             AND id <> ALL($3::text[])",
+            &[
+                &project_key,
+                &versions.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+                &components.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+                &now,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_issue_refs(&self, issue_id: &str, refs: &IssueRefs) -> Result<()> {
+        self.exec(
+            "WITH v AS (DELETE FROM t_issue_versions WHERE issue_id = $1),
+                  c AS (DELETE FROM t_issue_components WHERE issue_id = $1)
+             DELETE FROM t_issue_links WHERE issue_id = $1",
+            &[&issue_id],
+        )?;
+        let (version_ids, kinds): (Vec<&str>, Vec<&str>) = refs
+            .fix_versions
+            .iter()
+            .map(|id| (id.as_str(), "fix"))
+            .chain(
+                refs.affects_versions
+                    .iter()
+                    .map(|id| (id.as_str(), "affects")),
+            )
+            .unzip();
+        if version_ids.is_empty() && refs.components.is_empty() && refs.links.is_empty() {
+            return Ok(());
+        }
+        let links = last_by_key(&refs.links, |l| l.id.as_str());
+        self.exec(
+            "WITH v AS (
+               INSERT INTO t_issue_versions (issue_id, version_id, kind)
+               SELECT $1::text, v.id, v.kind FROM UNNEST($2::text[], $3::text[]) AS v (id, kind)
+               ON CONFLICT DO NOTHING),
+             c AS (
+               INSERT INTO t_issue_components (issue_id, component_id)
+               SELECT $1::text, c FROM UNNEST($4::text[]) AS c
+               ON CONFLICT DO NOTHING)
+             INSERT INTO t_issue_links (id, issue_id, link_type, direction, other_issue_id, other_issue_key)
+             SELECT l.id, $1::text, l.link_type, l.direction, l.other_id, l.other_key
+             FROM UNNEST($5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+               AS l (id, link_type, direction, other_id, other_key)
+             ON CONFLICT (id, issue_id) DO UPDATE SET link_type = excluded.link_type,
+               direction = excluded.direction, other_issue_id = excluded.other_issue_id,
+               other_issue_key = excluded.other_issue_key",
+            &[
+                &issue_id,
+                &version_ids,
+                &kinds,
+                &refs.components,
+                &links.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
+                &links
+                    .iter()
+                    .map(|l| l.link_type.as_deref())
+                    .collect::<Vec<_>>(),
+                &links.iter().map(|l| l.direction.as_str()).collect::<Vec<_>>(),
+                &links
+                    .iter()
+                    .map(|l| l.other_issue_id.as_deref())
+                    .collect::<Vec<_>>(),
+                &links
+                    .iter()
+                    .map(|l| l.other_issue_key.as_deref())
+                    .collect::<Vec<_>>(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
+        let mut client = self.client.borrow_mut();
+        live_issue_ids(&mut client, self.stmts, project_key).inspect_err(|_| self.failed.set(true))
+    }
+
+    fn mark_issues_deleted(&self, ids: &[String], now: &str) -> Result<()> {
+        self.exec(
+            "UPDATE t_issues SET deleted_at = $2 WHERE id = ANY($1::text[]) AND deleted_at IS NULL",
+            &[&ids, &now],
+        )?;
+        Ok(())
+    }
+
+    fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()> {
+        self.exec(
+            "DELETE FROM t_checkpoints WHERE credential = $1 AND stream = $2 AND scope = $3",
+            &[&credential, &stream, &scope],
+        )?;
+        Ok(())
+    }
+
+    fn set_checkpoint(
+        &self,
+        credential: &str,
+        stream: &str,
+        scope: &str,
+        value: &str,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT INTO t_checkpoints (credential, stream, scope, value, format_version) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (credential, stream, scope) DO UPDATE SET value = excluded.value, format_version = excluded.format_version",
+            &[&credential, &stream, &scope, &value, &CHECKPOINT_FORMAT],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("postgres://me:s3cret@db.example:5432/jira?sslmode=disable"),
+            "postgres://me@db.example:5432/jira?sslmode=disable"
+        );
+        assert_eq!(
+            redact("postgres://me@127.0.0.1/jira?password=s3cret&application_name=x"),
+            "postgres://me@127.0.0.1/jira?password=***&application_name=x"
+        );
+        assert_eq!(
+            redact("host=db user=me password=s3cret dbname=jira"),
+            "host=db user=me password=*** dbname=jira"
+        );
+    }
+
+    #[test]
+    fn later_duplicates_win() {
+        let rows = [(1, "a"), (2, "b"), (1, "c")];
+        assert_eq!(last_by_key(&rows, |r| r.0), vec![&(2, "b"), &(1, "c")]);
+    }
+}

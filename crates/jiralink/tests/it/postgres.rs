@@ -1,0 +1,144 @@
+//! `--store postgres://`: a sync into PostgreSQL ends with the same public views as a sync into
+//! SQLite, `status` reads it, and a password in the URL is refused (argv is readable by others).
+//! Needs a server: `scripts/setup-postgres.sh` starts one and prints the URL for
+//! `JIRALINK_TEST_POSTGRES` (scripts/test.sh does both).
+
+use jiralink_sim::{Deployment, Sim};
+use jiralink_store::postgres::PgStore;
+use jiralink_store::{Backend, Store};
+
+use crate::credential::Session;
+
+/// A fresh database on the test server, dropped at the end.
+struct TestDb {
+    server: String,
+    name: String,
+}
+
+impl TestDb {
+    fn new(tag: &str) -> TestDb {
+        let server = std::env::var("JIRALINK_TEST_POSTGRES").unwrap_or_else(|_| {
+            panic!("JIRALINK_TEST_POSTGRES is not set: run scripts/setup-postgres.sh and export the URL it prints")
+        });
+        let name = format!("jiralink_cli_{tag}_{}", std::process::id());
+        // The synchronous client runs its own runtime: on a thread of its own.
+        on_a_thread(|| {
+            let mut admin = postgres::Client::connect(&server, postgres::NoTls).expect("connect");
+            for sql in [
+                format!("DROP DATABASE IF EXISTS {name}"),
+                format!("CREATE DATABASE {name}"),
+            ] {
+                admin.batch_execute(&sql).expect("create database");
+            }
+        });
+        TestDb { server, name }
+    }
+
+    fn url(&self) -> String {
+        let base = self
+            .server
+            .rsplit_once('/')
+            .map_or(&*self.server, |(b, _)| b);
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        on_a_thread(|| {
+            if let Ok(mut admin) = postgres::Client::connect(&self.server, postgres::NoTls) {
+                let _ = admin.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
+            }
+        });
+    }
+}
+
+fn on_a_thread(f: impl FnOnce() + Send) {
+    std::thread::scope(|s| s.spawn(f).join().expect("thread"));
+}
+
+const VIEWS: &[&str] = &[
+    "SELECT id, key, project_key, issue_type, status, status_category, updated, resolved, story_points, parent_key, deleted_at IS NULL FROM issues ORDER BY id",
+    "SELECT issue_id, change_id, field, from_value, to_value, changed_at FROM issue_changes ORDER BY issue_id, change_id, field",
+    "SELECT id, issue_id, created, body_text, deleted_at IS NULL FROM comments ORDER BY id",
+    "SELECT id, issue_id, started, time_spent_seconds, deleted_at IS NULL FROM worklogs ORDER BY id",
+    "SELECT id, name, state, board_id FROM sprints ORDER BY id",
+    "SELECT sprint_id, issue_id FROM sprint_issues ORDER BY sprint_id, issue_id",
+    "SELECT key, name FROM projects ORDER BY key",
+    "SELECT id, name, category FROM statuses ORDER BY id",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_into_postgres_equals_one_into_sqlite() {
+    let db = TestDb::new("sync");
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(3000)
+        .seed(63)
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("postgres");
+    s.add_admin(&sim, "site");
+    let url = db.url();
+
+    // A password in the URL is refused, and not echoed.
+    let with_password = url.replacen("://jiralink@", "://jiralink:canary-pg-secret@", 1);
+    let refused = s.run(&["--store", &with_password, "status"], None, &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("PGPASSWORD"), "{}", refused.stderr);
+    assert!(
+        !refused.stderr.contains("canary-pg-secret"),
+        "{}",
+        refused.stderr
+    );
+
+    let into_pg = s.run(&["--store", &url, "--json", "sync", "site"], None, &[]);
+    assert_eq!(into_pg.code, 0, "{}", into_pg.stderr);
+    let into_sqlite = s.run(&["--json", "sync", "site"], None, &[]);
+    assert_eq!(into_sqlite.code, 0, "{}", into_sqlite.stderr);
+
+    let pg = PgStore::connect(&url).expect("postgres store");
+    let sq = Store::open_sqlite(&s.home.join("jiralink.db")).expect("sqlite store");
+    let snap = sim.snapshot();
+    assert_eq!(
+        pg.counts().expect("counts").issues,
+        snap["issues"].as_array().expect("issues").len() as i64
+    );
+    for sql in VIEWS {
+        let (_, a) = pg.query_strings(sql).expect("postgres query");
+        let (_, b) = sq.query_strings(sql).expect("sqlite query");
+        assert!(!a.is_empty(), "{sql}");
+        // Booleans print as 1/0 (SQLite) or true/false (Postgres); numbers as their text.
+        let norm = |rows: Vec<Vec<Option<String>>>| -> Vec<Vec<Option<String>>> {
+            rows.into_iter()
+                .map(|r| {
+                    r.into_iter()
+                        .map(|v| {
+                            v.map(|v| match v.as_str() {
+                                "t" | "true" => "1".to_owned(),
+                                "f" | "false" => "0".to_owned(),
+                                _ => v,
+                            })
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let (a, b) = (norm(a), norm(b));
+        assert_eq!(a.len(), b.len(), "{sql}");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x, y, "{sql}");
+        }
+    }
+
+    // `status` reads the Postgres store.
+    let status = s.run(&["--store", &url, "--json", "status"], None, &[]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("status json");
+    assert_eq!(v["counts"]["issues"], 3000, "{v}");
+    assert_eq!(v["runs"][0][4], "ok", "{v}");
+}
