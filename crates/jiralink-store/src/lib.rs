@@ -1,4 +1,5 @@
-//! `jiralink-store`: the local mirror of Jira. SQLite today (Postgres later), with append-only
+//! `jiralink-store`: the local mirror of Jira, behind the [`Backend`] and [`Tx`] traits: SQLite
+//! ([`Store`]) or PostgreSQL (`postgres::PgStore`, feature `postgres`), with append-only
 //! migrations, the public views of PRODUCT.md, and checkpoints written in the same transaction as
 //! the data they cover. Makes no HTTP calls.
 

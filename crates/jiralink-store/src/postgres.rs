@@ -1,5 +1,5 @@
-//! The PostgreSQL backend of the store (feature `postgres`): [`PgStore`] and [`PgTx`] offer the
-//! methods of [`Store`](crate::Store) and [`Tx`](crate::Tx) with the same meaning, over the same
+//! The PostgreSQL backend of the store (feature `postgres`): [`PgStore`] and [`PgTx`] implement
+//! [`Backend`](crate::Backend) and [`Tx`](crate::Tx) as [`Store`](crate::Store) does, over the same
 //! tables and public views (migrations/postgres), holding byte-identical values: ids, timestamps
 //! (UTC ISO-8601 text) and JSON are TEXT, integers BIGINT, booleans 0/1.
 //!
