@@ -44,6 +44,18 @@ pub struct Shared {
     pub rate_limited: std::sync::atomic::AtomicU64,
     /// Requests served, `/__sim/` excluded (for benchmarks comparing clients).
     pub requests: std::sync::atomic::AtomicU64,
+    /// Every worklog by update time and by id, for `worklog/updated` and `worklog/list`.
+    pub worklog_index: Mutex<Option<Arc<WorklogIndex>>>,
+}
+
+/// Every worklog of the site, sorted by (updated, id) and by id, with its issue's index in
+/// `Site::issues`. Built once per state of the worklogs: `stamp` is `(next_worklog_id, number of
+/// deleted worklogs)`, which every add and delete changes, read under the site's lock. Issues moved
+/// or deleted since are checked when a page is cut, against the site itself.
+pub struct WorklogIndex {
+    pub stamp: (u64, usize),
+    pub by_time: Vec<(crate::model::Millis, u64, u32)>,
+    pub by_id: Vec<(u64, u32)>,
 }
 
 impl Shared {
@@ -70,6 +82,7 @@ impl Shared {
             mutation_paused: std::sync::atomic::AtomicBool::new(false),
             rate_limited: std::sync::atomic::AtomicU64::new(0),
             requests: std::sync::atomic::AtomicU64::new(0),
+            worklog_index: Mutex::new(None),
         }
     }
 }

@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_worklog_reads.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_utc_sprint_dates.sql"),
+    ),
 ];
 
 /// The small lists issues refer to by id: issue types, priorities, resolutions.
@@ -983,10 +987,12 @@ pub fn now() -> String {
         .to_string()
 }
 
-/// A Jira timestamp (`2024-01-02T03:04:05.678+1100`) as the store writes it (UTC, `Z`).
+/// A Jira timestamp (`2024-01-02T03:04:05.678+1100`) as the store writes it (UTC, `Z`). Also
+/// reads a Postgres `timestamptz` as text (`2024-01-02 03:04:05.678+00`).
 pub fn utc(jira_time: &str) -> Option<String> {
     chrono::DateTime::parse_from_str(jira_time, "%Y-%m-%dT%H:%M:%S%.3f%z")
         .or_else(|_| chrono::DateTime::parse_from_rfc3339(jira_time))
+        .or_else(|_| chrono::DateTime::parse_from_str(jira_time, "%Y-%m-%d %H:%M:%S%.f%#z"))
         .ok()
         .map(|t| {
             t.with_timezone(&chrono::Utc)
@@ -1089,5 +1095,67 @@ mod tests {
             utc("2024-01-02T10:00:00.000+1100").as_deref(),
             Some("2024-01-01T23:00:00.000Z")
         );
+    }
+
+    #[test]
+    fn migration_7_moves_sprint_dates_stored_as_given_to_utc() {
+        let dir = std::env::temp_dir().join(format!("jiralink-store-m7-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("store.db");
+        let _ = std::fs::remove_file(&path);
+        let mut s = Store::open_sqlite(&path).expect("open");
+        s.write(|tx| {
+            tx.upsert_sprint(&SprintRow {
+                id: "1".into(),
+                start_date: Some("2015-04-11T15:22:00.000+10:00".into()),
+                end_date: Some("2015-04-25T01:00:00.000Z".into()),
+                complete_date: Some("not a date".into()),
+                ..Default::default()
+            })
+        })
+        .expect("write");
+        let (_, sql) = MIGRATIONS[6];
+        s.connection().execute_batch(sql).expect("migration 7");
+        let row: (String, String, String) = s
+            .connection()
+            .query_row(
+                "SELECT start_date, end_date, complete_date FROM sprints",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("sprint");
+        assert_eq!(
+            row,
+            (
+                "2015-04-11T05:22:00.000Z".into(),
+                "2015-04-25T01:00:00.000Z".into(),
+                "not a date".into()
+            )
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn utc_reads_jira_rfc3339_and_postgres_text() {
+        for (given, want) in [
+            (
+                "2015-04-11T15:22:00.000+10:00",
+                Some("2015-04-11T05:22:00.000Z"),
+            ),
+            ("2024-01-02T03:04:05.678Z", Some("2024-01-02T03:04:05.678Z")),
+            (
+                "2024-01-02 03:04:05.678+00",
+                Some("2024-01-02T03:04:05.678Z"),
+            ),
+            ("2024-01-02 03:04:05+00", Some("2024-01-02T03:04:05.000Z")),
+            (
+                "2024-01-02 13:04:05+10:00",
+                Some("2024-01-02T03:04:05.000Z"),
+            ),
+            ("2024-01-02", None),
+            ("yesterday", None),
+        ] {
+            assert_eq!(utc(given).as_deref(), want, "{given}");
+        }
     }
 }

@@ -43,6 +43,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/postgres/0006_worklog_reads.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_timestamptz_views.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations of one database ("jiralink" in ASCII).
@@ -179,7 +183,9 @@ impl PgStore {
         if let (Some(p), None) = (password, config.get_password()) {
             config.password(p);
         }
-        let client = blocking(|| config.connect(NoTls))?;
+        let mut client = blocking(|| config.connect(NoTls))?;
+        // The views' timestamptz columns print in UTC for this session, whatever the server's zone.
+        blocking(|| client.batch_execute("SET TimeZone = 'UTC'"))?;
         Ok(PgStore {
             conn: RefCell::new(Conn(Some(client))),
             stmts: RefCell::default(),

@@ -178,6 +178,13 @@ fn pg_rows(c: &mut postgres::Client, sql: &str) -> Rows {
                         Type::TEXT | Type::VARCHAR => r.get::<_, Option<String>>(i).map(V::Text),
                         Type::INT8 => r.get::<_, Option<i64>>(i).map(V::Int),
                         Type::FLOAT8 => r.get::<_, Option<f64>>(i).map(V::Real),
+                        // The views' timestamps, as the SQLite store writes them.
+                        Type::TIMESTAMPTZ => r
+                            .get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)
+                            .map(|t| V::Text(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())),
+                        Type::DATE => r
+                            .get::<_, Option<chrono::NaiveDate>>(i)
+                            .map(|d| V::Text(d.to_string())),
                         ref other => panic!("{sql}: column {i} has type {other}, unlike SQLite"),
                     };
                     v.unwrap_or(V::Null)
@@ -864,7 +871,9 @@ fn the_same_operations_give_the_same_store_as_sqlite() {
         .query_strings("SELECT deleted_at FROM issues WHERE deleted_at IS NOT NULL ORDER BY 1")
         .expect("q");
     assert!(
-        deleted.iter().all(|r| r[0].as_deref() == Some(STAMP_2)),
+        deleted
+            .iter()
+            .all(|r| r[0].as_deref().and_then(utc).as_deref() == Some(STAMP_2)),
         "{deleted:?}"
     );
 }
@@ -1054,7 +1063,7 @@ fn migrating_twice_is_a_noop_and_a_newer_schema_is_refused() {
     let applied = versions(&pg);
     assert_eq!(
         applied,
-        (1..=6)
+        (1..=7)
             .map(|v| vec![Some(v.to_string())])
             .collect::<Vec<_>>()
     );
@@ -1165,9 +1174,10 @@ fn query_strings_renders_the_status_query() {
             "it broke"
         ]
     );
-    assert!(rows[1][2..4]
-        .iter()
-        .all(|t| is_store_time(&t.clone().map_or(V::Null, V::Text))));
+    assert!(rows[1][2..4].iter().all(|t| is_store_time(
+        &t.as_deref()
+            .map_or(V::Null, |t| V::Text(utc(t).unwrap_or_else(|| t.to_owned())))
+    )));
     assert!(pg.query_strings("SELECT nope FROM sync_runs").is_err());
 }
 
@@ -1211,4 +1221,46 @@ fn works_from_async_code_on_a_current_thread_runtime() {
 fn a_store_moves_between_threads() {
     fn send<T: Send>() {}
     send::<PgStore>();
+}
+
+#[test]
+fn migration_7_moves_sprint_dates_to_utc_and_the_views_give_timestamptz() {
+    let db = TestDb::new();
+    let mut pg = PgStore::connect(&db.url).expect("connect");
+    pg.write(|tx| {
+        tx.upsert_sprint(&SprintRow {
+            id: "1".into(),
+            start_date: Some("2015-04-11T15:22:00.000+10:00".into()),
+            end_date: Some("2015-04-25T01:00:00.000Z".into()),
+            complete_date: Some("not a date".into()),
+            ..Default::default()
+        })
+    })
+    .expect("write");
+    let mut c = db.client();
+    // As a store written by an earlier version would be, migrated again.
+    c.batch_execute(include_str!(
+        "../migrations/postgres/0007_timestamptz_views.sql"
+    ))
+    .expect("migration 7");
+    let (_, rows) = pg_rows(
+        &mut c,
+        "SELECT start_date, end_date, complete_date FROM t_sprints",
+    );
+    assert_eq!(
+        rows,
+        [vec![
+            V::Text("2015-04-11T05:22:00.000Z".into()),
+            V::Text("2015-04-25T01:00:00.000Z".into()),
+            V::Null
+        ]]
+    );
+    let (_, rows) = pg_rows(&mut c, "SELECT start_date FROM sprints");
+    assert_eq!(rows[0][0], V::Text("2015-04-11T05:22:00.000Z".into()));
+    let (_, is) = pg
+        .query_strings(
+            "SELECT end_date - start_date = interval '13 days 19 hours 38 minutes' FROM sprints",
+        )
+        .expect("interval");
+    assert_eq!(is[0][0].as_deref(), Some("t"));
 }

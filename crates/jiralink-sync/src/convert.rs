@@ -287,9 +287,9 @@ pub fn sprint(v: &Value) -> SprintRow {
         board_id: v["originBoardId"].to_string(),
         name: v["name"].as_str().unwrap_or_default().to_owned(),
         state: v["state"].as_str().unwrap_or_default().to_owned(),
-        start_date: s(&v["startDate"]),
-        end_date: s(&v["endDate"]),
-        complete_date: s(&v["completeDate"]),
+        start_date: v["startDate"].as_str().and_then(utc),
+        end_date: v["endDate"].as_str().and_then(utc),
+        complete_date: v["completeDate"].as_str().and_then(utc),
         goal: s(&v["goal"]),
     }
 }

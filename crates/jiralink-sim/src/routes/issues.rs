@@ -16,7 +16,7 @@ use super::{
 };
 use crate::model::{Deployment, Issue, Site};
 use crate::render::{Expand, FieldSelection, InlineCaps, CLOUD_ISSUE_CAPS, DC_CAPS};
-use crate::server::{jira_error, Ctx, Shared};
+use crate::server::{jira_error, Ctx, Shared, WorklogIndex};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -460,6 +460,37 @@ fn worklog_feed(
     ok(out)
 }
 
+/// The worklog index of the site as it is now, built on the first use after a worklog changed
+/// (a feed page or a list is then a binary search, not a walk of every issue).
+fn worklog_index(state: &Shared, site: &Site) -> Arc<WorklogIndex> {
+    let stamp = (site.next_worklog_id, site.deleted_worklogs.len());
+    let mut cached = state.worklog_index.lock();
+    if let Some(ix) = cached.as_ref().filter(|ix| ix.stamp == stamp) {
+        return ix.clone();
+    }
+    let mut by_time = Vec::new();
+    for (n, issue) in site.issues.iter().enumerate() {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        by_time.extend(issue.worklogs.iter().map(|w| (w.updated, w.id, n)));
+    }
+    by_time.sort_unstable();
+    let mut by_id: Vec<(u64, u32)> = by_time.iter().map(|&(_, id, n)| (id, n)).collect();
+    by_id.sort_unstable();
+    let ix = Arc::new(WorklogIndex {
+        stamp,
+        by_time,
+        by_id,
+    });
+    *cached = Some(ix.clone());
+    ix
+}
+
+/// The live issue at `n` in `Site::issues`, if the caller may see it.
+fn visible_at<'a>(site: &'a Site, ctx: &Ctx, n: u32) -> Option<&'a Issue> {
+    let issue = site.issues.get(n as usize)?;
+    (issue.deleted.is_none() && site.can_browse(ctx.user(), issue.project)).then_some(issue)
+}
+
 async fn worklog_updated(state: SharedState, ctx: Ctx, p: Params) -> Response {
     let since = match p.int("since", 0) {
         Ok(s) => s,
@@ -467,12 +498,24 @@ async fn worklog_updated(state: SharedState, ctx: Ctx, p: Params) -> Response {
     };
     let site = state.site.read();
     let horizon = site.now() - state.cfg.worklog_feed_lag_ms;
-    let entries: Vec<(i64, u64)> = site
-        .issues
-        .iter()
-        .filter(|i| i.deleted.is_none() && site.can_browse(ctx.user(), i.project))
-        .flat_map(|i| i.worklogs.iter().map(|w| (w.updated, w.id)))
-        .collect();
+    let ix = worklog_index(&state, &site);
+    // A page's worth, every further entry of its last millisecond, and one more (so the feed
+    // knows a page follows).
+    let mut entries: Vec<(i64, u64)> = Vec::with_capacity(WORKLOG_FEED_PAGE + 1);
+    let start = ix.by_time.partition_point(|(t, _, _)| *t <= since);
+    for &(t, id, n) in &ix.by_time[start..] {
+        if t > horizon {
+            break;
+        }
+        if visible_at(&site, &ctx, n).is_none() {
+            continue;
+        }
+        let full = entries.len() >= WORKLOG_FEED_PAGE;
+        entries.push((t, id));
+        if full && t != entries[WORKLOG_FEED_PAGE - 1].0 {
+            break;
+        }
+    }
     worklog_feed(&ctx, "updated", since, horizon, entries)
 }
 
@@ -495,7 +538,17 @@ async fn worklog_list(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) ->
     }
     let site = state.site.read();
     let view = ctx.view(&site);
-    let found = find_children(&site, &ctx, &ids, |i| &i.worklogs, |w| w.id);
+    let ix = worklog_index(&state, &site);
+    let mut found: Vec<_> = ids
+        .iter()
+        .filter_map(|&id| {
+            let k = ix.by_id.binary_search_by_key(&id, |(w, _)| *w).ok()?;
+            let issue = visible_at(&site, &ctx, ix.by_id[k].1)?;
+            Some((issue, issue.worklogs.iter().find(|w| w.id == id)?))
+        })
+        .collect();
+    found.sort_by_key(|(_, w)| w.id);
+    found.dedup_by_key(|(_, w)| w.id);
     ok(Value::Array(
         found.iter().map(|(i, w)| view.worklog(i, w)).collect(),
     ))

@@ -434,3 +434,113 @@ async fn mutation_changes_the_site_and_moved_keys_still_resolve() {
     );
     let _ = Auth::None;
 }
+
+/// Every worklog id of `worklog/updated` from `since`, following `nextPage`; and the last `until`.
+async fn worklog_feed(c: &Client, since: i64) -> (Vec<u64>, i64) {
+    let (mut ids, mut since) = (Vec::new(), since);
+    loop {
+        let r = c
+            .get(&format!("/rest/api/3/worklog/updated?since={since}"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let values = r.body["values"].as_array().expect("values");
+        assert!(values.len() <= 1000 || r.body["lastPage"] == false);
+        ids.extend(values.iter().map(|v| v["worklogId"].as_u64().expect("id")));
+        let until = r.body["until"].as_i64().expect("until");
+        if r.body["lastPage"] == true {
+            return (ids, until);
+        }
+        assert!(until > since, "{}", r.body);
+        since = until;
+    }
+}
+
+#[tokio::test]
+async fn the_worklog_feeds_and_list_follow_adds_deletes_and_deleted_issues() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(1500)
+        .seed(33)
+        .worklog_feed_lag_ms(0)
+        .start()
+        .await
+        .expect("sim");
+    let admin = Client::as_identity(&sim, "admin");
+    let snapshot_ids = |snap: &Value| -> Vec<u64> {
+        let mut ids: Vec<u64> = snap["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .flat_map(|i| i["worklog_ids"].as_array().cloned().unwrap_or_default())
+            .map(|v| v.as_u64().expect("worklog id"))
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    // From 0 the feed pages hold every worklog once.
+    let (mut all, until) = worklog_feed(&admin, 0).await;
+    all.sort_unstable();
+    let expected = snapshot_ids(&sim.snapshot());
+    assert!(expected.len() > 2000, "{} worklogs", expected.len());
+    assert_eq!(all, expected);
+
+    // An added worklog is in the feed after `until` and in the list; a deleted one and those of a
+    // deleted issue leave both.
+    std::thread::sleep(Duration::from_millis(5));
+    let snap = sim.snapshot();
+    let issues = snap["issues"].as_array().expect("issues");
+    let with_worklogs: Vec<&Value> = issues
+        .iter()
+        .filter(|i| i["worklog_ids"].as_array().is_some_and(|w| w.len() >= 2))
+        .take(2)
+        .collect();
+    let (a, b) = (with_worklogs[0], with_worklogs[1]);
+    let added = admin
+        .post(
+            &format!("/rest/api/3/issue/{}/worklog", a["id"]),
+            json!({"timeSpentSeconds": 600}),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let added: u64 = added.body["id"].as_str().expect("id").parse().expect("id");
+    let gone = a["worklog_ids"][0].as_u64().expect("id");
+    let r = admin
+        .delete(&format!("/rest/api/3/issue/{}/worklog/{gone}", a["id"]))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let of_b: Vec<u64> = b["worklog_ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|v| v.as_u64().expect("id"))
+        .collect();
+    let r = admin
+        .delete(&format!("/rest/api/3/issue/{}", b["id"]))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    let (since_then, _) = worklog_feed(&admin, until).await;
+    assert_eq!(since_then, vec![added]);
+    let (mut all, _) = worklog_feed(&admin, 0).await;
+    all.sort_unstable();
+    assert_eq!(all, snapshot_ids(&sim.snapshot()));
+    assert!(!all.contains(&gone) && of_b.iter().all(|w| !all.contains(w)));
+
+    let list = admin
+        .post(
+            "/rest/api/3/worklog/list",
+            json!({"ids": [added, gone, of_b[0], a["worklog_ids"][1], added]}),
+        )
+        .await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let listed: Vec<u64> = list
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|w| w["id"].as_str().expect("id").parse().expect("id"))
+        .collect();
+    let mut want = vec![added, a["worklog_ids"][1].as_u64().expect("id")];
+    want.sort_unstable();
+    assert_eq!(listed, want);
+}

@@ -213,7 +213,15 @@ pub fn status(global: Global) -> anyhow::Result<()> {
             .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
             .collect())
     };
-    let runs = text("SELECT id, credential, started, finished, status, requests, issues_written, error FROM sync_runs ORDER BY id DESC LIMIT 10")?;
+    let mut runs = text("SELECT id, credential, started, finished, status, requests, issues_written, error FROM sync_runs ORDER BY id DESC LIMIT 10")?;
+    // Postgres gives these as timestamptz; both stores print them as the store writes them.
+    for run in &mut runs {
+        for t in &mut run[2..4] {
+            if let Some(iso) = jiralink_store::utc(t) {
+                *t = iso;
+            }
+        }
+    }
     let marks = text("SELECT credential, scope, value FROM t_checkpoints WHERE stream = 'issues' ORDER BY credential, scope")?;
     if global.out.json {
         println!(

@@ -10,13 +10,13 @@ use jiralink_store::{Backend, Store};
 use crate::credential::Session;
 
 /// A fresh database on the test server, dropped at the end.
-struct TestDb {
+pub(crate) struct TestDb {
     server: String,
     name: String,
 }
 
 impl TestDb {
-    fn new(tag: &str) -> TestDb {
+    pub(crate) fn new(tag: &str) -> TestDb {
         let server = std::env::var("JIRALINK_TEST_POSTGRES").unwrap_or_else(|_| {
             panic!("JIRALINK_TEST_POSTGRES is not set: run scripts/setup-postgres.sh and export the URL it prints")
         });
@@ -34,7 +34,8 @@ impl TestDb {
         TestDb { server, name }
     }
 
-    fn url(&self) -> String {
+    /// `postgres://USER@HOST:PORT/DB` of this database (no password: the server trusts local users).
+    pub(crate) fn url(&self) -> String {
         let base = self
             .server
             .rsplit_once('/')
@@ -65,7 +66,8 @@ const VIEWS: &[&str] = &[
     "SELECT issue_id, change_id, field, from_value, to_value, changed_at FROM issue_changes ORDER BY issue_id, change_id, field",
     "SELECT id, issue_id, created, body_text, deleted_at IS NULL FROM comments ORDER BY id",
     "SELECT id, issue_id, started, time_spent_seconds, deleted_at IS NULL FROM worklogs ORDER BY id",
-    "SELECT id, name, state, board_id FROM sprints ORDER BY id",
+    "SELECT id, name, state, board_id, start_date, end_date, complete_date FROM sprints ORDER BY id",
+    "SELECT id, project_key, name, release_date FROM versions ORDER BY id",
     "SELECT sprint_id, issue_id FROM sprint_issues ORDER BY sprint_id, issue_id",
     "SELECT key, name FROM projects ORDER BY key",
     "SELECT id, name, category FROM statuses ORDER BY id",
@@ -112,7 +114,8 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
         let (_, a) = pg.query_strings(sql).expect("postgres query");
         let (_, b) = sq.query_strings(sql).expect("sqlite query");
         assert!(!a.is_empty(), "{sql}");
-        // Booleans print as 1/0 (SQLite) or true/false (Postgres); numbers as their text.
+        // Booleans print as 1/0 (SQLite) or true/false (Postgres); numbers as their text;
+        // timestamps as ISO-8601 text (SQLite) or timestamptz (Postgres), the same instants.
         let norm = |rows: Vec<Vec<Option<String>>>| -> Vec<Vec<Option<String>>> {
             rows.into_iter()
                 .map(|r| {
@@ -121,7 +124,7 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
                             v.map(|v| match v.as_str() {
                                 "t" | "true" => "1".to_owned(),
                                 "f" | "false" => "0".to_owned(),
-                                _ => v,
+                                _ => jiralink_store::utc(&v).unwrap_or(v),
                             })
                         })
                         .collect()
@@ -135,10 +138,41 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
         }
     }
 
+    // Postgres users get timestamps as timestamptz, dates as date, and can compute with them.
+    let (_, types) = pg
+        .query_strings(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns
+             WHERE table_schema = current_schema()
+               AND column_name IN ('created', 'updated', 'started', 'changed_at', 'deleted_at', 'start_date', 'release_date')
+               AND table_name NOT LIKE 't\\_%'
+             ORDER BY 1, 2",
+        )
+        .expect("column types");
+    assert!(types.len() >= 14, "{types:?}");
+    for row in &types {
+        let want = if row[1].as_deref() == Some("release_date") {
+            "date"
+        } else {
+            "timestamp with time zone"
+        };
+        assert_eq!(row[2].as_deref(), Some(want), "{row:?}");
+    }
+    let (_, recent) = pg
+        .query_strings("SELECT COUNT(*) FROM issues WHERE updated <= now() AND created < updated + interval '1 second'")
+        .expect("timestamptz arithmetic");
+    assert_eq!(recent[0][0].as_deref(), Some("3000"));
+
     // `status` reads the Postgres store.
     let status = s.run(&["--store", &url, "--json", "status"], None, &[]);
     assert_eq!(status.code, 0, "{}", status.stderr);
     let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("status json");
     assert_eq!(v["counts"]["issues"], 3000, "{v}");
     assert_eq!(v["runs"][0][4], "ok", "{v}");
+    // Run times print as the SQLite store writes them.
+    let started = v["runs"][0][2].as_str().unwrap_or_default();
+    assert_eq!(
+        jiralink_store::utc(started).as_deref(),
+        Some(started),
+        "{v}"
+    );
 }
