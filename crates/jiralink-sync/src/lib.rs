@@ -37,9 +37,22 @@ impl From<jiralink_api::Diagnosis> for SyncError {
     }
 }
 
-/// Where a sync is: sent to the [`ProgressSink`] when a project starts and after each batch.
+/// What a sync is doing: issues project by project, then the worklog feeds (Cloud), then boards
+/// and sprints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    #[default]
+    Issues,
+    Worklogs,
+    Boards,
+}
+
+/// Where a sync is: sent to the [`ProgressSink`] when a project starts, after each batch, and as
+/// the later phases go.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Progress {
+    pub phase: Phase,
     /// The project of the last batch written.
     pub project: String,
     /// Projects finished, and all to sync.
@@ -52,6 +65,8 @@ pub struct Progress {
     pub changelog_items: usize,
     pub comments: usize,
     pub worklogs: usize,
+    /// Worklog phase: issues whose worklogs were read on their own so far.
+    pub worklog_issue_reads: usize,
 }
 
 /// Receives [`Progress`] (a progress bar, log lines); called on the sync's task, so keep it quick.
@@ -530,6 +545,15 @@ async fn run_sync(
         }
     }
     if plan == Plan::Cloud {
+        progress.phase = Phase::Worklogs;
+        report(&progress);
+        let worklogs_before = progress.worklogs;
+        let feedback = |written: usize, issue_reads: usize| {
+            let mut p = progress.clone();
+            p.worklogs = worklogs_before + written;
+            p.worklog_issue_reads = issue_reads;
+            report(&p);
+        };
         let w = worklogs::sync(
             client,
             store,
@@ -537,6 +561,7 @@ async fn run_sync(
             feeds_started,
             run_started_ms,
             worklogs_in_jira,
+            &feedback,
         )
         .await?;
         summary.worklogs += w.listed + w.worklogs_read;
@@ -544,6 +569,9 @@ async fn run_sync(
         summary.worklogs_deleted = w.deleted;
         summary.worklog_issue_reads = w.issue_reads;
     }
+    progress.phase = Phase::Boards;
+    progress.worklogs = summary.worklogs;
+    report(&progress);
     summary.sprints = sync_boards(client, store, opts.concurrency).await?;
     Ok(summary)
 }

@@ -10,6 +10,7 @@
 //! watermarks move last, so a crash anywhere repeats work and loses none.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::stream::{self, StreamExt};
 use jiralink_api::Client;
@@ -51,8 +52,12 @@ pub(crate) async fn sync(
     feeds_started: bool,
     run_started_ms: i64,
     worklogs_in_jira: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<WorklogCounts, SyncError> {
     let mut counts = WorklogCounts::default();
+    // Worklogs written so far, reported with the issues read on their own.
+    let written = AtomicUsize::new(0);
+    let tick = |issue_reads: usize| progress(written.load(Ordering::Relaxed), issue_reads);
     let overlap = opts.overlap_minutes * 60_000;
     let watermark = |store: &dyn Backend, scope: &str| -> Result<Option<i64>, SyncError> {
         Ok(store
@@ -75,8 +80,18 @@ pub(crate) async fn sync(
     };
     let horizon = match updated_from {
         Some(since) => {
-            let (listed, until) =
-                read_updated(client, store, opts.concurrency, since, run_started_ms).await?;
+            let (listed, until) = read_updated(
+                client,
+                store,
+                opts.concurrency,
+                since,
+                run_started_ms,
+                &|n| {
+                    written.fetch_add(n, Ordering::Relaxed);
+                    tick(0);
+                },
+            )
+            .await?;
             counts.listed = listed;
             Some(until)
         }
@@ -148,6 +163,8 @@ pub(crate) async fn sync(
             list.map(|l| l.iter().map(|w| convert::worklog(&id, w)).collect());
         counts.issue_reads += 1;
         counts.worklogs_read += rows.as_ref().map_or(0, Vec::len);
+        written.fetch_add(rows.as_ref().map_or(0, Vec::len), Ordering::Relaxed);
+        tick(counts.issue_reads);
         let stamp = now();
         store.write(|tx| {
             if let Some(rows) = &rows {
@@ -204,13 +221,15 @@ const RANGES_PER_REQUEST: usize = 4;
 /// Reads `worklog/updated` from `since` and writes the worklogs the store does not hold as they
 /// are now. A long span is cut into time ranges read side by side (each a chain of pages, within
 /// the sync's concurrency); each page's changed worklogs are fetched with `worklog/list` while the
-/// next page is read. Returns the worklogs written and the feed's last entry time.
+/// next page is read, and `wrote` told how many were written. Returns the worklogs written and the
+/// feed's last entry time.
 async fn read_updated(
     client: &Client,
     store: &mut dyn Backend,
     concurrency: usize,
     since: i64,
     now_ms: i64,
+    wrote: &(dyn Fn(usize) + Sync),
 ) -> Result<(usize, i64), SyncError> {
     // The first page says where the feed's entries begin (a first sync starts at 0, decades
     // before the site's first worklog); the span from there is cut into ranges.
@@ -254,12 +273,14 @@ async fn read_updated(
                         None => feed_page(client, UPDATED, since).await,
                     }
                 };
-                let (page, wrote) = futures_util::future::join(
+                let (page, listed) = futures_util::future::join(
                     next_page,
                     list_and_write(client, store, std::mem::take(&mut stale)),
                 )
                 .await;
-                written += wrote?;
+                let n = listed?;
+                wrote(n);
+                written += n;
                 let mut page = page?;
                 // Entries past this range belong to the next one.
                 if let Some(to) = to {
@@ -281,7 +302,9 @@ async fn read_updated(
                     _ => break,
                 }
             }
-            written += list_and_write(client, store, stale).await?;
+            let n = list_and_write(client, store, stale).await?;
+            wrote(n);
+            written += n;
             Ok::<_, SyncError>((written, until))
         }
     }))

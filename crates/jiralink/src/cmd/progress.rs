@@ -1,11 +1,12 @@
 //! Progress of a long sync on stderr: a redrawn line on a terminal (records, rate, ETA), a plain
-//! line every ten seconds otherwise (CI logs, files).
+//! line every ten seconds otherwise (CI logs, files); issues by project, then the worklog feeds,
+//! then boards.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jiralink_sync::{Progress, ProgressSink};
+use jiralink_sync::{Phase, Progress, ProgressSink};
 
 struct State {
     started: Instant,
@@ -69,6 +70,25 @@ impl Reporter {
 }
 
 fn line(name: &str, p: &Progress, elapsed: Duration) -> String {
+    match p.phase {
+        Phase::Issues => {}
+        Phase::Worklogs => {
+            return format!(
+                "{name}: {} issues written · worklog feeds: {} worklogs, {} issues read on their own · {:.0} s",
+                p.issues_written,
+                p.worklogs,
+                p.worklog_issue_reads,
+                elapsed.as_secs_f64()
+            )
+        }
+        Phase::Boards => {
+            return format!(
+                "{name}: {} issues written · boards and sprints · {:.0} s",
+                p.issues_written,
+                elapsed.as_secs_f64()
+            )
+        }
+    }
     let secs = elapsed.as_secs_f64().max(0.001);
     let rate = p.issues_written as f64 / secs;
     let left = p.issues_planned.saturating_sub(p.issues_written);
@@ -98,4 +118,39 @@ fn line(name: &str, p: &Progress, elapsed: Duration) -> String {
         p.worklogs,
         rate
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_phase_has_its_own_line() {
+        let mut p = Progress {
+            projects: 4,
+            projects_done: 1,
+            project: "ENG".into(),
+            issues_planned: 2000,
+            issues_written: 1000,
+            worklogs: 300,
+            ..Progress::default()
+        };
+        let issues = line("site", &p, Duration::from_secs(10));
+        assert!(
+            issues
+                .starts_with("site: [#####---------------] 1/4 projects (ENG) · 1000/2000 issues")
+                && issues.contains("100 issues/s · ETA 10 s"),
+            "{issues}"
+        );
+        p.phase = Phase::Worklogs;
+        p.worklogs = 5300;
+        p.worklog_issue_reads = 7;
+        let feeds = line("site", &p, Duration::from_secs(12));
+        assert_eq!(
+            feeds,
+            "site: 1000 issues written · worklog feeds: 5300 worklogs, 7 issues read on their own · 12 s"
+        );
+        p.phase = Phase::Boards;
+        assert!(line("site", &p, Duration::from_secs(13)).contains("boards and sprints"));
+    }
 }
