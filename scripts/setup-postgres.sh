@@ -6,7 +6,9 @@
 # Installs Debian's `postgresql` when no initdb is found under /usr/lib/postgresql/*/bin (needs root
 # or sudo), creates a cluster in DIR/data (trust auth, 127.0.0.1 only, port ${PGPORT:-55432}, its
 # socket in DIR, owned by the `postgres` system user when run as root since initdb refuses root),
-# starts it unless it runs, creates the role and database `jiralink`, and prints
+# starts it unless it runs, creates the role and database `jiralink`, turns TLS on with a
+# certificate for localhost and 127.0.0.1 signed by a throwaway CA (DIR/tls/ca.crt, also the
+# server's `ssl_ca_file`, so a test finds it with `SHOW ssl_ca_file`), and prints
 # `postgres://jiralink@127.0.0.1:PORT/jiralink` as the last line on stdout (everything else goes to
 # stderr). Idempotent: a second run reuses the cluster. Stop it with
 #   pg_ctl -D DIR/data stop      (as the postgres user when it was created as root)
@@ -91,6 +93,29 @@ if [ ! -s "$data/PG_VERSION" ]; then
     --locale=C > "$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 fi
 
+# A throwaway CA and a server certificate it signs, made once (for the TLS tests).
+tls="$dir/tls"
+if [ ! -s "$tls/server.crt" ]; then
+  if ! command -v openssl > /dev/null; then
+    log "no openssl: installing Debian's openssl"
+    sudo=""
+    if [ "$root" = 0 ]; then sudo="sudo"; fi
+    $sudo apt-get install -y -qq --no-install-recommends openssl >&2
+  fi
+  log "creating a test CA and a server certificate in $tls"
+  as_owner mkdir -p "$tls"
+  as_owner openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=jiralink test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" 2> /dev/null
+  as_owner openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$tls/server.key" -out "$tls/server.csr" 2> /dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    | as_owner tee "$tls/server.ext" > /dev/null
+  as_owner openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+    -CAcreateserial -days 3650 -extfile "$tls/server.ext" -out "$tls/server.crt" 2> /dev/null
+  as_owner chmod 600 "$tls/server.key" "$tls/ca.key"
+fi
+
 # The settings of this throwaway cluster, rewritten on every run (so PGPORT may change).
 # A Unix socket path is limited to 107 bytes; with a longer DIR, TCP alone is used.
 sockets="$dir"
@@ -107,6 +132,10 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+ssl = on
+ssl_cert_file = '$tls/server.crt'
+ssl_key_file = '$tls/server.key'
+ssl_ca_file = '$tls/ca.crt'
 EOF
 if ! grep -q "^include_if_exists = 'jiralink.conf'" "$data/postgresql.conf"; then
   echo "include_if_exists = 'jiralink.conf'" | as_owner tee -a "$data/postgresql.conf" > /dev/null
@@ -153,7 +182,7 @@ if running_pid > /dev/null; then
     log "the cluster runs on another port: restarting it on 127.0.0.1:$port"
     as_owner "$bin/pg_ctl" -D "$data" -m fast -w -t 60 stop > /dev/null
     start
-  elif ! wait_ready 60; then
+  elif ! as_owner "$bin/pg_ctl" -D "$data" reload > /dev/null || ! wait_ready 60; then
     log "the cluster runs but does not answer on 127.0.0.1:$port: restarting it"
     as_owner "$bin/pg_ctl" -D "$data" -m fast -w -t 60 stop > /dev/null || true
     start

@@ -12,6 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 pub use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
 
 #[cfg(feature = "postgres")]
+mod pg_tls;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 
 /// Checkpoint values carry this format version; a newer one is refused rather than misread.
@@ -66,8 +68,11 @@ pub enum StoreError {
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[cfg(feature = "postgres")]
-    #[error("store database error: {0}")]
+    #[error("store database error: {}", with_causes(.0))]
     Postgres(#[from] ::postgres::Error),
+    #[cfg(feature = "postgres")]
+    #[error("store TLS: {0}")]
+    Tls(String),
     #[error(
         "the store at {path} was written by a newer jiralink (schema {found}); upgrade jiralink"
     )]
@@ -75,6 +80,21 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An error and its causes, `: `-joined (a failed TLS handshake says why only in its source).
+#[cfg(feature = "postgres")]
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
 
 /// Column names and rows of a query, every value as text (`None` for NULL).
 pub type TextRows = (Vec<String>, Vec<Vec<Option<String>>>);

@@ -1,9 +1,10 @@
 //! The PostgreSQL backend of the store (feature `postgres`): [`PgStore`] and [`PgTx`] implement
 //! [`Backend`](crate::Backend) and [`Tx`](crate::Tx) as [`Store`](crate::Store) does, over the same
 //! tables and public views (migrations/postgres), holding byte-identical values: ids, timestamps
-//! (UTC ISO-8601 text) and JSON are TEXT, integers BIGINT, booleans 0/1.
+//! (UTC ISO-8601 text) and JSON are TEXT, integers BIGINT, booleans 0/1; the public views give the
+//! timestamps as `timestamptz`.
 //!
-//! It uses the synchronous `postgres` client without TLS (a local or tunnelled server). That client
+//! It uses the synchronous `postgres` client, over TLS with `sslmode=require` (`pg_tls`). That client
 //! drives its own small runtime and so cannot be called on a thread that runs an async runtime; a
 //! call made there (a sync running on a current-thread runtime) is carried out on a short-lived
 //! helper thread instead, so the store may be used from async code like the SQLite one.
@@ -17,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
+use postgres::{Client, Row, SimpleQueryMessage, Statement};
 
 use crate::{
     now, Backend, ChangeRow, CommentRow, ComponentRow, Counts, IssueRefs, IssueRow, Lookup, Result,
@@ -166,7 +167,8 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, or the key=value
-    /// form) without TLS, and creates or migrates the schema in the connection's schema.
+    /// form; `?sslmode=require` for TLS, verified: see `PGSSLROOTCERT`), and creates or migrates
+    /// the schema in the connection's schema.
     pub fn connect(url: &str) -> Result<PgStore> {
         PgStore::connect_with_password(url, None)
     }
@@ -183,7 +185,7 @@ impl PgStore {
         if let (Some(p), None) = (password, config.get_password()) {
             config.password(p);
         }
-        let mut client = blocking(|| config.connect(NoTls))?;
+        let mut client = blocking(|| crate::pg_tls::connect(&config))?;
         // The views' timestamptz columns print in UTC for this session, whatever the server's zone.
         blocking(|| client.batch_execute("SET TimeZone = 'UTC'"))?;
         Ok(PgStore {

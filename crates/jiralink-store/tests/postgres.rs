@@ -1264,3 +1264,47 @@ fn migration_7_moves_sprint_dates_to_utc_and_the_views_give_timestamptz() {
         .expect("interval");
     assert_eq!(is[0][0].as_deref(), Some("t"));
 }
+
+#[test]
+fn sslmode_require_is_tls_verified_against_pgsslrootcert() {
+    let db = TestDb::new();
+    let mut c = db.client();
+    // scripts/setup-postgres.sh signs the server's certificate with a CA of its own.
+    let ca = match &pg_rows(&mut c, "SELECT current_setting('ssl_ca_file')").1[0][0] {
+        V::Text(path) if !path.is_empty() => path.clone(),
+        v => panic!("the test server has no ssl_ca_file ({v:?}): run scripts/setup-postgres.sh"),
+    };
+    let tls_url = format!("{}?sslmode=require", db.url);
+    let on_tls = |pg: &PgStore| {
+        pg.query_strings("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .expect("pg_stat_ssl")
+            .1[0][0]
+            .clone()
+    };
+    // Only this test sets the variable, and only TLS connections read it.
+    std::env::remove_var("PGSSLROOTCERT");
+    let untrusted = PgStore::connect(&tls_url)
+        .err()
+        .expect("an unknown CA is refused");
+    assert!(untrusted.to_string().contains("certificate"), "{untrusted}");
+    std::env::set_var("PGSSLROOTCERT", "/nonexistent/ca.pem");
+    let missing = PgStore::connect(&tls_url)
+        .err()
+        .expect("a missing CA file is an error");
+    assert!(
+        missing
+            .to_string()
+            .contains("PGSSLROOTCERT=/nonexistent/ca.pem"),
+        "{missing}"
+    );
+    std::env::set_var("PGSSLROOTCERT", &ca);
+    let pg = PgStore::connect(&tls_url).expect("TLS with the test CA");
+    assert_eq!(on_tls(&pg).as_deref(), Some("t"));
+    pg.reader().expect("a reader over TLS too");
+    std::env::remove_var("PGSSLROOTCERT");
+    // Without sslmode=require the connection stays plain.
+    assert_eq!(
+        on_tls(&PgStore::connect(&db.url).expect("plain")).as_deref(),
+        Some("f")
+    );
+}

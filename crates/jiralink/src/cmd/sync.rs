@@ -33,9 +33,9 @@ pub enum StoreSpec {
     Postgres(String),
 }
 
-/// The store named by `--store` (`sqlite:PATH` or `postgres://USER@HOST[:PORT]/DB`), or the
-/// home's SQLite file. A Postgres password never comes from the arguments (others can read them):
-/// it comes from `PGPASSWORD`.
+/// The store named by `--store` (`sqlite:PATH` or `postgres://USER@HOST[:PORT]/DB`, with
+/// `?sslmode=require` for verified TLS), or the home's SQLite file. A Postgres password never comes
+/// from the arguments (others can read them): it comes from `PGPASSWORD`.
 pub fn store_spec(global: &Global) -> anyhow::Result<StoreSpec> {
     let Some(spec) = global.store.as_deref() else {
         let home = connect::home(global.home.clone())?;
@@ -52,7 +52,12 @@ pub fn store_spec(global: &Global) -> anyhow::Result<StoreSpec> {
             .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or_default())
             .and_then(|authority| authority.rsplit_once('@').map(|(u, _)| u))
             .unwrap_or_default();
-        if userinfo.contains(':') {
+        let password_param = spec.split_once('?').is_some_and(|(_, query)| {
+            query
+                .split('&')
+                .any(|kv| kv.split('=').next() == Some("password"))
+        });
+        if userinfo.contains(':') || password_param {
             anyhow::bail!(UsageError(
                 "--store: the Postgres URL holds a password, which other users can read in the process list; remove it from the URL and set PGPASSWORD instead".to_owned()
             ));

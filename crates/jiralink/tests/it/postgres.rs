@@ -87,16 +87,20 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
     s.add_admin(&sim, "site");
     let url = db.url();
 
-    // A password in the URL is refused, and not echoed.
-    let with_password = url.replacen("://jiralink@", "://jiralink:canary-pg-secret@", 1);
-    let refused = s.run(&["--store", &with_password, "status"], None, &[]);
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(refused.stderr.contains("PGPASSWORD"), "{}", refused.stderr);
-    assert!(
-        !refused.stderr.contains("canary-pg-secret"),
-        "{}",
-        refused.stderr
-    );
+    // A password in the URL (as userinfo or as a parameter) is refused, and not echoed.
+    for with_password in [
+        url.replacen("://jiralink@", "://jiralink:canary-pg-secret@", 1),
+        format!("{url}?sslmode=prefer&password=canary-pg-secret"),
+    ] {
+        let refused = s.run(&["--store", &with_password, "status"], None, &[]);
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        assert!(refused.stderr.contains("PGPASSWORD"), "{}", refused.stderr);
+        assert!(
+            !refused.stderr.contains("canary-pg-secret"),
+            "{}",
+            refused.stderr
+        );
+    }
 
     let into_pg = s.run(&["--store", &url, "--json", "sync", "site"], None, &[]);
     assert_eq!(into_pg.code, 0, "{}", into_pg.stderr);
@@ -168,6 +172,28 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
     let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("status json");
     assert_eq!(v["counts"]["issues"], 3000, "{v}");
     assert_eq!(v["runs"][0][4], "ok", "{v}");
+    // Over TLS (`sslmode=require`), verified against the test server's CA.
+    let ca = pg
+        .query_strings("SELECT current_setting('ssl_ca_file')")
+        .expect("ssl_ca_file")
+        .1[0][0]
+        .clone()
+        .expect("the test server has a CA: run scripts/setup-postgres.sh");
+    let tls_url = format!("{url}?sslmode=require");
+    let tls = s.run(
+        &["--store", &tls_url, "--json", "status"],
+        None,
+        &[("PGSSLROOTCERT", ca.as_str())],
+    );
+    assert_eq!(tls.code, 0, "{}", tls.stderr);
+    let untrusted = s.run(&["--store", &tls_url, "status"], None, &[]);
+    assert_ne!(untrusted.code, 0);
+    assert!(
+        untrusted.stderr.contains("certificate"),
+        "{}",
+        untrusted.stderr
+    );
+
     // Run times print as the SQLite store writes them.
     let started = v["runs"][0][2].as_str().unwrap_or_default();
     assert_eq!(
