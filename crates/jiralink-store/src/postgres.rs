@@ -25,6 +25,10 @@ use crate::{
     SprintRow, StoreError, TextRows, Tx, VersionRow, WorklogRow, CHECKPOINT_FORMAT,
 };
 
+/// Connects as a parsed URL asks (verified TLS with `sslmode=require`); for other readers of a
+/// Postgres store, so that they connect as the store does.
+pub use crate::pg_tls::connect;
+
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (
