@@ -2,6 +2,10 @@
 //! and a self-contained HTML report, computed from the store's public views. Reads only the store;
 //! nothing leaves the machine.
 //!
+//! The store is SQLite ([`run`], or [`run_on`] with [`StoreLocation::Sqlite`]) or, with the cargo
+//! feature `postgres`, PostgreSQL ([`run_on`] with `StoreLocation::Postgres`): one loader reads
+//! both through one row source (`source`), with the same SQL, since their views are the same.
+//!
 //! `load` reads the views once into compact columns; `stages` maps statuses to stages; each metric
 //! family is a pure function of the loaded data and the options, so a test can check it by hand.
 
@@ -10,6 +14,7 @@ pub mod forecast;
 pub mod html;
 pub mod load;
 pub mod quality;
+mod source;
 pub mod sprints;
 pub mod stages;
 
@@ -18,6 +23,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use load::{parse_time, Category, Dataset};
+pub use source::StoreLocation;
 pub use stages::{Config, Stage};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,10 +37,36 @@ pub enum InsightsError {
     Sqlite(#[from] rusqlite::Error),
     #[error("store value of an unexpected type: {0}")]
     Value(#[from] rusqlite::types::FromSqlError),
+    /// Connecting to or reading a PostgreSQL store failed (server, credentials, or a query). The
+    /// message carries the whole cause (the server's own text), since the client's top-level one
+    /// alone says only "db error".
+    #[cfg(feature = "postgres")]
+    #[error("Postgres store read failed: {}", postgres_message(.0))]
+    Postgres(postgres::Error),
     #[error("{0}")]
     Load(String),
     #[error("insights config {path}: {message}")]
     Config { path: String, message: String },
+}
+
+#[cfg(feature = "postgres")]
+impl From<postgres::Error> for InsightsError {
+    fn from(e: postgres::Error) -> InsightsError {
+        InsightsError::Postgres(e)
+    }
+}
+
+/// A Postgres error with its causes, `: `-separated.
+#[cfg(feature = "postgres")]
+fn postgres_message(e: &postgres::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
 }
 
 /// Which part of the store a report covers.
@@ -117,15 +149,31 @@ pub struct ProjectCoverage {
     pub visible: Option<bool>,
 }
 
-/// Loads the store at `path` and computes every metric. `visible` is the project keys of the
-/// credential's last access audit, when there is one.
+/// Loads the SQLite store at `path` and computes every metric. `visible` is the project keys of
+/// the credential's last access audit, when there is one.
 pub fn run(
     path: &Path,
     filter: &Filter,
     opts: &Options,
     visible: Option<&[String]>,
 ) -> Result<Insights, InsightsError> {
-    let ds = load::load(path, filter)?;
+    run_on(
+        &StoreLocation::Sqlite(path.to_owned()),
+        filter,
+        opts,
+        visible,
+    )
+}
+
+/// As [`run`], on the store at `store`: SQLite or (feature `postgres`) PostgreSQL. A PostgreSQL
+/// store must be read off an async runtime's threads (from async code: in `spawn_blocking`).
+pub fn run_on(
+    store: &StoreLocation,
+    filter: &Filter,
+    opts: &Options,
+    visible: Option<&[String]>,
+) -> Result<Insights, InsightsError> {
+    let ds = load::load_from(store, filter)?;
     Ok(compute(&ds, opts, visible))
 }
 

@@ -5,9 +5,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
-
-use crate::{Filter, InsightsError};
+use crate::source::Source;
+use crate::{Filter, InsightsError, StoreLocation};
 
 /// A status category, as Jira's workflows declare it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -100,8 +99,14 @@ pub struct Dataset {
     pub issues: Vec<Issue>,
 }
 
-/// Epoch seconds of a store timestamp (`2024-01-02T03:04:05.000Z`, or any RFC 3339 time).
+/// Epoch seconds of a store timestamp (`2024-01-02T03:04:05.000Z`, or any RFC 3339 time),
+/// rounded down.
 pub fn parse_time(s: &str) -> Option<i64> {
+    parse_millis(s).map(|ms| ms.div_euclid(1000))
+}
+
+/// Epoch milliseconds of a store timestamp, as [`parse_time`].
+pub(crate) fn parse_millis(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| -> Option<i64> {
         let mut v = 0i64;
@@ -116,12 +121,13 @@ pub fn parse_time(s: &str) -> Option<i64> {
     if b.len() == 24 && b[23] == b'Z' && b[10] == b'T' {
         let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
         let (hh, mm, ss) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-        return Some(days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss);
+        let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
+        return Some(secs * 1000 + digits(20..23).unwrap_or(0));
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z"))
         .ok()
-        .map(|t| t.timestamp())
+        .map(|t| t.timestamp_millis())
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -132,26 +138,6 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-fn open(path: &Path) -> Result<Connection, InsightsError> {
-    if !path.exists() {
-        return Err(InsightsError::NoStore(path.display().to_string()));
-    }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    let has_views: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND name IN ('issues', 'statuses')",
-        [],
-        |r| r.get(0),
-    )?;
-    if has_views < 2 {
-        return Err(InsightsError::NoStore(path.display().to_string()));
-    }
-    Ok(conn)
 }
 
 /// A fast hasher for the loader's string keys (FxHash; the data is local, so no HashDoS concern).
@@ -226,59 +212,61 @@ fn merge<T>(ids: &[String], groups: Grouped<T>, mut f: impl FnMut(usize, Vec<T>)
     }
 }
 
-fn live_issues(conn: &Connection) -> Result<usize, InsightsError> {
-    let n: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL",
-        [],
-        |r| r.get(0),
-    )?;
+fn live_issues(src: &mut Source) -> Result<usize, InsightsError> {
+    let n = src.count("SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL")?;
     Ok(n as usize)
 }
 
-/// Sprints in a fixed order (start, id), with their index by id; every reader agrees on it.
-fn read_sprints(conn: &Connection) -> Result<(Vec<Sprint>, FxMap<String, u32>), InsightsError> {
-    let mut st = conn.prepare(
-        "SELECT id, name, state, start_date, end_date, complete_date FROM sprints ORDER BY start_date, id",
-    )?;
-    let mut rows = st.query([])?;
+/// Sprints in a fixed order (start, id; no start first), with their index by id; every reader
+/// agrees on it.
+fn read_sprints(src: &mut Source) -> Result<(Vec<Sprint>, FxMap<String, u32>), InsightsError> {
     let (mut sprints, mut index) = (Vec::new(), FxMap::default());
-    while let Some(r) = rows.next()? {
-        let t = |i: usize| -> rusqlite::Result<Option<i64>> {
-            Ok(r.get::<_, Option<String>>(i)?
-                .as_deref()
-                .and_then(parse_time))
-        };
-        let s = Sprint {
-            id: r.get(0)?,
-            name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-            state: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-            start: t(3)?,
-            end: t(4)?,
-            complete: t(5)?,
-        };
-        index.insert(s.id.clone(), sprints.len() as u32);
-        sprints.push(s);
-    }
+    src.each(
+        "SELECT id, name, state, start_date, end_date, complete_date FROM sprints
+         ORDER BY start_date NULLS FIRST, id",
+        &[],
+        |r| {
+            let s = Sprint {
+                id: r.text_not_null(0)?.to_owned(),
+                name: r.text(1)?.unwrap_or_default().to_owned(),
+                state: r.text(2)?.unwrap_or_default().to_owned(),
+                start: r.time(3)?,
+                end: r.time(4)?,
+                complete: r.time(5)?,
+            };
+            index.insert(s.id.clone(), sprints.len() as u32);
+            sprints.push(s);
+            Ok(())
+        },
+    )?;
     Ok((sprints, index))
 }
 
-/// Loads the store at `path`, restricted by `filter` (projects, issue types, credential).
+/// Loads the SQLite store at `path`, restricted by `filter` (projects, issue types, credential).
+pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
+    load_from(&StoreLocation::Sqlite(path.to_owned()), filter)
+}
+
+/// Loads the store at `store` (SQLite or PostgreSQL), restricted by `filter`.
 ///
 /// Three readers run at once, each on its own connection: issues (here), the status history, and
-/// the sprint and estimate history. Each reads in issue-id order from an index, so the histories
-/// join the issues by a merge, not by lookups.
-pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
-    let conn = open(path)?;
+/// the sprint and estimate history. Each reads in issue-id order (byte order in both stores), so
+/// the histories join the issues by a merge, not by lookups.
+pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, InsightsError> {
+    let mut src = Source::open(store)?;
     // Which projects: named ones, or those a credential's sync covered, or all.
     let mut keys: Option<Vec<String>> =
         (!filter.projects.is_empty()).then(|| filter.projects.clone());
     if let Some(cred) = &filter.credential {
-        let mut st = conn.prepare(
-            "SELECT DISTINCT scope FROM t_checkpoints WHERE credential = ?1 AND stream = 'issues'",
+        let mut synced: Vec<String> = Vec::new();
+        src.each(
+            "SELECT DISTINCT scope FROM t_checkpoints WHERE credential = $1 AND stream = 'issues'",
+            &[cred.as_str()],
+            |r| {
+                synced.push(r.text_not_null(0)?.to_owned());
+                Ok(())
+            },
         )?;
-        let synced: Vec<String> = st
-            .query_map([cred], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
         if synced.is_empty() {
             return Err(InsightsError::UnknownCredential(cred.clone()));
         }
@@ -291,49 +279,52 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
         });
     }
 
-    let status_path = path.to_owned();
-    let status_reader = std::thread::spawn(move || read_status_changes(&status_path));
-    let history_path = path.to_owned();
-    let history_reader = std::thread::spawn(move || read_sprint_history(&history_path));
+    let status_store = store.clone();
+    let status_reader = std::thread::spawn(move || read_status_changes(&status_store));
+    let history_store = store.clone();
+    let history_reader = std::thread::spawn(move || read_sprint_history(&history_store));
 
     let mut ds = Dataset::default();
     let mut status_ix: FxMap<String, u16> = FxMap::default();
     let mut status_by_name: FxMap<String, u16> = FxMap::default();
-    {
-        let mut st = conn.prepare("SELECT id, name, category FROM statuses ORDER BY id")?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let (id, name, cat): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+    src.each(
+        "SELECT id, name, category FROM statuses ORDER BY id",
+        &[],
+        |r| {
+            let (id, name) = (r.text_not_null(0)?, r.text_not_null(1)?);
+            let category = Category::from_key(r.text_not_null(2)?);
             let i = ds.statuses.len() as u16;
-            status_ix.insert(id.clone(), i);
+            status_ix.insert(id.to_owned(), i);
             status_by_name.entry(name.to_lowercase()).or_insert(i);
             ds.statuses.push(StatusInfo {
-                id: Some(id),
-                name,
-                category: Category::from_key(&cat),
+                id: Some(id.to_owned()),
+                name: name.to_owned(),
+                category,
             });
-        }
-    }
+            Ok(())
+        },
+    )?;
     let mut project_ix: FxMap<String, u32> = FxMap::default();
-    {
-        let mut st = conn.prepare("SELECT key, name, deleted_at FROM projects ORDER BY key")?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let key: String = r.get(0)?;
+    src.each(
+        "SELECT key, name, deleted_at FROM projects ORDER BY key",
+        &[],
+        |r| {
+            let key = r.text_not_null(0)?;
             if let Some(k) = &keys {
-                if !k.iter().any(|x| x.eq_ignore_ascii_case(&key)) {
-                    continue;
+                if !k.iter().any(|x| x.eq_ignore_ascii_case(key)) {
+                    return Ok(());
                 }
             }
-            project_ix.insert(key.clone(), ds.projects.len() as u32);
+            project_ix.insert(key.to_owned(), ds.projects.len() as u32);
             ds.projects.push(ProjectInfo {
-                key,
-                name: r.get(1)?,
-                deleted: r.get::<_, Option<String>>(2)?.is_some(),
+                key: key.to_owned(),
+                name: r.text_not_null(1)?.to_owned(),
+                deleted: !r.is_null(2)?,
             });
-        }
-    }
-    let (sprints, sprint_ix) = read_sprints(&conn)?;
+            Ok(())
+        },
+    )?;
+    let (sprints, sprint_ix) = read_sprints(&mut src)?;
     ds.sprints = sprints;
 
     let mut status_exact: FxMap<String, u16> = ds
@@ -345,32 +336,29 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
     let mut types = Interner::new();
     let mut priorities = Interner::new();
     // Sized up front: growing vectors of a million issues costs more than reading them.
-    let live = live_issues(&conn)?;
+    let live = live_issues(&mut src)?;
     ds.issues.reserve_exact(live);
     // Issue ids in id order, beside `ds.issues`, for the merge joins.
     let mut ids: Vec<String> = Vec::with_capacity(live);
-    {
-        let mut st = conn.prepare(
-            "SELECT id, key, project_key, issue_type, status, status_category, priority, assignee_id,
-                    created, updated, resolved, story_points
-             FROM issues WHERE deleted_at IS NULL ORDER BY id",
-        )?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let project_key = r.get_ref(2)?.as_str()?;
-            let Some(&project) = project_ix.get(project_key) else {
-                continue;
+    src.each(
+        "SELECT id, key, project_key, issue_type, status, status_category, priority, assignee_id,
+                created, updated, resolved, story_points
+         FROM issues WHERE deleted_at IS NULL ORDER BY id",
+        &[],
+        |r| {
+            let Some(&project) = project_ix.get(r.text_not_null(2)?) else {
+                return Ok(());
             };
-            let issue_type = r.get_ref(3)?.as_str_or_null()?.unwrap_or("");
+            let issue_type = r.text(3)?.unwrap_or("");
             if !filter.issue_types.is_empty()
                 && !filter
                     .issue_types
                     .iter()
                     .any(|t| t.eq_ignore_ascii_case(issue_type))
             {
-                continue;
+                return Ok(());
             }
-            let status_name = r.get_ref(4)?.as_str_or_null()?.unwrap_or("");
+            let status_name = r.text(4)?.unwrap_or("");
             let known = match status_exact.get(status_name) {
                 Some(&s) => Some(s),
                 None => status_by_name.get(&status_name.to_lowercase()).copied(),
@@ -379,7 +367,7 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
                 Some(s) => s,
                 None => {
                     // A status the status list does not hold: its category is on the issue.
-                    let cat = r.get_ref(5)?.as_str_or_null()?.unwrap_or("");
+                    let cat = r.text(5)?.unwrap_or("");
                     let i = ds.statuses.len() as u16;
                     ds.statuses.push(StatusInfo {
                         id: None,
@@ -391,43 +379,43 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
                     i
                 }
             };
-            let time = |i: usize| -> rusqlite::Result<Option<i64>> {
-                Ok(r.get_ref(i)?.as_str_or_null()?.and_then(parse_time))
-            };
-            let created = time(8)?.unwrap_or(0);
-            ids.push(r.get(0)?);
+            let created = r.time(8)?.unwrap_or(0);
+            ids.push(r.text_not_null(0)?.to_owned());
             ds.issues.push(Issue {
-                key: r.get(1)?,
+                key: r.text_not_null(1)?.to_owned(),
                 project,
                 issue_type: types.get(issue_type),
-                priority: priorities.get(r.get_ref(6)?.as_str_or_null()?.unwrap_or("")),
+                priority: priorities.get(r.text(6)?.unwrap_or("")),
                 status,
                 created,
-                updated: time(9)?.unwrap_or(created),
-                resolved: time(10)?,
-                assigned: r.get_ref(7)?.as_str_or_null()?.is_some(),
-                story_points: r.get(11)?,
+                updated: r.time(9)?.unwrap_or(created),
+                resolved: r.time(10)?,
+                assigned: r.text(7)?.is_some(),
+                story_points: r.float(11)?,
                 transitions: Vec::new(),
                 sprint_changes: Vec::new(),
                 estimate_changes: Vec::new(),
                 sprints: Vec::new(),
             });
-        }
-    }
+            Ok(())
+        },
+    )?;
     ds.issue_types = types.1;
     ds.priorities = priorities.1;
 
     // Current sprint memberships, in issue order.
     {
-        let mut st =
-            conn.prepare("SELECT issue_id, sprint_id FROM sprint_issues ORDER BY issue_id")?;
-        let mut rows = st.query([])?;
         let mut grouped: Grouped<u32> = Vec::new();
-        while let Some(r) = rows.next()? {
-            if let Some(&s) = sprint_ix.get(r.get_ref(1)?.as_str()?) {
-                push_grouped(&mut grouped, r.get_ref(0)?.as_str()?, s);
-            }
-        }
+        src.each(
+            "SELECT issue_id, sprint_id FROM sprint_issues ORDER BY issue_id",
+            &[],
+            |r| {
+                if let Some(&s) = sprint_ix.get(r.text_not_null(1)?) {
+                    push_grouped(&mut grouped, r.text_not_null(0)?, s);
+                }
+                Ok(())
+            },
+        )?;
         merge(&ids, grouped, |i, s| ds.issues[i].sprints = s);
     }
 
@@ -487,15 +475,17 @@ struct SprintHistory {
 
 /// The sprint-field and estimate history. History rows name a field by id (Cloud) or by name
 /// (Data Center); both come from the field list, found by schema.
-fn read_sprint_history(path: &Path) -> Result<SprintHistory, InsightsError> {
-    let conn = open(path)?;
-    let (_, sprint_ix) = read_sprints(&conn)?;
-    let field_keys = |sql: &str| -> Result<Vec<String>, InsightsError> {
-        let mut st = conn.prepare(sql)?;
-        let keys = st
-            .query_map([], |r| Ok([r.get::<_, String>(0)?, r.get::<_, String>(1)?]))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(keys.into_iter().flatten().collect())
+fn read_sprint_history(store: &StoreLocation) -> Result<SprintHistory, InsightsError> {
+    let mut src = Source::open(store)?;
+    let (_, sprint_ix) = read_sprints(&mut src)?;
+    let mut field_keys = |sql: &str| -> Result<Vec<String>, InsightsError> {
+        let mut keys = Vec::new();
+        src.each(sql, &[], |r| {
+            keys.push(r.text_not_null(0)?.to_owned());
+            keys.push(r.text_not_null(1)?.to_owned());
+            Ok(())
+        })?;
+        Ok(keys)
     };
     let mut sprint_fields =
         field_keys("SELECT id, name FROM fields WHERE schema_custom LIKE '%:gh-sprint'")?;
@@ -510,49 +500,49 @@ fn read_sprint_history(path: &Path) -> Result<SprintHistory, InsightsError> {
         sprints: Vec::new(),
         estimates: Vec::new(),
     };
-    // Sprint rows need only ids (the covering index serves them); estimates are in the strings.
-    let mut st = conn.prepare(
-        "SELECT issue_id, changed_at, from_value, to_value
-         FROM issue_changes WHERE field = ?1 ORDER BY issue_id, changed_at",
-    )?;
+    // Sprint rows need only ids (the covering index serves them, in its order, which breaks ties
+    // the same way in both stores); estimates are in the strings.
+    let ids = |v: Option<&str>| -> Vec<u32> {
+        v.unwrap_or("")
+            .split(',')
+            .filter_map(|s| sprint_ix.get(s.trim()).copied())
+            .collect()
+    };
     for field in &sprint_fields {
-        let mut rows = st.query([field])?;
-        let ids = |v: Option<&str>| -> Vec<u32> {
-            v.unwrap_or("")
-                .split(',')
-                .filter_map(|s| sprint_ix.get(s.trim()).copied())
-                .collect()
-        };
-        while let Some(r) = rows.next()? {
-            let Some(at) = r.get_ref(1)?.as_str_or_null()?.and_then(parse_time) else {
-                continue;
-            };
-            let change = SprintChange {
-                at,
-                from: ids(r.get_ref(2)?.as_str_or_null()?),
-                to: ids(r.get_ref(3)?.as_str_or_null()?),
-            };
-            push_grouped(&mut out.sprints, r.get_ref(0)?.as_str()?, change);
-        }
+        src.each(
+            "SELECT issue_id, changed_at, from_value, to_value
+             FROM issue_changes WHERE field = $1
+             ORDER BY issue_id, changed_at, from_value NULLS FIRST, to_value NULLS FIRST",
+            &[field.as_str()],
+            |r| {
+                let Some(at) = r.time(1)? else {
+                    return Ok(());
+                };
+                let change = SprintChange {
+                    at,
+                    from: ids(r.text(2)?),
+                    to: ids(r.text(3)?),
+                };
+                push_grouped(&mut out.sprints, r.text_not_null(0)?, change);
+                Ok(())
+            },
+        )?;
     }
-    let mut st = conn.prepare(
-        "SELECT issue_id, changed_at, from_string, to_string
-         FROM issue_changes WHERE field = ?1 ORDER BY issue_id, changed_at, change_id",
-    )?;
+    let num = |v: Option<&str>| v.and_then(|s| s.trim().parse::<f64>().ok());
     for field in &estimate_fields {
-        let mut rows = st.query([field])?;
-        while let Some(r) = rows.next()? {
-            let Some(at) = r.get_ref(1)?.as_str_or_null()?.and_then(parse_time) else {
-                continue;
-            };
-            let num = |v: Option<&str>| v.and_then(|s| s.trim().parse::<f64>().ok());
-            let change = (
-                at,
-                num(r.get_ref(2)?.as_str_or_null()?),
-                num(r.get_ref(3)?.as_str_or_null()?),
-            );
-            push_grouped(&mut out.estimates, r.get_ref(0)?.as_str()?, change);
-        }
+        src.each(
+            "SELECT issue_id, changed_at, from_string, to_string
+             FROM issue_changes WHERE field = $1 ORDER BY issue_id, changed_at, change_id",
+            &[field.as_str()],
+            |r| {
+                let Some(at) = r.time(1)? else {
+                    return Ok(());
+                };
+                let change = (at, num(r.text(2)?), num(r.text(3)?));
+                push_grouped(&mut out.estimates, r.text_not_null(0)?, change);
+                Ok(())
+            },
+        )?;
     }
     Ok(out)
 }
@@ -564,20 +554,11 @@ type LocalStatuses = Vec<(Option<String>, Option<String>)>;
 
 /// Every status change, grouped by issue id. Statuses are interned here, without an allocation per
 /// row: this is the biggest read of a report.
-fn read_status_changes(path: &Path) -> Result<(IssueTransitions, LocalStatuses), InsightsError> {
-    let conn = open(path)?;
-    // Ids only: the scan then reads the covering index alone. A row without an id (rare; some
-    // Data Center history) has its names looked up on its own.
-    let mut st = conn.prepare(
-        "SELECT issue_id, changed_at, from_value, to_value
-         FROM issue_changes WHERE field = 'status' ORDER BY issue_id, changed_at",
-    )?;
-    let mut names = conn.prepare(
-        "SELECT from_string, to_string FROM issue_changes
-         WHERE issue_id = ?1 AND changed_at = ?2 AND field = 'status' LIMIT 1",
-    )?;
-    let mut rows = st.query([])?;
-    let mut out: IssueTransitions = Vec::with_capacity(live_issues(&conn)?);
+fn read_status_changes(
+    store: &StoreLocation,
+) -> Result<(IssueTransitions, LocalStatuses), InsightsError> {
+    let mut src = Source::open(store)?;
+    let mut out: IssueTransitions = Vec::with_capacity(live_issues(&mut src)?);
     let mut keys: FxMap<String, u16> = FxMap::default();
     let mut local: LocalStatuses = Vec::new();
     let mut intern = |id: Option<&str>, name: Option<&str>| -> u16 {
@@ -593,29 +574,58 @@ fn read_status_changes(path: &Path) -> Result<(IssueTransitions, LocalStatuses),
         local.push((id.map(str::to_owned), name.map(str::to_owned)));
         k
     };
-    while let Some(r) = rows.next()? {
-        let issue = r.get_ref(0)?.as_str()?;
-        let changed_at = r.get_ref(1)?.as_str_or_null()?;
-        let Some(at) = changed_at.and_then(parse_time) else {
-            continue;
-        };
-        let (from_id, to_id) = (
-            r.get_ref(2)?.as_str_or_null()?,
-            r.get_ref(3)?.as_str_or_null()?,
-        );
-        let (from, to) = if from_id.is_some() && to_id.is_some() {
-            (intern(from_id, None), intern(to_id, None))
-        } else {
-            let (f, t): (Option<String>, Option<String>) = names
-                .query_row([issue, changed_at.unwrap_or_default()], |n| {
-                    Ok((n.get(0)?, n.get(1)?))
-                })?;
-            (intern(from_id, f.as_deref()), intern(to_id, t.as_deref()))
-        };
-        push_grouped(&mut out, issue, Transition { at, from, to });
-    }
-    drop(rows);
+    // Ids only: the scan then reads the covering index alone (in its order, which breaks ties the
+    // same way in both stores). A row without an id (rare; some Data Center history) has its
+    // names looked up on a second connection, the first being busy with the scan.
+    let mut names: Option<Source> = None;
+    src.each(
+        "SELECT issue_id, changed_at, from_value, to_value
+         FROM issue_changes WHERE field = 'status'
+         ORDER BY issue_id, changed_at, from_value NULLS FIRST, to_value NULLS FIRST",
+        &[],
+        |r| {
+            let issue = r.text_not_null(0)?;
+            let Some(ms) = r.millis(1)? else {
+                return Ok(());
+            };
+            let (from_id, to_id) = (r.text(2)?, r.text(3)?);
+            let (from, to) = if from_id.is_some() && to_id.is_some() {
+                (intern(from_id, None), intern(to_id, None))
+            } else {
+                let lookup = match names {
+                    Some(ref mut n) => n,
+                    None => names.insert(Source::open(store)?),
+                };
+                let (f, t) = status_names(lookup, issue, ms)?;
+                (intern(from_id, f.as_deref()), intern(to_id, t.as_deref()))
+            };
+            let at = ms.div_euclid(1000);
+            push_grouped(&mut out, issue, Transition { at, from, to });
+            Ok(())
+        },
+    )?;
     Ok((out, local))
+}
+
+/// The status names (from, to) of `issue`'s status change at `ms` (epoch milliseconds).
+fn status_names(
+    src: &mut Source,
+    issue: &str,
+    ms: i64,
+) -> Result<(Option<String>, Option<String>), InsightsError> {
+    let mut found = None;
+    src.each(
+        "SELECT changed_at, from_string, to_string FROM issue_changes
+         WHERE issue_id = $1 AND field = 'status'",
+        &[issue],
+        |r| {
+            if found.is_none() && r.millis(0)? == Some(ms) {
+                found = Some((r.text(1)?.map(str::to_owned), r.text(2)?.map(str::to_owned)));
+            }
+            Ok(())
+        },
+    )?;
+    Ok(found.unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -628,5 +638,37 @@ mod tests {
         assert_eq!(parse_time("2024-03-01T12:30:15.250Z"), Some(1_709_296_215));
         assert_eq!(parse_time("2024-03-01T13:30:15+01:00"), Some(1_709_296_215));
         assert_eq!(parse_time("yesterday"), None);
+        // Rounded down, before 1970 too.
+        assert_eq!(parse_time("1969-12-31T23:59:59.500Z"), Some(-1));
+    }
+
+    #[test]
+    fn store_times_parse_to_epoch_milliseconds() {
+        assert_eq!(
+            parse_millis("2024-03-01T12:30:15.250Z"),
+            Some(1_709_296_215_250)
+        );
+        assert_eq!(
+            parse_millis("2024-03-01T13:30:15.250+01:00"),
+            Some(1_709_296_215_250)
+        );
+        assert_eq!(parse_millis("1969-12-31T23:59:59.500Z"), Some(-500));
+    }
+
+    #[test]
+    fn a_missing_file_or_a_database_without_the_views_is_no_store() {
+        let dir = std::env::temp_dir().join(format!("jiralink-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let missing = dir.join("missing.db");
+        let e = load(&missing, &Filter::default()).expect_err("no file");
+        assert!(matches!(e, InsightsError::NoStore(_)), "{e}");
+        assert!(e.to_string().contains("missing.db"), "{e}");
+        let other = dir.join("other.db");
+        rusqlite::Connection::open(&other)
+            .and_then(|c| c.execute_batch("CREATE TABLE IF NOT EXISTS issues (id TEXT)"))
+            .expect("other database");
+        let e = load(&other, &Filter::default()).expect_err("no views");
+        assert!(matches!(e, InsightsError::NoStore(_)), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -120,7 +120,7 @@ fn query(
 }
 
 /// The server and database of a connection string, without its password (for messages).
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(end);

@@ -5,9 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use jiralink_insights::{Config, Filter, Insights, Options};
+use jiralink_insights::{Config, Filter, Insights, Options, StoreLocation};
 
-use super::{connect, sync::open_store, sync::store_path, UsageError};
+use super::sync::{open_store, store_spec, StoreSpec};
+use super::{connect, UsageError};
 use crate::Global;
 
 #[derive(Debug, clap::Args)]
@@ -118,7 +119,14 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let opts = options(&args)?;
     // Opening through the store migrates an older store first.
     drop(open_store(&global)?);
-    let path = store_path(&global)?;
+    let store = match store_spec(&global)? {
+        StoreSpec::Sqlite(path) => StoreLocation::Sqlite(path),
+        // As for the sync: the password from the environment only, never from the arguments.
+        StoreSpec::Postgres(url) => StoreLocation::Postgres {
+            url,
+            password: std::env::var("PGPASSWORD").ok(),
+        },
+    };
     let visible: Option<Vec<String>> = match &args.credential {
         Some(name) => {
             let home = connect::home(global.home.clone())?;
@@ -136,8 +144,9 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         projects: args.projects.clone(),
         issue_types: args.issue_types.clone(),
     };
+    // Off the runtime's threads: the Postgres client blocks on a runtime of its own.
     let report = tokio::task::spawn_blocking(move || {
-        jiralink_insights::run(&path, &filter, &opts, visible.as_deref())
+        jiralink_insights::run_on(&store, &filter, &opts, visible.as_deref())
     })
     .await
     .context("insights worker")?

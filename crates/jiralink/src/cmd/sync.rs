@@ -69,17 +69,6 @@ pub fn store_spec(global: &Global) -> anyhow::Result<StoreSpec> {
     )))
 }
 
-/// The SQLite file of the store, for readers that need one (`insights`).
-pub fn store_path(global: &Global) -> anyhow::Result<std::path::PathBuf> {
-    match store_spec(global)? {
-        StoreSpec::Sqlite(path) => Ok(path),
-        StoreSpec::Postgres(_) => anyhow::bail!(UsageError(
-            "insights read an SQLite store so far; sync into one with --store sqlite:PATH"
-                .to_owned()
-        )),
-    }
-}
-
 /// Opens (creating and migrating) the store of `store_spec`.
 pub fn open_store(global: &Global) -> anyhow::Result<Box<dyn Backend>> {
     Ok(match store_spec(global)? {

@@ -4,5 +4,6 @@
 mod access;
 mod credential;
 mod insights;
+mod insights_postgres;
 mod postgres;
 mod sync;

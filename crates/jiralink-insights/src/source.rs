@@ -1,0 +1,296 @@
+//! Where insights read from: a [`StoreLocation`], and the one row source the loader reads it
+//! through: SQLite (rusqlite) or PostgreSQL (feature `postgres`, the synchronous `postgres` client,
+//! connected as the store connects: `jiralink_store::postgres::connect`).
+//!
+//! Both stores have the same public views with the same names, so the loader has one SQL text per
+//! query: parameters are written `$1`, `$2` ... (SQLite takes them as numbered parameters too) and
+//! are all text. Cells are read without an allocation: text as `&str`, numbers as `f64`, and
+//! timestamps, ISO-8601 text in SQLite and `timestamptz` in PostgreSQL, as epoch seconds or
+//! milliseconds.
+
+use std::path::PathBuf;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+
+#[cfg(feature = "postgres")]
+use jiralink_store::postgres::redact;
+
+use crate::load::parse_millis;
+use crate::InsightsError;
+
+/// A store to compute insights from.
+#[derive(Clone)]
+pub enum StoreLocation {
+    /// The SQLite file of a store (`jiralink.db`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL store (feature `postgres`): `url` is `postgres://USER@HOST[:PORT]/DATABASE` (or
+    /// the key=value form), connected to as the store does (`?sslmode=require`: verified TLS, see
+    /// `PGSSLROOTCERT`; else plain); `password` is used when the URL holds none (the binary takes
+    /// it from `PGPASSWORD`, never from its arguments).
+    ///
+    /// The synchronous client runs a runtime of its own: read a PostgreSQL store on a thread that
+    /// does not run an async runtime (from async code, in `spawn_blocking`).
+    #[cfg(feature = "postgres")]
+    Postgres {
+        url: String,
+        password: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for StoreLocation {
+    /// The password is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            #[cfg(feature = "postgres")]
+            StoreLocation::Postgres { url, password } => f
+                .debug_struct("Postgres")
+                .field("url", &redact(url))
+                .field("password", &password.as_ref().map(|_| "***"))
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Display for StoreLocation {
+    /// The file, or the server and database (without a password), for messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            #[cfg(feature = "postgres")]
+            StoreLocation::Postgres { url, .. } => f.write_str(&redact(url)),
+        }
+    }
+}
+
+/// A read-only connection to a store.
+pub(crate) struct Source(Conn);
+
+enum Conn {
+    Sqlite(Connection),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::Client),
+}
+
+impl Source {
+    /// Opens a read-only connection; [`InsightsError::NoStore`] when there is no store there (no
+    /// file, or no `issues` and `statuses` views).
+    pub(crate) fn open(at: &StoreLocation) -> Result<Source, InsightsError> {
+        match at {
+            StoreLocation::Sqlite(path) => {
+                if !path.exists() {
+                    return Err(InsightsError::NoStore(at.to_string()));
+                }
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                let views: i64 = conn.query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND name IN ('issues', 'statuses')",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if views < 2 {
+                    return Err(InsightsError::NoStore(at.to_string()));
+                }
+                Ok(Source(Conn::Sqlite(conn)))
+            }
+            #[cfg(feature = "postgres")]
+            StoreLocation::Postgres { url, password } => {
+                let mut config: postgres::Config = url.parse()?;
+                if let (Some(p), None) = (password, config.get_password()) {
+                    config.password(p);
+                }
+                // As the store connects: plain, or verified TLS when the URL says
+                // `sslmode=require`.
+                let mut client =
+                    jiralink_store::postgres::connect(&config).map_err(|e| match e {
+                        jiralink_store::StoreError::Postgres(e) => InsightsError::Postgres(e),
+                        e => InsightsError::Load(format!(
+                            "cannot connect to the Postgres store {at}: {e}"
+                        )),
+                    })?;
+                client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
+                // The views of the connection's schema, where the store creates them.
+                let views: i64 = client
+                    .query_one(
+                        "SELECT COUNT(*) FROM pg_catalog.pg_views
+                         WHERE schemaname = current_schema() AND viewname IN ('issues', 'statuses')",
+                        &[],
+                    )?
+                    .try_get(0)?;
+                if views < 2 {
+                    return Err(InsightsError::NoStore(at.to_string()));
+                }
+                Ok(Source(Conn::Postgres(client)))
+            }
+        }
+    }
+
+    /// Runs `sql` with text parameters `$1`, `$2` ... and calls `on_row` with every row, in the
+    /// query's order; stops at the first error.
+    pub(crate) fn each(
+        &mut self,
+        sql: &str,
+        params: &[&str],
+        mut on_row: impl FnMut(&Row<'_>) -> Result<(), InsightsError>,
+    ) -> Result<(), InsightsError> {
+        match &mut self.0 {
+            Conn::Sqlite(conn) => {
+                let mut st = conn.prepare_cached(sql)?;
+                let mut rows = st.query(rusqlite::params_from_iter(params))?;
+                while let Some(r) = rows.next()? {
+                    on_row(&Row(RowRef::Sqlite(r)))?;
+                }
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(client) => {
+                use postgres::fallible_iterator::FallibleIterator;
+                let mut rows = client.query_raw(sql, params.iter().copied())?;
+                while let Some(r) = rows.next()? {
+                    on_row(&Row(RowRef::Postgres(&r)))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The integer of a one-row, one-column query (`COUNT(*)`).
+    pub(crate) fn count(&mut self, sql: &str) -> Result<i64, InsightsError> {
+        let mut n = 0;
+        self.each(sql, &[], |r| {
+            n = r.int(0)?;
+            Ok(())
+        })?;
+        Ok(n)
+    }
+}
+
+/// One row of a query, read by column index.
+pub(crate) struct Row<'r>(RowRef<'r>);
+
+enum RowRef<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    #[cfg(feature = "postgres")]
+    Postgres(&'r postgres::Row),
+}
+
+impl<'r> Row<'r> {
+    /// A text cell, `None` when NULL.
+    #[inline]
+    pub(crate) fn text(&self, i: usize) -> Result<Option<&'r str>, InsightsError> {
+        match self.0 {
+            RowRef::Sqlite(r) => Ok(r.get_ref(i)?.as_str_or_null()?),
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => Ok(r.try_get(i)?),
+        }
+    }
+
+    /// A text cell of a NOT NULL column (ids, keys, names): NULL is an error.
+    #[inline]
+    pub(crate) fn text_not_null(&self, i: usize) -> Result<&'r str, InsightsError> {
+        match self.0 {
+            RowRef::Sqlite(r) => Ok(r.get_ref(i)?.as_str()?),
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => Ok(r.try_get(i)?),
+        }
+    }
+
+    /// A number cell (REAL or INTEGER in SQLite, DOUBLE PRECISION in PostgreSQL).
+    #[inline]
+    pub(crate) fn float(&self, i: usize) -> Result<Option<f64>, InsightsError> {
+        match self.0 {
+            RowRef::Sqlite(r) => Ok(r.get(i)?),
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => Ok(r.try_get(i)?),
+        }
+    }
+
+    /// A NOT NULL integer cell (INTEGER in SQLite, BIGINT in PostgreSQL).
+    pub(crate) fn int(&self, i: usize) -> Result<i64, InsightsError> {
+        match self.0 {
+            RowRef::Sqlite(r) => Ok(r.get_ref(i)?.as_i64()?),
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => Ok(r.try_get(i)?),
+        }
+    }
+
+    /// Whether a cell, of any type, is NULL.
+    pub(crate) fn is_null(&self, i: usize) -> Result<bool, InsightsError> {
+        match self.0 {
+            RowRef::Sqlite(r) => Ok(matches!(r.get_ref(i)?, ValueRef::Null)),
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => Ok(r.try_get::<_, Option<AnyValue>>(i)?.is_none()),
+        }
+    }
+
+    /// A timestamp cell as epoch milliseconds: ISO-8601 text (SQLite; a text column in
+    /// PostgreSQL too) or `timestamptz`. `None` when NULL or not a time.
+    #[inline]
+    pub(crate) fn millis(&self, i: usize) -> Result<Option<i64>, InsightsError> {
+        match self.0 {
+            RowRef::Sqlite(r) => Ok(r.get_ref(i)?.as_str_or_null()?.and_then(parse_millis)),
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => {
+                if *r.columns()[i].type_() == postgres::types::Type::TIMESTAMPTZ {
+                    let t: Option<chrono::DateTime<chrono::Utc>> = r.try_get(i)?;
+                    Ok(t.map(|t| t.timestamp_millis()))
+                } else {
+                    Ok(r.try_get::<_, Option<&str>>(i)?.and_then(parse_millis))
+                }
+            }
+        }
+    }
+
+    /// A timestamp cell as epoch seconds (rounded down), as [`Row::millis`].
+    #[inline]
+    pub(crate) fn time(&self, i: usize) -> Result<Option<i64>, InsightsError> {
+        Ok(self.millis(i)?.map(|ms| ms.div_euclid(1000)))
+    }
+}
+
+/// A cell of any type, read only to tell NULL apart.
+#[cfg(feature = "postgres")]
+struct AnyValue;
+
+#[cfg(feature = "postgres")]
+impl<'a> postgres::types::FromSql<'a> for AnyValue {
+    fn from_sql(
+        _: &postgres::types::Type,
+        _: &'a [u8],
+    ) -> Result<AnyValue, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(AnyValue)
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_location_never_shows_its_password() {
+        for url in [
+            "postgres://ann:hunter2@db.example:5433/jira",
+            "postgres://ann@db.example:5433/jira?password=hunter2",
+        ] {
+            let at = StoreLocation::Postgres {
+                url: url.to_owned(),
+                password: Some("hunter2".into()),
+            };
+            let shown = at.to_string();
+            assert!(
+                shown.starts_with("postgres://ann@db.example:5433/jira")
+                    && !shown.contains("hunter2"),
+                "{shown}"
+            );
+            let debug = format!("{at:?}");
+            assert!(!debug.contains("hunter2"), "{debug}");
+        }
+    }
+}
