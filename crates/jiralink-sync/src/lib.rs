@@ -60,6 +60,8 @@ pub struct Progress {
     pub projects: usize,
     /// Issues to fetch in the projects planned so far (projects are planned as the sync goes).
     pub issues_planned: usize,
+    /// Issues in all the projects, when counted up front (a first sync: one request).
+    pub issues_expected: Option<usize>,
     /// Totals of the run so far.
     pub issues_written: usize,
     pub changelog_items: usize,
@@ -343,6 +345,14 @@ async fn run_sync(
         starts.push((key.clone(), since));
     }
     let feeds_started = plan == Plan::Cloud && worklogs::feeds_started(store, opts)?;
+    // A first sync of every project reads them whole: one count up front gives the progress an
+    // end (an incremental sync is short, and its projects' counts arrive as they are planned).
+    let issues_expected = if !starts.is_empty() && starts.iter().all(|(_, since)| since.is_none()) {
+        let keys: Vec<String> = starts.iter().map(|(k, _)| format!("\"{k}\"")).collect();
+        issue_count(client, plan, &format!("project in ({})", keys.join(", "))).await
+    } else {
+        None
+    };
     // Planning reads the store on a connection of its own while batches are written.
     let reader = std::sync::Mutex::new(store.reader()?);
     let planned = stream::iter(starts.into_iter().map(|(key, since)| {
@@ -424,6 +434,7 @@ async fn run_sync(
     futures_util::pin_mut!(work);
     let mut progress = Progress {
         projects: keys.len(),
+        issues_expected,
         ..Progress::default()
     };
     let report = |p: &Progress| {
@@ -671,6 +682,34 @@ pub(crate) async fn issue_ids(
         match page["nextPageToken"].as_str() {
             Some(t) if !page["isLast"].as_bool().unwrap_or(false) => token = Some(t.to_owned()),
             _ => return Ok(ids),
+        }
+    }
+}
+
+/// How many issues a JQL matches, for progress only: Cloud's `search/approximate-count`, Data
+/// Center's `total` of an empty page. `None` when Jira does not say (the sync goes on without it).
+async fn issue_count(client: &Client, plan: Plan, jql: &str) -> Option<usize> {
+    let counted = match plan {
+        Plan::Cloud => client
+            .post_json(
+                &format!("{}/search/approximate-count", client.api()),
+                &json!({ "jql": jql }),
+            )
+            .await
+            .map(|v| v["count"].as_u64()),
+        Plan::DataCenter => client
+            .post_json(
+                &format!("{}/search", client.api()),
+                &json!({"jql": jql, "fields": ["id"], "maxResults": 0}),
+            )
+            .await
+            .map(|v| v["total"].as_u64()),
+    };
+    match counted {
+        Ok(n) => n.and_then(|n| usize::try_from(n).ok()),
+        Err(e) => {
+            tracing::debug!(error = %e, "no issue count up front; progress counts planned projects");
+            None
         }
     }
 }

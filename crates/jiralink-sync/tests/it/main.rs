@@ -1,12 +1,13 @@
 //! Sync against the simulator, compared with its ground truth (`/__sim/snapshot`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_sim::{Deployment, Sim};
 use jiralink_store::{Backend, Store};
-use jiralink_sync::{sync, SyncOptions};
+use jiralink_sync::{sync, Progress, ProgressSink, SyncOptions};
 use serde_json::Value;
 
 async fn client(sim: &Sim) -> jiralink_api::Client {
@@ -23,6 +24,21 @@ async fn client(sim: &Sim) -> jiralink_api::Client {
     .build()
     .await
     .expect("client")
+}
+
+/// Sync options whose progress sink records the distinct `issues_expected` values it was given.
+#[allow(clippy::type_complexity)]
+fn counting_progress() -> (SyncOptions, Arc<Mutex<Vec<Option<usize>>>>) {
+    let seen: Arc<Mutex<Vec<Option<usize>>>> = Arc::default();
+    let mut opts = SyncOptions::new("t");
+    let sink = seen.clone();
+    opts.progress = Some(ProgressSink(Arc::new(move |p: &Progress| {
+        let mut seen = sink.lock().expect("lock");
+        if !seen.contains(&p.issues_expected) {
+            seen.push(p.issues_expected);
+        }
+    })));
+    (opts, seen)
 }
 
 fn store(tag: &str) -> Store {
@@ -281,17 +297,18 @@ async fn full_then_incremental_sync_equals_the_snapshot() {
         .expect("sim");
     let c = client(&sim).await;
     let mut s = store("full");
-    let summary = sync(&c, &mut s, &SyncOptions::new("t"))
-        .await
-        .expect("sync");
+    let (opts, expected) = counting_progress();
+    let summary = sync(&c, &mut s, &opts).await.expect("sync");
     assert_eq!(summary.issues_written, 3000);
+    // A first sync counts the site up front, for the progress (one request).
+    assert_eq!(*expected.lock().expect("lock"), vec![Some(3000)]);
     assert_matches(&s, &sim.snapshot());
     assert_catalog_and_links(&c, &s).await;
     // No change: a few requests per project (its versions and components, its ids, those updated
     // since the watermark, its boards' sprints); only issues inside the overlap window are re-read.
-    let again = sync(&c, &mut s, &SyncOptions::new("t"))
-        .await
-        .expect("resync");
+    let (opts, expected) = counting_progress();
+    let again = sync(&c, &mut s, &opts).await.expect("resync");
+    assert_eq!(*expected.lock().expect("lock"), vec![None]);
     assert!(again.issues_written < 10, "{again:?}");
     // 9 for metadata, up to 5 per project, boards, and one page of each worklog feed.
     assert!(
@@ -564,9 +581,14 @@ async fn data_center_full_then_incremental_sync_equals_the_snapshot() {
     .expect("client");
     let mut s = store("dc");
     // While the site changes, then after it stops: the incremental catch-up equals the snapshot.
-    sync(&c, &mut s, &SyncOptions::new("t"))
-        .await
-        .expect("sync during mutation");
+    let (opts, expected) = counting_progress();
+    sync(&c, &mut s, &opts).await.expect("sync during mutation");
+    // Data Center counts up front too (an empty search page's total); the site grows meanwhile.
+    let counted = expected.lock().expect("lock").clone();
+    assert!(
+        matches!(counted[..], [Some(n)] if (2800..3300).contains(&n)),
+        "{counted:?}"
+    );
     sim.pause_mutation(true);
     let summary = sync(&c, &mut s, &SyncOptions::new("t"))
         .await

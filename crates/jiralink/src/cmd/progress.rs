@@ -91,19 +91,23 @@ fn line(name: &str, p: &Progress, elapsed: Duration) -> String {
     }
     let secs = elapsed.as_secs_f64().max(0.001);
     let rate = p.issues_written as f64 / secs;
-    let left = p.issues_planned.saturating_sub(p.issues_written);
+    // Against the count up front when there is one (a first sync), else the projects planned.
+    let (of, scope) = match p.issues_expected {
+        Some(n) => (n.max(p.issues_planned), ""),
+        None => (p.issues_planned, " for the projects planned"),
+    };
+    let left = of.saturating_sub(p.issues_written);
     let eta = if rate > 0.0 && left > 0 && p.projects_done < p.projects {
-        format!(
-            " · ETA {:.0} s for the projects planned",
-            left as f64 / rate
-        )
+        format!(" · ETA {:.0} s{scope}", left as f64 / rate)
     } else {
         String::new()
     };
     let width = 20;
-    let filled = (p.projects_done * width)
-        .checked_div(p.projects)
-        .unwrap_or(width);
+    let filled = match p.issues_expected {
+        Some(_) => (p.issues_written.min(of) * width).checked_div(of),
+        None => (p.projects_done * width).checked_div(p.projects),
+    }
+    .unwrap_or(width);
     format!(
         "{name}: [{}{}] {}/{} projects ({}) · {}/{} issues, {} changelog items, {} comments, {} worklogs · {:.0} issues/s{eta}",
         "#".repeat(filled),
@@ -112,7 +116,7 @@ fn line(name: &str, p: &Progress, elapsed: Duration) -> String {
         p.projects,
         p.project,
         p.issues_written,
-        p.issues_planned,
+        of,
         p.changelog_items,
         p.comments,
         p.worklogs,
@@ -141,6 +145,15 @@ mod tests {
                 .starts_with("site: [#####---------------] 1/4 projects (ENG) · 1000/2000 issues")
                 && issues.contains("100 issues/s · ETA 10 s"),
             "{issues}"
+        );
+        // With the count up front, the bar and the ETA are the whole site's.
+        p.issues_expected = Some(4000);
+        let counted = line("site", &p, Duration::from_secs(10));
+        assert!(
+            counted
+                .starts_with("site: [#####---------------] 1/4 projects (ENG) · 1000/4000 issues")
+                && counted.ends_with("100 issues/s · ETA 30 s"),
+            "{counted}"
         );
         p.phase = Phase::Worklogs;
         p.worklogs = 5300;
