@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sync benchmark: a full sync of a simulated site with latency and a rate limit, then a no-change
 # re-sync. Prints issues/s, requests per 1,000 issues, share of the rate budget used, peak RSS.
-# Usage: [DEPLOYMENT=cloud|datacenter] bench/sync.sh [ISSUES] [LATENCY_MS] [RATE_LIMIT] [CONCURRENCY]
-# (default cloud, 100000 100 50 8)
+# Usage: [DEPLOYMENT=cloud|datacenter] [STORE=postgres://USER@HOST/DB] bench/sync.sh [ISSUES]
+#        [LATENCY_MS] [RATE_LIMIT] [CONCURRENCY]   (default cloud, a fresh SQLite store, 100000 100 50 8)
+# With STORE, the database should be empty (a fresh one: the first run is a full sync).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 issues=${1:-100000}; latency=${2:-100}; rate=${3:-50}; conc=${4:-8}
@@ -22,7 +23,9 @@ if [ "$deployment" = cloud ]; then
 else
   field secret | "$bin" credential add b --url "$base" --auth basic --username "$(field username)" --secret-stdin --no-test > /dev/null
 fi
-run() { /usr/bin/time -f '%M' -o "$work/rss" "$bin" --json sync b --concurrency "$conc" > "$work/out.json"; }
+store=()
+if [ -n "${STORE:-}" ]; then store=(--store "$STORE"); fi
+run() { /usr/bin/time -f '%M' -o "$work/rss" "$bin" "${store[@]}" --json sync b --concurrency "$conc" > "$work/out.json"; }
 row() {
   python3 - "$1" "$work/out.json" "$(cat "$work/rss")" "$issues" "$rate" <<'PY'
 import json, sys

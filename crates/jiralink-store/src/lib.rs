@@ -186,6 +186,22 @@ pub struct LinkRow {
     pub other_issue_key: Option<String>,
 }
 
+/// Issues and what was fetched beside them (a bulk fetch of the sync), for [`Tx::write_issues`].
+#[derive(Debug, Clone, Default)]
+pub struct IssueBatch {
+    pub issues: Vec<IssueRow>,
+    /// Each issue's whole changelog.
+    pub changes: Vec<(String, Vec<ChangeRow>)>,
+    /// Each issue's comments, all of them (those missing are marked deleted).
+    pub comments: Vec<(String, Vec<CommentRow>)>,
+    /// Each issue's worklogs, and whether they are all of them (then those missing are marked
+    /// deleted; else they are upserted only).
+    pub worklogs: Vec<(String, Vec<WorklogRow>, bool)>,
+    /// Each issue's sprints (ids), all of them.
+    pub sprints: Vec<(String, Vec<String>)>,
+    pub refs: Vec<(String, IssueRefs)>,
+}
+
 /// What an issue refers to: fix and affects versions, components, links.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IssueRefs {
@@ -579,6 +595,35 @@ pub trait Tx {
 
     /// Replaces an issue's version and component memberships and its links.
     fn set_issue_refs(&self, issue_id: &str, refs: &IssueRefs) -> Result<()>;
+
+    /// Writes a batch of issues with everything fetched beside them: the same as the calls above,
+    /// issue by issue (the default). A backend where each statement is a round trip writes each
+    /// list of the whole batch in one statement instead.
+    fn write_issues(&self, batch: &IssueBatch, now: &str) -> Result<()> {
+        for i in &batch.issues {
+            self.upsert_issue(i)?;
+        }
+        for (id, changes) in &batch.changes {
+            self.replace_changes(id, changes)?;
+        }
+        for (id, comments) in &batch.comments {
+            self.set_comments(id, comments, now)?;
+        }
+        for (id, worklogs, complete) in &batch.worklogs {
+            if *complete {
+                self.set_worklogs(id, worklogs, now)?;
+            } else {
+                self.upsert_worklogs(worklogs)?;
+            }
+        }
+        for (id, sprints) in &batch.sprints {
+            self.set_sprint_issues(id, sprints)?;
+        }
+        for (id, refs) in &batch.refs {
+            self.set_issue_refs(id, refs)?;
+        }
+        Ok(())
+    }
 
     /// Ids of live issues of a project, as this transaction sees them.
     fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>>;

@@ -10,8 +10,8 @@
 //! helper thread instead, so the store may be used from async code like the SQLite one.
 //!
 //! Writes batch where the SQLite backend loops: each list (changelog items, comments, worklogs,
-//! memberships, versions, ...) is one statement over arrays (`UNNEST`), and statements are
-//! prepared once per connection.
+//! memberships, versions, ...) is one statement over arrays (`UNNEST`), for one issue or, through
+//! `write_issues`, for a whole batch of them; statements are prepared once per connection.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -21,8 +21,9 @@ use postgres::types::ToSql;
 use postgres::{Client, Row, SimpleQueryMessage, Statement};
 
 use crate::{
-    now, Backend, ChangeRow, CommentRow, ComponentRow, Counts, IssueRefs, IssueRow, Lookup, Result,
-    SprintRow, StoreError, TextRows, Tx, VersionRow, WorklogRow, CHECKPOINT_FORMAT,
+    now, Backend, ChangeRow, CommentRow, ComponentRow, Counts, IssueBatch, IssueRefs, IssueRow,
+    LinkRow, Lookup, Result, SprintRow, StoreError, TextRows, Tx, VersionRow, WorklogRow,
+    CHECKPOINT_FORMAT,
 };
 
 /// Connects as a parsed URL asks (verified TLS with `sslmode=require`); for other readers of a
@@ -145,6 +146,13 @@ fn hide_password(part: &str) -> String {
         }
         _ => part.to_owned(),
     }
+}
+
+/// Per-issue lists as borrowed pairs, for the set-based writes.
+fn lists<T>(l: &[(String, Vec<T>)]) -> Vec<(&str, &[T])> {
+    l.iter()
+        .map(|(id, v)| (id.as_str(), v.as_slice()))
+        .collect()
 }
 
 /// The rows of `rows` with the last of each key only (the SQLite backend writes them one by one,
@@ -482,6 +490,288 @@ impl Drop for PgTx<'_> {
 }
 
 impl PgTx<'_> {
+    /// Upserts issues (the last of each id wins, as one by one), reviving deleted ones.
+    fn upsert_issues(&self, issues: &[&IssueRow]) -> Result<()> {
+        if issues.is_empty() {
+            return Ok(());
+        }
+        let rows = last_by_key(issues, |i| i.id.as_str());
+        let col = |f: fn(&IssueRow) -> Option<&str>| rows.iter().map(|i| f(i)).collect::<Vec<_>>();
+        self.exec(
+            "INSERT INTO t_issues (id, key, project_key, issue_type, summary, status, status_category, priority,
+               assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, deleted_at, raw_json)
+             SELECT id, key, project_key, issue_type, summary, status, status_category, priority,
+               assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, NULL, raw_json
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+               $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::float8[],
+               $15::text[], $16::text[])
+               AS i (id, key, project_key, issue_type, summary, status, status_category, priority,
+                 assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, raw_json)
+             ON CONFLICT (id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
+               issue_type = excluded.issue_type, summary = excluded.summary, status = excluded.status,
+               status_category = excluded.status_category, priority = excluded.priority,
+               assignee_id = excluded.assignee_id, reporter_id = excluded.reporter_id, created = excluded.created,
+               updated = excluded.updated, resolved = excluded.resolved, story_points = excluded.story_points,
+               parent_key = excluded.parent_key, deleted_at = NULL, raw_json = excluded.raw_json",
+            &[
+                &col(|i| Some(i.id.as_str())),
+                &col(|i| Some(i.key.as_str())),
+                &col(|i| Some(i.project_key.as_str())),
+                &col(|i| i.issue_type.as_deref()),
+                &col(|i| i.summary.as_deref()),
+                &col(|i| i.status.as_deref()),
+                &col(|i| i.status_category.as_deref()),
+                &col(|i| i.priority.as_deref()),
+                &col(|i| i.assignee_id.as_deref()),
+                &col(|i| i.reporter_id.as_deref()),
+                &col(|i| i.created.as_deref()),
+                &col(|i| i.updated.as_deref()),
+                &col(|i| i.resolved.as_deref()),
+                &rows.iter().map(|i| i.story_points).collect::<Vec<_>>(),
+                &col(|i| i.parent_key.as_deref()),
+                &col(|i| Some(i.raw_json.as_str())),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces the whole changelogs of these issues.
+    fn replace_changes_of(&self, lists: &[(&str, &[ChangeRow])]) -> Result<()> {
+        if lists.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = lists.iter().map(|(id, _)| *id).collect();
+        self.exec(
+            "DELETE FROM t_issue_changes WHERE issue_id = ANY($1::text[])",
+            &[&ids],
+        )?;
+        let all: Vec<(&str, &ChangeRow)> = lists
+            .iter()
+            .flat_map(|(id, rows)| rows.iter().map(move |c| (*id, c)))
+            .collect();
+        if all.is_empty() {
+            return Ok(());
+        }
+        let rows = last_by_key(&all, |(_, c)| (c.change_id.as_str(), c.item_index));
+        let col =
+            |f: fn(&ChangeRow) -> Option<&str>| rows.iter().map(|(_, c)| f(c)).collect::<Vec<_>>();
+        self.exec(
+            "INSERT INTO t_issue_changes (issue_id, change_id, item_index, changed_at, author_id, field,
+               from_value, from_string, to_value, to_string)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],
+               $7::text[], $8::text[], $9::text[], $10::text[])
+             ON CONFLICT (change_id, item_index) DO UPDATE SET issue_id = excluded.issue_id,
+               changed_at = excluded.changed_at, author_id = excluded.author_id, field = excluded.field,
+               from_value = excluded.from_value, from_string = excluded.from_string,
+               to_value = excluded.to_value, to_string = excluded.to_string",
+            &[
+                &rows.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+                &col(|c| Some(c.change_id.as_str())),
+                &rows.iter().map(|(_, c)| c.item_index).collect::<Vec<_>>(),
+                &col(|c| c.changed_at.as_deref()),
+                &col(|c| c.author_id.as_deref()),
+                &col(|c| c.field.as_deref()),
+                &col(|c| c.from_value.as_deref()),
+                &col(|c| c.from_string.as_deref()),
+                &col(|c| c.to_value.as_deref()),
+                &col(|c| c.to_string.as_deref()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Upserts these issues' comments and marks those missing from their lists deleted.
+    fn set_comments_of(&self, lists: &[(&str, &[CommentRow])], now: &str) -> Result<()> {
+        if lists.is_empty() {
+            return Ok(());
+        }
+        let all: Vec<&CommentRow> = lists.iter().flat_map(|(_, c)| c.iter()).collect();
+        if !all.is_empty() {
+            let rows = last_by_key(&all, |c| c.id.as_str());
+            let col =
+                |f: fn(&CommentRow) -> Option<&str>| rows.iter().map(|c| f(c)).collect::<Vec<_>>();
+            self.exec(
+                "INSERT INTO t_comments (id, issue_id, author_id, created, updated, body_text, body_raw, deleted_at)
+                 SELECT *, NULL FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                   $6::text[], $7::text[])
+                 ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
+                   created = excluded.created, updated = excluded.updated, body_text = excluded.body_text,
+                   body_raw = excluded.body_raw, deleted_at = NULL",
+                &[
+                    &col(|c| Some(c.id.as_str())),
+                    &col(|c| Some(c.issue_id.as_str())),
+                    &col(|c| c.author_id.as_deref()),
+                    &col(|c| c.created.as_deref()),
+                    &col(|c| c.updated.as_deref()),
+                    &col(|c| c.body_text.as_deref()),
+                    &col(|c| c.body_raw.as_deref()),
+                ],
+            )?;
+        }
+        let ids: Vec<&str> = lists.iter().map(|(id, _)| *id).collect();
+        let keep: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+        self.exec(
+            "UPDATE t_comments SET deleted_at = $3
+             WHERE issue_id = ANY($1::text[]) AND deleted_at IS NULL AND id <> ALL($2::text[])",
+            &[&ids, &keep, &now],
+        )?;
+        Ok(())
+    }
+
+    /// Upserts these issues' worklogs; for those whose lists are complete, marks the missing ones
+    /// deleted.
+    fn set_worklogs_of(&self, lists: &[(&str, &[WorklogRow], bool)], now: &str) -> Result<()> {
+        self.upsert_worklog_rows(
+            &lists
+                .iter()
+                .flat_map(|(_, w, _)| w.iter())
+                .collect::<Vec<_>>(),
+        )?;
+        let complete: Vec<&(&str, &[WorklogRow], bool)> = lists.iter().filter(|l| l.2).collect();
+        if complete.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = complete.iter().map(|(id, _, _)| *id).collect();
+        let keep: Vec<&str> = complete
+            .iter()
+            .flat_map(|(_, w, _)| w.iter().map(|w| w.id.as_str()))
+            .collect();
+        self.exec(
+            "UPDATE t_worklogs SET deleted_at = $3
+             WHERE issue_id = ANY($1::text[]) AND deleted_at IS NULL AND id <> ALL($2::text[])",
+            &[&ids, &keep, &now],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_worklog_rows(&self, worklogs: &[&WorklogRow]) -> Result<()> {
+        if worklogs.is_empty() {
+            return Ok(());
+        }
+        let rows = last_by_key(worklogs, |w| w.id.as_str());
+        let col =
+            |f: fn(&WorklogRow) -> Option<&str>| rows.iter().map(|w| f(w)).collect::<Vec<_>>();
+        self.exec(
+            "INSERT INTO t_worklogs (id, issue_id, author_id, started, time_spent_seconds, updated, deleted_at)
+             SELECT *, NULL FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[])
+             ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
+               started = excluded.started, time_spent_seconds = excluded.time_spent_seconds,
+               updated = excluded.updated, deleted_at = NULL",
+            &[
+                &col(|w| Some(w.id.as_str())),
+                &col(|w| Some(w.issue_id.as_str())),
+                &col(|w| w.author_id.as_deref()),
+                &col(|w| w.started.as_deref()),
+                &rows
+                    .iter()
+                    .map(|w| w.time_spent_seconds)
+                    .collect::<Vec<_>>(),
+                &col(|w| w.updated.as_deref()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces these issues' sprint memberships.
+    fn set_sprint_issues_of(&self, lists: &[(&str, &[String])]) -> Result<()> {
+        if lists.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = lists.iter().map(|(id, _)| *id).collect();
+        self.exec(
+            "DELETE FROM t_sprint_issues WHERE issue_id = ANY($1::text[])",
+            &[&ids],
+        )?;
+        let (sprints, issues): (Vec<&str>, Vec<&str>) = lists
+            .iter()
+            .flat_map(|(id, sprints)| sprints.iter().map(move |s| (s.as_str(), *id)))
+            .unzip();
+        if !sprints.is_empty() {
+            self.exec(
+                "INSERT INTO t_sprint_issues (sprint_id, issue_id)
+                 SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+                &[&sprints, &issues],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Replaces these issues' version and component memberships and their links.
+    fn set_issue_refs_of(&self, lists: &[(&str, &IssueRefs)]) -> Result<()> {
+        if lists.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = lists.iter().map(|(id, _)| *id).collect();
+        self.exec(
+            "WITH v AS (DELETE FROM t_issue_versions WHERE issue_id = ANY($1::text[])),
+                  c AS (DELETE FROM t_issue_components WHERE issue_id = ANY($1::text[]))
+             DELETE FROM t_issue_links WHERE issue_id = ANY($1::text[])",
+            &[&ids],
+        )?;
+        let mut versions: (Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
+        let mut components: (Vec<&str>, Vec<&str>) = Default::default();
+        let mut links: Vec<(&str, &LinkRow)> = Vec::new();
+        for (id, refs) in lists {
+            let kinds = refs
+                .fix_versions
+                .iter()
+                .map(|v| (v, "fix"))
+                .chain(refs.affects_versions.iter().map(|v| (v, "affects")));
+            for (v, kind) in kinds {
+                versions.0.push(id);
+                versions.1.push(v);
+                versions.2.push(kind);
+            }
+            for c in &refs.components {
+                components.0.push(id);
+                components.1.push(c);
+            }
+            links.extend(refs.links.iter().map(|l| (*id, l)));
+        }
+        if versions.0.is_empty() && components.0.is_empty() && links.is_empty() {
+            return Ok(());
+        }
+        let links = last_by_key(&links, |(id, l)| (l.id.as_str(), *id));
+        self.exec(
+            "WITH v AS (
+               INSERT INTO t_issue_versions (issue_id, version_id, kind)
+               SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])
+               ON CONFLICT DO NOTHING),
+             c AS (
+               INSERT INTO t_issue_components (issue_id, component_id)
+               SELECT * FROM UNNEST($4::text[], $5::text[])
+               ON CONFLICT DO NOTHING)
+             INSERT INTO t_issue_links (id, issue_id, link_type, direction, other_issue_id, other_issue_key)
+             SELECT * FROM UNNEST($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+             ON CONFLICT (id, issue_id) DO UPDATE SET link_type = excluded.link_type,
+               direction = excluded.direction, other_issue_id = excluded.other_issue_id,
+               other_issue_key = excluded.other_issue_key",
+            &[
+                &versions.0,
+                &versions.1,
+                &versions.2,
+                &components.0,
+                &components.1,
+                &links.iter().map(|(_, l)| l.id.as_str()).collect::<Vec<_>>(),
+                &links.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+                &links
+                    .iter()
+                    .map(|(_, l)| l.link_type.as_deref())
+                    .collect::<Vec<_>>(),
+                &links.iter().map(|(_, l)| l.direction.as_str()).collect::<Vec<_>>(),
+                &links
+                    .iter()
+                    .map(|(_, l)| l.other_issue_id.as_deref())
+                    .collect::<Vec<_>>(),
+                &links
+                    .iter()
+                    .map(|(_, l)| l.other_issue_key.as_deref())
+                    .collect::<Vec<_>>(),
+            ],
+        )?;
+        Ok(())
+    }
+
     fn exec(&self, sql: &'static str, params: Params) -> Result<u64> {
         let mut client = self.client.borrow_mut();
         execute(&mut client, self.stmts, sql, params).inspect_err(|_| self.failed.set(true))
@@ -588,129 +878,23 @@ impl Tx for PgTx<'_> {
     }
 
     fn upsert_issue(&self, i: &IssueRow) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_issues (id, key, project_key, issue_type, summary, status, status_category, priority,
-               assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, deleted_at, raw_json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16)
-             ON CONFLICT (id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
-               issue_type = excluded.issue_type, summary = excluded.summary, status = excluded.status,
-               status_category = excluded.status_category, priority = excluded.priority,
-               assignee_id = excluded.assignee_id, reporter_id = excluded.reporter_id, created = excluded.created,
-               updated = excluded.updated, resolved = excluded.resolved, story_points = excluded.story_points,
-               parent_key = excluded.parent_key, deleted_at = NULL, raw_json = excluded.raw_json",
-            &[
-                &i.id, &i.key, &i.project_key, &i.issue_type, &i.summary, &i.status, &i.status_category,
-                &i.priority, &i.assignee_id, &i.reporter_id, &i.created, &i.updated, &i.resolved,
-                &i.story_points, &i.parent_key, &i.raw_json,
-            ],
-        )?;
-        Ok(())
+        self.upsert_issues(&[i])
     }
 
     fn replace_changes(&self, issue_id: &str, changes: &[ChangeRow]) -> Result<()> {
-        self.exec(
-            "DELETE FROM t_issue_changes WHERE issue_id = $1",
-            &[&issue_id],
-        )?;
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let rows = last_by_key(changes, |c| (c.change_id.as_str(), c.item_index));
-        let col = |f: fn(&ChangeRow) -> Option<&str>| rows.iter().map(|c| f(c)).collect::<Vec<_>>();
-        self.exec(
-            "INSERT INTO t_issue_changes (issue_id, change_id, item_index, changed_at, author_id, field,
-               from_value, from_string, to_value, to_string)
-             SELECT $1::text, * FROM UNNEST($2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],
-               $7::text[], $8::text[], $9::text[], $10::text[])
-             ON CONFLICT (change_id, item_index) DO UPDATE SET issue_id = excluded.issue_id,
-               changed_at = excluded.changed_at, author_id = excluded.author_id, field = excluded.field,
-               from_value = excluded.from_value, from_string = excluded.from_string,
-               to_value = excluded.to_value, to_string = excluded.to_string",
-            &[
-                &issue_id,
-                &col(|c| Some(c.change_id.as_str())),
-                &rows.iter().map(|c| c.item_index).collect::<Vec<_>>(),
-                &col(|c| c.changed_at.as_deref()),
-                &col(|c| c.author_id.as_deref()),
-                &col(|c| c.field.as_deref()),
-                &col(|c| c.from_value.as_deref()),
-                &col(|c| c.from_string.as_deref()),
-                &col(|c| c.to_value.as_deref()),
-                &col(|c| c.to_string.as_deref()),
-            ],
-        )?;
-        Ok(())
+        self.replace_changes_of(&[(issue_id, changes)])
     }
 
     fn set_comments(&self, issue_id: &str, comments: &[CommentRow], now: &str) -> Result<()> {
-        if !comments.is_empty() {
-            let rows = last_by_key(comments, |c| c.id.as_str());
-            let col =
-                |f: fn(&CommentRow) -> Option<&str>| rows.iter().map(|c| f(c)).collect::<Vec<_>>();
-            self.exec(
-                "INSERT INTO t_comments (id, issue_id, author_id, created, updated, body_text, body_raw, deleted_at)
-                 SELECT *, NULL FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                   $6::text[], $7::text[])
-                 ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
-                   created = excluded.created, updated = excluded.updated, body_text = excluded.body_text,
-                   body_raw = excluded.body_raw, deleted_at = NULL",
-                &[
-                    &col(|c| Some(c.id.as_str())),
-                    &col(|c| Some(c.issue_id.as_str())),
-                    &col(|c| c.author_id.as_deref()),
-                    &col(|c| c.created.as_deref()),
-                    &col(|c| c.updated.as_deref()),
-                    &col(|c| c.body_text.as_deref()),
-                    &col(|c| c.body_raw.as_deref()),
-                ],
-            )?;
-        }
-        let keep: Vec<&str> = comments.iter().map(|c| c.id.as_str()).collect();
-        self.exec(
-            "UPDATE t_comments SET deleted_at = $3
-             WHERE issue_id = $1 AND deleted_at IS NULL AND id <> ALL($2::text[])",
-            &[&issue_id, &keep, &now],
-        )?;
-        Ok(())
+        self.set_comments_of(&[(issue_id, comments)], now)
     }
 
     fn set_worklogs(&self, issue_id: &str, worklogs: &[WorklogRow], now: &str) -> Result<()> {
-        self.upsert_worklogs(worklogs)?;
-        let keep: Vec<&str> = worklogs.iter().map(|w| w.id.as_str()).collect();
-        self.exec(
-            "UPDATE t_worklogs SET deleted_at = $3
-             WHERE issue_id = $1 AND deleted_at IS NULL AND id <> ALL($2::text[])",
-            &[&issue_id, &keep, &now],
-        )?;
-        Ok(())
+        self.set_worklogs_of(&[(issue_id, worklogs, true)], now)
     }
 
     fn upsert_worklogs(&self, worklogs: &[WorklogRow]) -> Result<()> {
-        if worklogs.is_empty() {
-            return Ok(());
-        }
-        let rows = last_by_key(worklogs, |w| w.id.as_str());
-        let col =
-            |f: fn(&WorklogRow) -> Option<&str>| rows.iter().map(|w| f(w)).collect::<Vec<_>>();
-        self.exec(
-            "INSERT INTO t_worklogs (id, issue_id, author_id, started, time_spent_seconds, updated, deleted_at)
-             SELECT *, NULL FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[])
-             ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
-               started = excluded.started, time_spent_seconds = excluded.time_spent_seconds,
-               updated = excluded.updated, deleted_at = NULL",
-            &[
-                &col(|w| Some(w.id.as_str())),
-                &col(|w| Some(w.issue_id.as_str())),
-                &col(|w| w.author_id.as_deref()),
-                &col(|w| w.started.as_deref()),
-                &rows
-                    .iter()
-                    .map(|w| w.time_spent_seconds)
-                    .collect::<Vec<_>>(),
-                &col(|w| w.updated.as_deref()),
-            ],
-        )?;
-        Ok(())
+        self.upsert_worklog_rows(&worklogs.iter().collect::<Vec<_>>())
     }
 
     fn mark_worklogs_deleted(&self, ids: &[String], now: &str) -> Result<()> {
@@ -742,18 +926,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn set_sprint_issues(&self, issue_id: &str, sprint_ids: &[String]) -> Result<()> {
-        self.exec(
-            "DELETE FROM t_sprint_issues WHERE issue_id = $1",
-            &[&issue_id],
-        )?;
-        if !sprint_ids.is_empty() {
-            self.exec(
-                "INSERT INTO t_sprint_issues (sprint_id, issue_id)
-                 SELECT s, $2::text FROM UNNEST($1::text[]) AS s ON CONFLICT DO NOTHING",
-                &[&sprint_ids, &issue_id],
-            )?;
-        }
-        Ok(())
+        self.set_sprint_issues_of(&[(issue_id, sprint_ids)])
     }
 
     fn upsert_board(
@@ -845,64 +1018,30 @@ impl Tx for PgTx<'_> {
     }
 
     fn set_issue_refs(&self, issue_id: &str, refs: &IssueRefs) -> Result<()> {
-        self.exec(
-            "WITH v AS (DELETE FROM t_issue_versions WHERE issue_id = $1),
-                  c AS (DELETE FROM t_issue_components WHERE issue_id = $1)
-             DELETE FROM t_issue_links WHERE issue_id = $1",
-            &[&issue_id],
+        self.set_issue_refs_of(&[(issue_id, refs)])
+    }
+
+    /// Each list of the whole batch in one statement (a round trip each), not one per issue.
+    fn write_issues(&self, batch: &IssueBatch, now: &str) -> Result<()> {
+        self.upsert_issues(&batch.issues.iter().collect::<Vec<_>>())?;
+        self.replace_changes_of(&lists(&batch.changes))?;
+        self.set_comments_of(&lists(&batch.comments), now)?;
+        self.set_worklogs_of(
+            &batch
+                .worklogs
+                .iter()
+                .map(|(id, w, complete)| (id.as_str(), w.as_slice(), *complete))
+                .collect::<Vec<_>>(),
+            now,
         )?;
-        let (version_ids, kinds): (Vec<&str>, Vec<&str>) = refs
-            .fix_versions
-            .iter()
-            .map(|id| (id.as_str(), "fix"))
-            .chain(
-                refs.affects_versions
-                    .iter()
-                    .map(|id| (id.as_str(), "affects")),
-            )
-            .unzip();
-        if version_ids.is_empty() && refs.components.is_empty() && refs.links.is_empty() {
-            return Ok(());
-        }
-        let links = last_by_key(&refs.links, |l| l.id.as_str());
-        self.exec(
-            "WITH v AS (
-               INSERT INTO t_issue_versions (issue_id, version_id, kind)
-               SELECT $1::text, v.id, v.kind FROM UNNEST($2::text[], $3::text[]) AS v (id, kind)
-               ON CONFLICT DO NOTHING),
-             c AS (
-               INSERT INTO t_issue_components (issue_id, component_id)
-               SELECT $1::text, c FROM UNNEST($4::text[]) AS c
-               ON CONFLICT DO NOTHING)
-             INSERT INTO t_issue_links (id, issue_id, link_type, direction, other_issue_id, other_issue_key)
-             SELECT l.id, $1::text, l.link_type, l.direction, l.other_id, l.other_key
-             FROM UNNEST($5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-               AS l (id, link_type, direction, other_id, other_key)
-             ON CONFLICT (id, issue_id) DO UPDATE SET link_type = excluded.link_type,
-               direction = excluded.direction, other_issue_id = excluded.other_issue_id,
-               other_issue_key = excluded.other_issue_key",
-            &[
-                &issue_id,
-                &version_ids,
-                &kinds,
-                &refs.components,
-                &links.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
-                &links
-                    .iter()
-                    .map(|l| l.link_type.as_deref())
-                    .collect::<Vec<_>>(),
-                &links.iter().map(|l| l.direction.as_str()).collect::<Vec<_>>(),
-                &links
-                    .iter()
-                    .map(|l| l.other_issue_id.as_deref())
-                    .collect::<Vec<_>>(),
-                &links
-                    .iter()
-                    .map(|l| l.other_issue_key.as_deref())
-                    .collect::<Vec<_>>(),
-            ],
-        )?;
-        Ok(())
+        self.set_sprint_issues_of(&lists(&batch.sprints))?;
+        self.set_issue_refs_of(
+            &batch
+                .refs
+                .iter()
+                .map(|(id, r)| (id.as_str(), r))
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {

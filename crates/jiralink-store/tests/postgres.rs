@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use jiralink_store::postgres::PgStore;
 use jiralink_store::{
-    utc, Backend, ChangeRow, CommentRow, ComponentRow, IssueRefs, IssueRow, LinkRow, Lookup,
-    SprintRow, Store, StoreError, Tx, ValueRef, VersionRow, WorklogRow,
+    utc, Backend, ChangeRow, CommentRow, ComponentRow, IssueBatch, IssueRefs, IssueRow, LinkRow,
+    Lookup, SprintRow, Store, StoreError, Tx, ValueRef, VersionRow, WorklogRow,
 };
 use postgres::types::Type;
 
@@ -891,9 +891,24 @@ fn write_issues(tx: &dyn Tx, d: &Data) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One sync batch: its issues, and the project's watermark.
+/// One sync batch, written as the sync writes it (`Tx::write_issues`: one statement per list on
+/// PostgreSQL, issue by issue on SQLite; every seventh issue's worklogs incomplete), and the
+/// project's watermark.
 fn batch(tx: &dyn Tx, d: &Data, mark: &str) -> Result<(), StoreError> {
-    write_issues(tx, d)?;
+    let ids = || d.issues.iter().map(|i| i.id.clone());
+    let rows = IssueBatch {
+        issues: d.issues.clone(),
+        changes: ids().zip(d.changes.iter().cloned()).collect(),
+        comments: ids().zip(d.comments.iter().cloned()).collect(),
+        worklogs: ids()
+            .zip(d.worklogs.iter().cloned())
+            .enumerate()
+            .map(|(k, (id, w))| (id, w, k % 7 != 3))
+            .collect(),
+        sprints: ids().zip(d.sprints.iter().cloned()).collect(),
+        refs: ids().zip(d.refs.iter().cloned()).collect(),
+    };
+    tx.write_issues(&rows, STAMP_1)?;
     tx.set_checkpoint("cred", "issues", "ENG", mark)
 }
 
@@ -907,20 +922,33 @@ fn hundred_issue_batches_written_again_and_from_async_code_equal_sqlite() {
     let d = data(100, 30, 50000);
     let mut sq = Store::open_sqlite(&tmp.path()).expect("sqlite");
     let mut pg = PgStore::connect(&db.url).expect("postgres");
+    // The last round lacks each issue's last worklog: marked deleted where the list is complete,
+    // kept where it is not.
+    let mut trimmed = data(100, 30, 50000);
+    for w in &mut trimmed.worklogs {
+        w.pop();
+    }
     let mut times = vec![];
     for round in 0..3 {
+        let d = if round == 2 { &trimmed } else { &d };
         let t = Instant::now();
-        pg.write(|tx| batch(tx, &d, &round.to_string()))
+        pg.write(|tx| batch(tx, d, &round.to_string()))
             .expect("postgres batch");
         times.push(t.elapsed());
-        sq.write(|tx| batch(tx, &d, &round.to_string()))
+        sq.write(|tx| batch(tx, d, &round.to_string()))
             .expect("sqlite batch");
     }
+    let deleted = |sql: &str| pg.query_strings(sql).expect("count").1[0][0].clone();
+    let (gone, kept) = (
+        deleted("SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NOT NULL"),
+        deleted("SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NULL"),
+    );
+    assert!(gone.as_deref() != Some("0"), "{gone:?} {kept:?}");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
     let t = Instant::now();
-    rt.block_on(async { pg.write(|tx| batch(tx, &d, "2")) })
+    rt.block_on(async { pg.write(|tx| batch(tx, &trimmed, "2")) })
         .expect("postgres batch in a runtime");
     eprintln!(
         "100 issues with 30 changelog items each, per transaction: {times:?}; on an async runtime's thread: {:?}",

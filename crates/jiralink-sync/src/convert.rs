@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use jiralink_store::{
-    utc, ChangeRow, CommentRow, ComponentRow, IssueRefs, IssueRow, LinkRow, SprintRow, StoreError,
-    Tx, VersionRow, WorklogRow,
+    utc, ChangeRow, CommentRow, ComponentRow, IssueBatch, IssueRefs, IssueRow, LinkRow, SprintRow,
+    StoreError, Tx, VersionRow, WorklogRow,
 };
 use serde_json::Value;
 
@@ -89,17 +89,12 @@ impl Changes {
 /// What one bulk fetch yields, ready to write in one transaction.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub issues: Vec<IssueRow>,
-    pub changes: Vec<(String, Vec<ChangeRow>)>,
-    pub comments: Vec<(String, Vec<CommentRow>)>,
-    /// An issue's worklogs, and whether they are all of them (else the issue is queued for the
-    /// worklog feeds or a read of its own, in `worklog_reads`).
-    pub worklogs: Vec<(String, Vec<WorklogRow>, bool)>,
+    /// The rows; an issue whose worklogs are not all here is queued for the worklog feeds or a
+    /// read of its own, in `worklog_reads`.
+    pub rows: IssueBatch,
     pub worklog_reads: Vec<String>,
     /// How many worklogs Jira has for these issues (embedded or not).
     pub worklogs_in_jira: usize,
-    pub sprints: Vec<(String, Vec<String>)>,
-    pub refs: Vec<(String, IssueRefs)>,
 }
 
 /// A worklog of Jira's (embedded, per issue, or from `worklog/list`) as a store row.
@@ -141,7 +136,7 @@ impl Batch {
                     .collect()
             })
             .unwrap_or_default();
-        self.issues.push(IssueRow {
+        self.rows.issues.push(IssueRow {
             id: id.clone(),
             key: issue["key"].as_str().unwrap_or_default().to_owned(),
             project_key: f["project"]["key"].as_str().unwrap_or_default().to_owned(),
@@ -159,9 +154,9 @@ impl Batch {
             parent_key: s(&f["parent"]["key"]),
             raw_json: issue.to_string(),
         });
-        self.refs.push((id.clone(), refs(f)));
-        self.changes.push((id.clone(), changes));
-        self.comments.push((
+        self.rows.refs.push((id.clone(), refs(f)));
+        self.rows.changes.push((id.clone(), changes));
+        self.rows.comments.push((
             id.clone(),
             comments
                 .iter()
@@ -182,12 +177,12 @@ impl Batch {
         self.worklogs_in_jira += f["worklog"]["total"]
             .as_u64()
             .map_or(worklogs.len(), |t| t as usize);
-        self.worklogs.push((
+        self.rows.worklogs.push((
             id.clone(),
             worklogs.iter().map(|w| worklog(&id, w)).collect(),
             worklogs_complete,
         ));
-        self.sprints.push((id, sprint_ids));
+        self.rows.sprints.push((id, sprint_ids));
     }
 
     /// Writes the batch; `feeds_started` says whether the worklog feeds have a watermark (see
@@ -196,29 +191,7 @@ impl Batch {
         for id in &self.worklog_reads {
             tx.queue_worklog_read(id, feeds_started)?;
         }
-        for i in &self.issues {
-            tx.upsert_issue(i)?;
-        }
-        for (id, c) in &self.changes {
-            tx.replace_changes(id, c)?;
-        }
-        for (id, c) in &self.comments {
-            tx.set_comments(id, c, now)?;
-        }
-        for (id, w, complete) in &self.worklogs {
-            if *complete {
-                tx.set_worklogs(id, w, now)?;
-            } else {
-                tx.upsert_worklogs(w)?;
-            }
-        }
-        for (id, sp) in &self.sprints {
-            tx.set_sprint_issues(id, sp)?;
-        }
-        for (id, r) in &self.refs {
-            tx.set_issue_refs(id, r)?;
-        }
-        Ok(())
+        tx.write_issues(&self.rows, now)
     }
 }
 

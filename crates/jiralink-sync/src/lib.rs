@@ -487,17 +487,27 @@ async fn run_sync(
                 }
             };
             if let Some(batch) = &batch {
-                summary.issues_written += batch.issues.len();
-                summary.changelog_items +=
-                    batch.changes.iter().map(|(_, c)| c.len()).sum::<usize>();
-                summary.comments += batch.comments.iter().map(|(_, c)| c.len()).sum::<usize>();
+                summary.issues_written += batch.rows.issues.len();
+                summary.changelog_items += batch
+                    .rows
+                    .changes
+                    .iter()
+                    .map(|(_, c)| c.len())
+                    .sum::<usize>();
+                summary.comments += batch
+                    .rows
+                    .comments
+                    .iter()
+                    .map(|(_, c)| c.len())
+                    .sum::<usize>();
                 worklogs_in_jira += batch.worklogs_in_jira;
                 summary.worklogs += batch
+                    .rows
                     .worklogs
                     .iter()
                     .map(|(_, w, _)| w.len())
                     .sum::<usize>();
-                tracing::info!(project = %key, issues = batch.issues.len(), "issues fetched");
+                tracing::info!(project = %key, issues = batch.rows.issues.len(), "issues fetched");
             }
             if last.is_some() {
                 summary.projects += 1;

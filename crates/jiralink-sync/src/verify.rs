@@ -86,7 +86,7 @@ pub async fn verify(
             for issue in &crate::issues_by_id(client, plan, &picks, &["*all"]).await? {
                 let mut batch = crate::convert::Batch::default();
                 batch.add(&fields, issue, Vec::new(), &[], &[], true);
-                let (Some(live), Some(id)) = (batch.issues.pop(), issue["id"].as_str()) else {
+                let (Some(live), Some(id)) = (batch.rows.issues.pop(), issue["id"].as_str()) else {
                     continue;
                 };
                 let mine = store.issue_row(id)?;
