@@ -41,7 +41,7 @@ pub enum InsightsError {
     /// message carries the whole cause (the server's own text), since the client's top-level one
     /// alone says only "db error".
     #[cfg(feature = "postgres")]
-    #[error("Postgres store read failed: {}", postgres_message(.0))]
+    #[error("Postgres store read failed: {}", jiralink_store::with_causes(.0))]
     Postgres(postgres::Error),
     #[error("{0}")]
     Load(String),
@@ -54,19 +54,6 @@ impl From<postgres::Error> for InsightsError {
     fn from(e: postgres::Error) -> InsightsError {
         InsightsError::Postgres(e)
     }
-}
-
-/// A Postgres error with its causes, `: `-separated.
-#[cfg(feature = "postgres")]
-fn postgres_message(e: &postgres::Error) -> String {
-    let mut message = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        message.push_str(": ");
-        message.push_str(&c.to_string());
-        cause = c.source();
-    }
-    message
 }
 
 /// Which part of the store a report covers.

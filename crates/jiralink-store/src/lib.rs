@@ -67,9 +67,11 @@ impl Lookup {
 pub enum StoreError {
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The message carries the causes (the client's own says only "db error" or "error
+    /// performing TLS handshake"); no source is chained, so a report does not repeat them.
     #[cfg(feature = "postgres")]
     #[error("store database error: {}", with_causes(.0))]
-    Postgres(#[from] ::postgres::Error),
+    Postgres(::postgres::Error),
     #[cfg(feature = "postgres")]
     #[error("store TLS: {0}")]
     Tls(String),
@@ -81,9 +83,15 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// An error and its causes, `: `-joined (a failed TLS handshake says why only in its source).
 #[cfg(feature = "postgres")]
-fn with_causes(e: &dyn std::error::Error) -> String {
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> StoreError {
+        StoreError::Postgres(e)
+    }
+}
+
+/// An error and its causes, `: `-joined (a failed TLS handshake says why only in its source).
+pub fn with_causes(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

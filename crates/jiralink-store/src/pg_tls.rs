@@ -24,7 +24,16 @@ pub const ROOT_CERT_ENV: &str = "PGSSLROOTCERT";
 /// Connects as `config` asks: TLS when its `sslmode` is `require`, plain otherwise.
 pub fn connect(config: &Config) -> Result<Client> {
     match config.get_ssl_mode() {
-        SslMode::Require => Ok(config.connect(Rustls(client_config()?))?),
+        SslMode::Require => config.connect(Rustls(client_config()?)).map_err(|e| {
+            let why = crate::with_causes(&e);
+            if why.contains("invalid peer certificate") {
+                StoreError::Tls(format!(
+                    "the server's certificate is not trusted ({why}); if a private CA signed it, set {ROOT_CERT_ENV} to that CA's PEM file, and connect by a name the certificate carries"
+                ))
+            } else {
+                StoreError::Postgres(e)
+            }
+        }),
         _ => Ok(config.connect(NoTls)?),
     }
 }

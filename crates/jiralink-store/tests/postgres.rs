@@ -1314,7 +1314,12 @@ fn sslmode_require_is_tls_verified_against_pgsslrootcert() {
     let untrusted = PgStore::connect(&tls_url)
         .err()
         .expect("an unknown CA is refused");
-    assert!(untrusted.to_string().contains("certificate"), "{untrusted}");
+    // The message says why and names the fix.
+    assert!(
+        untrusted.to_string().contains("certificate is not trusted")
+            && untrusted.to_string().contains("set PGSSLROOTCERT"),
+        "{untrusted}"
+    );
     std::env::set_var("PGSSLROOTCERT", "/nonexistent/ca.pem");
     let missing = PgStore::connect(&tls_url)
         .err()

@@ -189,7 +189,9 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
     let untrusted = s.run(&["--store", &tls_url, "status"], None, &[]);
     assert_ne!(untrusted.code, 0);
     assert!(
-        untrusted.stderr.contains("certificate"),
+        untrusted.stderr.contains("certificate is not trusted")
+            && untrusted.stderr.contains("set PGSSLROOTCERT")
+            && untrusted.stderr.matches("UnknownIssuer").count() == 1,
         "{}",
         untrusted.stderr
     );
