@@ -172,10 +172,35 @@ impl Diagnosis {
 /// Names a transport failure (no HTTP response).
 pub fn from_transport(err: &reqwest::Error) -> Diagnosis {
     let chain = error_chain(err);
-    let lower = chain.to_ascii_lowercase();
-    let code = if err.is_timeout() || lower.contains("timed out") {
+    let code = transport_code(
+        &chain,
+        err.url().map(url::Url::as_str),
+        err.is_timeout(),
+        err.is_connect(),
+    );
+    let d = Diagnosis::new(code);
+    if code == Code::UnexpectedResponse {
+        d.with_cause(format!(
+            "The connection failed: {}.",
+            chain.trim_end_matches('.')
+        ))
+    } else {
+        d
+    }
+}
+
+/// The code of a transport failure, from its message chain with the request's URL left out (a
+/// port or an issue id such as 14073 must not read as a proxy's 407).
+fn transport_code(chain: &str, url: Option<&str>, timeout: bool, connect: bool) -> Code {
+    let mut lower = chain.to_ascii_lowercase();
+    if let Some(url) = url {
+        lower = lower.replace(&url.to_ascii_lowercase(), "");
+    }
+    if timeout || lower.contains("timed out") {
         Code::Timeout
-    } else if lower.contains("407") || lower.contains("proxy authentication") {
+    } else if lower.contains("proxy authorization required")
+        || lower.contains("proxy authentication required")
+    {
         Code::ProxyAuthRequired
     } else if lower.contains("dns error")
         || lower.contains("failed to lookup address")
@@ -194,19 +219,10 @@ pub fn from_transport(err: &reqwest::Error) -> Diagnosis {
         || lower.contains("certificate")
     {
         Code::TlsUntrusted
-    } else if err.is_connect() || lower.contains("connection refused") {
+    } else if connect || lower.contains("connection refused") {
         Code::ConnectFailed
     } else {
         Code::UnexpectedResponse
-    };
-    let d = Diagnosis::new(code);
-    if code == Code::UnexpectedResponse {
-        d.with_cause(format!(
-            "The connection failed: {}.",
-            chain.trim_end_matches('.')
-        ))
-    } else {
-        d
     }
 }
 
@@ -307,6 +323,33 @@ fn looks_like_login(lower_html: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transport_failure_is_named_by_its_message_not_its_url() {
+        let url = "http://127.0.0.1:40735/rest/api/3/issue/14073/certificate";
+        let reset = format!(
+            "error sending request for url ({url}): connection closed before message completed"
+        );
+        assert_eq!(
+            transport_code(&reset, Some(url), false, false),
+            Code::UnexpectedResponse
+        );
+        let tunnel = "error sending request for url (https://jira.example/): client error (Connect): proxy authorization required";
+        assert_eq!(
+            transport_code(tunnel, Some("https://jira.example/"), false, true),
+            Code::ProxyAuthRequired
+        );
+        let refused = format!("error sending request for url ({url}): tcp connect error: Connection refused (os error 111)");
+        assert_eq!(
+            transport_code(&refused, Some(url), false, true),
+            Code::ConnectFailed
+        );
+        let untrusted = "error sending request for url (https://jira.example/): invalid peer certificate: UnknownIssuer";
+        assert_eq!(
+            transport_code(untrusted, Some("https://jira.example/"), false, true),
+            Code::TlsUntrusted
+        );
+    }
 
     #[test]
     fn every_code_has_a_distinct_name_and_two_sentences() {
