@@ -41,11 +41,22 @@ fn counting_progress() -> (SyncOptions, Arc<Mutex<Vec<Option<usize>>>>) {
     (opts, seen)
 }
 
-fn store(tag: &str) -> Store {
+/// A test's directory, removed when the test ends (a 20,000-issue store takes 400 MB).
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh store in a directory of its own; keep the guard for as long as the store is used.
+fn store(tag: &str) -> (TempDir, Store) {
     let dir = std::env::temp_dir().join(format!("jiralink-sync-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    Store::open_sqlite(&dir.join("store.db")).expect("store")
+    let store = Store::open_sqlite(&dir.join("store.db")).expect("store");
+    (TempDir(dir), store)
 }
 
 fn rows(s: &Store, sql: &str) -> Vec<(String, String)> {
@@ -296,7 +307,7 @@ async fn full_then_incremental_sync_equals_the_snapshot() {
         .await
         .expect("sim");
     let c = client(&sim).await;
-    let mut s = store("full");
+    let (_dir, mut s) = store("full");
     let (opts, expected) = counting_progress();
     let summary = sync(&c, &mut s, &opts).await.expect("sync");
     assert_eq!(summary.issues_written, 3000);
@@ -334,7 +345,7 @@ async fn long_worklog_lists_come_from_the_worklog_feeds() {
         .await
         .expect("sim");
     let c = client(&sim).await;
-    let mut s = store("worklog-feeds");
+    let (_dir, mut s) = store("worklog-feeds");
     let snap = sim.snapshot();
     let long: Vec<u64> = snap["issues"]
         .as_array()
@@ -407,7 +418,7 @@ async fn sync_while_the_site_changes_then_catch_up() {
         .await
         .expect("sim");
     let c = client(&sim).await;
-    let mut s = store("mutating");
+    let (_dir, mut s) = store("mutating");
     sync(&c, &mut s, &SyncOptions::new("t"))
         .await
         .expect("sync during mutation");
@@ -456,7 +467,7 @@ async fn faults_and_a_rate_limit_change_nothing_in_the_result() {
     .build()
     .await
     .expect("client");
-    let mut s = store("faults");
+    let (_dir, mut s) = store("faults");
     let mut opts = SyncOptions::new("t");
     opts.concurrency = 4;
     let summary = sync(&c, &mut s, &opts).await.expect("sync despite faults");
@@ -484,7 +495,7 @@ async fn verify_reports_drift_until_the_next_sync() {
         .await
         .expect("sim");
     let c = client(&sim).await;
-    let mut s = store("verify");
+    let (_dir, mut s) = store("verify");
     sync(&c, &mut s, &SyncOptions::new("t"))
         .await
         .expect("sync");
@@ -579,7 +590,7 @@ async fn data_center_full_then_incremental_sync_equals_the_snapshot() {
     .build()
     .await
     .expect("client");
-    let mut s = store("dc");
+    let (_dir, mut s) = store("dc");
     // While the site changes, then after it stops: the incremental catch-up equals the snapshot.
     let (opts, expected) = counting_progress();
     sync(&c, &mut s, &opts).await.expect("sync during mutation");
@@ -595,7 +606,7 @@ async fn data_center_full_then_incremental_sync_equals_the_snapshot() {
         .expect("catch-up");
     assert_matches(&s, &sim.snapshot());
     // Data Center embeds whole changelogs: a full sync costs about one search per 100 issues.
-    let mut full = store("dc-full");
+    let (_full_dir, mut full) = store("dc-full");
     let first = sync(&c, &mut full, &SyncOptions::new("t"))
         .await
         .expect("full");
@@ -633,7 +644,7 @@ async fn a_configured_request_budget_is_kept() {
         .expect("sim");
     let c = client(&sim).await;
     c.limit_rate(20.0);
-    let mut s = store("budget");
+    let (_dir, mut s) = store("budget");
     let mut opts = SyncOptions::new("t");
     opts.concurrency = 8;
     let started = std::time::Instant::now();

@@ -18,6 +18,13 @@ pub struct Session {
     outputs: Vec<String>,
 }
 
+/// The home goes with the session (a synced store in it can take hundreds of MB).
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
 impl Session {
     pub fn new(tag: &str) -> Session {
         let home = std::env::temp_dir().join(format!("jiralink-cli-{tag}-{}", std::process::id()));
