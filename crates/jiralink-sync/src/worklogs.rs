@@ -80,7 +80,7 @@ pub(crate) async fn sync(
     };
     let horizon = match updated_from {
         Some(since) => {
-            let (listed, until) = read_updated(
+            let until = read_updated(
                 client,
                 store,
                 opts.concurrency,
@@ -92,7 +92,8 @@ pub(crate) async fn sync(
                 },
             )
             .await?;
-            counts.listed = listed;
+            // Nothing else has written yet: all of it came through the list.
+            counts.listed = written.load(Ordering::Relaxed);
             Some(until)
         }
         None => None,
@@ -221,8 +222,7 @@ const RANGES_PER_REQUEST: usize = 4;
 /// Reads `worklog/updated` from `since` and writes the worklogs the store does not hold as they
 /// are now. A long span is cut into time ranges read side by side (each a chain of pages, within
 /// the sync's concurrency); each page's changed worklogs are fetched with `worklog/list` while the
-/// next page is read, and `wrote` told how many were written. Returns the worklogs written and the
-/// feed's last entry time.
+/// next page is read, and `wrote` told how many were written. Returns the feed's last entry time.
 async fn read_updated(
     client: &Client,
     store: &mut dyn Backend,
@@ -230,7 +230,7 @@ async fn read_updated(
     since: i64,
     now_ms: i64,
     wrote: &(dyn Fn(usize) + Sync),
-) -> Result<(usize, i64), SyncError> {
+) -> Result<i64, SyncError> {
     // The first page says where the feed's entries begin (a first sync starts at 0, decades
     // before the site's first worklog); the span from there is cut into ranges.
     let probe = feed_page(client, UPDATED, since).await?;
@@ -264,7 +264,6 @@ async fn read_updated(
         async move {
             let mut since = from;
             let mut until = from;
-            let mut written = 0;
             let mut stale: Vec<String> = Vec::new();
             loop {
                 let next_page = async {
@@ -278,9 +277,7 @@ async fn read_updated(
                     list_and_write(client, store, std::mem::take(&mut stale)),
                 )
                 .await;
-                let n = listed?;
-                wrote(n);
-                written += n;
+                wrote(listed?);
                 let mut page = page?;
                 // Entries past this range belong to the next one.
                 if let Some(to) = to {
@@ -302,20 +299,16 @@ async fn read_updated(
                     _ => break,
                 }
             }
-            let n = list_and_write(client, store, stale).await?;
-            wrote(n);
-            written += n;
-            Ok::<_, SyncError>((written, until))
+            wrote(list_and_write(client, store, stale).await?);
+            Ok::<_, SyncError>(until)
         }
     }))
     .buffer_unordered(concurrency.max(1));
-    let (mut written, mut until) = (0, since);
+    let mut until = since;
     while let Some(range) = ranges.next().await {
-        let (w, u) = range?;
-        written += w;
-        until = until.max(u);
+        until = until.max(range?);
     }
-    Ok((written, until))
+    Ok(until)
 }
 
 fn lock<'a, 'b>(
