@@ -217,7 +217,9 @@ fn issue_page(
     };
     let (compiled, query) = match p.get("jql").filter(|j| !j.trim().is_empty()) {
         Some(text) => {
-            match jql::parse(text).and_then(|q| q.compile(&jctx).map(|c| (Some(c), Some(q)))) {
+            match jql::parse(text, site.deployment)
+                .and_then(|q| q.compile(&jctx).map(|c| (Some(c), Some(q))))
+            {
                 Ok(x) => x,
                 Err(e) => return bad_request(&e.0),
             }

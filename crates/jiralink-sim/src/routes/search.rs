@@ -44,7 +44,7 @@ fn matching(
             return Ok(ids.clone());
         }
     }
-    let query = jql::parse(jql_text).map_err(|e| bad_request(&e.0))?;
+    let query = jql::parse(jql_text, site.deployment).map_err(|e| bad_request(&e.0))?;
     if cloud_enhanced && !query.is_bounded() {
         return Err(bad_request("Unbounded JQL queries are not allowed here. Please add a search restriction to your query."));
     }

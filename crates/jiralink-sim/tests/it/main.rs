@@ -3,6 +3,7 @@
 
 mod auth;
 mod behaviour;
+mod jql;
 mod schema;
 mod support;
 
