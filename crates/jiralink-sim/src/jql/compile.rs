@@ -329,10 +329,8 @@ fn unsupported(op: Op, name: &str) -> JqlError {
 
 /// Functions Jira has that the simulator does not evaluate.
 const UNSUPPORTED_FUNCTIONS: &[&str] = &[
-    "linkedissues",
     "issuehistory",
     "votedissues",
-    "watchedissues",
     "releasedversions",
     "unreleasedversions",
     "latestreleasedversion",
@@ -383,6 +381,8 @@ pub(super) fn function_error(fname: &str, written: &str, name: &str) -> JqlError
         "endofyear",
         "now",
         "updatedby",
+        "watchedissues",
+        "linkedissues",
         "standardissuetypes",
         "subtaskissuetypes",
     ];
@@ -788,6 +788,38 @@ fn versions(site: &Site, t: &str) -> Vec<u32> {
         .collect()
 }
 
+/// `linkedIssues(key[, link description])`: the issues linked to `key`, optionally by one side.
+fn linked(ctx: &Ctx, written: &str, args: &[String]) -> Result<HashSet<IssueId>, JqlError> {
+    let key = args.first().ok_or_else(|| {
+        JqlError(format!(
+            "Function '{written}' expects between 1 and 2 arguments, but got 0."
+        ))
+    })?;
+    let issue = ctx
+        .site
+        .find_issue(key)
+        .filter(|i| ctx.site.can_browse(ctx.user, i.project))
+        .ok_or_else(|| {
+            JqlError(format!(
+                "Issue '{key}' could not be found in function '{written}'."
+            ))
+        })?;
+    let side = |l: &IssueLink| -> bool {
+        let Some(kind) = args.get(1) else {
+            return true;
+        };
+        let t = &ctx.site.link_types[l.link_type as usize];
+        let desc = if l.outward { t.outward } else { t.inward };
+        desc.eq_ignore_ascii_case(kind) || t.name.eq_ignore_ascii_case(kind)
+    };
+    Ok(issue
+        .links
+        .iter()
+        .filter(|l| side(l))
+        .map(|l| l.other)
+        .collect())
+}
+
 fn clause(f: Field, name: &str, op: Op, values: &[Val], ctx: &Ctx) -> Result<Pred, JqlError> {
     let site = ctx.site;
     let is_text_field = matches!(
@@ -870,8 +902,14 @@ fn clause(f: Field, name: &str, op: Op, values: &[Val], ctx: &Ctx) -> Result<Pre
         Field::Key | Field::Id => {
             if set_op {
                 if let [Val::Func(fname, written, args)] = values {
-                    if fname != "updatedby" {
-                        return Err(function_error(fname, written, name));
+                    match fname.as_str() {
+                        // The reporter is every issue's one watcher.
+                        "watchedissues" => return Ok(wrap(Pred::Reporter(vec![ctx.user]), false)),
+                        "linkedissues" => {
+                            return Ok(wrap(Pred::Ids(linked(ctx, written, args)?), false))
+                        }
+                        "updatedby" => {}
+                        _ => return Err(function_error(fname, written, name)),
                     }
                     let mut users = Vec::new();
                     let who = args.first().map(|a| Val::Text(a.clone())).ok_or_else(|| {

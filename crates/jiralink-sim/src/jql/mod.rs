@@ -594,6 +594,24 @@ mod tests {
             count(&s, |i| i.worklogs.iter().any(|w| w.author == a))
         );
         assert_eq!(n("watcher = currentUser()"), count(&s, |i| i.reporter == a));
+        assert_eq!(
+            n("issue in watchedIssues()"),
+            count(&s, |i| i.reporter == a)
+        );
+        let linked = s.issues.iter().find(|i| i.links.len() > 1).expect("links");
+        let others: std::collections::HashSet<IssueId> =
+            linked.links.iter().map(|l| l.other).collect();
+        assert_eq!(
+            run(
+                &s,
+                a,
+                &format!("issue in linkedIssues({})", s.issue_key(linked))
+            )
+            .expect("linked")
+            .into_iter()
+            .collect::<std::collections::HashSet<_>>(),
+            others
+        );
         assert_eq!(n("attachments is EMPTY"), s.issues.len());
         assert_eq!(n("affectedVersion = \"1.0\""), 0);
         assert_eq!(n("duedate < now()"), 0);
