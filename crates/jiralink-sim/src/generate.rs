@@ -444,6 +444,7 @@ pub fn generate(cfg: &GenConfig) -> (Site, Vec<Identity>) {
             versions,
             components,
             archived: false,
+            deleted: None,
         });
     }
 

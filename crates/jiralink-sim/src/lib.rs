@@ -378,9 +378,17 @@ impl Sim {
     pub fn snapshot(&self) -> serde_json::Value {
         snapshot::snapshot(&self.shared.site.read())
     }
-    /// Direct access to the state, for tests that arrange a situation.
+    /// The shared state, for tests that read the ground truth (`site.read()`); tests change the
+    /// site through [`Sim::test_api`], never by writing the model.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+    /// Changes to the site for tests that arrange a situation: each goes through `ops` (with
+    /// `updated` and the changelog kept as Jira keeps them) and then `touch`, like the REST API.
+    pub fn test_api(&self) -> TestApi<'_> {
+        TestApi {
+            shared: &self.shared,
+        }
     }
     /// Pauses (or resumes) `--mutate-per-s`; the site stays as it is while paused.
     pub fn pause_mutation(&self, paused: bool) {
@@ -414,5 +422,118 @@ impl Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+    }
+}
+
+/// See [`Sim::test_api`]. Users are named by account id or username, projects by key or id, groups
+/// by name; each method answers whether anything changed (or the new id).
+pub struct TestApi<'a> {
+    shared: &'a Shared,
+}
+
+impl TestApi<'_> {
+    fn change<T>(&self, f: impl FnOnce(&mut model::Site) -> T) -> T {
+        let out = f(&mut self.shared.site.write());
+        self.shared.touch();
+        out
+    }
+
+    fn user(site: &model::Site, who: &str) -> Option<model::UserIx> {
+        site.user_by_account(who)
+    }
+
+    fn group(site: &model::Site, name: &str) -> Option<u16> {
+        site.groups
+            .iter()
+            .position(|g| g.name == name)
+            .map(|g| g as u16)
+    }
+
+    pub fn add_worklog(&self, issue: model::IssueId, w: ops::NewWorklog) -> Option<u64> {
+        self.change(|s| s.add_worklog(issue, w))
+    }
+    pub fn delete_worklog(&self, issue: model::IssueId, worklog: u64) -> bool {
+        self.change(|s| s.delete_worklog(issue, worklog))
+    }
+    pub fn add_comment(&self, issue: model::IssueId, author: &str, body: &str) -> Option<u64> {
+        self.change(|s| {
+            let a = Self::user(s, author)?;
+            s.add_comment(issue, a, body.to_owned())
+        })
+    }
+    pub fn set_labels(&self, issue: model::IssueId, labels: &[&str], author: &str) -> bool {
+        self.change(|s| {
+            let Some(a) = Self::user(s, author) else {
+                return false;
+            };
+            s.set_labels(issue, labels.iter().map(|l| (*l).to_owned()).collect(), a);
+            true
+        })
+    }
+    pub fn delete_issue(&self, issue: model::IssueId) {
+        self.change(|s| s.delete_issue(issue))
+    }
+    /// Grants `group` a permission in `project`'s permission scheme.
+    pub fn grant(&self, project: &str, group: &str, permission: model::Permission) -> bool {
+        self.change(
+            |s| match (s.project_by_key_or_id(project), Self::group(s, group)) {
+                (Some(p), Some(g)) => s.grant(p, g, permission),
+                _ => false,
+            },
+        )
+    }
+    /// Revokes a group's permission in `project`'s permission scheme.
+    pub fn revoke(&self, project: &str, group: &str, permission: model::Permission) -> bool {
+        self.change(
+            |s| match (s.project_by_key_or_id(project), Self::group(s, group)) {
+                (Some(p), Some(g)) => s.revoke(p, g, permission),
+                _ => false,
+            },
+        )
+    }
+    pub fn add_to_group(&self, user: &str, group: &str) -> bool {
+        self.change(|s| match (Self::user(s, user), Self::group(s, group)) {
+            (Some(u), Some(g)) => s.add_to_group(u, g),
+            _ => false,
+        })
+    }
+    pub fn remove_from_group(&self, user: &str, group: &str) -> bool {
+        self.change(|s| match (Self::user(s, user), Self::group(s, group)) {
+            (Some(u), Some(g)) => s.remove_from_group(u, g),
+            _ => false,
+        })
+    }
+    pub fn set_user_active(&self, user: &str, active: bool) -> bool {
+        self.change(|s| match Self::user(s, user) {
+            Some(u) => s.set_user_active(u, active),
+            None => false,
+        })
+    }
+    /// Creates a project led by `lead`; returns its index, None when the lead is unknown.
+    pub fn create_project(
+        &self,
+        key: &str,
+        name: &str,
+        project_type: model::ProjectType,
+        lead: &str,
+    ) -> Option<model::ProjectIx> {
+        self.change(|s| {
+            let lead = Self::user(s, lead)?;
+            Some(s.create_project(ops::NewProject {
+                key: key.to_owned(),
+                name: name.to_owned(),
+                project_type,
+                lead,
+            }))
+        })
+    }
+    pub fn delete_project(&self, project: &str) -> bool {
+        self.change(|s| match s.project_by_key_or_id(project) {
+            Some(p) => {
+                s.delete_project(p);
+                true
+            }
+            None => false,
+        })
     }
 }

@@ -277,6 +277,8 @@ pub struct Project {
     pub versions: Vec<NamedItem>,
     pub components: Vec<NamedItem>,
     pub archived: bool,
+    /// When an admin deleted the project (`DELETE project/{key}`); nobody sees it since.
+    pub deleted: Option<Millis>,
 }
 
 /// Which field a changelog item touched; values are stored compactly and rendered by name.
@@ -528,7 +530,10 @@ impl Site {
     pub fn project_by_key_or_id(&self, key_or_id: &str) -> Option<ProjectIx> {
         self.projects
             .iter()
-            .position(|p| p.key.eq_ignore_ascii_case(key_or_id) || p.id.to_string() == key_or_id)
+            .position(|p| {
+                p.deleted.is_none()
+                    && (p.key.eq_ignore_ascii_case(key_or_id) || p.id.to_string() == key_or_id)
+            })
             .map(|ix| ix as ProjectIx)
     }
 
@@ -551,10 +556,10 @@ impl Site {
     /// only through the permission scheme, so the generator grants the admin group everywhere).
     pub fn project_permissions(&self, user: UserIx, project: ProjectIx) -> Permissions {
         let u = &self.users[user as usize];
-        if !u.active {
+        let p = &self.projects[project as usize];
+        if !u.active || p.deleted.is_some() {
             return Permissions::default();
         }
-        let p = &self.projects[project as usize];
         let mut bits = 0u16;
         for (group, perms) in &p.grants {
             if u.groups.contains(group) {

@@ -1,5 +1,6 @@
-//! State changes shared by the write endpoints and the background mutator: each one keeps the issue's
-//! `updated` time, changelog and the site's id counters consistent.
+//! State changes shared by the write endpoints, the admin endpoints, the background mutator and the
+//! test API: every change to the site goes through here, so each keeps the issue's `updated` time,
+//! changelog and the site's id counters consistent (callers then `Shared::touch`).
 
 use crate::model::*;
 
@@ -362,6 +363,163 @@ impl Site {
         i.updated = at;
         Some(id)
     }
+
+    /// Sets an issue's labels, with Jira's `labels` changelog item (the lists, space-separated).
+    pub fn set_labels(&mut self, issue: IssueId, labels: Vec<String>, author: UserIx) {
+        let at = self.stamp(issue);
+        let Some(i) = self.issue_mut(issue) else {
+            return;
+        };
+        let old: Vec<String> = i.labels.iter().map(|l| l.to_string()).collect();
+        if old == labels {
+            return;
+        }
+        let joined = |l: &[String]| Some(l.join(" ")).filter(|s| !s.is_empty());
+        let item = ChangeValue::Text {
+            field_id: "labels".into(),
+            field: "labels".into(),
+            from: joined(&old),
+            to: joined(&labels),
+        };
+        i.labels = labels.into_iter().map(Into::into).collect();
+        self.record(issue, author, at, vec![item]);
+    }
+
+    /// Sets an issue property; returns whether it existed before (None: no such issue). Jira's
+    /// changelog has no item for entity properties; the issue's `updated` moves.
+    pub fn set_property(
+        &mut self,
+        issue: IssueId,
+        key: String,
+        value: serde_json::Value,
+    ) -> Option<bool> {
+        let at = self.stamp(issue);
+        let i = self.issue_mut(issue)?;
+        let existed = i.properties.insert(key, value).is_some();
+        i.updated = at;
+        Some(existed)
+    }
+
+    /// Removes an issue property; false when the issue had none by that key.
+    pub fn delete_property(&mut self, issue: IssueId, key: &str) -> bool {
+        let at = self.stamp(issue);
+        let Some(i) = self.issue_mut(issue) else {
+            return false;
+        };
+        if i.properties.remove(key).is_none() {
+            return false;
+        }
+        i.updated = at;
+        true
+    }
+
+    /// Creates a project (admin API). Its permission scheme grants the site-admin groups everything
+    /// and nobody else anything, as a fresh scheme does: others need a grant to see it.
+    pub fn create_project(&mut self, new: NewProject) -> ProjectIx {
+        let template = self
+            .projects
+            .iter()
+            .find(|p| p.project_type == new.project_type)
+            .or(self.projects.first());
+        let (workflow, issue_types) = template
+            .map(|p| (p.workflow, p.issue_types.clone()))
+            .unwrap_or((0, (0..self.issue_types.len() as u16).collect()));
+        let grants = (0..self.groups.len() as u16)
+            .filter(|g| self.groups[*g as usize].administer)
+            .map(|g| (g, Permissions::ALL))
+            .collect();
+        let id = self.projects.iter().map(|p| p.id).max().unwrap_or(9999) + 1;
+        self.projects.push(Project {
+            id,
+            key: new.key,
+            name: new.name,
+            project_type: new.project_type,
+            lead: new.lead,
+            workflow,
+            issue_types,
+            grants,
+            next_number: 1,
+            versions: Vec::new(),
+            components: Vec::new(),
+            archived: false,
+            deleted: None,
+        });
+        (self.projects.len() - 1) as ProjectIx
+    }
+
+    /// Deletes a project and its issues (they become tombstones, as deleted issues do).
+    pub fn delete_project(&mut self, project: ProjectIx) {
+        let now = self.now();
+        let issues: Vec<IssueId> = self
+            .issues
+            .iter()
+            .filter(|i| i.project == project && i.deleted.is_none())
+            .map(|i| i.id)
+            .collect();
+        for i in issues {
+            self.delete_issue(i);
+        }
+        self.projects[project as usize].deleted = Some(now);
+    }
+
+    /// Adds a user to a group; false when already a member.
+    pub fn add_to_group(&mut self, user: UserIx, group: u16) -> bool {
+        let groups = &mut self.users[user as usize].groups;
+        if groups.contains(&group) {
+            return false;
+        }
+        groups.push(group);
+        true
+    }
+
+    /// Removes a user from a group; false when not a member.
+    pub fn remove_from_group(&mut self, user: UserIx, group: u16) -> bool {
+        let groups = &mut self.users[user as usize].groups;
+        let before = groups.len();
+        groups.retain(|g| *g != group);
+        groups.len() != before
+    }
+
+    /// Grants `group` a permission in `project`'s permission scheme; false when already granted.
+    pub fn grant(&mut self, project: ProjectIx, group: u16, permission: Permission) -> bool {
+        let grants = &mut self.projects[project as usize].grants;
+        match grants.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, p)) if p.has(permission) => false,
+            Some((_, p)) => {
+                *p = p.with(permission);
+                true
+            }
+            None => {
+                grants.push((group, Permissions::default().with(permission)));
+                true
+            }
+        }
+    }
+
+    /// Revokes a group's permission in `project`'s permission scheme; false when it had none.
+    pub fn revoke(&mut self, project: ProjectIx, group: u16, permission: Permission) -> bool {
+        let grants = &mut self.projects[project as usize].grants;
+        let Some((_, p)) = grants.iter_mut().find(|(g, _)| *g == group) else {
+            return false;
+        };
+        if !p.has(permission) {
+            return false;
+        }
+        p.0 &= !(permission as u16);
+        grants.retain(|(_, p)| p.0 != 0);
+        true
+    }
+
+    /// Activates or deactivates a user account; an inactive user signs in to nothing and sees
+    /// nothing. Returns whether it changed.
+    pub fn set_user_active(&mut self, user: UserIx, active: bool) -> bool {
+        let u = &mut self.users[user as usize];
+        if u.active == active {
+            return false;
+        }
+        u.active = active;
+        true
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -391,4 +549,13 @@ pub struct NewWorklog {
     pub started: Option<Millis>,
     pub time_spent_seconds: u32,
     pub comment: Option<String>,
+}
+
+/// What creating a project needs.
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub key: String,
+    pub name: String,
+    pub project_type: ProjectType,
+    pub lead: UserIx,
 }

@@ -1099,8 +1099,52 @@ pub fn adf(text: &str) -> Value {
     json!({"type": "doc", "version": 1, "content": content})
 }
 
-/// Plain text of an ADF document or a wiki string, for bodies clients send.
-pub use jiralink_api::adf::plain_text;
+/// Plain text of an ADF document (REST v3) or a wiki string (v2), for bodies clients send: the
+/// simulator's own reader. Text nodes keep their text; a hard break, a paragraph, a heading or a
+/// code block ends a line; list items start with `- `; mentions, emoji, statuses and dates keep the
+/// text Jira shows; link cards their URL.
+pub fn plain_text(body: &Value) -> String {
+    fn walk(v: &Value, out: &mut String) {
+        let Some(o) = v.as_object() else {
+            if let Value::String(s) = v {
+                out.push_str(s);
+            }
+            return;
+        };
+        let attr = |k: &str| {
+            o.get("attrs")
+                .and_then(|a| a.get(k))
+                .and_then(Value::as_str)
+        };
+        match o.get("type").and_then(Value::as_str).unwrap_or("") {
+            "text" => out.push_str(o.get("text").and_then(Value::as_str).unwrap_or("")),
+            "hardBreak" => out.push('\n'),
+            "mention" | "status" => out.push_str(attr("text").unwrap_or("")),
+            "emoji" => out.push_str(attr("text").or(attr("shortName")).unwrap_or("")),
+            "inlineCard" | "blockCard" | "embedCard" => out.push_str(attr("url").unwrap_or("")),
+            "date" => out.push_str(attr("timestamp").unwrap_or("")),
+            kind => {
+                if kind == "listItem" {
+                    out.push_str("- ");
+                }
+                for c in o
+                    .get("content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    walk(c, out);
+                }
+                if matches!(kind, "paragraph" | "heading" | "codeBlock" | "rule") {
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    walk(body, &mut out);
+    out.trim_end_matches('\n').to_owned()
+}
 
 pub fn format_time(ms: Millis, tz: chrono_tz::Tz) -> String {
     match tz.timestamp_millis_opt(ms).single() {
@@ -1340,5 +1384,33 @@ impl JsonWriter {
     }
     fn into_value(self) -> Value {
         serde_json::from_slice(&self.buf).expect("the writer produces valid JSON")
+    }
+}
+
+#[cfg(test)]
+mod plain_text_tests {
+    use super::plain_text;
+    use serde_json::json;
+
+    #[test]
+    fn adf_reads_as_lines_and_wiki_text_stays() {
+        let doc = json!({"type": "doc", "version": 1, "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": "Hello "}, {"type": "text", "text": "world"}]},
+            {"type": "paragraph", "content": []},
+            {"type": "paragraph", "content": [
+                {"type": "mention", "attrs": {"id": "5b1", "text": "@Ana"}},
+                {"type": "text", "text": " see"}, {"type": "hardBreak"},
+                {"type": "emoji", "attrs": {"shortName": ":smile:", "text": "😄"}},
+                {"type": "inlineCard", "attrs": {"url": "https://example.com/x"}}]},
+            {"type": "bulletList", "content": [
+                {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "one"}]}]},
+                {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "two"}]}]}]},
+            {"type": "codeBlock", "attrs": {"language": "rust"}, "content": [{"type": "text", "text": "fn main() {}"}]}]});
+        assert_eq!(
+            plain_text(&doc),
+            "Hello world\n\n@Ana see\n😄https://example.com/x\n- one\n- two\nfn main() {}"
+        );
+        assert_eq!(plain_text(&json!("wiki *text*")), "wiki *text*");
+        assert_eq!(plain_text(&json!(null)), "");
     }
 }

@@ -295,9 +295,23 @@ fn rewrite_uri(uri: &Uri, path: &str) -> Uri {
     pq.parse().unwrap_or_else(|_| Uri::from_static("/"))
 }
 
+/// POST endpoints that only read (searches, bulk fetches, permission checks): Jira's scopes treat
+/// them as reads. The simulator's own list, apart from the client's.
+const READ_ONLY_POSTS: &[&str] = &[
+    "/search/jql",
+    "/search",
+    "/search/approximate-count",
+    "/issue/bulkfetch",
+    "/changelog/bulkfetch",
+    "/comment/list",
+    "/worklog/list",
+    "/permissions/check",
+    "/permissions/project",
+];
+
 /// Which OAuth scope a request needs (classic scopes).
 fn required_scope(method: &Method, path: &str) -> &'static str {
-    let read_post = jiralink_api::client::READ_ONLY_POSTS;
+    let read_post = READ_ONLY_POSTS;
     let user_paths = [
         "/myself",
         "/user",
@@ -339,6 +353,14 @@ fn authenticate(shared: &Shared, req: &Request, via_gateway: bool) -> AuthResult
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
+        // OAuth 1.0a parameters may travel in the query string instead (RFC 5849 §3.5.3).
+        let in_query = req
+            .uri()
+            .query()
+            .is_some_and(|q| q.contains("oauth_signature="));
+        if in_query && !cloud {
+            return oauth1(shared, req, None, shared.site.read().now());
+        }
         return Ok((None, None));
     };
     let now = shared.site.read().now();
@@ -370,35 +392,43 @@ fn authenticate(shared: &Shared, req: &Request, via_gateway: bool) -> AuthResult
         return bearer(shared, token.trim(), via_gateway, now);
     }
     if authz.starts_with("OAuth ") && !cloud {
-        let url = request_url(shared, req);
-        let query: Vec<(String, String)> = req
-            .uri()
-            .query()
-            .map(|q| {
-                url::form_urlencoded::parse(q.as_bytes())
-                    .into_owned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        let now_secs = now / 1000;
-        let verified =
-            shared
-                .oauth
-                .lock()
-                .verify(req.method().as_str(), &url, &query, &[], authz, now_secs);
-        return match verified {
-            Ok(crate::oauth1::Verified::AccessToken { user, .. }) => {
-                let site = shared.site.read();
-                if !site.users[user as usize].active {
-                    return Err(account_inactive(false));
-                }
-                Ok((Some(user), None))
-            }
-            Ok(_) => Err(oauth_problem("permission_unknown")),
-            Err(p) => Err(oauth_problem(p.as_str())),
-        };
+        return oauth1(shared, req, Some(authz), now);
     }
     Err(bad_credentials(cloud, "Unsupported authorization scheme."))
+}
+
+/// A request signed with OAuth 1.0a (Data Center application links): verified by the simulator's
+/// own verifier, with the protocol parameters from the header or the query string.
+fn oauth1(shared: &Shared, req: &Request, authz: Option<&str>, now: i64) -> AuthResult {
+    let url = request_url(shared, req);
+    let query: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let signed = crate::oauth1::SignedRequest {
+        method: req.method().as_str(),
+        url: &url,
+        query: &query,
+        form: &[],
+        authorization: authz,
+    };
+    let verified = shared.oauth.lock().verify(&signed, now / 1000);
+    match verified {
+        Ok(crate::oauth1::Verified::AccessToken { user, .. }) => {
+            let site = shared.site.read();
+            if !site.users[user as usize].active {
+                return Err(account_inactive(false));
+            }
+            Ok((Some(user), None))
+        }
+        Ok(_) => Err(oauth_problem("permission_unknown")),
+        Err(p) => Err(oauth_problem(p.as_str())),
+    }
 }
 
 fn basic_cloud(

@@ -17,6 +17,7 @@ pub fn snapshot(site: &Site) -> Value {
     let projects: Vec<Value> = site
         .projects
         .iter()
+        .filter(|p| p.deleted.is_none())
         .map(|p| json!({"id": p.id, "key": p.key, "name": p.name, "type": p.project_type.key()}))
         .collect();
     let mut issues = Vec::with_capacity(site.issues.len());

@@ -1,6 +1,7 @@
 //! The HTTP routes of the simulated Jira, one module per API area, and the helpers they share
 //! (query parameters, paging, visibility, error bodies).
 
+mod admin;
 mod agile;
 mod issues;
 mod oauth;
@@ -27,7 +28,8 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .merge(platform::routes())
         .merge(issues::routes())
         .merge(search::routes())
-        .merge(writes::routes());
+        .merge(writes::routes())
+        .merge(admin::routes());
     let routes = Router::new()
         .nest("/rest/api/2", api.clone())
         .nest("/rest/api/3", api.clone())

@@ -12,7 +12,7 @@ use base64::Engine;
 
 use super::{Params, SharedState};
 use crate::model::{Deployment, UserIx};
-use crate::oauth1::{OAuthProblem, Verified};
+use crate::oauth1::{OAuthProblem, SignedRequest, Verified};
 use crate::server::{OriginalUrl, Shared};
 
 pub fn routes() -> Router<Arc<Shared>> {
@@ -45,7 +45,8 @@ fn form(body: String) -> Response {
         .into_response()
 }
 
-/// Verifies the signature of a servlet request (query and form parameters are signed too).
+/// Verifies the signature of a servlet request; the protocol parameters may travel in the
+/// `Authorization` header, the form body or the query string (RFC 5849 §3.5).
 async fn verify(
     state: &Shared,
     url: &str,
@@ -60,8 +61,7 @@ async fn verify(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+        .map(str::to_owned);
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -76,15 +76,19 @@ async fn verify(
         Vec::new()
     };
     let now = chrono::Utc::now().timestamp();
+    let signed = SignedRequest {
+        method: &method,
+        url,
+        query: &query,
+        form: &form,
+        authorization: authz.as_deref(),
+    };
     let verified = state
         .oauth
         .lock()
-        .verify(&method, url, &query, &form, &authz, now)
+        .verify(&signed, now)
         .map_err(|p| problem(&p))?;
-    let mut params = query;
-    params.extend(form);
-    params.extend(crate::oauth1::parse_header(&authz));
-    Ok((verified, params))
+    Ok((verified, signed.parameters()))
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {

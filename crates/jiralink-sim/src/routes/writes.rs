@@ -428,10 +428,8 @@ async fn edit(
                 None => errors.push(("priority".into(), "Specify a valid priority.".into())),
             },
             "labels" => {
-                let labels: Vec<Box<str>> = value.as_array().into_iter().flatten().filter_map(Value::as_str).map(Box::from).collect();
-                if let Some(i) = site.issue_mut(issue) {
-                    i.labels = labels;
-                }
+                let labels: Vec<String> = value.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+                site.set_labels(issue, labels, ctx.user());
             }
             f if f == crate::model::custom_field::STORY_POINTS => {
                 site.set_story_points(issue, value.as_f64().map(|v| v as f32), ctx.user())
@@ -443,14 +441,16 @@ async fn edit(
             other => errors.push((other.to_owned(), format!("Field '{other}' cannot be set. It is not on the appropriate screen, or unknown."))),
         }
     }
-    if let Some(i) = site.issue_mut(issue) {
+    if let Some(i) = site.issue(issue).filter(|_| !label_ops.is_empty()) {
+        let mut labels: Vec<String> = i.labels.iter().map(|l| l.to_string()).collect();
         for (add, l) in label_ops {
-            if add && !i.labels.iter().any(|x| **x == *l) {
-                i.labels.push(l.into());
+            if add && !labels.contains(&l) {
+                labels.push(l);
             } else if !add {
-                i.labels.retain(|x| **x != *l);
+                labels.retain(|x| *x != l);
             }
         }
+        site.set_labels(issue, labels, ctx.user());
     }
     drop(site);
     state.touch();
@@ -755,10 +755,9 @@ async fn set_property(
         Ok(i) => i,
         Err(r) => return r,
     };
-    let Some(i) = site.issue_mut(issue) else {
+    let Some(existed) = site.set_property(issue, key, body) else {
         return issue_not_found();
     };
-    let existed = i.properties.insert(key, body).is_some();
     drop(site);
     state.touch();
     if existed {
@@ -778,10 +777,7 @@ async fn delete_property(
         Ok(i) => i,
         Err(r) => return r,
     };
-    let Some(i) = site.issue_mut(issue) else {
-        return issue_not_found();
-    };
-    if i.properties.remove(&key).is_none() {
+    if !site.delete_property(issue, &key) {
         return jira_error(
             StatusCode::NOT_FOUND,
             &[&format!("The property with key '{key}' does not exist.")],

@@ -1,6 +1,7 @@
 //! Integration tests of the simulator over HTTP: shapes against Atlassian's OpenAPI specs, auth and
 //! permissions, paging, and behaviour under latency, rate limits, faults and mutation.
 
+mod admin;
 mod auth;
 mod behaviour;
 mod jql;

@@ -370,14 +370,17 @@ async fn long_worklog_lists_come_from_the_worklog_feeds() {
 
     // A worklog deleted on one long issue (past the embedded 20), then one added to another.
     let (deleted, added) = {
-        let mut site = sim.shared().site.write();
-        let gone = site
-            .issue(long[0])
-            .and_then(|i| i.worklogs.last().map(|w| w.id))
-            .expect("worklog");
-        assert!(site.delete_worklog(long[0], gone));
-        let author = site.issue(long[1]).expect("issue").worklogs[0].author;
-        let new = site
+        let (gone, author) = {
+            let site = sim.shared().site.read();
+            let gone = site
+                .issue(long[0])
+                .and_then(|i| i.worklogs.last().map(|w| w.id))
+                .expect("worklog");
+            (gone, site.issue(long[1]).expect("issue").worklogs[0].author)
+        };
+        let api = sim.test_api();
+        assert!(api.delete_worklog(long[0], gone));
+        let new = api
             .add_worklog(
                 long[1],
                 jiralink_sim::ops::NewWorklog {

@@ -1,6 +1,6 @@
 //! `jiralink access` on simulator identities whose rights are known.
 
-use jiralink_sim::model::{Permission, Permissions};
+use jiralink_sim::model::Permission;
 use jiralink_sim::{Deployment, Identity, Sim};
 use serde_json::Value;
 
@@ -75,8 +75,8 @@ async fn findings_match_the_rights_of_simulated_identities() {
     );
 
     // An admin grants the reader's group a new project: the next audit notices it.
-    {
-        let mut site = sim.shared().site.write();
+    let hidden = {
+        let site = sim.shared().site.read();
         let group = site
             .groups
             .iter()
@@ -85,11 +85,11 @@ async fn findings_match_the_rights_of_simulated_identities() {
         let hidden = (0..site.projects.len())
             .find(|p| !site.projects[*p].grants.iter().any(|(g, _)| *g == group))
             .expect("a hidden project");
-        site.projects[hidden].grants.push((
-            group,
-            Permissions::default().with(Permission::BrowseProjects),
-        ));
-    }
+        site.projects[hidden].key.clone()
+    };
+    assert!(sim
+        .test_api()
+        .grant(&hidden, "readers-limited", Permission::BrowseProjects));
     let again = audit(&mut s, "reader", "read-only");
     assert!(
         kinds(&again).contains(&"project_appeared".to_owned()),
