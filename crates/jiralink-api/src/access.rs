@@ -1,14 +1,13 @@
 //! The access audit: which projects an account sees and what it may do in each, fetched with the
-//! bulk permission APIs (three requests, plus one cheap scope probe for scoped tokens), and the
+//! bulk permission APIs (three requests, plus for scoped tokens one harmless probe per operation
+//! jiralink's features use: `scopes`), and the
 //! findings that follow: over- and under-privilege for a use profile, and missing scopes.
 
-use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::AuthKind;
 use crate::client::{Client, Error};
-use crate::diagnosis::Code;
 
 /// The project permissions jiralink's features need, with the short names tables use.
 pub const PERMISSIONS: [(&str, &str); 9] = [
@@ -45,12 +44,6 @@ impl Profile {
                 "comment",
                 "worklog",
             ],
-        }
-    }
-    fn scopes(self) -> &'static [&'static str] {
-        match self {
-            Profile::ReadOnly => &["read:jira-work", "read:jira-user"],
-            Profile::ReadWrite => &["read:jira-work", "read:jira-user", "write:jira-work"],
         }
     }
 }
@@ -102,6 +95,10 @@ pub struct AccessReport {
     /// For scoped tokens and service accounts: which scopes of the profile were found missing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_scopes: Vec<String>,
+    /// For scoped tokens and service accounts: per jiralink feature, whether the token's scopes
+    /// let it run (see `scopes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<crate::scopes::FeatureScopes>,
     pub findings: Vec<Finding>,
     pub requests: u32,
 }
@@ -165,15 +162,16 @@ pub async fn audit(
             }
         }
     }
-    let missing_scopes = if matches!(
+    let features = if matches!(
         client.kind(),
         AuthKind::ScopedToken | AuthKind::ServiceAccount | AuthKind::Oauth2
     ) {
-        probe_scopes(client).await?
+        crate::scopes::check(client).await?
     } else {
         Vec::new()
     };
-    let findings = findings(
+    let missing_scopes = crate::scopes::missing(&features);
+    let mut findings = findings(
         profile,
         site_admin,
         &projects,
@@ -181,37 +179,23 @@ pub async fn audit(
         client.kind(),
         previous,
     );
+    for (_, message) in crate::scopes::missing_features(&features, profile == Profile::ReadWrite) {
+        findings.push(Finding {
+            kind: "missing_scope".into(),
+            severity: Severity::Warning,
+            message,
+            projects: vec![],
+        });
+    }
     Ok(AccessReport {
         profile,
         site_admin,
         projects,
         missing_scopes,
+        features,
         findings,
         requests: client.requests() - before,
     })
-}
-
-/// Reading already worked (the permission calls read), so only a write scope can be missing for
-/// reads... and for writes one cheap probe: an empty create, which a token with `write:jira-work`
-/// gets a 400 validation error for (nothing is created) and one without gets a scope error.
-async fn probe_scopes(client: &Client) -> Result<Vec<String>, Error> {
-    let mut missing = Vec::new();
-    let write = match client
-        .send(
-            Method::POST,
-            &format!("{}/issue", client.api()),
-            Some(&json!({"fields": {}})),
-        )
-        .await
-    {
-        Ok(_) => true,
-        Err(e) => e.diagnosis().code != Code::MissingScope,
-    };
-    if !write {
-        missing.push("write:jira-work".to_owned());
-    }
-
-    Ok(missing)
 }
 
 fn findings(
@@ -282,26 +266,6 @@ fn findings(
                 projects: lacking,
             });
         }
-    }
-    let needed_scopes: Vec<&String> = missing_scopes
-        .iter()
-        .filter(|s| profile.scopes().contains(&s.as_str()))
-        .collect();
-    if !needed_scopes.is_empty() {
-        out.push(Finding {
-            kind: "missing_scope".into(),
-            severity: Severity::Warning,
-            message: format!(
-                "The token lacks {} that the {} profile needs.",
-                needed_scopes
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                profile_name(profile)
-            ),
-            projects: vec![],
-        });
     }
     if let Some(prev) = previous {
         let now: Vec<&str> = projects.iter().map(|p| p.key.as_str()).collect();

@@ -9,6 +9,7 @@ pub mod diagnosis;
 pub mod oauth1;
 pub mod oauth2;
 pub mod probe;
+pub mod scopes;
 pub mod site;
 
 pub use auth::{Auth, AuthKind};

@@ -946,6 +946,95 @@ fn secret(rng: &mut ChaCha8Rng, len: usize) -> String {
 }
 
 /// The identities of PRODUCT.md, each backed by a real user and token or password.
+/// The classic read scopes (Jira platform).
+pub const CLASSIC_READ_SCOPES: &[&str] = &["read:jira-work", "read:jira-user"];
+
+/// The read scopes Jira Software's operations ask for (boards, sprints, epics, their issues); they
+/// have no classic equivalent, so a classic token reads boards and sprints only with them.
+pub const AGILE_READ_SCOPES: &[&str] = &[
+    "read:board-scope:jira-software",
+    "read:board-scope.admin:jira-software",
+    "read:sprint:jira-software",
+    "read:epic:jira-software",
+    "read:issue:jira-software",
+    "read:project:jira",
+    "read:issue-details:jira",
+    "read:jql:jira",
+];
+
+/// The read operations the simulator serves (path samples); `granular-reader` holds the granular
+/// scopes of all of them, which is every scope a read sync needs.
+const READ_OPERATIONS: &[(&str, &str)] = &[
+    ("GET", "/rest/api/3/serverInfo"),
+    ("GET", "/rest/api/3/myself"),
+    ("GET", "/rest/api/3/mypermissions"),
+    ("POST", "/rest/api/3/permissions/project"),
+    ("POST", "/rest/api/3/permissions/check"),
+    ("GET", "/rest/api/3/project"),
+    ("GET", "/rest/api/3/project/search"),
+    ("GET", "/rest/api/3/project/P"),
+    ("GET", "/rest/api/3/field"),
+    ("GET", "/rest/api/3/status"),
+    ("GET", "/rest/api/3/statuscategory"),
+    ("GET", "/rest/api/3/priority"),
+    ("GET", "/rest/api/3/resolution"),
+    ("GET", "/rest/api/3/issuetype"),
+    ("GET", "/rest/api/3/issueLinkType"),
+    ("GET", "/rest/api/3/users/search"),
+    ("GET", "/rest/api/3/user/search"),
+    ("GET", "/rest/api/3/user"),
+    ("GET", "/rest/api/3/search"),
+    ("POST", "/rest/api/3/search"),
+    ("GET", "/rest/api/3/search/jql"),
+    ("POST", "/rest/api/3/search/jql"),
+    ("POST", "/rest/api/3/search/approximate-count"),
+    ("POST", "/rest/api/3/issue/bulkfetch"),
+    ("GET", "/rest/api/3/issue/P-1"),
+    ("GET", "/rest/api/3/issue/P-1/changelog"),
+    ("POST", "/rest/api/3/changelog/bulkfetch"),
+    ("GET", "/rest/api/3/issue/P-1/comment"),
+    ("GET", "/rest/api/3/issue/P-1/comment/1"),
+    ("POST", "/rest/api/3/comment/list"),
+    ("GET", "/rest/api/3/issue/P-1/worklog"),
+    ("GET", "/rest/api/3/issue/P-1/worklog/1"),
+    ("GET", "/rest/api/3/worklog/updated"),
+    ("GET", "/rest/api/3/worklog/deleted"),
+    ("POST", "/rest/api/3/worklog/list"),
+    ("GET", "/rest/api/3/issue/P-1/transitions"),
+    ("GET", "/rest/api/3/issue/P-1/properties"),
+    ("GET", "/rest/api/3/issue/P-1/properties/k"),
+    ("GET", "/rest/api/3/issue/P-1/remotelink"),
+    ("GET", "/rest/api/3/issueLink/1"),
+    ("GET", "/rest/agile/1.0/board"),
+    ("GET", "/rest/agile/1.0/board/1"),
+    ("GET", "/rest/agile/1.0/board/1/configuration"),
+    ("GET", "/rest/agile/1.0/board/1/sprint"),
+    ("GET", "/rest/agile/1.0/board/1/issue"),
+    ("GET", "/rest/agile/1.0/board/1/epic"),
+    ("GET", "/rest/agile/1.0/sprint/1"),
+    ("GET", "/rest/agile/1.0/sprint/1/issue"),
+];
+
+/// `granular-reader`'s scopes: for each read operation, its granular set (scopes named
+/// `verb:resource:product`), taken from the spec table.
+fn granular_read_scopes() -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (method, path) in READ_OPERATIONS {
+        let op = crate::scopes::operation(method, path)
+            .expect("every read operation the simulator serves is in the spec table");
+        let granular = op
+            .alternatives
+            .iter()
+            .find(|set| !set.is_empty() && set.iter().all(|s| s.matches(':').count() == 2));
+        for scope in granular.into_iter().flatten() {
+            if !out.iter().any(|s| s == *scope) {
+                out.push(scope.to_string());
+            }
+        }
+    }
+    out
+}
+
 fn seed_identities(
     site: &mut Site,
     rng: &mut ChaCha8Rng,
@@ -1013,7 +1102,9 @@ fn seed_identities(
     };
     let admin_groups = vec![G_ADMINS, G_SOFTWARE, G_DEVELOPERS];
     let dev = vec![G_SOFTWARE, G_DEVELOPERS];
-    let read_scopes = vec!["read:jira-work".to_owned(), "read:jira-user".to_owned()];
+    let owned = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let classic_read = owned(CLASSIC_READ_SCOPES);
+    let classic_and_agile = owned(&[CLASSIC_READ_SCOPES, AGILE_READ_SCOPES].concat());
     if cloud {
         let api = Some(TokenKind::ApiToken);
         add(
@@ -1048,17 +1139,14 @@ fn seed_identities(
             "Scoped Reader",
             dev.clone(),
             Some(TokenKind::Scoped {
-                scopes: read_scopes,
+                scopes: classic_and_agile.clone(),
             }),
             Some(now + 300 * DAY),
             false,
             10,
         );
-        let sa_scopes = vec![
-            "read:jira-work".to_owned(),
-            "read:jira-user".to_owned(),
-            "write:jira-work".to_owned(),
-        ];
+        let mut sa_scopes = classic_and_agile;
+        sa_scopes.push("write:jira-work".to_owned());
         let sa = add(
             &mut out,
             site,
@@ -1116,6 +1204,34 @@ fn seed_identities(
             200,
         );
         site.users[inactive as usize].active = false;
+        add(
+            &mut out,
+            site,
+            rng,
+            "granular-reader",
+            "Granular Reader",
+            vec![G_SOFTWARE, G_DEVELOPERS],
+            Some(TokenKind::Scoped {
+                scopes: granular_read_scopes(),
+            }),
+            Some(now + 300 * DAY),
+            false,
+            8,
+        );
+        add(
+            &mut out,
+            site,
+            rng,
+            "scoped-no-agile",
+            "Scoped Reader Without Agile",
+            vec![G_SOFTWARE, G_DEVELOPERS],
+            Some(TokenKind::Scoped {
+                scopes: classic_read,
+            }),
+            Some(now + 300 * DAY),
+            false,
+            12,
+        );
     } else {
         let admin = add(
             &mut out,
@@ -1339,7 +1455,9 @@ mod tests {
                 "service-account",
                 "expired",
                 "revoked",
-                "inactive"
+                "inactive",
+                "granular-reader",
+                "scoped-no-agile"
             ]
         );
         let reader = cloud.tokens[&ids[1].secret].user;

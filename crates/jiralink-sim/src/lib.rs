@@ -22,6 +22,7 @@ mod oauth2;
 pub mod ops;
 pub mod render;
 mod routes;
+pub mod scopes;
 mod server;
 mod snapshot;
 mod transport;
@@ -314,11 +315,12 @@ fn seed_oauth2(shared: &Shared) -> Identity {
         .find(|u| site.is_site_admin(*u))
         .unwrap_or(0);
     let user = &site.users[admin as usize];
-    let scopes = vec![
-        "read:jira-work".to_owned(),
-        "read:jira-user".to_owned(),
-        "offline_access".to_owned(),
-    ];
+    let mut scopes: Vec<String> = generate::CLASSIC_READ_SCOPES
+        .iter()
+        .chain(generate::AGILE_READ_SCOPES)
+        .map(|s| s.to_string())
+        .collect();
+    scopes.push("offline_access".to_owned());
     let (client_id, client_secret, refresh) = shared.oauth2.lock().seed(admin, scopes);
     let mut extra = std::collections::BTreeMap::new();
     extra.insert("client_id".to_owned(), client_id);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -224,9 +224,10 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
         None => None,
     };
 
+    // Scoped, service-account and OAuth 2.0 tokens need the scopes Atlassian's specs list for the
+    // operation (the classic set or the granular set; see `scopes`).
     if let Some(scopes) = &scopes {
-        let needed = required_scope(req.method(), &inner);
-        if !scopes.iter().any(|s| s == needed) {
+        if !crate::scopes::allows(scopes, req.method().as_str(), &inner) {
             return (
                 StatusCode::UNAUTHORIZED,
                 axum::Json(json!({"code": 401, "message": "Unauthorized; scope does not match"})),
@@ -293,44 +294,6 @@ fn rewrite_uri(uri: &Uri, path: &str) -> Uri {
         None => path.to_owned(),
     };
     pq.parse().unwrap_or_else(|_| Uri::from_static("/"))
-}
-
-/// POST endpoints that only read (searches, bulk fetches, permission checks): Jira's scopes treat
-/// them as reads. The simulator's own list, apart from the client's.
-const READ_ONLY_POSTS: &[&str] = &[
-    "/search/jql",
-    "/search",
-    "/search/approximate-count",
-    "/issue/bulkfetch",
-    "/changelog/bulkfetch",
-    "/comment/list",
-    "/worklog/list",
-    "/permissions/check",
-    "/permissions/project",
-];
-
-/// Which OAuth scope a request needs (classic scopes).
-fn required_scope(method: &Method, path: &str) -> &'static str {
-    let read_post = READ_ONLY_POSTS;
-    let user_paths = [
-        "/myself",
-        "/user",
-        "/users/search",
-        "/user/search",
-        "/users",
-    ];
-    let tail = path
-        .strip_prefix("/rest/api/2")
-        .or_else(|| path.strip_prefix("/rest/api/3"))
-        .unwrap_or(path);
-    if user_paths.iter().any(|p| tail.starts_with(p)) && method == Method::GET {
-        return "read:jira-user";
-    }
-    if method == Method::GET || (method == Method::POST && read_post.contains(&tail)) {
-        "read:jira-work"
-    } else {
-        "write:jira-work"
-    }
 }
 
 /// The URL the client addressed (scheme, its Host header, original path), which OAuth signs.
@@ -783,38 +746,6 @@ mod tests {
         assert_eq!(
             (0..10).filter(|_| take(&map, "a", rps, t1).is_ok()).count(),
             5
-        );
-    }
-
-    #[test]
-    fn scopes_follow_method_and_resource() {
-        assert_eq!(
-            required_scope(&Method::GET, "/rest/api/3/myself"),
-            "read:jira-user"
-        );
-        assert_eq!(
-            required_scope(&Method::GET, "/rest/api/3/issue/X-1"),
-            "read:jira-work"
-        );
-        assert_eq!(
-            required_scope(&Method::POST, "/rest/api/3/search/jql"),
-            "read:jira-work"
-        );
-        assert_eq!(
-            required_scope(&Method::POST, "/rest/api/3/changelog/bulkfetch"),
-            "read:jira-work"
-        );
-        assert_eq!(
-            required_scope(&Method::POST, "/rest/api/3/issue"),
-            "write:jira-work"
-        );
-        assert_eq!(
-            required_scope(&Method::PUT, "/rest/api/3/issue/X-1"),
-            "write:jira-work"
-        );
-        assert_eq!(
-            required_scope(&Method::POST, "/rest/agile/1.0/sprint"),
-            "write:jira-work"
         );
     }
 

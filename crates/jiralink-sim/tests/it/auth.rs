@@ -462,3 +462,228 @@ async fn datacenter_oauth1_signed_requests_and_the_dance() {
         "the token acts as the user who approved it"
     );
 }
+
+/// Every operation the simulator's router serves, as `(METHOD, path template)`, read from the
+/// `.route(...)` calls of `src/routes/*.rs`: a route added anywhere is checked by the scope test.
+fn served_operations() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("src/routes")
+        .map(|e| e.expect("a directory entry").path())
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        // Where each route module is nested in the router (routes/mod.rs). `oauth.rs` serves the
+        // Data Center OAuth 1.0a dance (before authentication); `mod.rs` the simulator's own
+        // `/__sim/` endpoints.
+        let prefix = match name {
+            "platform.rs" | "issues.rs" | "search.rs" | "writes.rs" => "/rest/api/3",
+            "agile.rs" => "/rest/agile/1.0",
+            "oauth.rs" | "mod.rs" => continue,
+            other => panic!(
+                "src/routes/{other} is not in served_operations' prefix map (tests/it/auth.rs): \
+                 add the prefix its routes are nested under"
+            ),
+        };
+        let text = std::fs::read_to_string(&file).expect("a route module");
+        for (i, _) in text.match_indices(".route(") {
+            let rest = &text[i + ".route(".len()..];
+            let Some(open) = rest.find('"') else { continue };
+            let Some(len) = rest[open + 1..].find('"') else {
+                continue;
+            };
+            let path = &rest[open + 1..open + 1 + len];
+            // The method router: up to the parenthesis that closes `.route(`.
+            let mut depth = 1;
+            let mut end = rest.len();
+            for (j, c) in rest.char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = j;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let chain = &rest[open + 1 + len + 1..end];
+            for method in ["get", "post", "put", "delete", "patch"] {
+                let called = chain.match_indices(&format!("{method}(")).any(|(k, _)| {
+                    k == 0
+                        || !chain[..k]
+                            .chars()
+                            .next_back()
+                            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+                });
+                if called {
+                    out.push((method.to_ascii_uppercase(), format!("{prefix}{path}")));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Atlassian's scope rule, enforced on every operation the simulator serves: a scoped token with
+/// exactly one of the operation's scope sets gets through; the same set less any one scope gets the
+/// gateway's 401 "scope does not match" (unless what is left still satisfies another set).
+#[tokio::test]
+async fn every_served_operation_needs_the_scopes_atlassian_lists() {
+    use jiralink_sim::model::{Token, TokenKind};
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(40)
+        .seed(5)
+        .start()
+        .await
+        .expect("sim");
+    let ops = served_operations();
+    assert!(
+        ops.len() > 60,
+        "the route scan found the router's operations: {ops:?}"
+    );
+    let reader = sim.identity("scoped-reader").expect("scoped-reader");
+    let user = sim.shared().site.read().tokens[&reader.secret].user;
+    let email = reader.email.clone().expect("email");
+    let mut minted: std::collections::HashMap<Vec<String>, String> = Default::default();
+    let mut token_for = |scopes: Vec<String>| -> String {
+        let n = minted.len();
+        minted
+            .entry(scopes.clone())
+            .or_insert_with(|| {
+                let secret = format!("ATATT3-scope-test-{n}");
+                sim.shared().site.write().tokens.insert(
+                    secret.clone(),
+                    Token {
+                        secret: secret.clone(),
+                        user,
+                        kind: TokenKind::Scoped { scopes },
+                        created: 0,
+                        expires: None,
+                        revoked: false,
+                    },
+                );
+                secret
+            })
+            .clone()
+    };
+    let mut checked = 0;
+    for (method, template) in &ops {
+        let path: String = template
+            .split('/')
+            .map(|s| if s.starts_with('{') { "1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let op = jiralink_sim::scopes::operation(method, &path)
+            .unwrap_or_else(|| panic!("{method} {template} is served but not in the scope table"));
+        let satisfied = |held: &[String]| {
+            op.alternatives
+                .iter()
+                .any(|alt| alt.iter().all(|s| held.iter().any(|h| h == s)))
+        };
+        let body = (method != "GET" && method != "DELETE").then(|| json!({}));
+        let send = |secret: String| {
+            let client = gateway(&sim, Auth::Basic(email.clone(), secret));
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+            let path = path.clone();
+            let body = body.clone();
+            async move { client.send(method, &path, body).await }
+        };
+        assert!(
+            !op.alternatives.is_empty(),
+            "{method} {template}: the specs list no OAuth scopes for it"
+        );
+        for set in &op.alternatives {
+            let exact: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+            let r = send(token_for(exact.clone())).await;
+            assert_ne!(
+                r.status, 401,
+                "{method} {template} with exactly {exact:?}: {}",
+                r.body
+            );
+            checked += 1;
+            for missing in set {
+                let less: Vec<String> = exact.iter().filter(|s| s != missing).cloned().collect();
+                let r = send(token_for(less.clone())).await;
+                if satisfied(&less) {
+                    assert_ne!(r.status, 401, "{method} {template} with {less:?}");
+                } else {
+                    assert_eq!(
+                        r.status, 401,
+                        "{method} {template} without {missing}: {}",
+                        r.body
+                    );
+                    assert_eq!(
+                        r.body,
+                        json!({"code": 401, "message": "Unauthorized; scope does not match"}),
+                        "{method} {template} without {missing}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 300, "{checked} requests checked");
+}
+
+/// The seeded scoped identities: classic plus Agile, granular only, and classic without Agile.
+#[tokio::test]
+async fn scoped_identities_read_what_their_scopes_allow() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(60)
+        .seed(9)
+        .start()
+        .await
+        .expect("sim");
+    let as_gateway = |name: &str| gateway(&sim, Auth::of(sim.identity(name).expect(name)));
+    let board_id = {
+        let admin = Client::as_identity(&sim, "admin");
+        let boards = admin.get("/rest/agile/1.0/board").await;
+        boards.body["values"][0]["id"].as_i64().expect("a board")
+    };
+    let reads = [
+        "/rest/api/3/myself".to_owned(),
+        "/rest/api/3/project/search".to_owned(),
+        "/rest/api/3/field".to_owned(),
+        "/rest/api/3/users/search".to_owned(),
+        "/rest/api/3/search/jql?jql=created%20%3E%3D%20-3650d".to_owned(),
+    ];
+    let agile = [
+        "/rest/agile/1.0/board".to_owned(),
+        format!("/rest/agile/1.0/board/{board_id}/sprint"),
+    ];
+    for name in ["scoped-reader", "granular-reader", "service-account"] {
+        let c = as_gateway(name);
+        for path in reads.iter().chain(&agile) {
+            let r = c.get(path).await;
+            assert_eq!(r.status, 200, "{name} GET {path}: {}", r.body);
+        }
+    }
+    let no_agile = as_gateway("scoped-no-agile");
+    for path in &reads {
+        assert_eq!(
+            no_agile.get(path).await.status,
+            200,
+            "scoped-no-agile {path}"
+        );
+    }
+    for path in &agile {
+        let r = no_agile.get(path).await;
+        assert_eq!(r.status, 401, "scoped-no-agile {path}");
+        assert_eq!(r.body["message"], "Unauthorized; scope does not match");
+    }
+    // Granular read scopes do not write.
+    let w = as_gateway("granular-reader")
+        .post("/rest/api/3/issue", json!({"fields": {"summary": "x"}}))
+        .await;
+    assert_eq!(w.status, 401);
+}

@@ -113,3 +113,69 @@ async fn findings_match_the_rights_of_simulated_identities() {
     );
     let _ = std::fs::remove_dir_all(&s.home);
 }
+
+/// Scopes per feature: a classic token without the Agile scopes is told, before any sync, that it
+/// cannot read boards and sprints; a granular-only token passes every read feature.
+#[tokio::test(flavor = "multi_thread")]
+async fn scoped_tokens_report_missing_scopes_per_feature() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(80)
+        .projects(3)
+        .seed(43)
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("access-scopes");
+    for name in ["scoped-no-agile", "granular-reader", "scoped-reader"] {
+        let id = sim.identity(name).expect("identity").clone();
+        add(&mut s, &sim, name, &id);
+    }
+    let refused = |v: &Value| -> Vec<String> {
+        v["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .filter(|f| f["ok"] == false)
+            .filter_map(|f| f["feature"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let scope_messages = |v: &Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["kind"] == "missing_scope")
+            .filter_map(|f| f["message"].as_str().map(str::to_owned))
+            .collect()
+    };
+
+    let no_agile = audit(&mut s, "scoped-no-agile", "read-only");
+    assert_eq!(
+        refused(&no_agile),
+        ["sync:boards", "sync:sprints", "write-back"],
+        "{no_agile}"
+    );
+    let messages = scope_messages(&no_agile);
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].starts_with("sync:boards")
+            && messages[0].contains("read:board-scope:jira-software")
+    );
+    assert!(
+        messages[1].starts_with("sync:sprints")
+            && messages[1].contains("read:sprint:jira-software")
+    );
+
+    let granular = audit(&mut s, "granular-reader", "read-only");
+    assert_eq!(refused(&granular), ["write-back"], "{granular}");
+    assert!(scope_messages(&granular).is_empty());
+    let granular_rw = audit(&mut s, "granular-reader", "read-write");
+    let messages = scope_messages(&granular_rw);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].starts_with("write-back"));
+
+    let reader = audit(&mut s, "scoped-reader", "read-only");
+    assert_eq!(refused(&reader), ["write-back"], "{reader}");
+    assert!(scope_messages(&reader).is_empty());
+}

@@ -127,3 +127,65 @@ async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
     assert_eq!(runs, 21, "every run, killed or not, is recorded");
     let _ = std::fs::remove_dir_all(&s.home);
 }
+
+/// Scoped tokens sync everything their scopes cover: the classic-plus-Agile token and the
+/// granular-only token each mirror every issue, comment, worklog and sprint of the snapshot.
+#[tokio::test(flavor = "multi_thread")]
+async fn scoped_and_granular_tokens_sync_every_stream() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(300)
+        .projects(4)
+        .seed(62)
+        .start()
+        .await
+        .expect("sim");
+    sim.pause_mutation(true);
+    let snap = sim.snapshot();
+    let snap_ids = |list: &str, f: &str| -> BTreeSet<String> {
+        snap[list]
+            .as_array()
+            .expect("list")
+            .iter()
+            .flat_map(|i| match &i[f] {
+                serde_json::Value::Array(a) => a.clone(),
+                v => vec![v.clone()],
+            })
+            .map(|v| v.to_string())
+            .collect()
+    };
+    for name in ["scoped-reader", "granular-reader"] {
+        let mut s = Session::new(&format!("sync-{name}"));
+        let id = sim.identity(name).expect("identity").clone();
+        s.add_identity(&sim, name, &id);
+        let r = s.run(&["sync", name], None, &[]);
+        assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
+        let store = jiralink_store::Store::open_sqlite(&s.home.join("jiralink.db")).expect("store");
+        let conn = store.connection();
+        let ids = |sql: &str| -> BTreeSet<String> {
+            let mut st = conn.prepare(sql).expect("sql");
+            st.query_map([], |r| r.get::<_, String>(0))
+                .expect("q")
+                .map(|r| r.expect("row"))
+                .collect()
+        };
+        assert_eq!(
+            ids("SELECT id FROM issues WHERE deleted_at IS NULL"),
+            snap_ids("issues", "id"),
+            "{name}: issues"
+        );
+        assert_eq!(
+            ids("SELECT id FROM comments WHERE deleted_at IS NULL"),
+            snap_ids("issues", "comment_ids"),
+            "{name}: comments"
+        );
+        assert_eq!(
+            ids("SELECT id FROM worklogs WHERE deleted_at IS NULL"),
+            snap_ids("issues", "worklog_ids"),
+            "{name}: worklogs"
+        );
+        let sprints = ids("SELECT CAST(id AS TEXT) FROM sprints");
+        assert!(!sprints.is_empty(), "{name}: sprints synced");
+        assert_eq!(sprints, snap_ids("sprints", "id"), "{name}: sprints");
+    }
+}
