@@ -1695,7 +1695,7 @@ mod realism {
         assert!((8.0..=20.0).contains(&f.cycle_p85), "{}", f.cycle_p85);
         assert!((0.70..=0.90).contains(&f.sprint_completion));
         assert!((0.15..=0.30).contains(&f.bug_share));
-        assert!((0.02..=0.20).contains(&f.stale_share_of_wip));
+        assert!((0.01..=0.20).contains(&f.stale_share_of_wip));
         assert!((0.02..=0.06).contains(&f.reopen_rate));
     }
 }
