@@ -1622,7 +1622,10 @@ mod realism {
             .iter()
             .filter(|s| s.state == SprintState::Closed)
         {
-            let (start, end) = (sprint.start.unwrap(), sprint.end.unwrap());
+            let (start, end) = (
+                sprint.start.expect("generated data has it"),
+                sprint.end.expect("generated data has it"),
+            );
             for issue in &site.issues {
                 let member_at = |t: Millis| {
                     issue
@@ -1634,7 +1637,7 @@ mod realism {
                             ChangeValue::Sprint { to, .. } => Some(to.contains(&sprint.id)),
                             _ => None,
                         })
-                        .last()
+                        .next_back()
                         .unwrap_or(false)
                 };
                 if member_at(start) {

@@ -1218,6 +1218,15 @@ pub fn summary(issue: &Issue) -> String {
     }
 }
 
+/// A comment's body as plain text (what `comment ~` searches): stored when written by a client,
+/// otherwise the words of the generated rich text (see `richtext`).
+pub fn comment_text(c: &Comment) -> String {
+    match &c.body {
+        Some(b) => b.to_string(),
+        None => RichText::comment(c.id, 1).text(),
+    }
+}
+
 /// The content hash the snapshot reports for an issue: SHA-256 (hex) of the canonical string
 /// `id|key|summary|status id|issue type id|priority id|resolution id|assignee|updated ms|story points`
 /// (see docs/simulator.md), so that a sync can prove it holds the same content.

@@ -9,7 +9,7 @@ use crate::model::{Deployment, Site, UserIx};
 enum Inline {
     Text(String),
     Strong(&'static str),
-    InlineCode(String),
+    Monospace(String),
     Link(&'static str, String),
     Mention(UserIx),
     /// Short name, Unicode text, wiki emoticon.
@@ -130,7 +130,7 @@ impl RichText {
                         HardBreak,
                         Strong("Actual:"),
                         Text(" a 500 after ".into()),
-                        InlineCode(format!("{}s", 30 + (h >> 24) % 30)),
+                        Monospace(format!("{}s", 30 + (h >> 24) % 30)),
                         Text(".".into()),
                     ]),
                 ]
@@ -213,6 +213,37 @@ impl RichText {
         out
     }
 
+    /// The words, one line per paragraph, list item, code block and table row; mentions are left
+    /// out (their names need the site).
+    pub fn text(&self) -> String {
+        fn line(out: &mut Vec<String>, content: &[Inline]) {
+            let mut s = String::new();
+            for x in content {
+                match x {
+                    Inline::Text(t) | Inline::Monospace(t) | Inline::Card(t) => s.push_str(t),
+                    Inline::Strong(t) | Inline::Link(t, _) => s.push_str(t),
+                    Inline::Emoji(_, text, _) => s.push_str(text),
+                    Inline::HardBreak => s.push('\n'),
+                    Inline::Mention(_) => {}
+                }
+            }
+            out.push(s.trim().to_owned());
+        }
+        let mut out = Vec::new();
+        for b in &self.blocks {
+            match b {
+                Block::Para(inl) => line(&mut out, inl),
+                Block::Bullets(items) | Block::Ordered(items) => {
+                    items.iter().for_each(|i| line(&mut out, i))
+                }
+                Block::Code(_, code) => out.push(code.clone()),
+                Block::Table(rows) => out.extend(rows.iter().map(|r| r.join(" "))),
+                Block::Media(_, file) => out.push(file.clone()),
+            }
+        }
+        out.join("\n")
+    }
+
     /// Wiki markup (REST v2 and Data Center).
     pub fn wiki(&self, site: &Site) -> String {
         let mut out = String::new();
@@ -283,7 +314,7 @@ fn adf_inline(out: &mut String, content: &[Inline], site: &Site) {
         match x {
             Inline::Text(t) => adf_text(out, t, None),
             Inline::Strong(t) => adf_text(out, t, Some(r#"{"type":"strong"}"#)),
-            Inline::InlineCode(t) => adf_text(out, t, Some(r#"{"type":"code"}"#)),
+            Inline::Monospace(t) => adf_text(out, t, Some(r#"{"type":"code"}"#)),
             Inline::Link(t, url) => {
                 let mut mark = String::from(r#"{"type":"link","attrs":{"href":"#);
                 json_str(&mut mark, url);
@@ -379,7 +410,7 @@ fn wiki_inline(out: &mut String, content: &[Inline], site: &Site) {
         match x {
             Inline::Text(t) => out.push_str(t),
             Inline::Strong(t) => out.push_str(&format!("*{t}*")),
-            Inline::InlineCode(t) => out.push_str(&format!("{{{{{t}}}}}")),
+            Inline::Monospace(t) => out.push_str(&format!("{{{{{t}}}}}")),
             Inline::Link(t, url) => out.push_str(&format!("[{t}|{url}]")),
             Inline::Mention(u) => {
                 let user = &site.users[*u as usize];
@@ -428,10 +459,16 @@ mod tests {
         seen.insert(kind.to_owned());
         match kind {
             "text" => {
-                assert!(!node["text"].as_str().unwrap().is_empty());
+                assert!(!node["text"]
+                    .as_str()
+                    .expect("generated data has it")
+                    .is_empty());
                 for m in node["marks"].as_array().into_iter().flatten() {
                     assert!(parent != "codeBlock", "no marks in code");
-                    seen.insert(format!("mark:{}", m["type"].as_str().unwrap()));
+                    seen.insert(format!(
+                        "mark:{}",
+                        m["type"].as_str().expect("generated data has it")
+                    ));
                 }
             }
             "mention" => {
@@ -439,11 +476,11 @@ mod tests {
             }
             "emoji" => assert!(node["attrs"]["shortName"]
                 .as_str()
-                .unwrap()
+                .expect("generated data has it")
                 .starts_with(':')),
             "inlineCard" => assert!(node["attrs"]["url"]
                 .as_str()
-                .unwrap()
+                .expect("generated data has it")
                 .starts_with("https://")),
             "media" => assert_eq!(node["attrs"]["type"], "file"),
             _ => {}
@@ -470,11 +507,13 @@ mod tests {
                 (doc["type"].as_str(), doc["version"].as_u64()),
                 (Some("doc"), Some(1))
             );
-            for c in doc["content"].as_array().unwrap() {
+            for c in doc["content"].as_array().expect("generated data has it") {
                 check(c, "doc", &mut seen);
             }
             wiki.push_str(&body.wiki(&site));
             wiki.push('\n');
+            let text = body.text();
+            assert!(!text.trim().is_empty() && !text.contains("[~"), "{text}");
         }
         for kind in [
             "paragraph",
