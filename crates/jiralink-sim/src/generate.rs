@@ -17,6 +17,9 @@ const HOUR: Millis = 3_600_000;
 const SPAN: Millis = 730 * DAY;
 const SPRINT_LEN: Millis = 14 * DAY;
 const CLOSED_SPRINTS: i64 = 26;
+/// Share of the issues that are work in flight when the history starts: about the steady-state
+/// WIP over the issue count (throughput x mean cycle time / arrivals over the span).
+const IMPORTED_WIP: f64 = 0.009;
 
 // Indices into the fixed catalogues below.
 const EPIC: u16 = 0;
@@ -230,6 +233,44 @@ const LABELS: &[&str] = &[
     "ux",
 ];
 
+/// Where work goes in a workflow (positions in its status list; the last one is done).
+struct Roles {
+    /// A To Do status an item moves to before work starts ("Selected for Development").
+    selected: Option<usize>,
+    /// Where work starts.
+    first: usize,
+    /// A second in-progress status ("In Review", "Blocked").
+    second: Option<usize>,
+}
+
+impl Roles {
+    fn of(workflow: &[u16], statuses: &[Status]) -> Roles {
+        let cat = |i: usize| statuses[workflow[i] as usize].category;
+        let active: Vec<usize> = (0..workflow.len())
+            .filter(|i| cat(*i) == StatusCategory::InProgress)
+            .collect();
+        let first = active.first().copied().unwrap_or(workflow.len() - 1);
+        Roles {
+            selected: (1..first).find(|i| cat(*i) == StatusCategory::ToDo),
+            first,
+            second: active.get(1).copied(),
+        }
+    }
+}
+
+/// A lognormal draw: `median` times e^(sigma·z) with z standard normal (Box-Muller).
+fn lognormal(rng: &mut ChaCha8Rng, median: f64, sigma: f64) -> f64 {
+    let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
+    let u2: f64 = rng.gen();
+    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+    median * (sigma * z).exp()
+}
+
+/// A lognormal duration in days (median, spread), capped at a year.
+fn days(rng: &mut ChaCha8Rng, median: f64, sigma: f64) -> Millis {
+    (lognormal(rng, median, sigma).min(365.0) * DAY as f64) as Millis
+}
+
 /// Everything the issue generator needs to know about the organisation, shared by all threads.
 struct Org {
     seed: u64,
@@ -240,6 +281,7 @@ struct Org {
     project_cdf: Vec<f64>,
     project_types: Vec<ProjectType>,
     project_workflow: Vec<Vec<u16>>,
+    project_roles: Vec<Roles>,
     project_issue_types: Vec<Vec<u16>>,
     /// Sprints of each project's scrum board, in time order: (id, start, end).
     project_sprints: Vec<Vec<(u32, Millis, Millis)>>,
@@ -518,6 +560,10 @@ pub fn generate(cfg: &GenConfig) -> (Site, Vec<Identity>) {
             .iter()
             .map(|p| workflows[p.workflow as usize].statuses.clone())
             .collect(),
+        project_roles: projects
+            .iter()
+            .map(|p| Roles::of(&workflows[p.workflow as usize].statuses, &all_statuses))
+            .collect(),
         project_issue_types: projects.iter().map(|p| p.issue_types.clone()).collect(),
         project_sprints,
         workers: workers.clone(),
@@ -647,50 +693,143 @@ impl Org {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed) ^ mix(i as u64));
         let (project, issue_type) = self.header(i);
         let p = project as usize;
-        let step = SPAN / self.issues.max(1) as i64;
-        let created = self.start + step * i as i64 + rng.gen_range(0..step.max(1));
+        // Arrivals at a steady rate; the first issues are the work in flight the organisation
+        // brought along when it started using Jira (imported on the first day, started at once), so
+        // that WIP is as high in the first month as later on.
+        let imported = (self.issues as f64 * IMPORTED_WIP).round() as usize;
+        let in_flight = i < imported;
+        let created = if in_flight {
+            self.start + i as i64 * (HOUR / imported as i64)
+        } else {
+            let step = (SPAN - HOUR) / (self.issues - imported).max(1) as i64;
+            self.start + HOUR + step * (i - imported) as i64 + rng.gen_range(0..step.max(1))
+        };
         let worker = |rng: &mut ChaCha8Rng| self.workers[rng.gen_range(0..self.workers.len())];
         let reporter = worker(&mut rng);
         let workflow = &self.project_workflow[p];
-        let age = self.now - created;
 
-        // The status walk, with backward moves and reopenings.
-        let long = rng.gen_bool(0.03);
+        // The item's fate: closed unstarted from the backlog, or started after a queue and done
+        // after a right-skewed cycle time (most in days, some in weeks); a few go stale, a few are
+        // reopened, a few bounce between statuses for a long time (long histories).
+        let software = self.project_types[p] == ProjectType::Software;
+        let roles = &self.project_roles[p];
+        let last = workflow.len() - 1;
+        let dropped = rng.gen_bool(0.06);
+        // Work in flight is length-biased: long-running kinds are over-represented in it.
+        let dropped = dropped && !in_flight;
+        let stale =
+            !dropped && issue_type != EPIC && rng.gen_bool(if in_flight { 0.3 } else { 0.025 });
+        let long = !dropped
+            && !stale
+            && issue_type != SUBTASK
+            && rng.gen_bool(if in_flight { 0.05 } else { 0.006 });
+        let median_cycle = match (self.project_types[p], issue_type) {
+            (_, EPIC) => 21.0,
+            (ProjectType::ServiceDesk, _) => 1.5,
+            (_, SUBTASK) => 1.5,
+            (_, BUG) => 2.5,
+            (_, TASK) => 3.0,
+            _ => 4.5,
+        };
+        let cycle = if stale {
+            days(&mut rng, 45.0, 0.5)
+        } else if long {
+            days(&mut rng, 40.0, 0.4)
+        } else if issue_type == EPIC {
+            days(&mut rng, median_cycle, 0.6)
+        } else {
+            days(&mut rng, median_cycle, 0.9)
+        }
+        .max(HOUR);
+
+        // Sprint planning (scrum boards, stories, tasks and bugs): the item waits for the next
+        // sprint (or, when urgent, joins the running one) and is picked up early in it.
+        let sprints = &self.project_sprints[p];
+        let sprintable = software
+            && !dropped
+            && issue_type != EPIC
+            && issue_type != SUBTASK
+            && rng.gen_bool(0.85);
+        let urgent = rng.gen_bool(0.2);
+        let planned = sprintable
+            .then(|| {
+                sprints.iter().position(|(_, s_start, s_end)| {
+                    (urgent && *s_start <= created && created < *s_end) || *s_start >= created
+                })
+            })
+            .flatten()
+            .filter(|k| sprints[*k].1 - created <= 21 * DAY);
+        let pickup = ((-1.5 * rng.gen_range(f64::EPSILON..1.0f64).ln()) * DAY as f64) as Millis;
+        let start = match planned {
+            Some(k) => sprints[k].1.max(created + HOUR) + pickup.min(10 * DAY),
+            None if in_flight => created + 10 * 60_000,
+            None => created + days(&mut rng, 2.0, 1.3).max(10 * 60_000),
+        };
+        let done_at = start + cycle;
+
+        // Status moves as (time, workflow position); Done moves carry their resolution.
+        let mut marks: Vec<(Millis, usize, Option<u8>)> = Vec::new();
+        if dropped {
+            let closed = created + days(&mut rng, 30.0, 1.0).max(HOUR);
+            marks.push((closed, last, Some(if rng.gen_bool(0.8) { 1 } else { 2 })));
+        } else {
+            if let Some(selected) = roles.selected {
+                marks.push((created + (start - created) / 2, selected, None));
+            }
+            marks.push((start, roles.first, None));
+            let span = done_at - start;
+            if long {
+                // Bouncing between two statuses for weeks: long changelogs.
+                let other = roles.second.unwrap_or(0);
+                let n = rng.gen_range(50..70) * 2;
+                for k in 1..=n {
+                    let pos = if k % 2 == 1 { other } else { roles.first };
+                    marks.push((start + span * k as i64 / (n as i64 + 1), pos, None));
+                }
+            } else if let Some(second) = roles.second {
+                if rng.gen_bool(if software { 0.85 } else { 0.25 }) {
+                    let t1 = start + (span as f64 * rng.gen_range(0.3..0.8)) as Millis;
+                    marks.push((t1, second, None));
+                    if rng.gen_bool(0.2) {
+                        let t2 = t1 + ((done_at - t1) as f64 * rng.gen_range(0.2..0.5)) as Millis;
+                        marks.push((t2, roles.first, None));
+                        if software {
+                            let t3 =
+                                t2 + ((done_at - t2) as f64 * rng.gen_range(0.4..0.9)) as Millis;
+                            marks.push((t3, second, None));
+                        }
+                    }
+                }
+            }
+            let res = if stale {
+                1
+            } else if issue_type == BUG && rng.gen_bool(0.1) {
+                rng.gen_range(2..4)
+            } else {
+                0
+            };
+            marks.push((done_at, last, Some(res)));
+            if !stale && rng.gen_bool(0.04) {
+                let reopened = done_at + days(&mut rng, 3.0, 1.0);
+                marks.push((reopened, roles.first, None));
+                marks.push((reopened + days(&mut rng, 2.0, 1.0), last, Some(0)));
+            }
+        }
+
         let mut events: Vec<(Millis, ChangeValue)> = Vec::new();
-        let mut t = created;
         let mut pos = 0usize;
         let mut assignee: Option<UserIx> = None;
         let mut resolution: Option<u8> = None;
         let mut resolved: Option<Millis> = None;
         let mut status_changed = created;
-        let target_done = rng.gen_bool(if age > 60 * DAY { 0.85 } else { 0.35 });
-        let untouched = !long && rng.gen_bool(if age > 60 * DAY { 0.05 } else { 0.3 });
-        let max_steps = if long {
-            rng.gen_range(50..140)
-        } else if untouched {
-            0
-        } else {
-            rng.gen_range(1..9)
-        };
-        let mean_gap = (age / (max_steps as i64 + 2)).clamp(HOUR, 6 * DAY);
-        let last = workflow.len() - 1;
-        for _ in 0..max_steps {
-            t += rng.gen_range(mean_gap / 4..mean_gap * 2);
+        for (t, to, res) in marks {
             if t >= self.now {
                 break;
             }
-            let from = pos;
-            if pos == last {
-                if !long && !rng.gen_bool(0.1) {
-                    break;
-                }
-                pos = 1.min(last); // reopened
-            } else if pos > 0 && rng.gen_bool(0.2) {
-                pos -= 1;
-            } else {
-                pos += 1;
+            if to == pos {
+                continue;
             }
-            if assignee.is_none() && pos > 0 {
+            if assignee.is_none() && to != last {
                 let a = worker(&mut rng);
                 events.push((
                     t,
@@ -700,7 +839,7 @@ impl Org {
                     },
                 ));
                 assignee = Some(a);
-            } else if long && rng.gen_bool(0.3) {
+            } else if long && rng.gen_bool(0.1) {
                 let a = worker(&mut rng);
                 events.push((
                     t,
@@ -714,18 +853,14 @@ impl Org {
             events.push((
                 t,
                 ChangeValue::Status {
-                    from: workflow[from],
-                    to: workflow[pos],
+                    from: workflow[pos],
+                    to: workflow[to],
                 },
             ));
+            pos = to;
             status_changed = t;
-            let done = self.done[workflow[pos] as usize];
-            let new_res = if done {
-                Some(if rng.gen_bool(0.9) {
-                    0
-                } else {
-                    rng.gen_range(1..4)
-                })
+            let new_res = if self.done[workflow[to] as usize] {
+                res.or(Some(0))
             } else {
                 None
             };
@@ -740,12 +875,16 @@ impl Org {
                 resolution = new_res;
                 resolved = new_res.map(|_| t);
             }
-            if pos == last && target_done && !long {
-                break;
-            }
         }
+        // When the item was last worked on: comments and worklogs fall before it.
+        let active_until = match resolved {
+            Some(r) => r,
+            None if stale => (start + 3 * DAY).min(self.now),
+            None => self.now,
+        };
+        let age = (active_until - created).max(1);
         if rng.gen_bool(0.1) {
-            let t2 = created + rng.gen_range(0..age.max(1));
+            let t2 = created + rng.gen_range(0..age);
             let from = rng.gen_range(0..5u8);
             events.push((t2, ChangeValue::Priority { from, to: 2 }));
         }
@@ -758,8 +897,7 @@ impl Org {
             })
             .unwrap_or_else(|| [0u8, 1, 2, 2, 2, 2, 3, 4][rng.gen_range(0..8)]);
 
-        // Story points and sprints on software projects.
-        let software = self.project_types[p] == ProjectType::Software;
+        // Story points on stories and bugs of software projects, sometimes re-estimated.
         let estimable = software && (issue_type == STORY || issue_type == BUG);
         let mut story_points =
             estimable.then(|| [1.0f32, 2.0, 3.0, 5.0, 8.0, 13.0][rng.gen_range(0..6)]);
@@ -768,7 +906,7 @@ impl Org {
                 let to = [1.0f32, 2.0, 3.0, 5.0, 8.0, 13.0][rng.gen_range(0..6)];
                 if to != sp {
                     events.push((
-                        created + rng.gen_range(0..age.max(1)),
+                        created + rng.gen_range(0..age),
                         ChangeValue::StoryPoints {
                             from: Some(sp),
                             to: Some(to),
@@ -778,34 +916,43 @@ impl Org {
                 }
             }
         }
+
+        // Sprint membership: joined at the planned sprint's start (committed) or on creation
+        // (scope added), carried over to the next sprint at each end while not done, back to the
+        // backlog after the fourth sprint.
         let mut in_sprints = Vec::new();
-        if software && issue_type != EPIC && issue_type != SUBTASK && rng.gen_bool(0.8) {
+        if let Some(mut k) = planned {
             let finished = resolved.unwrap_or(Millis::MAX);
-            let sprints = &self.project_sprints[p];
-            if let Some(first) = sprints.iter().position(|(_, _, end)| *end > created + DAY) {
-                let mut k = first;
-                loop {
-                    let (id, s_start, s_end) = sprints[k];
-                    let when = s_start.max(created + HOUR).min(self.now - 1);
-                    let from = in_sprints.clone();
-                    in_sprints.push(id);
-                    events.push((
-                        when,
-                        ChangeValue::Sprint {
-                            from,
-                            to: in_sprints.clone(),
-                        },
-                    ));
-                    // Carried over when not done by the end of a sprint that has ended.
-                    if finished <= s_end
-                        || s_end > self.now
-                        || in_sprints.len() == 3
-                        || k + 1 >= sprints.len()
-                    {
-                        break;
-                    }
-                    k += 1;
+            loop {
+                let (id, s_start, s_end) = sprints[k];
+                let when = if in_sprints.is_empty() {
+                    s_start.max(created + HOUR)
+                } else {
+                    s_start
+                };
+                let when = if when > self.now {
+                    created + HOUR
+                } else {
+                    when
                 }
+                .min(self.now - 1);
+                let from = in_sprints.clone();
+                in_sprints.push(id);
+                events.push((
+                    when,
+                    ChangeValue::Sprint {
+                        from,
+                        to: in_sprints.clone(),
+                    },
+                ));
+                if finished <= s_end
+                    || s_end > self.now
+                    || in_sprints.len() == 4
+                    || k + 1 >= sprints.len()
+                {
+                    break;
+                }
+                k += 1;
             }
         }
         events.sort_by_key(|(t, _)| *t);
@@ -819,15 +966,15 @@ impl Org {
             })
             .collect();
 
-        // Comments and worklogs.
-        let n_comments = if rng.gen_bool(0.03) {
+        // Comments and worklogs, while the item is worked on.
+        let n_comments = if long || rng.gen_bool(0.02) {
             rng.gen_range(25..45)
         } else {
             rng.gen_range(0..6)
         };
         let mut comments: Vec<Comment> = (0..n_comments)
             .map(|_| {
-                let at = created + rng.gen_range(0..age.max(1));
+                let at = created + rng.gen_range(0..age);
                 Comment {
                     id: 0,
                     author: worker(&mut rng),
@@ -838,17 +985,21 @@ impl Org {
             })
             .collect();
         comments.sort_by_key(|c| c.created);
-        // Most issues have a few worklogs; some long-running ones more than the 20 Jira embeds.
-        let n_worklogs = if issue_type == EPIC {
+        // Most started issues have a few worklogs; some long-running ones more than the 20 Jira
+        // embeds.
+        let work_from = start.min(active_until - 1);
+        let work = (active_until - work_from).max(1);
+        let n_worklogs = if issue_type == EPIC || dropped || resolved.is_none() && start >= self.now
+        {
             0
-        } else if rng.gen_bool(0.02) {
+        } else if long || rng.gen_bool(0.015) {
             rng.gen_range(21..40)
         } else {
             rng.gen_range(0..4)
         };
         let mut worklogs: Vec<Worklog> = (0..n_worklogs)
             .map(|_| {
-                let at = created + rng.gen_range(0..age.max(1));
+                let at = (work_from + rng.gen_range(0..work)).max(created);
                 Worklog {
                     id: 0,
                     author: assignee.unwrap_or_else(|| worker(&mut rng)),
@@ -867,7 +1018,8 @@ impl Org {
             .into_iter()
             .chain(comments.last().map(|c| c.created))
             .chain(worklogs.last().map(|w| w.created))
-            .fold(created, Millis::max);
+            .fold(created, Millis::max)
+            .min(self.now);
 
         // Parents: stories, tasks and bugs under a recent epic; sub-tasks under a recent story or task.
         let parent = match issue_type {
@@ -1488,5 +1640,184 @@ mod tests {
             sprints.iter().any(|s| s.state == SprintState::Active)
                 && sprints.iter().any(|s| s.state == SprintState::Future)
         );
+    }
+}
+
+/// The generated organisation's headline figures, read from the issues' changelogs as insights
+/// read them (see docs/simulator.md, "The generated organisation").
+#[cfg(test)]
+mod realism {
+    use super::*;
+
+    struct Figures {
+        throughput_per_week: f64,
+        wip_first_month: usize,
+        wip_last_month: usize,
+        wip_median_age_days: f64,
+        cycle_p50: f64,
+        cycle_p85: f64,
+        sprint_completion: f64,
+        bug_share: f64,
+        stale_share_of_wip: f64,
+        reopen_rate: f64,
+    }
+
+    fn percentile(sorted: &[f64], p: f64) -> f64 {
+        sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+    }
+
+    /// Status moves of an issue: (time, to).
+    fn moves(issue: &Issue) -> Vec<(Millis, u16)> {
+        issue
+            .changelog
+            .iter()
+            .flat_map(|g| g.items.iter().map(move |i| (g.created, i)))
+            .filter_map(|(t, i)| match i {
+                ChangeValue::Status { to, .. } => Some((t, *to)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn figures(site: &Site) -> Figures {
+        let cat = |s: u16| site.statuses[s as usize].category;
+        let now = site.generated_at;
+        let first = |issue: &Issue| {
+            let wf = &site.workflows[site.projects[issue.project as usize].workflow as usize];
+            wf.statuses[0]
+        };
+        let status_at = |issue: &Issue, t: Millis| {
+            moves(issue)
+                .iter()
+                .take_while(|(at, _)| *at <= t)
+                .last()
+                .map_or(first(issue), |m| m.1)
+        };
+        let wip_at = |t: Millis| {
+            site.issues
+                .iter()
+                .filter(|i| i.created <= t && cat(status_at(i, t)) == StatusCategory::InProgress)
+                .count()
+        };
+        let window = now - 26 * 7 * DAY;
+        let (mut cycles, mut done, mut bugs, mut reopened) = (Vec::new(), 0usize, 0usize, 0usize);
+        let (mut ages, mut stale) = (Vec::new(), 0usize);
+        for issue in &site.issues {
+            let m = moves(issue);
+            let started = m
+                .iter()
+                .find(|(_, s)| cat(*s) == StatusCategory::InProgress)
+                .map(|x| x.0);
+            let status = cat(issue.status);
+            if status == StatusCategory::Done {
+                let done_at = m
+                    .iter()
+                    .rev()
+                    .find(|(_, s)| cat(*s) == StatusCategory::Done)
+                    .map_or(issue.created, |x| x.0);
+                if done_at >= window {
+                    done += 1;
+                    bugs += usize::from(issue.issue_type == BUG);
+                    if let Some(s) = started {
+                        cycles.push((done_at - s) as f64 / DAY as f64);
+                    }
+                    let dones = m
+                        .iter()
+                        .filter(|(_, s)| cat(*s) == StatusCategory::Done)
+                        .count();
+                    reopened += usize::from(dones > 1);
+                }
+            } else if status == StatusCategory::InProgress {
+                ages.push((now - started.unwrap_or(issue.created)) as f64 / DAY as f64);
+                stale += usize::from(now - issue.updated > 30 * DAY);
+            }
+        }
+        cycles.sort_by(f64::total_cmp);
+        ages.sort_by(f64::total_cmp);
+        // Closed sprints: items in the sprint at its start and done at its end.
+        let (mut committed, mut completed) = (0usize, 0usize);
+        for sprint in site
+            .sprints
+            .iter()
+            .filter(|s| s.state == SprintState::Closed)
+        {
+            let (start, end) = (
+                sprint.start.expect("generated data has it"),
+                sprint.end.expect("generated data has it"),
+            );
+            for issue in &site.issues {
+                let member_at = |t: Millis| {
+                    issue
+                        .changelog
+                        .iter()
+                        .filter(|g| g.created <= t)
+                        .flat_map(|g| &g.items)
+                        .filter_map(|i| match i {
+                            ChangeValue::Sprint { to, .. } => Some(to.contains(&sprint.id)),
+                            _ => None,
+                        })
+                        .next_back()
+                        .unwrap_or(false)
+                };
+                if member_at(start) {
+                    committed += 1;
+                    completed += usize::from(
+                        member_at(end) && cat(status_at(issue, end)) == StatusCategory::Done,
+                    );
+                }
+            }
+        }
+        Figures {
+            throughput_per_week: done as f64 / 26.0,
+            wip_first_month: wip_at(now - SPAN + 30 * DAY),
+            wip_last_month: wip_at(now),
+            wip_median_age_days: percentile(&ages, 0.5),
+            cycle_p50: percentile(&cycles, 0.5),
+            cycle_p85: percentile(&cycles, 0.85),
+            sprint_completion: completed as f64 / committed.max(1) as f64,
+            bug_share: bugs as f64 / done.max(1) as f64,
+            stale_share_of_wip: stale as f64 / ages.len().max(1) as f64,
+            reopen_rate: reopened as f64 / done.max(1) as f64,
+        }
+    }
+
+    #[test]
+    fn a_20000_issue_site_reads_like_a_plausible_organisation() {
+        let (site, _) = generate(&GenConfig {
+            deployment: Deployment::Cloud,
+            seed: 9,
+            issues: 20_000,
+            projects: None,
+        });
+        let f = figures(&site);
+        eprintln!(
+            "throughput {:.0}/week, WIP {} (first month) {} (last), WIP median age {:.1} d, \
+             cycle p50 {:.1} d p85 {:.1} d, sprint completion {:.0}%, bug share {:.0}%, \
+             stale {:.0}% of WIP, reopened {:.1}%",
+            f.throughput_per_week,
+            f.wip_first_month,
+            f.wip_last_month,
+            f.wip_median_age_days,
+            f.cycle_p50,
+            f.cycle_p85,
+            f.sprint_completion * 100.0,
+            f.bug_share * 100.0,
+            f.stale_share_of_wip * 100.0,
+            f.reopen_rate * 100.0
+        );
+        // Little's law: arrivals and completions balance, so WIP neither piles up nor drains.
+        let (a, b) = (f.wip_first_month as f64, f.wip_last_month as f64);
+        assert!((b - a).abs() <= 0.25 * a, "WIP {a} then {b}");
+        assert!(f.wip_median_age_days < f.cycle_p85);
+        // Throughput matches arrivals (20,000 over two years is 192 a week) less the dropped.
+        assert!((160.0..=200.0).contains(&f.throughput_per_week));
+        // WIP = throughput x mean cycle time: a small share of the issues.
+        assert!((150..=400).contains(&f.wip_last_month));
+        assert!((2.0..=5.0).contains(&f.cycle_p50), "{}", f.cycle_p50);
+        assert!((8.0..=20.0).contains(&f.cycle_p85), "{}", f.cycle_p85);
+        assert!((0.70..=0.90).contains(&f.sprint_completion));
+        assert!((0.15..=0.30).contains(&f.bug_share));
+        assert!((0.01..=0.20).contains(&f.stale_share_of_wip));
+        assert!((0.02..=0.06).contains(&f.reopen_rate));
     }
 }

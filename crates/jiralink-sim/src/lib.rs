@@ -21,6 +21,7 @@ pub mod oauth1;
 mod oauth2;
 pub mod ops;
 pub mod render;
+mod richtext;
 mod routes;
 pub mod scopes;
 mod server;

@@ -340,7 +340,7 @@ pub struct Comment {
     pub author: UserIx,
     pub created: Millis,
     pub updated: Millis,
-    /// `None`: generated text derived from the id (see `render::comment_text`).
+    /// `None`: generated rich text derived from the id (see `richtext::RichText::comment`).
     pub body: Option<Box<str>>,
 }
 

@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::model::*;
+use crate::richtext::RichText;
 
 /// How many changelog histories, comments and worklogs an issue carries inline, by context.
 #[derive(Debug, Clone, Copy)]
@@ -370,7 +371,17 @@ impl<'a> View<'a> {
         w.key("author");
         self.fragment(w, Fragment::User, c.author.into());
         w.key("body");
-        self.write_text(w, &comment_text(c));
+        match &c.body {
+            Some(body) => self.write_text(w, body),
+            None => {
+                let body = RichText::comment(c.id, self.site.users.len());
+                if self.v3 {
+                    w.raw(&body.adf(self.site));
+                } else {
+                    w.str(&body.wiki(self.site));
+                }
+            }
+        }
         w.key("updateAuthor");
         self.fragment(w, Fragment::User, c.author.into());
         w.key("created");
@@ -1251,27 +1262,12 @@ pub fn summary(issue: &Issue) -> String {
     }
 }
 
-const REMARKS: &[&str] = &[
-    "I can reproduce this on staging.",
-    "Pushed a fix, please review.",
-    "Blocked on the platform team.",
-    "Moved to the next sprint.",
-    "Customer confirmed the workaround helps.",
-    "Added logs, waiting for the next occurrence.",
-    "Needs a design review first.",
-    "Done, deployed to production.",
-];
-
-/// A comment's body: stored when written by a client, otherwise derived from the id.
+/// A comment's body as plain text (what `comment ~` searches): stored when written by a client,
+/// otherwise the words of the generated rich text (see `richtext`).
 pub fn comment_text(c: &Comment) -> String {
     match &c.body {
         Some(b) => b.to_string(),
-        None => {
-            let h = mix(c.id);
-            let a = REMARKS[(h % REMARKS.len() as u64) as usize];
-            let b = REMARKS[((h >> 8) % REMARKS.len() as u64) as usize];
-            format!("{a}\n{b}")
-        }
+        None => RichText::comment(c.id, 1).text(),
     }
 }
 

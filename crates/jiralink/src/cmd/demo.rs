@@ -161,12 +161,15 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
         .report
         .unwrap_or_else(|| std::env::temp_dir().join("jiralink-demo-report.html"));
     insights_cmd::write_html(&insights, &report)?;
+    let team = Headline::of(&insights);
     if out.json {
         println!(
             "{}",
-            serde_json::json!({"report": report, "flow": {"completed": insights.flow.completed, "cycle_time_days": insights.flow.cycle_time_days, "lead_time_days": insights.flow.lead_time_days, "wip": insights.flow.wip, "at_risk": insights.flow.at_risk}, "forecast": insights.forecast.results})
+            serde_json::json!({"report": report, "team": team, "flow": {"completed": insights.flow.completed, "cycle_time_days": insights.flow.cycle_time_days, "lead_time_days": insights.flow.lead_time_days, "wip": insights.flow.wip, "at_risk": insights.flow.at_risk}, "forecast": insights.forecast.results})
         );
     } else {
+        println!("\n== the team in numbers (last 26 weeks; docs/simulator.md, \"The generated organisation\")");
+        print!("{}", team.text());
         println!("\n== insights (last 26 weeks)");
         print!("{}", insights_cmd::table(&insights));
         println!("\n  HTML report: {}", report.display());
@@ -174,4 +177,65 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&home);
     Ok(())
+}
+
+/// The headline figures of the simulated organisation, as the insights read them from the synced
+/// history: what docs/simulator.md states for a generated site.
+#[derive(Debug, serde::Serialize)]
+struct Headline {
+    throughput_per_week: f64,
+    wip: u64,
+    /// Median age of work in progress (days since it started); `None` when the aging list
+    /// does not reach the median.
+    wip_median_age_days: Option<f64>,
+    cycle_time_p50_days: Option<f64>,
+    cycle_time_p85_days: Option<f64>,
+    /// Closed sprints: items completed in the sprint over items committed at its start.
+    sprint_completion: Option<f64>,
+    carried_over_items: u64,
+    bug_share: Option<f64>,
+    reopen_rate: Option<f64>,
+}
+
+impl Headline {
+    fn of(r: &jiralink_insights::Insights) -> Headline {
+        let f = &r.flow;
+        let closed = r.sprints.sprints.iter().filter(|s| s.state == "closed");
+        let (done, committed, carried) = closed.fold((0, 0, 0), |(d, c, o), s| {
+            (
+                d + s.completed_items,
+                c + s.committed_items,
+                o + s.carried_over_items,
+            )
+        });
+        let weeks = f.throughput_per_week.len().max(1) as f64;
+        Headline {
+            throughput_per_week: (f.completed as f64 / weeks * 10.0).round() / 10.0,
+            wip: f.wip,
+            wip_median_age_days: f.aging.get(f.wip as usize / 2).map(|a| a.age_days),
+            cycle_time_p50_days: f.cycle_time_days.p50,
+            cycle_time_p85_days: f.cycle_time_days.p85,
+            sprint_completion: (committed > 0).then(|| done as f64 / committed as f64),
+            carried_over_items: carried,
+            bug_share: r.quality.bug_share,
+            reopen_rate: f.reopen_rate,
+        }
+    }
+
+    fn text(&self) -> String {
+        let days = |d: Option<f64>| d.map_or("-".into(), |d| format!("{d:.1} d"));
+        let pct = |p: Option<f64>| p.map_or("-".into(), |p| format!("{:.0}%", p * 100.0));
+        format!(
+            "  throughput       {:.1} items a week\n  work in progress {} items, median age {}\n  cycle time       p50 {}, p85 {}\n  sprints          {} of committed items completed, {} carried over\n  bugs             {} of completed items\n  reopened         {} of completed items\n",
+            self.throughput_per_week,
+            self.wip,
+            days(self.wip_median_age_days),
+            days(self.cycle_time_p50_days),
+            days(self.cycle_time_p85_days),
+            pct(self.sprint_completion),
+            self.carried_over_items,
+            pct(self.bug_share),
+            pct(self.reopen_rate),
+        )
+    }
 }
