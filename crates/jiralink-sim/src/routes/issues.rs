@@ -236,10 +236,11 @@ fn change_field_id(item: &crate::model::ChangeValue) -> &str {
     }
 }
 
-/// Comments of one issue a page: Cloud defaults to 100 and serves at most 100 (asking for more
-/// echoes `maxResults: 100`); Data Center serves them all by default.
+/// Comments of one issue a page: Cloud defaults to 100 and serves at most 100 (its v2 reference:
+/// "The default is 100 and the maximum is 100"; asking for more echoes `maxResults: 100`). Data
+/// Center returns them all: without `maxResults` it answers `maxResults: 1048576` (JRASERVER-74572).
 const CLOUD_COMMENT_PAGE: i64 = 100;
-const DC_COMMENT_PAGE: i64 = 5000;
+const DC_COMMENT_PAGE: i64 = 1_048_576;
 /// Worklogs of one issue a page (the spec's default and cap, on both deployments).
 const WORKLOG_PAGE: i64 = 5000;
 

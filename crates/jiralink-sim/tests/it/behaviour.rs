@@ -545,21 +545,14 @@ async fn the_worklog_feeds_and_list_follow_adds_deletes_and_deleted_issues() {
     assert_eq!(listed, want);
 }
 
-/// The key of one issue of the site the client may edit (the first of `project = <first>`).
-async fn some_key(c: &Client, v: &str) -> String {
-    let projects = c
-        .get(&format!("/rest/api/{v}/project/search?maxResults=1"))
-        .await;
-    let project = projects.body["values"][0]["key"]
-        .as_str()
-        .expect("a project")
-        .to_owned();
-    let jql = format!("project = {project} ORDER BY key ASC");
+/// The key of an issue of the first board (on both deployments, whatever search they serve).
+async fn some_key(c: &Client) -> String {
+    let r = c.get("/rest/agile/1.0/board?maxResults=1").await;
+    let board = r.body["values"][0]["id"].as_i64().expect("a board");
     let r = c
-        .post(
-            &format!("/rest/api/{v}/search/jql"),
-            json!({"jql": jql, "fields": ["key"], "maxResults": 1}),
-        )
+        .get(&format!(
+            "/rest/agile/1.0/board/{board}/issue?maxResults=1&fields=key"
+        ))
         .await;
     r.body["issues"][0]["key"]
         .as_str()
@@ -579,7 +572,7 @@ async fn v3_rich_text_takes_adf_only_and_v2_takes_wiki_text() {
         .await
         .expect("sim");
     let c = Client::as_identity(&sim, "admin");
-    let key = some_key(&c, "3").await;
+    let key = some_key(&c).await;
     let project = key.split('-').next().expect("a project key").to_owned();
     let adf = crate::support_adf("Rich text");
     let new = |description: Value| json!({"fields": {"project": {"key": project}, "issuetype": {"name": "Task"}, "summary": "ADF", "description": description}});
@@ -705,7 +698,7 @@ async fn comment_and_worklog_pages_are_paged_as_cloud_pages_them() {
         .await
         .expect("sim");
     let c = Client::as_identity(&sim, "admin");
-    let key = some_key(&c, "3").await;
+    let key = some_key(&c).await;
     let before = c
         .get(&format!("/rest/api/3/issue/{key}/comment?maxResults=0"))
         .await;
@@ -754,6 +747,24 @@ async fn comment_and_worklog_pages_are_paged_as_cloud_pages_them() {
     );
     assert_eq!(
         r.body["worklogs"].as_array().map(Vec::len),
+        r.body["total"].as_u64().map(|t| t as usize)
+    );
+
+    // Data Center answers every comment at once unless asked for fewer.
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(30)
+        .seed(32)
+        .start()
+        .await
+        .expect("sim");
+    let c = Client::as_identity(&sim, "admin");
+    let key = some_key(&c).await;
+    let r = c.get(&format!("/rest/api/2/issue/{key}/comment")).await;
+    assert_eq!(r.body["maxResults"], 1_048_576, "{}", r.body["maxResults"]);
+    assert!(r.body.get("isLast").is_none());
+    assert_eq!(
+        r.body["comments"].as_array().map(Vec::len),
         r.body["total"].as_u64().map(|t| t as usize)
     );
 }
