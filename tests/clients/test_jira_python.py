@@ -128,3 +128,30 @@ def test_datacenter_captcha_is_refused(datacenter):
     with pytest.raises(JIRAError) as e:
         JIRA(server=datacenter.base_url, basic_auth=(who["username"], who["secret"]), max_retries=0).myself()
     assert e.value.status_code == 403
+
+
+def test_cloud_assign_issue(cloud):
+    jira = cloud_client(cloud)
+    admin = cloud.identity("admin")
+    key = cloud.snapshot()["projects"][0]["key"]
+    new = jira.create_issue(project=key, summary="To assign on Cloud", issuetype={"name": "Task"})
+    # the client finds the user by user/search?query=..., then PUTs {"accountId": ...}
+    assert jira.assign_issue(new.key, admin["email"])
+    assert jira.issue(new.key).fields.assignee.accountId == admin["account_id"]
+    assert jira.assign_issue(new.key, None)
+    assert jira.issue(new.key).fields.assignee is None
+    with pytest.raises(JIRAError) as e:
+        jira.assign_issue("NOPE-424242", admin["email"])
+    assert e.value.status_code == 404
+
+
+def test_datacenter_assign_issue(datacenter):
+    admin = datacenter.identity("admin")
+    jira = JIRA(server=datacenter.base_url, basic_auth=(admin["username"], admin["secret"]))
+    key = datacenter.snapshot()["projects"][0]["key"]
+    new = jira.create_issue(project=key, summary="To assign on Data Center", issuetype={"name": "Task"})
+    # the client finds the user by user/search?username=..., then PUTs {"name": ...}
+    assert jira.assign_issue(new.key, admin["username"])
+    assert jira.issue(new.key).fields.assignee.name == admin["username"]
+    assert jira.assign_issue(new.key, None)
+    assert jira.issue(new.key).fields.assignee is None

@@ -62,6 +62,10 @@ pub struct Identity {
     pub extra: std::collections::BTreeMap<String, String>,
 }
 
+/// Lifetime of a continuation token by default. Atlassian documents none for Cloud, only that
+/// tokens are opaque; an hour outlives any page-to-page pause of a working client.
+pub const DEFAULT_PAGE_TOKEN_TTL_S: u64 = 3600;
+
 /// Everything `jiralink sim` accepts on its command line.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -82,6 +86,8 @@ pub struct SimConfig {
     /// `worklog/updated` and `worklog/deleted` leave out the last minute, as Jira does; tests of
     /// the feeds may shorten it.
     pub worklog_feed_lag_ms: i64,
+    /// Seconds a `nextPageToken` stays valid (0: every token is already expired, for tests).
+    pub page_token_ttl_s: u64,
 }
 
 impl Default for SimConfig {
@@ -102,6 +108,7 @@ impl Default for SimConfig {
             legacy_search: false,
             context_path: String::new(),
             worklog_feed_lag_ms: 60_000,
+            page_token_ttl_s: DEFAULT_PAGE_TOKEN_TTL_S,
         }
     }
 }
@@ -173,6 +180,10 @@ impl SimBuilder {
     }
     pub fn worklog_feed_lag_ms(mut self, ms: i64) -> Self {
         self.cfg.worklog_feed_lag_ms = ms;
+        self
+    }
+    pub fn page_token_ttl_s(mut self, s: u64) -> Self {
+        self.cfg.page_token_ttl_s = s;
         self
     }
     pub fn bind(mut self, addr: SocketAddr) -> Self {

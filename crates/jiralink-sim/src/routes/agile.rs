@@ -56,14 +56,22 @@ fn sprint_not_found(id: &str) -> Response {
 }
 
 /// A board the caller may see (through its project's browse permission).
-fn visible_board<'a>(site: &'a Site, ctx: &Ctx, id: &str) -> Result<&'a Board, Response> {
+pub(super) fn visible_board<'a>(
+    site: &'a Site,
+    ctx: &Ctx,
+    id: &str,
+) -> Result<&'a Board, Response> {
     site.boards
         .iter()
         .find(|b| b.id.to_string() == id && site.can_browse(ctx.user(), b.project))
         .ok_or_else(|| board_not_found(id))
 }
 
-fn visible_sprint<'a>(site: &'a Site, ctx: &Ctx, id: &str) -> Result<&'a Sprint, Response> {
+pub(super) fn visible_sprint<'a>(
+    site: &'a Site,
+    ctx: &Ctx,
+    id: &str,
+) -> Result<&'a Sprint, Response> {
     site.sprints
         .iter()
         .find(|s| s.id.to_string() == id)

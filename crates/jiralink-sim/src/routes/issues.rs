@@ -12,7 +12,8 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::{
-    bad_request, issue_not_found, ok, page, paging, visible, JsonBody, Params, SharedState,
+    bad_request, counted_page, issue_not_found, ok, page, paging, visible, JsonBody, Params,
+    SharedState,
 };
 use crate::model::{Deployment, Issue, Site};
 use crate::render::{Expand, FieldSelection, InlineCaps, CLOUD_ISSUE_CAPS, DC_CAPS};
@@ -164,12 +165,18 @@ async fn changelog_bulk(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) 
         .clamp(1, 10_000) as usize;
     // The token is a cursor (position in the request's list, last history returned there), not an
     // offset: histories added or issues deleted between pages cannot shift the next page.
+    let binding = format!(
+        "changelog/bulkfetch\n{}\n{ids:?}\n{field_ids:?}",
+        ctx.user()
+    );
     let (start, after) = match body.get("nextPageToken").and_then(Value::as_str) {
-        Some(t) => match decode_cursor(t) {
-            Some(c) => c,
-            None => return bad_request("The nextPageToken is not valid."),
-        },
-        None => (0, 0),
+        Some(t) if !t.is_empty() => {
+            match super::search::open_token(&binding, t, state.cfg.page_token_ttl_s) {
+                Ok(c) => c,
+                Err(e) => return e,
+            }
+        }
+        _ => (0, 0),
     };
     let site = state.site.read();
     let view = ctx.view(&site);
@@ -209,19 +216,9 @@ async fn changelog_bulk(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) 
     }
     let mut resp = json!({ "issueChangeLogs": out });
     if let Some((n, last)) = next {
-        resp["nextPageToken"] = json!(encode_cursor(n, last));
+        resp["nextPageToken"] = json!(super::search::seal_token(&binding, n, last));
     }
     ok(resp)
-}
-
-fn encode_cursor(position: usize, after: u64) -> String {
-    encode_token_text(&format!("{position}:{after}"))
-}
-
-fn decode_cursor(t: &str) -> Option<(usize, u64)> {
-    let text = decode_token_text(t)?;
-    let (a, b) = text.split_once(':')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 fn change_field_id(item: &crate::model::ChangeValue) -> &str {
@@ -239,27 +236,21 @@ fn change_field_id(item: &crate::model::ChangeValue) -> &str {
     }
 }
 
-/// Continuation tokens are opaque to clients; here they carry an offset.
-fn encode_token_text(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("sim:{text}"))
-}
-
-fn decode_token_text(t: &str) -> Option<String> {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(t)
-        .ok()?;
-    Some(
-        String::from_utf8(raw)
-            .ok()?
-            .strip_prefix("sim:")?
-            .to_owned(),
-    )
-}
+/// Comments of one issue a page: Cloud defaults to 100 and serves at most 100 (its v2 reference:
+/// "The default is 100 and the maximum is 100"; asking for more echoes `maxResults: 100`). Data
+/// Center returns them all: without `maxResults` it answers `maxResults: 1048576` (JRASERVER-74572).
+const CLOUD_COMMENT_PAGE: i64 = 100;
+const DC_COMMENT_PAGE: i64 = 1_048_576;
+/// Worklogs of one issue a page (the spec's default and cap, on both deployments).
+const WORKLOG_PAGE: i64 = 5000;
 
 pub async fn comments(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {
-    let (start, max) = match paging(&p, 5000, 5000) {
+    let cap = if state.cfg.gen.deployment == Deployment::Cloud {
+        CLOUD_COMMENT_PAGE
+    } else {
+        DC_COMMENT_PAGE
+    };
+    let (start, max) = match paging(&p, cap, cap) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -279,7 +270,13 @@ pub async fn comments(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: P
         .take(max)
         .map(|c| view.comment(issue, c))
         .collect();
-    ok(page(values, start, max, issue.comments.len(), "comments"))
+    ok(counted_page(
+        values,
+        start,
+        max,
+        issue.comments.len(),
+        "comments",
+    ))
 }
 
 pub async fn comment_get(
@@ -371,7 +368,7 @@ async fn comment_list(
 }
 
 pub async fn worklogs(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {
-    let (start, max) = match paging(&p, 5000, 5000) {
+    let (start, max) = match paging(&p, WORKLOG_PAGE, WORKLOG_PAGE) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -393,7 +390,7 @@ pub async fn worklogs(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: P
         .take(max)
         .map(|w| view.worklog(issue, w))
         .collect();
-    ok(page(values, start, max, list.len(), "worklogs"))
+    ok(counted_page(values, start, max, list.len(), "worklogs"))
 }
 
 pub async fn worklog_get(
@@ -587,29 +584,60 @@ pub async fn property_get(
     }
 }
 
+fn remote_link_json(ctx: &Ctx, issue: &Issue, l: &crate::model::RemoteLink) -> Value {
+    let api = if ctx.v3 { 3 } else { 2 };
+    let mut v = json!({
+        "id": l.id,
+        "self": format!("{}/rest/api/{api}/issue/{}/remotelink/{}", ctx.base, issue.id, l.id),
+        "object": {"url": l.url, "title": l.title},
+    });
+    if let Some(g) = &l.global_id {
+        v["globalId"] = json!(g);
+    }
+    v
+}
+
 pub async fn remote_links(state: SharedState, ctx: Ctx, Path(id): Path<String>) -> Response {
     let site = state.site.read();
     let Some(issue) = visible(&site, &ctx, &id) else {
         return issue_not_found();
     };
-    let api = if ctx.v3 { 3 } else { 2 };
     ok(Value::Array(
         issue
             .remote_links
             .iter()
-            .map(|l| {
-                let mut v = json!({
-                    "id": l.id,
-                    "self": format!("{}/rest/api/{api}/issue/{}/remotelink/{}", ctx.base, issue.id, l.id),
-                    "object": {"url": l.url, "title": l.title},
-                });
-                if let Some(g) = &l.global_id {
-                    v["globalId"] = json!(g);
-                }
-                v
-            })
+            .map(|l| remote_link_json(&ctx, issue, l))
             .collect(),
     ))
+}
+
+pub fn remote_link_not_found(link: &str) -> Response {
+    jira_error(
+        StatusCode::NOT_FOUND,
+        &[&format!(
+            "No remote issue link with id '{link}' exists on this issue."
+        )],
+        &[],
+    )
+}
+
+/// `GET issue/{id}/remotelink/{linkId}`.
+pub async fn remote_link_get(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, link)): Path<(String, String)>,
+) -> Response {
+    let site = state.site.read();
+    let Some(issue) = visible(&site, &ctx, &id) else {
+        return issue_not_found();
+    };
+    let Ok(link_id) = link.parse::<u64>() else {
+        return bad_request(&format!("Invalid remote issue link id '{link}'."));
+    };
+    match issue.remote_links.iter().find(|l| l.id == link_id) {
+        Some(l) => ok(remote_link_json(&ctx, issue, l)),
+        None => remote_link_not_found(&link),
+    }
 }
 
 async fn issue_link_get(state: SharedState, ctx: Ctx, Path(id): Path<u64>) -> Response {

@@ -7,6 +7,7 @@ mod issues;
 mod oauth;
 mod platform;
 pub(crate) mod search;
+mod software;
 mod writes;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .nest("/rest/api/3", api.clone())
         .nest("/rest/api/latest", api)
         .nest("/rest/agile/1.0", agile::routes())
+        .nest("/rest/software/1.0", software::routes())
         .merge(oauth::routes())
         .merge(crate::oauth2::routes())
         .route(
@@ -48,10 +50,32 @@ pub fn app(shared: Arc<Shared>) -> Router {
     // router whose only route is the real one.
     Router::new()
         .fallback_service(routes)
+        .layer(axum::middleware::map_request(strip_trailing_slash))
         .layer(axum::middleware::from_fn_with_state(
             shared,
             crate::server::front,
         ))
+}
+
+/// Jira's REST resources answer the same with a trailing slash (`/rest/api/2/myself/`), so the
+/// slash is dropped before routing (after the front has rewritten the path).
+async fn strip_trailing_slash(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.starts_with("/rest/") && path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let rebuilt = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = rebuilt.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
 }
 
 /// Counters for benchmarks: requests served and 429s given.
@@ -67,15 +91,21 @@ async fn unmatched(state: SharedState, req: Request) -> Response {
     tracing::warn!(request = %line, "no simulator route matches");
     state.unmatched.lock().push(line);
     if req.uri().path().starts_with("/rest/") {
-        let msg = if req.method() == Method::GET || req.method() == Method::POST {
-            "null for uri: the simulator has no such resource"
-        } else {
-            "The method is not supported for this resource."
-        };
-        jira_error(StatusCode::NOT_FOUND, &[msg], &[])
+        no_such_resource(req.method())
     } else {
         crate::server::not_found_page()
     }
+}
+
+/// Jira's 404 for a REST resource it does not have; also what a deployment answers for an
+/// endpoint only the other deployment serves.
+pub fn no_such_resource(method: &Method) -> Response {
+    let msg = if method == Method::GET || method == Method::POST {
+        "null for uri: the simulator has no such resource"
+    } else {
+        "The method is not supported for this resource."
+    };
+    jira_error(StatusCode::NOT_FOUND, &[msg], &[])
 }
 
 /// Query parameters, keeping repeats (`fields=a&fields=b`).
@@ -221,6 +251,20 @@ pub fn page(
         "startAt": start_at, "maxResults": max_results, "total": total,
         "isLast": start_at + values.len() >= total,
     });
+    v[key] = Value::Array(values);
+    v
+}
+
+/// The page of an issue's comments or worklogs (`PageOfComments`, `PageOfWorklogs`): Jira sends
+/// `startAt`, `maxResults` and `total` there, and no `isLast`.
+pub fn counted_page(
+    values: Vec<Value>,
+    start_at: usize,
+    max_results: usize,
+    total: usize,
+    key: &str,
+) -> Value {
+    let mut v = json!({"startAt": start_at, "maxResults": max_results, "total": total});
     v[key] = Value::Array(values);
     v
 }

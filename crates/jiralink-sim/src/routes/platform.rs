@@ -26,7 +26,11 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/status", get(statuses))
         .route("/statuscategory", get(status_categories))
         .route("/priority", get(priorities))
+        .route("/priority/search", get(priority_search))
+        .route("/priority/{id}", get(priority_get))
         .route("/resolution", get(resolutions))
+        .route("/resolution/search", get(resolution_search))
+        .route("/resolution/{id}", get(resolution_get))
         .route("/issuetype", get(issue_types))
         .route("/issueLinkType", get(link_types))
         .route("/users/search", get(users_search))
@@ -353,20 +357,106 @@ async fn status_categories(state: SharedState, ctx: Ctx) -> Response {
     ok(Value::Array(cats))
 }
 
+/// The priority new issues get when none is named (index into `Site::priorities`).
+const DEFAULT_PRIORITY: u8 = 2;
+
+/// A priority as `GET priority` and `priority/{id}` show it.
+fn priority_full(site: &Site, ctx: &Ctx, p: u8) -> Value {
+    let mut pv = ctx.view(site).priority(p);
+    pv["description"] = json!(format!("{} priority.", site.priorities[p as usize].name));
+    pv["statusColor"] = json!("#cccccc");
+    pv
+}
+
 async fn priorities(state: SharedState, ctx: Ctx) -> Response {
     let site = state.site.read();
-    let v = ctx.view(&site);
     ok(Value::Array(
         (0..site.priorities.len() as u8)
-            .map(|p| {
-                let mut pv = v.priority(p);
-                pv["description"] =
-                    json!(format!("{} priority.", site.priorities[p as usize].name));
-                pv["statusColor"] = json!("#cccccc");
-                pv
-            })
+            .map(|p| priority_full(&site, &ctx, p))
             .collect(),
     ))
+}
+
+/// The index of the item whose id is `id`.
+fn item_by_id(items: &[crate::model::NamedItem], id: &str) -> Option<u8> {
+    items
+        .iter()
+        .position(|x| x.id.to_string() == id)
+        .map(|ix| ix as u8)
+}
+
+async fn priority_get(state: SharedState, ctx: Ctx, Path(id): Path<String>) -> Response {
+    let site = state.site.read();
+    match item_by_id(&site.priorities, &id) {
+        Some(p) => ok(priority_full(&site, &ctx, p)),
+        None => not_found(&format!("The priority with id '{id}' does not exist.")),
+    }
+}
+
+fn not_found(msg: &str) -> Response {
+    crate::server::jira_error(axum::http::StatusCode::NOT_FOUND, &[msg], &[])
+}
+
+/// A `PageBean` of `startAt`/`maxResults` paged metadata, with `self` and `nextPage` links.
+fn metadata_page(ctx: &Ctx, path: &str, all: Vec<Value>, start: usize, max: usize) -> Value {
+    let total = all.len();
+    let values: Vec<Value> = all.into_iter().skip(start).take(max).collect();
+    let api = if ctx.v3 { 3 } else { 2 };
+    let mut out = page(values, start, max, total, "values");
+    out["self"] = json!(format!(
+        "{}/rest/api/{api}/{path}?startAt={start}&maxResults={max}",
+        ctx.base
+    ));
+    if start + max < total {
+        out["nextPage"] = json!(format!(
+            "{}/rest/api/{api}/{path}?startAt={}&maxResults={max}",
+            ctx.base,
+            start + max
+        ));
+    }
+    out
+}
+
+/// Ids asked for by a repeated (`id=1&id=2`) or comma-separated (`id=1,2`) parameter.
+fn id_filter(p: &Params) -> Vec<String> {
+    p.all("id")
+        .iter()
+        .flat_map(|s| s.split(',').map(str::trim).map(str::to_owned))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Cloud `priority/search`: priorities a page (default 50), filtered by id, name, default.
+async fn priority_search(
+    state: SharedState,
+    ctx: Ctx,
+    p: Params,
+    method: axum::http::Method,
+) -> Response {
+    if state.cfg.gen.deployment != Deployment::Cloud {
+        return super::no_such_resource(&method);
+    }
+    let (start, max) = match paging(&p, 50, 50) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let site = state.site.read();
+    let ids = id_filter(&p);
+    let name = p.get("priorityName").unwrap_or("").to_lowercase();
+    let all: Vec<Value> = (0..site.priorities.len() as u8)
+        .filter(|ix| {
+            let item = &site.priorities[*ix as usize];
+            (ids.is_empty() || ids.contains(&item.id.to_string()))
+                && item.name.to_lowercase().contains(&name)
+                && (!p.flag("onlyDefault") || *ix == DEFAULT_PRIORITY)
+        })
+        .map(|ix| {
+            let mut v = priority_full(&site, &ctx, ix);
+            v["isDefault"] = json!(ix == DEFAULT_PRIORITY);
+            v
+        })
+        .collect();
+    ok(metadata_page(&ctx, "priority/search", all, start, max))
 }
 
 async fn resolutions(state: SharedState, ctx: Ctx) -> Response {
@@ -377,6 +467,51 @@ async fn resolutions(state: SharedState, ctx: Ctx) -> Response {
             .map(|r| v.resolution(r))
             .collect(),
     ))
+}
+
+async fn resolution_get(state: SharedState, ctx: Ctx, Path(id): Path<String>) -> Response {
+    let site = state.site.read();
+    match item_by_id(&site.resolutions, &id) {
+        Some(r) => ok(ctx.view(&site).resolution(r)),
+        None => not_found(&format!("The resolution with id '{id}' does not exist.")),
+    }
+}
+
+/// Cloud `resolution/search`: resolutions a page (default 50), filtered by id and default.
+/// The site's default resolution is "Done" (the first one when there is none by that name).
+async fn resolution_search(
+    state: SharedState,
+    ctx: Ctx,
+    p: Params,
+    method: axum::http::Method,
+) -> Response {
+    if state.cfg.gen.deployment != Deployment::Cloud {
+        return super::no_such_resource(&method);
+    }
+    let (start, max) = match paging(&p, 50, 50) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let site = state.site.read();
+    let default = site
+        .resolutions
+        .iter()
+        .position(|r| r.name == "Done")
+        .unwrap_or(0);
+    let ids = id_filter(&p);
+    let v = ctx.view(&site);
+    let all: Vec<Value> = (0..site.resolutions.len())
+        .filter(|ix| {
+            (ids.is_empty() || ids.contains(&site.resolutions[*ix].id.to_string()))
+                && (!p.flag("onlyDefault") || *ix == default)
+        })
+        .map(|ix| {
+            let mut r = v.resolution(ix as u8);
+            r["default"] = json!(ix == default);
+            r
+        })
+        .collect();
+    ok(metadata_page(&ctx, "resolution/search", all, start, max))
 }
 
 async fn issue_types(state: SharedState, ctx: Ctx) -> Response {

@@ -188,19 +188,20 @@ fn search_jql(shared: &Shared, ctx: &Ctx, r: SearchRequest) -> Response {
         FIELDS_PAGE_CAP
     };
     let max = r.max_results.unwrap_or(50).clamp(1, cap);
+    let binding = search_binding(ctx.user(), &r);
     let start = match &r.next_page_token {
-        Some(t) => match decode_cursor(t) {
-            Some((offset, last)) => resume(&ids, offset, last),
-            None => return bad_request("The nextPageToken is invalid or expired."),
+        Some(t) if !t.is_empty() => match open_token(&binding, t, shared.cfg.page_token_ttl_s) {
+            Ok((offset, last)) => resume(&ids, offset, last),
+            Err(e) => return e,
         },
-        None => 0,
+        _ => 0,
     };
     let expand = Expand::parse(&r.expand);
     let issues = render_page(&site, ctx, &ids, start, max, &fields, &expand);
     let end = (start + max).min(ids.len());
     let mut out = EnhancedPage {
         issues,
-        next_page_token: (end < ids.len()).then(|| encode_cursor(end, ids[end - 1])),
+        next_page_token: (end < ids.len()).then(|| seal_token(&binding, end, ids[end - 1])),
         is_last: end >= ids.len(),
         names: None,
     };
@@ -217,28 +218,83 @@ fn search_jql(shared: &Shared, ctx: &Ctx, r: SearchRequest) -> Response {
     axum::Json(out).into_response()
 }
 
-/// Continuation tokens of `search/jql` remember the last issue returned, so that paging stays
-/// complete while the site changes: issues created, updated or deleted meanwhile do not make the
-/// next page skip or repeat one (as a plain offset would).
-fn encode_cursor(offset: usize, last: IssueId) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("jql:{offset}:{last}"))
+/// Cloud's answer to a `nextPageToken` that is garbage, expired, or from another query.
+pub const BAD_TOKEN: &str = "The nextPageToken is invalid or expired.";
+
+/// The key of this process's token seals: tokens are opaque and cannot be forged or edited.
+static TOKEN_KEY: std::sync::LazyLock<std::collections::hash_map::RandomState> =
+    std::sync::LazyLock::new(Default::default);
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn decode_cursor(t: &str) -> Option<(usize, IssueId)> {
+/// A continuation token for every token-paged endpoint: a cursor (`position`, and `last`, the
+/// last item returned, so that paging stays complete while the site changes) sealed with the
+/// query it continues (`binding`: endpoint, caller, JQL, fields, expand, properties ...) and the
+/// time it was issued. Opaque to clients, like Cloud's.
+pub fn seal_token(binding: &str, position: usize, last: u64) -> String {
     use base64::Engine;
-    let raw = String::from_utf8(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(t)
-            .ok()?,
+    use std::hash::BuildHasher;
+    let issued = now_ms();
+    let mac = TOKEN_KEY.hash_one((binding, issued, position as u64, last));
+    let mut raw = Vec::with_capacity(32);
+    for part in [issued as u64, position as u64, last, mac] {
+        raw.extend_from_slice(&part.to_le_bytes());
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// The cursor of a token issued for `binding` less than `ttl_s` seconds ago; anything else
+/// (garbage, a token of another query, an expired one) is Cloud's 400.
+pub fn open_token(binding: &str, token: &str, ttl_s: u64) -> Result<(usize, u64), Response> {
+    use base64::Engine;
+    use std::hash::BuildHasher;
+    let bad = || bad_request(BAD_TOKEN);
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
+    if raw.len() != 32 {
+        return Err(bad());
+    }
+    let word = |n: usize| u64::from_le_bytes(raw[n * 8..n * 8 + 8].try_into().expect("8 bytes"));
+    let (issued, position, last, mac) = (word(0) as i64, word(1), word(2), word(3));
+    if TOKEN_KEY.hash_one((binding, issued, position, last)) != mac {
+        return Err(bad());
+    }
+    let age = now_ms().saturating_sub(issued);
+    if age < 0 || age >= (ttl_s as i64).saturating_mul(1000) {
+        return Err(bad());
+    }
+    Ok((position as usize, last))
+}
+
+/// What a `search/jql` token is bound to: the caller and everything that shapes the result.
+fn search_binding(user: UserIx, r: &SearchRequest) -> String {
+    format!(
+        "search/jql\n{user}\n{}\n{}\n{}\n{}",
+        r.jql,
+        list_binding(&r.fields),
+        list_binding(&r.expand),
+        list_binding(&r.properties)
     )
-    .ok()?;
-    let mut parts = raw.strip_prefix("jql:")?.split(':');
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// A list parameter as one text, the same whether sent repeated, comma-separated or as an array.
+pub fn list_binding(values: &[String]) -> String {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Where the next page starts: after the last issue returned, wherever it is now.
-fn resume(ids: &[IssueId], offset: usize, last: IssueId) -> usize {
+pub(super) fn resume(ids: &[IssueId], offset: usize, last: IssueId) -> usize {
     if offset > 0 && ids.get(offset - 1) == Some(&last) {
         return offset;
     }
@@ -275,7 +331,7 @@ pub struct LegacyPage {
     pub issues: Vec<Box<RawValue>>,
 }
 
-fn render_page(
+pub(super) fn render_page(
     site: &Site,
     ctx: &Ctx,
     ids: &[IssueId],

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
@@ -57,6 +57,13 @@ pub fn routes() -> Router<Arc<Shared>> {
             "/issue/{id}/remotelink",
             get(issues::remote_links).post(add_remote_link),
         )
+        .route(
+            "/issue/{id}/remotelink/{link}",
+            get(issues::remote_link_get)
+                .put(update_remote_link)
+                .delete(delete_remote_link),
+        )
+        .route("/issue/{id}/assignee", put(assign))
         .route("/issueLink", post(link))
 }
 
@@ -94,6 +101,7 @@ fn require(site: &Site, ctx: &Ctx, project: ProjectIx, p: Permission) -> Result<
             Permission::AddComments => "comment on this issue",
             Permission::WorkOnIssues => "log work on this issue",
             Permission::LinkIssues => "link issues",
+            Permission::AssignIssues => "assign issues",
             _ => "do this",
         };
         return Err(forbidden(&format!("You do not have permission to {what}.")));
@@ -101,11 +109,41 @@ fn require(site: &Site, ctx: &Ctx, project: ProjectIx, p: Permission) -> Result<
     Ok(())
 }
 
-fn text_of(v: &Value) -> Option<String> {
+/// Cloud's answer when REST v3 gets anything but an ADF document for a rich-text field.
+pub const NOT_ADF: &str =
+    "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
+/// Cloud's answer when REST v3 gets a comment body that is not an ADF document.
+const COMMENT_NOT_ADF: &str = "Comment body is not valid!";
+
+/// An Atlassian Document: `{"type": "doc", "version": 1, "content": [...]}`.
+fn is_adf_doc(v: &Value) -> bool {
+    v.get("type").and_then(Value::as_str) == Some("doc")
+        && v.get("version").and_then(Value::as_u64) == Some(1)
+        && v.get("content").is_some_and(Value::is_array)
+}
+
+/// The text of a rich-text field value as the API version takes it: REST v3 (Cloud) takes ADF
+/// documents only, v2 takes wiki text strings (as Cloud and Data Center do); `null` clears.
+/// The error is Jira's message for the field.
+fn rich_text(ctx: &Ctx, v: &Value) -> Result<Option<String>, &'static str> {
     match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(plain_text(other)),
+        Value::Null => Ok(None),
+        v if ctx.v3 && !is_adf_doc(v) => Err(NOT_ADF),
+        Value::String(s) => Ok(Some(s.clone())),
+        v if ctx.v3 => Ok(Some(plain_text(v))),
+        _ => Err("Operation value must be a string"),
+    }
+}
+
+/// A comment body (comment endpoints and a transition's `update.comment`), as [`rich_text`].
+fn comment_text(ctx: &Ctx, v: Option<&Value>) -> Result<String, FieldErrors> {
+    let empty = || vec![("comment".into(), "Comment body can not be empty!".into())];
+    match v.map(|v| rich_text(ctx, v)) {
+        None | Some(Ok(None)) => Err(empty()),
+        Some(Ok(Some(t))) if t.trim().is_empty() => Err(empty()),
+        Some(Ok(Some(t))) => Ok(t),
+        Some(Err(_)) if ctx.v3 => Err(vec![("comment".into(), COMMENT_NOT_ADF.into())]),
+        Some(Err(e)) => Err(vec![("comment".into(), e.into())]),
     }
 }
 
@@ -273,6 +311,23 @@ fn new_issue(
                 .collect()
         })
         .unwrap_or_default();
+    let description = match fields.get("description").map(|d| rich_text(ctx, d)) {
+        None => None,
+        Some(Ok(d)) => d,
+        Some(Err(e)) => {
+            errors.push(("description".into(), e.into()));
+            None
+        }
+    };
+    if ctx.v3 {
+        // Rich-text fields the simulator does not store are still refused when not ADF.
+        errors.extend(
+            fields
+                .iter()
+                .filter(|(k, v)| k.as_str() == "environment" && !v.is_null() && !is_adf_doc(v))
+                .map(|(k, _)| (k.clone(), NOT_ADF.to_owned())),
+        );
+    }
     if !errors.is_empty() {
         return Err((StatusCode::BAD_REQUEST, errors));
     }
@@ -287,7 +342,7 @@ fn new_issue(
             project,
             issue_type,
             summary: summary.to_owned(),
-            description: fields.get("description").and_then(text_of),
+            description,
             reporter: ctx.user(),
             assignee,
             priority,
@@ -418,7 +473,10 @@ async fn edit(
                 Some(s) if !s.is_empty() => site.set_text(issue, TextField::Summary, Some(s.to_owned()), ctx.user()),
                 _ => errors.push(("summary".into(), "You must specify a summary of the issue.".into())),
             },
-            "description" => site.set_text(issue, TextField::Description, text_of(value), ctx.user()),
+            "description" => match rich_text(&ctx, value) {
+                Ok(text) => site.set_text(issue, TextField::Description, text, ctx.user()),
+                Err(e) => errors.push(("description".into(), e.into())),
+            },
             "assignee" => match user_ref(&site, value) {
                 Ok(u) => site.set_assignee(issue, u, ctx.user()),
                 Err(()) => errors.push(("assignee".into(), "User does not exist or you do not have permission to see it.".into())),
@@ -506,6 +564,35 @@ async fn transition(
     let Some(wanted) = wanted else {
         return bad_request("Missing 'transition' identifier");
     };
+    // A transition may set the description and add comments (`update.comment[].add.body`), with
+    // the same rich-text rules as an edit and a comment.
+    let mut comments = Vec::new();
+    for op in body
+        .pointer("/update/comment")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(add) = op.get("add") {
+            match comment_text(&ctx, add.get("body")) {
+                Ok(t) => comments.push(t),
+                Err(e) => return field_errors(StatusCode::BAD_REQUEST, &e),
+            }
+        }
+    }
+    let description = match body
+        .pointer("/fields/description")
+        .map(|d| rich_text(&ctx, d))
+    {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            return field_errors(
+                StatusCode::BAD_REQUEST,
+                &vec![("description".into(), e.into())],
+            )
+        }
+    };
     let Some(current) = site.issue(issue) else {
         return issue_not_found();
     };
@@ -519,6 +606,12 @@ async fn transition(
         ));
     };
     site.transition(issue, to, ctx.user());
+    if let Some(d) = description {
+        site.set_text(issue, TextField::Description, d, ctx.user());
+    }
+    for text in comments {
+        site.add_comment(issue, ctx.user(), text);
+    }
     if let Some(r) = body.pointer("/fields/resolution").and_then(|r| {
         reference(r, |s| {
             site.resolutions
@@ -548,15 +641,9 @@ async fn add_comment(
         Ok(i) => i,
         Err(r) => return r,
     };
-    let Some(text) = body
-        .get("body")
-        .and_then(text_of)
-        .filter(|t| !t.trim().is_empty())
-    else {
-        return field_errors(
-            StatusCode::BAD_REQUEST,
-            &vec![("comment".into(), "Comment body can not be empty!".into())],
-        );
+    let text = match comment_text(&ctx, body.get("body")) {
+        Ok(t) => t,
+        Err(e) => return field_errors(StatusCode::BAD_REQUEST, &e),
     };
     let Some(cid) = site.add_comment(issue, ctx.user(), text) else {
         return issue_not_found();
@@ -583,11 +670,9 @@ async fn edit_comment(
         Ok(i) => i,
         Err(r) => return r,
     };
-    let Some(text) = body.get("body").and_then(text_of) else {
-        return field_errors(
-            StatusCode::BAD_REQUEST,
-            &vec![("comment".into(), "Comment body can not be empty!".into())],
-        );
+    let text = match comment_text(&ctx, body.get("body")) {
+        Ok(t) => t,
+        Err(e) => return field_errors(StatusCode::BAD_REQUEST, &e),
     };
     if !site.update_comment(issue, cid, text) {
         return jira_error(
@@ -694,6 +779,13 @@ async fn add_worklog(
             }
         },
     };
+    let comment = match body.get("comment").map(|c| rich_text(&ctx, c)) {
+        None => None,
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            return field_errors(StatusCode::BAD_REQUEST, &vec![("comment".into(), e.into())])
+        }
+    };
     let mut site = state.site.write();
     let issue = match target(&site, &ctx, &id, Permission::WorkOnIssues) {
         Ok(i) => i,
@@ -703,7 +795,7 @@ async fn add_worklog(
         author: ctx.user(),
         started,
         time_spent_seconds: spent,
-        comment: body.get("comment").and_then(text_of),
+        comment,
     };
     let Some(wid) = site.add_worklog(issue, w) else {
         return issue_not_found();
@@ -795,20 +887,10 @@ async fn add_remote_link(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Response {
-    let url = body
-        .pointer("/object/url")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let title = body
-        .pointer("/object/title")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if url.is_empty() || title.is_empty() {
-        return field_errors(
-            StatusCode::BAD_REQUEST,
-            &vec![("title".into(), "'title' and 'url' are required.".into())],
-        );
-    }
+    let (url, title) = match remote_link_object(&body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let global_id = body
         .get("globalId")
         .and_then(Value::as_str)
@@ -829,16 +911,16 @@ async fn add_remote_link(
     });
     let (link_id, status) = match existing {
         Some(l) => {
-            l.url = url.to_owned();
-            l.title = title.to_owned();
+            l.url = url;
+            l.title = title;
             (l.id, StatusCode::OK)
         }
         None => {
             i.remote_links.push(RemoteLink {
                 id: next,
                 global_id,
-                url: url.to_owned(),
-                title: title.to_owned(),
+                url,
+                title,
             });
             (next, StatusCode::CREATED)
         }
@@ -850,6 +932,158 @@ async fn add_remote_link(
     state.touch();
     let api = if ctx.v3 { 3 } else { 2 };
     (status, axum::Json(json!({"id": link_id, "self": format!("{}/rest/api/{api}/issue/{issue}/remotelink/{link_id}", ctx.base)}))).into_response()
+}
+
+/// `url` and `title` of a remote link body, required by create and update alike.
+fn remote_link_object(body: &Value) -> Result<(String, String), Response> {
+    let get = |p: &str| body.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let (url, title) = (get("/object/url"), get("/object/title"));
+    if url.is_empty() || title.is_empty() {
+        return Err(field_errors(
+            StatusCode::BAD_REQUEST,
+            &vec![("title".into(), "'title' and 'url' are required.".into())],
+        ));
+    }
+    Ok((url.to_owned(), title.to_owned()))
+}
+
+/// The remote link `link` of the issue, as `(issue, index in its remote links)`.
+fn remote_link_target(
+    site: &Site,
+    ctx: &Ctx,
+    id: &str,
+    link: &str,
+) -> Result<(IssueId, usize), Response> {
+    let issue = target(site, ctx, id, Permission::LinkIssues)?;
+    let Ok(link_id) = link.parse::<u64>() else {
+        return Err(bad_request(&format!(
+            "Invalid remote issue link id '{link}'."
+        )));
+    };
+    site.issue(issue)
+        .and_then(|i| i.remote_links.iter().position(|l| l.id == link_id))
+        .map(|n| (issue, n))
+        .ok_or_else(|| issues::remote_link_not_found(link))
+}
+
+/// `PUT issue/{id}/remotelink/{linkId}`: replaces the link's object; 204.
+async fn update_remote_link(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, link)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let (url, title) = match remote_link_object(&body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut site = state.site.write();
+    let (issue, n) = match remote_link_target(&site, &ctx, &id, &link) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Some(l) = site
+        .issue_mut(issue)
+        .and_then(|i| i.remote_links.get_mut(n))
+    {
+        l.url = url;
+        l.title = title;
+        if let Some(g) = body.get("globalId").and_then(Value::as_str) {
+            l.global_id = Some(g.to_owned());
+        }
+    }
+    drop(site);
+    state.touch();
+    no_content()
+}
+
+/// `DELETE issue/{id}/remotelink/{linkId}`; 204.
+async fn delete_remote_link(
+    state: SharedState,
+    ctx: Ctx,
+    Path((id, link)): Path<(String, String)>,
+) -> Response {
+    let mut site = state.site.write();
+    let (issue, n) = match remote_link_target(&site, &ctx, &id, &link) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Some(i) = site.issue_mut(issue) {
+        i.remote_links.remove(n);
+    }
+    drop(site);
+    state.touch();
+    no_content()
+}
+
+/// `PUT issue/{id}/assignee`: Cloud names the user by `accountId`, Data Center by `name` (or
+/// `key`); `null` unassigns and `"-1"` assigns the project's default assignee (its lead).
+async fn assign(
+    state: SharedState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let cloud = state.cfg.gen.deployment == crate::model::Deployment::Cloud;
+    let names: &[&str] = if cloud {
+        &["accountId"]
+    } else {
+        &["name", "key"]
+    };
+    let given: Vec<&Value> = names.iter().filter_map(|n| body.get(*n)).collect();
+    let who = match given.as_slice() {
+        [one] => *one,
+        [] => {
+            return bad_request(if cloud {
+                "accountId must be provided to assign an issue."
+            } else {
+                "name or key must be provided to assign an issue."
+            })
+        }
+        _ => return bad_request("Only one of name or key may be provided to assign an issue."),
+    };
+    let mut site = state.site.write();
+    let issue = match target(&site, &ctx, &id, Permission::AssignIssues) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let project = site.issue(issue).map_or(0, |i| i.project);
+    // Jackson reads a number where a string is expected (PyPI `jira` sends -1 as a number).
+    let who = match who {
+        Value::Number(n) => Value::String(n.to_string()),
+        other => other.clone(),
+    };
+    let to = match &who {
+        Value::Null => None,
+        Value::String(s) if s == "-1" => Some(site.projects[project as usize].lead),
+        Value::String(s) => match site.user_by_account(s) {
+            Some(u) if site.users[u as usize].active && site.can_browse(u, project) => Some(u),
+            Some(_) => {
+                return field_errors(
+                    StatusCode::BAD_REQUEST,
+                    &vec![(
+                        "assignee".into(),
+                        format!("User '{s}' cannot be assigned issues."),
+                    )],
+                )
+            }
+            None => {
+                return field_errors(
+                    StatusCode::BAD_REQUEST,
+                    &vec![("assignee".into(), format!("User '{s}' does not exist."))],
+                )
+            }
+        },
+        other => {
+            return bad_request(&format!(
+                "The assignee must be a string or null, got {other}."
+            ))
+        }
+    };
+    site.set_assignee(issue, to, ctx.user());
+    drop(site);
+    state.touch();
+    no_content()
 }
 
 async fn link(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) -> Response {

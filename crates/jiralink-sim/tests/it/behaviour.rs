@@ -544,3 +544,478 @@ async fn the_worklog_feeds_and_list_follow_adds_deletes_and_deleted_issues() {
     want.sort_unstable();
     assert_eq!(listed, want);
 }
+
+/// The key of an issue of the first board (on both deployments, whatever search they serve).
+async fn some_key(c: &Client) -> String {
+    let r = c.get("/rest/agile/1.0/board?maxResults=1").await;
+    let board = r.body["values"][0]["id"].as_i64().expect("a board");
+    let r = c
+        .get(&format!(
+            "/rest/agile/1.0/board/{board}/issue?maxResults=1&fields=key"
+        ))
+        .await;
+    r.body["issues"][0]["key"]
+        .as_str()
+        .expect("an issue")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn v3_rich_text_takes_adf_only_and_v2_takes_wiki_text() {
+    const NOT_ADF: &str =
+        "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(60)
+        .seed(31)
+        .start()
+        .await
+        .expect("sim");
+    let c = Client::as_identity(&sim, "admin");
+    let key = some_key(&c).await;
+    let project = key.split('-').next().expect("a project key").to_owned();
+    let adf = crate::support_adf("Rich text");
+    let new = |description: Value| json!({"fields": {"project": {"key": project}, "issuetype": {"name": "Task"}, "summary": "ADF", "description": description}});
+
+    // Create, edit: a string (or a non-document object) is refused with Cloud's message.
+    for bad in [
+        json!("plain text"),
+        json!({"type": "paragraph", "content": []}),
+    ] {
+        let r = c.post("/rest/api/3/issue", new(bad.clone())).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["errors"]["description"], NOT_ADF);
+        let r = c
+            .put(
+                &format!("/rest/api/3/issue/{key}"),
+                json!({"fields": {"description": bad}}),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["errors"]["description"], NOT_ADF);
+    }
+    let r = c
+        .post("/rest/api/3/issue", json!({"fields": {"project": {"key": project}, "issuetype": {"name": "Task"}, "summary": "Env", "environment": "linux"}}))
+        .await;
+    assert_eq!(r.body["errors"]["environment"], NOT_ADF, "{}", r.body);
+    let r = c.post("/rest/api/3/issue", new(adf.clone())).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = c
+        .put(
+            &format!("/rest/api/3/issue/{key}"),
+            json!({"fields": {"description": null}}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "null clears: {}", r.body);
+
+    // Comment, worklog, transition.
+    let r = c
+        .post(
+            &format!("/rest/api/3/issue/{key}/comment"),
+            json!({"body": "plain"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["errors"]["comment"], "Comment body is not valid!");
+    let r = c
+        .post(
+            &format!("/rest/api/3/issue/{key}/worklog"),
+            json!({"timeSpentSeconds": 60, "comment": "plain"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["errors"]["comment"], NOT_ADF);
+    let t = c.get(&format!("/rest/api/3/issue/{key}/transitions")).await;
+    let tid = t.body["transitions"][0]["id"]
+        .as_str()
+        .expect("a transition")
+        .to_owned();
+    let r = c
+        .post(
+            &format!("/rest/api/3/issue/{key}/transitions"),
+            json!({"transition": {"id": tid}, "update": {"comment": [{"add": {"body": "plain"}}]}}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let before = c
+        .get(&format!("/rest/api/3/issue/{key}/comment"))
+        .await
+        .body["total"]
+        .clone();
+    let r = c
+        .post(
+            &format!("/rest/api/3/issue/{key}/transitions"),
+            json!({"transition": {"id": tid}, "update": {"comment": [{"add": {"body": adf}}]}}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let after = c
+        .get(&format!("/rest/api/3/issue/{key}/comment"))
+        .await
+        .body["total"]
+        .clone();
+    assert_eq!(
+        after.as_u64(),
+        before.as_u64().map(|n| n + 1),
+        "the transition's comment was added"
+    );
+
+    // REST v2 on Cloud takes wiki text and refuses a document.
+    let r = c
+        .post(
+            &format!("/rest/api/2/issue/{key}/comment"),
+            json!({"body": "*wiki* text"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = c
+        .put(
+            &format!("/rest/api/2/issue/{key}"),
+            json!({"fields": {"description": "h1. Wiki"}}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = c
+        .put(
+            &format!("/rest/api/2/issue/{key}"),
+            json!({"fields": {"description": adf}}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.body["errors"]["description"],
+        "Operation value must be a string"
+    );
+}
+
+#[tokio::test]
+async fn comment_and_worklog_pages_are_paged_as_cloud_pages_them() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(30)
+        .seed(32)
+        .start()
+        .await
+        .expect("sim");
+    let c = Client::as_identity(&sim, "admin");
+    let key = some_key(&c).await;
+    let before = c
+        .get(&format!("/rest/api/3/issue/{key}/comment?maxResults=0"))
+        .await;
+    let existing = before.body["total"].as_u64().expect("total");
+    for n in 0..(105 - existing.min(105)) {
+        let r = c
+            .post(
+                &format!("/rest/api/3/issue/{key}/comment"),
+                json!({"body": crate::support_adf(&format!("comment {n}"))}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let total = existing.max(105);
+    for query in ["", "?maxResults=1000", "?maxResults=100"] {
+        let r = c
+            .get(&format!("/rest/api/3/issue/{key}/comment{query}"))
+            .await;
+        assert_eq!(
+            r.body["maxResults"], 100,
+            "{query}: {}",
+            r.body["maxResults"]
+        );
+        assert_eq!(r.body["comments"].as_array().map(Vec::len), Some(100));
+        assert_eq!(r.body["total"], total);
+        assert!(
+            r.body.get("isLast").is_none(),
+            "Jira sends no isLast on comment pages"
+        );
+    }
+    let r = c
+        .get(&format!(
+            "/rest/api/3/issue/{key}/comment?startAt=100&maxResults=1000"
+        ))
+        .await;
+    assert_eq!(r.body["startAt"], 100);
+    assert_eq!(
+        r.body["comments"].as_array().map(Vec::len),
+        Some(total as usize - 100)
+    );
+    let r = c.get(&format!("/rest/api/3/issue/{key}/worklog")).await;
+    assert_eq!(r.body["maxResults"], 5000);
+    assert!(
+        r.body.get("isLast").is_none(),
+        "Jira sends no isLast on worklog pages"
+    );
+    assert_eq!(
+        r.body["worklogs"].as_array().map(Vec::len),
+        r.body["total"].as_u64().map(|t| t as usize)
+    );
+
+    // Data Center answers every comment at once unless asked for fewer.
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(30)
+        .seed(32)
+        .start()
+        .await
+        .expect("sim");
+    let c = Client::as_identity(&sim, "admin");
+    let key = some_key(&c).await;
+    let r = c.get(&format!("/rest/api/2/issue/{key}/comment")).await;
+    assert_eq!(r.body["maxResults"], 1_048_576, "{}", r.body["maxResults"]);
+    assert!(r.body.get("isLast").is_none());
+    assert_eq!(
+        r.body["comments"].as_array().map(Vec::len),
+        r.body["total"].as_u64().map(|t| t as usize)
+    );
+}
+
+#[tokio::test]
+async fn page_tokens_are_opaque_bound_to_their_query_and_expire() {
+    const BAD: &str = "The nextPageToken is invalid or expired.";
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(120)
+        .seed(33)
+        .start()
+        .await
+        .expect("sim");
+    let c = Client::as_identity(&sim, "admin");
+    let jql = "project is not EMPTY ORDER BY key ASC";
+    let first = c
+        .post(
+            "/rest/api/3/search/jql",
+            json!({"jql": jql, "fields": ["summary"], "maxResults": 5}),
+        )
+        .await;
+    let token = first.body["nextPageToken"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let refused = |r: &crate::support::Reply| {
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["errorMessages"][0], BAD);
+    };
+    // The same query continues (a different page size is fine); any other query is refused.
+    let next = c
+        .post(
+            "/rest/api/3/search/jql",
+            json!({"jql": jql, "fields": ["summary"], "maxResults": 7, "nextPageToken": token}),
+        )
+        .await;
+    assert_eq!(next.status, 200, "{}", next.body);
+    for other in [
+        json!({"jql": "project is not EMPTY ORDER BY key DESC", "fields": ["summary"]}),
+        json!({"jql": jql, "fields": ["summary", "status"]}),
+        json!({"jql": jql, "fields": ["summary"], "expand": "changelog"}),
+        json!({"jql": jql, "fields": ["summary"], "properties": ["a"]}),
+    ] {
+        let mut body = other;
+        body["nextPageToken"] = json!(token);
+        refused(&c.post("/rest/api/3/search/jql", body).await);
+    }
+    // Garbage, an edited token, and the token of another user are refused.
+    let mut edited = token.clone().into_bytes();
+    edited[3] = if edited[3] == b'A' { b'B' } else { b'A' };
+    for t in [
+        "garbage".to_owned(),
+        "MTA".to_owned(),
+        String::from_utf8(edited).expect("ascii"),
+    ] {
+        refused(
+            &c.post(
+                "/rest/api/3/search/jql",
+                json!({"jql": jql, "fields": ["summary"], "nextPageToken": t}),
+            )
+            .await,
+        );
+    }
+    let other = Client::as_identity(&sim, "reader");
+    refused(
+        &other
+            .post(
+                "/rest/api/3/search/jql",
+                json!({"jql": jql, "fields": ["summary"], "nextPageToken": token}),
+            )
+            .await,
+    );
+    // The token says nothing readable about where it points.
+    assert!(!token.contains("jql") && !token.contains(':'), "{token}");
+    // Bulk changelog tokens are bound to their issue list too.
+    let ids: Vec<Value> = first.body["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
+    let page = c
+        .post(
+            "/rest/api/3/changelog/bulkfetch",
+            json!({"issueIdsOrKeys": ids, "maxResults": 1}),
+        )
+        .await;
+    let ct = page.body["nextPageToken"]
+        .as_str()
+        .expect("a changelog token")
+        .to_owned();
+    let r = c
+        .post(
+            "/rest/api/3/changelog/bulkfetch",
+            json!({"issueIdsOrKeys": ids, "maxResults": 1, "nextPageToken": ct}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    refused(
+        &c.post(
+            "/rest/api/3/changelog/bulkfetch",
+            json!({"issueIdsOrKeys": ids[..2], "maxResults": 1, "nextPageToken": ct}),
+        )
+        .await,
+    );
+
+    // With a lifetime of 0 every token is already expired.
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(40)
+        .seed(33)
+        .page_token_ttl_s(0)
+        .start()
+        .await
+        .expect("sim");
+    let c = Client::as_identity(&sim, "admin");
+    let first = c
+        .post(
+            "/rest/api/3/search/jql",
+            json!({"jql": jql, "fields": ["id"], "maxResults": 5}),
+        )
+        .await;
+    let token = first.body["nextPageToken"].as_str().expect("a token");
+    refused(
+        &c.post(
+            "/rest/api/3/search/jql",
+            json!({"jql": jql, "fields": ["id"], "maxResults": 5, "nextPageToken": token}),
+        )
+        .await,
+    );
+}
+
+#[tokio::test]
+async fn software_issue_lists_walk_every_issue_once_by_token() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(300)
+        .seed(34)
+        .start()
+        .await
+        .expect("sim");
+    let c = Client::as_identity(&sim, "admin");
+    let boards = c.get("/rest/agile/1.0/board").await;
+    let board = boards.body["values"][0]["id"].as_i64().expect("a board");
+    let agile = c
+        .get(&format!(
+            "/rest/agile/1.0/board/{board}/issue?maxResults=100&fields=id"
+        ))
+        .await;
+    let total = agile.body["total"].as_u64().expect("total") as usize;
+    assert!(total > 7, "the board has issues to page: {total}");
+    let mut expected: Vec<String> = Vec::new();
+    let mut start = 0;
+    while expected.len() < total {
+        let r = c
+            .get(&format!(
+                "/rest/agile/1.0/board/{board}/issue?maxResults=100&fields=id&startAt={start}"
+            ))
+            .await;
+        let page = r.body["issues"].as_array().expect("issues");
+        assert!(!page.is_empty());
+        expected.extend(
+            page.iter()
+                .map(|i| i["id"].as_str().expect("id").to_owned()),
+        );
+        start += page.len();
+    }
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        // startAt is not a parameter of these lists: it is ignored.
+        let mut path = format!("/rest/software/1.0/board/{board}/issue?maxResults=7&startAt=99");
+        if let Some(t) = &token {
+            path.push_str(&format!(
+                "&nextPageToken={}",
+                url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
+            ));
+        }
+        let r = c.get(&path).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.get("startAt").is_none() && r.body.get("total").is_none());
+        seen.extend(
+            r.body["issues"]
+                .as_array()
+                .expect("issues")
+                .iter()
+                .map(|i| i["id"].as_str().expect("id").to_owned()),
+        );
+        match r.body["nextPageToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => {
+                assert_eq!(r.body["isLast"], true);
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        seen, expected,
+        "the token walks every board issue once, in order"
+    );
+    let r = c
+        .get(&format!("/rest/software/1.0/board/{board}/issue"))
+        .await;
+    assert_eq!(
+        r.body["issues"].as_array().map(Vec::len),
+        Some(total.min(50))
+    );
+    // A token of one list is refused by another.
+    let first = c
+        .get(&format!(
+            "/rest/software/1.0/board/{board}/issue?maxResults=1"
+        ))
+        .await;
+    let t = first.body["nextPageToken"].as_str().expect("a token");
+    let r = c
+        .get(&format!(
+            "/rest/software/1.0/board/{board}/backlog?maxResults=1&nextPageToken={t}"
+        ))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}
+
+#[tokio::test]
+async fn resource_paths_answer_the_same_with_a_trailing_slash() {
+    for (deployment, v, context) in [
+        (Deployment::Cloud, "3", ""),
+        (Deployment::Datacenter, "2", "/jira"),
+    ] {
+        let sim = Sim::builder()
+            .deployment(deployment)
+            .issues(20)
+            .seed(35)
+            .context_path(context)
+            .start()
+            .await
+            .expect("sim");
+        let c = Client::as_identity(&sim, "admin");
+        let plain = c.get(&format!("/rest/api/{v}/myself")).await;
+        let slashed = c.get(&format!("/rest/api/{v}/myself/")).await;
+        assert_eq!(slashed.status, 200, "{}", slashed.body);
+        assert_eq!(slashed.body, plain.body);
+        let projects = c
+            .get(&format!("/rest/api/{v}/project/search/?maxResults=1"))
+            .await;
+        assert_eq!(projects.status, 200, "{}", projects.body);
+        assert_eq!(
+            projects.body["values"].as_array().map(Vec::len),
+            Some(1),
+            "the query survives"
+        );
+        assert!(sim.unmatched().is_empty(), "{:?}", sim.unmatched());
+    }
+}

@@ -77,6 +77,7 @@ async fn cloud_v3_endpoints_match_the_spec() {
     let c = Client::as_identity(&sim, "admin");
     platform_endpoints(&c, "3", true).await;
     agile_endpoints(&c).await;
+    software_endpoints(&c, true).await;
     assert!(
         sim.unmatched().is_empty(),
         "unmatched routes: {:?}",
@@ -143,6 +144,7 @@ async fn datacenter_endpoints_match_the_spec() {
     let c = Client::as_identity(&sim, "admin");
     platform_endpoints(&c, "2", false).await;
     agile_endpoints(&c).await;
+    software_endpoints(&c, false).await;
     // Data Center users carry name and key, and comment bodies are wiki text.
     let me = c.get("/rest/api/2/myself").await;
     assert!(
@@ -248,6 +250,7 @@ async fn platform_endpoints(c: &Client, v: &str, cloud: bool) {
         200,
     )
     .await;
+    priority_and_resolution_endpoints(c, v, cloud).await;
     for (t, p) in [
         ("/field", "/field"),
         ("/status", "/status"),
@@ -328,7 +331,9 @@ async fn platform_endpoints(c: &Client, v: &str, cloud: bool) {
             .as_str()
             .expect("a next page")
             .to_owned();
-        call(c, v, "POST", "/search/jql", "/search/jql", Some(json!({"jql": jql, "nextPageToken": token, "fields": ["summary", "status"], "maxResults": 3})), 200).await;
+        // The token continues the query it came from (same JQL, fields and expand).
+        call(c, v, "POST", "/search/jql", "/search/jql", Some(json!({"jql": jql, "nextPageToken": token, "fields": ["*all"], "expand": "changelog,names", "maxResults": 3})), 200).await;
+        call(c, v, "POST", "/search/jql", "/search/jql", Some(json!({"jql": jql, "nextPageToken": token, "fields": ["summary", "status"], "maxResults": 3})), 400).await;
         let ids = call(
             c,
             v,
@@ -690,7 +695,7 @@ async fn platform_endpoints(c: &Client, v: &str, cloud: bool) {
         200,
     )
     .await;
-    call(
+    let link = call(
         c,
         v,
         "POST",
@@ -700,6 +705,9 @@ async fn platform_endpoints(c: &Client, v: &str, cloud: bool) {
         201,
     )
     .await;
+    let link_id = link.body["id"].as_i64().expect("remote link id");
+    remote_link_endpoints(c, v, &new_key, link_id).await;
+    assign_endpoint(c, v, &new_key, &me.body, cloud).await;
     let r = c.post(&format!("/rest/api/{v}/issueLink"), json!({"type": {"name": "Blocks"}, "inwardIssue": {"key": key_of}, "outwardIssue": {"key": new_key}})).await;
     assert_eq!(r.status, 201, "{}", r.body);
 
@@ -737,6 +745,259 @@ async fn platform_endpoints(c: &Client, v: &str, cloud: bool) {
         "/issue/{issueIdOrKey}",
         &format!("/issue/{new_key}"),
         None,
+        404,
+    )
+    .await;
+}
+
+/// `priority/{id}`, `resolution/{id}` on every deployment; their `search` pages on Cloud only.
+async fn priority_and_resolution_endpoints(c: &Client, v: &str, cloud: bool) {
+    let all = call(c, v, "GET", "/priority", "/priority", None, 200).await;
+    let pid = all.body[0]["id"].as_str().expect("priority id").to_owned();
+    let one = call(
+        c,
+        v,
+        "GET",
+        "/priority/{id}",
+        &format!("/priority/{pid}"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(one.body, all.body[0], "one priority reads as in the list");
+    call(c, v, "GET", "/priority/{id}", "/priority/999999", None, 404).await;
+    let all = call(c, v, "GET", "/resolution", "/resolution", None, 200).await;
+    let rid = all.body[0]["id"]
+        .as_str()
+        .expect("resolution id")
+        .to_owned();
+    let one = call(
+        c,
+        v,
+        "GET",
+        "/resolution/{id}",
+        &format!("/resolution/{rid}"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(one.body, all.body[0], "one resolution reads as in the list");
+    call(
+        c,
+        v,
+        "GET",
+        "/resolution/{id}",
+        "/resolution/999999",
+        None,
+        404,
+    )
+    .await;
+    if cloud {
+        let page = call(
+            c,
+            v,
+            "GET",
+            "/priority/search",
+            "/priority/search?maxResults=2",
+            None,
+            200,
+        )
+        .await;
+        assert_eq!(page.body["values"].as_array().map(Vec::len), Some(2));
+        assert_eq!(page.body["isLast"], false, "{}", page.body);
+        assert!(page.body["nextPage"].is_string());
+        let named = call(
+            c,
+            v,
+            "GET",
+            "/priority/search",
+            &format!("/priority/search?id={pid}"),
+            None,
+            200,
+        )
+        .await;
+        assert_eq!(named.body["total"], 1);
+        let default = call(
+            c,
+            v,
+            "GET",
+            "/priority/search",
+            "/priority/search?onlyDefault=true",
+            None,
+            200,
+        )
+        .await;
+        assert_eq!(default.body["values"][0]["isDefault"], true);
+        let res = call(
+            c,
+            v,
+            "GET",
+            "/resolution/search",
+            "/resolution/search",
+            None,
+            200,
+        )
+        .await;
+        assert!(res.body["values"].as_array().is_some_and(|r| r
+            .iter()
+            .filter(|x| x["default"] == true)
+            .count()
+            == 1));
+        call(
+            c,
+            v,
+            "GET",
+            "/resolution/search",
+            &format!("/resolution/search?id={rid}&onlyDefault=false"),
+            None,
+            200,
+        )
+        .await;
+    } else {
+        for path in ["/priority/search", "/resolution/search"] {
+            let r = c.get(&format!("/rest/api/{v}{path}")).await;
+            assert_eq!(r.status, 404, "Data Center has no {path}: {}", r.body);
+            assert_error_body(&r);
+        }
+    }
+}
+
+/// GET, PUT and DELETE of one remote link, with their refusals.
+async fn remote_link_endpoints(c: &Client, v: &str, key: &str, link: i64) {
+    let t = "/issue/{issueIdOrKey}/remotelink/{linkId}";
+    let got = call(
+        c,
+        v,
+        "GET",
+        t,
+        &format!("/issue/{key}/remotelink/{link}"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(got.body["object"]["title"], "CI run");
+    let r = c
+        .put(
+            &format!("/rest/api/{v}/issue/{key}/remotelink/{link}"),
+            json!({"object": {"url": "https://ci.example/2", "title": "CI rerun"}}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let got = call(
+        c,
+        v,
+        "GET",
+        t,
+        &format!("/issue/{key}/remotelink/{link}"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(got.body["object"]["url"], "https://ci.example/2");
+    call(
+        c,
+        v,
+        "PUT",
+        t,
+        &format!("/issue/{key}/remotelink/{link}"),
+        Some(json!({"object": {"url": ""}})),
+        400,
+    )
+    .await;
+    call(
+        c,
+        v,
+        "GET",
+        t,
+        &format!("/issue/{key}/remotelink/999999"),
+        None,
+        404,
+    )
+    .await;
+    call(
+        c,
+        v,
+        "GET",
+        t,
+        &format!("/issue/{key}/remotelink/abc"),
+        None,
+        400,
+    )
+    .await;
+    let r = c
+        .delete(&format!("/rest/api/{v}/issue/{key}/remotelink/{link}"))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    call(
+        c,
+        v,
+        "GET",
+        t,
+        &format!("/issue/{key}/remotelink/{link}"),
+        None,
+        404,
+    )
+    .await;
+    call(
+        c,
+        v,
+        "DELETE",
+        t,
+        &format!("/issue/{key}/remotelink/{link}"),
+        None,
+        404,
+    )
+    .await;
+}
+
+/// `PUT issue/{key}/assignee`: by accountId on Cloud, by name on Data Center; null unassigns.
+async fn assign_endpoint(c: &Client, v: &str, key: &str, me: &Value, cloud: bool) {
+    let (field, who) = if cloud {
+        ("accountId", me["accountId"].clone())
+    } else {
+        ("name", me["name"].clone())
+    };
+    let path = format!("/rest/api/{v}/issue/{key}/assignee");
+    let r = c.put(&path, json!({ field: who })).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let issue = c
+        .get(&format!("/rest/api/{v}/issue/{key}?fields=assignee"))
+        .await;
+    assert_eq!(issue.body["fields"]["assignee"][field], who);
+    let r = c.put(&path, json!({ field: null })).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let issue = c
+        .get(&format!("/rest/api/{v}/issue/{key}?fields=assignee"))
+        .await;
+    assert!(issue.body["fields"]["assignee"].is_null(), "{}", issue.body);
+    let t = "/issue/{issueIdOrKey}/assignee";
+    call(
+        c,
+        v,
+        "PUT",
+        t,
+        &format!("/issue/{key}/assignee"),
+        Some(json!({ field: "no-such-user" })),
+        400,
+    )
+    .await;
+    call(
+        c,
+        v,
+        "PUT",
+        t,
+        &format!("/issue/{key}/assignee"),
+        Some(json!({})),
+        400,
+    )
+    .await;
+    call(
+        c,
+        v,
+        "PUT",
+        t,
+        "/issue/NOPE-999999/assignee",
+        Some(json!({ field: who })),
         404,
     )
     .await;
@@ -859,4 +1120,77 @@ async fn agile_endpoints(c: &Client) {
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
+}
+
+/// The token-paged lists of `/rest/software/1.0` (Cloud): a page is `expand`, `issues` (each an
+/// Agile `IssueBean`), `isLast` and, unless last, `nextPageToken`; Data Center answers 404.
+async fn software_endpoints(c: &Client, cloud: bool) {
+    let boards = c.get("/rest/agile/1.0/board").await;
+    let scrum = boards.body["values"]
+        .as_array()
+        .expect("boards")
+        .iter()
+        .find(|b| b["type"] == "scrum")
+        .expect("a scrum board")["id"]
+        .as_i64()
+        .expect("board id");
+    let sprints = c
+        .get(&format!(
+            "/rest/agile/1.0/board/{scrum}/sprint?state=active"
+        ))
+        .await;
+    let sprint = sprints.body["values"][0]["id"]
+        .as_i64()
+        .expect("an active sprint");
+    let lists = [
+        format!("/rest/software/1.0/board/{scrum}/issue?fields=summary,status&maxResults=3"),
+        format!("/rest/software/1.0/board/{scrum}/backlog?fields=summary&maxResults=3"),
+        format!("/rest/software/1.0/sprint/{sprint}/issue?fields=*all&maxResults=3"),
+        format!("/rest/software/1.0/board/{scrum}/issue"),
+    ];
+    for path in &lists {
+        let r = c.get(path).await;
+        if !cloud {
+            assert_eq!(r.status, 404, "{path} is Cloud only: {}", r.body);
+            assert_error_body(&r);
+            continue;
+        }
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let keys: Vec<&str> = r
+            .body
+            .as_object()
+            .expect("a page")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert!(
+            keys.iter()
+                .all(|k| ["expand", "issues", "isLast", "nextPageToken"].contains(k)),
+            "{path}: {keys:?}"
+        );
+        assert_eq!(
+            r.body["isLast"].as_bool(),
+            Some(r.body.get("nextPageToken").is_none())
+        );
+        for issue in r.body["issues"].as_array().expect("issues") {
+            agile()
+                .check(&json!({"$ref": "#/components/schemas/IssueBean"}), issue)
+                .unwrap_or_else(|e| panic!("{path}: not an IssueBean: {e:?}"));
+        }
+    }
+    if cloud {
+        let r = c
+            .get(&format!(
+                "/rest/software/1.0/board/{scrum}/issue/approximate-count"
+            ))
+            .await;
+        assert!(
+            r.body["count"].as_u64().is_some_and(|n| n > 0),
+            "{}",
+            r.body
+        );
+        let r = c.get("/rest/software/1.0/board/999999/issue").await;
+        assert_eq!(r.status, 404);
+        assert_error_body(&r);
+    }
 }

@@ -47,6 +47,9 @@ pub struct Args {
     /// Data Center context path, such as /jira.
     #[arg(long, default_value = "")]
     context_path: String,
+    /// Seconds a `nextPageToken` stays valid; an older one answers 400 as Cloud does.
+    #[arg(long, default_value_t = jiralink_sim::DEFAULT_PAGE_TOKEN_TTL_S)]
+    page_token_ttl: u64,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -80,6 +83,7 @@ pub async fn run(args: Args, _out: Output) -> anyhow::Result<()> {
         tls: args.tls,
         legacy_search: args.legacy_search,
         context_path: args.context_path,
+        page_token_ttl_s: args.page_token_ttl,
         ..SimConfig::default()
     };
     let sim = SimBuilder::config(cfg).start().await.map_err(|e| match e {
