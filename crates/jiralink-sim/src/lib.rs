@@ -80,6 +80,8 @@ pub struct SimConfig {
     /// `worklog/updated` and `worklog/deleted` leave out the last minute, as Jira does; tests of
     /// the feeds may shorten it.
     pub worklog_feed_lag_ms: i64,
+    /// Data Center's `jira.search.views.default.max`: the most issues one `search` page holds.
+    pub dc_max_results: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -100,6 +102,7 @@ impl Default for SimConfig {
             legacy_search: false,
             context_path: String::new(),
             worklog_feed_lag_ms: 60_000,
+            dc_max_results: None,
         }
     }
 }
@@ -163,6 +166,10 @@ impl SimBuilder {
     }
     pub fn legacy_search(mut self, on: bool) -> Self {
         self.cfg.legacy_search = on;
+        self
+    }
+    pub fn dc_max_results(mut self, n: usize) -> Self {
+        self.cfg.dc_max_results = Some(n);
         self
     }
     pub fn context_path(mut self, path: &str) -> Self {
