@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sync benchmark: a full sync of a simulated site with latency and a rate limit, then a no-change
 # re-sync. Prints issues/s, requests per 1,000 issues, share of the rate budget used, peak RSS.
-# Usage: [DEPLOYMENT=cloud|datacenter] [STORE=postgres://USER@HOST/DB] bench/sync.sh [ISSUES]
+# Usage: [DEPLOYMENT=cloud|datacenter] [STORE=postgres://USER@HOST/DB] [PROJECTS=N] bench/sync.sh [ISSUES]
 #        [LATENCY_MS] [RATE_LIMIT] [CONCURRENCY]   (default cloud, a fresh SQLite store, 100000 100 50 8)
 # With STORE, the database should be empty (a fresh one: the first run is a full sync).
 set -euo pipefail
@@ -12,7 +12,9 @@ bin=$PWD/target/release/jiralink
 work=$(mktemp -d)
 trap 'kill $sim 2>/dev/null || true; rm -rf "$work"' EXIT
 deployment=${DEPLOYMENT:-cloud}
-"$bin" sim --deployment "$deployment" --issues "$issues" --latency-ms "$latency" --rate-limit "$rate" > "$work/sim.json" &
+projects=()
+if [ -n "${PROJECTS:-}" ]; then projects=(--projects "$PROJECTS"); fi
+"$bin" sim --deployment "$deployment" --issues "$issues" "${projects[@]}" --latency-ms "$latency" --rate-limit "$rate" > "$work/sim.json" &
 sim=$!
 while [ ! -s "$work/sim.json" ]; do sleep 0.2; done
 field() { python3 -c "import json; d=json.loads(open('$work/sim.json').readline()); print([x for x in d['identities'] if x['name']=='admin'][0]['$1'])"; }

@@ -524,9 +524,17 @@ impl Client {
                 }
                 _ => {
                     let text = String::from_utf8_lossy(&bytes);
-                    return Err(
-                        diagnosis::from_response(status, &headers, &text, self.context()).into(),
+                    let d = diagnosis::from_response(status, &headers, &text, self.context());
+                    // The request refused, at -v: method and path (the query may hold JQL, not
+                    // secrets, but stays out: the path names the endpoint).
+                    tracing::info!(
+                        method = %method,
+                        path = parsed.path(),
+                        %status,
+                        jira = %d.jira,
+                        "Jira refused the request"
                     );
+                    return Err(d.into());
                 }
             }
         }

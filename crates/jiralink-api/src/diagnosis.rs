@@ -132,6 +132,68 @@ pub struct Diagnosis {
     /// The HTTP status that led here, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// Jira's own error body, when it sent one: kept, not flattened.
+    #[serde(skip_serializing_if = "JiraErrors::is_empty")]
+    pub jira: JiraErrors,
+}
+
+/// Jira's error body: `{"errorMessages": [...], "errors": {"field": "message"}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JiraErrors {
+    #[serde(rename = "errorMessages")]
+    pub messages: Vec<String>,
+    /// Field errors, by field.
+    pub errors: std::collections::BTreeMap<String, String>,
+}
+
+impl JiraErrors {
+    /// Reads Jira's error body; empty for anything else (HTML, plain text, other JSON).
+    pub fn parse(body: &str) -> JiraErrors {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+            return JiraErrors::default();
+        };
+        let text = |x: &serde_json::Value| match x {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        JiraErrors {
+            messages: v["errorMessages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect(),
+            errors: v["errors"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, x)| (k.clone(), text(x)))
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.errors.is_empty()
+    }
+}
+
+impl std::fmt::Display for JiraErrors {
+    /// Messages, then `field: message` pairs, each ending with a period, separated by spaces.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fields = self.errors.iter().map(|(k, m)| format!("{k}: {m}"));
+        let all: Vec<String> = self.messages.iter().cloned().chain(fields).collect();
+        for (i, m) in all.iter().enumerate() {
+            let m = m.trim();
+            let sep = if i == 0 { "" } else { " " };
+            let end = if m.ends_with(['.', '!', '?']) {
+                ""
+            } else {
+                "."
+            };
+            write!(f, "{sep}{m}{end}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Diagnosis {
@@ -142,6 +204,7 @@ impl Diagnosis {
             cause: cause.to_owned(),
             fix: fix.to_owned(),
             status: None,
+            jira: JiraErrors::default(),
         }
     }
 
@@ -291,6 +354,9 @@ pub fn from_response(
         _ => Code::UnexpectedResponse,
     };
     let mut d = Diagnosis::new(code).with_status(status);
+    if !html {
+        d.jira = JiraErrors::parse(body);
+    }
     if code == Code::BadCredentials && ctx.auth == AuthKind::Basic {
         d = d.with_fix("Check the username and password; after three wrong passwords Data Center asks for a CAPTCHA, so prefer a personal access token (--auth pat).");
     }
@@ -298,9 +364,18 @@ pub fn from_response(
         d = d.with_cause("Jira refused Basic authentication for the API (403): basic auth is disabled on this site.");
     }
     if code == Code::UnexpectedResponse {
-        d = d.with_cause(format!(
-            "Jira answered HTTP {status}, which jiralink does not expect here."
-        ));
+        d = if d.jira.is_empty() {
+            d.with_cause(format!(
+                "Jira answered HTTP {status}, which jiralink does not expect here."
+            ))
+        } else {
+            let said = d.jira.to_string();
+            d.with_cause(format!("Jira refused the request (HTTP {status}): {said}"))
+                .with_fix("Read Jira's message above; run again with -v to see the request it refused, and report it if the message does not explain it.")
+        };
+    } else if status.is_client_error() && status != StatusCode::UNAUTHORIZED && !d.jira.is_empty() {
+        // Jira's own words after the diagnosis's (a 401 body may echo what was sent: left out).
+        d.cause = format!("{} Jira said: {}", d.cause, d.jira);
     }
     d
 }
@@ -349,6 +424,39 @@ mod tests {
             transport_code(untrusted, Some("https://jira.example/"), false, true),
             Code::TlsUntrusted
         );
+    }
+
+    #[test]
+    fn jira_error_bodies_are_kept_and_shown() {
+        let ctx = RequestContext {
+            auth: AuthKind::Basic,
+            via_gateway: false,
+        };
+        let body = r#"{"errorMessages":["The value 'HELP' does not exist for the field 'project'."],"errors":{"jql":"bad clause"}}"#;
+        let d = from_response(StatusCode::BAD_REQUEST, &HeaderMap::new(), body, ctx);
+        assert_eq!(d.code, Code::UnexpectedResponse);
+        assert_eq!(
+            d.jira.messages,
+            vec!["The value 'HELP' does not exist for the field 'project'."]
+        );
+        assert_eq!(
+            d.jira.errors.get("jql").map(String::as_str),
+            Some("bad clause")
+        );
+        assert_eq!(
+            d.cause,
+            "Jira refused the request (HTTP 400 Bad Request): The value 'HELP' does not exist for the field 'project'. jql: bad clause."
+        );
+        let json = serde_json::to_value(&d).expect("json");
+        assert_eq!(json["jira"]["errors"]["jql"], "bad clause");
+        // A body that is not Jira's error JSON keeps the generic sentence.
+        let d = from_response(StatusCode::CONFLICT, &HeaderMap::new(), "nope", ctx);
+        assert!(d.jira.is_empty());
+        assert!(d.cause.contains("does not expect"), "{}", d.cause);
+        assert!(serde_json::to_value(&d)
+            .expect("json")
+            .get("jira")
+            .is_none());
     }
 
     #[test]

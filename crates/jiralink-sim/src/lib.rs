@@ -88,6 +88,9 @@ pub struct SimConfig {
     pub worklog_feed_lag_ms: i64,
     /// Seconds a `nextPageToken` stays valid (0: every token is already expired, for tests).
     pub page_token_ttl_s: u64,
+
+    /// Data Center's `jira.search.views.default.max`: the most issues one `search` page holds.
+    pub dc_max_results: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -109,6 +112,8 @@ impl Default for SimConfig {
             context_path: String::new(),
             worklog_feed_lag_ms: 60_000,
             page_token_ttl_s: DEFAULT_PAGE_TOKEN_TTL_S,
+
+            dc_max_results: None,
         }
     }
 }
@@ -172,6 +177,10 @@ impl SimBuilder {
     }
     pub fn legacy_search(mut self, on: bool) -> Self {
         self.cfg.legacy_search = on;
+        self
+    }
+    pub fn dc_max_results(mut self, n: usize) -> Self {
+        self.cfg.dc_max_results = Some(n);
         self
     }
     pub fn context_path(mut self, path: &str) -> Self {

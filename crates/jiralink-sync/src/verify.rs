@@ -20,6 +20,10 @@ pub struct ProjectDrift {
     pub extra: Vec<String>,
     /// Sampled issues whose content (normalised columns) differs from Jira.
     pub stale: Vec<String>,
+    /// Jira's answer when it no longer shows the project to this credential (deleted, or browse
+    /// rights lost): reported, not counted as drift, since no sync of this credential can change it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vanished: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -58,16 +62,34 @@ pub async fn verify(
     let mut out = Vec::new();
     let mut sampled = 0;
     for key in keys {
-        let jira: BTreeSet<String> = crate::issue_ids(
+        let listed = crate::issue_ids(
             client,
             plan,
             4,
             &format!("project = \"{key}\" ORDER BY id ASC"),
         )
-        .await?
-        .iter()
-        .map(u64::to_string)
-        .collect();
+        .await;
+        let jira: BTreeSet<String> = match listed {
+            Ok(ids) => ids.iter().map(u64::to_string).collect(),
+            // Jira refuses a JQL naming a project it does not show this credential (400, "The
+            // value 'KEY' does not exist for the field 'project'").
+            Err(SyncError::Jira(e))
+                if matches!(e.diagnosis().status, Some(400 | 404))
+                    && !e.diagnosis().jira.is_empty() =>
+            {
+                out.push(ProjectDrift {
+                    in_store: store.live_issue_ids(&key)?.len(),
+                    project: key,
+                    in_jira: 0,
+                    missing: Vec::new(),
+                    extra: Vec::new(),
+                    stale: Vec::new(),
+                    vanished: Some(e.diagnosis().jira.to_string()),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let stored: BTreeSet<String> = store.live_issue_ids(&key)?.into_iter().collect();
         let missing: Vec<String> = jira.difference(&stored).cloned().collect();
         let extra: Vec<String> = stored.difference(&jira).cloned().collect();
@@ -103,6 +125,7 @@ pub async fn verify(
             missing,
             extra,
             stale,
+            vanished: None,
         });
     }
     let ok = out

@@ -569,6 +569,25 @@ async fn verify_reports_drift_until_the_next_sync() {
         .expect("verify");
     let stale: Vec<&String> = drift.projects.iter().flat_map(|p| &p.stale).collect();
     assert_eq!(stale, vec![&edited_id], "{drift:?}");
+    // A project the store has and Jira no longer shows this credential: reported with Jira's own
+    // message, and the other projects are still verified (it used to fail the whole run with an
+    // HTTP 400 that hid the message).
+    s.write(|tx| tx.upsert_project("99999", "HELP", "Help desk", None, "{}"))
+        .expect("project");
+    let vanished = jiralink_sync::verify(&c, &s, &[], 10)
+        .await
+        .expect("verify with a vanished project");
+    let help = vanished
+        .projects
+        .iter()
+        .find(|p| p.project == "HELP")
+        .expect("HELP reported");
+    assert_eq!(
+        help.vanished.as_deref(),
+        Some("The value 'HELP' does not exist for the field 'project'."),
+        "{vanished:?}"
+    );
+    assert!(vanished.projects.len() > 1, "{vanished:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -661,4 +680,91 @@ async fn a_configured_request_budget_is_kept() {
         "{rate:.1} requests/s over a budget of 20 ({summary:?})"
     );
     assert_matches(&s, &sim.snapshot());
+}
+
+async fn dc_client(sim: &Sim) -> jiralink_api::Client {
+    let admin = sim.identity("admin").expect("admin");
+    ClientBuilder::new(
+        site::normalize(sim.base_url(), false).expect("url"),
+        AuthKind::Basic,
+        Auth::Basic {
+            user: admin.username.clone().unwrap_or_default(),
+            secret: secrecy::SecretString::from(admin.secret.clone()),
+        },
+    )
+    .build()
+    .await
+    .expect("client")
+}
+
+/// A Data Center server whose `jira.search.views.default.max` is 20: every page is shorter than
+/// asked, and the sync still fetches every issue (it follows what each page says, never the size
+/// it asked for), during changes and after.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_data_center_page_cap_of_20_loses_nothing() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(700)
+        .seed(57)
+        .dc_max_results(20)
+        .mutate_per_s(50.0)
+        .start()
+        .await
+        .expect("sim");
+    let c = dc_client(&sim).await;
+    let (_dir, mut s) = store("dc-cap");
+    sync(&c, &mut s, &SyncOptions::new("t"))
+        .await
+        .expect("sync during mutation");
+    sim.pause_mutation(true);
+    let again = sync(&c, &mut s, &SyncOptions::new("t"))
+        .await
+        .expect("catch-up");
+    assert!(again.projects > 0);
+    assert_matches(&s, &sim.snapshot());
+    // A first sync into a new store, with nothing changing: every issue, once.
+    let (_full_dir, mut full) = store("dc-cap-full");
+    let first = sync(&c, &mut full, &SyncOptions::new("t"))
+        .await
+        .expect("full");
+    let snap = sim.snapshot();
+    let live = snap["issues"].as_array().expect("issues").len();
+    assert_eq!(first.issues_written, live, "{first:?}");
+    assert_matches(&full, &snap);
+}
+
+/// A no-change re-sync costs the same whatever the number of projects: one id enumeration and
+/// one query for changes over all of them, catalogs and sprints only for a few projects in turn.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_no_change_resync_costs_the_same_for_many_projects() {
+    for deployment in [Deployment::Cloud, Deployment::Datacenter] {
+        let sim = Sim::builder()
+            .deployment(deployment)
+            .issues(1500)
+            .projects(60)
+            .seed(58)
+            .start()
+            .await
+            .expect("sim");
+        let c = match deployment {
+            Deployment::Cloud => client(&sim).await,
+            _ => dc_client(&sim).await,
+        };
+        let (_dir, mut s) = store(&format!("many-{deployment:?}"));
+        let first = sync(&c, &mut s, &SyncOptions::new("t"))
+            .await
+            .expect("sync");
+        assert_eq!(first.projects, 60, "{first:?}");
+        let again = sync(&c, &mut s, &SyncOptions::new("t"))
+            .await
+            .expect("resync");
+        assert_eq!(again.projects, 60, "{again:?}");
+        // 7 metadata, 1 project list, 1-2 user pages, 1 id page, 1 change query, 8 catalogs in
+        // turn, 2 board pages, their boards' sprints (at most 8), 2 worklog feeds on Cloud.
+        assert!(again.requests <= 32, "{deployment:?}: {again:?}");
+        assert_matches(&s, &sim.snapshot());
+        if deployment == Deployment::Cloud {
+            assert_catalog_and_links(&c, &s).await;
+        }
+    }
 }

@@ -178,6 +178,14 @@ pub async fn verify(args: VerifyArgs, global: Global) -> anyhow::Result<()> {
             ],
             &rows,
         );
+        for p in &report.projects {
+            if let Some(said) = &p.vanished {
+                println!(
+                    "{}: no longer visible to this credential; Jira said: {said}",
+                    p.project
+                );
+            }
+        }
         println!(
             "\n{}: {} ({} issues sampled, {} requests)",
             args.name,
