@@ -72,6 +72,17 @@ impl Site {
 
     /// Moves an issue to `to_status`, setting or clearing the resolution as Jira's workflows do.
     pub fn transition(&mut self, issue: IssueId, to_status: u16, author: UserIx) {
+        self.transition_resolving(issue, to_status, None, author);
+    }
+
+    /// A transition with the resolution the transition screen chose (used when it lands in Done).
+    pub fn transition_resolving(
+        &mut self,
+        issue: IssueId,
+        to_status: u16,
+        resolution: Option<u8>,
+        author: UserIx,
+    ) {
         let at = self.stamp(issue);
         let done = self.statuses[to_status as usize].category == StatusCategory::Done;
         let Some(i) = self.issue_mut(issue) else {
@@ -85,7 +96,7 @@ impl Site {
             to: to_status,
         }];
         let new_resolution = if done {
-            Some(i.resolution.unwrap_or(0))
+            Some(resolution.or(i.resolution).unwrap_or(0))
         } else {
             None
         };

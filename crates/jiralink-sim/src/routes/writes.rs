@@ -605,25 +605,19 @@ async fn transition(
             "Transition id '{wanted}' is not valid for this issue."
         ));
     };
-    site.transition(issue, to, ctx.user());
-    if let Some(d) = description {
-        site.set_text(issue, TextField::Description, d, ctx.user());
-    }
-    for text in comments {
-        site.add_comment(issue, ctx.user(), text);
-    }
-    if let Some(r) = body.pointer("/fields/resolution").and_then(|r| {
+    let resolution = body.pointer("/fields/resolution").and_then(|r| {
         reference(r, |s| {
             site.resolutions
                 .iter()
                 .position(|x| x.name.eq_ignore_ascii_case(s) || x.id.to_string() == s)
         })
-    }) {
-        if let Some(i) = site.issue_mut(issue) {
-            if i.resolution.is_some() {
-                i.resolution = Some(r as u8);
-            }
-        }
+    });
+    site.transition_resolving(issue, to, resolution.map(|r| r as u8), ctx.user());
+    if let Some(d) = description {
+        site.set_text(issue, TextField::Description, d, ctx.user());
+    }
+    for text in comments {
+        site.add_comment(issue, ctx.user(), text);
     }
     drop(site);
     state.touch();

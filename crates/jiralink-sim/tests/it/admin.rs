@@ -399,3 +399,67 @@ fn no_test_writes_the_model_directly() {
         "tests that write the model directly (use Sim::test_api): {offenders:?}"
     );
 }
+
+/// A transition into Done with a resolution on its screen records that resolution in the changelog
+/// (through `ops`), not Done's default patched in afterwards.
+#[tokio::test]
+async fn a_transition_records_the_resolution_it_sets() {
+    let sim = start(Deployment::Datacenter).await;
+    let admin = Client::as_identity(&sim, "admin");
+    let open = sim.snapshot()["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| i["key"].as_str().expect("key").to_owned())
+        .collect::<Vec<_>>();
+    let mut done = None;
+    for key in &open {
+        let issue = admin
+            .get(&format!("/rest/api/2/issue/{key}?fields=status"))
+            .await;
+        if issue.body["fields"]["status"]["statusCategory"]["key"] == "done" {
+            continue;
+        }
+        let t = admin
+            .get(&format!("/rest/api/2/issue/{key}/transitions"))
+            .await;
+        if let Some(to_done) = t.body["transitions"]
+            .as_array()
+            .expect("transitions")
+            .iter()
+            .find(|t| t["to"]["statusCategory"]["key"] == "done")
+        {
+            done = Some((key.clone(), to_done["id"].clone()));
+            break;
+        }
+    }
+    let (key, transition) = done.expect("an open issue with a transition to done");
+    let r = admin
+        .post(
+            &format!("/rest/api/2/issue/{key}/transitions"),
+            json!({"transition": {"id": transition}, "fields": {"resolution": {"name": "Won't Do"}}}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let after = admin
+        .get(&format!(
+            "/rest/api/2/issue/{key}?fields=resolution&expand=changelog"
+        ))
+        .await
+        .body;
+    assert_eq!(after["fields"]["resolution"]["name"], "Won't Do");
+    let last = after["changelog"]["histories"]
+        .as_array()
+        .expect("histories")
+        .last()
+        .expect("a history")
+        .clone();
+    let item = last["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["field"] == "resolution")
+        .expect("a resolution item")
+        .clone();
+    assert_eq!(item["toString"], "Won't Do", "{last}");
+}
