@@ -357,7 +357,11 @@ fn legacy_search(shared: &Shared, ctx: &Ctx, r: SearchRequest) -> Response {
         Err(e) => return e,
     };
     let fields = selection(&r, true);
-    let cap = if cloud { FIELDS_PAGE_CAP } else { 1000 };
+    let cap = if cloud {
+        FIELDS_PAGE_CAP
+    } else {
+        shared.cfg.dc_max_results
+    };
     let max = r.max_results.unwrap_or(50).min(cap);
     let expand = Expand::parse(&r.expand);
     let issues = render_page(&site, ctx, &ids, r.start_at, max, &fields, &expand);

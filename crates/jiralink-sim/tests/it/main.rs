@@ -3,6 +3,7 @@
 
 mod auth;
 mod behaviour;
+mod dc;
 mod schema;
 mod support;
 
