@@ -756,8 +756,20 @@ pub(crate) async fn issues_by_id(
                 &[]
             };
             let jql = format!("id in ({}) ORDER BY id ASC", ids.join(","));
-            let body = json!({"jql": jql, "fields": fields, "expand": expand, "startAt": 0, "maxResults": ids.len()});
-            client.post_json(&format!("{api}/search"), &body).await?
+            // A server page cap (`jira.search.views.default.max`) may cut the page: follow
+            // `total` with `startAt` until every issue came back.
+            let mut issues: Vec<Value> = Vec::with_capacity(ids.len());
+            loop {
+                let body = json!({"jql": jql, "fields": fields, "expand": expand, "startAt": issues.len(), "maxResults": ids.len()});
+                let page = client.post_json(&format!("{api}/search"), &body).await?;
+                let got = page["issues"].as_array().cloned().unwrap_or_default();
+                let total = page["total"].as_u64().unwrap_or(0) as usize;
+                let done = got.is_empty() || issues.len() + got.len() >= total;
+                issues.extend(got);
+                if done {
+                    return Ok(issues);
+                }
+            }
         }
     };
     Ok(page["issues"].as_array().cloned().unwrap_or_default())
