@@ -1,7 +1,8 @@
-//! The access audit: which projects an account sees and what it may do in each, fetched with the
-//! bulk permission APIs (three requests, plus for scoped tokens one harmless probe per operation
-//! jiralink's features use: `scopes`), and the
-//! findings that follow: over- and under-privilege for a use profile, and missing scopes.
+//! The access audit: which projects an account sees and what it may do in each, and the findings
+//! that follow: over- and under-privilege for a use profile, and missing scopes. Cloud uses the
+//! bulk permission APIs (two requests, plus for scoped tokens one harmless probe per operation
+//! jiralink's features use: `scopes`); Data Center,
+//! which has none of them, uses the project list and `mypermissions` (see `audit_datacenter`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -110,6 +111,128 @@ pub async fn audit(
     previous: Option<&[ProjectAccess]>,
 ) -> Result<AccessReport, Error> {
     let before = client.requests();
+    let (site_admin, projects) = if client.kind().api_version() == 2 {
+        audit_datacenter(client).await?
+    } else {
+        audit_cloud(client).await?
+    };
+    let features = if matches!(
+        client.kind(),
+        AuthKind::ScopedToken | AuthKind::ServiceAccount | AuthKind::Oauth2
+    ) {
+        crate::scopes::check(client).await?
+    } else {
+        Vec::new()
+    };
+    let missing_scopes = crate::scopes::missing(&features);
+    let mut findings = findings(
+        profile,
+        site_admin,
+        &projects,
+        &missing_scopes,
+        client.kind(),
+        previous,
+    );
+    for (_, message) in crate::scopes::missing_features(&features, profile == Profile::ReadWrite) {
+        findings.push(Finding {
+            kind: "missing_scope".into(),
+            severity: Severity::Warning,
+            message,
+            projects: vec![],
+        });
+    }
+    Ok(AccessReport {
+        profile,
+        site_admin,
+        projects,
+        missing_scopes,
+        features,
+        findings,
+        requests: client.requests() - before,
+    })
+}
+
+/// How many per-project `mypermissions` requests Data Center's audit keeps in flight.
+const DC_CONCURRENCY: usize = 8;
+
+/// Data Center has neither `permissions/project` nor `permissions/check` (Cloud only). Its plan:
+/// 1. `GET project`: every project the account may browse (one request, not paged);
+/// 2. `GET mypermissions?permissions=...` without a context: `ADMINISTER`, and for each project
+///    permission whether the account holds it in *any* project;
+/// 3. only for the permissions (2) found held somewhere, besides browse, one
+///    `GET mypermissions?projectKey=K&permissions=...` per visible project.
+///
+/// An account that may only browse (what the read-only profile asks for) costs two requests
+/// whatever the project count; one with more rights costs two plus one per project.
+async fn audit_datacenter(client: &Client) -> Result<(bool, Vec<ProjectAccess>), Error> {
+    use futures_util::StreamExt;
+    let api = client.api();
+    let list = client.get_json(&format!("{api}/project")).await?;
+    let mut projects: Vec<ProjectAccess> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| ProjectAccess {
+            id: id_text(&p["id"]),
+            key: p["key"].as_str().unwrap_or_default().to_owned(),
+            permissions: vec!["browse".to_owned()],
+        })
+        .collect();
+    projects.sort_by(|a, b| a.key.cmp(&b.key));
+    let all: Vec<&str> = std::iter::once("ADMINISTER")
+        .chain(PERMISSIONS.iter().map(|(k, _)| *k))
+        .collect();
+    let anywhere = client
+        .get_json(&format!(
+            "{api}/mypermissions?permissions={}",
+            all.join(",")
+        ))
+        .await?;
+    let have = |answer: &serde_json::Value, key: &str| {
+        answer["permissions"][key]["havePermission"].as_bool() == Some(true)
+    };
+    let site_admin = have(&anywhere, "ADMINISTER");
+    let per_project: Vec<&str> = PERMISSIONS
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| *k != "BROWSE_PROJECTS" && have(&anywhere, k))
+        .collect();
+    if per_project.is_empty() {
+        return Ok((site_admin, projects));
+    }
+    let wanted = per_project.join(",");
+    let answers: Vec<Result<serde_json::Value, Error>> =
+        futures_util::stream::iter(projects.iter().map(|p| {
+            let path = format!(
+                "{api}/mypermissions?projectKey={}&permissions={wanted}",
+                url::form_urlencoded::byte_serialize(p.key.as_bytes()).collect::<String>()
+            );
+            async move { client.get_json(&path).await }
+        }))
+        .buffered(DC_CONCURRENCY)
+        .collect()
+        .await;
+    for (project, answer) in projects.iter_mut().zip(answers) {
+        let answer = answer?;
+        for (key, short) in PERMISSIONS.iter() {
+            if per_project.contains(key) && have(&answer, key) {
+                project.permissions.push((*short).to_owned());
+            }
+        }
+    }
+    Ok((site_admin, projects))
+}
+
+fn id_text(v: &serde_json::Value) -> String {
+    v.as_i64()
+        .map(|i| i.to_string())
+        .or(v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Cloud: `permissions/project` for the browsable projects, `permissions/check` for every
+/// permission in all of them at once (two requests).
+async fn audit_cloud(client: &Client) -> Result<(bool, Vec<ProjectAccess>), Error> {
     let api = client.api();
     let visible = client
         .post_json(
@@ -162,40 +285,7 @@ pub async fn audit(
             }
         }
     }
-    let features = if matches!(
-        client.kind(),
-        AuthKind::ScopedToken | AuthKind::ServiceAccount | AuthKind::Oauth2
-    ) {
-        crate::scopes::check(client).await?
-    } else {
-        Vec::new()
-    };
-    let missing_scopes = crate::scopes::missing(&features);
-    let mut findings = findings(
-        profile,
-        site_admin,
-        &projects,
-        &missing_scopes,
-        client.kind(),
-        previous,
-    );
-    for (_, message) in crate::scopes::missing_features(&features, profile == Profile::ReadWrite) {
-        findings.push(Finding {
-            kind: "missing_scope".into(),
-            severity: Severity::Warning,
-            message,
-            projects: vec![],
-        });
-    }
-    Ok(AccessReport {
-        profile,
-        site_admin,
-        projects,
-        missing_scopes,
-        features,
-        findings,
-        requests: client.requests() - before,
-    })
+    Ok((site_admin, projects))
 }
 
 fn findings(

@@ -89,8 +89,75 @@ pub struct SimConfig {
     /// Seconds a `nextPageToken` stays valid (0: every token is already expired, for tests).
     pub page_token_ttl_s: u64,
 
-    /// Data Center's `jira.search.views.default.max`: the most issues one `search` page holds.
-    pub dc_max_results: Option<usize>,
+    /// The Data Center release simulated (serverInfo, sprint field layout, personal access tokens).
+    pub dc_version: DcVersion,
+    /// Data Center's server page cap (`jira.search.views.default.max`): every search and list
+    /// cuts `maxResults` to it and says so in the page's `maxResults`.
+    pub dc_max_results: usize,
+}
+
+/// A Jira Data Center release, `major.minor.patch`. Ordered, so behaviour can depend on "since".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DcVersion {
+    pub major: u16,
+    pub minor: u16,
+    pub patch: u16,
+}
+
+impl DcVersion {
+    /// 9.12 LTS: see "Deployment differences" in docs/simulator.md for why it is the default.
+    pub const DEFAULT: DcVersion = DcVersion::new(9, 12, 15);
+    /// Personal access tokens arrived in Jira 8.14.
+    pub const PATS_SINCE: DcVersion = DcVersion::new(8, 14, 0);
+    /// Jira 10 writes the sprint field's legacy string with its attributes in alphabetical order.
+    pub const SORTED_SPRINT_STRING_SINCE: DcVersion = DcVersion::new(10, 0, 0);
+
+    pub const fn new(major: u16, minor: u16, patch: u16) -> DcVersion {
+        DcVersion {
+            major,
+            minor,
+            patch,
+        }
+    }
+    pub fn has_pats(self) -> bool {
+        self >= DcVersion::PATS_SINCE
+    }
+    /// `buildNumber` as serverInfo reports it (9.12.15 is 9120015).
+    pub fn build_number(self) -> u64 {
+        u64::from(self.major) * 1_000_000 + u64::from(self.minor) * 10_000 + u64::from(self.patch)
+    }
+}
+
+impl std::fmt::Display for DcVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl std::str::FromStr for DcVersion {
+    type Err = SimError;
+    /// `9.12`, `9.12.15` or `10.3`; the simulator models Data Center 8.0 to 11.x.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            SimError::Config(format!(
+                "--dc-version must be a Data Center release such as 8.20, 9.12 or 10.3 (8.0 to 11.x), not {s:?}"
+            ))
+        };
+        let parts: Vec<u16> = s
+            .trim()
+            .split('.')
+            .map(|p| p.parse().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        let v = match parts.as_slice() {
+            [major, minor] => DcVersion::new(*major, *minor, 0),
+            [major, minor, patch] => DcVersion::new(*major, *minor, *patch),
+            _ => return Err(bad()),
+        };
+        if !(8..=11).contains(&v.major) {
+            return Err(bad());
+        }
+        Ok(v)
+    }
 }
 
 impl Default for SimConfig {
@@ -113,7 +180,8 @@ impl Default for SimConfig {
             worklog_feed_lag_ms: 60_000,
             page_token_ttl_s: DEFAULT_PAGE_TOKEN_TTL_S,
 
-            dc_max_results: None,
+            dc_version: DcVersion::DEFAULT,
+            dc_max_results: 1000,
         }
     }
 }
@@ -179,10 +247,6 @@ impl SimBuilder {
         self.cfg.legacy_search = on;
         self
     }
-    pub fn dc_max_results(mut self, n: usize) -> Self {
-        self.cfg.dc_max_results = Some(n);
-        self
-    }
     pub fn context_path(mut self, path: &str) -> Self {
         self.cfg.context_path = path.to_owned();
         self
@@ -193,6 +257,15 @@ impl SimBuilder {
     }
     pub fn page_token_ttl_s(mut self, s: u64) -> Self {
         self.cfg.page_token_ttl_s = s;
+
+    /// The Data Center release to simulate (default [`DcVersion::DEFAULT`]).
+    pub fn dc_version(mut self, v: DcVersion) -> Self {
+        self.cfg.dc_version = v;
+        self
+    }
+    /// Data Center's server page cap, `jira.search.views.default.max` (default 1000).
+    pub fn dc_max_results(mut self, n: usize) -> Self {
+        self.cfg.dc_max_results = n;
         self
     }
     pub fn bind(mut self, addr: SocketAddr) -> Self {
@@ -210,6 +283,11 @@ impl SimBuilder {
         if cfg.gen.deployment == Deployment::Cloud && !cfg.context_path.is_empty() {
             return Err(SimError::Config(
                 "--context-path applies to --deployment datacenter only".into(),
+            ));
+        }
+        if cfg.dc_max_results == 0 {
+            return Err(SimError::Config(
+                "--dc-max-results must be at least 1 (Jira's default is 1000)".into(),
             ));
         }
         if !(0.0..=1.0).contains(&cfg.fault_rate) {
@@ -245,6 +323,10 @@ impl SimBuilder {
         let origin = format!("{scheme}://{host}");
         let base_url = format!("{origin}{}", cfg.context_path);
         identities.extend(oauth.1);
+        if cfg.gen.deployment == Deployment::Datacenter && !cfg.dc_version.has_pats() {
+            // Before 8.14 Data Center has no personal access tokens: none is offered.
+            identities.retain(|i| i.auth != "pat");
+        }
         let cloud_id = site.cloud_id.clone();
         let shared = Arc::new(Shared::new(
             site,
@@ -436,6 +518,8 @@ impl Sim {
             "gateway_url": self.gateway_url,
             "cloud_id": self.cloud_id,
             "deployment": self.deployment().as_str(),
+            "dc_version": (self.deployment() == Deployment::Datacenter)
+                .then(|| self.shared.cfg.dc_version.to_string()),
             "ca_cert": self.ca_cert.as_ref().map(|p| p.display().to_string()),
             "identities": self.identities,
         })

@@ -38,6 +38,19 @@ pub const DC_CAPS: InlineCaps = InlineCaps {
     worklogs: 20,
 };
 
+/// How the sprint custom field (`com.pyxis.greenhopper.jira:gh-sprint`) is written in issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SprintField {
+    /// Cloud since September 2020: JSON objects (`id`, `name`, `state`, `boardId` ...).
+    #[default]
+    Objects,
+    /// Data Center 8.x and 9.x: the sprint's Java `toString`,
+    /// `com.atlassian.greenhopper.service.sprint.Sprint@1b7c2ac4[id=2,rapidViewId=2,state=FUTURE,...]`.
+    Strings,
+    /// Data Center 10.x: the same string with its attributes in alphabetical order.
+    SortedStrings,
+}
+
 /// Everything a renderer needs to know about the request.
 pub struct View<'a> {
     pub site: &'a Site,
@@ -50,6 +63,7 @@ pub struct View<'a> {
     /// Serialized users, statuses, types... of this request, each rendered once per request: a
     /// page of issues repeats the same few dozen of them hundreds of times.
     memo: RefCell<HashMap<(Fragment, u64), Box<str>>>,
+    sprint_form: SprintField,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,7 +85,14 @@ impl<'a> View<'a> {
             v3,
             base,
             memo: RefCell::new(HashMap::new()),
+            sprint_form: SprintField::Objects,
         }
+    }
+
+    /// Writes the sprint custom field in the given form (objects unless told).
+    pub fn with_sprint_field(mut self, form: SprintField) -> View<'a> {
+        self.sprint_form = form;
+        self
     }
 
     /// Writes a memoized fragment, rendering it on first use.
@@ -299,6 +320,12 @@ impl<'a> View<'a> {
         let Some(s) = self.site.sprints.iter().find(|s| s.id == id) else {
             return Value::Null;
         };
+        if self.sprint_form != SprintField::Objects {
+            return Value::String(sprint_string(
+                s,
+                self.sprint_form == SprintField::SortedStrings,
+            ));
+        }
         let mut v = json!({
             "id": s.id, "name": s.name, "state": s.state.as_str(), "boardId": s.board, "goal": s.goal,
         });
@@ -1165,6 +1192,57 @@ pub fn format_time(ms: Millis, tz: chrono_tz::Tz) -> String {
 }
 
 /// Agile API dates: ISO-8601 in UTC with `Z`.
+/// A sprint as Data Center's sprint field holds it: the Java `toString` of GreenHopper's `Sprint`
+/// (Joda dates, `<null>` for absent values, upper-case state). Data Center 10 sorts the attributes
+/// alphabetically and adds a few; 8.x and 9.x keep the historical order.
+pub fn sprint_string(s: &Sprint, sorted: bool) -> String {
+    let date = |t: Option<Millis>| t.map(iso_utc).unwrap_or_else(|| "<null>".to_owned());
+    let goal = if s.goal.is_empty() {
+        "<null>".to_owned()
+    } else {
+        s.goal.clone()
+    };
+    let state = s.state.as_str().to_ascii_uppercase();
+    let attrs: Vec<(&str, String)> = if sorted {
+        vec![
+            ("activatedDate", date(s.start)),
+            ("autoStartStop", "false".into()),
+            ("completeDate", date(s.complete)),
+            ("endDate", date(s.end)),
+            ("goal", goal),
+            ("id", s.id.to_string()),
+            ("incompleteIssuesDestinationId", "<null>".into()),
+            ("name", s.name.clone()),
+            ("rapidViewId", s.board.to_string()),
+            ("sequence", s.id.to_string()),
+            ("startDate", date(s.start)),
+            ("state", state),
+            ("synced", "false".into()),
+        ]
+    } else {
+        vec![
+            ("id", s.id.to_string()),
+            ("rapidViewId", s.board.to_string()),
+            ("state", state),
+            ("name", s.name.clone()),
+            ("startDate", date(s.start)),
+            ("endDate", date(s.end)),
+            ("completeDate", date(s.complete)),
+            ("activatedDate", date(s.start)),
+            ("sequence", s.id.to_string()),
+            ("goal", goal),
+            ("autoStartStop", "false".into()),
+        ]
+    };
+    let body: Vec<String> = attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // Java's identity hash: any stable 32-bit value.
+    let hash = s.id.wrapping_mul(0x9E37_79B1) | 0x1000_0000;
+    format!(
+        "com.atlassian.greenhopper.service.sprint.Sprint@{hash:x}[{}]",
+        body.join(",")
+    )
+}
+
 pub fn iso_utc(ms: Millis) -> String {
     match chrono::Utc.timestamp_millis_opt(ms).single() {
         Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),

@@ -106,6 +106,8 @@ pub struct Ctx {
     pub v3: bool,
     /// Base for `self` links (site URL, or gateway URL with `/ex/jira/{cloudId}`).
     pub base: String,
+    /// How the sprint custom field is written: objects (Cloud) or Data Center's legacy strings.
+    pub sprint_field: crate::render::SprintField,
 }
 
 /// The URL a client addressed, kept for handlers that verify OAuth signatures over it.
@@ -193,6 +195,7 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
             caller: None,
             v3,
             base,
+            sprint_field: sprint_field(cfg),
         });
         return next.run(req).await;
     }
@@ -202,6 +205,14 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
         Ok(a) => a,
         Err(resp) => return resp,
     };
+    // Data Center routes a Cloud-only path to nothing (or to a resource that refuses it) after
+    // Seraph has authenticated the caller, whether or not anyone signed in.
+    if !cloud {
+        if let Some(resp) = dc_absent(req.method(), &inner, &request_url_with_query(&shared, &req))
+        {
+            return resp;
+        }
+    }
     // serverInfo answers anonymously, as Jira does; everything else needs a user.
     let anonymous_ok = inner.ends_with("/serverInfo") || inner.ends_with("/serverInfo/");
     if caller.is_none() && !anonymous_ok {
@@ -275,7 +286,12 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
 
     let uri = rewrite_uri(req.uri(), &inner);
     *req.uri_mut() = uri;
-    req.extensions_mut().insert(Ctx { caller, v3, base });
+    req.extensions_mut().insert(Ctx {
+        caller,
+        v3,
+        base,
+        sprint_field: sprint_field(cfg),
+    });
     let mut resp = next.run(req).await;
     if let Some((rps, remaining)) = limit_headers {
         let h = resp.headers_mut();
@@ -286,6 +302,93 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
         return truncate(resp).await;
     }
     resp
+}
+
+/// How this site writes the sprint custom field.
+fn sprint_field(cfg: &SimConfig) -> crate::render::SprintField {
+    use crate::render::SprintField;
+    match cfg.gen.deployment {
+        Deployment::Cloud => SprintField::Objects,
+        Deployment::Datacenter
+            if cfg.dc_version >= crate::DcVersion::SORTED_SPRINT_STRING_SINCE =>
+        {
+            SprintField::SortedStrings
+        }
+        Deployment::Datacenter => SprintField::Strings,
+    }
+}
+
+/// Cloud-only resources under `/rest/api/{2,latest}` (relative paths), which Data Center does not
+/// have at all: it answers them as any unknown resource. Checked against Atlassian's Data Center
+/// REST reference; the list with sources is in docs/simulator.md, "Deployment differences".
+pub const CLOUD_ONLY: [&str; 9] = [
+    "/search/jql",
+    "/search/approximate-count",
+    "/changelog/bulkfetch",
+    "/comment/list",
+    "/users/search",
+    "/permissions/project",
+    "/permissions/check",
+    "/priority/search",
+    "/resolution/search",
+];
+
+/// Data Center's answer to a Cloud-only path, or `None` when Data Center serves it.
+fn dc_absent(method: &Method, inner: &str, url: &str) -> Option<Response> {
+    if inner == "/rest/software/1.0" || inner.starts_with("/rest/software/1.0/") {
+        return Some(dc_unknown_resource(url));
+    }
+    let tail = inner
+        .strip_prefix("/rest/api/2")
+        .or_else(|| inner.strip_prefix("/rest/api/latest"))?;
+    if CLOUD_ONLY.contains(&tail) {
+        return Some(dc_unknown_resource(url));
+    }
+    // Paths Data Center reads as `issue/{issueIdOrKey}` and `project/{projectIdOrKey}`.
+    if tail == "/issue/bulkfetch" {
+        return Some(if method == Method::GET {
+            jira_error(StatusCode::NOT_FOUND, &["Issue Does Not Exist"], &[])
+        } else {
+            method_not_allowed("DELETE,GET,HEAD,OPTIONS,PUT")
+        });
+    }
+    if tail == "/project/search" {
+        return Some(if method == Method::GET {
+            jira_error(
+                StatusCode::NOT_FOUND,
+                &["No project could be found with key 'search'."],
+                &[],
+            )
+        } else {
+            method_not_allowed("DELETE,GET,HEAD,OPTIONS,PUT")
+        });
+    }
+    // `issue/{id}/changelog` (Cloud's paged changelog): Data Center embeds the changelog with
+    // `expand=changelog` and has no such sub-resource.
+    let rest = tail.strip_prefix("/issue/")?;
+    match rest.split_once('/') {
+        Some((_, "changelog")) => Some(dc_unknown_resource(url)),
+        _ => None,
+    }
+}
+
+/// What Data Center's REST layer (Jersey) answers for a path no resource matches: a 404 whose
+/// body names the whole URL, in Jersey's shape rather than Jira's `errorMessages`.
+pub fn dc_unknown_resource(url: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"message": format!("null for uri: {url}"), "status-code": 404})),
+    )
+        .into_response()
+}
+
+/// Jersey's answer to a method a matched resource does not have: 405 with an `Allow` header and
+/// no body.
+fn method_not_allowed(allow: &'static str) -> Response {
+    let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
 }
 
 fn rewrite_uri(uri: &Uri, path: &str) -> Uri {
@@ -305,6 +408,15 @@ pub fn request_url(shared: &Shared, req: &Request) -> String {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     format!("{scheme}://{host}{}", req.uri().path())
+}
+
+/// The addressed URL with its query, as Jersey quotes it in a 404.
+pub fn request_url_with_query(shared: &Shared, req: &Request) -> String {
+    let url = request_url(shared, req);
+    match req.uri().query() {
+        Some(q) => format!("{url}?{q}"),
+        None => url,
+    }
 }
 
 type AuthResult = Result<(Option<UserIx>, Option<Arc<[String]>>), Response>;
@@ -483,6 +595,10 @@ fn basic_dc(shared: &Shared, username: &str, password: &str) -> AuthResult {
 fn bearer(shared: &Shared, secret: &str, via_gateway: bool, now: i64) -> AuthResult {
     let site = shared.site.read();
     let cloud = site.deployment == Deployment::Cloud;
+    if !cloud && !shared.cfg.dc_version.has_pats() {
+        // Before 8.14 Seraph knows no Bearer scheme: the request goes on as anonymous.
+        return Ok((None, None));
+    }
     let Some(token) = site.tokens.get(secret) else {
         return Err(bad_credentials(
             cloud,

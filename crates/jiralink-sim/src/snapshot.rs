@@ -41,6 +41,7 @@ pub fn snapshot(site: &Site) -> Value {
             "changelog_count": i.changelog.len(),
             "comment_ids": i.comments.iter().map(|c| c.id).collect::<Vec<_>>(),
             "worklog_ids": i.worklogs.iter().map(|w| w.id).collect::<Vec<_>>(),
+            "sprint_ids": i.sprints,
         }));
     }
     let sprints: Vec<Value> = site

@@ -126,15 +126,10 @@ impl Batch {
         let id = issue["id"].as_str().unwrap_or_default().to_owned();
         let f = &issue["fields"];
         let story_points = fields.story_points.iter().find_map(|k| f[k].as_f64());
-        let sprint_ids: Vec<String> = fields
+        let sprint_ids = fields
             .sprint
             .as_ref()
-            .and_then(|k| f[k].as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|sp| sp["id"].as_i64().map(|i| i.to_string()))
-                    .collect()
-            })
+            .map(|k| sprint_ids(&f[k], issue["key"].as_str().unwrap_or(&id)))
             .unwrap_or_default();
         self.rows.issues.push(IssueRow {
             id: id.clone(),
@@ -193,6 +188,75 @@ impl Batch {
         }
         tx.write_issues(&self.rows, now)
     }
+}
+
+/// The sprint ids of an issue's sprint field, in either form Jira writes it: objects (`{"id": 2,
+/// ...}`, Cloud) or the legacy strings of Server and Data Center
+/// (`com.atlassian.greenhopper.service.sprint.Sprint@1b7c2ac4[id=2,rapidViewId=2,...]`, with the
+/// attributes in either order). Any other value is warned about for this issue, never dropped
+/// silently.
+pub fn sprint_ids(value: &Value, issue: &str) -> Vec<String> {
+    let items: &[Value] = match value {
+        Value::Null => return Vec::new(),
+        Value::Array(a) => a,
+        other => std::slice::from_ref(other),
+    };
+    let mut ids = Vec::new();
+    for item in items {
+        let id = match item {
+            Value::Object(o) => o.get("id").and_then(|i| {
+                i.as_i64()
+                    .map(|i| i.to_string())
+                    .or_else(|| i.as_str().filter(|s| is_id(s)).map(str::to_owned))
+            }),
+            Value::String(text) => sprint_string_id(text),
+            _ => None,
+        };
+        match id {
+            Some(id) => ids.push(id),
+            None => tracing::warn!(
+                issue,
+                value = %item,
+                "the sprint field holds a value that is neither a sprint object nor a sprint string; this sprint membership is not recorded"
+            ),
+        }
+    }
+    ids
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The `id` attribute of a legacy sprint string. Attributes are `key=value` separated by commas
+/// inside the outer brackets; names and goals may hold commas or `=`, so the id is the value of
+/// the first `id=` that starts an attribute and is all digits.
+fn sprint_string_id(text: &str) -> Option<String> {
+    let open = text.find('[')?;
+    let body = text[open + 1..].strip_suffix(']')?;
+    let head = &text[..open];
+    if !head.contains(".sprint.Sprint@") {
+        return None;
+    }
+    let attrs: Vec<&str> = body.split(',').collect();
+    let id_at = |i: usize| {
+        attrs[i]
+            .strip_prefix("id=")
+            .filter(|v| is_id(v))
+            .map(str::to_owned)
+    };
+    // The id is followed by `rapidViewId` (8.x, 9.x) or `incompleteIssuesDestinationId` (10.x);
+    // that neighbour tells it from an `id=` inside a goal.
+    (0..attrs.len())
+        .find(|&i| {
+            id_at(i).is_some()
+                && attrs.get(i + 1).is_some_and(|next| {
+                    next.starts_with("rapidViewId=")
+                        || next.starts_with("incompleteIssuesDestinationId=")
+                })
+        })
+        .or_else(|| (0..attrs.len()).find(|&i| id_at(i).is_some()))
+        .and_then(id_at)
 }
 
 /// An issue's fix and affects versions, components and links, from its fields.
@@ -264,5 +328,28 @@ pub fn sprint(v: &Value) -> SprintRow {
         end_date: v["endDate"].as_str().and_then(utc),
         complete_date: v["completeDate"].as_str().and_then(utc),
         goal: s(&v["goal"]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sprint_ids_come_from_objects_and_from_both_string_layouts() {
+        let legacy = "com.atlassian.greenhopper.service.sprint.Sprint@7eede03a[id=2,rapidViewId=2,state=FUTURE,name=Sprint, the second,startDate=<null>,endDate=<null>,completeDate=<null>,sequence=2,goal=<null>]";
+        let sorted = "com.atlassian.greenhopper.service.sprint.Sprint@1a2b[activatedDate=<null>,autoStartStop=false,completeDate=<null>,endDate=<null>,goal=fix id=9,id=99 first,id=31,incompleteIssuesDestinationId=<null>,name=S 31,rapidViewId=4,sequence=31,startDate=<null>,state=ACTIVE,synced=false]";
+        let v = json!([{"id": 7, "name": "S 7"}, legacy, sorted]);
+        assert_eq!(sprint_ids(&v, "A-1"), ["7", "2", "31"]);
+        assert!(sprint_ids(&Value::Null, "A-1").is_empty());
+        // A single value (not a list) is read too.
+        assert_eq!(sprint_ids(&json!(legacy), "A-1"), ["2"]);
+    }
+
+    #[test]
+    fn unknown_sprint_values_are_left_out_not_misread() {
+        let v = json!(["Sprint 5", {"name": "no id"}, 12, "x.Sprint@1[name=a]"]);
+        assert!(sprint_ids(&v, "A-1").is_empty());
     }
 }

@@ -104,8 +104,18 @@ fn agile_page(values: Vec<Value>, start: usize, max: usize) -> Value {
     json!({"maxResults": max, "startAt": start, "total": total, "isLast": start + page.len() >= total, "values": page})
 }
 
+/// An Agile list's own cap, lowered on Data Center to its server page cap
+/// (`jira.search.views.default.max`, which the Agile REST reference says governs its pages).
+fn page_cap(shared: &crate::server::Shared, cap: i64) -> i64 {
+    if shared.cfg.gen.deployment == crate::model::Deployment::Datacenter {
+        cap.min(i64::try_from(shared.cfg.dc_max_results).unwrap_or(i64::MAX))
+    } else {
+        cap
+    }
+}
+
 async fn boards(state: SharedState, ctx: Ctx, p: Params) -> Response {
-    let (start, max) = match paging(&p, 50, 50) {
+    let (start, max) = match paging(&p, 50, page_cap(&state, 50)) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -178,7 +188,7 @@ async fn board_sprints(
     Path(id): Path<String>,
     p: Params,
 ) -> Response {
-    let (start, max) = match paging(&p, 50, 50) {
+    let (start, max) = match paging(&p, 50, page_cap(&state, 50)) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -212,9 +222,10 @@ fn issue_page(
     site: &Site,
     ctx: &Ctx,
     p: &Params,
+    cap: i64,
     keep: impl Fn(&crate::model::Issue) -> bool,
 ) -> Response {
-    let (start, max) = match paging(p, 50, 100) {
+    let (start, max) = match paging(p, 50, cap) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -276,11 +287,13 @@ async fn board_issues(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: P
         Ok(b) => b.project,
         Err(r) => return r,
     };
-    issue_page(&site, &ctx, &p, |i| i.project == project)
+    issue_page(&site, &ctx, &p, page_cap(&state, 100), |i| {
+        i.project == project
+    })
 }
 
 async fn board_epics(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {
-    let (start, max) = match paging(&p, 50, 50) {
+    let (start, max) = match paging(&p, 50, page_cap(&state, 50)) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -332,7 +345,9 @@ async fn sprint_issues(
         Ok(s) => s.id,
         Err(r) => return r,
     };
-    issue_page(&site, &ctx, &p, |i| i.sprints.contains(&sprint))
+    issue_page(&site, &ctx, &p, page_cap(&state, 100), |i| {
+        i.sprints.contains(&sprint)
+    })
 }
 
 fn parse_time(v: Option<&Value>) -> Result<Option<i64>, Response> {

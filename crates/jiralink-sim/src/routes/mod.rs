@@ -90,6 +90,15 @@ async fn unmatched(state: SharedState, req: Request) -> Response {
     let line = format!("{} {}", req.method(), req.uri());
     tracing::warn!(request = %line, "no simulator route matches");
     state.unmatched.lock().push(line);
+    if req.uri().path().starts_with("/rest/")
+        && state.cfg.gen.deployment == crate::model::Deployment::Datacenter
+    {
+        let url = match req.uri().query() {
+            Some(q) => format!("{}{}?{q}", state.base_url, req.uri().path()),
+            None => format!("{}{}", state.base_url, req.uri().path()),
+        };
+        return crate::server::dc_unknown_resource(&url);
+    }
     if req.uri().path().starts_with("/rest/") {
         no_such_resource(req.method())
     } else {
@@ -179,7 +188,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ctx {
 
 impl Ctx {
     pub fn view<'a>(&'a self, site: &'a Site) -> View<'a> {
-        View::new(site, self.caller, self.v3, &self.base)
+        View::new(site, self.caller, self.v3, &self.base).with_sprint_field(self.sprint_field)
     }
     /// The authenticated user (the front lets only serverInfo through anonymously).
     pub fn user(&self) -> UserIx {

@@ -41,13 +41,14 @@ pub fn routes() -> Router<Arc<Shared>> {
 async fn server_info(state: SharedState, ctx: Ctx) -> Response {
     let site = state.site.read();
     let cloud = site.deployment == Deployment::Cloud;
+    let dc = state.cfg.dc_version;
     let mut v = json!({
         "baseUrl": state.base_url,
         "displayUrl": state.base_url,
-        "version": if cloud { "1001.0.0-SNAPSHOT" } else { "9.12.15" },
-        "versionNumbers": if cloud { json!([1001, 0, 0]) } else { json!([9, 12, 15]) },
+        "version": if cloud { "1001.0.0-SNAPSHOT".to_owned() } else { dc.to_string() },
+        "versionNumbers": if cloud { json!([1001, 0, 0]) } else { json!([dc.major, dc.minor, dc.patch]) },
         "deploymentType": if cloud { "Cloud" } else { "Server" },
-        "buildNumber": if cloud { 100_300 } else { 9_120_015 },
+        "buildNumber": if cloud { 100_300 } else { dc.build_number() },
         "buildDate": "2025-10-01T00:00:00.000+0000",
         "serverTime": ctx.view(&site).time(site.now()),
         "scmInfo": "6f1d3b7d2e0a4c0f9f4e1b3c7a9d2e5f6a7b8c9d",

@@ -416,7 +416,7 @@ fn legacy_search(shared: &Shared, ctx: &Ctx, r: SearchRequest) -> Response {
     let cap = if cloud {
         FIELDS_PAGE_CAP
     } else {
-        shared.cfg.dc_max_results.unwrap_or(1000)
+        shared.cfg.dc_max_results
     };
     let max = r.max_results.unwrap_or(50).min(cap);
     let expand = Expand::parse(&r.expand);

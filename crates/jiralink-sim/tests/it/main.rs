@@ -5,6 +5,8 @@ mod admin;
 mod auth;
 mod behaviour;
 mod jql;
+
+mod dc;
 mod schema;
 mod support;
 

@@ -768,3 +768,58 @@ async fn a_no_change_resync_costs_the_same_for_many_projects() {
         }
     }
 }
+
+/// Data Center writes the sprint field as strings (8.x/9.x order, 10.x sorted): the sync reads
+/// both, so every issue's sprint memberships equal the snapshot's, also under a page cap of 20.
+#[tokio::test(flavor = "multi_thread")]
+async fn data_center_sprint_strings_become_the_snapshots_memberships() {
+    for (version, cap) in [("8.20", 1000), ("10.3", 20)] {
+        let sim = Sim::builder()
+            .deployment(Deployment::Datacenter)
+            .issues(400)
+            .seed(57)
+            .dc_version(version.parse().expect("version"))
+            .dc_max_results(cap)
+            .start()
+            .await
+            .expect("sim");
+        let admin = sim.identity("admin").expect("admin");
+        let c = ClientBuilder::new(
+            site::normalize(sim.base_url(), false).expect("url"),
+            AuthKind::Basic,
+            Auth::Basic {
+                user: admin.username.clone().unwrap_or_default(),
+                secret: secrecy::SecretString::from(admin.secret.clone()),
+            },
+        )
+        .build()
+        .await
+        .expect("client");
+        let (_dir, mut s) = store(&format!("dc-sprints-{cap}"));
+        sync(&c, &mut s, &SyncOptions::new("t"))
+            .await
+            .expect("sync");
+        let snap = sim.snapshot();
+        assert_matches(&s, &snap);
+        let expected: BTreeSet<(String, String)> = snap["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .flat_map(|i| {
+                let id = i["id"].to_string();
+                i["sprint_ids"]
+                    .as_array()
+                    .expect("sprint_ids")
+                    .iter()
+                    .map(move |sp| (sp.to_string(), id.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(expected.len() > 50, "{version}: issues sit in sprints");
+        let stored: BTreeSet<(String, String)> =
+            rows(&s, "SELECT sprint_id, issue_id FROM sprint_issues")
+                .into_iter()
+                .collect();
+        assert_eq!(stored, expected, "{version}");
+    }
+}

@@ -50,6 +50,14 @@ pub struct Args {
     /// Seconds a `nextPageToken` stays valid; an older one answers 400 as Cloud does.
     #[arg(long, default_value_t = jiralink_sim::DEFAULT_PAGE_TOKEN_TTL_S)]
     page_token_ttl: u64,
+    /// Data Center release to simulate, such as 8.20, 9.12 or 10.3 (serverInfo, the sprint
+    /// field's string layout, personal access tokens from 8.14).
+    #[arg(long, default_value = "9.12.15")]
+    dc_version: String,
+    /// Data Center's server page cap (jira.search.views.default.max): searches and lists cut
+    /// maxResults to it.
+    #[arg(long, default_value_t = 1000)]
+    dc_max_results: usize,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -59,6 +67,18 @@ enum DeploymentArg {
 }
 
 pub async fn run(args: Args, _out: Output) -> anyhow::Result<()> {
+    let dc_version: jiralink_sim::DcVersion = args
+        .dc_version
+        .parse()
+        .map_err(|e: jiralink_sim::SimError| anyhow::Error::new(UsageError(e.to_string())))?;
+    let datacenter = matches!(args.deployment, DeploymentArg::Datacenter);
+    if !datacenter
+        && (args.dc_max_results != 1000 || dc_version != jiralink_sim::DcVersion::DEFAULT)
+    {
+        return Err(anyhow::Error::new(UsageError(
+            "--dc-version and --dc-max-results apply to --deployment datacenter only".into(),
+        )));
+    }
     if !args.bind.ip().is_loopback() {
         tracing::warn!(
             "the simulator listens on {}, which is not a loopback address",
@@ -84,6 +104,8 @@ pub async fn run(args: Args, _out: Output) -> anyhow::Result<()> {
         legacy_search: args.legacy_search,
         context_path: args.context_path,
         page_token_ttl_s: args.page_token_ttl,
+        dc_version,
+        dc_max_results: args.dc_max_results,
         ..SimConfig::default()
     };
     let sim = SimBuilder::config(cfg).start().await.map_err(|e| match e {

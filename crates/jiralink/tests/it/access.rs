@@ -179,3 +179,75 @@ async fn scoped_tokens_report_missing_scopes_per_feature() {
     assert_eq!(refused(&reader), ["write-back"], "{reader}");
     assert!(scope_messages(&reader).is_empty());
 }
+
+/// Data Center has no bulk permission APIs (the simulator answers them 404, as Data Center does):
+/// the audit works from the project list and `mypermissions`, in two requests for a browse-only
+/// account and two plus one per project otherwise.
+#[tokio::test(flavor = "multi_thread")]
+async fn access_audit_on_datacenter_uses_only_datacenter_endpoints() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(200)
+        .projects(6)
+        .seed(44)
+        .context_path("/jira")
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("access-dc");
+    for name in ["admin", "reader", "pat-admin"] {
+        let id = sim.identity(name).expect("identity").clone();
+        add(&mut s, &sim, name, &id);
+    }
+    let stats = || async {
+        reqwest::get(format!("{}/__sim/stats", sim.base_url()))
+            .await
+            .expect("stats")
+            .json::<Value>()
+            .await
+            .expect("json")["requests"]
+            .as_u64()
+            .expect("requests")
+    };
+
+    let before = stats().await;
+    let reader = audit(&mut s, "reader", "read-only");
+    let served = stats().await - before;
+    assert_eq!(reader["requests"], 2, "project list + mypermissions");
+    // The command itself may look the site up once before the audit.
+    assert!(
+        (2..=3).contains(&served),
+        "the simulator saw {served} requests"
+    );
+    let projects = reader["projects"].as_array().expect("projects");
+    assert_eq!(projects.len(), 3, "the reader browses every other project");
+    for p in projects {
+        assert_eq!(p["permissions"], serde_json::json!(["browse"]), "{p}");
+    }
+    assert!(kinds(&reader).is_empty(), "{:?}", kinds(&reader));
+
+    for name in ["admin", "pat-admin"] {
+        let admin = audit(&mut s, name, "read-only");
+        assert_eq!(admin["projects"].as_array().map(Vec::len), Some(6));
+        assert_eq!(
+            admin["requests"],
+            2 + 6,
+            "{name}: one mypermissions per project"
+        );
+        assert_eq!(admin["site_admin"], true);
+        let k = kinds(&admin);
+        for expected in ["site_admin", "project_admin", "delete_rights"] {
+            assert!(k.contains(&expected.to_owned()), "{name} findings {k:?}");
+        }
+        let projects = admin["projects"].as_array().expect("projects");
+        let has = |p: &Value, short: &str| {
+            p["permissions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == short))
+        };
+        assert!(projects.iter().all(|p| has(p, "browse")), "{name}");
+        assert!(projects.iter().any(|p| has(p, "administer")), "{name}");
+    }
+    assert!(sim.unmatched().is_empty(), "{:?}", sim.unmatched());
+    let _ = std::fs::remove_dir_all(&s.home);
+}

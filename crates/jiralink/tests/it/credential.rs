@@ -55,8 +55,12 @@ impl Session {
             sim.gateway_url(),
         ];
         let email = id.email.clone().unwrap_or_default();
+        let username = id.username.clone().unwrap_or_default();
         if id.auth == "cloud-token" || id.auth == "scoped-token" {
             args.extend(["--email", email.as_str()]);
+        }
+        if id.auth == "basic" {
+            args.extend(["--username", username.as_str()]);
         }
         let r = self.run(&args, Some(&id.secret), &[]);
         assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
