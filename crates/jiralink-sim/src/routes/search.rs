@@ -218,7 +218,8 @@ fn search_jql(shared: &Shared, ctx: &Ctx, r: SearchRequest) -> Response {
     axum::Json(out).into_response()
 }
 
-/// Cloud's answer to a `nextPageToken` that is garbage, expired, or from another query.
+/// The 400 for a `nextPageToken` that is garbage, expired, or from another query. Cloud answers
+/// such a token with a 400 naming it; its exact text is not in public sources, so this one is ours.
 pub const BAD_TOKEN: &str = "The nextPageToken is invalid or expired.";
 
 /// The key of this process's token seals: tokens are opaque and cannot be forged or edited.
