@@ -257,7 +257,8 @@ impl SimBuilder {
     }
     pub fn page_token_ttl_s(mut self, s: u64) -> Self {
         self.cfg.page_token_ttl_s = s;
-
+        self
+    }
     /// The Data Center release to simulate (default [`DcVersion::DEFAULT`]).
     pub fn dc_version(mut self, v: DcVersion) -> Self {
         self.cfg.dc_version = v;
