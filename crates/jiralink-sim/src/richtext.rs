@@ -291,7 +291,8 @@ impl RichText {
 }
 
 fn json_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::Value::from(s).to_string());
+    // Serializing a &str cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 fn adf_text(out: &mut String, text: &str, mark: Option<&str>) {
