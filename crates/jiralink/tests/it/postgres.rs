@@ -240,7 +240,25 @@ async fn two_sites_in_one_postgres_store_in_either_order() {
             .expect("sim b");
         let mut s = Session::new(&format!("pg-sites-{cloud_first}"));
         s.add_admin(&a, "a");
-        s.add_admin(&b, "b");
+        let admin = b.identity("admin").expect("admin").clone();
+        let user = admin.username.clone().unwrap_or_default();
+        let added = s.run(
+            &[
+                "credential",
+                "add",
+                "b",
+                "--url",
+                b.base_url(),
+                "--auth",
+                "basic",
+                "--username",
+                &user,
+                "--secret-stdin",
+            ],
+            Some(&admin.secret),
+            &[],
+        );
+        assert_eq!(added.code, 0, "{}", added.stderr);
         let order = if cloud_first { ["a", "b"] } else { ["b", "a"] };
         for name in order.iter().chain(&order) {
             let r = s.run(&["--store", &url, "sync", name], None, &[]);
