@@ -45,6 +45,9 @@ pub enum InsightsError {
     Postgres(postgres::Error),
     #[error("{0}")]
     Load(String),
+    /// A usage error: the filter names a site or projects the store does not hold.
+    #[error("{0}")]
+    NotInStore(String),
     #[error("insights config {path}: {message}")]
     Config { path: String, message: String },
 }
@@ -61,6 +64,8 @@ impl From<postgres::Error> for InsightsError {
 pub struct Filter {
     /// Only projects a sync of this credential covered.
     pub credential: Option<String>,
+    /// The site (its `site_id` or base URL); needed when the store holds more than one.
+    pub site: Option<String>,
     pub projects: Vec<String>,
     pub issue_types: Vec<String>,
 }

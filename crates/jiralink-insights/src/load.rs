@@ -212,19 +212,25 @@ fn merge<T>(ids: &[String], groups: Grouped<T>, mut f: impl FnMut(usize, Vec<T>)
     }
 }
 
-fn live_issues(src: &mut Source) -> Result<usize, InsightsError> {
-    let n = src.count("SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL")?;
+fn live_issues(src: &mut Source, site: &str) -> Result<usize, InsightsError> {
+    let n = src.count(
+        "SELECT COUNT(*) FROM issues WHERE site_id = $1 AND deleted_at IS NULL",
+        &[site],
+    )?;
     Ok(n as usize)
 }
 
 /// Sprints in a fixed order (start, id; no start first), with their index by id; every reader
 /// agrees on it.
-fn read_sprints(src: &mut Source) -> Result<(Vec<Sprint>, FxMap<String, u32>), InsightsError> {
+fn read_sprints(
+    src: &mut Source,
+    site: &str,
+) -> Result<(Vec<Sprint>, FxMap<String, u32>), InsightsError> {
     let (mut sprints, mut index) = (Vec::new(), FxMap::default());
     src.each(
         "SELECT id, name, state, start_date, end_date, complete_date FROM sprints
-         ORDER BY start_date NULLS FIRST, id",
-        &[],
+         WHERE site_id = $1 ORDER BY start_date NULLS FIRST, id",
+        &[site],
         |r| {
             let s = Sprint {
                 id: r.text_not_null(0)?.to_owned(),
@@ -242,6 +248,73 @@ fn read_sprints(src: &mut Source) -> Result<(Vec<Sprint>, FxMap<String, u32>), I
     Ok((sprints, index))
 }
 
+/// The site a report covers: the one `filter.site` names (by id or base URL), else the only one
+/// the store holds (with `--credential`, the one that credential synced). A store that predates
+/// sites and has not been synced since holds its rows under the placeholder site.
+fn choose_site(src: &mut Source, filter: &Filter) -> Result<String, InsightsError> {
+    let mut sites: Vec<(String, String)> = Vec::new();
+    src.each(
+        "SELECT site_id, COALESCE(base_url, '') FROM sites ORDER BY site_id",
+        &[],
+        |r| {
+            sites.push((
+                r.text_not_null(0)?.to_owned(),
+                r.text_not_null(1)?.to_owned(),
+            ));
+            Ok(())
+        },
+    )?;
+    let listed = || {
+        sites
+            .iter()
+            .map(|(id, url)| {
+                if url.is_empty() {
+                    id.clone()
+                } else {
+                    format!("{id} ({url})")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(want) = &filter.site {
+        let want_url = want.trim_end_matches('/');
+        return sites
+            .iter()
+            .find(|(id, url)| id == want || (!url.is_empty() && url.eq_ignore_ascii_case(want_url)))
+            .map(|(id, _)| id.clone())
+            .ok_or_else(|| {
+                InsightsError::NotInStore(format!(
+                    "--site {want}: no such site in the store (sites: {}); give a site id or base URL from `jiralink status`",
+                    if sites.is_empty() { "none".to_owned() } else { listed() }
+                ))
+            });
+    }
+    if let Some(cred) = &filter.credential {
+        let mut of_credential = Vec::new();
+        src.each(
+            "SELECT DISTINCT site_id FROM t_checkpoints WHERE credential = $1 ORDER BY site_id",
+            &[cred.as_str()],
+            |r| {
+                of_credential.push(r.text_not_null(0)?.to_owned());
+                Ok(())
+            },
+        )?;
+        if let [one] = &of_credential[..] {
+            return Ok(one.clone());
+        }
+    }
+    match &sites[..] {
+        [] => Ok(jiralink_store::UNRESOLVED_SITE.to_owned()),
+        [(one, _)] => Ok(one.clone()),
+        _ => Err(InsightsError::NotInStore(format!(
+            "the store holds {} sites ({}): choose one with --site",
+            sites.len(),
+            listed()
+        ))),
+    }
+}
+
 /// Loads the SQLite store at `path`, restricted by `filter` (projects, issue types, credential).
 pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
     load_from(&StoreLocation::Sqlite(path.to_owned()), filter)
@@ -254,14 +327,17 @@ pub fn load(path: &Path, filter: &Filter) -> Result<Dataset, InsightsError> {
 /// the histories join the issues by a merge, not by lookups.
 pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, InsightsError> {
     let mut src = Source::open(store)?;
+    // One site: Jira's ids are unique only within a site, so every read below is of this one.
+    let site = choose_site(&mut src, filter)?;
+    let site = site.as_str();
     // Which projects: named ones, or those a credential's sync covered, or all.
     let mut keys: Option<Vec<String>> =
         (!filter.projects.is_empty()).then(|| filter.projects.clone());
     if let Some(cred) = &filter.credential {
         let mut synced: Vec<String> = Vec::new();
         src.each(
-            "SELECT DISTINCT scope FROM t_checkpoints WHERE credential = $1 AND stream = 'issues'",
-            &[cred.as_str()],
+            "SELECT DISTINCT scope FROM t_checkpoints WHERE site_id = $1 AND credential = $2 AND stream = 'issues'",
+            &[site, cred.as_str()],
             |r| {
                 synced.push(r.text_not_null(0)?.to_owned());
                 Ok(())
@@ -279,17 +355,19 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
         });
     }
 
-    let status_store = store.clone();
-    let status_reader = std::thread::spawn(move || read_status_changes(&status_store));
-    let history_store = store.clone();
-    let history_reader = std::thread::spawn(move || read_sprint_history(&history_store));
+    let (status_store, status_site) = (store.clone(), site.to_owned());
+    let status_reader =
+        std::thread::spawn(move || read_status_changes(&status_store, &status_site));
+    let (history_store, history_site) = (store.clone(), site.to_owned());
+    let history_reader =
+        std::thread::spawn(move || read_sprint_history(&history_store, &history_site));
 
     let mut ds = Dataset::default();
     let mut status_ix: FxMap<String, u16> = FxMap::default();
     let mut status_by_name: FxMap<String, u16> = FxMap::default();
     src.each(
-        "SELECT id, name, category FROM statuses ORDER BY id",
-        &[],
+        "SELECT id, name, category FROM statuses WHERE site_id = $1 ORDER BY id",
+        &[site],
         |r| {
             let (id, name) = (r.text_not_null(0)?, r.text_not_null(1)?);
             let category = Category::from_key(r.text_not_null(2)?);
@@ -306,8 +384,8 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
     )?;
     let mut project_ix: FxMap<String, u32> = FxMap::default();
     src.each(
-        "SELECT key, name, deleted_at FROM projects ORDER BY key",
-        &[],
+        "SELECT key, name, deleted_at FROM projects WHERE site_id = $1 ORDER BY key",
+        &[site],
         |r| {
             let key = r.text_not_null(0)?;
             if let Some(k) = &keys {
@@ -324,7 +402,23 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
             Ok(())
         },
     )?;
-    let (sprints, sprint_ix) = read_sprints(&mut src)?;
+    if !filter.projects.is_empty() {
+        let unknown: Vec<&str> = filter
+            .projects
+            .iter()
+            .filter(|k| !ds.projects.iter().any(|p| p.key.eq_ignore_ascii_case(k)))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(InsightsError::NotInStore(format!(
+                "--project {}: no such project in the store for site {site} (synced projects: {}); check the key or run `jiralink sync NAME --projects {}`",
+                unknown.join(","),
+                ds.projects.iter().map(|p| p.key.as_str()).collect::<Vec<_>>().join(", "),
+                unknown.join(",")
+            )));
+        }
+    }
+    let (sprints, sprint_ix) = read_sprints(&mut src, site)?;
     ds.sprints = sprints;
 
     let mut status_exact: FxMap<String, u16> = ds
@@ -336,15 +430,15 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
     let mut types = Interner::new();
     let mut priorities = Interner::new();
     // Sized up front: growing vectors of a million issues costs more than reading them.
-    let live = live_issues(&mut src)?;
+    let live = live_issues(&mut src, site)?;
     ds.issues.reserve_exact(live);
     // Issue ids in id order, beside `ds.issues`, for the merge joins.
     let mut ids: Vec<String> = Vec::with_capacity(live);
     src.each(
         "SELECT id, key, project_key, issue_type, status, status_category, priority, assignee_id,
                 created, updated, resolved, story_points
-         FROM issues WHERE deleted_at IS NULL ORDER BY id",
-        &[],
+         FROM issues WHERE site_id = $1 AND deleted_at IS NULL ORDER BY id",
+        &[site],
         |r| {
             let Some(&project) = project_ix.get(r.text_not_null(2)?) else {
                 return Ok(());
@@ -407,8 +501,8 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
     {
         let mut grouped: Grouped<u32> = Vec::new();
         src.each(
-            "SELECT issue_id, sprint_id FROM sprint_issues ORDER BY issue_id",
-            &[],
+            "SELECT issue_id, sprint_id FROM sprint_issues WHERE site_id = $1 ORDER BY issue_id",
+            &[site],
             |r| {
                 if let Some(&s) = sprint_ix.get(r.text_not_null(1)?) {
                     push_grouped(&mut grouped, r.text_not_null(0)?, s);
@@ -475,26 +569,27 @@ struct SprintHistory {
 
 /// The sprint-field and estimate history. History rows name a field by id (Cloud) or by name
 /// (Data Center); both come from the field list, found by schema.
-fn read_sprint_history(store: &StoreLocation) -> Result<SprintHistory, InsightsError> {
+fn read_sprint_history(store: &StoreLocation, site: &str) -> Result<SprintHistory, InsightsError> {
     let mut src = Source::open(store)?;
-    let (_, sprint_ix) = read_sprints(&mut src)?;
+    let (_, sprint_ix) = read_sprints(&mut src, site)?;
     let mut field_keys = |sql: &str| -> Result<Vec<String>, InsightsError> {
         let mut keys = Vec::new();
-        src.each(sql, &[], |r| {
+        src.each(sql, &[site], |r| {
             keys.push(r.text_not_null(0)?.to_owned());
             keys.push(r.text_not_null(1)?.to_owned());
             Ok(())
         })?;
         Ok(keys)
     };
-    let mut sprint_fields =
-        field_keys("SELECT id, name FROM fields WHERE schema_custom LIKE '%:gh-sprint'")?;
+    let mut sprint_fields = field_keys(
+        "SELECT id, name FROM fields WHERE site_id = $1 AND schema_custom LIKE '%:gh-sprint'",
+    )?;
     if sprint_fields.is_empty() {
         sprint_fields.push("Sprint".to_owned());
     }
     let estimate_fields = field_keys(
-        "SELECT id, name FROM fields WHERE schema_custom LIKE '%:jsw-story-points'
-           OR (schema_custom LIKE '%:float' AND lower(name) LIKE '%story point%')",
+        "SELECT id, name FROM fields WHERE site_id = $1 AND (schema_custom LIKE '%:jsw-story-points'
+           OR (schema_custom LIKE '%:float' AND lower(name) LIKE '%story point%'))",
     )?;
     let mut out = SprintHistory {
         sprints: Vec::new(),
@@ -511,9 +606,9 @@ fn read_sprint_history(store: &StoreLocation) -> Result<SprintHistory, InsightsE
     for field in &sprint_fields {
         src.each(
             "SELECT issue_id, changed_at, from_value, to_value
-             FROM issue_changes WHERE field = $1
+             FROM issue_changes WHERE site_id = $1 AND field = $2
              ORDER BY issue_id, changed_at, from_value NULLS FIRST, to_value NULLS FIRST",
-            &[field.as_str()],
+            &[site, field.as_str()],
             |r| {
                 let Some(at) = r.time(1)? else {
                     return Ok(());
@@ -532,8 +627,9 @@ fn read_sprint_history(store: &StoreLocation) -> Result<SprintHistory, InsightsE
     for field in &estimate_fields {
         src.each(
             "SELECT issue_id, changed_at, from_string, to_string
-             FROM issue_changes WHERE field = $1 ORDER BY issue_id, changed_at, change_id",
-            &[field.as_str()],
+             FROM issue_changes WHERE site_id = $1 AND field = $2
+             ORDER BY issue_id, changed_at, change_id",
+            &[site, field.as_str()],
             |r| {
                 let Some(at) = r.time(1)? else {
                     return Ok(());
@@ -556,9 +652,10 @@ type LocalStatuses = Vec<(Option<String>, Option<String>)>;
 /// row: this is the biggest read of a report.
 fn read_status_changes(
     store: &StoreLocation,
+    site: &str,
 ) -> Result<(IssueTransitions, LocalStatuses), InsightsError> {
     let mut src = Source::open(store)?;
-    let mut out: IssueTransitions = Vec::with_capacity(live_issues(&mut src)?);
+    let mut out: IssueTransitions = Vec::with_capacity(live_issues(&mut src, site)?);
     let mut keys: FxMap<String, u16> = FxMap::default();
     let mut local: LocalStatuses = Vec::new();
     let mut intern = |id: Option<&str>, name: Option<&str>| -> u16 {
@@ -580,9 +677,9 @@ fn read_status_changes(
     let mut names: Option<Source> = None;
     src.each(
         "SELECT issue_id, changed_at, from_value, to_value
-         FROM issue_changes WHERE field = 'status'
+         FROM issue_changes WHERE site_id = $1 AND field = 'status'
          ORDER BY issue_id, changed_at, from_value NULLS FIRST, to_value NULLS FIRST",
-        &[],
+        &[site],
         |r| {
             let issue = r.text_not_null(0)?;
             let Some(ms) = r.millis(1)? else {
@@ -596,7 +693,7 @@ fn read_status_changes(
                     Some(ref mut n) => n,
                     None => names.insert(Source::open(store)?),
                 };
-                let (f, t) = status_names(lookup, issue, ms)?;
+                let (f, t) = status_names(lookup, site, issue, ms)?;
                 (intern(from_id, f.as_deref()), intern(to_id, t.as_deref()))
             };
             let at = ms.div_euclid(1000);
@@ -610,14 +707,15 @@ fn read_status_changes(
 /// The status names (from, to) of `issue`'s status change at `ms` (epoch milliseconds).
 fn status_names(
     src: &mut Source,
+    site: &str,
     issue: &str,
     ms: i64,
 ) -> Result<(Option<String>, Option<String>), InsightsError> {
     let mut found = None;
     src.each(
         "SELECT changed_at, from_string, to_string FROM issue_changes
-         WHERE issue_id = $1 AND field = 'status'",
-        &[issue],
+         WHERE site_id = $1 AND issue_id = $2 AND field = 'status'",
+        &[site, issue],
         |r| {
             if found.is_none() && r.millis(0)? == Some(ms) {
                 found = Some((r.text(1)?.map(str::to_owned), r.text(2)?.map(str::to_owned)));

@@ -158,9 +158,9 @@ impl Source {
     }
 
     /// The integer of a one-row, one-column query (`COUNT(*)`).
-    pub(crate) fn count(&mut self, sql: &str) -> Result<i64, InsightsError> {
+    pub(crate) fn count(&mut self, sql: &str, params: &[&str]) -> Result<i64, InsightsError> {
         let mut n = 0;
-        self.each(sql, &[], |r| {
+        self.each(sql, params, |r| {
             n = r.int(0)?;
             Ok(())
         })?;

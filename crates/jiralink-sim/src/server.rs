@@ -214,7 +214,9 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
         }
     }
     // serverInfo answers anonymously, as Jira does; everything else needs a user.
-    let anonymous_ok = inner.ends_with("/serverInfo") || inner.ends_with("/serverInfo/");
+    let anonymous_ok = inner.ends_with("/serverInfo")
+        || inner.ends_with("/serverInfo/")
+        || inner == "/rest/applinks/1.0/manifest";
     if caller.is_none() && !anonymous_ok {
         return unauthenticated(cloud);
     }

@@ -42,7 +42,26 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_utc_sprint_dates.sql"),
     ),
+    (8, include_str!("../migrations/sqlite/0008_sites.sql")),
 ];
+
+/// The site of rows written before stores knew sites (migration 8); the first sync of a
+/// credential that wrote them moves them to its real site ([`Backend::use_site`]).
+pub const UNRESOLVED_SITE: &str = "unresolved";
+
+/// A Jira site as the store records it (the `sites` view). `site_id` is Cloud's cloudId or a Data
+/// Center server's application id (its Application Links manifest `id`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteRow {
+    pub site_id: String,
+    /// `cloud` or `datacenter`.
+    pub deployment: String,
+    pub base_url: String,
+    pub cloud_id: Option<String>,
+    pub server_id: Option<String>,
+    pub title: Option<String>,
+    pub version: Option<String>,
+}
 
 /// The small lists issues refer to by id: issue types, priorities, resolutions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +128,8 @@ pub type TextRows = (Vec<String>, Vec<Vec<Option<String>>>);
 
 pub struct Store {
     conn: Connection,
+    /// The site every read and write is scoped to ([`Backend::use_site`]).
+    site: String,
 }
 
 /// One issue as stored: normalised columns beside the raw JSON.
@@ -250,7 +271,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            site: UNRESOLVED_SITE.to_owned(),
+        };
         store.migrate(&path.display().to_string())?;
         Ok(store)
     }
@@ -283,7 +307,7 @@ impl Store {
 
     /// Runs `f` in one transaction: all of it is written, or none.
     pub fn write<T>(&mut self, f: impl FnOnce(&dyn Tx) -> Result<T>) -> Result<T> {
-        let tx = SqliteTx(self.conn.transaction()?);
+        let tx = SqliteTx(self.conn.transaction()?, self.site.clone());
         let out = f(&tx)?;
         tx.0.commit()?;
         Ok(out)
@@ -300,8 +324,8 @@ impl Backend for Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT value FROM t_checkpoints WHERE credential = ?1 AND stream = ?2 AND scope = ?3 AND format_version <= ?4",
-                params![credential, stream, scope, CHECKPOINT_FORMAT],
+                "SELECT value FROM t_checkpoints WHERE site_id = ?5 AND credential = ?1 AND stream = ?2 AND scope = ?3 AND format_version <= ?4",
+                params![credential, stream, scope, CHECKPOINT_FORMAT, self.site],
                 |r| r.get(0),
             )
             .optional()?)
@@ -324,14 +348,15 @@ impl Backend for Store {
         error: Option<&str>,
     ) -> Result<()> {
         self.conn.execute(
-            "UPDATE t_sync_runs SET finished = ?2, status = ?3, requests = ?4, issues_written = ?5, error = ?6 WHERE id = ?1",
-            params![run, now(), status, requests, issues_written, error],
+            "UPDATE t_sync_runs SET finished = ?2, status = ?3, requests = ?4, issues_written = ?5, error = ?6,
+             site_id = ?7 WHERE id = ?1",
+            params![run, now(), status, requests, issues_written, error, self.site],
         )?;
         Ok(())
     }
 
     fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
-        live_issue_ids(&self.conn, project_key)
+        live_issue_ids(&self.conn, &self.site, project_key)
     }
 
     fn issue_row(&self, id: &str) -> Result<Option<IssueRow>> {
@@ -340,8 +365,8 @@ impl Backend for Store {
             .query_row(
                 "SELECT id, key, project_key, issue_type, summary, status, status_category, priority,
                         assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, raw_json
-                 FROM t_issues WHERE id = ?1",
-                [id],
+                 FROM t_issues WHERE site_id = ?2 AND id = ?1",
+                params![id, self.site],
                 |r| {
                     Ok(IssueRow {
                         id: r.get(0)?,
@@ -369,22 +394,26 @@ impl Backend for Store {
     fn worklog_reads(&self) -> Result<Vec<(String, bool, Option<String>)>> {
         let mut st = self.conn.prepare(
             "SELECT r.issue_id, r.need_history, i.updated
-             FROM t_worklog_reads r LEFT JOIN t_issues i ON i.id = r.issue_id ORDER BY r.issue_id",
+             FROM t_worklog_reads r LEFT JOIN t_issues i ON i.site_id = r.site_id AND i.id = r.issue_id
+             WHERE r.site_id = ?1 ORDER BY r.issue_id",
         )?;
         let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .query_map([&self.site], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     fn worklog_updates(&self, ids: &[String]) -> Result<HashMap<String, Option<String>>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT w.updated FROM t_worklogs w JOIN t_issues i ON i.id = w.issue_id
-             WHERE w.id = ?1 AND w.deleted_at IS NULL AND i.deleted_at IS NULL",
+            "SELECT w.updated FROM t_worklogs w JOIN t_issues i ON i.site_id = w.site_id AND i.id = w.issue_id
+             WHERE w.site_id = ?2 AND w.id = ?1 AND w.deleted_at IS NULL AND i.deleted_at IS NULL",
         )?;
         let mut out = HashMap::new();
         for id in ids {
-            if let Some(updated) = st.query_row([id], |r| r.get(0)).optional()? {
+            if let Some(updated) = st
+                .query_row(params![id, self.site], |r| r.get(0))
+                .optional()?
+            {
                 out.insert(id.clone(), updated);
             }
         }
@@ -392,12 +421,12 @@ impl Backend for Store {
     }
 
     fn live_issues_among(&self, ids: &[String]) -> Result<HashSet<String>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT 1 FROM t_issues WHERE id = ?1 AND deleted_at IS NULL")?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT 1 FROM t_issues WHERE site_id = ?2 AND id = ?1 AND deleted_at IS NULL",
+        )?;
         let mut out = HashSet::new();
         for id in ids {
-            if st.exists([id])? {
+            if st.exists(params![id, self.site])? {
                 out.insert(id.clone());
             }
         }
@@ -411,24 +440,86 @@ impl Backend for Store {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(Box::new(Store { conn }))
+        Ok(Box::new(Store {
+            conn,
+            site: self.site.clone(),
+        }))
     }
 
     fn counts(&self) -> Result<Counts> {
-        let one = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [], |r| r.get(0))?) };
+        let one = |sql: &str| -> Result<i64> {
+            Ok(self.conn.query_row(sql, [&self.site], |r| r.get(0))?)
+        };
         Ok(Counts {
-            projects: one("SELECT COUNT(*) FROM projects WHERE deleted_at IS NULL")?,
-            issues: one("SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL")?,
-            issues_deleted: one("SELECT COUNT(*) FROM issues WHERE deleted_at IS NOT NULL")?,
-            changes: one("SELECT COUNT(*) FROM issue_changes")?,
-            comments: one("SELECT COUNT(*) FROM comments WHERE deleted_at IS NULL")?,
-            worklogs: one("SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NULL")?,
-            sprints: one("SELECT COUNT(*) FROM sprints")?,
+            projects: one(
+                "SELECT COUNT(*) FROM projects WHERE site_id = ?1 AND deleted_at IS NULL",
+            )?,
+            issues: one("SELECT COUNT(*) FROM issues WHERE site_id = ?1 AND deleted_at IS NULL")?,
+            issues_deleted: one(
+                "SELECT COUNT(*) FROM issues WHERE site_id = ?1 AND deleted_at IS NOT NULL",
+            )?,
+            changes: one("SELECT COUNT(*) FROM issue_changes WHERE site_id = ?1")?,
+            comments: one(
+                "SELECT COUNT(*) FROM comments WHERE site_id = ?1 AND deleted_at IS NULL",
+            )?,
+            worklogs: one(
+                "SELECT COUNT(*) FROM worklogs WHERE site_id = ?1 AND deleted_at IS NULL",
+            )?,
+            sprints: one("SELECT COUNT(*) FROM sprints WHERE site_id = ?1")?,
         })
     }
 
     fn write_tx(&mut self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()> {
         self.write(f)
+    }
+
+    fn use_site(&mut self, site: &SiteRow, credential: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO t_sites (site_id, deployment, base_url, cloud_id, server_id, title, version, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT (site_id) DO UPDATE SET deployment = excluded.deployment, base_url = excluded.base_url,
+               cloud_id = excluded.cloud_id, server_id = excluded.server_id, title = excluded.title,
+               version = excluded.version, last_seen = excluded.last_seen",
+            params![site.site_id, site.deployment, site.base_url, site.cloud_id, site.server_id, site.title, site.version, now()],
+        )?;
+        // Rows from before sites were recorded belong to the site of the credential that wrote
+        // them: the first of their credentials to sync again moves them all.
+        let wrote_unresolved = tx
+            .prepare("SELECT 1 FROM t_checkpoints WHERE site_id = ?1 AND credential = ?2")?
+            .exists(params![UNRESOLVED_SITE, credential])?;
+        if wrote_unresolved && site.site_id != UNRESOLVED_SITE {
+            for sql in adopt_unresolved_sql("?1") {
+                let mut st = tx.prepare(&sql)?;
+                if st.parameter_count() == 1 {
+                    st.execute([&site.site_id])?;
+                } else {
+                    st.execute([])?;
+                }
+            }
+        }
+        tx.commit()?;
+        self.site = site.site_id.clone();
+        Ok(())
+    }
+
+    fn site(&self) -> &str {
+        &self.site
+    }
+
+    fn scope_to(&mut self, site_id: &str) -> Result<()> {
+        self.site = site_id.to_owned();
+        Ok(())
+    }
+
+    fn project_keys(&self) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare(
+            "SELECT key FROM t_projects WHERE site_id = ?1 AND deleted_at IS NULL ORDER BY key",
+        )?;
+        let keys = st
+            .query_map([&self.site], |r| r.get(0))?
+            .collect::<std::result::Result<Vec<String>, _>>()?;
+        Ok(keys)
     }
 
     fn query_strings(&self, sql: &str) -> Result<TextRows> {
@@ -461,6 +552,20 @@ impl Backend for Store {
 pub trait Backend: Send {
     /// Runs `f` in one transaction (`<dyn Backend>::write` is the generic form).
     fn write_tx(&mut self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()>;
+
+    /// Records `site` (the `sites` view) and scopes every later read and write of this handle
+    /// (and of its readers) to it. Rows of a store from before sites were recorded
+    /// ([`UNRESOLVED_SITE`]) move to `site` if `credential` wrote them (it has checkpoints there).
+    fn use_site(&mut self, site: &SiteRow, credential: &str) -> Result<()>;
+
+    /// The site this handle reads and writes.
+    fn site(&self) -> &str;
+
+    /// Scopes this handle to a site without recording anything (readers such as `verify`).
+    fn scope_to(&mut self, site_id: &str) -> Result<()>;
+
+    /// Keys of the site's live projects, by key.
+    fn project_keys(&self) -> Result<Vec<String>>;
 
     fn checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<Option<String>>;
 
@@ -638,6 +743,17 @@ pub trait Tx {
 
     fn mark_issues_deleted(&self, ids: &[String], now: &str) -> Result<()>;
 
+    /// Records which of the projects `credential` synced before it can see now (`visible`, the
+    /// whole project list it was given): those it no longer sees are recorded as not visible to
+    /// it (their rows stay, nothing is marked deleted); those it sees again are cleared. Returns
+    /// the projects newly not visible.
+    fn record_visibility(
+        &self,
+        credential: &str,
+        visible: &[String],
+        now: &str,
+    ) -> Result<Vec<String>>;
+
     fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()>;
 
     fn set_checkpoint(
@@ -650,7 +766,7 @@ pub trait Tx {
 }
 
 /// An SQLite write transaction.
-pub struct SqliteTx<'a>(rusqlite::Transaction<'a>);
+pub struct SqliteTx<'a>(rusqlite::Transaction<'a>, String);
 
 impl SqliteTx<'_> {
     fn mark_missing_deleted(
@@ -661,16 +777,16 @@ impl SqliteTx<'_> {
         now: &str,
     ) -> Result<()> {
         let mut st = self.0.prepare_cached(&format!(
-            "SELECT id FROM {table} WHERE issue_id = ?1 AND deleted_at IS NULL"
+            "SELECT id FROM {table} WHERE site_id = ?2 AND issue_id = ?1 AND deleted_at IS NULL"
         ))?;
         let existing = st
-            .query_map([issue_id], |r| r.get::<_, String>(0))?
+            .query_map(params![issue_id, self.1], |r| r.get::<_, String>(0))?
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let mut upd = self
-            .0
-            .prepare_cached(&format!("UPDATE {table} SET deleted_at = ?2 WHERE id = ?1"))?;
+        let mut upd = self.0.prepare_cached(&format!(
+            "UPDATE {table} SET deleted_at = ?2 WHERE site_id = ?3 AND id = ?1"
+        ))?;
         for id in existing.iter().filter(|id| !keep.contains(&id.as_str())) {
-            upd.execute(params![id, now])?;
+            upd.execute(params![id, now, self.1])?;
         }
         Ok(())
     }
@@ -686,19 +802,19 @@ impl Tx for SqliteTx<'_> {
         raw: &str,
     ) -> Result<()> {
         self.0.execute(
-            "INSERT INTO t_projects (id, key, name, type, raw_json, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL)
-             ON CONFLICT (id) DO UPDATE SET key = excluded.key, name = excluded.name, type = excluded.type,
+            "INSERT INTO t_projects (site_id, id, key, name, type, raw_json, deleted_at) VALUES (?6, ?1, ?2, ?3, ?4, ?5, NULL)
+             ON CONFLICT (site_id, id) DO UPDATE SET key = excluded.key, name = excluded.name, type = excluded.type,
              raw_json = excluded.raw_json, deleted_at = NULL",
-            params![id, key, name, kind, raw],
+            params![id, key, name, kind, raw, self.1],
         )?;
         Ok(())
     }
 
     fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()> {
         self.0.execute(
-            "INSERT INTO t_statuses (id, name, category) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category",
-            params![id, name, category],
+            "INSERT INTO t_statuses (site_id, id, name, category) VALUES (?4, ?1, ?2, ?3)
+             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, category = excluded.category",
+            params![id, name, category, self.1],
         )?;
         Ok(())
     }
@@ -711,9 +827,9 @@ impl Tx for SqliteTx<'_> {
         subtask: Option<bool>,
     ) -> Result<()> {
         self.0.execute(
-            "INSERT INTO t_lookups (kind, id, name, subtask) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, subtask = excluded.subtask",
-            params![lookup.kind(), id, name, subtask],
+            "INSERT INTO t_lookups (site_id, kind, id, name, subtask) VALUES (?5, ?1, ?2, ?3, ?4)
+             ON CONFLICT (site_id, kind, id) DO UPDATE SET name = excluded.name, subtask = excluded.subtask",
+            params![lookup.kind(), id, name, subtask, self.1],
         )?;
         Ok(())
     }
@@ -727,10 +843,10 @@ impl Tx for SqliteTx<'_> {
         schema_custom: Option<&str>,
     ) -> Result<()> {
         self.0.execute(
-            "INSERT INTO t_fields (id, name, custom, schema_type, schema_custom) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, custom = excluded.custom,
+            "INSERT INTO t_fields (site_id, id, name, custom, schema_type, schema_custom) VALUES (?6, ?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, custom = excluded.custom,
              schema_type = excluded.schema_type, schema_custom = excluded.schema_custom",
-            params![id, name, custom, schema_type, schema_custom],
+            params![id, name, custom, schema_type, schema_custom, self.1],
         )?;
         Ok(())
     }
@@ -743,19 +859,19 @@ impl Tx for SqliteTx<'_> {
         active: bool,
     ) -> Result<()> {
         self.0.execute(
-            "INSERT INTO t_users (id, display_name, email, active) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, active = excluded.active",
-            params![id, display_name, email, active],
+            "INSERT INTO t_users (site_id, id, display_name, email, active) VALUES (?5, ?1, ?2, ?3, ?4)
+             ON CONFLICT (site_id, id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, active = excluded.active",
+            params![id, display_name, email, active, self.1],
         )?;
         Ok(())
     }
 
     fn upsert_issue(&self, i: &IssueRow) -> Result<()> {
         self.0.execute(
-            "INSERT INTO t_issues (id, key, project_key, issue_type, summary, status, status_category, priority,
+            "INSERT INTO t_issues (site_id, id, key, project_key, issue_type, summary, status, status_category, priority,
                assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, deleted_at, raw_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL, ?16)
-             ON CONFLICT (id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
+             VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL, ?16)
+             ON CONFLICT (site_id, id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
                issue_type = excluded.issue_type, summary = excluded.summary, status = excluded.status,
                status_category = excluded.status_category, priority = excluded.priority,
                assignee_id = excluded.assignee_id, reporter_id = excluded.reporter_id, created = excluded.created,
@@ -763,7 +879,8 @@ impl Tx for SqliteTx<'_> {
                parent_key = excluded.parent_key, deleted_at = NULL, raw_json = excluded.raw_json",
             params![
                 i.id, i.key, i.project_key, i.issue_type, i.summary, i.status, i.status_category, i.priority,
-                i.assignee_id, i.reporter_id, i.created, i.updated, i.resolved, i.story_points, i.parent_key, i.raw_json
+                i.assignee_id, i.reporter_id, i.created, i.updated, i.resolved, i.story_points, i.parent_key, i.raw_json,
+                self.1
             ],
         )?;
         Ok(())
@@ -771,12 +888,12 @@ impl Tx for SqliteTx<'_> {
 
     fn replace_changes(&self, issue_id: &str, changes: &[ChangeRow]) -> Result<()> {
         self.0.execute(
-            "DELETE FROM t_issue_changes WHERE issue_id = ?1",
-            [issue_id],
+            "DELETE FROM t_issue_changes WHERE site_id = ?2 AND issue_id = ?1",
+            params![issue_id, self.1],
         )?;
         let mut st = self.0.prepare_cached(
-            "INSERT OR REPLACE INTO t_issue_changes (issue_id, change_id, item_index, changed_at, author_id, field,
-               from_value, from_string, to_value, to_string) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT OR REPLACE INTO t_issue_changes (site_id, issue_id, change_id, item_index, changed_at, author_id, field,
+               from_value, from_string, to_value, to_string) VALUES (?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         for c in changes {
             st.execute(params![
@@ -789,7 +906,8 @@ impl Tx for SqliteTx<'_> {
                 c.from_value,
                 c.from_string,
                 c.to_value,
-                c.to_string
+                c.to_string,
+                self.1
             ])?;
         }
         Ok(())
@@ -797,9 +915,9 @@ impl Tx for SqliteTx<'_> {
 
     fn set_comments(&self, issue_id: &str, comments: &[CommentRow], now: &str) -> Result<()> {
         let mut st = self.0.prepare_cached(
-            "INSERT INTO t_comments (id, issue_id, author_id, created, updated, body_text, body_raw, deleted_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)
-             ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
+            "INSERT INTO t_comments (site_id, id, issue_id, author_id, created, updated, body_text, body_raw, deleted_at)
+             VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)
+             ON CONFLICT (site_id, id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
                created = excluded.created, updated = excluded.updated, body_text = excluded.body_text,
                body_raw = excluded.body_raw, deleted_at = NULL",
         )?;
@@ -811,7 +929,8 @@ impl Tx for SqliteTx<'_> {
                 c.created,
                 c.updated,
                 c.body_text,
-                c.body_raw
+                c.body_raw,
+                self.1
             ])?;
         }
         let keep: Vec<&str> = comments.iter().map(|c| c.id.as_str()).collect();
@@ -826,9 +945,9 @@ impl Tx for SqliteTx<'_> {
 
     fn upsert_worklogs(&self, worklogs: &[WorklogRow]) -> Result<()> {
         let mut st = self.0.prepare_cached(
-            "INSERT INTO t_worklogs (id, issue_id, author_id, started, time_spent_seconds, updated, deleted_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
-             ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
+            "INSERT INTO t_worklogs (site_id, id, issue_id, author_id, started, time_spent_seconds, updated, deleted_at)
+             VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, NULL)
+             ON CONFLICT (site_id, id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
                started = excluded.started, time_spent_seconds = excluded.time_spent_seconds,
                updated = excluded.updated, deleted_at = NULL",
         )?;
@@ -839,7 +958,8 @@ impl Tx for SqliteTx<'_> {
                 w.author_id,
                 w.started,
                 w.time_spent_seconds,
-                w.updated
+                w.updated,
+                self.1
             ])?;
         }
         Ok(())
@@ -847,41 +967,41 @@ impl Tx for SqliteTx<'_> {
 
     fn mark_worklogs_deleted(&self, ids: &[String], now: &str) -> Result<()> {
         let mut st = self.0.prepare_cached(
-            "UPDATE t_worklogs SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+            "UPDATE t_worklogs SET deleted_at = ?2 WHERE site_id = ?3 AND id = ?1 AND deleted_at IS NULL",
         )?;
         for id in ids {
-            st.execute(params![id, now])?;
+            st.execute(params![id, now, self.1])?;
         }
         Ok(())
     }
 
     fn queue_worklog_read(&self, issue_id: &str, feeds_started: bool) -> Result<()> {
         self.0.execute(
-            "INSERT INTO t_worklog_reads (issue_id, need_history)
-             VALUES (?1, ?2 AND NOT EXISTS (SELECT 1 FROM t_issues WHERE id = ?1 AND deleted_at IS NULL))
-             ON CONFLICT (issue_id) DO UPDATE SET need_history = MAX(need_history, excluded.need_history)",
-            params![issue_id, feeds_started],
+            "INSERT INTO t_worklog_reads (site_id, issue_id, need_history)
+             VALUES (?3, ?1, ?2 AND NOT EXISTS (SELECT 1 FROM t_issues WHERE site_id = ?3 AND id = ?1 AND deleted_at IS NULL))
+             ON CONFLICT (site_id, issue_id) DO UPDATE SET need_history = MAX(need_history, excluded.need_history)",
+            params![issue_id, feeds_started, self.1],
         )?;
         Ok(())
     }
 
     fn clear_worklog_read(&self, issue_id: &str) -> Result<()> {
         self.0.execute(
-            "DELETE FROM t_worklog_reads WHERE issue_id = ?1",
-            [issue_id],
+            "DELETE FROM t_worklog_reads WHERE site_id = ?2 AND issue_id = ?1",
+            params![issue_id, self.1],
         )?;
         Ok(())
     }
 
     fn set_sprint_issues(&self, issue_id: &str, sprint_ids: &[String]) -> Result<()> {
         self.0.execute(
-            "DELETE FROM t_sprint_issues WHERE issue_id = ?1",
-            [issue_id],
+            "DELETE FROM t_sprint_issues WHERE site_id = ?2 AND issue_id = ?1",
+            params![issue_id, self.1],
         )?;
         for s in sprint_ids {
             self.0.execute(
-                "INSERT OR IGNORE INTO t_sprint_issues (sprint_id, issue_id) VALUES (?1, ?2)",
-                params![s, issue_id],
+                "INSERT OR IGNORE INTO t_sprint_issues (site_id, sprint_id, issue_id) VALUES (?3, ?1, ?2)",
+                params![s, issue_id, self.1],
             )?;
         }
         Ok(())
@@ -895,20 +1015,20 @@ impl Tx for SqliteTx<'_> {
         project_key: Option<&str>,
     ) -> Result<()> {
         self.0.execute(
-            "INSERT INTO t_boards (id, name, type, project_key, deleted_at) VALUES (?1, ?2, ?3, ?4, NULL)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, type = excluded.type, project_key = excluded.project_key, deleted_at = NULL",
-            params![id, name, kind, project_key],
+            "INSERT INTO t_boards (site_id, id, name, type, project_key, deleted_at) VALUES (?5, ?1, ?2, ?3, ?4, NULL)
+             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, type = excluded.type, project_key = excluded.project_key, deleted_at = NULL",
+            params![id, name, kind, project_key, self.1],
         )?;
         Ok(())
     }
 
     fn upsert_sprint(&self, s: &SprintRow) -> Result<()> {
         self.0.execute(
-            "INSERT INTO t_sprints (id, board_id, name, state, start_date, end_date, complete_date, goal)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (id) DO UPDATE SET board_id = excluded.board_id, name = excluded.name, state = excluded.state,
+            "INSERT INTO t_sprints (site_id, id, board_id, name, state, start_date, end_date, complete_date, goal)
+             VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (site_id, id) DO UPDATE SET board_id = excluded.board_id, name = excluded.name, state = excluded.state,
                start_date = excluded.start_date, end_date = excluded.end_date, complete_date = excluded.complete_date, goal = excluded.goal",
-            params![s.id, s.board_id, s.name, s.state, s.start_date, s.end_date, s.complete_date, s.goal],
+            params![s.id, s.board_id, s.name, s.state, s.start_date, s.end_date, s.complete_date, s.goal, self.1],
         )?;
         Ok(())
     }
@@ -921,9 +1041,9 @@ impl Tx for SqliteTx<'_> {
         now: &str,
     ) -> Result<()> {
         let mut v = self.0.prepare_cached(
-            "INSERT INTO t_versions (id, project_key, name, released, archived, release_date, deleted_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
-             ON CONFLICT (id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
+            "INSERT INTO t_versions (site_id, id, project_key, name, released, archived, release_date, deleted_at)
+             VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, NULL)
+             ON CONFLICT (site_id, id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
              released = excluded.released, archived = excluded.archived,
              release_date = excluded.release_date, deleted_at = NULL",
         )?;
@@ -934,34 +1054,37 @@ impl Tx for SqliteTx<'_> {
                 x.name,
                 x.released,
                 x.archived,
-                x.release_date
+                x.release_date,
+                self.1
             ])?;
         }
         let mut c = self.0.prepare_cached(
-            "INSERT INTO t_components (id, project_key, name, lead_id, deleted_at) VALUES (?1, ?2, ?3, ?4, NULL)
-             ON CONFLICT (id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
+            "INSERT INTO t_components (site_id, id, project_key, name, lead_id, deleted_at) VALUES (?5, ?1, ?2, ?3, ?4, NULL)
+             ON CONFLICT (site_id, id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
              lead_id = excluded.lead_id, deleted_at = NULL",
         )?;
         for x in components {
-            c.execute(params![x.id, project_key, x.name, x.lead_id])?;
+            c.execute(params![x.id, project_key, x.name, x.lead_id, self.1])?;
         }
         let keep = |ids: Vec<&str>| serde_json::to_string(&ids).unwrap_or_default();
         self.0.execute(
-            "UPDATE t_versions SET deleted_at = ?3 WHERE project_key = ?1 AND deleted_at IS NULL
+            "UPDATE t_versions SET deleted_at = ?3 WHERE site_id = ?4 AND project_key = ?1 AND deleted_at IS NULL
              AND id NOT IN (SELECT value FROM json_each(?2))",
             params![
                 project_key,
                 keep(versions.iter().map(|x| x.id.as_str()).collect()),
-                now
+                now,
+                self.1
             ],
         )?;
         self.0.execute(
-            "UPDATE t_components SET deleted_at = ?3 WHERE project_key = ?1 AND deleted_at IS NULL
+            "UPDATE t_components SET deleted_at = ?3 WHERE site_id = ?4 AND project_key = ?1 AND deleted_at IS NULL
              AND id NOT IN (SELECT value FROM json_each(?2))",
             params![
                 project_key,
                 keep(components.iter().map(|x| x.id.as_str()).collect()),
-                now
+                now,
+                self.1
             ],
         )?;
         Ok(())
@@ -970,28 +1093,28 @@ impl Tx for SqliteTx<'_> {
     fn set_issue_refs(&self, issue_id: &str, refs: &IssueRefs) -> Result<()> {
         for table in ["t_issue_versions", "t_issue_components", "t_issue_links"] {
             self.0.execute(
-                &format!("DELETE FROM {table} WHERE issue_id = ?1"),
-                [issue_id],
+                &format!("DELETE FROM {table} WHERE site_id = ?2 AND issue_id = ?1"),
+                params![issue_id, self.1],
             )?;
         }
         let mut v = self.0.prepare_cached(
-            "INSERT OR IGNORE INTO t_issue_versions (issue_id, version_id, kind) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO t_issue_versions (site_id, issue_id, version_id, kind) VALUES (?4, ?1, ?2, ?3)",
         )?;
         for id in &refs.fix_versions {
-            v.execute(params![issue_id, id, "fix"])?;
+            v.execute(params![issue_id, id, "fix", self.1])?;
         }
         for id in &refs.affects_versions {
-            v.execute(params![issue_id, id, "affects"])?;
+            v.execute(params![issue_id, id, "affects", self.1])?;
         }
         let mut c = self.0.prepare_cached(
-            "INSERT OR IGNORE INTO t_issue_components (issue_id, component_id) VALUES (?1, ?2)",
+            "INSERT OR IGNORE INTO t_issue_components (site_id, issue_id, component_id) VALUES (?3, ?1, ?2)",
         )?;
         for id in &refs.components {
-            c.execute(params![issue_id, id])?;
+            c.execute(params![issue_id, id, self.1])?;
         }
         let mut l = self.0.prepare_cached(
-            "INSERT OR REPLACE INTO t_issue_links (id, issue_id, link_type, direction, other_issue_id, other_issue_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR REPLACE INTO t_issue_links (site_id, id, issue_id, link_type, direction, other_issue_id, other_issue_key)
+             VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for x in &refs.links {
             l.execute(params![
@@ -1000,30 +1123,31 @@ impl Tx for SqliteTx<'_> {
                 x.link_type,
                 x.direction,
                 x.other_issue_id,
-                x.other_issue_key
+                x.other_issue_key,
+                self.1
             ])?;
         }
         Ok(())
     }
 
     fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>> {
-        live_issue_ids(&self.0, project_key)
+        live_issue_ids(&self.0, &self.1, project_key)
     }
 
     fn mark_issues_deleted(&self, ids: &[String], now: &str) -> Result<()> {
         let mut st = self.0.prepare_cached(
-            "UPDATE t_issues SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+            "UPDATE t_issues SET deleted_at = ?2 WHERE site_id = ?3 AND id = ?1 AND deleted_at IS NULL",
         )?;
         for id in ids {
-            st.execute(params![id, now])?;
+            st.execute(params![id, now, self.1])?;
         }
         Ok(())
     }
 
     fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()> {
         self.0.execute(
-            "DELETE FROM t_checkpoints WHERE credential = ?1 AND stream = ?2 AND scope = ?3",
-            params![credential, stream, scope],
+            "DELETE FROM t_checkpoints WHERE site_id = ?4 AND credential = ?1 AND stream = ?2 AND scope = ?3",
+            params![credential, stream, scope, self.1],
         )?;
         Ok(())
     }
@@ -1036,19 +1160,102 @@ impl Tx for SqliteTx<'_> {
         value: &str,
     ) -> Result<()> {
         self.0.execute(
-            "INSERT INTO t_checkpoints (credential, stream, scope, value, format_version) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (credential, stream, scope) DO UPDATE SET value = excluded.value, format_version = excluded.format_version",
-            params![credential, stream, scope, value, CHECKPOINT_FORMAT],
+            "INSERT INTO t_checkpoints (site_id, credential, stream, scope, value, format_version) VALUES (?6, ?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (site_id, credential, stream, scope) DO UPDATE SET value = excluded.value, format_version = excluded.format_version",
+            params![credential, stream, scope, value, CHECKPOINT_FORMAT, self.1],
         )?;
         Ok(())
     }
+
+    fn record_visibility(
+        &self,
+        credential: &str,
+        visible: &[String],
+        now: &str,
+    ) -> Result<Vec<String>> {
+        let visible_json = serde_json::to_string(visible).unwrap_or_default();
+        self.0.execute(
+            "DELETE FROM t_not_visible WHERE site_id = ?1 AND credential = ?2
+             AND project_key IN (SELECT value FROM json_each(?3))",
+            params![self.1, credential, visible_json],
+        )?;
+        let mut st = self.0.prepare_cached(
+            "SELECT DISTINCT c.scope FROM t_checkpoints c
+             WHERE c.site_id = ?1 AND c.credential = ?2 AND c.stream = 'issues'
+             AND c.scope NOT IN (SELECT value FROM json_each(?3))
+             AND NOT EXISTS (SELECT 1 FROM t_not_visible n WHERE n.site_id = c.site_id
+                 AND n.credential = c.credential AND n.project_key = c.scope)
+             ORDER BY c.scope",
+        )?;
+        let vanished = st
+            .query_map(params![self.1, credential, visible_json], |r| r.get(0))?
+            .collect::<std::result::Result<Vec<String>, _>>()?;
+        for key in &vanished {
+            self.0.execute(
+                "INSERT INTO t_not_visible (site_id, credential, project_key, since) VALUES (?1, ?2, ?3, ?4)",
+                params![self.1, credential, key, now],
+            )?;
+        }
+        Ok(vanished)
+    }
 }
 
-fn live_issue_ids(conn: &Connection, project_key: &str) -> Result<Vec<String>> {
-    let mut st = conn
-        .prepare_cached("SELECT id FROM t_issues WHERE project_key = ?1 AND deleted_at IS NULL")?;
+/// The tables whose rows belong to one site (every one but `t_sites` and `t_sync_runs`), each
+/// with the rest of its key after `site_id`.
+pub(crate) const SITE_TABLES: &[(&str, &[&str])] = &[
+    ("t_projects", &["id"]),
+    ("t_issues", &["id"]),
+    ("t_issue_changes", &["change_id", "item_index"]),
+    ("t_comments", &["id"]),
+    ("t_worklogs", &["id"]),
+    ("t_users", &["id"]),
+    ("t_boards", &["id"]),
+    ("t_sprints", &["id"]),
+    ("t_sprint_issues", &["sprint_id", "issue_id"]),
+    ("t_checkpoints", &["credential", "stream", "scope"]),
+    ("t_statuses", &["id"]),
+    ("t_fields", &["id"]),
+    ("t_versions", &["id"]),
+    ("t_components", &["id"]),
+    ("t_issue_versions", &["issue_id", "version_id", "kind"]),
+    ("t_issue_components", &["issue_id", "component_id"]),
+    ("t_issue_links", &["id", "issue_id"]),
+    ("t_lookups", &["kind", "id"]),
+    ("t_worklog_reads", &["issue_id"]),
+    ("t_not_visible", &["credential", "project_key"]),
+];
+
+/// SQL that moves the rows of [`UNRESOLVED_SITE`] to the site `$1`/`?1`: first the unresolved
+/// rows the site already holds (another credential of it synced them since) are dropped, being
+/// the older copies of the same Jira rows, then the rest are re-keyed.
+pub(crate) fn adopt_unresolved_sql(placeholder: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, key) in SITE_TABLES {
+        let same: Vec<String> = key.iter().map(|k| format!("n.{k} = {table}.{k}")).collect();
+        out.push(format!(
+            "DELETE FROM {table} WHERE site_id = '{UNRESOLVED_SITE}' AND EXISTS \
+             (SELECT 1 FROM {table} n WHERE n.site_id = {placeholder} AND {})",
+            same.join(" AND ")
+        ));
+        out.push(format!(
+            "UPDATE {table} SET site_id = {placeholder} WHERE site_id = '{UNRESOLVED_SITE}'"
+        ));
+    }
+    out.push(format!(
+        "UPDATE t_sync_runs SET site_id = {placeholder} WHERE site_id = '{UNRESOLVED_SITE}'"
+    ));
+    out.push(format!(
+        "DELETE FROM t_sites WHERE site_id = '{UNRESOLVED_SITE}'"
+    ));
+    out
+}
+
+fn live_issue_ids(conn: &Connection, site: &str, project_key: &str) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id FROM t_issues WHERE site_id = ?2 AND project_key = ?1 AND deleted_at IS NULL",
+    )?;
     let ids = st
-        .query_map([project_key], |r| r.get(0))?
+        .query_map(params![project_key, site], |r| r.get(0))?
         .collect::<std::result::Result<Vec<String>, _>>()?;
     Ok(ids)
 }
@@ -1205,6 +1412,170 @@ mod tests {
                 "not a date".into()
             )
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A store of the previous release (migrations 1-7, one site's rows, no site recorded) opens,
+    /// migrates and keeps every row; the first sync of the credential that wrote them moves them to
+    /// its site, checkpoints included (no re-sync); another site's credential does not take them.
+    #[test]
+    fn migration_8_keeps_every_row_and_the_writer_resolves_its_site() {
+        let dir = std::env::temp_dir().join(format!("jiralink-store-m8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("store.db");
+        let _ = std::fs::remove_file(&path);
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+            .expect("schema_migrations");
+        for (v, sql) in &MIGRATIONS[..7] {
+            conn.execute_batch(sql).expect("old migration");
+            conn.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [v])
+                .expect("version");
+        }
+        conn.execute_batch(
+            "INSERT INTO t_projects VALUES ('10000', 'ENG', 'Engineering', 'software', '{}', NULL);
+             INSERT INTO t_issues (id, key, project_key, raw_json) VALUES ('1', 'ENG-1', 'ENG', '{}');
+             INSERT INTO t_issues (id, key, project_key, raw_json, deleted_at) VALUES ('2', 'ENG-2', 'ENG', '{}', '2024-01-01T00:00:00.000Z');
+             INSERT INTO t_issue_changes VALUES ('1', 'h1', 0, '2024-01-01T00:00:00.000Z', 'u', 'status', '1', 'Open', '3', 'Done');
+             INSERT INTO t_comments VALUES ('c1', '1', 'u', NULL, NULL, 'hi', NULL, NULL);
+             INSERT INTO t_worklogs VALUES ('w1', '1', 'u', NULL, 60, NULL, NULL);
+             INSERT INTO t_users VALUES ('u', 'U', NULL, 1);
+             INSERT INTO t_boards VALUES ('5', 'B', 'scrum', 'ENG', NULL);
+             INSERT INTO t_sprints VALUES ('7', '5', 'S', 'active', NULL, NULL, NULL, NULL);
+             INSERT INTO t_sprint_issues VALUES ('7', '1');
+             INSERT INTO t_sync_runs (credential, started, status) VALUES ('old', '2024-01-01T00:00:00.000Z', 'ok');
+             INSERT INTO t_checkpoints VALUES ('old', 'issues', 'ENG', '2024-01-01T00:00:00.000Z', 1);
+             INSERT INTO t_statuses VALUES ('1', 'Open', 'new');
+             INSERT INTO t_fields VALUES ('summary', 'Summary', 0, 'string', NULL);
+             INSERT INTO t_versions VALUES ('v1', 'ENG', '1.0', 0, 0, NULL, NULL);
+             INSERT INTO t_components VALUES ('k1', 'ENG', 'API', NULL, NULL);
+             INSERT INTO t_issue_versions VALUES ('1', 'v1', 'fix');
+             INSERT INTO t_issue_components VALUES ('1', 'k1');
+             INSERT INTO t_issue_links VALUES ('l1', '1', 'Blocks', 'outward', '2', 'ENG-2');
+             INSERT INTO t_lookups VALUES ('priority', '3', 'Medium', NULL);
+             INSERT INTO t_worklog_reads VALUES ('1', 0);",
+        )
+        .expect("old rows");
+        let tables = [
+            "t_projects",
+            "t_issues",
+            "t_issue_changes",
+            "t_comments",
+            "t_worklogs",
+            "t_users",
+            "t_boards",
+            "t_sprints",
+            "t_sprint_issues",
+            "t_sync_runs",
+            "t_checkpoints",
+            "t_statuses",
+            "t_fields",
+            "t_versions",
+            "t_components",
+            "t_issue_versions",
+            "t_issue_components",
+            "t_issue_links",
+            "t_lookups",
+            "t_worklog_reads",
+        ];
+        let count_at = |s: &Store, site: &str| -> Vec<i64> {
+            tables
+                .iter()
+                .map(|t| {
+                    s.connection()
+                        .query_row(
+                            &format!("SELECT COUNT(*) FROM {t} WHERE site_id = ?1"),
+                            [site],
+                            |r| r.get(0),
+                        )
+                        .expect("count")
+                })
+                .collect()
+        };
+        drop(conn);
+        let mut s = Store::open_sqlite(&path).expect("migrate");
+        let all_old: Vec<i64> = vec![1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+        assert_eq!(count_at(&s, UNRESOLVED_SITE), all_old, "every row kept");
+        assert_eq!(
+            s.checkpoint("old", "issues", "ENG").expect("cp").as_deref(),
+            Some("2024-01-01T00:00:00.000Z"),
+            "before resolution, the old credential reads its watermark"
+        );
+        let site = |id: &str| SiteRow {
+            site_id: id.into(),
+            deployment: "cloud".into(),
+            base_url: format!("https://{id}.example"),
+            cloud_id: Some(id.into()),
+            ..SiteRow::default()
+        };
+        // A credential that did not write them leaves them where they are.
+        s.use_site(&site("other"), "new").expect("other site");
+        assert_eq!(count_at(&s, UNRESOLVED_SITE), all_old);
+        assert_eq!(s.counts().expect("counts").issues, 0);
+        // The writer's first sync moves them, with its checkpoints.
+        s.use_site(&site("c1"), "old").expect("writer's site");
+        assert_eq!(count_at(&s, UNRESOLVED_SITE), vec![0; tables.len()]);
+        assert_eq!(count_at(&s, "c1"), all_old);
+        assert_eq!(
+            s.checkpoint("old", "issues", "ENG").expect("cp").as_deref(),
+            Some("2024-01-01T00:00:00.000Z"),
+            "no re-sync: the watermark moved with the rows"
+        );
+        let c = s.counts().expect("counts");
+        assert_eq!((c.issues, c.issues_deleted, c.changes), (1, 1, 1));
+        let sites: Vec<String> = s
+            .connection()
+            .prepare("SELECT site_id FROM sites ORDER BY site_id")
+            .expect("sql")
+            .query_map([], |r| r.get(0))
+            .expect("q")
+            .collect::<std::result::Result<_, _>>()
+            .expect("rows");
+        assert_eq!(sites, vec!["c1".to_owned(), "other".to_owned()]);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Two sites in one store: the same Jira ids, rows apart.
+    #[test]
+    fn two_sites_with_the_same_ids_keep_their_own_rows() {
+        let dir = std::env::temp_dir().join(format!("jiralink-store-2s-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("store.db");
+        let _ = std::fs::remove_file(&path);
+        let mut s = Store::open_sqlite(&path).expect("open");
+        for (site, summary) in [("a", "from a"), ("b", "from b")] {
+            s.use_site(
+                &SiteRow {
+                    site_id: site.into(),
+                    deployment: "cloud".into(),
+                    ..SiteRow::default()
+                },
+                "cred",
+            )
+            .expect("site");
+            s.write(|tx| {
+                tx.upsert_issue(&IssueRow {
+                    id: "1".into(),
+                    key: "ENG-1".into(),
+                    project_key: "ENG".into(),
+                    summary: Some(summary.into()),
+                    raw_json: "{}".into(),
+                    ..Default::default()
+                })?;
+                let gone = tx.live_issue_ids("ENG")?;
+                assert_eq!(gone, vec!["1".to_owned()], "only this site's issue");
+                Ok(())
+            })
+            .expect("write");
+        }
+        s.write(|tx| tx.mark_issues_deleted(&["1".into()], &now()))
+            .expect("delete in b");
+        s.scope_to("a").expect("scope");
+        let a = s.issue_row("1").expect("row").expect("a's issue");
+        assert_eq!(a.summary.as_deref(), Some("from a"));
+        assert_eq!(s.counts().expect("counts").issues, 1, "a's issue is live");
+        drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -21,9 +21,9 @@ use postgres::types::ToSql;
 use postgres::{Client, Row, SimpleQueryMessage, Statement};
 
 use crate::{
-    now, Backend, ChangeRow, CommentRow, ComponentRow, Counts, IssueBatch, IssueRefs, IssueRow,
-    LinkRow, Lookup, Result, SprintRow, StoreError, TextRows, Tx, VersionRow, WorklogRow,
-    CHECKPOINT_FORMAT,
+    adopt_unresolved_sql, now, Backend, ChangeRow, CommentRow, ComponentRow, Counts, IssueBatch,
+    IssueRefs, IssueRow, LinkRow, Lookup, Result, SiteRow, SprintRow, StoreError, TextRows, Tx,
+    VersionRow, WorklogRow, CHECKPOINT_FORMAT, UNRESOLVED_SITE,
 };
 
 /// Connects as a parsed URL asks (verified TLS with `sslmode=require`); for other readers of a
@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/postgres/0007_timestamptz_views.sql"),
     ),
+    (8, include_str!("../migrations/postgres/0008_sites.sql")),
 ];
 
 /// The advisory lock that serialises migrations of one database ("jiralink" in ASCII).
@@ -175,6 +176,9 @@ pub struct PgStore {
     url: String,
     /// Given apart from the URL (the binary reads it from `PGPASSWORD`, never from its arguments).
     password: Option<String>,
+    /// The site every read and write is scoped to, also the session's `jiralink.site` setting,
+    /// which the statements read (`current_setting('jiralink.site')`).
+    site: String,
 }
 
 impl PgStore {
@@ -189,6 +193,7 @@ impl PgStore {
     pub fn connect_with_password(url: &str, password: Option<&str>) -> Result<PgStore> {
         let mut store = PgStore::open(url, password)?;
         store.migrate()?;
+        store.set_site(UNRESOLVED_SITE)?;
         Ok(store)
     }
 
@@ -205,7 +210,15 @@ impl PgStore {
             stmts: RefCell::default(),
             url: url.to_owned(),
             password: password.map(str::to_owned),
+            site: UNRESOLVED_SITE.to_owned(),
         })
+    }
+
+    fn set_site(&mut self, site: &str) -> Result<()> {
+        let client = self.conn.get_mut().get();
+        blocking(|| client.execute("SELECT set_config('jiralink.site', $1, false)", &[&site]))?;
+        self.site = site.to_owned();
+        Ok(())
     }
 
     /// Applies the migrations this build has and the database lacks, in one transaction under an
@@ -278,12 +291,66 @@ impl Backend for PgStore {
         self.write(f)
     }
 
+    fn use_site(&mut self, site: &SiteRow, credential: &str) -> Result<()> {
+        let client = self.conn.get_mut().get();
+        blocking(|| -> Result<()> {
+            let mut tx = client.transaction()?;
+            tx.execute(
+                "INSERT INTO t_sites (site_id, deployment, base_url, cloud_id, server_id, title, version, first_seen, last_seen)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                 ON CONFLICT (site_id) DO UPDATE SET deployment = excluded.deployment, base_url = excluded.base_url,
+                   cloud_id = excluded.cloud_id, server_id = excluded.server_id, title = excluded.title,
+                   version = excluded.version, last_seen = excluded.last_seen",
+                &[&site.site_id, &site.deployment, &site.base_url, &site.cloud_id, &site.server_id, &site.title, &site.version, &now()],
+            )?;
+            let wrote_unresolved = !tx
+                .query(
+                    "SELECT 1 FROM t_checkpoints WHERE site_id = $1 AND credential = $2 LIMIT 1",
+                    &[&UNRESOLVED_SITE, &credential],
+                )?
+                .is_empty();
+            if wrote_unresolved && site.site_id != UNRESOLVED_SITE {
+                for sql in adopt_unresolved_sql("$1::text") {
+                    if sql.contains("$1") {
+                        tx.execute(sql.as_str(), &[&site.site_id])?;
+                    } else {
+                        tx.execute(sql.as_str(), &[])?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })?;
+        self.set_site(&site.site_id)
+    }
+
+    fn site(&self) -> &str {
+        &self.site
+    }
+
+    fn scope_to(&mut self, site_id: &str) -> Result<()> {
+        self.set_site(site_id)
+    }
+
+    fn project_keys(&self) -> Result<Vec<String>> {
+        self.run(|c, cache| {
+            let rows = query(
+                c,
+                cache,
+                "SELECT key FROM t_projects WHERE site_id = current_setting('jiralink.site')
+                 AND deleted_at IS NULL ORDER BY key",
+                &[],
+            )?;
+            rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        })
+    }
+
     fn checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<Option<String>> {
         self.run(|c, cache| {
             let rows = query(
                 c,
                 cache,
-                "SELECT value FROM t_checkpoints WHERE credential = $1 AND stream = $2 AND scope = $3 AND format_version <= $4",
+                "SELECT value FROM t_checkpoints WHERE site_id = current_setting('jiralink.site') AND credential = $1 AND stream = $2 AND scope = $3 AND format_version <= $4",
                 &[&credential, &stream, &scope, &CHECKPOINT_FORMAT],
             )?;
             match rows.first() {
@@ -318,7 +385,8 @@ impl Backend for PgStore {
             execute(
                 c,
                 cache,
-                "UPDATE t_sync_runs SET finished = $2, status = $3, requests = $4, issues_written = $5, error = $6 WHERE id = $1",
+                "UPDATE t_sync_runs SET finished = $2, status = $3, requests = $4, issues_written = $5, error = $6,
+                 site_id = current_setting('jiralink.site') WHERE id = $1",
                 &[&run, &now(), &status, &requests, &issues_written, &error],
             )?;
             Ok(())
@@ -336,7 +404,7 @@ impl Backend for PgStore {
                 cache,
                 "SELECT id, key, project_key, issue_type, summary, status, status_category, priority,
                         assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, raw_json
-                 FROM t_issues WHERE id = $1",
+                 FROM t_issues WHERE site_id = current_setting('jiralink.site') AND id = $1",
                 &[&id],
             )?;
             let Some(r) = rows.first() else {
@@ -369,7 +437,8 @@ impl Backend for PgStore {
                 c,
                 cache,
                 "SELECT r.issue_id, r.need_history <> 0, i.updated
-                 FROM t_worklog_reads r LEFT JOIN t_issues i ON i.id = r.issue_id ORDER BY r.issue_id",
+                 FROM t_worklog_reads r LEFT JOIN t_issues i ON i.site_id = r.site_id AND i.id = r.issue_id
+                 WHERE r.site_id = current_setting('jiralink.site') ORDER BY r.issue_id",
                 &[],
             )?;
             rows.iter()
@@ -383,8 +452,8 @@ impl Backend for PgStore {
             let rows = query(
                 c,
                 cache,
-                "SELECT w.id, w.updated FROM t_worklogs w JOIN t_issues i ON i.id = w.issue_id
-                 WHERE w.id = ANY($1::text[]) AND w.deleted_at IS NULL AND i.deleted_at IS NULL",
+                "SELECT w.id, w.updated FROM t_worklogs w JOIN t_issues i ON i.site_id = w.site_id AND i.id = w.issue_id
+                 WHERE w.site_id = current_setting('jiralink.site') AND w.id = ANY($1::text[]) AND w.deleted_at IS NULL AND i.deleted_at IS NULL",
                 &[&ids],
             )?;
             rows.iter()
@@ -398,7 +467,7 @@ impl Backend for PgStore {
             let rows = query(
                 c,
                 cache,
-                "SELECT id FROM t_issues WHERE id = ANY($1::text[]) AND deleted_at IS NULL",
+                "SELECT id FROM t_issues WHERE site_id = current_setting('jiralink.site') AND id = ANY($1::text[]) AND deleted_at IS NULL",
                 &[&ids],
             )?;
             rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
@@ -409,6 +478,7 @@ impl Backend for PgStore {
         let mut store = PgStore::open(&self.url, self.password.as_deref())?;
         let client = store.conn.get_mut().get();
         blocking(|| client.batch_execute("SET default_transaction_read_only = on"))?;
+        store.set_site(&self.site)?;
         Ok(Box::new(store))
     }
 
@@ -417,13 +487,13 @@ impl Backend for PgStore {
             let rows = query(
                 c,
                 cache,
-                "SELECT (SELECT COUNT(*) FROM projects WHERE deleted_at IS NULL),
-                        (SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL),
-                        (SELECT COUNT(*) FROM issues WHERE deleted_at IS NOT NULL),
-                        (SELECT COUNT(*) FROM issue_changes),
-                        (SELECT COUNT(*) FROM comments WHERE deleted_at IS NULL),
-                        (SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NULL),
-                        (SELECT COUNT(*) FROM sprints)",
+                "SELECT (SELECT COUNT(*) FROM projects WHERE site_id = current_setting('jiralink.site') AND deleted_at IS NULL),
+                        (SELECT COUNT(*) FROM issues WHERE site_id = current_setting('jiralink.site') AND deleted_at IS NULL),
+                        (SELECT COUNT(*) FROM issues WHERE site_id = current_setting('jiralink.site') AND deleted_at IS NOT NULL),
+                        (SELECT COUNT(*) FROM issue_changes WHERE site_id = current_setting('jiralink.site')),
+                        (SELECT COUNT(*) FROM comments WHERE site_id = current_setting('jiralink.site') AND deleted_at IS NULL),
+                        (SELECT COUNT(*) FROM worklogs WHERE site_id = current_setting('jiralink.site') AND deleted_at IS NULL),
+                        (SELECT COUNT(*) FROM sprints WHERE site_id = current_setting('jiralink.site'))",
                 &[],
             )?;
             let Some(r) = rows.first() else {
@@ -465,7 +535,7 @@ fn live_issue_ids(client: &mut Client, cache: &Cache, project_key: &str) -> Resu
     let rows = query(
         client,
         cache,
-        "SELECT id FROM t_issues WHERE project_key = $1 AND deleted_at IS NULL",
+        "SELECT id FROM t_issues WHERE site_id = current_setting('jiralink.site') AND project_key = $1 AND deleted_at IS NULL",
         &[&project_key],
     )?;
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
@@ -498,16 +568,16 @@ impl PgTx<'_> {
         let rows = last_by_key(issues, |i| i.id.as_str());
         let col = |f: fn(&IssueRow) -> Option<&str>| rows.iter().map(|i| f(i)).collect::<Vec<_>>();
         self.exec(
-            "INSERT INTO t_issues (id, key, project_key, issue_type, summary, status, status_category, priority,
+            "INSERT INTO t_issues (site_id, id, key, project_key, issue_type, summary, status, status_category, priority,
                assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, deleted_at, raw_json)
-             SELECT id, key, project_key, issue_type, summary, status, status_category, priority,
+             SELECT current_setting('jiralink.site'), id, key, project_key, issue_type, summary, status, status_category, priority,
                assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, NULL, raw_json
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::float8[],
                $15::text[], $16::text[])
                AS i (id, key, project_key, issue_type, summary, status, status_category, priority,
                  assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, raw_json)
-             ON CONFLICT (id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
+             ON CONFLICT (site_id, id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
                issue_type = excluded.issue_type, summary = excluded.summary, status = excluded.status,
                status_category = excluded.status_category, priority = excluded.priority,
                assignee_id = excluded.assignee_id, reporter_id = excluded.reporter_id, created = excluded.created,
@@ -542,7 +612,7 @@ impl PgTx<'_> {
         }
         let ids: Vec<&str> = lists.iter().map(|(id, _)| *id).collect();
         self.exec(
-            "DELETE FROM t_issue_changes WHERE issue_id = ANY($1::text[])",
+            "DELETE FROM t_issue_changes WHERE site_id = current_setting('jiralink.site') AND issue_id = ANY($1::text[])",
             &[&ids],
         )?;
         let all: Vec<(&str, &ChangeRow)> = lists
@@ -556,11 +626,11 @@ impl PgTx<'_> {
         let col =
             |f: fn(&ChangeRow) -> Option<&str>| rows.iter().map(|(_, c)| f(c)).collect::<Vec<_>>();
         self.exec(
-            "INSERT INTO t_issue_changes (issue_id, change_id, item_index, changed_at, author_id, field,
+            "INSERT INTO t_issue_changes (site_id, issue_id, change_id, item_index, changed_at, author_id, field,
                from_value, from_string, to_value, to_string)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],
+             SELECT current_setting('jiralink.site'), * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],
                $7::text[], $8::text[], $9::text[], $10::text[])
-             ON CONFLICT (change_id, item_index) DO UPDATE SET issue_id = excluded.issue_id,
+             ON CONFLICT (site_id, change_id, item_index) DO UPDATE SET issue_id = excluded.issue_id,
                changed_at = excluded.changed_at, author_id = excluded.author_id, field = excluded.field,
                from_value = excluded.from_value, from_string = excluded.from_string,
                to_value = excluded.to_value, to_string = excluded.to_string",
@@ -591,10 +661,10 @@ impl PgTx<'_> {
             let col =
                 |f: fn(&CommentRow) -> Option<&str>| rows.iter().map(|c| f(c)).collect::<Vec<_>>();
             self.exec(
-                "INSERT INTO t_comments (id, issue_id, author_id, created, updated, body_text, body_raw, deleted_at)
-                 SELECT *, NULL FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                "INSERT INTO t_comments (site_id, id, issue_id, author_id, created, updated, body_text, body_raw, deleted_at)
+                 SELECT current_setting('jiralink.site'), *, NULL FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                    $6::text[], $7::text[])
-                 ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
+                 ON CONFLICT (site_id, id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
                    created = excluded.created, updated = excluded.updated, body_text = excluded.body_text,
                    body_raw = excluded.body_raw, deleted_at = NULL",
                 &[
@@ -612,7 +682,7 @@ impl PgTx<'_> {
         let keep: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
         self.exec(
             "UPDATE t_comments SET deleted_at = $3
-             WHERE issue_id = ANY($1::text[]) AND deleted_at IS NULL AND id <> ALL($2::text[])",
+             WHERE site_id = current_setting('jiralink.site') AND issue_id = ANY($1::text[]) AND deleted_at IS NULL AND id <> ALL($2::text[])",
             &[&ids, &keep, &now],
         )?;
         Ok(())
@@ -638,7 +708,7 @@ impl PgTx<'_> {
             .collect();
         self.exec(
             "UPDATE t_worklogs SET deleted_at = $3
-             WHERE issue_id = ANY($1::text[]) AND deleted_at IS NULL AND id <> ALL($2::text[])",
+             WHERE site_id = current_setting('jiralink.site') AND issue_id = ANY($1::text[]) AND deleted_at IS NULL AND id <> ALL($2::text[])",
             &[&ids, &keep, &now],
         )?;
         Ok(())
@@ -652,9 +722,9 @@ impl PgTx<'_> {
         let col =
             |f: fn(&WorklogRow) -> Option<&str>| rows.iter().map(|w| f(w)).collect::<Vec<_>>();
         self.exec(
-            "INSERT INTO t_worklogs (id, issue_id, author_id, started, time_spent_seconds, updated, deleted_at)
-             SELECT *, NULL FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[])
-             ON CONFLICT (id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
+            "INSERT INTO t_worklogs (site_id, id, issue_id, author_id, started, time_spent_seconds, updated, deleted_at)
+             SELECT current_setting('jiralink.site'), *, NULL FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[])
+             ON CONFLICT (site_id, id) DO UPDATE SET issue_id = excluded.issue_id, author_id = excluded.author_id,
                started = excluded.started, time_spent_seconds = excluded.time_spent_seconds,
                updated = excluded.updated, deleted_at = NULL",
             &[
@@ -679,7 +749,7 @@ impl PgTx<'_> {
         }
         let ids: Vec<&str> = lists.iter().map(|(id, _)| *id).collect();
         self.exec(
-            "DELETE FROM t_sprint_issues WHERE issue_id = ANY($1::text[])",
+            "DELETE FROM t_sprint_issues WHERE site_id = current_setting('jiralink.site') AND issue_id = ANY($1::text[])",
             &[&ids],
         )?;
         let (sprints, issues): (Vec<&str>, Vec<&str>) = lists
@@ -688,8 +758,8 @@ impl PgTx<'_> {
             .unzip();
         if !sprints.is_empty() {
             self.exec(
-                "INSERT INTO t_sprint_issues (sprint_id, issue_id)
-                 SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+                "INSERT INTO t_sprint_issues (site_id, sprint_id, issue_id)
+                 SELECT current_setting('jiralink.site'), * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
                 &[&sprints, &issues],
             )?;
         }
@@ -703,9 +773,9 @@ impl PgTx<'_> {
         }
         let ids: Vec<&str> = lists.iter().map(|(id, _)| *id).collect();
         self.exec(
-            "WITH v AS (DELETE FROM t_issue_versions WHERE issue_id = ANY($1::text[])),
-                  c AS (DELETE FROM t_issue_components WHERE issue_id = ANY($1::text[]))
-             DELETE FROM t_issue_links WHERE issue_id = ANY($1::text[])",
+            "WITH v AS (DELETE FROM t_issue_versions WHERE site_id = current_setting('jiralink.site') AND issue_id = ANY($1::text[])),
+                  c AS (DELETE FROM t_issue_components WHERE site_id = current_setting('jiralink.site') AND issue_id = ANY($1::text[]))
+             DELETE FROM t_issue_links WHERE site_id = current_setting('jiralink.site') AND issue_id = ANY($1::text[])",
             &[&ids],
         )?;
         let mut versions: (Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
@@ -734,16 +804,16 @@ impl PgTx<'_> {
         let links = last_by_key(&links, |(id, l)| (l.id.as_str(), *id));
         self.exec(
             "WITH v AS (
-               INSERT INTO t_issue_versions (issue_id, version_id, kind)
-               SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])
+               INSERT INTO t_issue_versions (site_id, issue_id, version_id, kind)
+               SELECT current_setting('jiralink.site'), * FROM UNNEST($1::text[], $2::text[], $3::text[])
                ON CONFLICT DO NOTHING),
              c AS (
-               INSERT INTO t_issue_components (issue_id, component_id)
-               SELECT * FROM UNNEST($4::text[], $5::text[])
+               INSERT INTO t_issue_components (site_id, issue_id, component_id)
+               SELECT current_setting('jiralink.site'), * FROM UNNEST($4::text[], $5::text[])
                ON CONFLICT DO NOTHING)
-             INSERT INTO t_issue_links (id, issue_id, link_type, direction, other_issue_id, other_issue_key)
-             SELECT * FROM UNNEST($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-             ON CONFLICT (id, issue_id) DO UPDATE SET link_type = excluded.link_type,
+             INSERT INTO t_issue_links (site_id, id, issue_id, link_type, direction, other_issue_id, other_issue_key)
+             SELECT current_setting('jiralink.site'), * FROM UNNEST($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+             ON CONFLICT (site_id, id, issue_id) DO UPDATE SET link_type = excluded.link_type,
                direction = excluded.direction, other_issue_id = excluded.other_issue_id,
                other_issue_key = excluded.other_issue_key",
             &[
@@ -813,8 +883,8 @@ impl Tx for PgTx<'_> {
         raw: &str,
     ) -> Result<()> {
         self.exec(
-            "INSERT INTO t_projects (id, key, name, type, raw_json, deleted_at) VALUES ($1, $2, $3, $4, $5, NULL)
-             ON CONFLICT (id) DO UPDATE SET key = excluded.key, name = excluded.name, type = excluded.type,
+            "INSERT INTO t_projects (site_id, id, key, name, type, raw_json, deleted_at) VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5, NULL)
+             ON CONFLICT (site_id, id) DO UPDATE SET key = excluded.key, name = excluded.name, type = excluded.type,
              raw_json = excluded.raw_json, deleted_at = NULL",
             &[&id, &key, &name, &kind, &raw],
         )?;
@@ -823,8 +893,8 @@ impl Tx for PgTx<'_> {
 
     fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()> {
         self.exec(
-            "INSERT INTO t_statuses (id, name, category) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category",
+            "INSERT INTO t_statuses (site_id, id, name, category) VALUES (current_setting('jiralink.site'), $1, $2, $3)
+             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, category = excluded.category",
             &[&id, &name, &category],
         )?;
         Ok(())
@@ -838,8 +908,8 @@ impl Tx for PgTx<'_> {
         subtask: Option<bool>,
     ) -> Result<()> {
         self.exec(
-            "INSERT INTO t_lookups (kind, id, name, subtask) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, subtask = excluded.subtask",
+            "INSERT INTO t_lookups (site_id, kind, id, name, subtask) VALUES (current_setting('jiralink.site'), $1, $2, $3, $4)
+             ON CONFLICT (site_id, kind, id) DO UPDATE SET name = excluded.name, subtask = excluded.subtask",
             &[&lookup.kind(), &id, &name, &subtask.map(flag)],
         )?;
         Ok(())
@@ -854,8 +924,8 @@ impl Tx for PgTx<'_> {
         schema_custom: Option<&str>,
     ) -> Result<()> {
         self.exec(
-            "INSERT INTO t_fields (id, name, custom, schema_type, schema_custom) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, custom = excluded.custom,
+            "INSERT INTO t_fields (site_id, id, name, custom, schema_type, schema_custom) VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5)
+             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, custom = excluded.custom,
              schema_type = excluded.schema_type, schema_custom = excluded.schema_custom",
             &[&id, &name, &flag(custom), &schema_type, &schema_custom],
         )?;
@@ -870,8 +940,8 @@ impl Tx for PgTx<'_> {
         active: bool,
     ) -> Result<()> {
         self.exec(
-            "INSERT INTO t_users (id, display_name, email, active) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, active = excluded.active",
+            "INSERT INTO t_users (site_id, id, display_name, email, active) VALUES (current_setting('jiralink.site'), $1, $2, $3, $4)
+             ON CONFLICT (site_id, id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, active = excluded.active",
             &[&id, &display_name, &email, &flag(active)],
         )?;
         Ok(())
@@ -899,7 +969,7 @@ impl Tx for PgTx<'_> {
 
     fn mark_worklogs_deleted(&self, ids: &[String], now: &str) -> Result<()> {
         self.exec(
-            "UPDATE t_worklogs SET deleted_at = $2 WHERE id = ANY($1::text[]) AND deleted_at IS NULL",
+            "UPDATE t_worklogs SET deleted_at = $2 WHERE site_id = current_setting('jiralink.site') AND id = ANY($1::text[]) AND deleted_at IS NULL",
             &[&ids, &now],
         )?;
         Ok(())
@@ -907,10 +977,10 @@ impl Tx for PgTx<'_> {
 
     fn queue_worklog_read(&self, issue_id: &str, feeds_started: bool) -> Result<()> {
         self.exec(
-            "INSERT INTO t_worklog_reads (issue_id, need_history)
-             VALUES ($1::text, CASE WHEN $2::bool AND NOT EXISTS
-               (SELECT 1 FROM t_issues WHERE id = $1::text AND deleted_at IS NULL) THEN 1 ELSE 0 END)
-             ON CONFLICT (issue_id) DO UPDATE
+            "INSERT INTO t_worklog_reads (site_id, issue_id, need_history)
+             VALUES (current_setting('jiralink.site'), $1::text, CASE WHEN $2::bool AND NOT EXISTS
+               (SELECT 1 FROM t_issues WHERE site_id = current_setting('jiralink.site') AND id = $1::text AND deleted_at IS NULL) THEN 1 ELSE 0 END)
+             ON CONFLICT (site_id, issue_id) DO UPDATE
              SET need_history = GREATEST(t_worklog_reads.need_history, excluded.need_history)",
             &[&issue_id, &feeds_started],
         )?;
@@ -919,7 +989,7 @@ impl Tx for PgTx<'_> {
 
     fn clear_worklog_read(&self, issue_id: &str) -> Result<()> {
         self.exec(
-            "DELETE FROM t_worklog_reads WHERE issue_id = $1",
+            "DELETE FROM t_worklog_reads WHERE site_id = current_setting('jiralink.site') AND issue_id = $1",
             &[&issue_id],
         )?;
         Ok(())
@@ -937,8 +1007,8 @@ impl Tx for PgTx<'_> {
         project_key: Option<&str>,
     ) -> Result<()> {
         self.exec(
-            "INSERT INTO t_boards (id, name, type, project_key, deleted_at) VALUES ($1, $2, $3, $4, NULL)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, type = excluded.type, project_key = excluded.project_key, deleted_at = NULL",
+            "INSERT INTO t_boards (site_id, id, name, type, project_key, deleted_at) VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, NULL)
+             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, type = excluded.type, project_key = excluded.project_key, deleted_at = NULL",
             &[&id, &name, &kind, &project_key],
         )?;
         Ok(())
@@ -946,9 +1016,9 @@ impl Tx for PgTx<'_> {
 
     fn upsert_sprint(&self, s: &SprintRow) -> Result<()> {
         self.exec(
-            "INSERT INTO t_sprints (id, board_id, name, state, start_date, end_date, complete_date, goal)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (id) DO UPDATE SET board_id = excluded.board_id, name = excluded.name, state = excluded.state,
+            "INSERT INTO t_sprints (site_id, id, board_id, name, state, start_date, end_date, complete_date, goal)
+             VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (site_id, id) DO UPDATE SET board_id = excluded.board_id, name = excluded.name, state = excluded.state,
                start_date = excluded.start_date, end_date = excluded.end_date, complete_date = excluded.complete_date, goal = excluded.goal",
             &[&s.id, &s.board_id, &s.name, &s.state, &s.start_date, &s.end_date, &s.complete_date, &s.goal],
         )?;
@@ -965,11 +1035,11 @@ impl Tx for PgTx<'_> {
         if !versions.is_empty() {
             let rows = last_by_key(versions, |v| v.id.as_str());
             self.exec(
-                "INSERT INTO t_versions (id, project_key, name, released, archived, release_date, deleted_at)
-                 SELECT v.id, $1::text, v.name, v.released, v.archived, v.release_date, NULL
+                "INSERT INTO t_versions (site_id, id, project_key, name, released, archived, release_date, deleted_at)
+                 SELECT current_setting('jiralink.site'), v.id, $1::text, v.name, v.released, v.archived, v.release_date, NULL
                  FROM UNNEST($2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[])
                    AS v (id, name, released, archived, release_date)
-                 ON CONFLICT (id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
+                 ON CONFLICT (site_id, id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
                  released = excluded.released, archived = excluded.archived,
                  release_date = excluded.release_date, deleted_at = NULL",
                 &[
@@ -988,10 +1058,10 @@ impl Tx for PgTx<'_> {
         if !components.is_empty() {
             let rows = last_by_key(components, |c| c.id.as_str());
             self.exec(
-                "INSERT INTO t_components (id, project_key, name, lead_id, deleted_at)
-                 SELECT c.id, $1::text, c.name, c.lead_id, NULL
+                "INSERT INTO t_components (site_id, id, project_key, name, lead_id, deleted_at)
+                 SELECT current_setting('jiralink.site'), c.id, $1::text, c.name, c.lead_id, NULL
                  FROM UNNEST($2::text[], $3::text[], $4::text[]) AS c (id, name, lead_id)
-                 ON CONFLICT (id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
+                 ON CONFLICT (site_id, id) DO UPDATE SET project_key = excluded.project_key, name = excluded.name,
                  lead_id = excluded.lead_id, deleted_at = NULL",
                 &[
                     &project_key,
@@ -1003,9 +1073,9 @@ impl Tx for PgTx<'_> {
         }
         self.exec(
             "WITH v AS (
-               UPDATE t_versions SET deleted_at = $4 WHERE project_key = $1 AND deleted_at IS NULL
+               UPDATE t_versions SET deleted_at = $4 WHERE site_id = current_setting('jiralink.site') AND project_key = $1 AND deleted_at IS NULL
                AND id <> ALL($2::text[]))
-             UPDATE t_components SET deleted_at = $4 WHERE project_key = $1 AND deleted_at IS NULL
+             UPDATE t_components SET deleted_at = $4 WHERE site_id = current_setting('jiralink.site') AND project_key = $1 AND deleted_at IS NULL
              AND id <> ALL($3::text[])",
             &[
                 &project_key,
@@ -1051,7 +1121,7 @@ impl Tx for PgTx<'_> {
 
     fn mark_issues_deleted(&self, ids: &[String], now: &str) -> Result<()> {
         self.exec(
-            "UPDATE t_issues SET deleted_at = $2 WHERE id = ANY($1::text[]) AND deleted_at IS NULL",
+            "UPDATE t_issues SET deleted_at = $2 WHERE site_id = current_setting('jiralink.site') AND id = ANY($1::text[]) AND deleted_at IS NULL",
             &[&ids, &now],
         )?;
         Ok(())
@@ -1059,7 +1129,7 @@ impl Tx for PgTx<'_> {
 
     fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()> {
         self.exec(
-            "DELETE FROM t_checkpoints WHERE credential = $1 AND stream = $2 AND scope = $3",
+            "DELETE FROM t_checkpoints WHERE site_id = current_setting('jiralink.site') AND credential = $1 AND stream = $2 AND scope = $3",
             &[&credential, &stream, &scope],
         )?;
         Ok(())
@@ -1073,11 +1143,45 @@ impl Tx for PgTx<'_> {
         value: &str,
     ) -> Result<()> {
         self.exec(
-            "INSERT INTO t_checkpoints (credential, stream, scope, value, format_version) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (credential, stream, scope) DO UPDATE SET value = excluded.value, format_version = excluded.format_version",
+            "INSERT INTO t_checkpoints (site_id, credential, stream, scope, value, format_version)
+             VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5)
+             ON CONFLICT (site_id, credential, stream, scope) DO UPDATE SET value = excluded.value, format_version = excluded.format_version",
             &[&credential, &stream, &scope, &value, &CHECKPOINT_FORMAT],
         )?;
         Ok(())
+    }
+
+    fn record_visibility(
+        &self,
+        credential: &str,
+        visible: &[String],
+        now: &str,
+    ) -> Result<Vec<String>> {
+        self.exec(
+            "DELETE FROM t_not_visible WHERE site_id = current_setting('jiralink.site') AND credential = $1
+             AND project_key = ANY($2::text[])",
+            &[&credential, &visible],
+        )?;
+        let rows = {
+            let mut client = self.client.borrow_mut();
+            query(
+                &mut client,
+                self.stmts,
+                "INSERT INTO t_not_visible (site_id, credential, project_key, since)
+                 SELECT DISTINCT c.site_id, c.credential, c.scope, $3 FROM t_checkpoints c
+                 WHERE c.site_id = current_setting('jiralink.site') AND c.credential = $1 AND c.stream = 'issues'
+                 AND c.scope <> ALL($2::text[])
+                 ON CONFLICT DO NOTHING RETURNING project_key",
+                &[&credential, &visible, &now],
+            )
+            .inspect_err(|_| self.failed.set(true))?
+        };
+        let mut keys: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        keys.sort();
+        Ok(keys)
     }
 }
 

@@ -262,7 +262,18 @@ fn is_store_time(v: &V) -> bool {
 fn compare_relation(sq: &Store, pg: &mut postgres::Client, name: &str) -> usize {
     let (sq_cols, _) = sqlite_rows(sq, &format!("SELECT * FROM {name} LIMIT 0"));
     let (pg_cols, _) = pg_rows(pg, &format!("SELECT * FROM {name} LIMIT 0"));
-    assert_eq!(pg_cols, sq_cols, "the columns of {name}");
+    if name.starts_with("t_") {
+        // Internal tables: Postgres's migration 8 appended site_id (SQLite's rebuilt them with it
+        // first); the same columns, read by name below.
+        let sorted = |c: &[String]| -> Vec<String> {
+            let mut c = c.to_vec();
+            c.sort();
+            c
+        };
+        assert_eq!(sorted(&pg_cols), sorted(&sq_cols), "the columns of {name}");
+    } else {
+        assert_eq!(pg_cols, sq_cols, "the columns of {name}");
+    }
     let clock = clock_columns(name);
     let (compared, timed): (Vec<String>, Vec<String>) = sq_cols
         .iter()
@@ -1091,7 +1102,7 @@ fn migrating_twice_is_a_noop_and_a_newer_schema_is_refused() {
     let applied = versions(&pg);
     assert_eq!(
         applied,
-        (1..=7)
+        (1..=8)
             .map(|v| vec![Some(v.to_string())])
             .collect::<Vec<_>>()
     );

@@ -9,6 +9,7 @@
 //! Wire JSON is converted to store rows explicitly in `convert`.
 
 mod convert;
+pub mod site;
 mod verify;
 mod worklogs;
 
@@ -34,6 +35,14 @@ pub enum SyncError {
     /// `ok` and no watermark of the projects concerned moves.
     #[error("{0}")]
     Unaccounted(String),
+
+    /// `--projects` named keys the credential cannot see on the site (or that do not exist).
+    #[error("no project {} among the {visible} this credential can see on {site}: check the keys (`jiralink access` lists what a credential can browse)", .keys.join(", "))]
+    UnknownProjects {
+        keys: Vec<String>,
+        visible: usize,
+        site: String,
+    },
 }
 
 impl From<jiralink_api::Diagnosis> for SyncError {
@@ -128,6 +137,9 @@ pub struct SyncSummary {
     /// Issues whose worklogs were read on their own (Cloud: those the feeds cannot vouch for).
     pub worklog_issue_reads: usize,
     pub issues_deleted: usize,
+    /// Projects this credential synced before and can no longer see: recorded as not visible to
+    /// it (the `not_visible` view), their rows kept, nothing marked deleted.
+    pub projects_not_visible: Vec<String>,
     pub sprints: usize,
     pub requests: u32,
     /// Requests sent again after a transient failure or a 429.
@@ -195,7 +207,11 @@ async fn run_sync(
     let run_started_ms = chrono::Utc::now().timestamp_millis();
     let run_started = now();
     let mut summary = SyncSummary::default();
-    let plan = Plan::of(&client.get_json(&format!("{api}/serverInfo")).await?);
+    let server_info = client.get_json(&format!("{api}/serverInfo")).await?;
+    let plan = Plan::of(&server_info);
+    // Every row is keyed by the site: resolve it before anything is written.
+    let site = site::resolve(client, &server_info).await?;
+    store.use_site(&site, &opts.credential)?;
     let me = client.get_json(&format!("{api}/myself")).await?;
     let tz: chrono_tz::Tz = me["timeZone"]
         .as_str()
@@ -252,7 +268,25 @@ async fn run_sync(
             .unwrap_or_default(),
         Plan::Cloud => all_pages(client, &format!("{api}/project/search"), "values").await?,
     };
-    store.write(|tx| {
+    let visible: Vec<String> = projects
+        .iter()
+        .filter_map(|p| p["key"].as_str().map(str::to_owned))
+        .collect();
+    let unknown: Vec<String> = opts
+        .projects
+        .iter()
+        .filter(|x| !visible.iter().any(|k| k.eq_ignore_ascii_case(x)))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(SyncError::UnknownProjects {
+            keys: unknown,
+            visible: visible.len(),
+            site: site.base_url.clone(),
+        });
+    }
+    let stamp = now();
+    summary.projects_not_visible = store.write(|tx| {
         for p in &projects {
             tx.upsert_project(
                 p["id"].as_str().unwrap_or_default(),
@@ -262,7 +296,8 @@ async fn run_sync(
                 &p.to_string(),
             )?;
         }
-        Ok(())
+        // Projects this credential synced before and no longer sees are not deleted: recorded.
+        tx.record_visibility(&opts.credential, &visible, &stamp)
     })?;
     let keys: Vec<String> = projects
         .iter()

@@ -29,33 +29,70 @@ pub struct ProjectDrift {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct VerifyReport {
     pub ok: bool,
+    /// The site compared (the store's rows of other sites are not looked at).
+    pub site_id: String,
     pub projects: Vec<ProjectDrift>,
+    /// Projects the store holds that this credential can no longer see: not compared (Jira
+    /// answers a search naming them with 400), not counted as drift.
+    pub not_visible: Vec<String>,
     pub sampled: usize,
     pub requests: u32,
 }
 
-/// Verifies the given projects (all the store knows when empty); samples up to `sample` issues each.
+/// Verifies the given projects (all the store knows of the credential's site when empty); samples
+/// up to `sample` issues each. Reads the store only (it is scoped to the site, nothing recorded).
 pub async fn verify(
     client: &Client,
-    store: &dyn Backend,
+    store: &mut dyn Backend,
     projects: &[String],
     sample: usize,
 ) -> Result<VerifyReport, SyncError> {
     let before = client.requests();
-    let keys: Vec<String> = if projects.is_empty() {
-        let (_, rows) = store
-            .query_strings("SELECT key FROM projects WHERE deleted_at IS NULL ORDER BY key")?;
-        rows.into_iter()
-            .filter_map(|r| r.into_iter().next().flatten())
-            .collect()
+    let server_info = client
+        .get_json(&format!("{}/serverInfo", client.api()))
+        .await?;
+    let plan = crate::Plan::of(&server_info);
+    let site = crate::site::resolve(client, &server_info).await?;
+    store.scope_to(&site.site_id)?;
+    let visible: Vec<String> = match plan {
+        crate::Plan::DataCenter => client
+            .get_json(&format!("{}/project", client.api()))
+            .await?
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        crate::Plan::Cloud => {
+            crate::all_pages(
+                client,
+                &format!("{}/project/search", client.api()),
+                "values",
+            )
+            .await?
+        }
+    }
+    .iter()
+    .filter_map(|p| p["key"].as_str().map(str::to_owned))
+    .collect();
+    let unknown: Vec<String> = projects
+        .iter()
+        .filter(|x| !visible.iter().any(|k| k.eq_ignore_ascii_case(x)))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(SyncError::UnknownProjects {
+            keys: unknown,
+            visible: visible.len(),
+            site: site.base_url.clone(),
+        });
+    }
+    let stored_keys = if projects.is_empty() {
+        store.project_keys()?
     } else {
         projects.to_vec()
     };
-    let plan = crate::Plan::of(
-        &client
-            .get_json(&format!("{}/serverInfo", client.api()))
-            .await?,
-    );
+    let (keys, not_visible): (Vec<String>, Vec<String>) = stored_keys
+        .into_iter()
+        .partition(|k| visible.iter().any(|v| v.eq_ignore_ascii_case(k)));
     let fields = crate::convert::Fields::from_field_list(
         &client.get_json(&format!("{}/field", client.api())).await?,
     );
@@ -133,7 +170,9 @@ pub async fn verify(
         .all(|p| p.missing.is_empty() && p.extra.is_empty() && p.stale.is_empty());
     Ok(VerifyReport {
         ok,
+        site_id: site.site_id,
         projects: out,
+        not_visible,
         sampled,
         requests: client.requests() - before,
     })

@@ -55,7 +55,7 @@ enum Command {
     /// Compare the store with Jira (ids per project, sampled update times) and report drift.
     Verify(cmd::sync::VerifyArgs),
     /// Delivery insights from the store: flow, sprints, quality, hygiene, forecasts, HTML report.
-    Insights(cmd::insights::Args),
+    Insights(Box<cmd::insights::Args>),
 }
 
 /// Output settings every command shares.
@@ -113,7 +113,7 @@ fn main() -> ExitCode {
             Command::Sync(args) => cmd::sync::run(args, global).await,
             Command::Status => cmd::sync::status(global),
             Command::Verify(args) => cmd::sync::verify(args, global).await,
-            Command::Insights(args) => cmd::insights::run(args, global).await,
+            Command::Insights(args) => cmd::insights::run(*args, global).await,
         }
     });
     match result {

@@ -44,6 +44,10 @@ pub fn app(shared: Arc<Shared>) -> Router {
             axum::routing::get(crate::snapshot::handler),
         )
         .route("/__sim/stats", axum::routing::get(stats))
+        .route(
+            "/rest/applinks/1.0/manifest",
+            axum::routing::get(applinks_manifest),
+        )
         .fallback(unmatched)
         .with_state(shared.clone());
     // The front rewrites the path (gateway prefix, context path) before routing, so it wraps a
@@ -84,6 +88,26 @@ async fn stats(state: SharedState) -> Response {
     ok(
         json!({"requests": state.requests.load(Relaxed), "rate_limited": state.rate_limited.load(Relaxed)}),
     )
+}
+
+/// Data Center's Application Links manifest: `id` is the server's application id, stable across
+/// restarts and base-URL changes (the store keys a Data Center site by it). Cloud has no such
+/// resource.
+async fn applinks_manifest(state: SharedState, req: Request) -> Response {
+    let id = {
+        let site = state.site.read();
+        (site.deployment != crate::model::Deployment::Cloud).then(|| site.cloud_id.clone())
+    };
+    let Some(id) = id else {
+        return unmatched(state, req).await;
+    };
+    ok(json!({
+        "id": id, "name": "Jira (jiralink sim)", "typeId": "jira",
+        "version": "9.12.15", "buildNumber": 9_120_015, "applinksVersion": "9.1.8",
+        "inboundAuthenticationTypes": [], "outboundAuthenticationTypes": [],
+        "publicSignup": false, "url": state.base_url,
+        "iconUrl": format!("{}/images/64jira.png", state.base_url),
+    }))
 }
 
 async fn unmatched(state: SharedState, req: Request) -> Response {

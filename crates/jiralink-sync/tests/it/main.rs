@@ -10,6 +10,8 @@ use jiralink_store::{Backend, Store};
 use jiralink_sync::{sync, Progress, ProgressSink, SyncOptions};
 use serde_json::Value;
 
+mod sites;
+
 async fn client(sim: &Sim) -> jiralink_api::Client {
     let admin = sim.identity("admin").expect("admin");
     let auth = Auth::Basic {
@@ -109,6 +111,8 @@ fn content_hash(raw: &str) -> String {
 /// The store equals the snapshot: live issues (id, key, updated, content hash), changelog counts,
 /// comment and worklog ids, and every deletion.
 fn assert_matches(s: &Store, snap: &Value) {
+    // Only the rows of the site the store was last synced with (a store may hold several).
+    let site = s.site().replace('\'', "''");
     let issues: BTreeMap<String, (String, String)> = snap["issues"]
         .as_array()
         .expect("issues")
@@ -126,7 +130,9 @@ fn assert_matches(s: &Store, snap: &Value) {
     let stored: BTreeMap<String, (String, String)> = {
         let mut st = s
             .connection()
-            .prepare("SELECT id, key, updated FROM issues WHERE deleted_at IS NULL")
+            .prepare(&format!(
+                "SELECT id, key, updated FROM issues WHERE site_id = '{site}' AND deleted_at IS NULL"
+            ))
             .expect("sql");
         st.query_map([], |r| {
             Ok((
@@ -142,7 +148,9 @@ fn assert_matches(s: &Store, snap: &Value) {
     // Content: the snapshot's hash of each issue, recomputed from the raw JSON the store kept.
     let mut st = s
         .connection()
-        .prepare("SELECT id, raw_json FROM issues WHERE deleted_at IS NULL")
+        .prepare(&format!(
+            "SELECT id, raw_json FROM issues WHERE site_id = '{site}' AND deleted_at IS NULL"
+        ))
         .expect("sql");
     let raws: Vec<(String, String)> = st
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -168,7 +176,7 @@ fn assert_matches(s: &Store, snap: &Value) {
         );
     }
     assert_eq!(stored, issues, "ids, keys and updated times");
-    let changes: BTreeMap<String, String> = rows(s, "SELECT issue_id, CAST(COUNT(DISTINCT change_id) AS TEXT) FROM issue_changes GROUP BY issue_id").into_iter().collect();
+    let changes: BTreeMap<String, String> = rows(s, &format!("SELECT issue_id, CAST(COUNT(DISTINCT change_id) AS TEXT) FROM issue_changes WHERE site_id = '{site}' GROUP BY issue_id")).into_iter().collect();
     for i in snap["issues"].as_array().expect("issues") {
         let want = i["changelog_count"].as_u64().unwrap_or(0);
         let got: u64 = changes
@@ -176,7 +184,7 @@ fn assert_matches(s: &Store, snap: &Value) {
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
         if got != want {
-            let stored = rows(s, &format!("SELECT change_id, changed_at || ' ' || field FROM issue_changes WHERE issue_id = '{}' ORDER BY changed_at", i["id"]));
+            let stored = rows(s, &format!("SELECT change_id, changed_at || ' ' || field FROM issue_changes WHERE site_id = '{site}' AND issue_id = '{}' ORDER BY changed_at", i["id"]));
             panic!("changelog of {}: {got} histories stored, {want} in Jira; stored: {stored:?}; snapshot: {i}", i["key"]);
         }
     }
@@ -190,15 +198,17 @@ fn assert_matches(s: &Store, snap: &Value) {
             .collect()
     };
     let live = |table: &str| -> BTreeSet<String> {
-        rows(s, &format!("SELECT {table}.id, '' FROM {table} JOIN issues ON issues.id = {table}.issue_id WHERE {table}.deleted_at IS NULL AND issues.deleted_at IS NULL")).into_iter().map(|(id, _)| id).collect()
+        rows(s, &format!("SELECT {table}.id, '' FROM {table} JOIN issues ON issues.site_id = {table}.site_id AND issues.id = {table}.issue_id WHERE {table}.site_id = '{site}' AND {table}.deleted_at IS NULL AND issues.deleted_at IS NULL")).into_iter().map(|(id, _)| id).collect()
     };
     assert_eq!(live("comments"), ids("comment_ids"), "comment ids");
     assert_eq!(live("worklogs"), ids("worklog_ids"), "worklog ids");
-    let deleted: BTreeSet<String> =
-        rows(s, "SELECT id, '' FROM issues WHERE deleted_at IS NOT NULL")
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+    let deleted: BTreeSet<String> = rows(
+        s,
+        &format!("SELECT id, '' FROM issues WHERE site_id = '{site}' AND deleted_at IS NOT NULL"),
+    )
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect();
     let snap_deleted: BTreeSet<String> = snap["deleted"]["issues"]
         .as_array()
         .expect("deleted")
@@ -502,7 +512,7 @@ async fn verify_reports_drift_until_the_next_sync() {
     sync(&c, &mut s, &SyncOptions::new("t"))
         .await
         .expect("sync");
-    let clean = jiralink_sync::verify(&c, &s, &[], 1000)
+    let clean = jiralink_sync::verify(&c, &mut s, &[], 1000)
         .await
         .expect("verify");
     assert!(clean.ok, "{clean:?}");
@@ -526,7 +536,7 @@ async fn verify_reports_drift_until_the_next_sync() {
     )
     .await
     .expect("edit");
-    let drift = jiralink_sync::verify(&c, &s, &[], 1000)
+    let drift = jiralink_sync::verify(&c, &mut s, &[], 1000)
         .await
         .expect("verify");
     assert!(!drift.ok);
@@ -546,7 +556,7 @@ async fn verify_reports_drift_until_the_next_sync() {
         .await
         .expect("sync");
     assert!(
-        jiralink_sync::verify(&c, &s, &[], 1000)
+        jiralink_sync::verify(&c, &mut s, &[], 1000)
             .await
             .expect("verify")
             .ok
@@ -564,7 +574,7 @@ async fn verify_reports_drift_until_the_next_sync() {
             [&edited_id],
         )
         .expect("tamper");
-    let drift = jiralink_sync::verify(&c, &s, &[], 1000)
+    let drift = jiralink_sync::verify(&c, &mut s, &[], 1000)
         .await
         .expect("verify");
     let stale: Vec<&String> = drift.projects.iter().flat_map(|p| &p.stale).collect();

@@ -19,6 +19,10 @@ pub struct Args {
     /// Only these projects (repeatable, or comma-separated).
     #[arg(long = "project", value_delimiter = ',')]
     projects: Vec<String>,
+    /// The site (its id or base URL, as `jiralink status` lists them); needed when the store
+    /// holds more than one.
+    #[arg(long)]
+    site: Option<String>,
     /// Only these issue types (repeatable, or comma-separated).
     #[arg(long = "type", value_delimiter = ',')]
     issue_types: Vec<String>,
@@ -141,6 +145,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     };
     let filter = Filter {
         credential: args.credential.clone(),
+        site: args.site.clone(),
         projects: args.projects.clone(),
         issue_types: args.issue_types.clone(),
     };
@@ -152,6 +157,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     .context("insights worker")?
     .map_err(|e| match e {
         jiralink_insights::InsightsError::UnknownCredential(_)
+        | jiralink_insights::InsightsError::NotInStore(_)
         | jiralink_insights::InsightsError::NoStore(_) => {
             anyhow::Error::new(UsageError(e.to_string()))
         }

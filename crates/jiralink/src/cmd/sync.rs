@@ -118,12 +118,23 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
                     "{}: synced {} project(s): {} issues written ({} changelog items, {} comments, {} worklogs), {} deleted, {} sprints; {} requests ({} retries) in {:.1} s",
                     args.name, s.projects, s.issues_written, s.changelog_items, s.comments, s.worklogs, s.issues_deleted, s.sprints, s.requests, s.retries, s.duration_ms as f64 / 1000.0
                 );
+                if !s.projects_not_visible.is_empty() {
+                    println!(
+                        "{}: no longer sees {} (their rows are kept, not deleted; `jiralink access {}` shows what it can browse)",
+                        args.name,
+                        s.projects_not_visible.join(", "),
+                        args.name
+                    );
+                }
             }
             Ok(())
         }
         Err(jiralink_sync::SyncError::Jira(e)) => {
             connect::print_diagnosis(&args.name, &e.diagnosis(), global.out.json);
             Err(Failed.into())
+        }
+        Err(e @ jiralink_sync::SyncError::UnknownProjects { .. }) => {
+            Err(UsageError(e.to_string()).into())
         }
         Err(e) => Err(e.into()),
     }
@@ -145,11 +156,20 @@ pub struct VerifyArgs {
 pub async fn verify(args: VerifyArgs, global: Global) -> anyhow::Result<()> {
     let home = connect::home(global.home.clone())?;
     let vault = connect::vault(&home)?;
-    let store = open_store(&global)?;
+    let mut store = open_store(&global)?;
     let (_, client) = connect::connected(&vault, &args.name, global.out.json).await?;
-    let report = jiralink_sync::verify(&client, &*store, &args.projects, args.sample)
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let report =
+        match jiralink_sync::verify(&client, &mut *store, &args.projects, args.sample).await {
+            Ok(r) => r,
+            Err(e @ jiralink_sync::SyncError::UnknownProjects { .. }) => {
+                anyhow::bail!(UsageError(e.to_string()))
+            }
+            Err(jiralink_sync::SyncError::Jira(e)) => {
+                connect::print_diagnosis(&args.name, &e.diagnosis(), global.out.json);
+                return Err(Failed.into());
+            }
+            Err(e) => return Err(anyhow::anyhow!(e)),
+        };
     if global.out.json {
         println!("{}", serde_json::to_value(&report)?);
     } else {
@@ -186,6 +206,13 @@ pub async fn verify(args: VerifyArgs, global: Global) -> anyhow::Result<()> {
                 );
             }
         }
+        if !report.not_visible.is_empty() {
+            println!(
+                "\nnot visible to {} (kept in the store, not compared): {}",
+                args.name,
+                report.not_visible.join(", ")
+            );
+        }
         println!(
             "\n{}: {} ({} issues sampled, {} requests)",
             args.name,
@@ -206,36 +233,85 @@ pub async fn verify(args: VerifyArgs, global: Global) -> anyhow::Result<()> {
 }
 
 pub fn status(global: Global) -> anyhow::Result<()> {
-    let store = open_store(&global)?;
-    let counts = store.counts()?;
-    let text = |sql: &str| -> anyhow::Result<Vec<Vec<String>>> {
+    let mut store = open_store(&global)?;
+    let text = |store: &dyn Backend, sql: &str| -> anyhow::Result<Vec<Vec<String>>> {
         let (_, rows) = store.query_strings(sql)?;
         Ok(rows
             .into_iter()
             .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
             .collect())
     };
-    let mut runs = text("SELECT id, credential, started, finished, status, requests, issues_written, error FROM sync_runs ORDER BY id DESC LIMIT 10")?;
+    // Each site's counts (rows of two sites never mix), and their sum.
+    let sites = text(
+        &*store,
+        "SELECT site_id, deployment, base_url, title, version FROM sites ORDER BY site_id",
+    )?;
+    let mut counts = jiralink_store::Counts::default();
+    let mut per_site = Vec::new();
+    for site in &sites {
+        store.scope_to(&site[0])?;
+        let c = store.counts()?;
+        counts.projects += c.projects;
+        counts.issues += c.issues;
+        counts.issues_deleted += c.issues_deleted;
+        counts.changes += c.changes;
+        counts.comments += c.comments;
+        counts.worklogs += c.worklogs;
+        counts.sprints += c.sprints;
+        per_site.push(c);
+    }
+    let store = &*store;
+    let mut runs = text(store, "SELECT id, site_id, credential, started, finished, status, requests, issues_written, error FROM sync_runs ORDER BY id DESC LIMIT 10")?;
     // Postgres gives these as timestamptz; both stores print them as the store writes them.
     for run in &mut runs {
-        for t in &mut run[2..4] {
+        for t in &mut run[3..5] {
             if let Some(iso) = jiralink_store::utc(t) {
                 *t = iso;
             }
         }
     }
-    let marks = text("SELECT credential, scope, value FROM t_checkpoints WHERE stream = 'issues' ORDER BY credential, scope")?;
+    let marks = text(store, "SELECT site_id, credential, scope, value FROM t_checkpoints WHERE stream = 'issues' ORDER BY site_id, credential, scope")?;
+    let hidden = text(
+        store,
+        "SELECT site_id, credential, project_key FROM not_visible ORDER BY site_id, credential, project_key",
+    )?;
+    let counts_json = |c: &jiralink_store::Counts| json!({"projects": c.projects, "issues": c.issues, "issues_deleted": c.issues_deleted, "changes": c.changes, "comments": c.comments, "worklogs": c.worklogs, "sprints": c.sprints});
     if global.out.json {
+        let sites_json: Vec<_> = sites
+            .iter()
+            .zip(&per_site)
+            .map(|(s, c)| json!({"site_id": s[0], "deployment": s[1], "base_url": s[2], "title": s[3], "version": s[4], "counts": counts_json(c)}))
+            .collect();
         println!(
             "{}",
-            json!({"counts": {"projects": counts.projects, "issues": counts.issues, "issues_deleted": counts.issues_deleted, "changes": counts.changes, "comments": counts.comments, "worklogs": counts.worklogs, "sprints": counts.sprints}, "runs": runs, "watermarks": marks})
+            json!({"counts": counts_json(&counts), "sites": sites_json, "runs": runs, "watermarks": marks, "not_visible": hidden})
         );
         return Ok(());
     }
     println!("store: {} projects, {} issues ({} deleted), {} changelog items, {} comments, {} worklogs, {} sprints\n", counts.projects, counts.issues, counts.issues_deleted, counts.changes, counts.comments, counts.worklogs, counts.sprints);
+    let site_rows: Vec<Vec<String>> = sites
+        .iter()
+        .zip(&per_site)
+        .map(|(s, c)| {
+            vec![
+                s[0].clone(),
+                s[1].clone(),
+                s[2].clone(),
+                c.projects.to_string(),
+                c.issues.to_string(),
+                c.issues_deleted.to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        &["SITE", "DEPLOYMENT", "URL", "PROJECTS", "ISSUES", "DELETED"],
+        &site_rows,
+    );
+    println!();
     print_table(
         &[
             "RUN",
+            "SITE",
             "CREDENTIAL",
             "STARTED",
             "FINISHED",
@@ -247,6 +323,10 @@ pub fn status(global: Global) -> anyhow::Result<()> {
         &runs,
     );
     println!();
-    print_table(&["CREDENTIAL", "PROJECT", "WATERMARK"], &marks);
+    print_table(&["SITE", "CREDENTIAL", "PROJECT", "WATERMARK"], &marks);
+    if !hidden.is_empty() {
+        println!();
+        print_table(&["SITE", "CREDENTIAL", "NOT VISIBLE"], &hidden);
+    }
     Ok(())
 }

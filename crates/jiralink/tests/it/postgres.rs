@@ -107,8 +107,16 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
     let into_sqlite = s.run(&["--json", "sync", "site"], None, &[]);
     assert_eq!(into_sqlite.code, 0, "{}", into_sqlite.stderr);
 
-    let pg = PgStore::connect(&url).expect("postgres store");
+    let mut pg = PgStore::connect(&url).expect("postgres store");
     let sq = Store::open_sqlite(&s.home.join("jiralink.db")).expect("sqlite store");
+    let site = pg
+        .query_strings("SELECT site_id FROM sites")
+        .expect("sites")
+        .1[0][0]
+        .clone()
+        .expect("site id");
+    assert_eq!(site, sim.cloud_id(), "the site is keyed by its cloudId");
+    pg.scope_to(&site).expect("scope");
     let snap = sim.snapshot();
     assert_eq!(
         pg.counts().expect("counts").issues,
@@ -171,7 +179,8 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
     assert_eq!(status.code, 0, "{}", status.stderr);
     let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("status json");
     assert_eq!(v["counts"]["issues"], 3000, "{v}");
-    assert_eq!(v["runs"][0][4], "ok", "{v}");
+    assert_eq!(v["runs"][0][5], "ok", "{v}");
+    assert_eq!(v["runs"][0][1], sim.cloud_id(), "{v}");
     // Over TLS (`sslmode=require`), verified against the test server's CA.
     let ca = pg
         .query_strings("SELECT current_setting('ssl_ca_file')")
@@ -197,10 +206,132 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
     );
 
     // Run times print as the SQLite store writes them.
-    let started = v["runs"][0][2].as_str().unwrap_or_default();
+    let started = v["runs"][0][3].as_str().unwrap_or_default();
     assert_eq!(
         jiralink_store::utc(started).as_deref(),
         Some(started),
         "{v}"
     );
+}
+
+/// Two sites (different seeds, overlapping numeric ids, one Cloud and one Data Center) changing
+/// while they are synced into one Postgres store, in both orders: each site's rows equal its own
+/// snapshot, and neither touches the other's.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_sites_in_one_postgres_store_in_either_order() {
+    for cloud_first in [true, false] {
+        let db = TestDb::new(&format!("sites_{cloud_first}"));
+        let url = db.url();
+        let a = Sim::builder()
+            .deployment(Deployment::Cloud)
+            .issues(300)
+            .seed(71)
+            .mutate_per_s(30.0)
+            .start()
+            .await
+            .expect("sim a");
+        let b = Sim::builder()
+            .deployment(Deployment::Datacenter)
+            .issues(200)
+            .seed(72)
+            .mutate_per_s(30.0)
+            .start()
+            .await
+            .expect("sim b");
+        let mut s = Session::new(&format!("pg-sites-{cloud_first}"));
+        s.add_admin(&a, "a");
+        let admin = b.identity("admin").expect("admin").clone();
+        let user = admin.username.clone().unwrap_or_default();
+        let added = s.run(
+            &[
+                "credential",
+                "add",
+                "b",
+                "--url",
+                b.base_url(),
+                "--auth",
+                "basic",
+                "--username",
+                &user,
+                "--secret-stdin",
+            ],
+            Some(&admin.secret),
+            &[],
+        );
+        assert_eq!(added.code, 0, "{}", added.stderr);
+        let order = if cloud_first { ["a", "b"] } else { ["b", "a"] };
+        for name in order.iter().chain(&order) {
+            let r = s.run(&["--store", &url, "sync", name], None, &[]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+        }
+        a.pause_mutation(true);
+        b.pause_mutation(true);
+        for name in order {
+            let r = s.run(&["--store", &url, "sync", name], None, &[]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+        }
+        let pg = PgStore::connect(&url).expect("store");
+        for (sim, deployment) in [(&a, "cloud"), (&b, "datacenter")] {
+            let (_, site) = pg
+                .query_strings(&format!(
+                    "SELECT site_id FROM sites WHERE deployment = '{deployment}'"
+                ))
+                .expect("site");
+            let site = site[0][0].clone().expect("site id");
+            let snap = sim.snapshot();
+            let want: Vec<Vec<Option<String>>> = {
+                let mut v: Vec<(String, String)> = snap["issues"]
+                    .as_array()
+                    .expect("issues")
+                    .iter()
+                    .map(|i| {
+                        (
+                            i["id"].to_string(),
+                            i["updated"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
+                v.sort();
+                v.into_iter().map(|(i, u)| vec![Some(i), Some(u)]).collect()
+            };
+            let (_, got) = pg
+                .query_strings(&format!(
+                    "SELECT id, to_char(updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+                     FROM issues WHERE site_id = '{site}' AND deleted_at IS NULL ORDER BY id"
+                ))
+                .expect("issues");
+            let norm = |rows: Vec<Vec<Option<String>>>| -> Vec<Vec<Option<String>>> {
+                rows.into_iter()
+                    .map(|r| {
+                        r.into_iter()
+                            .map(|v| v.map(|v| jiralink_store::utc(&v).unwrap_or(v)))
+                            .collect()
+                    })
+                    .collect()
+            };
+            assert_eq!(
+                norm(got),
+                norm(want),
+                "{deployment}: live issues and update times"
+            );
+            let (_, deleted) = pg
+                .query_strings(&format!(
+                    "SELECT id FROM issues WHERE site_id = '{site}' AND deleted_at IS NOT NULL ORDER BY id"
+                ))
+                .expect("deleted");
+            let snap_deleted: Vec<String> = snap["deleted"]["issues"]
+                .as_array()
+                .expect("deleted")
+                .iter()
+                .map(|v| v.to_string())
+                .collect();
+            for row in deleted {
+                let id = row[0].clone().expect("id");
+                assert!(
+                    snap_deleted.contains(&id),
+                    "{deployment}: {id} is deleted only if Jira deleted it"
+                );
+            }
+        }
+    }
 }

@@ -189,3 +189,55 @@ async fn scoped_and_granular_tokens_sync_every_stream() {
         assert_eq!(sprints, snap_ids("sprints", "id"), "{name}: sprints");
     }
 }
+
+/// Names that are not there are usage errors naming them (exit 2), not an empty success: `sync
+/// --projects`, `verify --projects`, `insights --project` and `insights --site`.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_projects_and_sites_exit_2_naming_them() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(60)
+        .seed(66)
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("unknown-names");
+    s.add_admin(&sim, "site");
+    let bad = s.run(&["sync", "site", "--projects", "NOPE,ZZZ"], None, &[]);
+    assert_eq!(bad.code, 2, "{}{}", bad.stdout, bad.stderr);
+    assert!(
+        bad.stderr.contains("NOPE, ZZZ") && !bad.stdout.contains("synced"),
+        "{}{}",
+        bad.stdout,
+        bad.stderr
+    );
+    let ok = s.run(&["sync", "site"], None, &[]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let verify = s.run(&["verify", "site", "--projects", "NOPE"], None, &[]);
+    assert_eq!(verify.code, 2, "{}{}", verify.stdout, verify.stderr);
+    assert!(verify.stderr.contains("NOPE"), "{}", verify.stderr);
+    let report = s.run(&["insights", "--project", "NOPE"], None, &[]);
+    assert_eq!(report.code, 2, "{}{}", report.stdout, report.stderr);
+    assert!(
+        report.stderr.contains("--project NOPE"),
+        "{}",
+        report.stderr
+    );
+    let site = s.run(
+        &["insights", "--site", "https://elsewhere.example"],
+        None,
+        &[],
+    );
+    assert_eq!(site.code, 2, "{}{}", site.stdout, site.stderr);
+    assert!(
+        site.stderr.contains("elsewhere.example") && site.stderr.contains(sim.cloud_id()),
+        "{}",
+        site.stderr
+    );
+    // The site by its id or base URL.
+    for name in [sim.cloud_id(), sim.base_url()] {
+        let r = s.run(&["--json", "insights", "--site", name], None, &[]);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+    }
+    let _ = std::fs::remove_dir_all(&s.home);
+}
