@@ -581,6 +581,12 @@ impl TestApi<'_> {
     pub fn delete_issue(&self, issue: model::IssueId) {
         self.change(|s| s.delete_issue(issue))
     }
+    /// Issues an API token for an existing user (as the user would at id.atlassian.com).
+    pub fn add_token(&self, token: model::Token) {
+        self.change(|s| {
+            s.tokens.insert(token.secret.clone(), token);
+        })
+    }
     /// Grants `group` a permission in `project`'s permission scheme.
     pub fn grant(&self, project: &str, group: &str, permission: model::Permission) -> bool {
         self.change(

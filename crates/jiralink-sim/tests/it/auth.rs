@@ -560,17 +560,14 @@ async fn every_served_operation_needs_the_scopes_atlassian_lists() {
             .entry(scopes.clone())
             .or_insert_with(|| {
                 let secret = format!("ATATT3-scope-test-{n}");
-                sim.shared().site.write().tokens.insert(
-                    secret.clone(),
-                    Token {
-                        secret: secret.clone(),
-                        user,
-                        kind: TokenKind::Scoped { scopes },
-                        created: 0,
-                        expires: None,
-                        revoked: false,
-                    },
-                );
+                sim.test_api().add_token(Token {
+                    secret: secret.clone(),
+                    user,
+                    kind: TokenKind::Scoped { scopes },
+                    created: 0,
+                    expires: None,
+                    revoked: false,
+                });
                 secret
             })
             .clone()

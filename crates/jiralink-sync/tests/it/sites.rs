@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
+use jiralink_sim::model::Permission;
 use jiralink_sim::{Deployment, Sim};
 use jiralink_store::{Backend, Store};
 use jiralink_sync::{sync, SyncError, SyncOptions};
@@ -153,11 +154,27 @@ async fn a_second_credential_of_the_same_site_shares_its_rows() {
     assert_matches(&s, &sim.snapshot());
 }
 
-/// Takes a project's permission grants away (no one may browse it); returns them.
-fn take_grants(sim: &Sim, project: usize) -> Vec<(u16, jiralink_sim::model::Permissions)> {
-    let grants = std::mem::take(&mut sim.shared().site.write().projects[project].grants);
-    sim.shared().touch();
-    grants
+/// Revokes browse from every group the project's permission scheme grants it to (through the
+/// simulator's test API, as an admin would through the permission scheme); returns those groups.
+fn revoke_browse(sim: &Sim, key: &str) -> Vec<String> {
+    let groups: Vec<String> = {
+        let site = sim.shared().site.read();
+        let project = site
+            .projects
+            .iter()
+            .find(|p| p.key == key)
+            .expect("project");
+        project
+            .grants
+            .iter()
+            .filter(|(_, perms)| perms.has(Permission::BrowseProjects))
+            .map(|(g, _)| site.groups[*g as usize].name.clone())
+            .collect()
+    };
+    for g in &groups {
+        assert!(sim.test_api().revoke(key, g, Permission::BrowseProjects));
+    }
+    groups
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -185,9 +202,9 @@ async fn a_project_the_credential_no_longer_sees_is_not_visible_not_deleted() {
     let before = in_project(&s);
     assert!(!before.is_empty());
     assert!(before.iter().all(|(_, deleted)| deleted.is_empty()));
-    // The project's permission scheme no longer grants anyone browse (the simulator's model,
-    // changed in place: its admin APIs are not built yet); and Jira deletes an issue elsewhere.
-    let grants = take_grants(&sim, 0);
+    // The project's permission scheme no longer grants anyone browse; and Jira deletes an issue
+    // elsewhere.
+    let groups = revoke_browse(&sim, &key);
     let other = snap["issues"]
         .as_array()
         .expect("issues")
@@ -226,8 +243,9 @@ async fn a_project_the_credential_no_longer_sees_is_not_visible_not_deleted() {
     assert_eq!(report.not_visible, vec![key.clone()]);
     assert!(report.ok, "{report:?}");
     // Visible again: the record goes.
-    sim.shared().site.write().projects[0].grants = grants;
-    sim.shared().touch();
+    for g in &groups {
+        assert!(sim.test_api().grant(&key, g, Permission::BrowseProjects));
+    }
     let again = sync(&c, &mut s, &SyncOptions::new("t"))
         .await
         .expect("sync");
