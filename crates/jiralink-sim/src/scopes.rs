@@ -106,15 +106,21 @@ pub fn operation_count() -> usize {
 pub fn operation(method: &str, path: &str) -> Option<&'static Operation> {
     let path = path.split('?').next().unwrap_or(path);
     let v3;
-    let path = match path
+    let path = if let Some(rest) = path
         .strip_prefix("/rest/api/2/")
         .or_else(|| path.strip_prefix("/rest/api/latest/"))
     {
-        Some(rest) => {
-            v3 = format!("/rest/api/3/{rest}");
-            v3.as_str()
-        }
-        None => path,
+        v3 = format!("/rest/api/3/{rest}");
+        v3.as_str()
+    } else if let Some(rest) = path.strip_prefix("/rest/software/1.0/") {
+        // The token-paged `/rest/software/1.0` issue lists are in neither spec: they are the
+        // Agile lists' successors and take the Agile lists' scopes (an approximate count those of
+        // the list it counts).
+        let rest = rest.strip_suffix("/approximate-count").unwrap_or(rest);
+        v3 = format!("/rest/agile/1.0/{rest}");
+        v3.as_str()
+    } else {
+        path
     };
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let method: &'static str = match method.to_ascii_uppercase().as_str() {

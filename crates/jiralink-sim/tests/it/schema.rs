@@ -5,7 +5,9 @@
 use jiralink_sim::{Deployment, Sim};
 use serde_json::{json, Value};
 
-use crate::support::{agile, assert_error_body, platform, Client, Reply};
+use crate::support::{
+    agile, assert_dc_unknown_resource, assert_error_body, platform, Client, Reply,
+};
 
 /// Runs one call and validates it; returns the reply for further assertions.
 async fn call(
@@ -857,7 +859,7 @@ async fn priority_and_resolution_endpoints(c: &Client, v: &str, cloud: bool) {
         for path in ["/priority/search", "/resolution/search"] {
             let r = c.get(&format!("/rest/api/{v}{path}")).await;
             assert_eq!(r.status, 404, "Data Center has no {path}: {}", r.body);
-            assert_error_body(&r);
+            assert_dc_unknown_resource(&r);
         }
     }
 }
@@ -1152,7 +1154,7 @@ async fn software_endpoints(c: &Client, cloud: bool) {
         let r = c.get(path).await;
         if !cloud {
             assert_eq!(r.status, 404, "{path} is Cloud only: {}", r.body);
-            assert_error_body(&r);
+            assert_dc_unknown_resource(&r);
             continue;
         }
         assert_eq!(r.status, 200, "{path}: {}", r.body);

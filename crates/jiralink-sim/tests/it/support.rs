@@ -272,6 +272,19 @@ pub fn truncate(s: &str, n: usize) -> &str {
     }
 }
 
+/// Data Center's answer for a resource it does not have (Jersey's 404, see tests/it/dc.rs).
+pub fn assert_dc_unknown_resource(reply: &Reply) {
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    assert_eq!(reply.body["status-code"], 404, "{}", reply.body);
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("null for uri: ")),
+        "{}",
+        reply.body
+    );
+}
+
 /// Jira's error body: `errorMessages` (array of strings) and `errors` (object).
 pub fn assert_error_body(reply: &Reply) {
     let schema = json!({"$ref": "#/components/schemas/ErrorCollection"});

@@ -587,7 +587,11 @@ async fn verify_reports_drift_until_the_next_sync() {
     let vanished = jiralink_sync::verify(&c, &mut s, &[], 10)
         .await
         .expect("verify with a vanished project");
-    assert_eq!(vanished.not_visible, vec!["HELP".to_owned()], "{vanished:?}");
+    assert_eq!(
+        vanished.not_visible,
+        vec!["HELP".to_owned()],
+        "{vanished:?}"
+    );
     assert!(
         vanished.projects.iter().all(|p| p.project != "HELP"),
         "{vanished:?}"
