@@ -258,33 +258,12 @@ async fn run_sync(
         Ok(())
     })?;
 
-    // Projects: startAt pages on Cloud; Data Center lists them all at once.
-    let projects = match plan {
-        Plan::DataCenter => client
-            .get_json(&format!("{api}/project"))
-            .await?
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
-        Plan::Cloud => all_pages(client, &format!("{api}/project/search"), "values").await?,
-    };
+    let projects = visible_projects(client, plan).await?;
+    check_known(&opts.projects, &projects, &site.base_url)?;
     let visible: Vec<String> = projects
         .iter()
         .filter_map(|p| p["key"].as_str().map(str::to_owned))
         .collect();
-    let unknown: Vec<String> = opts
-        .projects
-        .iter()
-        .filter(|x| !visible.iter().any(|k| k.eq_ignore_ascii_case(x)))
-        .cloned()
-        .collect();
-    if !unknown.is_empty() {
-        return Err(SyncError::UnknownProjects {
-            keys: unknown,
-            visible: visible.len(),
-            site: site.base_url.clone(),
-        });
-    }
     let stamp = now();
     summary.projects_not_visible = store.write(|tx| {
         for p in &projects {
@@ -1169,4 +1148,41 @@ async fn sync_boards(
         Ok(())
     })?;
     Ok(sprints.len())
+}
+
+/// Every project the credential may browse: startAt pages on Cloud; Data Center lists them all at
+/// once.
+pub(crate) async fn visible_projects(client: &Client, plan: Plan) -> Result<Vec<Value>, SyncError> {
+    let api = client.api();
+    Ok(match plan {
+        Plan::DataCenter => client
+            .get_json(&format!("{api}/project"))
+            .await?
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        Plan::Cloud => all_pages(client, &format!("{api}/project/search"), "values").await?,
+    })
+}
+
+/// Refuses project keys (`--projects`) that are not among the visible projects, naming them.
+pub(crate) fn check_known(
+    asked: &[String],
+    visible: &[Value],
+    site: &str,
+) -> Result<(), SyncError> {
+    let known = |x: &String| {
+        visible
+            .iter()
+            .any(|p| p["key"].as_str().is_some_and(|k| k.eq_ignore_ascii_case(x)))
+    };
+    let unknown: Vec<String> = asked.iter().filter(|x| !known(x)).cloned().collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(SyncError::UnknownProjects {
+        keys: unknown,
+        visible: visible.len(),
+        site: site.to_owned(),
+    })
 }

@@ -54,37 +54,12 @@ pub async fn verify(
     let plan = crate::Plan::of(&server_info);
     let site = crate::site::resolve(client, &server_info).await?;
     store.scope_to(&site.site_id)?;
-    let visible: Vec<String> = match plan {
-        crate::Plan::DataCenter => client
-            .get_json(&format!("{}/project", client.api()))
-            .await?
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
-        crate::Plan::Cloud => {
-            crate::all_pages(
-                client,
-                &format!("{}/project/search", client.api()),
-                "values",
-            )
-            .await?
-        }
-    }
-    .iter()
-    .filter_map(|p| p["key"].as_str().map(str::to_owned))
-    .collect();
-    let unknown: Vec<String> = projects
+    let listed = crate::visible_projects(client, plan).await?;
+    crate::check_known(projects, &listed, &site.base_url)?;
+    let visible: Vec<String> = listed
         .iter()
-        .filter(|x| !visible.iter().any(|k| k.eq_ignore_ascii_case(x)))
-        .cloned()
+        .filter_map(|p| p["key"].as_str().map(str::to_owned))
         .collect();
-    if !unknown.is_empty() {
-        return Err(SyncError::UnknownProjects {
-            keys: unknown,
-            visible: visible.len(),
-            site: site.base_url.clone(),
-        });
-    }
     let stored_keys = if projects.is_empty() {
         store.project_keys()?
     } else {

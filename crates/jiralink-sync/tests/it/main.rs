@@ -609,18 +609,7 @@ async fn data_center_full_then_incremental_sync_equals_the_snapshot() {
         .start()
         .await
         .expect("sim");
-    let admin = sim.identity("admin").expect("admin");
-    let c = ClientBuilder::new(
-        site::normalize(sim.base_url(), false).expect("url"),
-        AuthKind::Basic,
-        Auth::Basic {
-            user: admin.username.clone().unwrap_or_default(),
-            secret: secrecy::SecretString::from(admin.secret.clone()),
-        },
-    )
-    .build()
-    .await
-    .expect("client");
+    let c = dc_client(&sim).await;
     let (_dir, mut s) = store("dc");
     // While the site changes, then after it stops: the incremental catch-up equals the snapshot.
     let (opts, expected) = counting_progress();
@@ -691,7 +680,7 @@ async fn a_configured_request_budget_is_kept() {
     assert_matches(&s, &sim.snapshot());
 }
 
-async fn dc_client(sim: &Sim) -> jiralink_api::Client {
+pub(crate) async fn dc_client(sim: &Sim) -> jiralink_api::Client {
     let admin = sim.identity("admin").expect("admin");
     ClientBuilder::new(
         site::normalize(sim.base_url(), false).expect("url"),
@@ -792,18 +781,7 @@ async fn data_center_sprint_strings_become_the_snapshots_memberships() {
             .start()
             .await
             .expect("sim");
-        let admin = sim.identity("admin").expect("admin");
-        let c = ClientBuilder::new(
-            site::normalize(sim.base_url(), false).expect("url"),
-            AuthKind::Basic,
-            Auth::Basic {
-                user: admin.username.clone().unwrap_or_default(),
-                secret: secrecy::SecretString::from(admin.secret.clone()),
-            },
-        )
-        .build()
-        .await
-        .expect("client");
+        let c = dc_client(&sim).await;
         let (_dir, mut s) = store(&format!("dc-sprints-{cap}"));
         sync(&c, &mut s, &SyncOptions::new("t"))
             .await

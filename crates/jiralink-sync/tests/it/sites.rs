@@ -4,29 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_sim::model::Permission;
 use jiralink_sim::{Deployment, Sim};
 use jiralink_store::{Backend, Store};
 use jiralink_sync::{sync, SyncError, SyncOptions};
 use serde_json::Value;
 
-use super::{assert_matches, client, rows, store};
-
-async fn dc_client(sim: &Sim) -> jiralink_api::Client {
-    let admin = sim.identity("admin").expect("admin");
-    ClientBuilder::new(
-        site::normalize(sim.base_url(), false).expect("url"),
-        AuthKind::Basic,
-        Auth::Basic {
-            user: admin.username.clone().unwrap_or_default(),
-            secret: secrecy::SecretString::from(admin.secret.clone()),
-        },
-    )
-    .build()
-    .await
-    .expect("client")
-}
+use super::{assert_matches, client, dc_client, rows, store};
 
 fn ids(snap: &Value) -> BTreeSet<u64> {
     snap["issues"]
