@@ -46,7 +46,7 @@ fn list_ids(
         now: site.now(),
     };
     let query = match p.get("jql").filter(|j| !j.trim().is_empty()) {
-        Some(text) => Some(jql::parse(text).map_err(|e| bad_request(&e.0))?),
+        Some(text) => Some(jql::parse(text, site.deployment).map_err(|e| bad_request(&e.0))?),
         None => None,
     };
     let compiled = match &query {
