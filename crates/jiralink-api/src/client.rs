@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::auth::{Auth, AuthKind};
 use crate::diagnosis::{self, Code, Diagnosis, RequestContext};
+use crate::secure::{Http, Proxies};
 use crate::site;
 
 /// The default Cloud API gateway.
@@ -104,6 +105,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     resolve: Vec<(String, SocketAddr)>,
     proxy: Option<String>,
+    allow_insecure_http: bool,
 }
 
 impl ClientBuilder {
@@ -120,7 +122,14 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             resolve: Vec::new(),
             proxy: None,
+            allow_insecure_http: false,
         }
+    }
+    /// The user's explicit opt-in to plain http off loopback (`--allow-insecure-http`); without
+    /// it every request obeys `secure::check`.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
     }
     /// Send everything through this proxy (otherwise HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply).
     pub fn proxy(mut self, url: &str) -> Self {
@@ -155,8 +164,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The HTTP client with this builder's TLS, proxy, timeout and resolve settings.
-    pub fn http(&self) -> Result<reqwest::Client, Error> {
+    /// The HTTP client with this builder's TLS, proxy, timeout and resolve settings, which refuses
+    /// what the http rule (`secure::check`) forbids.
+    pub fn http(&self) -> Result<Http, Error> {
         let mut http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(10)))
@@ -178,17 +188,19 @@ impl ClientBuilder {
             })?;
             http = http.identity(id);
         }
-        if let Some(p) = &self.proxy {
-            http = http.proxy(
-                reqwest::Proxy::all(p)
-                    .map_err(|e| Error::Config(format!("the proxy URL {p} is not valid: {e}")))?,
-            );
-        }
+        // The proxy the rule checks is the one the request takes: one chooser for both.
+        let proxies = std::sync::Arc::new(Proxies::new(self.proxy.as_deref())?);
+        let chooser = proxies.clone();
+        http = http.no_proxy().proxy(reqwest::Proxy::custom(move |u| {
+            chooser.for_target(u).cloned()
+        }));
         for (host, addr) in &self.resolve {
             http = http.resolve(host, *addr);
         }
-        http.build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+        let client = http
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Http::new(client, proxies, self.allow_insecure_http))
     }
 
     /// Builds the client; gateway kinds first look up the site's cloudId (one unauthenticated request).
@@ -262,7 +274,7 @@ impl ClientBuilder {
 
 /// A Jira client. Every request goes through `send`, which applies auth and the retry policy.
 pub struct Client {
-    http: reqwest::Client,
+    http: Http,
     site: Url,
     /// Where REST paths are appended: the site, or `{gateway}/ex/jira/{cloudId}`.
     base: String,
@@ -413,9 +425,10 @@ impl Client {
             Url::parse(url).map_err(|e| Error::Config(format!("bad request URL {url}: {e}")))?;
         let mut attempt = 0;
         loop {
+            // The http rule, before anything leaves (the proxy too is checked).
             let mut req = self
                 .http
-                .request(method.clone(), parsed.clone())
+                .request_url(method.clone(), parsed.clone())?
                 .header("Accept", "application/json");
             if let Some(b) = body {
                 req = req.json(b);

@@ -113,7 +113,7 @@ pub fn authorization_header(
 /// The OAuth 1.0a dance against a Data Center site: a request token, the user's approval in a
 /// browser (which yields a verifier), and the access token.
 pub struct Dance {
-    http: reqwest::Client,
+    http: crate::secure::Http,
     site: String,
     consumer_key: String,
     private_key_pem: secrecy::SecretString,
@@ -121,7 +121,7 @@ pub struct Dance {
 
 impl Dance {
     pub fn new(
-        http: reqwest::Client,
+        http: crate::secure::Http,
         site: &url::Url,
         consumer_key: &str,
         private_key_pem: secrecy::SecretString,
@@ -161,7 +161,7 @@ impl Dance {
         .map_err(crate::Error::Config)?;
         let req = self
             .http
-            .post(&url)
+            .request(reqwest::Method::POST, &url)?
             .header(reqwest::header::AUTHORIZATION, header);
         let (status, headers, body) = crate::client::exchange(req).await?;
         if !status.is_success() {

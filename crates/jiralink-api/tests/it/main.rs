@@ -2,3 +2,4 @@
 //! unknown hosts, TLS problems, and small servers that are not Jira. No classifier is mocked.
 
 mod diagnosis;
+mod http_rule;

@@ -106,7 +106,9 @@ pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBui
 /// A builder for a credential's site with its TLS, proxy and gateway settings, and `auth`.
 pub fn configured(cred: &Credential, kind: AuthKind, auth: Auth) -> anyhow::Result<ClientBuilder> {
     let site = site::normalize(&cred.url, cred.connection.allow_insecure_http)?;
-    let mut b = ClientBuilder::new(site, kind, auth).gateway_url(&gateway_url(cred));
+    let mut b = ClientBuilder::new(site, kind, auth)
+        .gateway_url(&gateway_url(cred))
+        .allow_insecure_http(cred.connection.allow_insecure_http);
     if let Some(ca) = &cred.connection.ca_bundle {
         b = b.extra_ca_pem(
             std::fs::read(ca)
