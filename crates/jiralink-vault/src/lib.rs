@@ -174,7 +174,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
     Ok(())
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` can name a credential (checked before anything is sent, and again at `add`).
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_vault::{Credential, MasterKey, Secrets, Vault};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::UsageError;
 
@@ -100,8 +100,19 @@ pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBui
                 .unwrap_or_else(|| jiralink_api::oauth2::ATLASSIAN_TOKEN_URL.to_owned()),
         },
     };
-    configured(cred, kind, auth)
+    let mut b = configured(cred, kind, auth)?;
+    // The proxy's password is sealed with the other secrets, not kept in the proxy URL on disk.
+    if let (Some(p), Some(pw)) = (&cred.connection.proxy, secrets.get(PROXY_PASSWORD)) {
+        let mut url = jiralink_api::secure::parse_proxy(p, "the credential's proxy")?;
+        url.set_password(Some(pw.expose_secret()))
+            .map_err(|()| anyhow::anyhow!("the credential's proxy URL cannot carry a password"))?;
+        b = b.proxy(url.as_str());
+    }
+    Ok(b)
 }
+
+/// The name under which a proxy's password is sealed among a credential's secrets.
+pub const PROXY_PASSWORD: &str = "proxy_password";
 
 /// A builder for a credential's site with its TLS, proxy and gateway settings, and `auth`.
 pub fn configured(cred: &Credential, kind: AuthKind, auth: Auth) -> anyhow::Result<ClientBuilder> {

@@ -157,11 +157,44 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     }
 }
 
+/// The value of the environment variable `var`, named by `flag`. A name that is not a variable
+/// name is refused without being repeated: it is often the secret itself, pasted by mistake.
+fn env_secret(var: &str, flag: &str) -> anyhow::Result<String> {
+    let looks_like_a_name = var
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !looks_like_a_name {
+        bail!(UsageError(format!(
+            "the value of {flag} does not look like a variable name (did you paste the secret itself?): give the NAME of an environment variable that holds the secret, such as JIRA_TOKEN"
+        )));
+    }
+    std::env::var(var)
+        .map_err(|_| UsageError(format!("the environment variable {var} is not set")).into())
+}
+
+/// A `--proxy` URL checked at `add`, its password (if any) split off to be sealed with the other
+/// secrets. Errors never repeat the URL.
+fn split_proxy(text: &str) -> anyhow::Result<(String, Option<SecretString>)> {
+    let mut url = jiralink_api::secure::parse_proxy(text, "--proxy")
+        .map_err(|e| UsageError(e.to_string()))?;
+    let password = url.password().map(percent_decode).map(SecretString::from);
+    let _ = url.set_password(None);
+    Ok((url.as_str().trim_end_matches('/').to_owned(), password))
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("p={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 /// Reads a secret from the named env var, stdin, or a hidden prompt; never from argv.
 fn read_secret(args: &SecretArgs, what: &str) -> anyhow::Result<SecretString> {
     let value = if let Some(var) = &args.secret_env {
-        std::env::var(var)
-            .map_err(|_| UsageError(format!("the environment variable {var} is not set")))?
+        env_secret(var, "--secret-env")?
     } else if args.secret_stdin {
         let mut line = String::new();
         std::io::stdin()
@@ -179,6 +212,28 @@ fn read_secret(args: &SecretArgs, what: &str) -> anyhow::Result<SecretString> {
         bail!(UsageError(format!("the {what} is empty")));
     }
     Ok(SecretString::from(value))
+}
+
+/// A valid credential name close to `name` (spaces and other characters become '-').
+fn slug(name: &str) -> String {
+    let s: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let s = s.trim_matches('-').to_owned();
+    let s: String = s.chars().take(64).collect();
+    if s.is_empty() {
+        "jira".into()
+    } else {
+        s
+    }
 }
 
 fn parse_date(s: &str) -> anyhow::Result<DateTime<Utc>> {
@@ -219,6 +274,28 @@ async fn test(
 
 async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
     let kind: AuthKind = a.auth.parse().map_err(|e: String| UsageError(e))?;
+    // The name is checked before anything is sent: on Data Center every failed live test counts
+    // toward the CAPTCHA lock.
+    if !jiralink_vault::valid_name(&a.name) {
+        bail!(UsageError(format!(
+            "'{}' is not a valid credential name: use letters, digits, '-', '_' and '.', up to 64 (for example '{}')",
+            a.name,
+            slug(&a.name)
+        )));
+    }
+    if vault.list()?.iter().any(|c| c.name == a.name) {
+        bail!(UsageError(format!(
+            "a credential named '{}' exists already; remove it first or pick another name",
+            a.name
+        )));
+    }
+    let (proxy, proxy_password) = match &a.proxy {
+        Some(p) => {
+            let (url, pw) = split_proxy(p)?;
+            (Some(url), pw)
+        }
+        None => (None, None),
+    };
     let site = match site::normalize(&a.url, a.allow_insecure_http) {
         Ok(s) => s,
         Err(e) => match e.diagnosis() {
@@ -244,6 +321,9 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
     };
     let mut params = BTreeMap::new();
     let mut secrets = Secrets::default();
+    if let Some(pw) = proxy_password {
+        secrets.0.insert(connect::PROXY_PASSWORD.into(), pw);
+    }
     match kind {
         AuthKind::Oauth1 => {
             params.insert(
@@ -284,8 +364,7 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
                     "--auth oauth2 needs --client-secret-env VAR (the app's client secret)".into(),
                 )
             })?;
-            let client_secret = std::env::var(&var)
-                .map_err(|_| UsageError(format!("the environment variable {var} is not set")))?;
+            let client_secret = env_secret(&var, "--client-secret-env")?;
             secrets
                 .0
                 .insert("client_secret".into(), SecretString::from(client_secret));
@@ -320,7 +399,7 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
         connection: Connection {
             ca_bundle: a.ca_bundle,
             client_cert: a.client_cert,
-            proxy: a.proxy,
+            proxy,
             gateway_url: a.gateway_url,
             allow_insecure_http: a.allow_insecure_http,
         },

@@ -103,7 +103,7 @@ impl Session {
     }
 
     /// Every byte the session produced: outputs, and all files under home (vault, key, logs).
-    fn assert_never_seen(&self, secret: &str) {
+    pub fn assert_never_seen(&self, secret: &str) {
         for (n, o) in self.outputs.iter().enumerate() {
             assert!(!o.contains(secret), "output #{n} shows the secret:\n{o}");
         }

@@ -1,0 +1,219 @@
+//! Bad input refused before anything is sent, and secrets in it never echoed: credential names,
+//! `--secret-env` values that are secrets, proxy URLs (whose password is sealed in the vault).
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use crate::credential::Session;
+
+/// A loopback listener that records what each connection sent up to the end of its headers, then
+/// hangs up.
+struct Canary {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Canary {
+    fn start() -> Canary {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    if got.windows(4).any(|w| w == b"\r\n\r\n") || got.len() > 64 * 1024 {
+                        break;
+                    }
+                }
+                log.lock()
+                    .expect("log")
+                    .push(String::from_utf8_lossy(&got).into_owned());
+            }
+        });
+        Canary { port, seen }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        self.seen.lock().expect("log").clone()
+    }
+}
+
+#[test]
+fn a_bad_name_is_refused_before_the_live_test_with_a_slug_proposed() {
+    let mut s = Session::new("badname");
+    let canary = Canary::start();
+    let url = format!("http://127.0.0.1:{}", canary.port);
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "Nexla Jira prod",
+            "--url",
+            &url,
+            "--auth",
+            "pat",
+            "--secret-stdin",
+        ],
+        Some("canary-token-for-names"),
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("'nexla-jira-prod'"), "{}", r.stderr);
+    assert!(canary.requests().is_empty(), "the site was contacted");
+    s.assert_never_seen("canary-token-for-names");
+}
+
+#[test]
+fn a_secret_pasted_into_secret_env_is_refused_without_being_echoed() {
+    let mut s = Session::new("secretenv");
+    let pasted = "ATATT3xFfGF0-pasted/secret+value=";
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "prod",
+            "--url",
+            "http://127.0.0.1:9",
+            "--auth",
+            "pat",
+            "--secret-env",
+            pasted,
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("does not look like a variable name"),
+        "{}",
+        r.stderr
+    );
+    // The OAuth 2 client secret's variable too.
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "app",
+            "--url",
+            "http://127.0.0.1:9",
+            "--auth",
+            "oauth2",
+            "--client-id",
+            "abc",
+            "--client-secret-env",
+            pasted,
+            "--secret-stdin",
+        ],
+        Some("refresh"),
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("does not look like a variable name"));
+    s.assert_never_seen(pasted);
+    // A real variable name that is unset is named.
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "prod",
+            "--url",
+            "http://127.0.0.1:9",
+            "--auth",
+            "pat",
+            "--secret-env",
+            "JIRALINK_TEST_UNSET_VARIABLE",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("JIRALINK_TEST_UNSET_VARIABLE is not set"));
+}
+
+#[test]
+fn a_proxy_password_is_sealed_and_a_malformed_proxy_refused_at_add() {
+    let mut s = Session::new("proxy");
+    let password = "pr0xy-canary-password";
+    // Malformed (no host): usage error, and the password is not printed.
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "prod",
+            "--url",
+            "http://127.0.0.1:9",
+            "--auth",
+            "pat",
+            "--secret-stdin",
+            "--no-test",
+            "--proxy",
+            &format!("http://user:{password}@"),
+        ],
+        Some("token"),
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("--proxy"), "{}", r.stderr);
+
+    // A good one: stored without its password, which is sealed; the test goes through the proxy
+    // (a loopback canary that hangs up) with the password restored.
+    let canary = Canary::start();
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "prod",
+            "--url",
+            "http://127.0.0.1:9",
+            "--auth",
+            "pat",
+            "--secret-stdin",
+            "--no-test",
+            "--proxy",
+            &format!("http://user:{password}@127.0.0.1:{}", canary.port),
+        ],
+        Some("token"),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = s.run(&["credential", "test", "prod"], None, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let requests = canary.requests();
+    let expected = base64(format!("user:{password}").as_bytes());
+    assert!(
+        requests.iter().any(|q| q.contains(&expected)),
+        "the proxy got no Proxy-Authorization with the unsealed password: {requests:?}"
+    );
+    s.assert_never_seen(password);
+}
+
+/// Standard base64 with padding (what a Basic `Proxy-Authorization` carries).
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
