@@ -106,7 +106,12 @@ pub struct ClientBuilder {
     resolve: Vec<(String, SocketAddr)>,
     proxy: Option<String>,
     allow_insecure_http: bool,
+    max_response_bytes: usize,
 }
+
+/// The default cap on one answer: well above Jira's largest legitimate page (a 100-issue search page
+/// with every field and the changelog expanded is a few MB), far below what would exhaust memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 impl ClientBuilder {
     /// `site` must already be normalised (`site::normalize`).
@@ -123,7 +128,14 @@ impl ClientBuilder {
             resolve: Vec::new(),
             proxy: None,
             allow_insecure_http: false,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+    /// The largest answer read (bytes); a longer one is refused as `unexpected_response` without
+    /// being held in memory.
+    pub fn max_response_bytes(mut self, n: usize) -> Self {
+        self.max_response_bytes = n.max(1);
+        self
     }
     /// The user's explicit opt-in to plain http off loopback (`--allow-insecure-http`); without
     /// it every request obeys `secure::check`.
@@ -221,6 +233,7 @@ impl ClientBuilder {
             pace: std::sync::Mutex::new(None),
             requests: AtomicU32::new(0),
             retries: AtomicU32::new(0),
+            max_response_bytes: self.max_response_bytes,
         };
         if let Auth::OAuth2 {
             client_id,
@@ -292,6 +305,7 @@ pub struct Client {
     pace: std::sync::Mutex<Option<Pace>>,
     requests: AtomicU32,
     retries: AtomicU32,
+    max_response_bytes: usize,
 }
 
 impl std::fmt::Debug for Client {
@@ -482,9 +496,10 @@ impl Client {
             };
             let status = resp.status();
             let headers = resp.headers().clone();
-            let bytes = match resp.bytes().await {
-                Ok(b) => b.to_vec(),
-                Err(e) => {
+            let bytes = match read_body(resp, self.max_response_bytes).await {
+                Ok(b) => b,
+                Err(BodyError::TooLarge(d)) => return Err(d.into()),
+                Err(BodyError::Transport(e)) => {
                     // A body cut short: retry like a transport failure.
                     if last || !idempotent {
                         return Err(diagnosis::from_transport(&e).into());
@@ -554,6 +569,47 @@ impl Client {
     }
 }
 
+/// Why a body could not be read.
+pub(crate) enum BodyError {
+    /// Longer than the cap: refused, never retried.
+    TooLarge(Diagnosis),
+    /// Cut short or failed in transit.
+    Transport(reqwest::Error),
+}
+
+/// Reads a body of at most `limit` bytes, chunk by chunk, so that a longer one is refused after at
+/// most `limit` bytes were held (at once when its Content-Length says so).
+pub(crate) async fn read_body(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let path = resp.url().path().to_owned();
+    let too_large = |size: &str| {
+        BodyError::TooLarge(
+            Diagnosis::new(Code::UnexpectedResponse)
+                .with_cause(format!(
+                    "The answer of {path} is longer than the limit of {limit} bytes ({size}); no Jira answer is that large."
+                ))
+                .with_fix("Check that the URL is Jira's; if a legitimate answer is this large, raise the limit with JIRALINK_MAX_RESPONSE_MB."),
+        )
+    };
+    if let Some(len) = resp.content_length().filter(|l| *l > limit as u64) {
+        return Err(too_large(&format!("Content-Length {len}")));
+    }
+    // Chunks are kept as they come and joined once at the end: a growing buffer would double (and
+    // copy) its way past the limit.
+    let mut chunks = Vec::new();
+    let mut len = 0usize;
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        len += chunk.len();
+        if len > limit {
+            return Err(too_large("cut off at the limit"));
+        }
+        chunks.push(chunk);
+    }
+    Ok(chunks.concat())
+}
+
 /// One request, no retry and no classification of the status: for token exchanges (OAuth), whose
 /// error bodies their callers read themselves.
 pub(crate) async fn exchange(
@@ -565,11 +621,12 @@ pub(crate) async fn exchange(
         .map_err(|e| diagnosis::from_transport(&e))?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| diagnosis::from_transport(&e))?;
-    Ok((status, headers, text))
+    let body = match read_body(resp, DEFAULT_MAX_RESPONSE_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge(d)) => return Err(d.into()),
+        Err(BodyError::Transport(e)) => return Err(diagnosis::from_transport(&e).into()),
+    };
+    Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// Jira's POST endpoints that only read (relative to `/rest/api/{2,3}`): safe to repeat, and

@@ -249,3 +249,39 @@ async fn the_opt_in_lets_plain_http_through() {
     assert_ne!(r.code, Some(Code::HttpNotAllowed), "{r:?}");
     assert!(canary.received().await.1 > 0);
 }
+
+#[tokio::test]
+async fn an_answer_over_the_size_limit_is_refused_as_unexpected_response() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(5)
+        .seed(73)
+        .start()
+        .await
+        .expect("sim");
+    let canary = Canary::start().await;
+    let id = sim.identity("admin").expect("admin");
+    let auth = Auth::Basic {
+        user: id.username.clone().unwrap_or_default(),
+        secret: secret(&id.secret),
+    };
+    let ok = builder(sim.base_url(), AuthKind::Basic, auth.clone(), &canary)
+        .build()
+        .await
+        .expect("client");
+    assert!(test_connection(&ok).await.ok);
+    let capped = builder(sim.base_url(), AuthKind::Basic, auth, &canary)
+        .max_response_bytes(64)
+        .build()
+        .await
+        .expect("client");
+    let r = test_connection(&capped).await;
+    assert_eq!(r.code, Some(Code::UnexpectedResponse), "{r:?}");
+    assert!(
+        r.cause
+            .as_deref()
+            .unwrap_or("")
+            .contains("limit of 64 bytes"),
+        "{r:?}"
+    );
+}

@@ -120,6 +120,14 @@ pub fn configured(cred: &Credential, kind: AuthKind, auth: Auth) -> anyhow::Resu
     let mut b = ClientBuilder::new(site, kind, auth)
         .gateway_url(&gateway_url(cred))
         .allow_insecure_http(cred.connection.allow_insecure_http);
+    if let Ok(mb) = std::env::var("JIRALINK_MAX_RESPONSE_MB") {
+        let mb: usize = mb.trim().parse().ok().filter(|m| *m > 0).ok_or_else(|| {
+            UsageError(format!(
+                "JIRALINK_MAX_RESPONSE_MB is '{mb}': give the largest answer to accept in MB, such as 64"
+            ))
+        })?;
+        b = b.max_response_bytes(mb.saturating_mul(1024 * 1024));
+    }
     if let Some(ca) = &cred.connection.ca_bundle {
         b = b.extra_ca_pem(
             std::fs::read(ca)

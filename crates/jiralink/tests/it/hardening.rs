@@ -217,3 +217,118 @@ fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// A loopback "Jira" whose every answer is a 500 MB JSON string, streamed (with or without a
+/// Content-Length announcing it).
+fn huge_server(announce_length: bool) -> u16 {
+    use std::io::Write;
+    const TOTAL: usize = 500 * 1024 * 1024;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = conn.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+                if n == 0 || got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let length = if announce_length {
+                format!("Content-Length: {TOTAL}\r\n")
+            } else {
+                String::new()
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{length}Connection: close\r\n\r\n{{\"displayName\":\""
+            );
+            if conn.write_all(head.as_bytes()).is_err() {
+                continue;
+            }
+            let chunk = vec![b'x'; 1024 * 1024];
+            let mut sent = head.len();
+            while sent + chunk.len() <= TOTAL {
+                if conn.write_all(&chunk).is_err() {
+                    break;
+                }
+                sent += chunk.len();
+            }
+        }
+    });
+    port
+}
+
+/// The child's peak resident set (VmHWM, kB) sampled until it exits, and its exit code and stdout.
+fn peak_rss_of(mut cmd: std::process::Command) -> (u64, i32, String) {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let code = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak_kb = peak_kb.max(kb);
+            }
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code().unwrap_or(-1);
+        }
+        assert!(std::time::Instant::now() < deadline, "the child hangs");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let mut out = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    (peak_kb, code, out)
+}
+
+#[test]
+fn a_500_mb_answer_is_refused_with_peak_memory_under_200_mb() {
+    for announce_length in [false, true] {
+        let mut s = Session::new(&format!("huge-{announce_length}"));
+        let port = huge_server(announce_length);
+        let url = format!("http://127.0.0.1:{port}");
+        let r = s.run(
+            &[
+                "credential",
+                "add",
+                "big",
+                "--url",
+                &url,
+                "--auth",
+                "pat",
+                "--secret-stdin",
+                "--no-test",
+            ],
+            Some("token"),
+            &[],
+        );
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"));
+        cmd.arg("--home")
+            .arg(&s.home)
+            .args(["credential", "test", "big", "--json"])
+            .env_remove("JIRALINK_MASTER_KEY");
+        let (peak_kb, code, out) = peak_rss_of(cmd);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("unexpected_response"), "{out}");
+        assert!(out.contains("limit of"), "{out}");
+        eprintln!("announce_length={announce_length}: peak RSS {peak_kb} kB");
+        assert!(
+            peak_kb > 0 && peak_kb < 200 * 1024,
+            "peak RSS {peak_kb} kB (announce_length={announce_length})"
+        );
+    }
+}
