@@ -496,6 +496,14 @@ impl Client {
             };
             let status = resp.status();
             let headers = resp.headers().clone();
+            // -v: every request, by method, path, status and time; never headers or the query.
+            tracing::info!(
+                method = %method,
+                path = parsed.path(),
+                status = status.as_u16(),
+                ms = sent.elapsed().as_millis() as u64,
+                "request"
+            );
             let bytes = match read_body(resp, self.max_response_bytes).await {
                 Ok(b) => b,
                 Err(BodyError::TooLarge(d)) => return Err(d.into()),

@@ -332,3 +332,77 @@ fn a_500_mb_answer_is_refused_with_peak_memory_under_200_mb() {
         );
     }
 }
+
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    let s = Session::new("pipe");
+    for _ in 0..3 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"))
+            .arg("--home")
+            .arg(&s.home)
+            .arg("status")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The reader goes away before the child has started writing.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dash_v_shows_each_request_without_headers_and_no_colour_when_redirected() {
+    let sim = jiralink_sim::Sim::builder()
+        .deployment(jiralink_sim::Deployment::Cloud)
+        .issues(5)
+        .seed(74)
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("verbose");
+    s.add_admin(&sim, "dc");
+    let secret = sim.identity("admin").expect("admin").secret.clone();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"))
+        .arg("--home")
+        .arg(&s.home)
+        .args(["-v", "credential", "test", "dc"])
+        .env_remove("JIRALINK_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove("JIRALINK_MASTER_KEY")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("serverInfo"))
+        .unwrap_or_else(|| panic!("no request logged: {stderr}"));
+    assert!(
+        line.contains("method=GET") && line.contains("status=200") && line.contains("ms="),
+        "{line}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour on a redirected stderr: {stderr}"
+    );
+    assert!(
+        !stderr.to_ascii_lowercase().contains("authorization"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&secret), "{stderr}");
+    // RUST_LOG is honoured when JIRALINK_LOG is not set.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"))
+        .arg("--home")
+        .arg(&s.home)
+        .args(["credential", "test", "dc"])
+        .env_remove("JIRALINK_LOG")
+        .env("RUST_LOG", "jiralink_api=info")
+        .env_remove("JIRALINK_MASTER_KEY")
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serverInfo"));
+}
