@@ -327,6 +327,38 @@ pub fn from_response(
         || lower.trim_start().starts_with("<html");
     let seraph = header("x-seraph-loginreason");
     let denied = header("x-authentication-denied-reason");
+    // Where a redirect points: single sign-on sends API clients to its login host.
+    let redirect = (300..400)
+        .contains(&status.as_u16())
+        .then(|| header("location"))
+        .filter(|l| !l.is_empty())
+        .and_then(|l| url::Url::parse(&l).ok())
+        .filter(|u| {
+            let p = u.path().to_ascii_lowercase();
+            u.host_str().is_some()
+                && (["login", "sso", "saml", "auth", "signin"]
+                    .iter()
+                    .any(|w| p.contains(w))
+                    || u.query()
+                        .is_some_and(|q| q.to_ascii_lowercase().contains("saml")))
+        });
+    if let Some(to) = &redirect {
+        let host = to.host_str().unwrap_or_default();
+        return Diagnosis::new(Code::LoginPage)
+            .with_status(status)
+            .with_cause(format!(
+                "The server redirected the API request ({status}) to a sign-in page at {host}: a single sign-on or proxy login stands in front of Jira."
+            ));
+    }
+    let ip_blocked = [
+        "ip address",
+        "allowlist",
+        "whitelist",
+        "ip allow",
+        "not from an allowed",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
     let code = match status.as_u16() {
         401 | 403
             if denied.to_ascii_uppercase().contains("CAPTCHA")
@@ -334,6 +366,9 @@ pub fn from_response(
         {
             Code::CaptchaRequired
         }
+        // Data Center's CAPTCHA lock: AUTHENTICATION_DENIED on a 403, with or without the reason.
+        403 if seraph.eq_ignore_ascii_case("AUTHENTICATION_DENIED") => Code::CaptchaRequired,
+        403 if ip_blocked => Code::ApiAccessBlocked,
         401 if lower.contains("scope does not match") => Code::MissingScope,
         401 if lower.contains("expired") => Code::TokenExpired,
         401 if lower.contains("revoked") => Code::TokenRevoked,
@@ -424,6 +459,38 @@ mod tests {
             transport_code(untrusted, Some("https://jira.example/"), false, true),
             Code::TlsUntrusted
         );
+    }
+
+    #[test]
+    fn sso_redirects_captcha_locks_and_ip_allowlists_are_named() {
+        let ctx = RequestContext {
+            auth: AuthKind::Basic,
+            via_gateway: false,
+        };
+        let mut h = HeaderMap::new();
+        h.insert(
+            "location",
+            "https://sso.corp.example/saml/login?SAMLRequest=x"
+                .parse()
+                .expect("header"),
+        );
+        let d = from_response(StatusCode::FOUND, &h, "", ctx);
+        assert_eq!(d.code, Code::LoginPage);
+        assert!(d.cause.contains("sso.corp.example"), "{}", d.cause);
+
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-seraph-loginreason",
+            "AUTHENTICATION_DENIED".parse().expect("header"),
+        );
+        let d = from_response(StatusCode::FORBIDDEN, &h, "", ctx);
+        assert_eq!(d.code, Code::CaptchaRequired);
+
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "text/html".parse().expect("header"));
+        let page = "<html><body>Access denied: your IP address is not on the allowlist. Forgot your password?</body></html>";
+        let d = from_response(StatusCode::FORBIDDEN, &h, page, ctx);
+        assert_eq!(d.code, Code::ApiAccessBlocked);
     }
 
     #[test]
