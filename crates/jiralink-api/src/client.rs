@@ -156,7 +156,7 @@ impl ClientBuilder {
         self.timeout = t;
         self
     }
-    /// Trust this CA bundle (PEM) besides the system roots.
+    /// Trust this CA bundle (PEM, or one DER certificate) besides the system roots.
     pub fn extra_ca_pem(mut self, pem: Vec<u8>) -> Self {
         self.extra_ca_pem = Some(pem);
         self
@@ -185,10 +185,8 @@ impl ClientBuilder {
             .user_agent(concat!("jiralink/", env!("CARGO_PKG_VERSION")))
             // Credentials never follow a redirect to another host; Jira's API does not redirect.
             .redirect(reqwest::redirect::Policy::none());
-        if let Some(pem) = &self.extra_ca_pem {
-            for cert in reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| Error::Config(format!("the CA bundle is not PEM certificates: {e}")))?
-            {
+        if let Some(bundle) = &self.extra_ca_pem {
+            for cert in ca_certificates(bundle).map_err(Error::Config)? {
                 http = http.add_root_certificate(cert);
             }
         }
@@ -575,6 +573,39 @@ impl Client {
             }
         }
     }
+}
+
+/// The certificates of a CA bundle: PEM (one or more `BEGIN CERTIFICATE` blocks) or one DER
+/// certificate. Anything else is refused with what was expected.
+pub fn ca_certificates(bundle: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
+    const WANTED: &str = "a CA bundle must be PEM (-----BEGIN CERTIFICATE-----) or one DER certificate; convert with `openssl x509 -in FILE -out ca.pem`";
+    if bundle
+        .windows(27)
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        let certs = reqwest::Certificate::from_pem_bundle(bundle)
+            .map_err(|e| format!("the CA bundle's PEM does not parse ({e}): {WANTED}"))?;
+        if certs.is_empty() {
+            return Err(format!("the CA bundle holds no certificate: {WANTED}"));
+        }
+        return Ok(certs);
+    }
+    // DER: one SEQUENCE whose encoded length is the whole file.
+    let der_len = match bundle {
+        [0x30, n, rest @ ..] if *n < 0x80 => Some(2 + usize::from(*n)).filter(|_| !rest.is_empty()),
+        [0x30, n, rest @ ..] if (0x81..=0x84).contains(n) => {
+            let k = usize::from(n - 0x80);
+            rest.get(..k)
+                .map(|b| 2 + k + b.iter().fold(0usize, |acc, x| (acc << 8) | usize::from(*x)))
+        }
+        _ => None,
+    };
+    if der_len != Some(bundle.len()) {
+        return Err(format!("the CA bundle is neither PEM nor DER: {WANTED}"));
+    }
+    reqwest::Certificate::from_der(bundle)
+        .map(|c| vec![c])
+        .map_err(|e| format!("the CA bundle's DER does not parse ({e}): {WANTED}"))
 }
 
 /// Why a body could not be read.

@@ -271,6 +271,28 @@ async fn network_and_tls_failures_are_named() {
         test_connection(&trusted).await.ok,
         "with its CA the same server is fine"
     );
+    // The same CA as DER (what Windows exports) works too.
+    let der = {
+        use base64::Engine;
+        let text = String::from_utf8_lossy(&pem).into_owned();
+        let body: String = text
+            .split("-----BEGIN CERTIFICATE-----")
+            .nth(1)
+            .and_then(|r| r.split("-----END CERTIFICATE-----").next())
+            .expect("a PEM certificate")
+            .split_whitespace()
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("base64")
+    };
+    let trusted = builder(tls.base_url(), AuthKind::Basic, auth_of(id))
+        .extra_ca_pem(der.clone())
+        .build()
+        .await
+        .expect("client");
+    assert!(test_connection(&trusted).await.ok, "a DER CA is trusted");
+    assert!(jiralink_api::client::ca_certificates(&der[..der.len() - 1]).is_err());
     // The certificate names localhost and 127.0.0.1; reach the same server under another name.
     let port = url::Url::parse(tls.base_url())
         .expect("url")

@@ -289,6 +289,12 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
             a.name
         )));
     }
+    if let Some(ca) = &a.ca_bundle {
+        let bytes = std::fs::read(ca)
+            .map_err(|e| UsageError(format!("cannot read the CA bundle {}: {e}", ca.display())))?;
+        jiralink_api::client::ca_certificates(&bytes)
+            .map_err(|e| UsageError(format!("{}: {e}", ca.display())))?;
+    }
     let (proxy, proxy_password) = match &a.proxy {
         Some(p) => {
             let (url, pw) = split_proxy(p)?;

@@ -406,3 +406,33 @@ async fn dash_v_shows_each_request_without_headers_and_no_colour_when_redirected
         .expect("run");
     assert!(String::from_utf8_lossy(&out.stderr).contains("serverInfo"));
 }
+
+#[test]
+fn a_ca_bundle_that_is_neither_pem_nor_der_is_refused_at_add() {
+    let mut s = Session::new("cabundle");
+    std::fs::create_dir_all(&s.home).expect("home");
+    let bogus = s.home.join("ca.txt");
+    std::fs::write(&bogus, "this is not a certificate\n").expect("write");
+    let canary = Canary::start();
+    let url = format!("http://127.0.0.1:{}", canary.port);
+    let bogus_path = bogus.to_string_lossy().into_owned();
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "prod",
+            "--url",
+            &url,
+            "--auth",
+            "pat",
+            "--secret-stdin",
+            "--ca-bundle",
+            &bogus_path,
+        ],
+        Some("token"),
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("neither PEM nor DER"), "{}", r.stderr);
+    assert!(canary.requests().is_empty());
+}
