@@ -56,6 +56,14 @@ enum Command {
     Verify(cmd::sync::VerifyArgs),
     /// Delivery insights from the store: flow, sprints, quality, hygiene, forecasts, HTML report.
     Insights(cmd::insights::Args),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  jiralink completions bash > ~/.local/share/bash-completion/completions/jiralink\n  jiralink completions zsh > \"${fpath[1]}/_jiralink\"\n  jiralink completions fish > ~/.config/fish/completions/jiralink.fish"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Output settings every command shares.
@@ -105,6 +113,16 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Command::Completions { shell } = cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "jiralink",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
     init_logging(cli.verbose, cli.quiet);
     let out = Output { json: cli.json };
     let global = Global {
@@ -133,6 +151,7 @@ fn main() -> ExitCode {
             Command::Status => cmd::sync::status(global),
             Command::Verify(args) => cmd::sync::verify(args, global).await,
             Command::Insights(args) => cmd::insights::run(args, global).await,
+            Command::Completions { .. } => Ok(()),
         }
     });
     match result {

@@ -436,3 +436,20 @@ fn a_ca_bundle_that_is_neither_pem_nor_der_is_refused_at_add() {
     assert!(r.stderr.contains("neither PEM nor DER"), "{}", r.stderr);
     assert!(canary.requests().is_empty());
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let mut s = Session::new("completions");
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef jiralink"),
+        ("fish", "complete -c jiralink"),
+    ] {
+        let r = s.run(&["completions", shell], None, &[]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        assert!(r.stdout.contains(marker), "{shell}: {}", r.stdout);
+        assert!(r.stdout.contains("credential"), "{shell}");
+    }
+    let r = s.run(&["completions", "tcsh"], None, &[]);
+    assert_eq!(r.code, 2);
+}
