@@ -385,6 +385,8 @@ pub fn from_response(
         404 if html && lower.contains("jira") => Code::WrongContextPath,
         404 => Code::NotJira,
         200..=399 if html && looks_like_login(&lower) => Code::LoginPage,
+        // Jira's own answer of the wrong shape: something Jira-like answered, not "not Jira".
+        200..=299 if !html && looks_like_jira_json(body) => Code::UnexpectedResponse,
         200..=299 => Code::NotJira,
         _ => Code::UnexpectedResponse,
     };
@@ -413,6 +415,23 @@ pub fn from_response(
         d.cause = format!("{} Jira said: {}", d.cause, d.jira);
     }
     d
+}
+
+/// A JSON body with a field only Jira's REST API names (serverInfo, myself, error bodies).
+fn looks_like_jira_json(body: &str) -> bool {
+    let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(body) else {
+        return false;
+    };
+    [
+        "baseUrl",
+        "deploymentType",
+        "versionNumbers",
+        "accountId",
+        "errorMessages",
+        "serverTitle",
+    ]
+    .iter()
+    .any(|k| o.contains_key(*k))
 }
 
 fn looks_like_login(lower_html: &str) -> bool {

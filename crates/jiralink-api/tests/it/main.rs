@@ -3,3 +3,4 @@
 
 mod diagnosis;
 mod http_rule;
+mod props;
