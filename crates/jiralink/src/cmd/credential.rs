@@ -26,8 +26,22 @@ pub struct Args {
 enum Command {
     /// Add a credential; tests it first unless --no-test.
     Add(Box<AddArgs>),
-    /// List credentials with their age and expiry.
-    List(PolicyArgs),
+    /// List credentials with their description, age and expiry.
+    #[command(
+        after_help = "Examples:\n  jiralink credential list\n  jiralink credential list --max-age-days 60 --fail-on warning   # for cron: exit 1 on any warning"
+    )]
+    List {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Exit 1 when any credential has a warning (for cron and CI).
+        #[arg(long, value_enum)]
+        fail_on: Option<FailOn>,
+    },
+    /// Change a credential's description, URL, proxy or CA bundle (not its secret: see rotate).
+    #[command(
+        after_help = "Examples:\n  jiralink credential edit prod --description \"sync service user\"\n  jiralink credential edit prod --proxy http://proxy.corp.example:3128\n  jiralink credential edit prod --no-proxy"
+    )]
+    Edit(EditArgs),
     /// Show one credential (never its secret).
     Show {
         name: String,
@@ -57,6 +71,34 @@ struct SecretArgs {
     /// Read the secret from the first line of standard input.
     #[arg(long)]
     secret_stdin: bool,
+}
+
+/// What makes `--fail-on` exit 1.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FailOn {
+    /// Any warning (age over the policy, expired or expiring).
+    Warning,
+}
+
+#[derive(Debug, clap::Args)]
+struct EditArgs {
+    /// The credential to change.
+    name: String,
+    /// A new description.
+    #[arg(long)]
+    description: Option<String>,
+    /// A new site URL (same normalisation as at add).
+    #[arg(long)]
+    url: Option<String>,
+    /// A new proxy (its password is sealed in the vault).
+    #[arg(long, conflicts_with = "no_proxy")]
+    proxy: Option<String>,
+    /// Remove the proxy.
+    #[arg(long)]
+    no_proxy: bool,
+    /// A new CA bundle (PEM or DER).
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,7 +170,8 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let vault = connect::vault(&home)?;
     match args.command {
         Command::Add(a) => add(&vault, *a, global.out).await,
-        Command::List(p) => list(&vault, &p, global.out),
+        Command::List { policy, fail_on } => list(&vault, &policy, fail_on, global.out),
+        Command::Edit(e) => edit(&vault, e, global.out),
         Command::Show { name, policy } => show(&vault, &name, &policy, global.out),
         Command::Test { name } => {
             let (cred, mut secrets) = vault.get(&name)?;
@@ -546,15 +589,24 @@ fn credential_json(c: &Credential, p: &PolicyArgs, now: DateTime<Utc>) -> serde_
     })
 }
 
-fn list(vault: &Vault, p: &PolicyArgs, out: Output) -> anyhow::Result<()> {
+fn list(vault: &Vault, p: &PolicyArgs, fail_on: Option<FailOn>, out: Output) -> anyhow::Result<()> {
     let now = Utc::now();
     let creds = vault.list()?;
+    let warned = creds.iter().any(|c| !warnings(c, p, now).is_empty());
+    let verdict = || -> anyhow::Result<()> {
+        match fail_on {
+            Some(FailOn::Warning) if warned => {
+                eprintln!("failing: a credential has a warning (--fail-on warning)");
+                Err(Failed.into())
+            }
+            _ => Ok(()),
+        }
+    };
     if out.json {
-        println!(
-            "{}",
-            serde_json::Value::Array(creds.iter().map(|c| credential_json(c, p, now)).collect())
-        );
-        return Ok(());
+        let rows: Vec<serde_json::Value> =
+            creds.iter().map(|c| credential_json(c, p, now)).collect();
+        println!("{}", json!({"credentials": rows, "warnings": warned}));
+        return verdict();
     }
     if creds.is_empty() {
         println!(
@@ -567,6 +619,7 @@ fn list(vault: &Vault, p: &PolicyArgs, out: Output) -> anyhow::Result<()> {
         .map(|c| {
             vec![
                 c.name.clone(),
+                cut(&c.description, 40),
                 c.auth.clone(),
                 c.url.clone(),
                 c.identity.clone().unwrap_or_default(),
@@ -580,10 +633,69 @@ fn list(vault: &Vault, p: &PolicyArgs, out: Output) -> anyhow::Result<()> {
         .collect();
     print_table(
         &[
-            "NAME", "AUTH", "URL", "IDENTITY", "AGE", "EXPIRES", "WARNINGS",
+            "NAME",
+            "DESCRIPTION",
+            "AUTH",
+            "URL",
+            "IDENTITY",
+            "AGE",
+            "EXPIRES",
+            "WARNINGS",
         ],
         &rows,
     );
+    verdict()
+}
+
+/// `text` cut to `max` characters for a table cell (an ellipsis marks the cut).
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+fn edit(vault: &Vault, e: EditArgs, out: Output) -> anyhow::Result<()> {
+    let (mut cred, mut secrets) = vault.get(&e.name)?;
+    if let Some(d) = e.description {
+        cred.description = d;
+    }
+    if let Some(u) = &e.url {
+        let site = site::normalize(u, cred.connection.allow_insecure_http)
+            .map_err(|err| UsageError(err.to_string()))?;
+        cred.url = site::base_str(&site);
+    }
+    if let Some(ca) = e.ca_bundle {
+        let bytes = std::fs::read(&ca).map_err(|err| {
+            UsageError(format!("cannot read the CA bundle {}: {err}", ca.display()))
+        })?;
+        jiralink_api::client::ca_certificates(&bytes)
+            .map_err(|err| UsageError(format!("{}: {err}", ca.display())))?;
+        cred.connection.ca_bundle = Some(ca);
+    }
+    if e.no_proxy {
+        cred.connection.proxy = None;
+        secrets.0.remove(connect::PROXY_PASSWORD);
+    }
+    if let Some(p) = &e.proxy {
+        let (url, pw) = split_proxy(p)?;
+        cred.connection.proxy = Some(url);
+        match pw {
+            Some(pw) => secrets.0.insert(connect::PROXY_PASSWORD.into(), pw),
+            None => secrets.0.remove(connect::PROXY_PASSWORD),
+        };
+    }
+    vault.replace(cred.clone(), &secrets)?;
+    if out.json {
+        println!("{}", json!({"edited": cred.name}));
+    } else {
+        println!(
+            "edited {}; `jiralink credential test {}` checks it",
+            cred.name, cred.name
+        );
+    }
     Ok(())
 }
 

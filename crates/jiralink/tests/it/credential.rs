@@ -226,8 +226,8 @@ async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
 
     let r = s.run(&["--json", "credential", "list"], None, &[]);
     let list: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON list");
-    assert_eq!(list[0]["name"], "prod");
-    assert_eq!(list[0]["description"], "service user");
+    assert_eq!(list["credentials"][0]["name"], "prod");
+    assert_eq!(list["credentials"][0]["description"], "service user");
     let r = s.run(&["credential", "show", "prod"], None, &[]);
     assert!(r.stdout.contains("cloud-token"));
 

@@ -453,3 +453,72 @@ fn completions_are_printed_for_each_shell() {
     let r = s.run(&["completions", "tcsh"], None, &[]);
     assert_eq!(r.code, 2);
 }
+
+#[test]
+fn edit_changes_the_description_and_proxy_and_list_fails_on_warnings() {
+    let mut s = Session::new("edit");
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "prod",
+            "--url",
+            "http://127.0.0.1:9",
+            "--auth",
+            "pat",
+            "--secret-stdin",
+            "--no-test",
+            "--description",
+            "first",
+        ],
+        Some("token"),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let password = "ed1t-proxy-password";
+    let proxy = format!("http://u:{password}@127.0.0.1:3128");
+    let r = s.run(
+        &[
+            "credential",
+            "edit",
+            "prod",
+            "--description",
+            "sync service user",
+            "--proxy",
+            &proxy,
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = s.run(&["credential", "list"], None, &[]);
+    assert!(r.stdout.contains("DESCRIPTION") && r.stdout.contains("sync service user"));
+    let r = s.run(&["--json", "credential", "show", "prod"], None, &[]);
+    assert!(r.stdout.contains("sync service user"), "{}", r.stdout);
+    // A fresh credential has no warning; with a policy of -1 days every secret is too old.
+    let r = s.run(&["credential", "list", "--fail-on", "warning"], None, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.run(
+        &[
+            "--json",
+            "credential",
+            "list",
+            "--max-age-days=-1",
+            "--fail-on",
+            "warning",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("one JSON object");
+    assert_eq!(v["warnings"], true);
+    assert!(!r.stdout.trim().contains('\n'));
+    let r = s.run(
+        &["credential", "edit", "nope", "--description", "x"],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    s.assert_never_seen(password);
+}
