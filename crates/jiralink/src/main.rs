@@ -106,11 +106,20 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            // Under --json, a usage error is an object on stdout too.
+            if std::env::args().any(|a| a == "--json") {
+                let message = e.to_string();
+                let first = message
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                json_error("usage", first);
+            }
+            return ExitCode::from(2);
         }
     };
     if let Command::Completions { shell } = cli.command {
@@ -156,8 +165,28 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => cmd::exit_code(&e),
+        Err(e) => {
+            let code = cmd::exit_code(&e);
+            // A `Failed` command has printed its own JSON report; any other error becomes one.
+            if out.json && e.downcast_ref::<cmd::Failed>().is_none() {
+                let kind = if code == ExitCode::from(2) {
+                    "usage"
+                } else {
+                    "failed"
+                };
+                json_error(kind, &format!("{e:#}"));
+            }
+            code
+        }
     }
+}
+
+/// `{"error": {"kind": ..., "message": ...}}` on one line of stdout.
+fn json_error(kind: &str, message: &str) {
+    println!(
+        "{}",
+        serde_json::json!({"error": {"kind": kind, "message": message}})
+    );
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

@@ -522,3 +522,23 @@ fn edit_changes_the_description_and_proxy_and_list_fails_on_warnings() {
     assert_eq!(r.code, 2);
     s.assert_never_seen(password);
 }
+
+#[test]
+fn json_errors_are_one_object_on_stdout() {
+    let mut s = Session::new("jsonerr");
+    // An error of the command (no such credential): exit 2, with an error object.
+    let r = s.run(&["--json", "credential", "show", "nope"], None, &[]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout.trim().lines().count(), 1, "{}", r.stdout);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON");
+    assert_eq!(v["error"]["kind"], "usage");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("nope"));
+    // A usage error clap finds (a missing argument).
+    let r = s.run(&["--json", "credential", "add"], None, &[]);
+    assert_eq!(r.code, 2);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON");
+    assert_eq!(v["error"]["kind"], "usage");
+}
