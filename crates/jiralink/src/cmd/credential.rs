@@ -387,6 +387,9 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
                 .ok_or_else(|| UsageError("--auth oauth1 needs --private-key-file".into()))?;
             let pem = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read the private key {}", path.display()))?;
+            // Bad key input is a usage error (exit 2) naming the formats, before anything is sent.
+            jiralink_api::oauth1::private_key(&pem)
+                .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
             secrets
                 .0
                 .insert("private_key_pem".into(), SecretString::from(pem.clone()));
