@@ -93,7 +93,7 @@ impl Code {
         match self {
             Code::DnsFailed => ("The host name of the URL could not be resolved.", "Check the URL for typos, or the DNS/VPN setup of this machine."),
             Code::ConnectFailed => ("Nothing accepted a connection at that address and port.", "Check the URL and port, and that Jira is running and reachable from this machine (firewall, VPN)."),
-            Code::Timeout => ("The server did not answer in time.", "Check the network path to Jira, or raise the timeout if the server is known to be slow."),
+            Code::Timeout => ("The server did not answer in time.", "Check the network path to Jira; if the server is known to be slow, raise the timeout (`jiralink credential edit NAME --timeout 120`)."),
             Code::TlsUntrusted => ("The server's TLS certificate is not signed by a trusted authority.", "Add your organisation's CA certificate with --ca-bundle, or fix the server's certificate chain."),
             Code::TlsHostnameMismatch => ("The server's TLS certificate is for another host name.", "Use the host name the certificate was issued for, or fix the certificate."),
             Code::ProxyAuthRequired => ("The HTTP proxy refused the request: it wants credentials (407).", "Put the proxy credentials in HTTPS_PROXY (http://user:pass@proxy:port), or exempt the Jira host with NO_PROXY."),

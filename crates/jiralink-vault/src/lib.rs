@@ -69,6 +69,9 @@ pub struct Connection {
     pub gateway_url: Option<String>,
     #[serde(default)]
     pub allow_insecure_http: bool,
+    /// Seconds to wait for an answer (`--timeout`); the client's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 /// A credential's description: everything but its secrets.

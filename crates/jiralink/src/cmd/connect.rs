@@ -120,6 +120,9 @@ pub fn configured(cred: &Credential, kind: AuthKind, auth: Auth) -> anyhow::Resu
     let mut b = ClientBuilder::new(site, kind, auth)
         .gateway_url(&gateway_url(cred))
         .allow_insecure_http(cred.connection.allow_insecure_http);
+    if let Some(t) = cred.connection.timeout_secs {
+        b = b.timeout(std::time::Duration::from_secs(t));
+    }
     if let Ok(mb) = std::env::var("JIRALINK_MAX_RESPONSE_MB") {
         let mb: usize = mb.trim().parse().ok().filter(|m| *m > 0).ok_or_else(|| {
             UsageError(format!(

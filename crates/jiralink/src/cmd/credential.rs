@@ -99,6 +99,9 @@ struct EditArgs {
     /// A new CA bundle (PEM or DER).
     #[arg(long)]
     ca_bundle: Option<PathBuf>,
+    /// Seconds to wait for Jira's answer.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    timeout: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -163,6 +166,9 @@ struct AddArgs {
     /// Keep the credential without testing it.
     #[arg(long)]
     no_test: bool,
+    /// Seconds to wait for Jira's answer (default 30), for slow servers.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    timeout: Option<u64>,
 }
 
 pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
@@ -454,6 +460,7 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
             proxy,
             gateway_url: a.gateway_url,
             allow_insecure_http: a.allow_insecure_http,
+            timeout_secs: a.timeout,
         },
     };
     if !a.no_test {
@@ -500,6 +507,7 @@ async fn oauth1_dance(
             proxy: a.proxy.clone(),
             gateway_url: None,
             allow_insecure_http: a.allow_insecure_http,
+            timeout_secs: a.timeout,
         },
     };
     let auth = jiralink_api::Auth::OAuth1 {
@@ -677,6 +685,9 @@ fn edit(vault: &Vault, e: EditArgs, out: Output) -> anyhow::Result<()> {
         jiralink_api::client::ca_certificates(&bytes)
             .map_err(|err| UsageError(format!("{}: {err}", ca.display())))?;
         cred.connection.ca_bundle = Some(ca);
+    }
+    if let Some(t) = e.timeout {
+        cred.connection.timeout_secs = Some(t);
     }
     if e.no_proxy {
         cred.connection.proxy = None;

@@ -542,3 +542,45 @@ fn json_errors_are_one_object_on_stdout() {
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON");
     assert_eq!(v["error"]["kind"], "usage");
 }
+
+#[test]
+fn timeout_is_an_option_and_a_silent_server_times_out_within_it() {
+    let mut s = Session::new("timeout");
+    // A listener that accepts and never answers (it holds every connection open).
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}");
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "slow",
+            "--url",
+            &url,
+            "--auth",
+            "pat",
+            "--secret-stdin",
+            "--no-test",
+            "--timeout",
+            "1",
+        ],
+        Some("token"),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started = std::time::Instant::now();
+    let r = s.run(&["--json", "credential", "test", "slow"], None, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("\"timeout\""), "{}", r.stdout);
+    assert!(r.stdout.contains("--timeout"), "{}", r.stdout);
+    // Four attempts of 1 s with short backoffs, not four of 30 s.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let r = s.run(&["credential", "edit", "slow", "--timeout", "0"], None, &[]);
+    assert_eq!(r.code, 2);
+}
