@@ -35,10 +35,11 @@ pub enum Code {
     RateLimited,
     ServerError,
     UnexpectedResponse,
+    AuthKindMismatch,
 }
 
 impl Code {
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::DnsFailed,
         Code::ConnectFailed,
         Code::Timeout,
@@ -60,6 +61,7 @@ impl Code {
         Code::RateLimited,
         Code::ServerError,
         Code::UnexpectedResponse,
+        Code::AuthKindMismatch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +87,7 @@ impl Code {
             Code::RateLimited => "rate_limited",
             Code::ServerError => "server_error",
             Code::UnexpectedResponse => "unexpected_response",
+            Code::AuthKindMismatch => "auth_kind_mismatch",
         }
     }
 
@@ -112,6 +115,7 @@ impl Code {
             Code::RateLimited => ("Jira kept answering 429 Too Many Requests.", "Wait and retry later, or lower jiralink's request rate."),
             Code::ServerError => ("Jira answered with server errors (5xx) on every attempt.", "Retry later; if it persists, check Jira's health or status page."),
             Code::UnexpectedResponse => ("Jira answered in a way jiralink does not recognise.", "Run again with -v and report the response."),
+            Code::AuthKindMismatch => ("This auth kind does not exist on the deployment that answered (Cloud and Data Center take different credentials).", "On Cloud use --auth cloud-token (email + API token), scoped-token, service-account or oauth2; on Data Center use --auth pat, basic or oauth1."),
         }
     }
 }
@@ -557,6 +561,6 @@ mod tests {
                 serde_json::json!(code.as_str())
             );
         }
-        assert_eq!(names.len(), 21);
+        assert_eq!(names.len(), 22);
     }
 }

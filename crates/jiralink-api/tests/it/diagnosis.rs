@@ -202,8 +202,9 @@ async fn auth_failures_are_not_retried() {
     let r = test_connection(&client).await;
     assert_eq!(r.code, Some(Code::BadCredentials));
     assert_eq!(
-        r.timings.requests, 1,
-        "Jira refuses the login at serverInfo already; a 401 is not tried again"
+        r.timings.requests, 2,
+        "Jira refuses the login at serverInfo already; a 401 is not tried again (the second request \
+         is an anonymous serverInfo that tells the deployment, for auth_kind_mismatch)"
     );
     // One failed login, so the right password still works (no CAPTCHA tripped by retries).
     assert!(test_identity(&dc, "reader").await.ok);
@@ -516,4 +517,24 @@ async fn oauth2_refresh_tokens_rotate() {
         .await
         .expect_err("write");
     assert_eq!(e.diagnosis().code, Code::MissingScope);
+}
+
+#[tokio::test]
+async fn a_wrong_shape_myself_after_serverinfo_is_unexpected_response() {
+    const MYSELF: [&str; 5] = ["[]", "{}", "null", "{\"displayName\": \"x\"", ""];
+    // The context path picks the answer: /v0 ... /v4.
+    let server = fake(|path| {
+        let body = if path.ends_with("/serverInfo") {
+            r#"{"baseUrl":"http://x","version":"9.12.0","versionNumbers":[9,12,0],"deploymentType":"Server","buildNumber":9120000}"#
+        } else {
+            let i: usize = path[2..3].parse().unwrap_or(0);
+            MYSELF[i]
+        };
+        ([("content-type", "application/json")], body).into_response()
+    })
+    .await;
+    for (i, myself) in MYSELF.iter().enumerate() {
+        let code = code_of(any_token(&format!("{server}/v{i}"))).await;
+        assert_eq!(code, Code::UnexpectedResponse, "myself answered {myself:?}");
+    }
 }

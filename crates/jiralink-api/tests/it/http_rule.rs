@@ -285,3 +285,54 @@ async fn an_answer_over_the_size_limit_is_refused_as_unexpected_response() {
         "{r:?}"
     );
 }
+
+#[tokio::test]
+async fn an_auth_kind_that_does_not_exist_on_the_deployment_is_auth_kind_mismatch() {
+    let canary = Canary::start().await;
+    let cloud = cloud().await;
+    // A PAT on Cloud.
+    let client = builder(
+        cloud.base_url(),
+        AuthKind::Pat,
+        Auth::Bearer {
+            token: secret("a-data-center-pat"),
+        },
+        &canary,
+    )
+    .build()
+    .await
+    .expect("client");
+    let r = test_connection(&client).await;
+    assert_eq!(r.code, Some(Code::AuthKindMismatch), "{r:?}");
+    assert!(
+        r.fix.as_deref().unwrap_or("").contains("cloud-token"),
+        "{r:?}"
+    );
+
+    // A Cloud API token on Data Center, at the right URL.
+    let dc = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(5)
+        .seed(75)
+        .start()
+        .await
+        .expect("sim");
+    let client = builder(
+        dc.base_url(),
+        AuthKind::CloudToken,
+        Auth::Basic {
+            user: "someone@example.com".into(),
+            secret: secret("ATATT-cloud-token"),
+        },
+        &canary,
+    )
+    .build()
+    .await
+    .expect("client");
+    let r = test_connection(&client).await;
+    assert_eq!(r.code, Some(Code::AuthKindMismatch), "{r:?}");
+    assert!(
+        r.fix.as_deref().unwrap_or("").contains("--auth pat"),
+        "{r:?}"
+    );
+}
