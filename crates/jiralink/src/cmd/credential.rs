@@ -787,7 +787,7 @@ pub fn print_report(cred: &Credential, r: &ConnectionReport, out: Output) {
         println!(
             "  deployment  Jira {} {}{}",
             d.kind,
-            d.version,
+            cut(&d.version, 40),
             d.build.map(|b| format!(" (build {b})")).unwrap_or_default()
         );
     }
@@ -797,16 +797,19 @@ pub fn print_report(cred: &Credential, r: &ConnectionReport, out: Output) {
             .clone()
             .or(a.username.clone())
             .unwrap_or_default();
+        // Fields from the server are cut in human output: a hostile or broken server cannot flood
+        // the terminal (the JSON form keeps them whole).
+        let id = cut(&id, 128);
         let email = a
             .email
             .as_deref()
-            .map(|e| format!(" <{e}>"))
+            .map(|e| format!(" <{}>", cut(e, 128)))
             .unwrap_or_default();
         println!(
             "  account     {}{email} ({id}), {}, time zone {}",
-            a.display_name,
+            cut(&a.display_name, 80),
             if a.active { "active" } else { "inactive" },
-            a.time_zone.as_deref().unwrap_or("?")
+            cut(a.time_zone.as_deref().unwrap_or("?"), 64)
         );
     }
     println!("  auth        {} via {}", r.auth, r.base_url);

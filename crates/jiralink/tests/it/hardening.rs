@@ -584,3 +584,59 @@ fn timeout_is_an_option_and_a_silent_server_times_out_within_it() {
     let r = s.run(&["credential", "edit", "slow", "--timeout", "0"], None, &[]);
     assert_eq!(r.code, 2);
 }
+
+#[test]
+fn display_fields_from_the_server_are_cut_in_human_output() {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let huge = "A".repeat(20_000);
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = conn.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+                if n == 0 || got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let request = String::from_utf8_lossy(&got);
+            let body = if request.contains("/serverInfo") {
+                r#"{"baseUrl":"http://x","version":"9.12.0","versionNumbers":[9,12,0],"deploymentType":"Server","buildNumber":9120000}"#.to_owned()
+            } else {
+                format!(r#"{{"name":"bob","key":"bob","displayName":"{huge}","active":true}}"#)
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let mut s = Session::new("display");
+    let url = format!("http://127.0.0.1:{port}");
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "odd",
+            "--url",
+            &url,
+            "--auth",
+            "pat",
+            "--secret-stdin",
+        ],
+        Some("token"),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let longest = r
+        .stdout
+        .lines()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    assert!(longest < 300, "a line of {longest} characters");
+    assert!(r.stdout.contains('…'));
+}
