@@ -15,7 +15,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "jiralink",
     version,
-    about = "Connect your systems to Jira: credentials, connection tests, access audit, sync, insights, and a Jira simulator"
+    about = "Connect your systems to Jira: credentials, connection tests, access audit, sync, insights, and a Jira simulator",
+    after_help = "Examples:\n  jiralink demo                          # the whole flow against a built-in simulator\n  jiralink credential add prod --url https://acme.atlassian.net --auth cloud-token --email me@acme.com --secret-env JIRA_TOKEN\n  jiralink sync prod && jiralink insights\n  jiralink completions bash > ~/.local/share/bash-completion/completions/jiralink"
 )]
 struct Cli {
     /// Directory holding config, vault and the default SQLite store.
@@ -41,20 +42,32 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the whole flow against a built-in simulator.
+    #[command(after_help = "Examples:\n  jiralink demo\n  jiralink --json demo")]
     Demo(cmd::demo::Args),
     /// Run the Jira simulator.
+    #[command(after_help = "Examples:\n  jiralink sim\n  jiralink sim --bind 127.0.0.1:8080")]
     Sim(Box<cmd::sim::Args>),
     /// Manage credentials: add, list, show, test, rotate, remove.
+    #[command(
+        after_help = "Examples:\n  jiralink credential add prod --url https://acme.atlassian.net --auth cloud-token --email me@acme.com --secret-env JIRA_TOKEN\n  jiralink credential list\n  jiralink credential test prod"
+    )]
     Credential(cmd::credential::Args),
     /// Audit what a credential can see and do: projects, permissions, least-privilege findings.
+    #[command(after_help = "Examples:\n  jiralink access prod\n  jiralink --json access prod")]
     Access(cmd::access::Args),
     /// Mirror Jira into the store: incremental, with deletes, resumable.
+    #[command(
+        after_help = "Examples:\n  jiralink sync prod\n  jiralink --store postgres://jiralink@db.internal/jira sync prod"
+    )]
     Sync(cmd::sync::Args),
     /// Last sync runs, counts, watermarks and errors.
+    #[command(after_help = "Examples:\n  jiralink status\n  jiralink --json status")]
     Status,
     /// Compare the store with Jira (ids per project, sampled update times) and report drift.
+    #[command(after_help = "Examples:\n  jiralink verify prod")]
     Verify(cmd::sync::VerifyArgs),
     /// Delivery insights from the store: flow, sprints, quality, hygiene, forecasts, HTML report.
+    #[command(after_help = "Examples:\n  jiralink insights\n  jiralink --json insights")]
     Insights(cmd::insights::Args),
     /// Print a shell completion script.
     #[command(

@@ -25,6 +25,9 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Add a credential; tests it first unless --no-test.
+    #[command(
+        after_help = "Examples:\n  JIRA_TOKEN=... jiralink credential add prod --url https://acme.atlassian.net --auth cloud-token --email me@acme.com --secret-env JIRA_TOKEN\n  jiralink credential add dc --url https://jira.corp.example/jira --auth pat --secret-stdin < token.txt\n  jiralink credential add lab --url https://jira.lab.example --auth pat --ca-bundle corp-ca.pem --timeout 120"
+    )]
     Add(Box<AddArgs>),
     /// List credentials with their description, age and expiry.
     #[command(
@@ -43,15 +46,29 @@ enum Command {
     )]
     Edit(EditArgs),
     /// Show one credential (never its secret).
+    #[command(
+        after_help = "Examples:\n  jiralink credential show prod\n  jiralink --json credential show prod"
+    )]
     Show {
+        /// The credential's name.
         name: String,
         #[command(flatten)]
         policy: PolicyArgs,
     },
     /// Test a credential's connection and name the cause of any failure.
-    Test { name: String },
+    #[command(
+        after_help = "Examples:\n  jiralink credential test prod\n  jiralink -v credential test prod      # each request: method, path, status, time\n  jiralink --json credential test prod"
+    )]
+    Test {
+        /// The credential's name.
+        name: String,
+    },
     /// Replace a credential's secret: the new one is tested first, the old one kept on failure.
+    #[command(
+        after_help = "Examples:\n  NEW_TOKEN=... jiralink credential rotate prod --secret-env NEW_TOKEN --expires-at 2027-03-01"
+    )]
     Rotate {
+        /// The credential's name.
         name: String,
         #[command(flatten)]
         secret: SecretArgs,
@@ -60,7 +77,11 @@ enum Command {
         expires_at: Option<String>,
     },
     /// Remove a credential.
-    Remove { name: String },
+    #[command(after_help = "Examples:\n  jiralink credential remove old-prod")]
+    Remove {
+        /// The credential's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,6 +134,7 @@ struct PolicyArgs {
 
 #[derive(Debug, clap::Args)]
 struct AddArgs {
+    /// A name for the credential: letters, digits, '-', '_' and '.', up to 64 (for example prod).
     name: String,
     /// The Jira site as you open it in a browser (a board or issue URL works too).
     #[arg(long)]

@@ -640,3 +640,37 @@ fn display_fields_from_the_server_are_cut_in_human_output() {
     assert!(longest < 300, "a line of {longest} characters");
     assert!(r.stdout.contains('…'));
 }
+
+#[test]
+fn every_command_help_has_examples() {
+    let mut s = Session::new("help");
+    let commands: &[&[&str]] = &[
+        &[],
+        &["demo"],
+        &["sim"],
+        &["credential"],
+        &["credential", "add"],
+        &["credential", "list"],
+        &["credential", "edit"],
+        &["credential", "show"],
+        &["credential", "test"],
+        &["credential", "rotate"],
+        &["credential", "remove"],
+        &["access"],
+        &["sync"],
+        &["status"],
+        &["verify"],
+        &["insights"],
+        &["completions"],
+    ];
+    for c in commands {
+        let mut args = c.to_vec();
+        args.push("--help");
+        let r = s.run(&args, None, &[]);
+        assert_eq!(r.code, 0, "{c:?}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("Examples:"),
+            "{c:?} --help has no example"
+        );
+    }
+}
