@@ -87,6 +87,23 @@ pub fn private_key(pem: &str) -> Result<RsaPrivateKey, String> {
         })
 }
 
+/// A new 2048-bit RSA key pair for a Jira application link: the private key as PKCS#8 PEM (for
+/// `--private-key-file`) and the public key as PEM (what Jira's application link asks for).
+pub fn generate_key() -> Result<(secrecy::SecretString, String), String> {
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let mut rng = rand::thread_rng();
+    let key =
+        RsaPrivateKey::new(&mut rng, 2048).map_err(|e| format!("cannot make an RSA key: {e}"))?;
+    let private = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| format!("cannot encode the private key: {e}"))?;
+    let public = key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| format!("cannot encode the public key: {e}"))?;
+    Ok((secrecy::SecretString::from(private.to_string()), public))
+}
+
 /// Signs a request as a client does; returns the `Authorization` header value.
 #[allow(clippy::too_many_arguments)]
 pub fn authorization_header(

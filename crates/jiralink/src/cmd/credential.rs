@@ -76,6 +76,17 @@ enum Command {
         #[arg(long)]
         expires_at: Option<String>,
     },
+    /// Make an RSA key pair for a Jira OAuth 1.0a application link: writes the private key and
+    /// prints the public key to paste into Jira.
+    #[command(
+        name = "oauth1-keygen",
+        after_help = "Examples:\n  jiralink credential oauth1-keygen --out ~/.jiralink/jira-oauth.pem\n  jiralink credential add dc --url https://jira.corp.example --auth oauth1 --consumer-key jiralink --private-key-file ~/.jiralink/jira-oauth.pem"
+    )]
+    Oauth1Keygen {
+        /// Where to write the private key (PKCS#8 PEM, mode 0600); an existing file is not replaced.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Remove a credential.
     #[command(after_help = "Examples:\n  jiralink credential remove old-prod")]
     Remove {
@@ -200,6 +211,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         Command::Add(a) => add(&vault, *a, global.out).await,
         Command::List { policy, fail_on } => list(&vault, &policy, fail_on, global.out),
         Command::Edit(e) => edit(&vault, e, global.out),
+        Command::Oauth1Keygen { out } => oauth1_keygen(&out, global.out),
         Command::Show { name, policy } => show(&vault, &name, &policy, global.out),
         Command::Test { name } => {
             let (cred, mut secrets) = vault.get(&name)?;
@@ -688,6 +700,41 @@ fn cut(text: &str, max: usize) -> String {
     let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
     s.push('…');
     s
+}
+
+fn oauth1_keygen(path: &std::path::Path, out: Output) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+    let (private, public) = jiralink_api::oauth1::generate_key().map_err(anyhow::Error::msg)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        UsageError(format!(
+            "cannot create {} ({e}): give a new file; an existing key is never replaced",
+            path.display()
+        ))
+    })?;
+    file.write_all(private.expose_secret().as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if out.json {
+        println!(
+            "{}",
+            json!({"private_key_file": path, "public_key_pem": public})
+        );
+    } else {
+        println!("Private key written to {} (mode 0600).", path.display());
+        println!("In Jira: Administration > Applications > Application links: create a link for jiralink, choose");
+        println!("OAuth 1.0a incoming authentication, pick a consumer key (for example jiralink) and paste this public key:\n");
+        print!("{public}");
+        println!("\nThen: jiralink credential add NAME --url URL --auth oauth1 --consumer-key KEY --private-key-file {}", path.display());
+    }
+    Ok(())
 }
 
 fn edit(vault: &Vault, e: EditArgs, out: Output) -> anyhow::Result<()> {

@@ -656,6 +656,7 @@ fn every_command_help_has_examples() {
         &["credential", "test"],
         &["credential", "rotate"],
         &["credential", "remove"],
+        &["credential", "oauth1-keygen"],
         &["access"],
         &["sync"],
         &["status"],
@@ -673,4 +674,43 @@ fn every_command_help_has_examples() {
             "{c:?} --help has no example"
         );
     }
+}
+
+#[test]
+fn oauth1_keygen_writes_a_private_key_and_prints_the_public_one() {
+    let mut s = Session::new("keygen");
+    std::fs::create_dir_all(&s.home).expect("home");
+    let key = s.home.join("oauth.pem");
+    let key_path = key.to_string_lossy().into_owned();
+    let r = s.run(
+        &["--json", "credential", "oauth1-keygen", "--out", &key_path],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON");
+    assert!(v["public_key_pem"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("-----BEGIN PUBLIC KEY-----"));
+    let pem = std::fs::read_to_string(&key).expect("key");
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(
+        !r.stdout.contains("PRIVATE KEY"),
+        "the private key was printed"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // An existing key is never replaced.
+    let r = s.run(
+        &["credential", "oauth1-keygen", "--out", &key_path],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert_eq!(std::fs::read_to_string(&key).expect("key"), pem);
 }
