@@ -273,6 +273,14 @@ async fn explain_server_info_failure(client: &Client, e: Error) -> Diagnosis {
             }
         }
     }
+    // A 404 page that merely mentions Jira, with no Jira at the usual places: not a context path
+    // problem jiralink can name, so not a fix that sends the user looking for one.
+    if d.code == Code::WrongContextPath {
+        return Diagnosis::new(Code::NotJira).with_cause(format!(
+            "{} answered 404 with a page that mentions Jira, but no Jira REST API answers there or at the usual context paths.",
+            crate::site::base_str(site)
+        ));
+    }
     d
 }
 

@@ -538,3 +538,17 @@ async fn a_wrong_shape_myself_after_serverinfo_is_unexpected_response() {
         assert_eq!(code, Code::UnexpectedResponse, "myself answered {myself:?}");
     }
 }
+
+#[tokio::test]
+async fn a_404_page_mentioning_jira_with_no_jira_anywhere_is_not_jira() {
+    let server = fake(|_| {
+        (
+            StatusCode::NOT_FOUND,
+            [("content-type", "text/html")],
+            "<html><body>Page not found. Looking for Jira? Ask IT.</body></html>",
+        )
+            .into_response()
+    })
+    .await;
+    assert_eq!(code_of(any_token(&server)).await, Code::NotJira);
+}
