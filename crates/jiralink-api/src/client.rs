@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::auth::{Auth, AuthKind};
 use crate::diagnosis::{self, Code, Diagnosis, RequestContext};
+use crate::secure::{Http, Proxies};
 use crate::site;
 
 /// The default Cloud API gateway.
@@ -104,7 +105,13 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     resolve: Vec<(String, SocketAddr)>,
     proxy: Option<String>,
+    allow_insecure_http: bool,
+    max_response_bytes: usize,
 }
+
+/// The default cap on one answer: well above Jira's largest legitimate page (a 100-issue search page
+/// with every field and the changelog expanded is a few MB), far below what would exhaust memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 impl ClientBuilder {
     /// `site` must already be normalised (`site::normalize`).
@@ -120,7 +127,21 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             resolve: Vec::new(),
             proxy: None,
+            allow_insecure_http: false,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+    /// The largest answer read (bytes); a longer one is refused as `unexpected_response` without
+    /// being held in memory.
+    pub fn max_response_bytes(mut self, n: usize) -> Self {
+        self.max_response_bytes = n.max(1);
+        self
+    }
+    /// The user's explicit opt-in to plain http off loopback (`--allow-insecure-http`); without
+    /// it every request obeys `secure::check`.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
     }
     /// Send everything through this proxy (otherwise HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply).
     pub fn proxy(mut self, url: &str) -> Self {
@@ -135,7 +156,7 @@ impl ClientBuilder {
         self.timeout = t;
         self
     }
-    /// Trust this CA bundle (PEM) besides the system roots.
+    /// Trust this CA bundle (PEM, or one DER certificate) besides the system roots.
     pub fn extra_ca_pem(mut self, pem: Vec<u8>) -> Self {
         self.extra_ca_pem = Some(pem);
         self
@@ -155,18 +176,17 @@ impl ClientBuilder {
         self
     }
 
-    /// The HTTP client with this builder's TLS, proxy, timeout and resolve settings.
-    pub fn http(&self) -> Result<reqwest::Client, Error> {
+    /// The HTTP client with this builder's TLS, proxy, timeout and resolve settings, which refuses
+    /// what the http rule (`secure::check`) forbids.
+    pub fn http(&self) -> Result<Http, Error> {
         let mut http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("jiralink/", env!("CARGO_PKG_VERSION")))
             // Credentials never follow a redirect to another host; Jira's API does not redirect.
             .redirect(reqwest::redirect::Policy::none());
-        if let Some(pem) = &self.extra_ca_pem {
-            for cert in reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| Error::Config(format!("the CA bundle is not PEM certificates: {e}")))?
-            {
+        if let Some(bundle) = &self.extra_ca_pem {
+            for cert in ca_certificates(bundle).map_err(Error::Config)? {
                 http = http.add_root_certificate(cert);
             }
         }
@@ -178,17 +198,19 @@ impl ClientBuilder {
             })?;
             http = http.identity(id);
         }
-        if let Some(p) = &self.proxy {
-            http = http.proxy(
-                reqwest::Proxy::all(p)
-                    .map_err(|e| Error::Config(format!("the proxy URL {p} is not valid: {e}")))?,
-            );
-        }
+        // The proxy the rule checks is the one the request takes: one chooser for both.
+        let proxies = std::sync::Arc::new(Proxies::new(self.proxy.as_deref())?);
+        let chooser = proxies.clone();
+        http = http.no_proxy().proxy(reqwest::Proxy::custom(move |u| {
+            chooser.for_target(u).cloned()
+        }));
         for (host, addr) in &self.resolve {
             http = http.resolve(host, *addr);
         }
-        http.build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+        let client = http
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Http::new(client, proxies, self.allow_insecure_http))
     }
 
     /// Builds the client; gateway kinds first look up the site's cloudId (one unauthenticated request).
@@ -209,6 +231,7 @@ impl ClientBuilder {
             pace: std::sync::Mutex::new(None),
             requests: AtomicU32::new(0),
             retries: AtomicU32::new(0),
+            max_response_bytes: self.max_response_bytes,
         };
         if let Auth::OAuth2 {
             client_id,
@@ -262,7 +285,7 @@ impl ClientBuilder {
 
 /// A Jira client. Every request goes through `send`, which applies auth and the retry policy.
 pub struct Client {
-    http: reqwest::Client,
+    http: Http,
     site: Url,
     /// Where REST paths are appended: the site, or `{gateway}/ex/jira/{cloudId}`.
     base: String,
@@ -280,6 +303,7 @@ pub struct Client {
     pace: std::sync::Mutex<Option<Pace>>,
     requests: AtomicU32,
     retries: AtomicU32,
+    max_response_bytes: usize,
 }
 
 impl std::fmt::Debug for Client {
@@ -413,9 +437,10 @@ impl Client {
             Url::parse(url).map_err(|e| Error::Config(format!("bad request URL {url}: {e}")))?;
         let mut attempt = 0;
         loop {
+            // The http rule, before anything leaves (the proxy too is checked).
             let mut req = self
                 .http
-                .request(method.clone(), parsed.clone())
+                .request_url(method.clone(), parsed.clone())?
                 .header("Accept", "application/json");
             if let Some(b) = body {
                 req = req.json(b);
@@ -469,9 +494,18 @@ impl Client {
             };
             let status = resp.status();
             let headers = resp.headers().clone();
-            let bytes = match resp.bytes().await {
-                Ok(b) => b.to_vec(),
-                Err(e) => {
+            // -v: every request, by method, path, status and time; never headers or the query.
+            tracing::info!(
+                method = %method,
+                path = parsed.path(),
+                status = status.as_u16(),
+                ms = sent.elapsed().as_millis() as u64,
+                "request"
+            );
+            let bytes = match read_body(resp, self.max_response_bytes).await {
+                Ok(b) => b,
+                Err(BodyError::TooLarge(d)) => return Err(d.into()),
+                Err(BodyError::Transport(e)) => {
                     // A body cut short: retry like a transport failure.
                     if last || !idempotent {
                         return Err(diagnosis::from_transport(&e).into());
@@ -541,6 +575,80 @@ impl Client {
     }
 }
 
+/// The certificates of a CA bundle: PEM (one or more `BEGIN CERTIFICATE` blocks) or one DER
+/// certificate. Anything else is refused with what was expected.
+pub fn ca_certificates(bundle: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
+    const WANTED: &str = "a CA bundle must be PEM (-----BEGIN CERTIFICATE-----) or one DER certificate; convert with `openssl x509 -in FILE -out ca.pem`";
+    if bundle
+        .windows(27)
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        let certs = reqwest::Certificate::from_pem_bundle(bundle)
+            .map_err(|e| format!("the CA bundle's PEM does not parse ({e}): {WANTED}"))?;
+        if certs.is_empty() {
+            return Err(format!("the CA bundle holds no certificate: {WANTED}"));
+        }
+        return Ok(certs);
+    }
+    // DER: one SEQUENCE whose encoded length is the whole file.
+    let der_len = match bundle {
+        [0x30, n, rest @ ..] if *n < 0x80 => Some(2 + usize::from(*n)).filter(|_| !rest.is_empty()),
+        [0x30, n, rest @ ..] if (0x81..=0x84).contains(n) => {
+            let k = usize::from(n - 0x80);
+            rest.get(..k)
+                .map(|b| 2 + k + b.iter().fold(0usize, |acc, x| (acc << 8) | usize::from(*x)))
+        }
+        _ => None,
+    };
+    if der_len != Some(bundle.len()) {
+        return Err(format!("the CA bundle is neither PEM nor DER: {WANTED}"));
+    }
+    reqwest::Certificate::from_der(bundle)
+        .map(|c| vec![c])
+        .map_err(|e| format!("the CA bundle's DER does not parse ({e}): {WANTED}"))
+}
+
+/// Why a body could not be read.
+pub(crate) enum BodyError {
+    /// Longer than the cap: refused, never retried.
+    TooLarge(Diagnosis),
+    /// Cut short or failed in transit.
+    Transport(reqwest::Error),
+}
+
+/// Reads a body of at most `limit` bytes, chunk by chunk, so that a longer one is refused after at
+/// most `limit` bytes were held (at once when its Content-Length says so).
+pub(crate) async fn read_body(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let path = resp.url().path().to_owned();
+    let too_large = |size: &str| {
+        BodyError::TooLarge(
+            Diagnosis::new(Code::UnexpectedResponse)
+                .with_cause(format!(
+                    "The answer of {path} is longer than the limit of {limit} bytes ({size}); no Jira answer is that large."
+                ))
+                .with_fix("Check that the URL is Jira's; if a legitimate answer is this large, raise the limit with JIRALINK_MAX_RESPONSE_MB."),
+        )
+    };
+    if let Some(len) = resp.content_length().filter(|l| *l > limit as u64) {
+        return Err(too_large(&format!("Content-Length {len}")));
+    }
+    // Chunks are kept as they come and joined once at the end: a growing buffer would double (and
+    // copy) its way past the limit.
+    let mut chunks = Vec::new();
+    let mut len = 0usize;
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        len += chunk.len();
+        if len > limit {
+            return Err(too_large("cut off at the limit"));
+        }
+        chunks.push(chunk);
+    }
+    Ok(chunks.concat())
+}
+
 /// One request, no retry and no classification of the status: for token exchanges (OAuth), whose
 /// error bodies their callers read themselves.
 pub(crate) async fn exchange(
@@ -552,11 +660,12 @@ pub(crate) async fn exchange(
         .map_err(|e| diagnosis::from_transport(&e))?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| diagnosis::from_transport(&e))?;
-    Ok((status, headers, text))
+    let body = match read_body(resp, DEFAULT_MAX_RESPONSE_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge(d)) => return Err(d.into()),
+        Err(BodyError::Transport(e)) => return Err(diagnosis::from_transport(&e).into()),
+    };
+    Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// Jira's POST endpoints that only read (relative to `/rest/api/{2,3}`): safe to repeat, and

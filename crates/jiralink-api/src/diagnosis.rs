@@ -35,10 +35,11 @@ pub enum Code {
     RateLimited,
     ServerError,
     UnexpectedResponse,
+    AuthKindMismatch,
 }
 
 impl Code {
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::DnsFailed,
         Code::ConnectFailed,
         Code::Timeout,
@@ -60,6 +61,7 @@ impl Code {
         Code::RateLimited,
         Code::ServerError,
         Code::UnexpectedResponse,
+        Code::AuthKindMismatch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +87,7 @@ impl Code {
             Code::RateLimited => "rate_limited",
             Code::ServerError => "server_error",
             Code::UnexpectedResponse => "unexpected_response",
+            Code::AuthKindMismatch => "auth_kind_mismatch",
         }
     }
 
@@ -93,7 +96,7 @@ impl Code {
         match self {
             Code::DnsFailed => ("The host name of the URL could not be resolved.", "Check the URL for typos, or the DNS/VPN setup of this machine."),
             Code::ConnectFailed => ("Nothing accepted a connection at that address and port.", "Check the URL and port, and that Jira is running and reachable from this machine (firewall, VPN)."),
-            Code::Timeout => ("The server did not answer in time.", "Check the network path to Jira, or raise the timeout if the server is known to be slow."),
+            Code::Timeout => ("The server did not answer in time.", "Check the network path to Jira; if the server is known to be slow, raise the timeout (`jiralink credential edit NAME --timeout 120`)."),
             Code::TlsUntrusted => ("The server's TLS certificate is not signed by a trusted authority.", "Add your organisation's CA certificate with --ca-bundle, or fix the server's certificate chain."),
             Code::TlsHostnameMismatch => ("The server's TLS certificate is for another host name.", "Use the host name the certificate was issued for, or fix the certificate."),
             Code::ProxyAuthRequired => ("The HTTP proxy refused the request: it wants credentials (407).", "Put the proxy credentials in HTTPS_PROXY (http://user:pass@proxy:port), or exempt the Jira host with NO_PROXY."),
@@ -112,6 +115,7 @@ impl Code {
             Code::RateLimited => ("Jira kept answering 429 Too Many Requests.", "Wait and retry later, or lower jiralink's request rate."),
             Code::ServerError => ("Jira answered with server errors (5xx) on every attempt.", "Retry later; if it persists, check Jira's health or status page."),
             Code::UnexpectedResponse => ("Jira answered in a way jiralink does not recognise.", "Run again with -v and report the response."),
+            Code::AuthKindMismatch => ("This auth kind does not exist on the deployment that answered (Cloud and Data Center take different credentials).", "On Cloud use --auth cloud-token (email + API token), scoped-token, service-account or oauth2; on Data Center use --auth pat, basic or oauth1."),
         }
     }
 }
@@ -327,6 +331,38 @@ pub fn from_response(
         || lower.trim_start().starts_with("<html");
     let seraph = header("x-seraph-loginreason");
     let denied = header("x-authentication-denied-reason");
+    // Where a redirect points: single sign-on sends API clients to its login host.
+    let redirect = (300..400)
+        .contains(&status.as_u16())
+        .then(|| header("location"))
+        .filter(|l| !l.is_empty())
+        .and_then(|l| url::Url::parse(&l).ok())
+        .filter(|u| {
+            let p = u.path().to_ascii_lowercase();
+            u.host_str().is_some()
+                && (["login", "sso", "saml", "auth", "signin"]
+                    .iter()
+                    .any(|w| p.contains(w))
+                    || u.query()
+                        .is_some_and(|q| q.to_ascii_lowercase().contains("saml")))
+        });
+    if let Some(to) = &redirect {
+        let host = to.host_str().unwrap_or_default();
+        return Diagnosis::new(Code::LoginPage)
+            .with_status(status)
+            .with_cause(format!(
+                "The server redirected the API request ({status}) to a sign-in page at {host}: a single sign-on or proxy login stands in front of Jira."
+            ));
+    }
+    let ip_blocked = [
+        "ip address",
+        "allowlist",
+        "whitelist",
+        "ip allow",
+        "not from an allowed",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
     let code = match status.as_u16() {
         401 | 403
             if denied.to_ascii_uppercase().contains("CAPTCHA")
@@ -334,6 +370,9 @@ pub fn from_response(
         {
             Code::CaptchaRequired
         }
+        // Data Center's CAPTCHA lock: AUTHENTICATION_DENIED on a 403, with or without the reason.
+        403 if seraph.eq_ignore_ascii_case("AUTHENTICATION_DENIED") => Code::CaptchaRequired,
+        403 if ip_blocked => Code::ApiAccessBlocked,
         401 if lower.contains("scope does not match") => Code::MissingScope,
         401 if lower.contains("expired") => Code::TokenExpired,
         401 if lower.contains("revoked") => Code::TokenRevoked,
@@ -350,6 +389,8 @@ pub fn from_response(
         404 if html && lower.contains("jira") => Code::WrongContextPath,
         404 => Code::NotJira,
         200..=399 if html && looks_like_login(&lower) => Code::LoginPage,
+        // Jira's own answer of the wrong shape: something Jira-like answered, not "not Jira".
+        200..=299 if !html && looks_like_jira_json(body) => Code::UnexpectedResponse,
         200..=299 => Code::NotJira,
         _ => Code::UnexpectedResponse,
     };
@@ -378,6 +419,23 @@ pub fn from_response(
         d.cause = format!("{} Jira said: {}", d.cause, d.jira);
     }
     d
+}
+
+/// A JSON body with a field only Jira's REST API names (serverInfo, myself, error bodies).
+fn looks_like_jira_json(body: &str) -> bool {
+    let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(body) else {
+        return false;
+    };
+    [
+        "baseUrl",
+        "deploymentType",
+        "versionNumbers",
+        "accountId",
+        "errorMessages",
+        "serverTitle",
+    ]
+    .iter()
+    .any(|k| o.contains_key(*k))
 }
 
 fn looks_like_login(lower_html: &str) -> bool {
@@ -427,6 +485,38 @@ mod tests {
     }
 
     #[test]
+    fn sso_redirects_captcha_locks_and_ip_allowlists_are_named() {
+        let ctx = RequestContext {
+            auth: AuthKind::Basic,
+            via_gateway: false,
+        };
+        let mut h = HeaderMap::new();
+        h.insert(
+            "location",
+            "https://sso.corp.example/saml/login?SAMLRequest=x"
+                .parse()
+                .expect("header"),
+        );
+        let d = from_response(StatusCode::FOUND, &h, "", ctx);
+        assert_eq!(d.code, Code::LoginPage);
+        assert!(d.cause.contains("sso.corp.example"), "{}", d.cause);
+
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-seraph-loginreason",
+            "AUTHENTICATION_DENIED".parse().expect("header"),
+        );
+        let d = from_response(StatusCode::FORBIDDEN, &h, "", ctx);
+        assert_eq!(d.code, Code::CaptchaRequired);
+
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "text/html".parse().expect("header"));
+        let page = "<html><body>Access denied: your IP address is not on the allowlist. Forgot your password?</body></html>";
+        let d = from_response(StatusCode::FORBIDDEN, &h, page, ctx);
+        assert_eq!(d.code, Code::ApiAccessBlocked);
+    }
+
+    #[test]
     fn jira_error_bodies_are_kept_and_shown() {
         let ctx = RequestContext {
             auth: AuthKind::Basic,
@@ -471,6 +561,6 @@ mod tests {
                 serde_json::json!(code.as_str())
             );
         }
-        assert_eq!(names.len(), 21);
+        assert_eq!(names.len(), 22);
     }
 }

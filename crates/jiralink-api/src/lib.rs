@@ -10,6 +10,7 @@ pub mod oauth1;
 pub mod oauth2;
 pub mod probe;
 pub mod scopes;
+pub mod secure;
 pub mod site;
 
 pub use auth::{Auth, AuthKind};

@@ -65,6 +65,45 @@ pub fn base_string(method: &str, url: &str, params: &[(String, String)]) -> Stri
     )
 }
 
+/// The RSA private key of an application link: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1
+/// (`BEGIN RSA PRIVATE KEY`), surrounding whitespace and CRLF line ends allowed. The error names
+/// the formats and how to convert, never the key.
+pub fn private_key(pem: &str) -> Result<RsaPrivateKey, String> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    let text = pem.trim().replace("\r\n", "\n");
+    RsaPrivateKey::from_pkcs8_pem(&text)
+        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&text))
+        .map_err(|_| {
+            let found = if text.contains("BEGIN ENCRYPTED PRIVATE KEY") {
+                "an encrypted key (remove its passphrase: `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-plain.pem`)"
+            } else if text.contains("BEGIN OPENSSH PRIVATE KEY") {
+                "an OpenSSH key (convert it: `ssh-keygen -p -m PKCS8 -f KEY`)"
+            } else if text.contains("PUBLIC KEY") {
+                "a public key (give the private one; Jira's application link holds the public one)"
+            } else {
+                "not a PEM RSA private key"
+            };
+            format!("the OAuth private key is {found}: use an RSA key in PKCS#8 (BEGIN PRIVATE KEY) or PKCS#1 (BEGIN RSA PRIVATE KEY) PEM, for example from `openssl genrsa -out key.pem 2048`")
+        })
+}
+
+/// A new 2048-bit RSA key pair for a Jira application link: the private key as PKCS#8 PEM (for
+/// `--private-key-file`) and the public key as PEM (what Jira's application link asks for).
+pub fn generate_key() -> Result<(secrecy::SecretString, String), String> {
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let mut rng = rand::thread_rng();
+    let key =
+        RsaPrivateKey::new(&mut rng, 2048).map_err(|e| format!("cannot make an RSA key: {e}"))?;
+    let private = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| format!("cannot encode the private key: {e}"))?;
+    let public = key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| format!("cannot encode the public key: {e}"))?;
+    Ok((secrecy::SecretString::from(private.to_string()), public))
+}
+
 /// Signs a request as a client does; returns the `Authorization` header value.
 #[allow(clippy::too_many_arguments)]
 pub fn authorization_header(
@@ -78,8 +117,7 @@ pub fn authorization_header(
     timestamp: i64,
     nonce: &str,
 ) -> Result<String, String> {
-    let key = RsaPrivateKey::from_pkcs8_pem(private_key_pem)
-        .map_err(|e| format!("not a PKCS#8 RSA key: {e}"))?;
+    let key = private_key(private_key_pem)?;
     let mut oauth: Vec<(String, String)> = vec![
         ("oauth_consumer_key".into(), consumer_key.into()),
         ("oauth_signature_method".into(), "RSA-SHA1".into()),
@@ -113,7 +151,7 @@ pub fn authorization_header(
 /// The OAuth 1.0a dance against a Data Center site: a request token, the user's approval in a
 /// browser (which yields a verifier), and the access token.
 pub struct Dance {
-    http: reqwest::Client,
+    http: crate::secure::Http,
     site: String,
     consumer_key: String,
     private_key_pem: secrecy::SecretString,
@@ -121,7 +159,7 @@ pub struct Dance {
 
 impl Dance {
     pub fn new(
-        http: reqwest::Client,
+        http: crate::secure::Http,
         site: &url::Url,
         consumer_key: &str,
         private_key_pem: secrecy::SecretString,
@@ -161,7 +199,7 @@ impl Dance {
         .map_err(crate::Error::Config)?;
         let req = self
             .http
-            .post(&url)
+            .request(reqwest::Method::POST, &url)?
             .header(reqwest::header::AUTHORIZATION, header);
         let (status, headers, body) = crate::client::exchange(req).await?;
         if !status.is_success() {
@@ -234,6 +272,29 @@ impl Dance {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pkcs1_and_pkcs8_keys_with_stray_whitespace_are_accepted() {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::EncodePrivateKey;
+        // A small key keeps the test fast; the format is what matters here.
+        let mut rng = rand::thread_rng();
+        let key = RsaPrivateKey::new(&mut rng, 512).expect("a key");
+        let pkcs8 = key
+            .to_pkcs8_pem(rsa::pkcs8::LineEnding::CRLF)
+            .expect("pkcs8")
+            .to_string();
+        let pkcs1 = key
+            .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+            .expect("pkcs1")
+            .to_string();
+        for pem in [format!("{pkcs8}\n\n"), format!("  {pkcs1}  \n")] {
+            assert_eq!(private_key(&pem).expect("accepted"), key);
+        }
+        let e = private_key("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----")
+            .expect_err("refused");
+        assert!(e.contains("public key") && e.contains("PKCS#8"), "{e}");
+    }
 
     #[test]
     fn base_string_matches_rfc_5849_example() {

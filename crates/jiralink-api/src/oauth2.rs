@@ -37,7 +37,7 @@ fn context() -> RequestContext {
 }
 
 pub async fn refresh(
-    http: &reqwest::Client,
+    http: &crate::secure::Http,
     token_url: &str,
     client_id: &str,
     client_secret: &SecretString,
@@ -49,7 +49,9 @@ pub async fn refresh(
         "client_secret": client_secret.expose_secret(),
         "refresh_token": refresh_token.expose_secret(),
     });
-    let (status, headers, text) = crate::client::exchange(http.post(token_url).json(&body)).await?;
+    let (status, headers, text) =
+        crate::client::exchange(http.request(reqwest::Method::POST, token_url)?.json(&body))
+            .await?;
     if !status.is_success() {
         let lower = text.to_ascii_lowercase();
         let d = if lower.contains("invalid_grant") {
@@ -86,14 +88,17 @@ pub async fn refresh(
 
 /// The cloudId of `site` among the sites the access token may reach.
 pub async fn cloud_id_for(
-    http: &reqwest::Client,
+    http: &crate::secure::Http,
     gateway: &str,
     access: &SecretString,
     site: &Url,
 ) -> Result<String, Error> {
     let url = format!("{gateway}/oauth/token/accessible-resources");
-    let (status, headers, text) =
-        crate::client::exchange(http.get(&url).bearer_auth(access.expose_secret())).await?;
+    let (status, headers, text) = crate::client::exchange(
+        http.request(reqwest::Method::GET, &url)?
+            .bearer_auth(access.expose_secret()),
+    )
+    .await?;
     if !status.is_success() {
         return Err(diagnosis::from_response(status, &headers, &text, context()).into());
     }

@@ -111,13 +111,40 @@ async fn run(client: &Client) -> Outcome {
     };
     let me = match client.get_json(&format!("{api}/myself")).await {
         Ok(v) => v,
-        Err(e) => {
+        // serverInfo proved Jira: a body that does not decode is Jira misbehaving, not "not Jira".
+        Err(Error::Decode { message, .. }) => {
             return Err((
                 Some(deployment),
-                explain_auth_failure(client, e.diagnosis()).await,
+                Diagnosis::new(Code::UnexpectedResponse).with_cause(format!(
+                    "serverInfo answered as Jira, but myself answered a body that is not JSON: {message}."
+                )),
             ))
         }
+        Err(e) => {
+            let d = explain_auth_failure(client, e.diagnosis()).await;
+            return Err((Some(deployment.clone()), kind_mismatch(client.kind(), &deployment, d)));
+        }
     };
+    let named = me.as_object().is_some_and(|o| {
+        ["accountId", "key", "name"]
+            .iter()
+            .any(|k| o.get(*k).is_some_and(|v| v.is_string()))
+    });
+    if !named {
+        let shape = match &me {
+            Value::Null => "null".to_owned(),
+            Value::Array(a) => format!("an array of {}", a.len()),
+            Value::Object(o) if o.is_empty() => "an empty object".to_owned(),
+            Value::Object(_) => "an object without accountId, key or name".to_owned(),
+            _ => "a bare value".to_owned(),
+        };
+        return Err((
+            Some(deployment),
+            Diagnosis::new(Code::UnexpectedResponse).with_cause(format!(
+                "serverInfo answered as Jira, but myself answered {shape}, not a user."
+            )),
+        ));
+    }
     let account = Account {
         display_name: me["displayName"].as_str().unwrap_or_default().to_owned(),
         account_id: me["accountId"]
@@ -138,6 +165,40 @@ async fn run(client: &Client) -> Outcome {
     Ok((deployment, account))
 }
 
+/// A refusal from a deployment the auth kind does not exist on is named as that, whatever the
+/// refusal looked like (a PAT on Cloud gets 401; a Cloud token on Data Center gets 404 on v3).
+fn kind_mismatch(kind: AuthKind, deployment: &Deployment, d: Diagnosis) -> Diagnosis {
+    let cloud = deployment.kind == "Cloud";
+    let cloud_kind = matches!(
+        kind,
+        AuthKind::CloudToken | AuthKind::ScopedToken | AuthKind::ServiceAccount | AuthKind::Oauth2
+    );
+    let refused = matches!(
+        d.code,
+        Code::BadCredentials
+            | Code::ApiAccessBlocked
+            | Code::WrongContextPath
+            | Code::NotJira
+            | Code::CaptchaRequired
+    );
+    if !refused || cloud == cloud_kind {
+        return d;
+    }
+    let fix = if cloud {
+        "Jira Cloud has no personal access tokens or passwords for the API: add the credential with --auth cloud-token (email + API token from id.atlassian.com), scoped-token, service-account or oauth2."
+    } else {
+        "Data Center has no Atlassian API tokens: add the credential with --auth pat (a personal access token from your Jira profile), basic or oauth1."
+    };
+    let mut m = Diagnosis::new(Code::AuthKindMismatch)
+        .with_cause(format!(
+            "The site is Jira {} (serverInfo says so), and --auth {kind} does not exist there.",
+            deployment.kind
+        ))
+        .with_fix(fix);
+    m.status = d.status;
+    m
+}
+
 fn parse_server_info(v: &Value) -> Option<Deployment> {
     let version = v["version"].as_str()?;
     let kind = match v["deploymentType"].as_str()? {
@@ -155,6 +216,32 @@ fn parse_server_info(v: &Value) -> Option<Deployment> {
 /// where Jira usually lives on the same host (at most two extra unauthenticated requests).
 async fn explain_server_info_failure(client: &Client, e: Error) -> Diagnosis {
     let d = explain_auth_failure(client, e.diagnosis()).await;
+    // A Cloud-only kind on the site URL of Data Center: v3 is missing, v2 answers as Data Center.
+    // And a Data Center kind on Cloud: refused, where an anonymous serverInfo says Cloud.
+    let cloud_kind = client.kind().api_version() == 3;
+    let may_mismatch = if cloud_kind {
+        matches!(d.code, Code::NotJira | Code::WrongContextPath)
+    } else {
+        d.code == Code::BadCredentials
+    };
+    if may_mismatch && !client.via_gateway() {
+        let url = format!(
+            "{}/rest/api/2/serverInfo",
+            crate::site::base_str(client.site())
+        );
+        if let Ok(r) = client.send_to(Method::GET, &url, None, false).await {
+            if let Some(dep) = serde_json::from_slice::<Value>(&r.body)
+                .ok()
+                .as_ref()
+                .and_then(parse_server_info)
+            {
+                let m = kind_mismatch(client.kind(), &dep, d.clone());
+                if m.code == Code::AuthKindMismatch {
+                    return m;
+                }
+            }
+        }
+    }
     if !matches!(d.code, Code::NotJira | Code::WrongContextPath) || client.via_gateway() {
         return d;
     }
@@ -185,6 +272,14 @@ async fn explain_server_info_failure(client: &Client, e: Error) -> Diagnosis {
                     .with_fix(format!("Use {base} as the URL."));
             }
         }
+    }
+    // A 404 page that merely mentions Jira, with no Jira at the usual places: not a context path
+    // problem jiralink can name, so not a fix that sends the user looking for one.
+    if d.code == Code::WrongContextPath {
+        return Diagnosis::new(Code::NotJira).with_cause(format!(
+            "{} answered 404 with a page that mentions Jira, but no Jira REST API answers there or at the usual context paths.",
+            crate::site::base_str(site)
+        ));
     }
     d
 }

@@ -41,6 +41,9 @@ const PAGE_MARKERS: &[&str] = &[
     "wiki",
 ];
 
+/// The product segments of Cloud's page URLs (`/jira/software/...`).
+const CLOUD_PRODUCTS: &[&str] = &["software", "core", "servicedesk", "business", "your-work"];
+
 /// Canonical site base: scheme, host, port and a Data Center context path, no trailing slash.
 ///
 /// On Atlassian Cloud (`*.atlassian.net`, `*.jira.com`) the path is always dropped (Cloud has no
@@ -77,9 +80,18 @@ pub fn normalize(input: &str, allow_insecure_http: bool) -> Result<Url, SiteUrlE
         Vec::new()
     } else {
         let mut kept = Vec::new();
-        for seg in &segments {
+        for (i, seg) in segments.iter().enumerate() {
             let lower = seg.to_ascii_lowercase();
             if PAGE_MARKERS.contains(&lower.as_str()) || lower.ends_with(".jspa") {
+                break;
+            }
+            // Cloud's product pages (`/jira/software/c/projects/...`, `/jira/core/...`) pasted from
+            // a site on its own domain: `/jira/<product>` starts a page, not a context path.
+            let next = segments
+                .get(i + 1)
+                .map(|n| n.to_ascii_lowercase())
+                .unwrap_or_default();
+            if lower == "jira" && CLOUD_PRODUCTS.contains(&next.as_str()) {
                 break;
             }
             kept.push(seg.clone());
@@ -171,6 +183,23 @@ mod tests {
         assert_eq!(
             n("http://localhost:2990/jira/"),
             "http://localhost:2990/jira"
+        );
+    }
+
+    #[test]
+    fn cloud_product_pages_pasted_from_a_custom_domain_normalise_to_the_site() {
+        assert_eq!(
+            n("https://jira.corp.example/jira/software/projects/ABC/boards/1?selectedIssue=ABC-1"),
+            "https://jira.corp.example"
+        );
+        assert_eq!(
+            n("https://jira.corp.example/jira/software/c/projects/ABC/issues"),
+            "https://jira.corp.example"
+        );
+        // A Data Center context path named jira stays.
+        assert_eq!(
+            n("https://host.example/jira/browse/ABC-1"),
+            "https://host.example/jira"
         );
     }
 

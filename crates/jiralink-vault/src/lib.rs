@@ -69,6 +69,9 @@ pub struct Connection {
     pub gateway_url: Option<String>,
     #[serde(default)]
     pub allow_insecure_http: bool,
+    /// Seconds to wait for an answer (`--timeout`); the client's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 /// A credential's description: everything but its secrets.
@@ -174,7 +177,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
     Ok(())
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` can name a credential (checked before anything is sent, and again at `add`).
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name

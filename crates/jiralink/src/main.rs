@@ -15,7 +15,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "jiralink",
     version,
-    about = "Connect your systems to Jira: credentials, connection tests, access audit, sync, insights, and a Jira simulator"
+    about = "Connect your systems to Jira: credentials, connection tests, access audit, sync, insights, and a Jira simulator",
+    after_help = "Examples:\n  jiralink demo                          # the whole flow against a built-in simulator\n  jiralink credential add prod --url https://acme.atlassian.net --auth cloud-token --email me@acme.com --secret-env JIRA_TOKEN\n  jiralink sync prod && jiralink insights\n  jiralink completions bash > ~/.local/share/bash-completion/completions/jiralink"
 )]
 struct Cli {
     /// Directory holding config, vault and the default SQLite store.
@@ -41,21 +42,41 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the whole flow against a built-in simulator.
+    #[command(after_help = "Examples:\n  jiralink demo\n  jiralink --json demo")]
     Demo(cmd::demo::Args),
     /// Run the Jira simulator.
+    #[command(after_help = "Examples:\n  jiralink sim\n  jiralink sim --bind 127.0.0.1:8080")]
     Sim(Box<cmd::sim::Args>),
     /// Manage credentials: add, list, show, test, rotate, remove.
+    #[command(
+        after_help = "Examples:\n  jiralink credential add prod --url https://acme.atlassian.net --auth cloud-token --email me@acme.com --secret-env JIRA_TOKEN\n  jiralink credential list\n  jiralink credential test prod"
+    )]
     Credential(cmd::credential::Args),
     /// Audit what a credential can see and do: projects, permissions, least-privilege findings.
+    #[command(after_help = "Examples:\n  jiralink access prod\n  jiralink --json access prod")]
     Access(cmd::access::Args),
     /// Mirror Jira into the store: incremental, with deletes, resumable.
+    #[command(
+        after_help = "Examples:\n  jiralink sync prod\n  jiralink --store postgres://jiralink@db.internal/jira sync prod"
+    )]
     Sync(cmd::sync::Args),
     /// Last sync runs, counts, watermarks and errors.
+    #[command(after_help = "Examples:\n  jiralink status\n  jiralink --json status")]
     Status,
     /// Compare the store with Jira (ids per project, sampled update times) and report drift.
+    #[command(after_help = "Examples:\n  jiralink verify prod")]
     Verify(cmd::sync::VerifyArgs),
     /// Delivery insights from the store: flow, sprints, quality, hygiene, forecasts, HTML report.
+    #[command(after_help = "Examples:\n  jiralink insights\n  jiralink --json insights")]
     Insights(Box<cmd::insights::Args>),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  jiralink completions bash > ~/.local/share/bash-completion/completions/jiralink\n  jiralink completions zsh > \"${fpath[1]}/_jiralink\"\n  jiralink completions fish > ~/.config/fish/completions/jiralink.fish"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Output settings every command shares.
@@ -74,18 +95,56 @@ pub struct Global {
     pub quiet: bool,
 }
 
+/// A closed stdout (`jiralink status | head -1`) ends the program quietly, like other Unix tools,
+/// instead of the panic `println!` raises on a broken pipe.
+fn exit_quietly_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_closed_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            // Under --json, a usage error is an object on stdout too.
+            if std::env::args().any(|a| a == "--json") {
+                let message = e.to_string();
+                let first = message
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                json_error("usage", first);
+            }
+            return ExitCode::from(2);
         }
     };
+    if let Command::Completions { shell } = cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "jiralink",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
     init_logging(cli.verbose, cli.quiet);
     let out = Output { json: cli.json };
     let global = Global {
@@ -114,12 +173,33 @@ fn main() -> ExitCode {
             Command::Status => cmd::sync::status(global),
             Command::Verify(args) => cmd::sync::verify(args, global).await,
             Command::Insights(args) => cmd::insights::run(*args, global).await,
+            Command::Completions { .. } => Ok(()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => cmd::exit_code(&e),
+        Err(e) => {
+            let code = cmd::exit_code(&e);
+            // A `Failed` command has printed its own JSON report; any other error becomes one.
+            if out.json && e.downcast_ref::<cmd::Failed>().is_none() {
+                let kind = if code == ExitCode::from(2) {
+                    "usage"
+                } else {
+                    "failed"
+                };
+                json_error(kind, &format!("{e:#}"));
+            }
+            code
+        }
     }
+}
+
+/// `{"error": {"kind": ..., "message": ...}}` on one line of stdout.
+fn json_error(kind: &str, message: &str) {
+    println!(
+        "{}",
+        serde_json::json!({"error": {"kind": kind, "message": message}})
+    );
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -129,10 +209,16 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "info",
         (false, _) => "debug",
     };
+    // JIRALINK_LOG, else RUST_LOG, else what -v / -q ask for.
     let filter = tracing_subscriber::EnvFilter::try_from_env("JIRALINK_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour only for a person at a terminal, and never with NO_COLOR (no-color.org).
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }

@@ -202,8 +202,9 @@ async fn auth_failures_are_not_retried() {
     let r = test_connection(&client).await;
     assert_eq!(r.code, Some(Code::BadCredentials));
     assert_eq!(
-        r.timings.requests, 1,
-        "Jira refuses the login at serverInfo already; a 401 is not tried again"
+        r.timings.requests, 2,
+        "Jira refuses the login at serverInfo already; a 401 is not tried again (the second request \
+         is an anonymous serverInfo that tells the deployment, for auth_kind_mismatch)"
     );
     // One failed login, so the right password still works (no CAPTCHA tripped by retries).
     assert!(test_identity(&dc, "reader").await.ok);
@@ -271,6 +272,28 @@ async fn network_and_tls_failures_are_named() {
         test_connection(&trusted).await.ok,
         "with its CA the same server is fine"
     );
+    // The same CA as DER (what Windows exports) works too.
+    let der = {
+        use base64::Engine;
+        let text = String::from_utf8_lossy(&pem).into_owned();
+        let body: String = text
+            .split("-----BEGIN CERTIFICATE-----")
+            .nth(1)
+            .and_then(|r| r.split("-----END CERTIFICATE-----").next())
+            .expect("a PEM certificate")
+            .split_whitespace()
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("base64")
+    };
+    let trusted = builder(tls.base_url(), AuthKind::Basic, auth_of(id))
+        .extra_ca_pem(der.clone())
+        .build()
+        .await
+        .expect("client");
+    assert!(test_connection(&trusted).await.ok, "a DER CA is trusted");
+    assert!(jiralink_api::client::ca_certificates(&der[..der.len() - 1]).is_err());
     // The certificate names localhost and 127.0.0.1; reach the same server under another name.
     let port = url::Url::parse(tls.base_url())
         .expect("url")
@@ -494,4 +517,38 @@ async fn oauth2_refresh_tokens_rotate() {
         .await
         .expect_err("write");
     assert_eq!(e.diagnosis().code, Code::MissingScope);
+}
+
+#[tokio::test]
+async fn a_wrong_shape_myself_after_serverinfo_is_unexpected_response() {
+    const MYSELF: [&str; 5] = ["[]", "{}", "null", "{\"displayName\": \"x\"", ""];
+    // The context path picks the answer: /v0 ... /v4.
+    let server = fake(|path| {
+        let body = if path.ends_with("/serverInfo") {
+            r#"{"baseUrl":"http://x","version":"9.12.0","versionNumbers":[9,12,0],"deploymentType":"Server","buildNumber":9120000}"#
+        } else {
+            let i: usize = path[2..3].parse().unwrap_or(0);
+            MYSELF[i]
+        };
+        ([("content-type", "application/json")], body).into_response()
+    })
+    .await;
+    for (i, myself) in MYSELF.iter().enumerate() {
+        let code = code_of(any_token(&format!("{server}/v{i}"))).await;
+        assert_eq!(code, Code::UnexpectedResponse, "myself answered {myself:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_404_page_mentioning_jira_with_no_jira_anywhere_is_not_jira() {
+    let server = fake(|_| {
+        (
+            StatusCode::NOT_FOUND,
+            [("content-type", "text/html")],
+            "<html><body>Page not found. Looking for Jira? Ask IT.</body></html>",
+        )
+            .into_response()
+    })
+    .await;
+    assert_eq!(code_of(any_token(&server)).await, Code::NotJira);
 }

@@ -2,3 +2,5 @@
 //! unknown hosts, TLS problems, and small servers that are not Jira. No classifier is mocked.
 
 mod diagnosis;
+mod http_rule;
+mod props;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_vault::{Credential, MasterKey, Secrets, Vault};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::UsageError;
 
@@ -100,13 +100,37 @@ pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBui
                 .unwrap_or_else(|| jiralink_api::oauth2::ATLASSIAN_TOKEN_URL.to_owned()),
         },
     };
-    configured(cred, kind, auth)
+    let mut b = configured(cred, kind, auth)?;
+    // The proxy's password is sealed with the other secrets, not kept in the proxy URL on disk.
+    if let (Some(p), Some(pw)) = (&cred.connection.proxy, secrets.get(PROXY_PASSWORD)) {
+        let mut url = jiralink_api::secure::parse_proxy(p, "the credential's proxy")?;
+        url.set_password(Some(pw.expose_secret()))
+            .map_err(|()| anyhow::anyhow!("the credential's proxy URL cannot carry a password"))?;
+        b = b.proxy(url.as_str());
+    }
+    Ok(b)
 }
+
+/// The name under which a proxy's password is sealed among a credential's secrets.
+pub const PROXY_PASSWORD: &str = "proxy_password";
 
 /// A builder for a credential's site with its TLS, proxy and gateway settings, and `auth`.
 pub fn configured(cred: &Credential, kind: AuthKind, auth: Auth) -> anyhow::Result<ClientBuilder> {
     let site = site::normalize(&cred.url, cred.connection.allow_insecure_http)?;
-    let mut b = ClientBuilder::new(site, kind, auth).gateway_url(&gateway_url(cred));
+    let mut b = ClientBuilder::new(site, kind, auth)
+        .gateway_url(&gateway_url(cred))
+        .allow_insecure_http(cred.connection.allow_insecure_http);
+    if let Some(t) = cred.connection.timeout_secs {
+        b = b.timeout(std::time::Duration::from_secs(t));
+    }
+    if let Ok(mb) = std::env::var("JIRALINK_MAX_RESPONSE_MB") {
+        let mb: usize = mb.trim().parse().ok().filter(|m| *m > 0).ok_or_else(|| {
+            UsageError(format!(
+                "JIRALINK_MAX_RESPONSE_MB is '{mb}': give the largest answer to accept in MB, such as 64"
+            ))
+        })?;
+        b = b.max_response_bytes(mb.saturating_mul(1024 * 1024));
+    }
     if let Some(ca) = &cred.connection.ca_bundle {
         b = b.extra_ca_pem(
             std::fs::read(ca)

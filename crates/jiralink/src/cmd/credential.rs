@@ -25,19 +25,50 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Add a credential; tests it first unless --no-test.
+    #[command(
+        after_help = "Examples:\n  JIRA_TOKEN=... jiralink credential add prod --url https://acme.atlassian.net --auth cloud-token --email me@acme.com --secret-env JIRA_TOKEN\n  jiralink credential add dc --url https://jira.corp.example/jira --auth pat --secret-stdin < token.txt\n  jiralink credential add lab --url https://jira.lab.example --auth pat --ca-bundle corp-ca.pem --timeout 120"
+    )]
     Add(Box<AddArgs>),
-    /// List credentials with their age and expiry.
-    List(PolicyArgs),
+    /// List credentials with their description, age and expiry.
+    #[command(
+        after_help = "Examples:\n  jiralink credential list\n  jiralink credential list --max-age-days 60 --fail-on warning   # for cron: exit 1 on any warning"
+    )]
+    List {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Exit 1 when any credential has a warning (for cron and CI).
+        #[arg(long, value_enum)]
+        fail_on: Option<FailOn>,
+    },
+    /// Change a credential's description, URL, proxy or CA bundle (not its secret: see rotate).
+    #[command(
+        after_help = "Examples:\n  jiralink credential edit prod --description \"sync service user\"\n  jiralink credential edit prod --proxy http://proxy.corp.example:3128\n  jiralink credential edit prod --no-proxy"
+    )]
+    Edit(EditArgs),
     /// Show one credential (never its secret).
+    #[command(
+        after_help = "Examples:\n  jiralink credential show prod\n  jiralink --json credential show prod"
+    )]
     Show {
+        /// The credential's name.
         name: String,
         #[command(flatten)]
         policy: PolicyArgs,
     },
     /// Test a credential's connection and name the cause of any failure.
-    Test { name: String },
+    #[command(
+        after_help = "Examples:\n  jiralink credential test prod\n  jiralink -v credential test prod      # each request: method, path, status, time\n  jiralink --json credential test prod"
+    )]
+    Test {
+        /// The credential's name.
+        name: String,
+    },
     /// Replace a credential's secret: the new one is tested first, the old one kept on failure.
+    #[command(
+        after_help = "Examples:\n  NEW_TOKEN=... jiralink credential rotate prod --secret-env NEW_TOKEN --expires-at 2027-03-01"
+    )]
     Rotate {
+        /// The credential's name.
         name: String,
         #[command(flatten)]
         secret: SecretArgs,
@@ -45,8 +76,23 @@ enum Command {
         #[arg(long)]
         expires_at: Option<String>,
     },
+    /// Make an RSA key pair for a Jira OAuth 1.0a application link: writes the private key and
+    /// prints the public key to paste into Jira.
+    #[command(
+        name = "oauth1-keygen",
+        after_help = "Examples:\n  jiralink credential oauth1-keygen --out ~/.jiralink/jira-oauth.pem\n  jiralink credential add dc --url https://jira.corp.example --auth oauth1 --consumer-key jiralink --private-key-file ~/.jiralink/jira-oauth.pem"
+    )]
+    Oauth1Keygen {
+        /// Where to write the private key (PKCS#8 PEM, mode 0600); an existing file is not replaced.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Remove a credential.
-    Remove { name: String },
+    #[command(after_help = "Examples:\n  jiralink credential remove old-prod")]
+    Remove {
+        /// The credential's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +105,37 @@ struct SecretArgs {
     secret_stdin: bool,
 }
 
+/// What makes `--fail-on` exit 1.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FailOn {
+    /// Any warning (age over the policy, expired or expiring).
+    Warning,
+}
+
+#[derive(Debug, clap::Args)]
+struct EditArgs {
+    /// The credential to change.
+    name: String,
+    /// A new description.
+    #[arg(long)]
+    description: Option<String>,
+    /// A new site URL (same normalisation as at add).
+    #[arg(long)]
+    url: Option<String>,
+    /// A new proxy (its password is sealed in the vault).
+    #[arg(long, conflicts_with = "no_proxy")]
+    proxy: Option<String>,
+    /// Remove the proxy.
+    #[arg(long)]
+    no_proxy: bool,
+    /// A new CA bundle (PEM or DER).
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
+    /// Seconds to wait for Jira's answer.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    timeout: Option<u64>,
+}
+
 #[derive(Debug, clap::Args)]
 struct PolicyArgs {
     /// Warn when a secret is older than this many days.
@@ -68,6 +145,7 @@ struct PolicyArgs {
 
 #[derive(Debug, clap::Args)]
 struct AddArgs {
+    /// A name for the credential: letters, digits, '-', '_' and '.', up to 64 (for example prod).
     name: String,
     /// The Jira site as you open it in a browser (a board or issue URL works too).
     #[arg(long)]
@@ -121,6 +199,9 @@ struct AddArgs {
     /// Keep the credential without testing it.
     #[arg(long)]
     no_test: bool,
+    /// Seconds to wait for Jira's answer (default 30), for slow servers.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    timeout: Option<u64>,
 }
 
 pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
@@ -128,7 +209,9 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let vault = connect::vault(&home)?;
     match args.command {
         Command::Add(a) => add(&vault, *a, global.out).await,
-        Command::List(p) => list(&vault, &p, global.out),
+        Command::List { policy, fail_on } => list(&vault, &policy, fail_on, global.out),
+        Command::Edit(e) => edit(&vault, e, global.out),
+        Command::Oauth1Keygen { out } => oauth1_keygen(&out, global.out),
         Command::Show { name, policy } => show(&vault, &name, &policy, global.out),
         Command::Test { name } => {
             let (cred, mut secrets) = vault.get(&name)?;
@@ -157,11 +240,44 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     }
 }
 
+/// The value of the environment variable `var`, named by `flag`. A name that is not a variable
+/// name is refused without being repeated: it is often the secret itself, pasted by mistake.
+fn env_secret(var: &str, flag: &str) -> anyhow::Result<String> {
+    let looks_like_a_name = var
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !looks_like_a_name {
+        bail!(UsageError(format!(
+            "the value of {flag} does not look like a variable name (did you paste the secret itself?): give the NAME of an environment variable that holds the secret, such as JIRA_TOKEN"
+        )));
+    }
+    std::env::var(var)
+        .map_err(|_| UsageError(format!("the environment variable {var} is not set")).into())
+}
+
+/// A `--proxy` URL checked at `add`, its password (if any) split off to be sealed with the other
+/// secrets. Errors never repeat the URL.
+fn split_proxy(text: &str) -> anyhow::Result<(String, Option<SecretString>)> {
+    let mut url = jiralink_api::secure::parse_proxy(text, "--proxy")
+        .map_err(|e| UsageError(e.to_string()))?;
+    let password = url.password().map(percent_decode).map(SecretString::from);
+    let _ = url.set_password(None);
+    Ok((url.as_str().trim_end_matches('/').to_owned(), password))
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("p={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 /// Reads a secret from the named env var, stdin, or a hidden prompt; never from argv.
 fn read_secret(args: &SecretArgs, what: &str) -> anyhow::Result<SecretString> {
     let value = if let Some(var) = &args.secret_env {
-        std::env::var(var)
-            .map_err(|_| UsageError(format!("the environment variable {var} is not set")))?
+        env_secret(var, "--secret-env")?
     } else if args.secret_stdin {
         let mut line = String::new();
         std::io::stdin()
@@ -179,6 +295,28 @@ fn read_secret(args: &SecretArgs, what: &str) -> anyhow::Result<SecretString> {
         bail!(UsageError(format!("the {what} is empty")));
     }
     Ok(SecretString::from(value))
+}
+
+/// A valid credential name close to `name` (spaces and other characters become '-').
+fn slug(name: &str) -> String {
+    let s: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let s = s.trim_matches('-').to_owned();
+    let s: String = s.chars().take(64).collect();
+    if s.is_empty() {
+        "jira".into()
+    } else {
+        s
+    }
 }
 
 fn parse_date(s: &str) -> anyhow::Result<DateTime<Utc>> {
@@ -219,6 +357,34 @@ async fn test(
 
 async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
     let kind: AuthKind = a.auth.parse().map_err(|e: String| UsageError(e))?;
+    // The name is checked before anything is sent: on Data Center every failed live test counts
+    // toward the CAPTCHA lock.
+    if !jiralink_vault::valid_name(&a.name) {
+        bail!(UsageError(format!(
+            "'{}' is not a valid credential name: use letters, digits, '-', '_' and '.', up to 64 (for example '{}')",
+            a.name,
+            slug(&a.name)
+        )));
+    }
+    if vault.list()?.iter().any(|c| c.name == a.name) {
+        bail!(UsageError(format!(
+            "a credential named '{}' exists already; remove it first or pick another name",
+            a.name
+        )));
+    }
+    if let Some(ca) = &a.ca_bundle {
+        let bytes = std::fs::read(ca)
+            .map_err(|e| UsageError(format!("cannot read the CA bundle {}: {e}", ca.display())))?;
+        jiralink_api::client::ca_certificates(&bytes)
+            .map_err(|e| UsageError(format!("{}: {e}", ca.display())))?;
+    }
+    let (proxy, proxy_password) = match &a.proxy {
+        Some(p) => {
+            let (url, pw) = split_proxy(p)?;
+            (Some(url), pw)
+        }
+        None => (None, None),
+    };
     let site = match site::normalize(&a.url, a.allow_insecure_http) {
         Ok(s) => s,
         Err(e) => match e.diagnosis() {
@@ -244,6 +410,9 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
     };
     let mut params = BTreeMap::new();
     let mut secrets = Secrets::default();
+    if let Some(pw) = proxy_password {
+        secrets.0.insert(connect::PROXY_PASSWORD.into(), pw);
+    }
     match kind {
         AuthKind::Oauth1 => {
             params.insert(
@@ -258,6 +427,9 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
                 .ok_or_else(|| UsageError("--auth oauth1 needs --private-key-file".into()))?;
             let pem = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read the private key {}", path.display()))?;
+            // Bad key input is a usage error (exit 2) naming the formats, before anything is sent.
+            jiralink_api::oauth1::private_key(&pem)
+                .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
             secrets
                 .0
                 .insert("private_key_pem".into(), SecretString::from(pem.clone()));
@@ -284,8 +456,7 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
                     "--auth oauth2 needs --client-secret-env VAR (the app's client secret)".into(),
                 )
             })?;
-            let client_secret = std::env::var(&var)
-                .map_err(|_| UsageError(format!("the environment variable {var} is not set")))?;
+            let client_secret = env_secret(&var, "--client-secret-env")?;
             secrets
                 .0
                 .insert("client_secret".into(), SecretString::from(client_secret));
@@ -320,9 +491,10 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
         connection: Connection {
             ca_bundle: a.ca_bundle,
             client_cert: a.client_cert,
-            proxy: a.proxy,
+            proxy,
             gateway_url: a.gateway_url,
             allow_insecure_http: a.allow_insecure_http,
+            timeout_secs: a.timeout,
         },
     };
     if !a.no_test {
@@ -369,6 +541,7 @@ async fn oauth1_dance(
             proxy: a.proxy.clone(),
             gateway_url: None,
             allow_insecure_http: a.allow_insecure_http,
+            timeout_secs: a.timeout,
         },
     };
     let auth = jiralink_api::Auth::OAuth1 {
@@ -461,15 +634,24 @@ fn credential_json(c: &Credential, p: &PolicyArgs, now: DateTime<Utc>) -> serde_
     })
 }
 
-fn list(vault: &Vault, p: &PolicyArgs, out: Output) -> anyhow::Result<()> {
+fn list(vault: &Vault, p: &PolicyArgs, fail_on: Option<FailOn>, out: Output) -> anyhow::Result<()> {
     let now = Utc::now();
     let creds = vault.list()?;
+    let warned = creds.iter().any(|c| !warnings(c, p, now).is_empty());
+    let verdict = || -> anyhow::Result<()> {
+        match fail_on {
+            Some(FailOn::Warning) if warned => {
+                eprintln!("failing: a credential has a warning (--fail-on warning)");
+                Err(Failed.into())
+            }
+            _ => Ok(()),
+        }
+    };
     if out.json {
-        println!(
-            "{}",
-            serde_json::Value::Array(creds.iter().map(|c| credential_json(c, p, now)).collect())
-        );
-        return Ok(());
+        let rows: Vec<serde_json::Value> =
+            creds.iter().map(|c| credential_json(c, p, now)).collect();
+        println!("{}", json!({"credentials": rows, "warnings": warned}));
+        return verdict();
     }
     if creds.is_empty() {
         println!(
@@ -482,6 +664,7 @@ fn list(vault: &Vault, p: &PolicyArgs, out: Output) -> anyhow::Result<()> {
         .map(|c| {
             vec![
                 c.name.clone(),
+                cut(&c.description, 40),
                 c.auth.clone(),
                 c.url.clone(),
                 c.identity.clone().unwrap_or_default(),
@@ -495,10 +678,107 @@ fn list(vault: &Vault, p: &PolicyArgs, out: Output) -> anyhow::Result<()> {
         .collect();
     print_table(
         &[
-            "NAME", "AUTH", "URL", "IDENTITY", "AGE", "EXPIRES", "WARNINGS",
+            "NAME",
+            "DESCRIPTION",
+            "AUTH",
+            "URL",
+            "IDENTITY",
+            "AGE",
+            "EXPIRES",
+            "WARNINGS",
         ],
         &rows,
     );
+    verdict()
+}
+
+/// `text` cut to `max` characters for a table cell (an ellipsis marks the cut).
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+fn oauth1_keygen(path: &std::path::Path, out: Output) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+    let (private, public) = jiralink_api::oauth1::generate_key().map_err(anyhow::Error::msg)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        UsageError(format!(
+            "cannot create {} ({e}): give a new file; an existing key is never replaced",
+            path.display()
+        ))
+    })?;
+    file.write_all(private.expose_secret().as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if out.json {
+        println!(
+            "{}",
+            json!({"private_key_file": path, "public_key_pem": public})
+        );
+    } else {
+        println!("Private key written to {} (mode 0600).", path.display());
+        println!("In Jira: Administration > Applications > Application links: create a link for jiralink, choose");
+        println!("OAuth 1.0a incoming authentication, pick a consumer key (for example jiralink) and paste this public key:\n");
+        print!("{public}");
+        println!("\nThen: jiralink credential add NAME --url URL --auth oauth1 --consumer-key KEY --private-key-file {}", path.display());
+    }
+    Ok(())
+}
+
+fn edit(vault: &Vault, e: EditArgs, out: Output) -> anyhow::Result<()> {
+    let (mut cred, mut secrets) = vault.get(&e.name)?;
+    if let Some(d) = e.description {
+        cred.description = d;
+    }
+    if let Some(u) = &e.url {
+        let site = site::normalize(u, cred.connection.allow_insecure_http)
+            .map_err(|err| UsageError(err.to_string()))?;
+        cred.url = site::base_str(&site);
+    }
+    if let Some(ca) = e.ca_bundle {
+        let bytes = std::fs::read(&ca).map_err(|err| {
+            UsageError(format!("cannot read the CA bundle {}: {err}", ca.display()))
+        })?;
+        jiralink_api::client::ca_certificates(&bytes)
+            .map_err(|err| UsageError(format!("{}: {err}", ca.display())))?;
+        cred.connection.ca_bundle = Some(ca);
+    }
+    if let Some(t) = e.timeout {
+        cred.connection.timeout_secs = Some(t);
+    }
+    if e.no_proxy {
+        cred.connection.proxy = None;
+        secrets.0.remove(connect::PROXY_PASSWORD);
+    }
+    if let Some(p) = &e.proxy {
+        let (url, pw) = split_proxy(p)?;
+        cred.connection.proxy = Some(url);
+        match pw {
+            Some(pw) => secrets.0.insert(connect::PROXY_PASSWORD.into(), pw),
+            None => secrets.0.remove(connect::PROXY_PASSWORD),
+        };
+    }
+    vault.replace(cred.clone(), &secrets)?;
+    if out.json {
+        println!("{}", json!({"edited": cred.name}));
+    } else {
+        println!(
+            "edited {}; `jiralink credential test {}` checks it",
+            cred.name, cred.name
+        );
+    }
     Ok(())
 }
 
@@ -576,7 +856,7 @@ pub fn print_report(cred: &Credential, r: &ConnectionReport, out: Output) {
         println!(
             "  deployment  Jira {} {}{}",
             d.kind,
-            d.version,
+            cut(&d.version, 40),
             d.build.map(|b| format!(" (build {b})")).unwrap_or_default()
         );
     }
@@ -586,16 +866,19 @@ pub fn print_report(cred: &Credential, r: &ConnectionReport, out: Output) {
             .clone()
             .or(a.username.clone())
             .unwrap_or_default();
+        // Fields from the server are cut in human output: a hostile or broken server cannot flood
+        // the terminal (the JSON form keeps them whole).
+        let id = cut(&id, 128);
         let email = a
             .email
             .as_deref()
-            .map(|e| format!(" <{e}>"))
+            .map(|e| format!(" <{}>", cut(e, 128)))
             .unwrap_or_default();
         println!(
             "  account     {}{email} ({id}), {}, time zone {}",
-            a.display_name,
+            cut(&a.display_name, 80),
             if a.active { "active" } else { "inactive" },
-            a.time_zone.as_deref().unwrap_or("?")
+            cut(a.time_zone.as_deref().unwrap_or("?"), 64)
         );
     }
     println!("  auth        {} via {}", r.auth, r.base_url);

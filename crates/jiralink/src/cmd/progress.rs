@@ -50,6 +50,8 @@ impl Reporter {
             let line = line(&name, p, now - s.started);
             let mut err = std::io::stderr().lock();
             if tty {
+                // A redrawn line must not wrap, or each redraw leaves a line behind.
+                let line = fit(&line, terminal_width());
                 let _ = write!(err, "\r\x1b[2K{line}");
                 s.drawn = true;
             } else {
@@ -67,6 +69,26 @@ impl Reporter {
             }
         }
     }
+}
+
+/// The terminal's width as the shell exports it (`COLUMNS`), else the classic 80.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|w| *w >= 20)
+        .unwrap_or(80)
+}
+
+/// `line` cut to fit in `width` columns (one left free for the cursor), an ellipsis marking the cut.
+fn fit(line: &str, width: usize) -> String {
+    let room = width.saturating_sub(1).max(1);
+    if line.chars().count() <= room {
+        return line.to_owned();
+    }
+    let mut s: String = line.chars().take(room - 1).collect();
+    s.push('…');
+    s
 }
 
 fn line(name: &str, p: &Progress, elapsed: Duration) -> String {
@@ -127,6 +149,15 @@ fn line(name: &str, p: &Progress, elapsed: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_progress_line_fits_the_terminal() {
+        let long = "prod: 12345 issues written · worklog feeds: 999 worklogs, 12 issues read on their own · boards 3 · 120 s · ETA 45 s · 250 records/s";
+        let cut = fit(long, 80);
+        assert_eq!(cut.chars().count(), 79);
+        assert!(cut.ends_with('…'));
+        assert_eq!(fit("short", 80), "short");
+    }
 
     #[test]
     fn each_phase_has_its_own_line() {

@@ -107,7 +107,7 @@ impl Session {
     }
 
     /// Every byte the session produced: outputs, and all files under home (vault, key, logs).
-    fn assert_never_seen(&self, secret: &str) {
+    pub fn assert_never_seen(&self, secret: &str) {
         for (n, o) in self.outputs.iter().enumerate() {
             assert!(!o.contains(secret), "output #{n} shows the secret:\n{o}");
         }
@@ -230,8 +230,8 @@ async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
 
     let r = s.run(&["--json", "credential", "list"], None, &[]);
     let list: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON list");
-    assert_eq!(list[0]["name"], "prod");
-    assert_eq!(list[0]["description"], "service user");
+    assert_eq!(list["credentials"][0]["name"], "prod");
+    assert_eq!(list["credentials"][0]["description"], "service user");
     let r = s.run(&["credential", "show", "prod"], None, &[]);
     assert!(r.stdout.contains("cloud-token"));
 

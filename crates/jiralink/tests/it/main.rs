@@ -3,6 +3,7 @@
 
 mod access;
 mod credential;
+mod hardening;
 mod insights;
 mod insights_postgres;
 mod postgres;
