@@ -570,3 +570,154 @@ pub struct NewProject {
     pub project_type: ProjectType,
     pub lead: UserIx,
 }
+
+/// What an Agile `PUT/POST sprint/{id}` asks to change; `None` leaves a value as it is.
+#[derive(Debug, Default)]
+pub struct SprintChange {
+    pub name: Option<String>,
+    pub goal: Option<String>,
+    pub start: Option<Millis>,
+    pub end: Option<Millis>,
+    /// `future`, `active` or `closed`.
+    pub state: Option<String>,
+}
+
+impl Site {
+    /// Creates a future sprint on `board` and returns its id.
+    pub fn create_sprint(
+        &mut self,
+        board: u32,
+        name: String,
+        start: Option<Millis>,
+        end: Option<Millis>,
+        goal: String,
+    ) -> u32 {
+        let id = self.next_sprint_id;
+        self.next_sprint_id += 1;
+        let created = self.now();
+        self.sprints.push(Sprint {
+            id,
+            board,
+            name,
+            state: SprintState::Future,
+            start,
+            end,
+            complete: None,
+            created,
+            goal,
+        });
+        id
+    }
+
+    /// Renames, re-dates, starts or closes sprint `id`, as Jira allows (future → active → closed);
+    /// `Err` names a state move Jira refuses, and then nothing changes.
+    pub fn update_sprint(&mut self, id: u32, change: SprintChange) -> Result<(), String> {
+        let now = self.now();
+        let Some(s) = self.sprints.iter_mut().find(|s| s.id == id) else {
+            return Err(format!("Sprint with id {id} does not exist."));
+        };
+        let next = match change.state.as_deref() {
+            None => None,
+            Some("active") if s.state == SprintState::Future => Some(SprintState::Active),
+            Some("closed") if s.state == SprintState::Active => Some(SprintState::Closed),
+            Some(other) if other == s.state.as_str() => None,
+            Some(other) => {
+                return Err(format!(
+                    "A {} sprint cannot become {other}.",
+                    s.state.as_str()
+                ))
+            }
+        };
+        if let Some(name) = change.name {
+            s.name = name;
+        }
+        if let Some(goal) = change.goal {
+            s.goal = goal;
+        }
+        if change.start.is_some() {
+            s.start = change.start;
+        }
+        if change.end.is_some() {
+            s.end = change.end;
+        }
+        match next {
+            Some(SprintState::Active) => {
+                s.state = SprintState::Active;
+                s.start = s.start.or(Some(now));
+                s.end = s.end.or(Some(now + 14 * 86_400_000));
+            }
+            Some(SprintState::Closed) => {
+                s.state = SprintState::Closed;
+                s.complete = Some(now);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Site {
+    /// Adds a remote link to `issue`, or, when one with the same `global_id` exists, replaces its
+    /// object (Jira's upsert); returns the link's id and whether it was created.
+    pub fn upsert_remote_link(
+        &mut self,
+        issue: IssueId,
+        global_id: Option<String>,
+        url: String,
+        title: String,
+    ) -> Option<(u64, bool)> {
+        let next = self.next_link_id;
+        let i = self.issue_mut(issue)?;
+        let existing = global_id.as_ref().and_then(|g| {
+            i.remote_links
+                .iter_mut()
+                .find(|l| l.global_id.as_ref() == Some(g))
+        });
+        if let Some(l) = existing {
+            l.url = url;
+            l.title = title;
+            return Some((l.id, false));
+        }
+        i.remote_links.push(RemoteLink {
+            id: next,
+            global_id,
+            url,
+            title,
+        });
+        self.next_link_id += 1;
+        Some((next, true))
+    }
+
+    /// Replaces the object of remote link `link` of `issue` (and its global id when given).
+    pub fn update_remote_link(
+        &mut self,
+        issue: IssueId,
+        link: u64,
+        url: String,
+        title: String,
+        global_id: Option<String>,
+    ) -> bool {
+        let Some(l) = self
+            .issue_mut(issue)
+            .and_then(|i| i.remote_links.iter_mut().find(|l| l.id == link))
+        else {
+            return false;
+        };
+        l.url = url;
+        l.title = title;
+        if global_id.is_some() {
+            l.global_id = global_id;
+        }
+        true
+    }
+
+    /// Deletes remote link `link` of `issue`.
+    pub fn delete_remote_link(&mut self, issue: IssueId, link: u64) -> bool {
+        let Some(i) = self.issue_mut(issue) else {
+            return false;
+        };
+        let before = i.remote_links.len();
+        i.remote_links.retain(|l| l.id != link);
+        i.remote_links.len() != before
+    }
+}

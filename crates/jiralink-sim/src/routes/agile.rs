@@ -409,26 +409,18 @@ async fn create_sprint(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) -
     {
         return forbidden("You do not have permission to manage sprints on this board.");
     }
-    let id = site.next_sprint_id;
-    site.next_sprint_id += 1;
-    let created = site.now();
-    let sprint = Sprint {
-        id,
-        board,
-        name: name.to_owned(),
-        state: SprintState::Future,
-        start,
-        end,
-        complete: None,
-        created,
-        goal: body
-            .get("goal")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-    };
-    let out = ctx.view(&site).sprint(&sprint);
-    site.sprints.push(sprint);
+    let goal = body
+        .get("goal")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let id = site.create_sprint(board, name.to_owned(), start, end, goal);
+    let out = ctx.view(&site).sprint(
+        site.sprints
+            .iter()
+            .find(|s| s.id == id)
+            .expect("the sprint just created"),
+    );
     drop(site);
     state.touch();
     (StatusCode::CREATED, axum::Json(out)).into_response()
@@ -465,40 +457,16 @@ async fn update_sprint(
     {
         return forbidden("You do not have permission to manage sprints on this board.");
     }
-    let now = site.now();
-    let Some(s) = site.sprints.iter_mut().find(|s| s.id == sid) else {
-        return sprint_not_found(&id);
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let change = crate::ops::SprintChange {
+        name: text("name"),
+        goal: text("goal"),
+        start,
+        end,
+        state: text("state"),
     };
-    if let Some(name) = body.get("name").and_then(Value::as_str) {
-        s.name = name.to_owned();
-    }
-    if let Some(goal) = body.get("goal").and_then(Value::as_str) {
-        s.goal = goal.to_owned();
-    }
-    if start.is_some() {
-        s.start = start;
-    }
-    if end.is_some() {
-        s.end = end;
-    }
-    match body.get("state").and_then(Value::as_str) {
-        None => {}
-        Some("active") if s.state == SprintState::Future => {
-            s.state = SprintState::Active;
-            s.start = s.start.or(Some(now));
-            s.end = s.end.or(Some(now + 14 * 86_400_000));
-        }
-        Some("closed") if s.state == SprintState::Active => {
-            s.state = SprintState::Closed;
-            s.complete = Some(now);
-        }
-        Some(other) if other == s.state.as_str() => {}
-        Some(other) => {
-            return bad_request(&format!(
-                "A {} sprint cannot become {other}.",
-                s.state.as_str()
-            ))
-        }
+    if let Err(e) = site.update_sprint(sid, change) {
+        return bad_request(&e);
     }
     let out = ctx.view(&site).sprint(
         site.sprints

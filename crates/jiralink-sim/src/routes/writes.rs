@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::issues;
 use super::{bad_request, forbidden, issue_not_found, ok, visible, JsonBody, Params, SharedState};
-use crate::model::{IssueId, Permission, ProjectIx, RemoteLink, Site, UserIx};
+use crate::model::{IssueId, Permission, ProjectIx, Site, UserIx};
 use crate::ops::{NewIssue, NewWorklog, TextField};
 use crate::render::plain_text;
 use crate::server::{jira_error, Ctx, Shared};
@@ -894,34 +894,14 @@ async fn add_remote_link(
         Ok(i) => i,
         Err(r) => return r,
     };
-    let next = site.next_link_id;
-    let Some(i) = site.issue_mut(issue) else {
+    let Some((link_id, created)) = site.upsert_remote_link(issue, global_id, url, title) else {
         return issue_not_found();
     };
-    let existing = global_id.as_ref().and_then(|g| {
-        i.remote_links
-            .iter_mut()
-            .find(|l| l.global_id.as_ref() == Some(g))
-    });
-    let (link_id, status) = match existing {
-        Some(l) => {
-            l.url = url;
-            l.title = title;
-            (l.id, StatusCode::OK)
-        }
-        None => {
-            i.remote_links.push(RemoteLink {
-                id: next,
-                global_id,
-                url,
-                title,
-            });
-            (next, StatusCode::CREATED)
-        }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
-    if status == StatusCode::CREATED {
-        site.next_link_id += 1;
-    }
     drop(site);
     state.touch();
     let api = if ctx.v3 { 3 } else { 2 };
@@ -941,13 +921,13 @@ fn remote_link_object(body: &Value) -> Result<(String, String), Response> {
     Ok((url.to_owned(), title.to_owned()))
 }
 
-/// The remote link `link` of the issue, as `(issue, index in its remote links)`.
+/// The remote link `link` of the issue, as `(issue, link id)`.
 fn remote_link_target(
     site: &Site,
     ctx: &Ctx,
     id: &str,
     link: &str,
-) -> Result<(IssueId, usize), Response> {
+) -> Result<(IssueId, u64), Response> {
     let issue = target(site, ctx, id, Permission::LinkIssues)?;
     let Ok(link_id) = link.parse::<u64>() else {
         return Err(bad_request(&format!(
@@ -955,8 +935,8 @@ fn remote_link_target(
         )));
     };
     site.issue(issue)
-        .and_then(|i| i.remote_links.iter().position(|l| l.id == link_id))
-        .map(|n| (issue, n))
+        .filter(|i| i.remote_links.iter().any(|l| l.id == link_id))
+        .map(|_| (issue, link_id))
         .ok_or_else(|| issues::remote_link_not_found(link))
 }
 
@@ -976,16 +956,11 @@ async fn update_remote_link(
         Ok(x) => x,
         Err(r) => return r,
     };
-    if let Some(l) = site
-        .issue_mut(issue)
-        .and_then(|i| i.remote_links.get_mut(n))
-    {
-        l.url = url;
-        l.title = title;
-        if let Some(g) = body.get("globalId").and_then(Value::as_str) {
-            l.global_id = Some(g.to_owned());
-        }
-    }
+    let global_id = body
+        .get("globalId")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    site.update_remote_link(issue, n, url, title, global_id);
     drop(site);
     state.touch();
     no_content()
@@ -1002,9 +977,7 @@ async fn delete_remote_link(
         Ok(x) => x,
         Err(r) => return r,
     };
-    if let Some(i) = site.issue_mut(issue) {
-        i.remote_links.remove(n);
-    }
+    site.delete_remote_link(issue, n);
     drop(site);
     state.touch();
     no_content()

@@ -463,3 +463,46 @@ async fn a_transition_records_the_resolution_it_sets() {
         .clone();
     assert_eq!(item["toString"], "Won't Do", "{last}");
 }
+
+/// Sprint writes go through `ops`: a sprint is created future, started, closed; a move Jira
+/// refuses (closed back to active) answers 400 and changes nothing, not even the name sent with it.
+#[tokio::test]
+async fn sprints_move_future_active_closed_and_refused_moves_change_nothing() {
+    let sim = start(Deployment::Cloud).await;
+    let admin = Client::as_identity(&sim, "admin");
+    let boards = admin.get("/rest/agile/1.0/board?type=scrum").await;
+    let board = boards.body["values"][0]["id"]
+        .as_i64()
+        .expect("a scrum board");
+    let created = admin
+        .post(
+            "/rest/agile/1.0/sprint",
+            serde_json::json!({"name": "Ops sprint", "originBoardId": board}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["state"], "future");
+    let id = created.body["id"].as_i64().expect("id");
+    let path = format!("/rest/agile/1.0/sprint/{id}");
+    let started = admin
+        .post(&path, serde_json::json!({"state": "active"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert_eq!(started.body["state"], "active");
+    assert!(started.body["startDate"].is_string(), "{}", started.body);
+    let closed = admin
+        .post(&path, serde_json::json!({"state": "closed"}))
+        .await;
+    assert_eq!(closed.body["state"], "closed", "{}", closed.body);
+    assert!(closed.body["completeDate"].is_string(), "{}", closed.body);
+    let refused = admin
+        .post(
+            &path,
+            serde_json::json!({"state": "active", "name": "Renamed"}),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let now = admin.get(&path).await;
+    assert_eq!(now.body["name"], "Ops sprint", "{}", now.body);
+    assert_eq!(now.body["state"], "closed");
+}
