@@ -428,15 +428,7 @@ fn id_filter(p: &Params) -> Vec<String> {
 }
 
 /// Cloud `priority/search`: priorities a page (default 50), filtered by id, name, default.
-async fn priority_search(
-    state: SharedState,
-    ctx: Ctx,
-    p: Params,
-    method: axum::http::Method,
-) -> Response {
-    if state.cfg.gen.deployment != Deployment::Cloud {
-        return super::no_such_resource(&method);
-    }
+async fn priority_search(state: SharedState, ctx: Ctx, p: Params) -> Response {
     let (start, max) = match paging(&p, 50, 50) {
         Ok(x) => x,
         Err(r) => return r,
@@ -480,15 +472,7 @@ async fn resolution_get(state: SharedState, ctx: Ctx, Path(id): Path<String>) ->
 
 /// Cloud `resolution/search`: resolutions a page (default 50), filtered by id and default.
 /// The site's default resolution is "Done" (the first one when there is none by that name).
-async fn resolution_search(
-    state: SharedState,
-    ctx: Ctx,
-    p: Params,
-    method: axum::http::Method,
-) -> Response {
-    if state.cfg.gen.deployment != Deployment::Cloud {
-        return super::no_such_resource(&method);
-    }
+async fn resolution_search(state: SharedState, ctx: Ctx, p: Params) -> Response {
     let (start, max) = match paging(&p, 50, 50) {
         Ok(x) => x,
         Err(r) => return r,

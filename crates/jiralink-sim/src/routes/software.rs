@@ -1,11 +1,11 @@
 //! Jira Software Cloud's token-paged issue lists under `/rest/software/1.0` (board issues, board
 //! backlog, sprint issues, and the board's approximate count), which newer clients use in place of
-//! the startAt-paged Agile lists. Cloud only: Data Center answers 404.
+//! the startAt-paged Agile lists. Cloud only: the front answers them on Data Center as Data Center
+//! answers an unknown resource.
 
 use std::sync::Arc;
 
 use axum::extract::Path;
-use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -16,7 +16,7 @@ use super::agile::{visible_board, visible_sprint};
 use super::search::{list_binding, open_token, render_page, seal_token};
 use super::{bad_request, ok, Params, SharedState};
 use crate::jql;
-use crate::model::{Deployment, Issue, IssueId, Site, SprintState, StatusCategory};
+use crate::model::{Issue, IssueId, Site, SprintState, StatusCategory};
 use crate::render::{Expand, FieldSelection};
 use crate::server::{Ctx, Shared};
 
@@ -124,24 +124,7 @@ fn token_page(
     .into_response()
 }
 
-fn cloud_only(state: &Shared, method: &Method) -> Result<(), Response> {
-    if state.cfg.gen.deployment == Deployment::Cloud {
-        Ok(())
-    } else {
-        Err(super::no_such_resource(method))
-    }
-}
-
-async fn board_issues(
-    state: SharedState,
-    ctx: Ctx,
-    method: Method,
-    Path(id): Path<String>,
-    p: Params,
-) -> Response {
-    if let Err(r) = cloud_only(&state, &method) {
-        return r;
-    }
+async fn board_issues(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {
     let site = state.site.read();
     let project = match visible_board(&site, &ctx, &id) {
         Ok(b) => b.project,
@@ -153,16 +136,7 @@ async fn board_issues(
     }
 }
 
-async fn board_count(
-    state: SharedState,
-    ctx: Ctx,
-    method: Method,
-    Path(id): Path<String>,
-    p: Params,
-) -> Response {
-    if let Err(r) = cloud_only(&state, &method) {
-        return r;
-    }
+async fn board_count(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {
     let site = state.site.read();
     let project = match visible_board(&site, &ctx, &id) {
         Ok(b) => b.project,
@@ -178,13 +152,9 @@ async fn board_count(
 async fn board_backlog(
     state: SharedState,
     ctx: Ctx,
-    method: Method,
     Path(id): Path<String>,
     p: Params,
 ) -> Response {
-    if let Err(r) = cloud_only(&state, &method) {
-        return r;
-    }
     let site = state.site.read();
     let project = match visible_board(&site, &ctx, &id) {
         Ok(b) => b.project,
@@ -216,13 +186,9 @@ async fn board_backlog(
 async fn sprint_issues(
     state: SharedState,
     ctx: Ctx,
-    method: Method,
     Path(id): Path<String>,
     p: Params,
 ) -> Response {
-    if let Err(r) = cloud_only(&state, &method) {
-        return r;
-    }
     let site = state.site.read();
     let sprint = match visible_sprint(&site, &ctx, &id) {
         Ok(s) => s.id,
