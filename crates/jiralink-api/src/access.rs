@@ -79,13 +79,54 @@ pub enum Severity {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
+    /// What `access --ack` names: the kind, and for a finding about one project, scope or
+    /// permission `kind:WHAT` (`project_appeared:ABC`, `missing_scope:sync:boards`).
+    #[serde(default)]
+    pub id: String,
     /// `site_admin`, `project_admin`, `delete_rights`, `write_scope_on_read_only`,
-    /// `missing_permission`, `missing_scope`, `project_appeared`, `project_vanished`.
+    /// `missing_permission`, `missing_scope`, `project_appeared`, `project_vanished`,
+    /// `grant_needed`, `rotation_due`, `token_expiring`.
     pub kind: String,
     pub severity: Severity,
     pub message: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub projects: Vec<String>,
+    /// Set when someone accepted (acknowledged) the finding: it is shown, but no longer fails
+    /// `--fail-on warning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Acceptance>,
+}
+
+impl Finding {
+    /// A finding whose id is its kind.
+    pub fn new(kind: &str, severity: Severity, message: String, projects: Vec<String>) -> Finding {
+        Finding {
+            id: kind.to_owned(),
+            kind: kind.to_owned(),
+            severity,
+            message,
+            projects,
+            accepted: None,
+        }
+    }
+
+    /// A finding about one thing (`what`): its id is `kind:what`.
+    pub fn about(kind: &str, what: &str, severity: Severity, message: String) -> Finding {
+        Finding {
+            id: format!("{kind}:{what}"),
+            ..Finding::new(kind, severity, message, Vec::new())
+        }
+    }
+}
+
+/// Who accepted a finding, when and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Acceptance {
+    /// The local (OS) user who ran `access --ack`.
+    pub by: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +143,10 @@ pub struct AccessReport {
     pub features: Vec<crate::scopes::FeatureScopes>,
     pub findings: Vec<Finding>,
     pub requests: u32,
+    /// Where the grant-needed check learnt which projects exist on the site: the name of an admin
+    /// credential of the same site, or null when none was found (no grant-needed findings then).
+    #[serde(default)]
+    pub site_projects_from: Option<String>,
 }
 
 /// Runs the audit. `previous` is the project list of the last audit, to notice changes.
@@ -133,13 +178,15 @@ pub async fn audit(
         client.kind(),
         previous,
     );
-    for (_, message) in crate::scopes::missing_features(&features, profile == Profile::ReadWrite) {
-        findings.push(Finding {
-            kind: "missing_scope".into(),
-            severity: Severity::Warning,
+    for (feature, message) in
+        crate::scopes::missing_features(&features, profile == Profile::ReadWrite)
+    {
+        findings.push(Finding::about(
+            "missing_scope",
+            feature.name,
+            Severity::Warning,
             message,
-            projects: vec![],
-        });
+        ));
     }
     Ok(AccessReport {
         profile,
@@ -149,6 +196,7 @@ pub async fn audit(
         features,
         findings,
         requests: client.requests() - before,
+        site_projects_from: None,
     })
 }
 
@@ -305,23 +353,23 @@ fn findings(
             .collect()
     };
     if site_admin {
-        out.push(Finding { kind: "site_admin".into(), severity: Severity::Warning, message: "The account is a Jira administrator (ADMINISTER): far more than any integration needs. Use a dedicated user without admin rights.".into(), projects: vec![] });
+        out.push(Finding::new("site_admin", Severity::Warning, "The account is a Jira administrator (ADMINISTER): far more than any integration needs. Use a dedicated user without admin rights, or accept it (`access NAME --ack site_admin --reason ...`) where a vendor requires admin.".into(), vec![]));
     }
     let admin = with("administer");
     if !admin.is_empty() {
-        out.push(Finding {
-            kind: "project_admin".into(),
-            severity: Severity::Warning,
-            message: format!(
+        out.push(Finding::new(
+            "project_admin",
+            Severity::Warning,
+            format!(
                 "The account administers {} project(s); integrations do not need project admin.",
                 admin.len()
             ),
-            projects: admin,
-        });
+            admin,
+        ));
     }
     let delete = with("delete");
     if !delete.is_empty() {
-        out.push(Finding { kind: "delete_rights".into(), severity: Severity::Warning, message: format!("The account may delete issues in {} project(s); remove DELETE_ISSUES from its groups.", delete.len()), projects: delete });
+        out.push(Finding::new("delete_rights", Severity::Warning, format!("The account may delete issues in {} project(s); remove DELETE_ISSUES from its groups.", delete.len()), delete));
     }
     if profile == Profile::ReadOnly
         && matches!(
@@ -330,12 +378,12 @@ fn findings(
         )
         && !missing_scopes.iter().any(|s| s == "write:jira-work")
     {
-        out.push(Finding { kind: "write_scope_on_read_only".into(), severity: Severity::Warning, message: "The token has write:jira-work, but the read-only profile never writes: make a token with read scopes only.".into(), projects: vec![] });
+        out.push(Finding::new("write_scope_on_read_only", Severity::Warning, "The token has write:jira-work, but the read-only profile never writes: make a token with read scopes only.".into(), vec![]));
     }
     if profile == Profile::ReadOnly {
         let writable = with("edit");
         if !writable.is_empty() && !site_admin {
-            out.push(Finding { kind: "write_permission_on_read_only".into(), severity: Severity::Info, message: format!("The account may edit issues in {} project(s) although the read-only profile never writes.", writable.len()), projects: writable });
+            out.push(Finding::new("write_permission_on_read_only", Severity::Info, format!("The account may edit issues in {} project(s) although the read-only profile never writes.", writable.len()), writable));
         }
     }
     for need in profile.needs() {
@@ -346,46 +394,119 @@ fn findings(
             .collect();
         if !lacking.is_empty() {
             out.push(Finding {
-                kind: "missing_permission".into(),
-                severity: Severity::Warning,
-                message: format!(
-                    "The {} profile needs '{need}', which the account lacks in {} project(s).",
-                    profile_name(profile),
-                    lacking.len()
-                ),
-                projects: lacking,
+                projects: lacking.clone(),
+                ..Finding::about(
+                    "missing_permission",
+                    need,
+                    Severity::Warning,
+                    format!(
+                        "The {} profile needs '{need}', which the account lacks in {} project(s).",
+                        profile_name(profile),
+                        lacking.len()
+                    ),
+                )
             });
         }
     }
-    if let Some(prev) = previous {
-        let now: Vec<&str> = projects.iter().map(|p| p.key.as_str()).collect();
-        let before: Vec<&str> = prev.iter().map(|p| p.key.as_str()).collect();
-        let appeared: Vec<String> = now
-            .iter()
-            .filter(|k| !before.contains(k))
-            .map(|k| (*k).to_owned())
-            .collect();
-        let vanished: Vec<String> = before
-            .iter()
-            .filter(|k| !now.contains(k))
-            .map(|k| (*k).to_owned())
-            .collect();
-        if !appeared.is_empty() {
+    if let Some(baseline) = previous {
+        out.extend(watch(projects, baseline));
+    }
+    out
+}
+
+/// The project watch against the baseline (the projects the credential saw at its first audit,
+/// moved on only by acknowledging a change): one finding per project that appeared or vanished,
+/// listed on every audit until acknowledged or undone.
+pub fn watch(projects: &[ProjectAccess], baseline: &[ProjectAccess]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for p in projects {
+        if !baseline.iter().any(|b| b.key == p.key) {
             out.push(Finding {
-                kind: "project_appeared".into(),
-                severity: Severity::Info,
-                message: format!(
-                    "{} project(s) became visible since the last audit.",
-                    appeared.len()
-                ),
-                projects: appeared,
+                projects: vec![p.key.clone()],
+                ..Finding::about(
+                    "project_appeared",
+                    &p.key,
+                    Severity::Info,
+                    format!(
+                        "{} became visible since the baseline: acknowledge it to add it.",
+                        p.key
+                    ),
+                )
             });
         }
-        if !vanished.is_empty() {
-            out.push(Finding { kind: "project_vanished".into(), severity: Severity::Warning, message: format!("{} project(s) are no longer visible since the last audit: was access removed, or the project archived?", vanished.len()), projects: vanished });
+    }
+    for b in baseline {
+        if !projects.iter().any(|p| p.key == b.key) {
+            out.push(Finding {
+                projects: vec![b.key.clone()],
+                ..Finding::about(
+                    "project_vanished",
+                    &b.key,
+                    Severity::Warning,
+                    format!("{} is no longer visible: was access removed, or the project archived? Its synced rows stay in the store.", b.key),
+                )
+            });
         }
     }
     out
+}
+
+/// Projects that exist on the site (as an admin credential of the same site sees them) but that
+/// this credential cannot browse: one `grant_needed` finding each, until granted.
+pub fn grant_needed(
+    projects: &[ProjectAccess],
+    site: &[ProjectAccess],
+    admin: &str,
+) -> Vec<Finding> {
+    site.iter()
+        .filter(|s| !projects.iter().any(|p| p.key == s.key))
+        .map(|s| Finding {
+            projects: vec![s.key.clone()],
+            ..Finding::about(
+                "grant_needed",
+                &s.key,
+                Severity::Warning,
+                format!("{} exists (the admin credential {admin} sees it) but this credential cannot browse it: grant its user or group Browse projects there, or acknowledge it if it is meant to stay out.", s.key),
+            )
+        })
+        .collect()
+}
+
+/// The site's projects as an administrator sees them: `None` when the account behind `client`
+/// is no Jira administrator. One `mypermissions?permissions=ADMINISTER` request (Cloud and Data
+/// Center), plus for an administrator one project list (Cloud `permissions/project`, Data Center
+/// `GET project`: neither is paged).
+pub async fn site_projects(client: &Client) -> Result<Option<Vec<ProjectAccess>>, Error> {
+    let api = client.api();
+    let mine = client
+        .get_json(&format!("{api}/mypermissions?permissions=ADMINISTER"))
+        .await?;
+    if mine["permissions"]["ADMINISTER"]["havePermission"].as_bool() != Some(true) {
+        return Ok(None);
+    }
+    let list = if client.kind().api_version() == 2 {
+        client.get_json(&format!("{api}/project")).await?
+    } else {
+        let mut v = client
+            .post_json(
+                &format!("{api}/permissions/project"),
+                &json!({"permissions": ["BROWSE_PROJECTS"]}),
+            )
+            .await?;
+        v["projects"].take()
+    };
+    let mut out: Vec<ProjectAccess> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| ProjectAccess {
+            id: id_text(&p["id"]),
+            key: p["key"].as_str().unwrap_or_default().to_owned(),
+            permissions: Vec::new(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(Some(out))
 }
 
 fn profile_name(p: Profile) -> &'static str {

@@ -1,19 +1,27 @@
 //! `jiralink access NAME`: the projects a credential sees, its permission matrix, and the least-
-//! privilege, scope, visibility-change and rotation findings. The last audit is kept per credential
-//! to notice projects that appeared or vanished.
+//! privilege, scope, project-watch (appeared, vanished, grant needed) and rotation findings.
+//! Findings persist per credential until acknowledged (`--ack`, which is also how a finding is
+//! accepted), in the home next to the vault (see `Watch`).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::Utc;
-use jiralink_api::access::{self, AccessReport, Finding, Profile, ProjectAccess, Severity};
+use jiralink_api::access::{
+    self, Acceptance, AccessReport, Finding, Profile, ProjectAccess, Severity,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::credential::print_table;
+use super::credential::{print_table, FailOn};
 use super::{connect, Failed, UsageError};
 use crate::Global;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  jiralink access prod\n  jiralink access prod --fail-on warning          # for cron: exit 1 on any unaccepted warning\n  jiralink access prod --ack site_admin --reason \"Jira Align requires admin\"\n  jiralink access prod --ack project_appeared:MOB  # take MOB into the baseline\n  jiralink access prod --unack site_admin\n  jiralink access prod --acks                      # accepted findings and their history"
+)]
 pub struct Args {
     /// The credential to audit.
     name: String,
@@ -23,62 +31,351 @@ pub struct Args {
     /// Warn when a secret is older than this many days.
     #[arg(long, default_value_t = 90)]
     max_age_days: i64,
+    /// Accept (acknowledge) a finding of the last audit by its id (see the FINDING column); no
+    /// request is sent. Repeatable.
+    #[arg(long, value_name = "FINDING_ID")]
+    ack: Vec<String>,
+    /// Why the finding is accepted (recorded with your OS user and the time).
+    #[arg(long, requires = "ack")]
+    reason: Option<String>,
+    /// Revoke an acceptance: the finding counts again. Repeatable.
+    #[arg(long, value_name = "FINDING_ID", conflicts_with = "ack")]
+    unack: Vec<String>,
+    /// List the accepted findings and the acceptances that ended (no request is sent).
+    #[arg(long, conflicts_with_all = ["ack", "unack"])]
+    acks: bool,
+    /// Exit 1 when any warning finding is not accepted (for cron and CI).
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
 }
 
-pub fn audit_file(home: &std::path::Path, name: &str) -> PathBuf {
+/// The projects the last audit saw (`insights --credential` reads it too).
+pub fn audit_file(home: &Path, name: &str) -> PathBuf {
     home.join("audits").join(format!("{name}.json"))
+}
+
+/// The project watch and the acceptances of one credential.
+pub fn watch_file(home: &Path, name: &str) -> PathBuf {
+    home.join("audits").join(format!("{name}.watch.json"))
+}
+
+/// What persists per credential between audits. Kept in the home beside the vault rather than in
+/// the store: `access` runs before (and without) any sync and store, acceptances belong to the
+/// local operator and credential like the vault entry does, and a shared Postgres store would
+/// mix operators' decisions.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Watch {
+    /// The projects acknowledged as this credential's: its first audit's, then moved on only by
+    /// acknowledging `project_appeared` / `project_vanished`.
+    baseline: Vec<ProjectAccess>,
+    /// The last audit's findings: what `--ack` may name.
+    last_findings: Vec<Finding>,
+    /// The last audit's projects (to take an appeared project into the baseline).
+    last_projects: Vec<ProjectAccess>,
+    /// Active acceptances by finding id.
+    acks: BTreeMap<String, Acceptance>,
+    /// Acceptances that ended, newest last (capped at `HISTORY`).
+    history: Vec<Ended>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Ended {
+    id: String,
+    accepted: Acceptance,
+    ended_at: String,
+    /// `fixed` (the finding went away), `revoked` (`--unack`), `baseline` (a project change
+    /// acknowledged into the baseline).
+    ended: String,
+}
+
+const HISTORY: usize = 200;
+
+impl Watch {
+    fn load(home: &Path, name: &str) -> anyhow::Result<Option<Watch>> {
+        let path = watch_file(home, name);
+        match std::fs::read_to_string(&path) {
+            Ok(t) => serde_json::from_str(&t).map(Some).with_context(|| {
+                format!(
+                    "{} is not a project watch file: remove it to start a new baseline",
+                    path.display()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    fn save(&self, home: &Path, name: &str) -> anyhow::Result<()> {
+        write_atomic(&watch_file(home, name), &serde_json::to_vec_pretty(self)?)
+    }
+
+    fn end(&mut self, id: &str, accepted: Acceptance, ended: &str) {
+        self.history.push(Ended {
+            id: id.to_owned(),
+            accepted,
+            ended_at: Utc::now().to_rfc3339(),
+            ended: ended.to_owned(),
+        });
+        let over = self.history.len().saturating_sub(HISTORY);
+        self.history.drain(..over);
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().context("no audits folder")?;
+    std::fs::create_dir_all(dir).context("cannot create the audits folder")?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let profile: Profile = args.profile.parse().map_err(|e: String| UsageError(e))?;
     let home = connect::home(global.home.clone())?;
     let vault = connect::vault(&home)?;
+    if !args.ack.is_empty() || !args.unack.is_empty() || args.acks {
+        // The credential must exist (exit 2 naming it otherwise); nothing is sent.
+        vault.get(&args.name)?;
+        return acknowledge(&args, &home, global.out.json);
+    }
     let (cred, client) = connect::connected(&vault, &args.name, global.out.json).await?;
-    let path = audit_file(&home, &args.name);
-    let previous: Option<Vec<ProjectAccess>> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let mut report = match access::audit(&client, profile, previous.as_deref()).await {
-        Ok(r) => r,
-        Err(e) => {
-            connect::print_diagnosis(&args.name, &e.diagnosis(), global.out.json);
-            return Err(Failed.into());
-        }
+    let mut watch = match Watch::load(&home, &args.name)? {
+        Some(w) => w,
+        // Before the watch file, the last audit's projects were the baseline.
+        None => Watch {
+            baseline: std::fs::read_to_string(audit_file(&home, &args.name))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
+            ..Watch::default()
+        },
     };
+    let first = !watch_file(&home, &args.name).exists() && !audit_file(&home, &args.name).exists();
+    let mut report =
+        match access::audit(&client, profile, (!first).then_some(&watch.baseline[..])).await {
+            Ok(r) => r,
+            Err(e) => {
+                connect::print_diagnosis(&args.name, &e.diagnosis(), global.out.json);
+                return Err(Failed.into());
+            }
+        };
+    if first {
+        watch.baseline = report.projects.clone();
+    }
+    if let Some((admin, site)) = site_projects(&vault, &cred).await? {
+        report
+            .findings
+            .extend(access::grant_needed(&report.projects, &site, &admin));
+        report.site_projects_from = Some(admin);
+    }
     let now = Utc::now();
     let age = (now - cred.rotated).num_days();
     if age > args.max_age_days {
-        report.findings.push(Finding {
-            kind: "rotation_due".into(),
-            severity: Severity::Warning,
-            message: format!(
+        report.findings.push(Finding::new(
+            "rotation_due",
+            Severity::Warning,
+            format!(
                 "The secret is {age} days old; the policy is {} days: rotate it.",
                 args.max_age_days
             ),
-            projects: vec![],
-        });
+            vec![],
+        ));
     }
     if let Some(e) = cred.expires_at {
         let left = (e - now).num_days();
         if left <= 14 {
-            report.findings.push(Finding {
-                kind: "token_expiring".into(),
-                severity: Severity::Warning,
-                message: format!(
+            report.findings.push(Finding::new(
+                "token_expiring",
+                Severity::Warning,
+                format!(
                     "The token expires in {left} days ({}).",
                     e.format("%Y-%m-%d")
                 ),
-                projects: vec![],
-            });
+                vec![],
+            ));
         }
     }
-    std::fs::create_dir_all(path.parent().unwrap_or(&home))
-        .context("cannot create the audits folder")?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&report.projects)?)
-        .context("cannot save the audit")?;
-    std::fs::rename(&tmp, &path).context("cannot save the audit")?;
+    // Acceptances apply while their finding lasts; a fixed finding ends its acceptance, so if it
+    // comes back it counts again.
+    for f in &mut report.findings {
+        f.accepted = watch.acks.get(&f.id).cloned();
+    }
+    let gone: Vec<String> = watch
+        .acks
+        .keys()
+        .filter(|id| !report.findings.iter().any(|f| &f.id == *id))
+        .cloned()
+        .collect();
+    for id in gone {
+        if let Some(a) = watch.acks.remove(&id) {
+            watch.end(&id, a, "fixed");
+        }
+    }
+    watch.last_findings = report.findings.clone();
+    watch.last_projects = report.projects.clone();
+    watch.save(&home, &args.name)?;
+    write_atomic(
+        &audit_file(&home, &args.name),
+        &serde_json::to_vec_pretty(&report.projects)?,
+    )
+    .context("cannot save the audit")?;
     print(&args.name, &report, global.out.json);
+    let open_warning = report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Warning && f.accepted.is_none());
+    match args.fail_on {
+        Some(FailOn::Warning) if open_warning => {
+            eprintln!(
+                "failing: {} has a warning finding not accepted (--fail-on warning)",
+                args.name
+            );
+            Err(Failed.into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The site's projects as seen by the first admin credential of the same site in the vault (same
+/// base URL), with its name; `None` when there is none. A credential that cannot connect is
+/// skipped (its own `credential test` names why).
+async fn site_projects(
+    vault: &jiralink_vault::Vault,
+    cred: &jiralink_vault::Credential,
+) -> anyhow::Result<Option<(String, Vec<ProjectAccess>)>> {
+    let site = |url: &str| url.trim_end_matches('/').to_ascii_lowercase();
+    let mine = site(&cred.url);
+    for other in vault.list()? {
+        if other.name == cred.name || site(&other.url) != mine {
+            continue;
+        }
+        let (other, mut secrets) = vault.get(&other.name)?;
+        let client = match connect::client(Some(vault), &other, &mut secrets).await? {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!(credential = %other.name, error = %e, "skipped for the grant-needed check");
+                continue;
+            }
+        };
+        match access::site_projects(&client).await {
+            Ok(Some(projects)) => return Ok(Some((other.name, projects))),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::info!(credential = %other.name, error = %e, "skipped for the grant-needed check")
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `--ack`, `--unack`, `--acks`: work on the saved watch alone, without a request.
+fn acknowledge(args: &Args, home: &Path, json_out: bool) -> anyhow::Result<()> {
+    let name = &args.name;
+    let mut watch = Watch::load(home, name)?.unwrap_or_default();
+    if args.acks {
+        return print_acks(name, &watch, json_out);
+    }
+    let mut done = Vec::new();
+    for id in &args.unack {
+        let Some(a) = watch.acks.remove(id) else {
+            return Err(UsageError(format!(
+                "no accepted finding '{id}' for {name}: `jiralink access {name} --acks` lists them"
+            ))
+            .into());
+        };
+        watch.end(id, a.clone(), "revoked");
+        done.push(json!({"id": id, "revoked": a}));
+    }
+    for id in &args.ack {
+        let Some(finding) = watch.last_findings.iter().find(|f| &f.id == id).cloned() else {
+            let known: Vec<&str> = watch.last_findings.iter().map(|f| f.id.as_str()).collect();
+            return Err(UsageError(format!(
+                "no finding '{id}' in the last audit of {name} (its findings: {}): run `jiralink access {name}` and use an id it lists",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            ))
+            .into());
+        };
+        let acceptance = Acceptance {
+            by: connect::local_user(),
+            at: Utc::now().to_rfc3339(),
+            reason: args.reason.clone().unwrap_or_default(),
+        };
+        let key = finding.projects.first().cloned().unwrap_or_default();
+        match finding.kind.as_str() {
+            // A project change acknowledged moves the baseline: the finding ends here.
+            "project_appeared" => {
+                if let Some(p) = watch.last_projects.iter().find(|p| p.key == key) {
+                    watch.baseline.retain(|b| b.key != key);
+                    watch.baseline.push(p.clone());
+                    watch.baseline.sort_by(|a, b| a.key.cmp(&b.key));
+                }
+                watch.last_findings.retain(|f| &f.id != id);
+                watch.end(id, acceptance.clone(), "baseline");
+            }
+            "project_vanished" => {
+                watch.baseline.retain(|b| b.key != key);
+                watch.last_findings.retain(|f| &f.id != id);
+                watch.end(id, acceptance.clone(), "baseline");
+            }
+            _ => {
+                watch.acks.insert(id.clone(), acceptance.clone());
+            }
+        }
+        done.push(json!({"id": id, "accepted": acceptance}));
+    }
+    watch.save(home, name)?;
+    if json_out {
+        println!("{}", json!({"name": name, "ok": true, "changed": done}));
+    } else {
+        for d in &done {
+            let verb = if d.get("revoked").is_some() {
+                "revoked the acceptance of"
+            } else {
+                "accepted"
+            };
+            println!("{name}: {verb} {}", d["id"].as_str().unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+fn print_acks(name: &str, watch: &Watch, json_out: bool) -> anyhow::Result<()> {
+    if json_out {
+        let active: Vec<_> = watch
+            .acks
+            .iter()
+            .map(|(id, a)| json!({"id": id, "by": a.by, "at": a.at, "reason": a.reason}))
+            .collect();
+        println!(
+            "{}",
+            json!({"name": name, "accepted": active, "ended": watch.history})
+        );
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = watch
+        .acks
+        .iter()
+        .map(|(id, a)| vec![id.clone(), a.by.clone(), a.at.clone(), a.reason.clone()])
+        .collect();
+    println!("{name}: {} accepted finding(s)", rows.len());
+    print_table(&["FINDING", "BY", "AT", "REASON"], &rows);
+    if !watch.history.is_empty() {
+        println!("\nended:");
+        let rows: Vec<Vec<String>> = watch
+            .history
+            .iter()
+            .map(|e| {
+                vec![
+                    e.id.clone(),
+                    e.accepted.by.clone(),
+                    e.accepted.at.clone(),
+                    e.accepted.reason.clone(),
+                    format!("{} {}", e.ended, e.ended_at),
+                ]
+            })
+            .collect();
+        print_table(&["FINDING", "BY", "AT", "REASON", "ENDED"], &rows);
+    }
     Ok(())
 }
 
@@ -114,21 +411,34 @@ pub fn print(name: &str, r: &AccessReport, json_out: bool) {
         })
         .collect();
     print_table(&header, &rows);
+    match &r.site_projects_from {
+        Some(admin) => println!("\nprojects on the site: as the admin credential {admin} sees them"),
+        None => println!("\nprojects on the site: unknown (no admin credential of this site in the vault), no grant-needed check"),
+    }
     if r.findings.is_empty() {
         println!("\nno findings");
     } else {
-        println!("\nfindings:");
+        println!("\nfindings (accept one with --ack FINDING --reason TEXT):");
         for f in &r.findings {
-            let tag = match f.severity {
-                Severity::Warning => "warning",
-                Severity::Info => "info",
+            let tag = match (&f.accepted, &f.severity) {
+                (Some(_), _) => "accepted",
+                (None, Severity::Warning) => "warning",
+                (None, Severity::Info) => "info",
             };
-            let list = if f.projects.is_empty() {
+            let list = if f.projects.is_empty() || f.id.ends_with(&format!(":{}", f.projects[0])) {
                 String::new()
             } else {
                 format!(" [{}]", f.projects.join(", "))
             };
-            println!("  {tag:<7} {:<28} {}{list}", f.kind, f.message);
+            println!("  {tag:<8} {:<28} {}{list}", f.id, f.message);
+            if let Some(a) = &f.accepted {
+                let why = if a.reason.is_empty() {
+                    "no reason given"
+                } else {
+                    &a.reason
+                };
+                println!("  {:<8} {:<28} by {} at {}: {why}", "", "", a.by, a.at);
+            }
         }
     }
 }

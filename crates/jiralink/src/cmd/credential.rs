@@ -107,7 +107,7 @@ struct SecretArgs {
 
 /// What makes `--fail-on` exit 1.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum FailOn {
+pub enum FailOn {
     /// Any warning (age over the policy, expired or expiring).
     Warning,
 }

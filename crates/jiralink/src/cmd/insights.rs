@@ -171,7 +171,8 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     }
     let mut out = std::io::stdout().lock();
     if global.out.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
+        // One line, like every `--json` output.
+        serde_json::to_writer(&mut out, &report)?;
         writeln!(out)?;
     } else if args.csv {
         out.write_all(csv(&report).as_bytes())?;

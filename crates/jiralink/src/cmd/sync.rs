@@ -282,9 +282,25 @@ pub fn status(global: Global) -> anyhow::Result<()> {
             .zip(&per_site)
             .map(|(s, c)| json!({"site_id": s[0], "deployment": s[1], "base_url": s[2], "title": s[3], "version": s[4], "counts": counts_json(c)}))
             .collect();
+        // Named fields, numbers as numbers, and null for what is not there (a run not finished,
+        // no error).
+        let text = |v: &str| if v.is_empty() { json!(null) } else { json!(v) };
+        let number = |v: &str| v.parse::<i64>().map_or_else(|_| text(v), |n| json!(n));
+        let runs_json: Vec<_> = runs
+            .iter()
+            .map(|r| json!({"id": number(&r[0]), "site_id": r[1], "credential": r[2], "started": text(&r[3]), "finished": text(&r[4]), "status": r[5], "requests": number(&r[6]), "issues_written": number(&r[7]), "error": text(&r[8])}))
+            .collect();
+        let marks_json: Vec<_> = marks
+            .iter()
+            .map(|m| json!({"site_id": m[0], "credential": m[1], "scope": m[2], "value": text(&m[3])}))
+            .collect();
+        let hidden_json: Vec<_> = hidden
+            .iter()
+            .map(|h| json!({"site_id": h[0], "credential": h[1], "project_key": h[2]}))
+            .collect();
         println!(
             "{}",
-            json!({"counts": counts_json(&counts), "sites": sites_json, "runs": runs, "watermarks": marks, "not_visible": hidden})
+            json!({"counts": counts_json(&counts), "sites": sites_json, "runs": runs_json, "watermarks": marks_json, "not_visible": hidden_json})
         );
         return Ok(());
     }

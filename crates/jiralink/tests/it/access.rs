@@ -57,7 +57,7 @@ async fn findings_match_the_rights_of_simulated_identities() {
     let seen = reader["projects"].as_array().expect("projects").len();
     assert_eq!(seen, 3, "the reader browses every other project");
     assert!(
-        kinds(&reader).is_empty(),
+        kinds(&reader).iter().all(|k| k == "grant_needed"),
         "browse-only is exactly read-only: {:?}",
         kinds(&reader)
     );
@@ -195,10 +195,10 @@ async fn access_audit_on_datacenter_uses_only_datacenter_endpoints() {
         .await
         .expect("sim");
     let mut s = Session::new("access-dc");
-    for name in ["admin", "reader", "pat-admin"] {
-        let id = sim.identity(name).expect("identity").clone();
-        add(&mut s, &sim, name, &id);
-    }
+    // The reader alone first: with an admin credential of the site in the vault, its audit would
+    // also ask the admin for the site's projects (the grant-needed check).
+    let id = sim.identity("reader").expect("identity").clone();
+    add(&mut s, &sim, "reader", &id);
     let stats = || async {
         reqwest::get(format!("{}/__sim/stats", sim.base_url()))
             .await
@@ -225,6 +225,24 @@ async fn access_audit_on_datacenter_uses_only_datacenter_endpoints() {
         assert_eq!(p["permissions"], serde_json::json!(["browse"]), "{p}");
     }
     assert!(kinds(&reader).is_empty(), "{:?}", kinds(&reader));
+    assert_eq!(reader["site_projects_from"], Value::Null);
+
+    for name in ["admin", "pat-admin"] {
+        let id = sim.identity(name).expect("identity").clone();
+        add(&mut s, &sim, name, &id);
+    }
+    // Now the admin's view of the site names the three projects the reader cannot browse, using
+    // only Data Center endpoints (`mypermissions`, `GET project`).
+    let reader = audit(&mut s, "reader", "read-only");
+    assert!(
+        ["admin", "pat-admin"].contains(&reader["site_projects_from"].as_str().unwrap_or_default()),
+        "{reader}"
+    );
+    assert_eq!(
+        kinds(&reader),
+        ["grant_needed", "grant_needed", "grant_needed"],
+        "{reader}"
+    );
 
     for name in ["admin", "pat-admin"] {
         let admin = audit(&mut s, name, "read-only");
@@ -249,5 +267,275 @@ async fn access_audit_on_datacenter_uses_only_datacenter_endpoints() {
         assert!(projects.iter().any(|p| has(p, "administer")), "{name}");
     }
     assert!(sim.unmatched().is_empty(), "{:?}", sim.unmatched());
+    let _ = std::fs::remove_dir_all(&s.home);
+}
+
+fn finding<'a>(v: &'a Value, id: &str) -> Option<&'a Value> {
+    v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == id)
+}
+
+fn ids_of(v: &Value, kind: &str) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .filter_map(|f| f["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The project watch: a project granted appears (and stays listed until acknowledged), a project
+/// revoked vanishes (listed on every audit, not lost), and with an admin credential of the same
+/// site in the vault the projects this credential cannot browse are listed as grant needed until
+/// granted. Acceptances persist, show, count for `--fail-on warning`, end when the finding is
+/// fixed (so it comes back unaccepted) and can be revoked.
+#[tokio::test(flavor = "multi_thread")]
+async fn project_watch_and_acceptances_persist_until_acknowledged() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(60)
+        .projects(6)
+        .seed(45)
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("access-watch");
+    let id = sim.identity("reader").expect("identity").clone();
+    add(&mut s, &sim, "reader", &id);
+    let mut hidden: Vec<String> = {
+        let site = sim.shared().site.read();
+        let group = site
+            .groups
+            .iter()
+            .position(|g| g.name == "readers-limited")
+            .expect("group") as u16;
+        site.projects
+            .iter()
+            .filter(|p| !p.grants.iter().any(|(g, _)| *g == group))
+            .map(|p| p.key.clone())
+            .collect()
+    };
+    hidden.sort();
+    assert_eq!(hidden.len(), 3);
+    let api = sim.test_api();
+
+    // The first audit is the baseline; no admin credential: no grant-needed check.
+    let first = audit(&mut s, "reader", "read-only");
+    assert!(kinds(&first).is_empty(), "{first}");
+    assert_eq!(first["site_projects_from"], Value::Null);
+
+    // With the site admin's credential in the vault, the hidden projects are grant needed.
+    let admin = sim.identity("admin").expect("identity").clone();
+    add(&mut s, &sim, "admin", &admin);
+    let v = audit(&mut s, "reader", "read-only");
+    assert_eq!(v["site_projects_from"], "admin");
+    let wanted: Vec<String> = hidden.iter().map(|k| format!("grant_needed:{k}")).collect();
+    assert_eq!(ids_of(&v, "grant_needed"), wanted, "{v}");
+    let failing = s.run(
+        &["--json", "access", "reader", "--fail-on", "warning"],
+        None,
+        &[],
+    );
+    assert_eq!(failing.code, 1, "{}{}", failing.stdout, failing.stderr);
+    assert!(
+        failing.stderr.contains("--fail-on warning"),
+        "{}",
+        failing.stderr
+    );
+
+    // Granted: it appears, its grant-needed finding goes, and it stays listed run after run.
+    assert!(api.grant(&hidden[0], "readers-limited", Permission::BrowseProjects));
+    for _ in 0..2 {
+        let v = audit(&mut s, "reader", "read-only");
+        let appeared = format!("project_appeared:{}", hidden[0]);
+        assert!(finding(&v, &appeared).is_some(), "{v}");
+        assert_eq!(ids_of(&v, "grant_needed"), wanted[1..], "{v}");
+    }
+    // Acknowledged: taken into the baseline, no longer listed.
+    let ack = s.run(
+        &[
+            "access",
+            "reader",
+            "--ack",
+            &format!("project_appeared:{}", hidden[0]),
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(ack.code, 0, "{}{}", ack.stdout, ack.stderr);
+    let v = audit(&mut s, "reader", "read-only");
+    assert!(ids_of(&v, "project_appeared").is_empty(), "{v}");
+
+    // Revoked: it vanishes, a warning on every audit until acknowledged, and is grant needed again.
+    assert!(api.revoke(&hidden[0], "readers-limited", Permission::BrowseProjects));
+    for _ in 0..2 {
+        let v = audit(&mut s, "reader", "read-only");
+        let vanished = finding(&v, &format!("project_vanished:{}", hidden[0])).expect("vanished");
+        assert_eq!(vanished["severity"], "warning");
+        assert_eq!(ids_of(&v, "grant_needed"), wanted, "{v}");
+    }
+
+    // Accepting every warning (with who, when, why) makes `--fail-on warning` pass.
+    let mut args = vec!["access", "reader"];
+    let vanished = format!("project_vanished:{}", hidden[0]);
+    for id in wanted.iter().chain([&vanished]) {
+        args.extend(["--ack", id.as_str()]);
+    }
+    args.extend(["--reason", "kept out on purpose"]);
+    let ack = s.run(&args, None, &[("USER", "alice")]);
+    assert_eq!(ack.code, 0, "{}{}", ack.stdout, ack.stderr);
+    let passing = s.run(
+        &["--json", "access", "reader", "--fail-on", "warning"],
+        None,
+        &[],
+    );
+    assert_eq!(passing.code, 0, "{}{}", passing.stdout, passing.stderr);
+    let v: Value = serde_json::from_str(passing.stdout.trim()).expect("json");
+    assert!(
+        ids_of(&v, "project_vanished").is_empty(),
+        "acknowledged into the baseline"
+    );
+    for id in &wanted {
+        let f = finding(&v, id).expect("still listed");
+        assert_eq!(f["accepted"]["by"], "alice", "{f}");
+        assert_eq!(f["accepted"]["reason"], "kept out on purpose", "{f}");
+    }
+    let table = s.run(&["access", "reader"], None, &[]);
+    assert!(
+        table.stdout.contains("accepted") && table.stdout.contains("by alice at"),
+        "{}",
+        table.stdout
+    );
+    let listed = s.run(&["--json", "access", "reader", "--acks"], None, &[]);
+    let listed: Value = serde_json::from_str(listed.stdout.trim()).expect("json");
+    let accepted: Vec<&str> = listed["accepted"]
+        .as_array()
+        .expect("accepted")
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(accepted, wanted, "{listed}");
+
+    // A fixed finding ends its acceptance: when it comes back, it counts again.
+    assert!(api.grant(&hidden[1], "readers-limited", Permission::BrowseProjects));
+    audit(&mut s, "reader", "read-only");
+    assert!(api.revoke(&hidden[1], "readers-limited", Permission::BrowseProjects));
+    let v = audit(&mut s, "reader", "read-only");
+    assert_eq!(
+        finding(&v, &wanted[1]).expect("back")["accepted"],
+        Value::Null,
+        "{v}"
+    );
+    assert!(finding(&v, &wanted[2]).expect("kept")["accepted"].is_object());
+
+    // Revoked acceptance: the warning counts again.
+    let unack = s.run(&["access", "reader", "--unack", &wanted[2]], None, &[]);
+    assert_eq!(unack.code, 0, "{}{}", unack.stdout, unack.stderr);
+    let v = audit(&mut s, "reader", "read-only");
+    assert_eq!(
+        finding(&v, &wanted[2]).expect("listed")["accepted"],
+        Value::Null
+    );
+    let listed = s.run(&["--json", "access", "reader", "--acks"], None, &[]);
+    let listed: Value = serde_json::from_str(listed.stdout.trim()).expect("json");
+    let ended: Vec<(String, String)> = listed["ended"]
+        .as_array()
+        .expect("ended")
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or_default().to_owned(),
+                e["ended"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        ended.contains(&(wanted[1].clone(), "fixed".into())),
+        "{listed}"
+    );
+    assert!(
+        ended.contains(&(wanted[2].clone(), "revoked".into())),
+        "{listed}"
+    );
+
+    // An unknown id is bad input, named.
+    let bad = s.run(&["access", "reader", "--ack", "nope"], None, &[]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("no finding 'nope'"), "{}", bad.stderr);
+    let bad = s.run(&["access", "reader", "--unack", "nope"], None, &[]);
+    assert_eq!(bad.code, 2);
+    let _ = std::fs::remove_dir_all(&s.home);
+}
+
+/// Accepting `site_admin` for a vendor that requires admin rights: recorded with who, when and
+/// why, shown in the table and in `--json`, and revocable.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_site_admin_finding_can_be_accepted_and_revoked() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(40)
+        .projects(2)
+        .seed(46)
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("access-accept");
+    let id = sim.identity("admin").expect("identity").clone();
+    add(&mut s, &sim, "align", &id);
+    let fail_on = |s: &mut Session| {
+        s.run(&["access", "align", "--fail-on", "warning"], None, &[])
+            .code
+    };
+    let v = audit(&mut s, "align", "read-only");
+    assert_eq!(
+        finding(&v, "site_admin").expect("site_admin")["accepted"],
+        Value::Null
+    );
+    assert_eq!(fail_on(&mut s), 1);
+
+    let mut args = vec!["access", "align"];
+    for id in ["site_admin", "project_admin", "delete_rights"] {
+        args.extend(["--ack", id]);
+    }
+    args.extend(["--reason", "Jira Align requires a Jira administrator"]);
+    let ack = s.run(&args, None, &[("USER", "ops-bob")]);
+    assert_eq!(ack.code, 0, "{}{}", ack.stdout, ack.stderr);
+    assert!(ack.stdout.contains("accepted site_admin"), "{}", ack.stdout);
+
+    let v = audit(&mut s, "align", "read-only");
+    let accepted = &finding(&v, "site_admin").expect("still listed")["accepted"];
+    assert_eq!(accepted["by"], "ops-bob");
+    assert_eq!(
+        accepted["reason"],
+        "Jira Align requires a Jira administrator"
+    );
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(accepted["at"].as_str().unwrap_or_default()).is_ok(),
+        "{accepted}"
+    );
+    assert_eq!(fail_on(&mut s), 0, "every warning is accepted");
+    let table = s.run(&["access", "align"], None, &[]);
+    assert!(
+        table.stdout.contains("accepted site_admin")
+            && table.stdout.contains("by ops-bob at")
+            && table
+                .stdout
+                .contains("Jira Align requires a Jira administrator"),
+        "{}",
+        table.stdout
+    );
+
+    let revoke = s.run(&["access", "align", "--unack", "site_admin"], None, &[]);
+    assert_eq!(revoke.code, 0, "{}{}", revoke.stdout, revoke.stderr);
+    let v = audit(&mut s, "align", "read-only");
+    assert_eq!(
+        finding(&v, "site_admin").expect("listed")["accepted"],
+        Value::Null
+    );
+    assert_eq!(fail_on(&mut s), 1);
     let _ = std::fs::remove_dir_all(&s.home);
 }

@@ -6,5 +6,6 @@ mod credential;
 mod hardening;
 mod insights;
 mod insights_postgres;
+mod json_output;
 mod postgres;
 mod sync;

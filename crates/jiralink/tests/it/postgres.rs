@@ -179,8 +179,8 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
     assert_eq!(status.code, 0, "{}", status.stderr);
     let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("status json");
     assert_eq!(v["counts"]["issues"], 3000, "{v}");
-    assert_eq!(v["runs"][0][5], "ok", "{v}");
-    assert_eq!(v["runs"][0][1], sim.cloud_id(), "{v}");
+    assert_eq!(v["runs"][0]["status"], "ok", "{v}");
+    assert_eq!(v["runs"][0]["site_id"], sim.cloud_id(), "{v}");
     // Over TLS (`sslmode=require`), verified against the test server's CA.
     let ca = pg
         .query_strings("SELECT current_setting('ssl_ca_file')")
@@ -206,7 +206,7 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
     );
 
     // Run times print as the SQLite store writes them.
-    let started = v["runs"][0][3].as_str().unwrap_or_default();
+    let started = v["runs"][0]["started"].as_str().unwrap_or_default();
     assert_eq!(
         jiralink_store::utc(started).as_deref(),
         Some(started),
