@@ -398,8 +398,8 @@ pub fn from_response(
     if !html {
         d.jira = JiraErrors::parse(body);
     }
-    if code == Code::BadCredentials && ctx.auth == AuthKind::Basic {
-        d = d.with_fix("Check the username and password; after three wrong passwords Data Center asks for a CAPTCHA, so prefer a personal access token (--auth pat).");
+    if let Some(fix) = fix_for_auth(code, ctx.auth) {
+        d = d.with_fix(fix);
     }
     if code == Code::ApiAccessBlocked && !ctx.via_gateway && lower.contains("basic auth") {
         d = d.with_cause("Jira refused Basic authentication for the API (403): basic auth is disabled on this site.");
@@ -419,6 +419,21 @@ pub fn from_response(
         d.cause = format!("{} Jira said: {}", d.cause, d.jira);
     }
     d
+}
+
+/// The fix that fits the auth kind that was refused, and so the deployment (Cloud kinds and Data
+/// Center kinds never mix): no API-token advice for a Data Center PAT, no PAT advice on Cloud.
+fn fix_for_auth(code: Code, auth: AuthKind) -> Option<&'static str> {
+    match (code, auth) {
+        (Code::BadCredentials, AuthKind::Basic) => Some("Check the username and password; after three wrong passwords Data Center asks for a CAPTCHA, so prefer a personal access token (--auth pat)."),
+        (Code::BadCredentials, AuthKind::Pat) => Some("The personal access token is wrong, expired or revoked: create a new one in Jira (your profile, Personal Access Tokens) and run `jiralink credential rotate NAME`."),
+        (Code::BadCredentials, AuthKind::Oauth1) => Some("Jira refused the OAuth 1.0a access token: check the application link (consumer key and public key) in Jira's administration, then authorise jiralink again."),
+        (Code::BadCredentials, AuthKind::ServiceAccount) => Some("Create a new credential for the service account (admin.atlassian.com, Directory, Service accounts) and run `jiralink credential rotate NAME`."),
+        (Code::BadCredentials, AuthKind::Oauth2) => Some("The OAuth 2.0 grant was refused: authorise the app again for a new refresh token and run `jiralink credential rotate NAME`."),
+        (Code::CaptchaRequired, AuthKind::CloudToken | AuthKind::ScopedToken) => Some("Sign in to the site once in a browser and answer the CAPTCHA, then test again; give the API an API token (id.atlassian.com, Security, API tokens), never the account's password."),
+        (Code::MissingScope, AuthKind::Oauth2) => Some("Authorise the app again with the scopes jiralink needs (read:jira-work and read:jira-user to read; write:jira-work to write) and run `jiralink credential rotate NAME`."),
+        _ => None,
+    }
 }
 
 /// A JSON body with a field only Jira's REST API names (serverInfo, myself, error bodies).
@@ -547,6 +562,78 @@ mod tests {
             .expect("json")
             .get("jira")
             .is_none());
+    }
+
+    /// Fix texts fit the deployment of the auth kind that was refused.
+    #[test]
+    fn fixes_fit_the_deployment_and_auth_kind() {
+        let refused = |auth: AuthKind, status: StatusCode, headers: &HeaderMap, body: &str| {
+            from_response(
+                status,
+                headers,
+                body,
+                RequestContext {
+                    auth,
+                    via_gateway: auth.uses_gateway(),
+                },
+            )
+        };
+        let none = HeaderMap::new();
+        let cloud_token = "id.atlassian.com";
+        // A refused Data Center PAT is not told about Cloud API tokens.
+        let d = refused(AuthKind::Pat, StatusCode::UNAUTHORIZED, &none, "");
+        assert_eq!(d.code, Code::BadCredentials);
+        assert!(!d.fix.contains(cloud_token), "{}", d.fix);
+        assert!(d.fix.contains("Personal Access Tokens"), "{}", d.fix);
+        let d = refused(AuthKind::Oauth1, StatusCode::UNAUTHORIZED, &none, "");
+        assert!(
+            !d.fix.contains(cloud_token) && d.fix.contains("application link"),
+            "{}",
+            d.fix
+        );
+        // Basic (Data Center): the CAPTCHA advice stays; Cloud's email + token: the API token.
+        let d = refused(AuthKind::Basic, StatusCode::UNAUTHORIZED, &none, "");
+        assert!(
+            d.fix.contains("CAPTCHA") && !d.fix.contains(cloud_token),
+            "{}",
+            d.fix
+        );
+        let d = refused(AuthKind::CloudToken, StatusCode::UNAUTHORIZED, &none, "");
+        assert!(
+            d.fix.contains(cloud_token) && !d.fix.contains("personal access"),
+            "{}",
+            d.fix
+        );
+        let d = refused(
+            AuthKind::ServiceAccount,
+            StatusCode::UNAUTHORIZED,
+            &none,
+            "",
+        );
+        assert!(d.fix.contains("Service accounts"), "{}", d.fix);
+        let d = refused(AuthKind::Oauth2, StatusCode::UNAUTHORIZED, &none, "");
+        assert!(d.fix.contains("authorise the app again"), "{}", d.fix);
+        // The CAPTCHA lock: a PAT is Data Center's advice, never Cloud's.
+        let mut captcha = HeaderMap::new();
+        captcha.insert(
+            "x-authentication-denied-reason",
+            "CAPTCHA_CHALLENGE; login-url=https://x.example/login"
+                .parse()
+                .expect("header"),
+        );
+        let d = refused(AuthKind::CloudToken, StatusCode::FORBIDDEN, &captcha, "");
+        assert_eq!(d.code, Code::CaptchaRequired);
+        assert!(!d.fix.contains("personal access token"), "{}", d.fix);
+        assert!(d.fix.contains(cloud_token), "{}", d.fix);
+        let d = refused(AuthKind::Basic, StatusCode::FORBIDDEN, &captcha, "");
+        assert!(d.fix.contains("personal access token"), "{}", d.fix);
+        // A missing scope of an OAuth 2.0 app is fixed by authorising again, not a new token.
+        let body = "Unauthorized; scope does not match";
+        let d = refused(AuthKind::Oauth2, StatusCode::UNAUTHORIZED, &none, body);
+        assert_eq!(d.code, Code::MissingScope);
+        assert!(d.fix.contains("Authorise the app again"), "{}", d.fix);
+        let d = refused(AuthKind::ScopedToken, StatusCode::UNAUTHORIZED, &none, body);
+        assert!(d.fix.starts_with("Create a token"), "{}", d.fix);
     }
 
     #[test]
