@@ -144,7 +144,8 @@ pub struct AccessReport {
     pub findings: Vec<Finding>,
     pub requests: u32,
     /// Where the grant-needed check learnt which projects exist on the site: the name of an admin
-    /// credential of the same site, or null when none was found (no grant-needed findings then).
+    /// credential of the same site (this one's when it is an administrator), or null when none was
+    /// found (no grant-needed findings then).
     #[serde(default)]
     pub site_projects_from: Option<String>,
 }

@@ -65,6 +65,10 @@ pub fn watch_file(home: &Path, name: &str) -> PathBuf {
 /// mix operators' decisions.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Watch {
+    /// When the credential was added: a credential removed and added again under the same name
+    /// (perhaps another account) starts a new baseline.
+    #[serde(default)]
+    credential_created: Option<String>,
     /// The projects acknowledged as this credential's: its first audit's, then moved on only by
     /// acknowledging `project_appeared` / `project_vanished`.
     baseline: Vec<ProjectAccess>,
@@ -113,7 +117,7 @@ impl Watch {
         self.history.push(Ended {
             id: id.to_owned(),
             accepted,
-            ended_at: Utc::now().to_rfc3339(),
+            ended_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             ended: ended.to_owned(),
         });
         let over = self.history.len().saturating_sub(HISTORY);
@@ -135,22 +139,31 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let vault = connect::vault(&home)?;
     if !args.ack.is_empty() || !args.unack.is_empty() || args.acks {
         // The credential must exist (exit 2 naming it otherwise); nothing is sent.
-        vault.get(&args.name)?;
-        return acknowledge(&args, &home, global.out.json);
+        let (cred, _) = vault.get(&args.name)?;
+        return acknowledge(&args, &home, &cred.created.to_rfc3339(), global.out.json);
     }
     let (cred, client) = connect::connected(&vault, &args.name, global.out.json).await?;
-    let mut watch = match Watch::load(&home, &args.name)? {
-        Some(w) => w,
+    let created = cred.created.to_rfc3339();
+    let (mut watch, first) = match Watch::load(&home, &args.name)? {
+        Some(w) if w.credential_created.as_ref().is_none_or(|c| *c == created) => (w, false),
+        // Another credential under a name used before: a new baseline, no old acceptances.
+        Some(_) => (Watch::default(), true),
         // Before the watch file, the last audit's projects were the baseline.
-        None => Watch {
-            baseline: std::fs::read_to_string(audit_file(&home, &args.name))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or_default(),
-            ..Watch::default()
+        None => match std::fs::read_to_string(audit_file(&home, &args.name))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+        {
+            Some(baseline) => (
+                Watch {
+                    baseline,
+                    ..Watch::default()
+                },
+                false,
+            ),
+            None => (Watch::default(), true),
         },
     };
-    let first = !watch_file(&home, &args.name).exists() && !audit_file(&home, &args.name).exists();
+    watch.credential_created = Some(created);
     let mut report =
         match access::audit(&client, profile, (!first).then_some(&watch.baseline[..])).await {
             Ok(r) => r,
@@ -162,7 +175,10 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     if first {
         watch.baseline = report.projects.clone();
     }
-    if let Some((admin, site)) = site_projects(&vault, &cred).await? {
+    if report.site_admin {
+        // An administrator's own project list is the site's: nothing to compare with.
+        report.site_projects_from = Some(args.name.clone());
+    } else if let Some((admin, site)) = site_projects(&vault, &cred).await? {
         report
             .findings
             .extend(access::grant_needed(&report.projects, &site, &admin));
@@ -269,9 +285,12 @@ async fn site_projects(
 }
 
 /// `--ack`, `--unack`, `--acks`: work on the saved watch alone, without a request.
-fn acknowledge(args: &Args, home: &Path, json_out: bool) -> anyhow::Result<()> {
+fn acknowledge(args: &Args, home: &Path, created: &str, json_out: bool) -> anyhow::Result<()> {
     let name = &args.name;
-    let mut watch = Watch::load(home, name)?.unwrap_or_default();
+    // The watch of an earlier credential of this name is not this one's.
+    let mut watch = Watch::load(home, name)?
+        .filter(|w| w.credential_created.as_deref().is_none_or(|c| c == created))
+        .unwrap_or_default();
     if args.acks {
         return print_acks(name, &watch, json_out);
     }
@@ -297,7 +316,7 @@ fn acknowledge(args: &Args, home: &Path, json_out: bool) -> anyhow::Result<()> {
         };
         let acceptance = Acceptance {
             by: connect::local_user(),
-            at: Utc::now().to_rfc3339(),
+            at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             reason: args.reason.clone().unwrap_or_default(),
         };
         let key = finding.projects.first().cloned().unwrap_or_default();
@@ -412,6 +431,9 @@ pub fn print(name: &str, r: &AccessReport, json_out: bool) {
         .collect();
     print_table(&header, &rows);
     match &r.site_projects_from {
+        Some(admin) if admin == name => {
+            println!("\nprojects on the site: all of the above (the account is an administrator)")
+        }
         Some(admin) => println!("\nprojects on the site: as the admin credential {admin} sees them"),
         None => println!("\nprojects on the site: unknown (no admin credential of this site in the vault), no grant-needed check"),
     }

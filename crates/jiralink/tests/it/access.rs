@@ -492,6 +492,10 @@ async fn a_site_admin_finding_can_be_accepted_and_revoked() {
     };
     let v = audit(&mut s, "align", "read-only");
     assert_eq!(
+        v["site_projects_from"], "align",
+        "an admin sees the site itself"
+    );
+    assert_eq!(
         finding(&v, "site_admin").expect("site_admin")["accepted"],
         Value::Null
     );
@@ -537,5 +541,19 @@ async fn a_site_admin_finding_can_be_accepted_and_revoked() {
         Value::Null
     );
     assert_eq!(fail_on(&mut s), 1);
+
+    // A credential removed and added again under the name (perhaps another account) does not
+    // inherit the old acceptances.
+    let ack = s.run(&["access", "align", "--ack", "site_admin"], None, &[]);
+    assert_eq!(ack.code, 0, "{}{}", ack.stdout, ack.stderr);
+    assert_eq!(s.run(&["credential", "remove", "align"], None, &[]).code, 0);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    add(&mut s, &sim, "align", &id);
+    let v = audit(&mut s, "align", "read-only");
+    assert_eq!(
+        finding(&v, "site_admin").expect("listed")["accepted"],
+        Value::Null,
+        "{v}"
+    );
     let _ = std::fs::remove_dir_all(&s.home);
 }
