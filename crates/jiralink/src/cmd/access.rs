@@ -178,7 +178,13 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     if report.site_admin {
         // An administrator's own project list is the site's: nothing to compare with.
         report.site_projects_from = Some(args.name.clone());
-    } else if let Some((admin, site)) = site_projects(&vault, &cred).await? {
+    } else if let Some((admin, site)) = site_projects(
+        &vault,
+        &cred,
+        &same_site_in_store(&global, &args.name).await,
+    )
+    .await?
+    {
         report
             .findings
             .extend(access::grant_needed(&report.projects, &site, &admin));
@@ -252,17 +258,60 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     }
 }
 
+/// The credentials the store has synced the same site with as `name` (same `site_id` in its
+/// sync runs): empty when there is no store yet or it cannot be read (the base URL still matches).
+async fn same_site_in_store(global: &Global, name: &str) -> Vec<String> {
+    match super::sync::store_spec(global) {
+        Ok(super::sync::StoreSpec::Sqlite(path)) if !path.exists() => return Vec::new(),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::info!(error = %e, "no store to match sites by site_id");
+            return Vec::new();
+        }
+    };
+    let quoted = name.replace('\'', "''");
+    let sql = format!(
+        "SELECT DISTINCT credential FROM sync_runs WHERE site_id IN \
+         (SELECT site_id FROM sync_runs WHERE credential = '{quoted}') ORDER BY credential"
+    );
+    let global = global.clone();
+    // Off the runtime's threads: the Postgres client blocks on a runtime of its own.
+    let rows = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let store = super::sync::open_store(&global)?;
+        let (_, rows) = store.query_strings(&sql)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect())
+    })
+    .await;
+    match rows {
+        Ok(Ok(names)) => names,
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "the store could not say which credentials share the site");
+            Vec::new()
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "store worker");
+            Vec::new()
+        }
+    }
+}
+
 /// The site's projects as seen by the first admin credential of the same site in the vault (same
-/// base URL), with its name; `None` when there is none. A credential that cannot connect is
-/// skipped (its own `credential test` names why).
+/// base URL, or synced into the store with the same `site_id`: `same_site`), with its name; `None`
+/// when there is none. A credential that cannot connect is skipped (its own `credential test`
+/// names why).
 async fn site_projects(
     vault: &jiralink_vault::Vault,
     cred: &jiralink_vault::Credential,
+    same_site: &[String],
 ) -> anyhow::Result<Option<(String, Vec<ProjectAccess>)>> {
     let site = |url: &str| url.trim_end_matches('/').to_ascii_lowercase();
     let mine = site(&cred.url);
     for other in vault.list()? {
-        if other.name == cred.name || site(&other.url) != mine {
+        if other.name == cred.name || (site(&other.url) != mine && !same_site.contains(&other.name))
+        {
             continue;
         }
         let (other, mut secrets) = vault.get(&other.name)?;

@@ -557,3 +557,58 @@ async fn a_site_admin_finding_can_be_accepted_and_revoked() {
     );
     let _ = std::fs::remove_dir_all(&s.home);
 }
+
+/// One site under two URLs (`127.0.0.1` and `localhost` here; a DNS alias or a second proxy
+/// name in life): the base URLs differ, but once both credentials synced, the store's `site_id`
+/// says they reach the same site, and the admin credential serves the grant-needed check.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_of_the_same_site_under_another_url_is_found_through_the_store() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(40)
+        .projects(4)
+        .seed(48)
+        .start()
+        .await
+        .expect("sim");
+    sim.pause_mutation(true);
+    let mut s = Session::new("access-same-site");
+    let reader = sim.identity("reader").expect("identity").clone();
+    add(&mut s, &sim, "reader", &reader);
+    let admin = sim.identity("admin").expect("identity").clone();
+    let alias = sim.base_url().replace("127.0.0.1", "localhost");
+    assert_ne!(alias, sim.base_url());
+    let email = admin.email.clone().unwrap_or_default();
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "admin",
+            "--url",
+            &alias,
+            "--auth",
+            "cloud-token",
+            "--email",
+            &email,
+            "--secret-stdin",
+        ],
+        Some(&admin.secret),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let v = audit(&mut s, "reader", "read-only");
+    assert_eq!(
+        v["site_projects_from"],
+        Value::Null,
+        "different URLs, no store yet: {v}"
+    );
+    for name in ["reader", "admin"] {
+        let r = s.run(&["sync", name], None, &[]);
+        assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
+    }
+    let v = audit(&mut s, "reader", "read-only");
+    assert_eq!(v["site_projects_from"], "admin", "{v}");
+    assert_eq!(kinds(&v), ["grant_needed", "grant_needed"], "{v}");
+    let _ = std::fs::remove_dir_all(&s.home);
+}
