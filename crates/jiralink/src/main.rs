@@ -53,7 +53,9 @@ enum Command {
     )]
     Credential(cmd::credential::Args),
     /// Audit what a credential can see and do: projects, permissions, least-privilege findings.
-    #[command(after_help = "Examples:\n  jiralink access prod\n  jiralink --json access prod")]
+    #[command(
+        after_help = "Examples:\n  jiralink access prod\n  jiralink access prod --fail-on warning          # for cron: exit 1 on any unaccepted warning\n  jiralink access prod --ack site_admin --reason \"Jira Align requires admin\"\n  jiralink access prod --ack project_appeared:MOB  # take MOB into the baseline\n  jiralink access prod --unack site_admin\n  jiralink access prod --acks                      # accepted findings and their history\n  jiralink --json access prod"
+    )]
     Access(cmd::access::Args),
     /// Mirror Jira into the store: incremental, with deletes, resumable.
     #[command(

@@ -19,9 +19,6 @@ use super::{connect, Failed, UsageError};
 use crate::Global;
 
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  jiralink access prod\n  jiralink access prod --fail-on warning          # for cron: exit 1 on any unaccepted warning\n  jiralink access prod --ack site_admin --reason \"Jira Align requires admin\"\n  jiralink access prod --ack project_appeared:MOB  # take MOB into the baseline\n  jiralink access prod --unack site_admin\n  jiralink access prod --acks                      # accepted findings and their history"
-)]
 pub struct Args {
     /// The credential to audit.
     name: String,

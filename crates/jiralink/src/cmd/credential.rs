@@ -108,7 +108,8 @@ struct SecretArgs {
 /// What makes `--fail-on` exit 1.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum FailOn {
-    /// Any warning (age over the policy, expired or expiring).
+    /// Any warning (credential list: age over the policy, expired or expiring; access: any
+    /// finding not accepted).
     Warning,
 }
 

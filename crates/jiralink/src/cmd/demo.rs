@@ -79,7 +79,13 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!(e.diagnosis()))?;
     let report = test_connection(&client).await;
-    credential::print_report(&cred, &report, out);
+    // Under --json the steps are gathered into one object, printed at the end (one line).
+    let mut steps = serde_json::Map::new();
+    if out.json && report.ok {
+        steps.insert("credential_test".into(), serde_json::to_value(&report)?);
+    } else {
+        credential::print_report(&cred, &report, out);
+    }
     if !report.ok {
         return Err(Failed.into());
     }
@@ -94,7 +100,11 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
     let audit = access::audit(&client, Profile::ReadOnly, None)
         .await
         .map_err(|e| anyhow::anyhow!(e.diagnosis()))?;
-    access_cmd::print("demo", &audit, out.json);
+    if out.json {
+        steps.insert("access".into(), serde_json::to_value(&audit)?);
+    } else {
+        access_cmd::print("demo", &audit, false);
+    }
 
     if !out.json {
         println!("\n== sync into {}", home.join("jiralink.db").display());
@@ -108,7 +118,7 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
     .await?;
     let counts = jiralink_store::Backend::counts(&store)?;
     if out.json {
-        println!("{}", serde_json::to_value(&summary)?);
+        steps.insert("sync".into(), serde_json::to_value(&summary)?);
     } else {
         println!(
             "  {} issues, {} changelog items, {} comments, {} worklogs, {} sprints in {:.1} s with {} requests",
@@ -163,10 +173,11 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
     insights_cmd::write_html(&insights, &report)?;
     let team = Headline::of(&insights);
     if out.json {
-        println!(
-            "{}",
-            serde_json::json!({"report": report, "team": team, "flow": {"completed": insights.flow.completed, "cycle_time_days": insights.flow.cycle_time_days, "lead_time_days": insights.flow.lead_time_days, "wip": insights.flow.wip, "at_risk": insights.flow.at_risk}, "forecast": insights.forecast.results})
-        );
+        let mut all = serde_json::json!({"report": report, "team": team, "flow": {"completed": insights.flow.completed, "cycle_time_days": insights.flow.cycle_time_days, "lead_time_days": insights.flow.lead_time_days, "wip": insights.flow.wip, "at_risk": insights.flow.at_risk}, "forecast": insights.forecast.results});
+        for (k, v) in steps {
+            all[k] = v;
+        }
+        println!("{all}");
     } else {
         println!("\n== the team in numbers (last 26 weeks; docs/simulator.md, \"The generated organisation\")");
         print!("{}", team.text());

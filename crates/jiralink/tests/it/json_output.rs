@@ -1,5 +1,5 @@
 //! Every `--json` output is one line holding one object with named fields: `status` (runs,
-//! counts, watermarks, not-visible projects), `insights`, `access`, and usage errors.
+//! counts, watermarks, not-visible projects), `insights`, `access`, `demo`, and usage errors.
 
 use jiralink_sim::{Deployment, Sim};
 use serde_json::Value;
@@ -72,6 +72,26 @@ async fn status_insights_and_access_json_are_one_line_objects() {
     let acks = s.run(&["--json", "access", "reader", "--acks"], None, &[]);
     assert_eq!(acks.code, 0, "{}", acks.stderr);
     one_object(&acks.stdout);
+
+    // The demo's steps are gathered into one object.
+    let report = s.home.join("demo-report.html");
+    let demo = s.run(
+        &[
+            "--json",
+            "demo",
+            "--issues",
+            "200",
+            "--report",
+            &report.display().to_string(),
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(demo.code, 0, "{}", demo.stderr);
+    let v = one_object(&demo.stdout);
+    for step in ["credential_test", "access", "sync", "flow", "report"] {
+        assert!(!v[step].is_null(), "{step}: {v}");
+    }
 
     let usage = s.run(&["--json", "access", "reader", "--ack", "nope"], None, &[]);
     assert_eq!(usage.code, 2);
