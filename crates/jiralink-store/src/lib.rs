@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 /// For readers of the public views (`jiralink status`, tests).
 pub use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
 
+pub mod migrate;
 #[cfg(feature = "postgres")]
 mod pg_tls;
 #[cfg(feature = "postgres")]
@@ -19,7 +20,7 @@ pub mod postgres;
 /// Checkpoint values carry this format version; a newer one is refused rather than misread.
 pub const CHECKPOINT_FORMAT: i64 = 1;
 
-const MIGRATIONS: &[(i64, &str)] = &[
+const MIGRATIONS: &migrate::Migrations = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (
         2,
@@ -43,6 +44,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0007_utc_sprint_dates.sql"),
     ),
     (8, include_str!("../migrations/sqlite/0008_sites.sql")),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_unreadable_sprint_dates.sql"),
+    ),
 ];
 
 /// The site of rows written before stores knew sites (migration 8); the first sync of a
@@ -98,6 +103,15 @@ pub enum StoreError {
         "the store at {path} was written by a newer jiralink (schema {found}); upgrade jiralink"
     )]
     TooNew { path: String, found: i64 },
+    #[error(
+        "the store at {place} applied a different {migration} (checksum {found}, this build's is {expected}): an applied migration was edited; restore its text and put the change in a new migration"
+    )]
+    EditedMigration {
+        place: String,
+        migration: String,
+        found: String,
+        expected: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -279,29 +293,40 @@ impl Store {
         Ok(store)
     }
 
+    /// Brings the schema up to date ([`migrate::plan`]) in one transaction, taken before reading
+    /// `schema_migrations` so that two processes opening at once do not both migrate.
     fn migrate(&mut self, path: &str) -> Result<()> {
-        self.conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")?;
-        let current: i64 = self.conn.query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            [],
-            |r| r.get(0),
-        )?;
-        let newest = MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0);
-        if current > newest {
-            return Err(StoreError::TooNew {
-                path: path.to_owned(),
-                found: current,
-            });
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL, checksum TEXT)")?;
+        let has_checksum = tx
+            .prepare(
+                "SELECT 1 FROM pragma_table_info('schema_migrations') WHERE name = 'checksum'",
+            )?
+            .exists([])?;
+        if !has_checksum {
+            tx.execute_batch("ALTER TABLE schema_migrations ADD COLUMN checksum TEXT")?;
         }
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-            let tx = self.conn.transaction()?;
+        let applied = tx
+            .prepare("SELECT version, checksum FROM schema_migrations")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let plan = migrate::plan(&applied, MIGRATIONS, "sqlite", path)?;
+        for (version, sum) in &plan.adopt {
+            tx.execute(
+                "UPDATE schema_migrations SET checksum = ?2 WHERE version = ?1",
+                params![version, sum],
+            )?;
+        }
+        for (version, sql, sum) in &plan.apply {
             tx.execute_batch(sql)?;
             tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-                params![version, now()],
+                "INSERT INTO schema_migrations (version, applied_at, checksum) VALUES (?1, ?2, ?3)",
+                params![version, now(), sum],
             )?;
-            tx.commit()?;
         }
+        tx.commit()?;
         Ok(())
     }
 
