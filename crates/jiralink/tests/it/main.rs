@@ -8,3 +8,4 @@ mod insights;
 mod insights_postgres;
 mod postgres;
 mod sync;
+mod tidy;
