@@ -4,7 +4,8 @@
 //!
 //! The store is SQLite ([`run`], or [`run_on`] with [`StoreLocation::Sqlite`]) or, with the cargo
 //! feature `postgres`, PostgreSQL ([`run_on`] with `StoreLocation::Postgres`): one loader reads
-//! both through one row source (`source`), with the same SQL, since their views are the same.
+//! both through the store's reader of its public views (`jiralink_store::ViewReader`), with the
+//! same SQL, since their views are the same. Insights has no database code of its own.
 //!
 //! `load` reads the views once into compact columns; `stages` maps statuses to stages; each metric
 //! family is a pure function of the loaded data and the options, so a test can check it by hand.
@@ -14,7 +15,6 @@ pub mod forecast;
 pub mod html;
 pub mod load;
 pub mod quality;
-mod source;
 pub mod sprints;
 pub mod stages;
 
@@ -22,8 +22,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+pub use jiralink_store::StoreLocation;
 pub use load::{parse_time, Category, Dataset};
-pub use source::StoreLocation;
 pub use stages::{Config, Stage};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,16 +33,10 @@ pub enum InsightsError {
     NoStore(String),
     #[error("no sync of credential {0:?} is in the store: run `jiralink sync {0}` first")]
     UnknownCredential(String),
+    /// Connecting to or reading the store failed (file, server, credentials, or a query); the
+    /// message carries the whole cause (a PostgreSQL server's own text).
     #[error("store read failed: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("store value of an unexpected type: {0}")]
-    Value(#[from] rusqlite::types::FromSqlError),
-    /// Connecting to or reading a PostgreSQL store failed (server, credentials, or a query). The
-    /// message carries the whole cause (the server's own text), since the client's top-level one
-    /// alone says only "db error".
-    #[cfg(feature = "postgres")]
-    #[error("Postgres store read failed: {}", jiralink_store::with_causes(.0))]
-    Postgres(postgres::Error),
+    Store(jiralink_store::StoreError),
     #[error("{0}")]
     Load(String),
     /// A usage error: the filter names a site or projects the store does not hold.
@@ -52,10 +46,12 @@ pub enum InsightsError {
     Config { path: String, message: String },
 }
 
-#[cfg(feature = "postgres")]
-impl From<postgres::Error> for InsightsError {
-    fn from(e: postgres::Error) -> InsightsError {
-        InsightsError::Postgres(e)
+impl From<jiralink_store::StoreError> for InsightsError {
+    fn from(e: jiralink_store::StoreError) -> InsightsError {
+        match e {
+            jiralink_store::StoreError::NoStore(at) => InsightsError::NoStore(at),
+            e => InsightsError::Store(e),
+        }
     }
 }
 

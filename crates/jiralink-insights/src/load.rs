@@ -5,8 +5,30 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::source::Source;
 use crate::{Filter, InsightsError, StoreLocation};
+use jiralink_store::{ViewReader as Source, ViewRow};
+
+/// The store's reader with insights' error type, so that a row callback may fail with any
+/// [`InsightsError`].
+trait Rows {
+    fn rows(
+        &mut self,
+        sql: &str,
+        params: &[&str],
+        on_row: impl FnMut(&ViewRow<'_>) -> Result<(), InsightsError>,
+    ) -> Result<(), InsightsError>;
+}
+
+impl Rows for Source {
+    fn rows(
+        &mut self,
+        sql: &str,
+        params: &[&str],
+        on_row: impl FnMut(&ViewRow<'_>) -> Result<(), InsightsError>,
+    ) -> Result<(), InsightsError> {
+        self.each(sql, params, on_row)
+    }
+}
 
 /// A status category, as Jira's workflows declare it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -105,40 +127,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
     parse_millis(s).map(|ms| ms.div_euclid(1000))
 }
 
-/// Epoch milliseconds of a store timestamp, as [`parse_time`].
-pub(crate) fn parse_millis(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
-        let mut v = 0i64;
-        for &c in b.get(r)? {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + i64::from(c - b'0');
-        }
-        Some(v)
-    };
-    if b.len() == 24 && b[23] == b'Z' && b[10] == b'T' {
-        let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-        let (hh, mm, ss) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-        let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
-        return Some(secs * 1000 + digits(20..23).unwrap_or(0));
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z"))
-        .ok()
-        .map(|t| t.timestamp_millis())
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+pub use jiralink_store::{days_from_civil, parse_millis};
 
 /// A fast hasher for the loader's string keys (FxHash; the data is local, so no HashDoS concern).
 #[derive(Default, Clone, Copy)]
@@ -227,7 +216,7 @@ fn read_sprints(
     site: &str,
 ) -> Result<(Vec<Sprint>, FxMap<String, u32>), InsightsError> {
     let (mut sprints, mut index) = (Vec::new(), FxMap::default());
-    src.each(
+    src.rows(
         "SELECT id, name, state, start_date, end_date, complete_date FROM sprints
          WHERE site_id = $1 ORDER BY start_date NULLS FIRST, id",
         &[site],
@@ -253,7 +242,7 @@ fn read_sprints(
 /// sites and has not been synced since holds its rows under the placeholder site.
 fn choose_site(src: &mut Source, filter: &Filter) -> Result<String, InsightsError> {
     let mut sites: Vec<(String, String)> = Vec::new();
-    src.each(
+    src.rows(
         "SELECT site_id, COALESCE(base_url, '') FROM sites ORDER BY site_id",
         &[],
         |r| {
@@ -292,7 +281,7 @@ fn choose_site(src: &mut Source, filter: &Filter) -> Result<String, InsightsErro
     }
     if let Some(cred) = &filter.credential {
         let mut of_credential = Vec::new();
-        src.each(
+        src.rows(
             "SELECT DISTINCT site_id FROM t_checkpoints WHERE credential = $1 ORDER BY site_id",
             &[cred.as_str()],
             |r| {
@@ -335,7 +324,7 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
         (!filter.projects.is_empty()).then(|| filter.projects.clone());
     if let Some(cred) = &filter.credential {
         let mut synced: Vec<String> = Vec::new();
-        src.each(
+        src.rows(
             "SELECT DISTINCT scope FROM t_checkpoints WHERE site_id = $1 AND credential = $2 AND stream = 'issues'",
             &[site, cred.as_str()],
             |r| {
@@ -365,7 +354,7 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
     let mut ds = Dataset::default();
     let mut status_ix: FxMap<String, u16> = FxMap::default();
     let mut status_by_name: FxMap<String, u16> = FxMap::default();
-    src.each(
+    src.rows(
         "SELECT id, name, category FROM statuses WHERE site_id = $1 ORDER BY id",
         &[site],
         |r| {
@@ -383,7 +372,7 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
         },
     )?;
     let mut project_ix: FxMap<String, u32> = FxMap::default();
-    src.each(
+    src.rows(
         "SELECT key, name, deleted_at FROM projects WHERE site_id = $1 ORDER BY key",
         &[site],
         |r| {
@@ -434,7 +423,7 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
     ds.issues.reserve_exact(live);
     // Issue ids in id order, beside `ds.issues`, for the merge joins.
     let mut ids: Vec<String> = Vec::with_capacity(live);
-    src.each(
+    src.rows(
         "SELECT id, key, project_key, issue_type, status, status_category, priority, assignee_id,
                 created, updated, resolved, story_points
          FROM issues WHERE site_id = $1 AND deleted_at IS NULL ORDER BY id",
@@ -500,7 +489,7 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
     // Current sprint memberships, in issue order.
     {
         let mut grouped: Grouped<u32> = Vec::new();
-        src.each(
+        src.rows(
             "SELECT issue_id, sprint_id FROM sprint_issues WHERE site_id = $1 ORDER BY issue_id",
             &[site],
             |r| {
@@ -574,7 +563,7 @@ fn read_sprint_history(store: &StoreLocation, site: &str) -> Result<SprintHistor
     let (_, sprint_ix) = read_sprints(&mut src, site)?;
     let mut field_keys = |sql: &str| -> Result<Vec<String>, InsightsError> {
         let mut keys = Vec::new();
-        src.each(sql, &[site], |r| {
+        src.rows(sql, &[site], |r| {
             keys.push(r.text_not_null(0)?.to_owned());
             keys.push(r.text_not_null(1)?.to_owned());
             Ok(())
@@ -604,7 +593,7 @@ fn read_sprint_history(store: &StoreLocation, site: &str) -> Result<SprintHistor
             .collect()
     };
     for field in &sprint_fields {
-        src.each(
+        src.rows(
             "SELECT issue_id, changed_at, from_value, to_value
              FROM issue_changes WHERE site_id = $1 AND field = $2
              ORDER BY issue_id, changed_at, from_value NULLS FIRST, to_value NULLS FIRST",
@@ -625,7 +614,7 @@ fn read_sprint_history(store: &StoreLocation, site: &str) -> Result<SprintHistor
     }
     let num = |v: Option<&str>| v.and_then(|s| s.trim().parse::<f64>().ok());
     for field in &estimate_fields {
-        src.each(
+        src.rows(
             "SELECT issue_id, changed_at, from_string, to_string
              FROM issue_changes WHERE site_id = $1 AND field = $2
              ORDER BY issue_id, changed_at, change_id",
@@ -675,7 +664,7 @@ fn read_status_changes(
     // same way in both stores). A row without an id (rare; some Data Center history) has its
     // names looked up on a second connection, the first being busy with the scan.
     let mut names: Option<Source> = None;
-    src.each(
+    src.rows(
         "SELECT issue_id, changed_at, from_value, to_value
          FROM issue_changes WHERE site_id = $1 AND field = 'status'
          ORDER BY issue_id, changed_at, from_value NULLS FIRST, to_value NULLS FIRST",
@@ -712,7 +701,7 @@ fn status_names(
     ms: i64,
 ) -> Result<(Option<String>, Option<String>), InsightsError> {
     let mut found = None;
-    src.each(
+    src.rows(
         "SELECT changed_at, from_string, to_string FROM issue_changes
          WHERE site_id = $1 AND issue_id = $2 AND field = 'status'",
         &[site, issue],
@@ -762,9 +751,8 @@ mod tests {
         assert!(matches!(e, InsightsError::NoStore(_)), "{e}");
         assert!(e.to_string().contains("missing.db"), "{e}");
         let other = dir.join("other.db");
-        rusqlite::Connection::open(&other)
-            .and_then(|c| c.execute_batch("CREATE TABLE IF NOT EXISTS issues (id TEXT)"))
-            .expect("other database");
+        // An empty file is an empty SQLite database.
+        std::fs::write(&other, b"").expect("other database");
         let e = load(&other, &Filter::default()).expect_err("no views");
         assert!(matches!(e, InsightsError::NoStore(_)), "{e}");
         let _ = std::fs::remove_dir_all(&dir);

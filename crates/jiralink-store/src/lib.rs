@@ -8,18 +8,21 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// For readers of the public views (`jiralink status`, tests).
-pub use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
+use rusqlite::types::ValueRef;
 
+pub mod migrate;
 #[cfg(feature = "postgres")]
 mod pg_tls;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod reader;
+
+pub use reader::{StoreLocation, ViewReader, ViewRow};
 
 /// Checkpoint values carry this format version; a newer one is refused rather than misread.
 pub const CHECKPOINT_FORMAT: i64 = 1;
 
-const MIGRATIONS: &[(i64, &str)] = &[
+const MIGRATIONS: &migrate::Migrations = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (
         2,
@@ -43,6 +46,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0007_utc_sprint_dates.sql"),
     ),
     (8, include_str!("../migrations/sqlite/0008_sites.sql")),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_unreadable_sprint_dates.sql"),
+    ),
 ];
 
 /// The site of rows written before stores knew sites (migration 8); the first sync of a
@@ -98,6 +105,20 @@ pub enum StoreError {
         "the store at {path} was written by a newer jiralink (schema {found}); upgrade jiralink"
     )]
     TooNew { path: String, found: i64 },
+    #[error("store value of an unexpected type: {0}")]
+    Value(#[from] rusqlite::types::FromSqlError),
+    /// No store where a reader looked: no file, or no public views in the database.
+    #[error("no jiralink store at {0}")]
+    NoStore(String),
+    #[error(
+        "the store at {place} applied a different {migration} (checksum {found}, this build's is {expected}): an applied migration was edited; restore its text and put the change in a new migration"
+    )]
+    EditedMigration {
+        place: String,
+        migration: String,
+        found: String,
+        expected: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -279,29 +300,40 @@ impl Store {
         Ok(store)
     }
 
+    /// Brings the schema up to date ([`migrate::plan`]) in one transaction, taken before reading
+    /// `schema_migrations` so that two processes opening at once do not both migrate.
     fn migrate(&mut self, path: &str) -> Result<()> {
-        self.conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")?;
-        let current: i64 = self.conn.query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            [],
-            |r| r.get(0),
-        )?;
-        let newest = MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0);
-        if current > newest {
-            return Err(StoreError::TooNew {
-                path: path.to_owned(),
-                found: current,
-            });
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL, checksum TEXT)")?;
+        let has_checksum = tx
+            .prepare(
+                "SELECT 1 FROM pragma_table_info('schema_migrations') WHERE name = 'checksum'",
+            )?
+            .exists([])?;
+        if !has_checksum {
+            tx.execute_batch("ALTER TABLE schema_migrations ADD COLUMN checksum TEXT")?;
         }
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-            let tx = self.conn.transaction()?;
+        let applied = tx
+            .prepare("SELECT version, checksum FROM schema_migrations")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let plan = migrate::plan(&applied, MIGRATIONS, "sqlite", path)?;
+        for (version, sum) in &plan.adopt {
+            tx.execute(
+                "UPDATE schema_migrations SET checksum = ?2 WHERE version = ?1",
+                params![version, sum],
+            )?;
+        }
+        for (version, sql, sum) in &plan.apply {
             tx.execute_batch(sql)?;
             tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-                params![version, now()],
+                "INSERT INTO schema_migrations (version, applied_at, checksum) VALUES (?1, ?2, ?3)",
+                params![version, now(), sum],
             )?;
-            tx.commit()?;
         }
+        tx.commit()?;
         Ok(())
     }
 
@@ -313,9 +345,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Read access for reports and tests (the public views).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    /// The file of this store.
+    pub fn path(&self) -> &Path {
+        Path::new(self.conn.path().unwrap_or_default())
+    }
+
+    /// Runs SQL statements as they are, outside any write path: for test fixtures that set up
+    /// what no sync writes. Reports read through [`ViewReader`] or [`Backend::query_strings`].
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        Ok(self.conn.execute_batch(sql)?)
     }
 }
 
@@ -1260,6 +1298,42 @@ fn live_issue_ids(conn: &Connection, site: &str, project_key: &str) -> Result<Ve
     Ok(ids)
 }
 
+/// Epoch milliseconds of a store timestamp (UTC ISO-8601 text as the store writes it, or any
+/// RFC 3339 time); `None` when it is not a time.
+pub fn parse_millis(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        let mut v = 0i64;
+        for &c in b.get(r)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+        }
+        Some(v)
+    };
+    if b.len() == 24 && b[23] == b'Z' && b[10] == b'T' {
+        let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+        let (hh, mm, ss) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+        let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
+        return Some(secs * 1000 + digits(20..23).unwrap_or(0));
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z"))
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Now, as the store writes timestamps: UTC ISO-8601 with milliseconds.
 pub fn now() -> String {
     chrono::Utc::now()
@@ -1359,7 +1433,7 @@ mod tests {
             "c1 is kept as a deleted row"
         );
         let deleted: i64 = s
-            .connection()
+            .conn
             .query_row(
                 "SELECT COUNT(*) FROM comments WHERE deleted_at IS NOT NULL",
                 [],
@@ -1395,9 +1469,9 @@ mod tests {
         })
         .expect("write");
         let (_, sql) = MIGRATIONS[6];
-        s.connection().execute_batch(sql).expect("migration 7");
+        s.conn.execute_batch(sql).expect("migration 7");
         let row: (String, String, String) = s
-            .connection()
+            .conn
             .query_row(
                 "SELECT start_date, end_date, complete_date FROM sprints",
                 [],
@@ -1482,7 +1556,7 @@ mod tests {
             tables
                 .iter()
                 .map(|t| {
-                    s.connection()
+                    s.conn
                         .query_row(
                             &format!("SELECT COUNT(*) FROM {t} WHERE site_id = ?1"),
                             [site],
@@ -1524,7 +1598,7 @@ mod tests {
         let c = s.counts().expect("counts");
         assert_eq!((c.issues, c.issues_deleted, c.changes), (1, 1, 1));
         let sites: Vec<String> = s
-            .connection()
+            .conn
             .prepare("SELECT site_id FROM sites ORDER BY site_id")
             .expect("sql")
             .query_map([], |r| r.get(0))

@@ -22,15 +22,15 @@ use postgres::{Client, Row, SimpleQueryMessage, Statement};
 
 use crate::{
     adopt_unresolved_sql, now, Backend, ChangeRow, CommentRow, ComponentRow, Counts, IssueBatch,
-    IssueRefs, IssueRow, LinkRow, Lookup, Result, SiteRow, SprintRow, StoreError, TextRows, Tx,
-    VersionRow, WorklogRow, CHECKPOINT_FORMAT, UNRESOLVED_SITE,
+    IssueRefs, IssueRow, LinkRow, Lookup, Result, SiteRow, SprintRow, TextRows, Tx, VersionRow,
+    WorklogRow, CHECKPOINT_FORMAT, UNRESOLVED_SITE,
 };
 
 /// Connects as a parsed URL asks (verified TLS with `sslmode=require`); for other readers of a
 /// Postgres store, so that they connect as the store does.
 pub use crate::pg_tls::connect;
 
-const MIGRATIONS: &[(i64, &str)] = &[
+const MIGRATIONS: &crate::migrate::Migrations = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (
         2,
@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0007_timestamptz_views.sql"),
     ),
     (8, include_str!("../migrations/postgres/0008_sites.sql")),
+    (
+        12,
+        include_str!("../migrations/postgres/0012_unreadable_sprint_dates.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations of one database ("jiralink" in ASCII).
@@ -221,35 +225,36 @@ impl PgStore {
         Ok(())
     }
 
-    /// Applies the migrations this build has and the database lacks, in one transaction under an
-    /// advisory lock (two processes starting at once do not both migrate).
+    /// Applies the migrations this build has and the database lacks, after checking those it
+    /// has ([`crate::migrate::plan`]), in one transaction under an advisory lock (two processes
+    /// starting at once do not both migrate).
     fn migrate(&mut self) -> Result<()> {
         let client = self.conn.get_mut().get();
-        let newest = MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0);
         let url = &self.url;
         blocking(|| -> Result<()> {
             let mut tx = client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
             tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL, checksum TEXT);
+                 ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum TEXT",
             )?;
-            let current: i64 = tx
-                .query_one(
-                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                    &[],
-                )?
-                .try_get(0)?;
-            if current > newest {
-                return Err(StoreError::TooNew {
-                    path: redact(url),
-                    found: current,
-                });
+            let applied = tx
+                .query("SELECT version, checksum FROM schema_migrations", &[])?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let plan = crate::migrate::plan(&applied, MIGRATIONS, "postgres", &redact(url))?;
+            for (version, sum) in &plan.adopt {
+                tx.execute(
+                    "UPDATE schema_migrations SET checksum = $2 WHERE version = $1",
+                    &[version, sum],
+                )?;
             }
-            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            for (version, sql, sum) in &plan.apply {
                 tx.batch_execute(sql)?;
                 tx.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                    &[version, &now()],
+                    "INSERT INTO schema_migrations (version, applied_at, checksum) VALUES ($1, $2, $3)",
+                    &[version, &now(), sum],
                 )?;
             }
             tx.commit()?;

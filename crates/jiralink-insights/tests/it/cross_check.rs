@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_insights::{compute, flow, load, stages, Filter, Options};
 use jiralink_sim::{Deployment, Sim};
-use jiralink_store::Store;
+use jiralink_store::{Store, StoreError, StoreLocation, ViewReader};
 
 /// Started: the first move into an in-progress status, or creation when the issue began in one.
 /// Done: the last move into a done status from one that is not, else the resolution, else creation.
@@ -59,12 +59,15 @@ async fn cycle_times_equal_a_plain_sql_query_over_the_views_on_a_synced_site() {
         .await
         .expect("sync");
 
-    let mut st = store.connection().prepare(CYCLE_TIMES_SQL).expect("sql");
-    let by_sql: BTreeMap<String, i64> = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .map(|r| r.expect("row"))
-        .collect();
+    drop(store);
+    let mut by_sql: BTreeMap<String, i64> = BTreeMap::new();
+    ViewReader::open(&StoreLocation::Sqlite(path.clone()))
+        .expect("reader")
+        .each(CYCLE_TIMES_SQL, &[], |r| -> Result<(), StoreError> {
+            by_sql.insert(r.text_not_null(0)?.to_owned(), r.int(1)?);
+            Ok(())
+        })
+        .expect("query");
 
     // A window holding every completion of the site.
     let now = chrono::Utc::now().timestamp();

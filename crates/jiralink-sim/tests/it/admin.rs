@@ -373,33 +373,6 @@ async fn labels_and_properties_bump_updated_and_labels_are_in_the_changelog() {
     assert!(without["fields"]["updated"].as_str() > with_prop["fields"]["updated"].as_str());
 }
 
-/// Tests change the site through `Sim::test_api` (ops + touch), never by writing the model.
-#[test]
-fn no_test_writes_the_model_directly() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut offenders = Vec::new();
-    let mut stack = vec![root];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("readable dir").flatten() {
-            let path = entry.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if path.is_dir() && name != "target" && name != "src" {
-                stack.push(path);
-            } else if name.ends_with(".rs") && path.to_string_lossy().contains("/tests/") {
-                let text = std::fs::read_to_string(&path).expect("readable file");
-                let needle = ["site", ".write()"].concat();
-                if text.contains(&needle) {
-                    offenders.push(path.display().to_string());
-                }
-            }
-        }
-    }
-    assert!(
-        offenders.is_empty(),
-        "tests that write the model directly (use Sim::test_api): {offenders:?}"
-    );
-}
-
 /// A transition into Done with a resolution on its screen records that resolution in the changelog
 /// (through `ops`), not Done's default patched in afterwards.
 #[tokio::test]

@@ -62,16 +62,18 @@ fn store(tag: &str) -> (TempDir, Store) {
 }
 
 fn rows(s: &Store, sql: &str) -> Vec<(String, String)> {
-    let mut st = s.connection().prepare(sql).expect("sql");
-    st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-        ))
-    })
-    .expect("query")
-    .map(|r| r.expect("row"))
-    .collect()
+    s.query_strings(sql)
+        .expect("query")
+        .1
+        .into_iter()
+        .map(|r| {
+            let mut cells = r.into_iter().map(Option::unwrap_or_default);
+            (
+                cells.next().unwrap_or_default(),
+                cells.next().unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 /// The simulator's content hash (docs/simulator.md) of an issue's raw JSON.
@@ -128,35 +130,26 @@ fn assert_matches(s: &Store, snap: &Value) {
         })
         .collect();
     let stored: BTreeMap<String, (String, String)> = {
-        let mut st = s
-            .connection()
-            .prepare(&format!(
-                "SELECT id, key, updated FROM issues WHERE site_id = '{site}' AND deleted_at IS NULL"
-            ))
-            .expect("sql");
-        st.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-            ))
-        })
+        s.query_strings(&format!(
+            "SELECT id, key, updated FROM issues WHERE site_id = '{site}' AND deleted_at IS NULL"
+        ))
         .expect("q")
-        .map(|r| r.expect("row"))
+        .1
+        .into_iter()
+        .map(|r| {
+            let mut cells = r.into_iter().map(Option::unwrap_or_default);
+            let id = cells.next().unwrap_or_default();
+            let key = cells.next().unwrap_or_default();
+            (id, (key, cells.next().unwrap_or_default()))
+        })
         .collect()
     };
     assert_eq!(stored.len(), issues.len(), "live issue count");
     // Content: the snapshot's hash of each issue, recomputed from the raw JSON the store kept.
-    let mut st = s
-        .connection()
-        .prepare(&format!(
-            "SELECT id, raw_json FROM issues WHERE site_id = '{site}' AND deleted_at IS NULL"
-        ))
-        .expect("sql");
-    let raws: Vec<(String, String)> = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("q")
-        .map(|r| r.expect("row"))
-        .collect();
+    let raws: Vec<(String, String)> = rows(
+        s,
+        &format!("SELECT id, raw_json FROM issues WHERE site_id = '{site}' AND deleted_at IS NULL"),
+    );
     let want: BTreeMap<String, String> = snap["issues"]
         .as_array()
         .expect("issues")
@@ -562,18 +555,16 @@ async fn verify_reports_drift_until_the_next_sync() {
             .ok
     );
     // Content drift that keeps the update time (a store edited by hand) is found too.
-    let edited_id: String = s
-        .connection()
-        .query_row("SELECT id FROM issues WHERE key = ?1", [&edited], |r| {
-            r.get(0)
-        })
-        .expect("id");
-    s.connection()
-        .execute(
-            "UPDATE t_issues SET priority = 'Lowest of all' WHERE id = ?1",
-            [&edited_id],
-        )
-        .expect("tamper");
+    let edited_id = rows(
+        &s,
+        &format!("SELECT id, key FROM issues WHERE key = '{edited}'"),
+    )
+    .swap_remove(0)
+    .0;
+    s.execute_batch(&format!(
+        "UPDATE t_issues SET priority = 'Lowest of all' WHERE id = '{edited_id}'"
+    ))
+    .expect("tamper");
     let drift = jiralink_sync::verify(&c, &mut s, &[], 1000)
         .await
         .expect("verify");

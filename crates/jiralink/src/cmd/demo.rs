@@ -134,15 +134,14 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
             "  re-sync with no changes: {} requests, {} ms",
             again.requests, again.duration_ms
         );
-        let mut st = store.connection().prepare("SELECT status_category, COUNT(*) FROM issues WHERE deleted_at IS NULL GROUP BY 1 ORDER BY 2 DESC")?;
-        let rows: Vec<(String, i64)> = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                    r.get(1)?,
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
+        let rows: Vec<(String, String)> = jiralink_store::Backend::query_strings(&store, "SELECT status_category, COUNT(*) FROM issues WHERE deleted_at IS NULL GROUP BY 1 ORDER BY 2 DESC")?
+            .1
+            .into_iter()
+            .map(|r| {
+                let mut cells = r.into_iter().map(Option::unwrap_or_default);
+                (cells.next().unwrap_or_default(), cells.next().unwrap_or_default())
+            })
+            .collect();
         println!(
             "  issues by status category: {}",
             rows.iter()

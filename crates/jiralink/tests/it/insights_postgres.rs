@@ -169,14 +169,14 @@ async fn insights_over_postgres_equal_those_over_sqlite() {
         .to_owned();
     assert!(e.to_string().contains(&db_name), "{e}");
     assert!(!format!("{e} {store:?}").contains(CANARY), "{e} {store:?}");
-    // A server error is a Postgres error that carries the server's words.
+    // A server error is a store error that carries the server's words.
     let missing = jiralink_insights::StoreLocation::Postgres {
         url: format!("{}_missing", empty.url()),
         password: None,
     };
     let e = run_on(&missing).expect_err("no such database");
     assert!(
-        matches!(e, jiralink_insights::InsightsError::Postgres(_)),
+        matches!(e, jiralink_insights::InsightsError::Store(_)),
         "{e}"
     );
     assert!(e.to_string().contains("does not exist"), "{e}");

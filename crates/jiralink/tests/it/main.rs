@@ -9,3 +9,4 @@ mod insights_postgres;
 mod json_output;
 mod postgres;
 mod sync;
+mod tidy;

@@ -9,6 +9,18 @@ use jiralink_sim::{Deployment, Sim};
 
 use crate::credential::Session;
 
+/// The rows of a query over the store's views, every cell as text (NULL as empty).
+fn text_rows(store: &jiralink_store::Store, sql: &str) -> Vec<Vec<String>> {
+    use jiralink_store::Backend;
+    store
+        .query_strings(sql)
+        .expect("query")
+        .1
+        .into_iter()
+        .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
     let sim = Sim::builder()
@@ -51,7 +63,6 @@ async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
 
     let snap = sim.snapshot();
     let store = jiralink_store::Store::open_sqlite(&s.home.join("jiralink.db")).expect("store");
-    let conn = store.connection();
     let want: BTreeMap<String, (String, String)> = snap["issues"]
         .as_array()
         .expect("issues")
@@ -66,29 +77,22 @@ async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
             )
         })
         .collect();
-    let mut st = conn
-        .prepare("SELECT id, key, updated FROM issues WHERE deleted_at IS NULL")
-        .expect("sql");
-    let got: BTreeMap<String, (String, String)> = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-            ))
-        })
-        .expect("q")
-        .map(|r| r.expect("row"))
-        .collect();
+    let got: BTreeMap<String, (String, String)> = text_rows(
+        &store,
+        "SELECT id, key, updated FROM issues WHERE deleted_at IS NULL",
+    )
+    .into_iter()
+    .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
+    .collect();
     assert_eq!(got.len(), 20_000);
     assert_eq!(got, want, "every issue once, current");
-    let mut st = conn
-        .prepare("SELECT issue_id, COUNT(DISTINCT change_id) FROM issue_changes GROUP BY issue_id")
-        .expect("sql");
-    let changes: BTreeMap<String, i64> = st
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-        .expect("q")
-        .map(|r| r.expect("row"))
-        .collect();
+    let changes: BTreeMap<String, i64> = text_rows(
+        &store,
+        "SELECT issue_id, COUNT(DISTINCT change_id) FROM issue_changes GROUP BY issue_id",
+    )
+    .into_iter()
+    .map(|r| (r[0].clone(), r[1].parse().expect("a count")))
+    .collect();
     for i in snap["issues"].as_array().expect("issues") {
         assert_eq!(
             changes.get(&i["id"].to_string()).copied().unwrap_or(0),
@@ -98,10 +102,9 @@ async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
         );
     }
     let ids = |sql: &str| -> BTreeSet<String> {
-        let mut st = conn.prepare(sql).expect("sql");
-        st.query_map([], |r| r.get::<_, String>(0))
-            .expect("q")
-            .map(|r| r.expect("row"))
+        text_rows(&store, sql)
+            .into_iter()
+            .map(|mut r| r.swap_remove(0))
             .collect()
     };
     let snap_ids = |f: &str| -> BTreeSet<String> {
@@ -121,8 +124,8 @@ async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
         ids("SELECT id FROM worklogs WHERE deleted_at IS NULL"),
         snap_ids("worklog_ids")
     );
-    let runs: i64 = conn
-        .query_row("SELECT COUNT(*) FROM sync_runs", [], |r| r.get(0))
+    let runs: i64 = text_rows(&store, "SELECT COUNT(*) FROM sync_runs")[0][0]
+        .parse()
         .expect("runs");
     assert_eq!(runs, 21, "every run, killed or not, is recorded");
     let _ = std::fs::remove_dir_all(&s.home);
@@ -161,12 +164,10 @@ async fn scoped_and_granular_tokens_sync_every_stream() {
         let r = s.run(&["sync", name], None, &[]);
         assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
         let store = jiralink_store::Store::open_sqlite(&s.home.join("jiralink.db")).expect("store");
-        let conn = store.connection();
         let ids = |sql: &str| -> BTreeSet<String> {
-            let mut st = conn.prepare(sql).expect("sql");
-            st.query_map([], |r| r.get::<_, String>(0))
-                .expect("q")
-                .map(|r| r.expect("row"))
+            text_rows(&store, sql)
+                .into_iter()
+                .map(|mut r| r.swap_remove(0))
                 .collect()
         };
         assert_eq!(

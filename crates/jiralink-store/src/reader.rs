@@ -1,12 +1,13 @@
-//! Where insights read from: a [`StoreLocation`], and the one row source the loader reads it
-//! through: SQLite (rusqlite) or PostgreSQL (feature `postgres`, the synchronous `postgres` client,
-//! connected as the store connects: `jiralink_store::postgres::connect`).
+//! The store's reader of its public views, for reports (insights): a [`StoreLocation`] opened
+//! read-only as a [`ViewReader`], SQLite or PostgreSQL (feature `postgres`, connected as the store
+//! connects: `pg_tls`), which runs queries over the views and hands out each row as a [`ViewRow`].
+//! No backend type crosses this API.
 //!
-//! Both stores have the same public views with the same names, so the loader has one SQL text per
+//! Both stores have the same public views with the same names, so a reader has one SQL text per
 //! query: parameters are written `$1`, `$2` ... (SQLite takes them as numbered parameters too) and
 //! are all text. Cells are read without an allocation: text as `&str`, numbers as `f64`, and
 //! timestamps, ISO-8601 text in SQLite and `timestamptz` in PostgreSQL, as epoch seconds or
-//! milliseconds.
+//! milliseconds. A PostgreSQL session is `READ ONLY`; an SQLite file is opened read-only.
 
 use std::path::PathBuf;
 
@@ -14,12 +15,10 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 #[cfg(feature = "postgres")]
-use jiralink_store::postgres::redact;
+use crate::postgres::redact;
+use crate::{Result, StoreError};
 
-use crate::load::parse_millis;
-use crate::InsightsError;
-
-/// A store to compute insights from.
+/// A store to read reports from.
 #[derive(Clone)]
 pub enum StoreLocation {
     /// The SQLite file of a store (`jiralink.db`).
@@ -64,8 +63,8 @@ impl std::fmt::Display for StoreLocation {
     }
 }
 
-/// A read-only connection to a store.
-pub(crate) struct Source(Conn);
+/// A read-only connection to a store's public views.
+pub struct ViewReader(Conn);
 
 enum Conn {
     Sqlite(Connection),
@@ -73,14 +72,14 @@ enum Conn {
     Postgres(postgres::Client),
 }
 
-impl Source {
-    /// Opens a read-only connection; [`InsightsError::NoStore`] when there is no store there (no
+impl ViewReader {
+    /// Opens a read-only connection; [`StoreError::NoStore`] when there is no store there (no
     /// file, or no `issues` and `statuses` views).
-    pub(crate) fn open(at: &StoreLocation) -> Result<Source, InsightsError> {
+    pub fn open(at: &StoreLocation) -> Result<ViewReader> {
         match at {
             StoreLocation::Sqlite(path) => {
                 if !path.exists() {
-                    return Err(InsightsError::NoStore(at.to_string()));
+                    return Err(StoreError::NoStore(at.to_string()));
                 }
                 let conn = Connection::open_with_flags(
                     path,
@@ -93,9 +92,9 @@ impl Source {
                     |r| r.get(0),
                 )?;
                 if views < 2 {
-                    return Err(InsightsError::NoStore(at.to_string()));
+                    return Err(StoreError::NoStore(at.to_string()));
                 }
-                Ok(Source(Conn::Sqlite(conn)))
+                Ok(ViewReader(Conn::Sqlite(conn)))
             }
             #[cfg(feature = "postgres")]
             StoreLocation::Postgres { url, password } => {
@@ -105,13 +104,7 @@ impl Source {
                 }
                 // As the store connects: plain, or verified TLS when the URL says
                 // `sslmode=require`.
-                let mut client =
-                    jiralink_store::postgres::connect(&config).map_err(|e| match e {
-                        jiralink_store::StoreError::Postgres(e) => InsightsError::Postgres(e),
-                        e => InsightsError::Load(format!(
-                            "cannot connect to the Postgres store {at}: {e}"
-                        )),
-                    })?;
+                let mut client = crate::pg_tls::connect(&config)?;
                 client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
                 // The views of the connection's schema, where the store creates them.
                 let views: i64 = client
@@ -122,35 +115,39 @@ impl Source {
                     )?
                     .try_get(0)?;
                 if views < 2 {
-                    return Err(InsightsError::NoStore(at.to_string()));
+                    return Err(StoreError::NoStore(at.to_string()));
                 }
-                Ok(Source(Conn::Postgres(client)))
+                Ok(ViewReader(Conn::Postgres(client)))
             }
         }
     }
 
     /// Runs `sql` with text parameters `$1`, `$2` ... and calls `on_row` with every row, in the
     /// query's order; stops at the first error.
-    pub(crate) fn each(
+    pub fn each<E: From<StoreError>>(
         &mut self,
         sql: &str,
         params: &[&str],
-        mut on_row: impl FnMut(&Row<'_>) -> Result<(), InsightsError>,
-    ) -> Result<(), InsightsError> {
+        mut on_row: impl FnMut(&ViewRow<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         match &mut self.0 {
             Conn::Sqlite(conn) => {
-                let mut st = conn.prepare_cached(sql)?;
-                let mut rows = st.query(rusqlite::params_from_iter(params))?;
-                while let Some(r) = rows.next()? {
-                    on_row(&Row(RowRef::Sqlite(r)))?;
+                let mut st = conn.prepare_cached(sql).map_err(StoreError::from)?;
+                let mut rows = st
+                    .query(rusqlite::params_from_iter(params))
+                    .map_err(StoreError::from)?;
+                while let Some(r) = rows.next().map_err(StoreError::from)? {
+                    on_row(&ViewRow(RowRef::Sqlite(r)))?;
                 }
             }
             #[cfg(feature = "postgres")]
             Conn::Postgres(client) => {
                 use postgres::fallible_iterator::FallibleIterator;
-                let mut rows = client.query_raw(sql, params.iter().copied())?;
-                while let Some(r) = rows.next()? {
-                    on_row(&Row(RowRef::Postgres(&r)))?;
+                let mut rows = client
+                    .query_raw(sql, params.iter().copied())
+                    .map_err(StoreError::from)?;
+                while let Some(r) = rows.next().map_err(StoreError::from)? {
+                    on_row(&ViewRow(RowRef::Postgres(&r)))?;
                 }
             }
         }
@@ -158,9 +155,9 @@ impl Source {
     }
 
     /// The integer of a one-row, one-column query (`COUNT(*)`).
-    pub(crate) fn count(&mut self, sql: &str, params: &[&str]) -> Result<i64, InsightsError> {
+    pub fn count(&mut self, sql: &str, params: &[&str]) -> Result<i64> {
         let mut n = 0;
-        self.each(sql, params, |r| {
+        self.each(sql, params, |r| -> Result<()> {
             n = r.int(0)?;
             Ok(())
         })?;
@@ -169,7 +166,7 @@ impl Source {
 }
 
 /// One row of a query, read by column index.
-pub(crate) struct Row<'r>(RowRef<'r>);
+pub struct ViewRow<'r>(RowRef<'r>);
 
 enum RowRef<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
@@ -177,10 +174,10 @@ enum RowRef<'r> {
     Postgres(&'r postgres::Row),
 }
 
-impl<'r> Row<'r> {
+impl<'r> ViewRow<'r> {
     /// A text cell, `None` when NULL.
     #[inline]
-    pub(crate) fn text(&self, i: usize) -> Result<Option<&'r str>, InsightsError> {
+    pub fn text(&self, i: usize) -> Result<Option<&'r str>> {
         match self.0 {
             RowRef::Sqlite(r) => Ok(r.get_ref(i)?.as_str_or_null()?),
             #[cfg(feature = "postgres")]
@@ -190,7 +187,7 @@ impl<'r> Row<'r> {
 
     /// A text cell of a NOT NULL column (ids, keys, names): NULL is an error.
     #[inline]
-    pub(crate) fn text_not_null(&self, i: usize) -> Result<&'r str, InsightsError> {
+    pub fn text_not_null(&self, i: usize) -> Result<&'r str> {
         match self.0 {
             RowRef::Sqlite(r) => Ok(r.get_ref(i)?.as_str()?),
             #[cfg(feature = "postgres")]
@@ -200,7 +197,7 @@ impl<'r> Row<'r> {
 
     /// A number cell (REAL or INTEGER in SQLite, DOUBLE PRECISION in PostgreSQL).
     #[inline]
-    pub(crate) fn float(&self, i: usize) -> Result<Option<f64>, InsightsError> {
+    pub fn float(&self, i: usize) -> Result<Option<f64>> {
         match self.0 {
             RowRef::Sqlite(r) => Ok(r.get(i)?),
             #[cfg(feature = "postgres")]
@@ -209,7 +206,7 @@ impl<'r> Row<'r> {
     }
 
     /// A NOT NULL integer cell (INTEGER in SQLite, BIGINT in PostgreSQL).
-    pub(crate) fn int(&self, i: usize) -> Result<i64, InsightsError> {
+    pub fn int(&self, i: usize) -> Result<i64> {
         match self.0 {
             RowRef::Sqlite(r) => Ok(r.get_ref(i)?.as_i64()?),
             #[cfg(feature = "postgres")]
@@ -218,7 +215,7 @@ impl<'r> Row<'r> {
     }
 
     /// Whether a cell, of any type, is NULL.
-    pub(crate) fn is_null(&self, i: usize) -> Result<bool, InsightsError> {
+    pub fn is_null(&self, i: usize) -> Result<bool> {
         match self.0 {
             RowRef::Sqlite(r) => Ok(matches!(r.get_ref(i)?, ValueRef::Null)),
             #[cfg(feature = "postgres")]
@@ -229,24 +226,28 @@ impl<'r> Row<'r> {
     /// A timestamp cell as epoch milliseconds: ISO-8601 text (SQLite; a text column in
     /// PostgreSQL too) or `timestamptz`. `None` when NULL or not a time.
     #[inline]
-    pub(crate) fn millis(&self, i: usize) -> Result<Option<i64>, InsightsError> {
+    pub fn millis(&self, i: usize) -> Result<Option<i64>> {
         match self.0 {
-            RowRef::Sqlite(r) => Ok(r.get_ref(i)?.as_str_or_null()?.and_then(parse_millis)),
+            RowRef::Sqlite(r) => Ok(r
+                .get_ref(i)?
+                .as_str_or_null()?
+                .and_then(crate::parse_millis)),
             #[cfg(feature = "postgres")]
             RowRef::Postgres(r) => {
                 if *r.columns()[i].type_() == postgres::types::Type::TIMESTAMPTZ {
                     let t: Option<chrono::DateTime<chrono::Utc>> = r.try_get(i)?;
                     Ok(t.map(|t| t.timestamp_millis()))
                 } else {
-                    Ok(r.try_get::<_, Option<&str>>(i)?.and_then(parse_millis))
+                    Ok(r.try_get::<_, Option<&str>>(i)?
+                        .and_then(crate::parse_millis))
                 }
             }
         }
     }
 
-    /// A timestamp cell as epoch seconds (rounded down), as [`Row::millis`].
+    /// A timestamp cell as epoch seconds (rounded down), as [`ViewRow::millis`].
     #[inline]
-    pub(crate) fn time(&self, i: usize) -> Result<Option<i64>, InsightsError> {
+    pub fn time(&self, i: usize) -> Result<Option<i64>> {
         Ok(self.millis(i)?.map(|ms| ms.div_euclid(1000)))
     }
 }
@@ -260,7 +261,7 @@ impl<'a> postgres::types::FromSql<'a> for AnyValue {
     fn from_sql(
         _: &postgres::types::Type,
         _: &'a [u8],
-    ) -> Result<AnyValue, Box<dyn std::error::Error + Sync + Send>> {
+    ) -> std::result::Result<AnyValue, Box<dyn std::error::Error + Sync + Send>> {
         Ok(AnyValue)
     }
 

@@ -4,7 +4,6 @@
 //! Needs a server: `export JIRALINK_TEST_POSTGRES=$(scripts/setup-postgres.sh | tail -1)`; these
 //! tests fail (never skip) without it. Each test works in a database of its own, created on that
 //! server and dropped at its end, so they run in parallel.
-#![cfg(feature = "postgres")]
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -14,9 +13,10 @@ use std::time::Instant;
 use jiralink_store::postgres::PgStore;
 use jiralink_store::{
     utc, Backend, ChangeRow, CommentRow, ComponentRow, IssueBatch, IssueRefs, IssueRow, LinkRow,
-    Lookup, SprintRow, Store, StoreError, Tx, ValueRef, VersionRow, WorklogRow,
+    Lookup, SprintRow, Store, StoreError, Tx, VersionRow, WorklogRow,
 };
 use postgres::types::Type;
+use rusqlite::types::ValueRef;
 
 const ENV: &str = "JIRALINK_TEST_POSTGRES";
 
@@ -138,7 +138,10 @@ enum V {
 type Rows = (Vec<String>, Vec<Vec<V>>);
 
 fn sqlite_rows(s: &Store, sql: &str) -> Rows {
-    let conn = s.connection();
+    // A connection of the test's own: the store hands out no backend type.
+    let conn =
+        rusqlite::Connection::open_with_flags(s.path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("read the store");
     let mut st = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let columns: Vec<String> = st.column_names().iter().map(|c| c.to_string()).collect();
     let n = columns.len();
@@ -1102,7 +1105,8 @@ fn migrating_twice_is_a_noop_and_a_newer_schema_is_refused() {
     let applied = versions(&pg);
     assert_eq!(
         applied,
-        (1..=8)
+        crate::migration_versions("postgres")
+            .iter()
             .map(|v| vec![Some(v.to_string())])
             .collect::<Vec<_>>()
     );
@@ -1279,7 +1283,7 @@ fn migration_7_moves_sprint_dates_to_utc_and_the_views_give_timestamptz() {
     let mut c = db.client();
     // As a store written by an earlier version would be, migrated again.
     c.batch_execute(include_str!(
-        "../migrations/postgres/0007_timestamptz_views.sql"
+        "../../migrations/postgres/0007_timestamptz_views.sql"
     ))
     .expect("migration 7");
     let (_, rows) = pg_rows(
@@ -1351,4 +1355,122 @@ fn sslmode_require_is_tls_verified_against_pgsslrootcert() {
         on_tls(&PgStore::connect(&db.url).expect("plain")).as_deref(),
         Some("f")
     );
+}
+
+/// The public views' columns, in order, with their declared types: SQLite's `pragma table_info`
+/// (the type of the table column a view column reads) beside PostgreSQL's `information_schema`.
+fn view_columns(sq: &Store, pg: &mut postgres::Client, view: &str) -> (Rows, Rows) {
+    let sqlite = sqlite_rows(
+        sq,
+        &format!("SELECT name, type FROM pragma_table_info('{view}') ORDER BY cid"),
+    );
+    let postgres = pg_rows(
+        pg,
+        &format!(
+            "SELECT column_name::text, data_type::text FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = '{view}' ORDER BY ordinal_position"
+        ),
+    );
+    (sqlite, postgres)
+}
+
+/// The type family of a column: SQLite's declared type against the PostgreSQL types the store
+/// maps it to (text, or `timestamptz`/`date` for times kept as ISO-8601 text; integers as
+/// `bigint`; numbers as `double precision`).
+fn same_family(sqlite: &str, postgres: &str) -> bool {
+    match sqlite.to_ascii_uppercase().as_str() {
+        "TEXT" => matches!(postgres, "text" | "timestamp with time zone" | "date"),
+        "INTEGER" => postgres == "bigint",
+        "REAL" => postgres == "double precision",
+        _ => false,
+    }
+}
+
+#[test]
+fn every_public_view_has_the_same_columns_and_types_on_both_backends() {
+    let db = TestDb::new();
+    let tmp = TempSqlite::new();
+    let sq = Store::open_sqlite(&tmp.path()).expect("sqlite");
+    let _pg_store = PgStore::connect(&db.url).expect("postgres");
+    let mut pg = db.client();
+    let views = sqlite_names(&sq, "view");
+    assert_eq!(pg_names(&mut pg, "view"), views, "the public views");
+    let mut differences = Vec::new();
+    for view in &views {
+        let ((_, sq_cols), (_, pg_cols)) = view_columns(&sq, &mut pg, view);
+        assert!(!sq_cols.is_empty(), "{view}: no columns");
+        let name = |r: &Vec<V>| match &r[0] {
+            V::Text(t) => t.clone(),
+            v => panic!("{v:?}"),
+        };
+        let names: Vec<String> = sq_cols.iter().map(name).collect();
+        let pg_names: Vec<String> = pg_cols.iter().map(name).collect();
+        if names != pg_names {
+            differences.push(format!("{view}: columns {names:?} against {pg_names:?}"));
+            continue;
+        }
+        for (s, p) in sq_cols.iter().zip(&pg_cols) {
+            let (V::Text(st), V::Text(pt)) = (&s[1], &p[1]) else {
+                panic!("{view}: {s:?} {p:?}");
+            };
+            if !same_family(st, pt) {
+                differences.push(format!(
+                    "{view}.{}: SQLite {st:?} against PostgreSQL {pt:?}",
+                    name(s)
+                ));
+            }
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "the backends' public views differ:\n{}",
+        differences.join("\n")
+    );
+}
+
+#[test]
+fn an_edited_applied_migration_is_refused_and_checksums_are_adopted() {
+    let db = TestDb::new();
+    drop(PgStore::connect(&db.url).expect("connect"));
+    let mut c = db.client();
+    let recorded = |c: &mut postgres::Client| {
+        pg_rows(
+            c,
+            "SELECT version, checksum FROM schema_migrations ORDER BY version",
+        )
+        .1
+    };
+    let with_sums = recorded(&mut c);
+    assert!(with_sums
+        .iter()
+        .all(|r| matches!(&r[1], V::Text(s) if s.len() == 64)));
+
+    // A store migrated before checksums were recorded adopts this build's.
+    c.batch_execute("ALTER TABLE schema_migrations DROP COLUMN checksum")
+        .expect("as an older jiralink left it");
+    drop(PgStore::connect(&db.url).expect("adopting connect"));
+    assert_eq!(recorded(&mut c), with_sums);
+
+    // Migration 5 as applied differs from this build's text: refused, and nothing changes.
+    let other = jiralink_store::migrate::checksum("-- an edited migration 5");
+    c.execute(
+        "UPDATE schema_migrations SET checksum = $1 WHERE version = 5",
+        &[&other],
+    )
+    .expect("tamper");
+    let before = recorded(&mut c);
+    match PgStore::connect(&db.url) {
+        Err(e @ StoreError::EditedMigration { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("migrations/postgres/0005_*.sql")
+                    && text.contains(&db.name)
+                    && text.contains("put the change in a new migration"),
+                "{text}"
+            );
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("an edited migration was accepted"),
+    }
+    assert_eq!(recorded(&mut c), before, "a refused store is not touched");
 }
