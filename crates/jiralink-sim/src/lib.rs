@@ -74,7 +74,8 @@ pub struct SimConfig {
     pub latency_ms: u64,
     /// Requests per second per identity; `None` for no limit.
     pub rate_limit: Option<f64>,
-    /// Probability of a fault per request (500, 502, 503, reset, truncated body).
+    /// Probability of a fault per request (500, 502, 503, reset, truncated body, or applied and
+    /// then the answer lost: 504 or a reset after the handler ran).
     pub fault_rate: f64,
     /// Mutations per second while serving (creates, updates, moves, deletes, comments, worklogs).
     pub mutate_per_s: f64,

@@ -252,7 +252,7 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     let fault = if cfg.fault_rate > 0.0 {
         let mut rng = shared.fault_rng.lock();
         rng.gen_bool(cfg.fault_rate.min(1.0))
-            .then(|| rng.gen_range(0..5u8))
+            .then(|| rng.gen_range(0..6u8))
     } else {
         None
     };
@@ -302,6 +302,18 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     }
     if fault == Some(4) {
         return truncate(resp).await;
+    }
+    // Applied, then the answer is lost: the write committed, the client sees a 504 or a reset.
+    if fault == Some(5) {
+        return if shared.fault_rng.lock().gen_bool(0.5) {
+            jira_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                &["Gateway timeout (simulated)"],
+                &[],
+            )
+        } else {
+            connection_reset()
+        };
     }
     resp
 }

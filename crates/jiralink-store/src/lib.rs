@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 /// For readers of the public views (`jiralink status`, tests).
 pub use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
 
+pub mod ledger;
 #[cfg(feature = "postgres")]
 mod pg_tls;
 #[cfg(feature = "postgres")]
@@ -43,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0007_utc_sprint_dates.sql"),
     ),
     (8, include_str!("../migrations/sqlite/0008_sites.sql")),
+    (10, include_str!("../migrations/sqlite/0010_ledger.sql")),
 ];
 
 /// The site of rows written before stores knew sites (migration 8); the first sync of a

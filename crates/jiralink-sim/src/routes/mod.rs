@@ -4,6 +4,7 @@
 mod admin;
 mod agile;
 mod issues;
+mod meta;
 mod oauth;
 mod platform;
 pub(crate) mod search;
@@ -30,6 +31,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .merge(issues::routes())
         .merge(search::routes())
         .merge(writes::routes())
+        .merge(meta::routes())
         .merge(admin::routes());
     let routes = Router::new()
         .nest("/rest/api/2", api.clone())
