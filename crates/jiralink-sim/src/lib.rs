@@ -503,6 +503,12 @@ impl Sim {
             .mutation_paused
             .store(paused, std::sync::atomic::Ordering::Relaxed);
     }
+    /// Write requests served so far (POST, PUT, DELETE other than Jira's read-only POSTs).
+    pub fn write_requests(&self) -> u64 {
+        self.shared
+            .writes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
     /// How many requests the rate limit refused with 429 so far.
     pub fn rate_limited_responses(&self) -> u64 {
         self.shared

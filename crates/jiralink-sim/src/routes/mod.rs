@@ -88,7 +88,7 @@ async fn strip_trailing_slash(mut req: Request) -> Request {
 async fn stats(state: SharedState) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     ok(
-        json!({"requests": state.requests.load(Relaxed), "rate_limited": state.rate_limited.load(Relaxed)}),
+        json!({"requests": state.requests.load(Relaxed), "writes": state.writes.load(Relaxed), "rate_limited": state.rate_limited.load(Relaxed)}),
     )
 }
 
