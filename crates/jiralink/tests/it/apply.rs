@@ -30,7 +30,7 @@ fn record(project: &str, i: usize, tag: &str) -> Value {
         "issue_type": "Task",
         "summary": format!("{tag} record {i}"),
         "description": format!("# Record {i}\nThe body of record {i}.\n- one\n- two"),
-        "fields": {"labels": ["apply", format!("batch{}", i % 3)], "Priority": if i % 2 == 0 { "High" } else { "low" }},
+        "fields": {"labels": ["apply", format!("batch{}", i % 3)], "Priority": if i.is_multiple_of(2) { "High" } else { "low" }},
         "comments": [{"external_id": "c1", "body": format!("First comment of {i}")}],
     });
     match i % 4 {
@@ -38,13 +38,13 @@ fn record(project: &str, i: usize, tag: &str) -> Value {
         1 => r["status"] = json!("Done"),
         _ => {}
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         r["worklogs"] = json!([{"external_id": "w1", "time_spent": "1h 30m", "started": "2024-01-17T12:34:00.000+0000"}]);
     }
     if i % 10 == 3 {
         r["links"] = json!([{"type": "Blocks", "external_id": format!("ext-{}", i - 1)}]);
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         r["remote_links"] = json!([{"global_id": format!("system=ci&id={i}"), "url": format!("https://ci.example/{i}"), "title": format!("Build {i}")}]);
     }
     r
@@ -179,7 +179,7 @@ fn assert_equals_file(jira: &HashMap<String, Vec<Value>>, records: &[Value]) {
             f["priority"]
         );
         assert!(
-            text_of(&f["description"]).contains(&format!("The body of record")),
+            text_of(&f["description"]).contains("The body of record"),
             "{eid}"
         );
         if let Some(s) = r["status"].as_str() {
