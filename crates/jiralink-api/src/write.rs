@@ -190,6 +190,16 @@ impl Client {
         }
     }
 
+    /// `POST issue`: one issue, refused with Jira's field errors.
+    pub async fn create_issue(&self, issue: &CreateIssue) -> Result<CreatedIssue, Error> {
+        let path = format!("{}/issue", self.api());
+        let v = self.post_json(&path, &json!(issue)).await?;
+        serde_json::from_value(v).map_err(|e| Error::Decode {
+            path,
+            message: e.to_string(),
+        })
+    }
+
     /// `PUT issue/{id}` with `fields` (no notification mail for a bulk apply).
     pub async fn edit_issue(&self, id: &str, fields: &Map<String, Value>) -> Result<(), Error> {
         let path = format!("{}/issue/{}", self.api(), enc(id));

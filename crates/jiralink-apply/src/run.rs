@@ -370,14 +370,41 @@ impl<'a> Runner<'a> {
                         unsure.extend(chunk.iter().copied());
                     }
                     Err(e) => {
-                        // Every element refused: Jira's answer names no element, so each is
-                        // created on its own to learn its own refusal.
+                        // Every element refused: each is created on its own (`POST issue`), so
+                        // that each gets Jira's own message.
                         self.settle(&seqs, Err(&e), t0)?;
-                        if chunk.len() == 1 {
-                            failures.entry(chunk[0]).or_default().push(jira_message(&e));
-                        } else {
-                            for i in chunk {
-                                Box::pin(self.create_wave(records, plans, &[*i], failures)).await?;
+                        for i in chunk {
+                            let Some(body) = plans[*i].create.clone() else {
+                                continue;
+                            };
+                            let mut e = self.entry(&records[*i].1.external_id, "create");
+                            e.after = body
+                                .fields
+                                .get("summary")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned);
+                            let seq = self.intend(&e)?;
+                            let t0 = Instant::now();
+                            self.writes.set(self.writes.get() + 1);
+                            match self.client.create_issue(&body).await {
+                                Ok(c) => {
+                                    self.settle(&[seq], Ok(Some(&c.id)), t0)?;
+                                    self.adopt_issue(
+                                        &records[*i].1.external_id,
+                                        &c.id,
+                                        &c.key,
+                                        &plans[*i].base,
+                                    )?;
+                                    plans[*i].issue = Some((c.id, c.key));
+                                }
+                                Err(e) if is_ambiguous(&e) => {
+                                    self.settle(&[seq], Err(&e), t0)?;
+                                    unsure.push(*i);
+                                }
+                                Err(e) => {
+                                    self.settle(&[seq], Err(&e), t0)?;
+                                    failures.entry(*i).or_default().push(jira_message(&e));
+                                }
                             }
                         }
                     }
@@ -562,6 +589,17 @@ impl<'a> Runner<'a> {
         issue: &str,
         target: &str,
     ) -> Result<Result<(), String>, ApplyError> {
+        let path = format!("{}/issue/{issue}?fields=status", self.client.api());
+        let now = match self.client.get_json(&path).await {
+            Ok(v) => v["fields"]["status"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+            Err(e) => return Ok(Err(format!("status: {}", jira_message(&e)))),
+        };
+        if now.eq_ignore_ascii_case(target) {
+            return Ok(Ok(()));
+        }
         let mut visited: HashSet<String> = HashSet::new();
         for _ in 0..6 {
             let ts = match self.client.transitions(issue).await {

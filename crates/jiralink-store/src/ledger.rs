@@ -185,6 +185,148 @@ impl Ledger for Store {
     }
 }
 
+#[cfg(feature = "postgres")]
+mod pg {
+    use super::{Ledger, Link, WriteEntry, WriteRow};
+    use crate::postgres::{execute, query, PgStore};
+    use crate::{now, Result};
+
+    fn row(r: &::postgres::Row) -> Result<WriteRow> {
+        Ok(WriteRow {
+            seq: r.try_get(0)?,
+            entry: WriteEntry {
+                run_id: r.try_get(1)?,
+                credential: r.try_get(2)?,
+                actor: r.try_get(3)?,
+                external_id: r.try_get(4)?,
+                action: r.try_get(5)?,
+                jira_id: r.try_get(6)?,
+                field: r.try_get(7)?,
+                before: r.try_get(8)?,
+                after: r.try_get(9)?,
+            },
+            outcome: r.try_get(10)?,
+            error: r.try_get(11)?,
+            at: r.try_get(12)?,
+            ms: r.try_get(13)?,
+        })
+    }
+
+    fn link(r: &::postgres::Row, from: usize) -> Result<Link> {
+        Ok(Link {
+            jira_id: r.try_get(from)?,
+            issue_key: r.try_get(from + 1)?,
+            base: r
+                .try_get::<_, Option<String>>(from + 2)?
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or(serde_json::Value::Null),
+        })
+    }
+
+    impl Ledger for PgStore {
+        fn intend(&mut self, e: &WriteEntry) -> Result<i64> {
+            self.run(|c, cache| {
+                let rows = query(
+                    c,
+                    cache,
+                    "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, at)
+                     VALUES ($1, current_setting('jiralink.site'), $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10) RETURNING seq",
+                    &[&e.run_id, &e.credential, &e.actor, &e.external_id, &e.action, &e.jira_id, &e.field, &e.before, &e.after, &now()],
+                )?;
+                match rows.first() {
+                    Some(r) => Ok(r.try_get(0)?),
+                    None => Ok(0),
+                }
+            })
+        }
+
+        fn outcome(
+            &mut self,
+            seq: i64,
+            outcome: &str,
+            jira_id: Option<&str>,
+            error: Option<&str>,
+            ms: Option<i64>,
+        ) -> Result<()> {
+            self.run(|c, cache| {
+                execute(
+                    c,
+                    cache,
+                    "UPDATE t_write_log SET outcome = $2, jira_id = COALESCE($3, jira_id), error = $4, ms = $5
+                     WHERE seq = $1 AND site_id = current_setting('jiralink.site')",
+                    &[&seq, &outcome, &jira_id, &error, &ms],
+                )?;
+                Ok(())
+            })
+        }
+
+        fn link(&self, kind: &str, external_id: &str) -> Result<Option<Link>> {
+            self.run(|c, cache| {
+                let rows = query(
+                    c,
+                    cache,
+                    "SELECT jira_id, issue_key, base_json FROM t_apply_links
+                     WHERE site_id = current_setting('jiralink.site') AND kind = $1 AND external_id = $2",
+                    &[&kind, &external_id],
+                )?;
+                rows.first().map(|r| link(r, 0)).transpose()
+            })
+        }
+
+        fn set_link(&mut self, kind: &str, external_id: &str, l: &Link) -> Result<()> {
+            let base = l.base.to_string();
+            self.run(|c, cache| {
+                execute(
+                    c,
+                    cache,
+                    "INSERT INTO t_apply_links (site_id, kind, external_id, jira_id, issue_key, base_json, updated)
+                     VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (site_id, kind, external_id) DO UPDATE SET jira_id = excluded.jira_id,
+                        issue_key = excluded.issue_key, base_json = excluded.base_json, updated = excluded.updated",
+                    &[&kind, &external_id, &l.jira_id, &l.issue_key, &base, &now()],
+                )?;
+                Ok(())
+            })
+        }
+
+        fn links(&self, kind: &str) -> Result<Vec<(String, Link)>> {
+            self.run(|c, cache| {
+                let rows = query(
+                    c,
+                    cache,
+                    "SELECT external_id, jira_id, issue_key, base_json FROM t_apply_links
+                     WHERE site_id = current_setting('jiralink.site') AND kind = $1",
+                    &[&kind],
+                )?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, link(r, 1)?)))
+                    .collect()
+            })
+        }
+
+        fn pending(&self) -> Result<Vec<WriteRow>> {
+            self.run(|c, cache| {
+                let rows = query(c, cache, PENDING, &[])?;
+                rows.iter().map(row).collect()
+            })
+        }
+
+        fn log(&self, since: Option<&str>) -> Result<Vec<WriteRow>> {
+            let since = since.unwrap_or("");
+            self.run(|c, cache| {
+                let rows = query(c, cache, LOG, &[&since])?;
+                rows.iter().map(row).collect()
+            })
+        }
+    }
+
+    const PENDING: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms FROM t_write_log
+         WHERE site_id = current_setting('jiralink.site') AND outcome IN ('pending', 'ambiguous') ORDER BY seq";
+
+    const LOG: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms FROM t_write_log
+         WHERE site_id = current_setting('jiralink.site') AND at >= $1 ORDER BY seq";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

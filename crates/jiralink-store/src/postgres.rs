@@ -96,7 +96,7 @@ impl Drop for Conn {
 }
 
 /// Statements prepared on one connection, by their SQL text.
-type Cache = RefCell<HashMap<&'static str, Statement>>;
+pub(crate) type Cache = RefCell<HashMap<&'static str, Statement>>;
 
 fn prepared(client: &mut Client, cache: &Cache, sql: &'static str) -> Result<Statement> {
     if let Some(st) = cache.borrow().get(sql) {
@@ -107,12 +107,17 @@ fn prepared(client: &mut Client, cache: &Cache, sql: &'static str) -> Result<Sta
     Ok(st)
 }
 
-fn execute(client: &mut Client, cache: &Cache, sql: &'static str, params: Params) -> Result<u64> {
+pub(crate) fn execute(
+    client: &mut Client,
+    cache: &Cache,
+    sql: &'static str,
+    params: Params,
+) -> Result<u64> {
     let st = prepared(client, cache, sql)?;
     Ok(blocking(|| client.execute(&st, params))?)
 }
 
-fn query(
+pub(crate) fn query(
     client: &mut Client,
     cache: &Cache,
     sql: &'static str,
@@ -258,7 +263,7 @@ impl PgStore {
         })
     }
 
-    fn run<R>(&self, f: impl FnOnce(&mut Client, &Cache) -> Result<R>) -> Result<R> {
+    pub(crate) fn run<R>(&self, f: impl FnOnce(&mut Client, &Cache) -> Result<R>) -> Result<R> {
         let mut conn = self.conn.borrow_mut();
         f(conn.get(), &self.stmts)
     }

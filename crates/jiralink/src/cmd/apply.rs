@@ -51,6 +51,43 @@ pub struct Args {
     max_rps: Option<f64>,
 }
 
+/// The store, as the ledger and as the sync's backend (for the site).
+enum LedgerStore {
+    Sqlite(jiralink_store::Store),
+    Postgres(jiralink_store::postgres::PgStore),
+}
+
+impl LedgerStore {
+    fn ledger(&mut self) -> &mut dyn Ledger {
+        match self {
+            LedgerStore::Sqlite(s) => s,
+            LedgerStore::Postgres(s) => s,
+        }
+    }
+    fn backend(&mut self) -> &mut dyn Backend {
+        match self {
+            LedgerStore::Sqlite(s) => s,
+            LedgerStore::Postgres(s) => s,
+        }
+    }
+}
+
+fn open_ledger(global: &Global) -> anyhow::Result<LedgerStore> {
+    Ok(match store_spec(global)? {
+        StoreSpec::Sqlite(path) => LedgerStore::Sqlite(
+            jiralink_store::Store::open_sqlite(&path)
+                .with_context(|| format!("cannot open the store {}", path.display()))?,
+        ),
+        StoreSpec::Postgres(url) => {
+            let password = std::env::var("PGPASSWORD").ok();
+            LedgerStore::Postgres(
+                jiralink_store::postgres::PgStore::connect_with_password(&url, password.as_deref())
+                    .with_context(|| format!("cannot open the Postgres store {url}"))?,
+            )
+        }
+    })
+}
+
 fn read_input(file: &str) -> anyhow::Result<String> {
     if file == "-" {
         let mut s = String::new();
@@ -86,13 +123,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     if args.concurrency == 0 {
         anyhow::bail!(UsageError("--concurrency must be at least 1".into()));
     }
-    let StoreSpec::Sqlite(path) = store_spec(&global)? else {
-        anyhow::bail!(UsageError(
-            "apply keeps its ledger in an SQLite store for now; use --store sqlite:PATH (the default)".into()
-        ));
-    };
-    let mut store = jiralink_store::Store::open_sqlite(&path)
-        .with_context(|| format!("cannot open the store {}", path.display()))?;
+    let mut store = open_ledger(&global)?;
     let home = connect::home(global.home.clone())?;
     let vault = connect::vault(&home)?;
     let (_, client) = connect::connected(&vault, &args.name, global.out.json).await?;
@@ -123,9 +154,9 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
             return Err(Failed.into());
         }
     };
-    store.use_site(&site, &args.name)?;
+    store.backend().use_site(&site, &args.name)?;
     let Some(parsed) = parsed else {
-        return show_log(&store, args.since.as_deref(), global.out.json);
+        return show_log(store.ledger(), args.since.as_deref(), global.out.json);
     };
 
     let actor = std::env::var("USER")
@@ -156,7 +187,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         progress: Some(&progress),
     };
-    let report = match jiralink_apply::apply(&client, &mut store, parsed, &opts).await {
+    let report = match jiralink_apply::apply(&client, store.ledger(), parsed, &opts).await {
         Ok(r) => r,
         Err(jiralink_apply::ApplyError::Jira(e)) => {
             connect::print_diagnosis(&args.name, &e.diagnosis(), global.out.json);
@@ -238,7 +269,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show_log(store: &dyn Ledger, since: Option<&str>, as_json: bool) -> anyhow::Result<()> {
+fn show_log(store: &mut dyn Ledger, since: Option<&str>, as_json: bool) -> anyhow::Result<()> {
     if let Some(s) = since {
         let ok = chrono::DateTime::parse_from_rfc3339(s).is_ok()
             || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();

@@ -483,3 +483,53 @@ async fn bad_records_are_reported_with_every_problem_and_jiras_message() {
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("not JSON Lines"), "{}", r.stderr);
 }
+
+/// The ledger in PostgreSQL: the same file applied twice writes once, and the views answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_works_in_postgres_too() {
+    let db = crate::postgres::TestDb::new("apply");
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(40)
+        .seed(12)
+        .start()
+        .await
+        .expect("sim");
+    let project = software_project(&sim);
+    let mut s = Session::new("apply-pg");
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let records: Vec<Value> = (0..30).map(|i| record(&project, i, "pg")).collect();
+    write_file(&file, &records);
+    let url = db.url();
+    let r = s.run(
+        &["--store", &url, "--json", "apply", "prod", &file_s],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(summary_line(&r.stdout)["created"], 30);
+    let before = sim.write_requests();
+    let r = s.run(
+        &["--store", &url, "--json", "apply", "prod", &file_s],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+    assert_equals_file(&live(&sim, &project).await, &records);
+    let r = s.run(
+        &["--store", &url, "--json", "apply", "prod", "--log"],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let creates = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|row| row["action"] == "create" && row["outcome"] == "ok")
+        .count();
+    assert_eq!(creates, 30, "{}", r.stdout);
+}
