@@ -54,20 +54,20 @@ pub struct Args {
 /// The store, as the ledger and as the sync's backend (for the site).
 enum LedgerStore {
     Sqlite(jiralink_store::Store),
-    Postgres(jiralink_store::postgres::PgStore),
+    Postgres(Box<jiralink_store::postgres::PgStore>),
 }
 
 impl LedgerStore {
     fn ledger(&mut self) -> &mut dyn Ledger {
         match self {
             LedgerStore::Sqlite(s) => s,
-            LedgerStore::Postgres(s) => s,
+            LedgerStore::Postgres(s) => &mut **s,
         }
     }
     fn backend(&mut self) -> &mut dyn Backend {
         match self {
             LedgerStore::Sqlite(s) => s,
-            LedgerStore::Postgres(s) => s,
+            LedgerStore::Postgres(s) => &mut **s,
         }
     }
 }
@@ -80,10 +80,10 @@ fn open_ledger(global: &Global) -> anyhow::Result<LedgerStore> {
         ),
         StoreSpec::Postgres(url) => {
             let password = std::env::var("PGPASSWORD").ok();
-            LedgerStore::Postgres(
+            LedgerStore::Postgres(Box::new(
                 jiralink_store::postgres::PgStore::connect_with_password(&url, password.as_deref())
                     .with_context(|| format!("cannot open the Postgres store {url}"))?,
-            )
+            ))
         }
     })
 }
