@@ -12,6 +12,7 @@ pub mod probe;
 pub mod scopes;
 pub mod secure;
 pub mod site;
+pub mod write;
 
 pub use auth::{Auth, AuthKind};
 pub use client::{Client, ClientBuilder, Error, RetryPolicy};

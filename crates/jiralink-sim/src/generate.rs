@@ -678,6 +678,7 @@ pub fn generate(cfg: &GenConfig) -> (Site, Vec<Identity>) {
         deleted_worklogs: Vec::new(),
         next_comment_id: comment_id,
         next_worklog_id: worklog_id,
+        child_properties: Default::default(),
         next_change_id: change_id,
         next_link_id: link_id,
         next_sprint_id: 0,

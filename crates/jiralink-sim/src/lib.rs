@@ -74,7 +74,8 @@ pub struct SimConfig {
     pub latency_ms: u64,
     /// Requests per second per identity; `None` for no limit.
     pub rate_limit: Option<f64>,
-    /// Probability of a fault per request (500, 502, 503, reset, truncated body).
+    /// Probability of a fault per request (500, 502, 503, reset, truncated body, or applied and
+    /// then the answer lost: 504 or a reset after the handler ran).
     pub fault_rate: f64,
     /// Mutations per second while serving (creates, updates, moves, deletes, comments, worklogs).
     pub mutate_per_s: f64,
@@ -501,6 +502,12 @@ impl Sim {
         self.shared
             .mutation_paused
             .store(paused, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// Write requests served so far (POST, PUT, DELETE other than Jira's read-only POSTs).
+    pub fn write_requests(&self) -> u64 {
+        self.shared
+            .writes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
     /// How many requests the rate limit refused with 429 so far.
     pub fn rate_limited_responses(&self) -> u64 {

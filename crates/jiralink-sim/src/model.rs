@@ -469,6 +469,14 @@ pub mod custom_field {
     pub const START_DATE: &str = "customfield_10015";
 }
 
+/// Entity properties of comments and worklogs, by their id: few have any, so they live beside
+/// the issues rather than in every comment.
+#[derive(Debug, Clone, Default)]
+pub struct ChildProperties {
+    pub comments: HashMap<u64, BTreeMap<String, serde_json::Value>>,
+    pub worklogs: HashMap<u64, BTreeMap<String, serde_json::Value>>,
+}
+
 /// The whole simulated site.
 #[derive(Debug)]
 pub struct Site {
@@ -493,6 +501,7 @@ pub struct Site {
     pub deleted_worklogs: Vec<Tombstone>,
     pub next_comment_id: u64,
     pub next_worklog_id: u64,
+    pub child_properties: ChildProperties,
     pub next_change_id: u64,
     pub next_link_id: u64,
     pub next_sprint_id: u32,

@@ -411,6 +411,52 @@ impl Site {
         Some(existed)
     }
 
+    /// Sets a comment's entity property; returns whether it existed before.
+    pub fn set_comment_property(
+        &mut self,
+        comment: u64,
+        key: String,
+        value: serde_json::Value,
+    ) -> bool {
+        self.child_properties
+            .comments
+            .entry(comment)
+            .or_default()
+            .insert(key, value)
+            .is_some()
+    }
+
+    /// Sets a worklog's entity property; returns whether it existed before.
+    pub fn set_worklog_property(
+        &mut self,
+        worklog: u64,
+        key: String,
+        value: serde_json::Value,
+    ) -> bool {
+        self.child_properties
+            .worklogs
+            .entry(worklog)
+            .or_default()
+            .insert(key, value)
+            .is_some()
+    }
+
+    /// Removes a comment's entity property; false when it had none by that key.
+    pub fn delete_comment_property(&mut self, comment: u64, key: &str) -> bool {
+        self.child_properties
+            .comments
+            .get_mut(&comment)
+            .is_some_and(|m| m.remove(key).is_some())
+    }
+
+    /// Removes a worklog's entity property; false when it had none by that key.
+    pub fn delete_worklog_property(&mut self, worklog: u64, key: &str) -> bool {
+        self.child_properties
+            .worklogs
+            .get_mut(&worklog)
+            .is_some_and(|m| m.remove(key).is_some())
+    }
+
     /// Removes an issue property; false when the issue had none by that key.
     pub fn delete_property(&mut self, issue: IssueId, key: &str) -> bool {
         let at = self.stamp(issue);

@@ -44,6 +44,8 @@ pub struct Shared {
     pub rate_limited: std::sync::atomic::AtomicU64,
     /// Requests served, `/__sim/` excluded (for benchmarks comparing clients).
     pub requests: std::sync::atomic::AtomicU64,
+    /// Of those, write requests (POST, PUT, DELETE other than Jira's read-only POSTs).
+    pub writes: std::sync::atomic::AtomicU64,
     /// Every worklog by update time and by id, for `worklog/updated` and `worklog/list`.
     pub worklog_index: Mutex<Option<Arc<WorklogIndex>>>,
 }
@@ -82,6 +84,7 @@ impl Shared {
             mutation_paused: std::sync::atomic::AtomicBool::new(false),
             rate_limited: std::sync::atomic::AtomicU64::new(0),
             requests: std::sync::atomic::AtomicU64::new(0),
+            writes: std::sync::atomic::AtomicU64::new(0),
             worklog_index: Mutex::new(None),
         }
     }
@@ -135,6 +138,11 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     shared
         .requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if is_write(req.method(), &path) {
+        shared
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     // The simulator's own endpoints also answer under the context path, without auth.
     let cp = shared.cfg.context_path.as_str();
     if let Some(rest) = path
@@ -252,7 +260,7 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     let fault = if cfg.fault_rate > 0.0 {
         let mut rng = shared.fault_rng.lock();
         rng.gen_bool(cfg.fault_rate.min(1.0))
-            .then(|| rng.gen_range(0..5u8))
+            .then(|| rng.gen_range(0..6u8))
     } else {
         None
     };
@@ -303,7 +311,48 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     if fault == Some(4) {
         return truncate(resp).await;
     }
+    // Applied, then the answer is lost: the write committed, the client sees a 504 or a reset.
+    if fault == Some(5) {
+        return if shared.fault_rng.lock().gen_bool(0.5) {
+            jira_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                &["Gateway timeout (simulated)"],
+                &[],
+            )
+        } else {
+            connection_reset()
+        };
+    }
     resp
+}
+
+/// Jira's POSTs that only read (search, bulk fetches, permission checks, JQL parsing).
+const READ_ONLY_POSTS: [&str; 10] = [
+    "/search",
+    "/search/jql",
+    "/search/approximate-count",
+    "/issue/bulkfetch",
+    "/changelog/bulkfetch",
+    "/comment/list",
+    "/worklog/list",
+    "/permissions/check",
+    "/permissions/project",
+    "/jql/parse",
+];
+
+/// Whether a request changes the site (counted apart in `/__sim/stats` as `writes`). OAuth token
+/// exchanges are not writes to the site.
+fn is_write(method: &Method, path: &str) -> bool {
+    let p = path.trim_end_matches('/');
+    match *method {
+        Method::GET | Method::HEAD | Method::OPTIONS => false,
+        Method::POST => {
+            !READ_ONLY_POSTS.iter().any(|r| p.ends_with(r))
+                && !p.contains("/oauth")
+                && !p.ends_with("/token")
+        }
+        _ => true,
+    }
 }
 
 /// How this site writes the sprint custom field.

@@ -10,6 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use rusqlite::types::ValueRef;
 
+pub mod ledger;
 pub mod migrate;
 #[cfg(feature = "postgres")]
 mod pg_tls;
@@ -46,6 +47,7 @@ const MIGRATIONS: &migrate::Migrations = &[
         include_str!("../migrations/sqlite/0007_utc_sprint_dates.sql"),
     ),
     (8, include_str!("../migrations/sqlite/0008_sites.sql")),
+    (10, include_str!("../migrations/sqlite/0010_ledger.sql")),
     (
         12,
         include_str!("../migrations/sqlite/0012_unreadable_sprint_dates.sql"),

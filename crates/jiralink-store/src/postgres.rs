@@ -54,6 +54,7 @@ const MIGRATIONS: &crate::migrate::Migrations = &[
         include_str!("../migrations/postgres/0007_timestamptz_views.sql"),
     ),
     (8, include_str!("../migrations/postgres/0008_sites.sql")),
+    (10, include_str!("../migrations/postgres/0010_ledger.sql")),
     (
         12,
         include_str!("../migrations/postgres/0012_unreadable_sprint_dates.sql"),
@@ -99,7 +100,7 @@ impl Drop for Conn {
 }
 
 /// Statements prepared on one connection, by their SQL text.
-type Cache = RefCell<HashMap<&'static str, Statement>>;
+pub(crate) type Cache = RefCell<HashMap<&'static str, Statement>>;
 
 fn prepared(client: &mut Client, cache: &Cache, sql: &'static str) -> Result<Statement> {
     if let Some(st) = cache.borrow().get(sql) {
@@ -110,12 +111,17 @@ fn prepared(client: &mut Client, cache: &Cache, sql: &'static str) -> Result<Sta
     Ok(st)
 }
 
-fn execute(client: &mut Client, cache: &Cache, sql: &'static str, params: Params) -> Result<u64> {
+pub(crate) fn execute(
+    client: &mut Client,
+    cache: &Cache,
+    sql: &'static str,
+    params: Params,
+) -> Result<u64> {
     let st = prepared(client, cache, sql)?;
     Ok(blocking(|| client.execute(&st, params))?)
 }
 
-fn query(
+pub(crate) fn query(
     client: &mut Client,
     cache: &Cache,
     sql: &'static str,
@@ -262,7 +268,7 @@ impl PgStore {
         })
     }
 
-    fn run<R>(&self, f: impl FnOnce(&mut Client, &Cache) -> Result<R>) -> Result<R> {
+    pub(crate) fn run<R>(&self, f: impl FnOnce(&mut Client, &Cache) -> Result<R>) -> Result<R> {
         let mut conn = self.conn.borrow_mut();
         f(conn.get(), &self.stmts)
     }

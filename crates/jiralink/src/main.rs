@@ -62,6 +62,11 @@ enum Command {
         after_help = "Examples:\n  jiralink sync prod\n  jiralink --store postgres://jiralink@db.internal/jira sync prod"
     )]
     Sync(cmd::sync::Args),
+    /// Write-back: make Jira match the records of a JSONL or CSV file, idempotently, audited.
+    #[command(
+        after_help = "Examples:\n  jiralink apply prod issues.jsonl --dry-run\n  jiralink apply prod issues.jsonl\n  jiralink apply prod --log --since 2024-05-01"
+    )]
+    Apply(cmd::apply::Args),
     /// Last sync runs, counts, watermarks and errors.
     #[command(after_help = "Examples:\n  jiralink status\n  jiralink --json status")]
     Status,
@@ -172,6 +177,7 @@ fn main() -> ExitCode {
             Command::Credential(args) => cmd::credential::run(args, global).await,
             Command::Access(args) => cmd::access::run(args, global).await,
             Command::Sync(args) => cmd::sync::run(args, global).await,
+            Command::Apply(args) => cmd::apply::run(args, global).await,
             Command::Status => cmd::sync::status(global),
             Command::Verify(args) => cmd::sync::verify(args, global).await,
             Command::Insights(args) => cmd::insights::run(*args, global).await,

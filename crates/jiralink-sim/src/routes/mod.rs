@@ -4,6 +4,7 @@
 mod admin;
 mod agile;
 mod issues;
+mod meta;
 mod oauth;
 mod platform;
 pub(crate) mod search;
@@ -30,6 +31,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .merge(issues::routes())
         .merge(search::routes())
         .merge(writes::routes())
+        .merge(meta::routes())
         .merge(admin::routes());
     let routes = Router::new()
         .nest("/rest/api/2", api.clone())
@@ -86,7 +88,7 @@ async fn strip_trailing_slash(mut req: Request) -> Request {
 async fn stats(state: SharedState) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     ok(
-        json!({"requests": state.requests.load(Relaxed), "rate_limited": state.rate_limited.load(Relaxed)}),
+        json!({"requests": state.requests.load(Relaxed), "writes": state.writes.load(Relaxed), "rate_limited": state.rate_limited.load(Relaxed)}),
     )
 }
 

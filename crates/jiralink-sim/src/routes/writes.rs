@@ -365,11 +365,16 @@ fn create_one(state: &Shared, ctx: &Ctx, body: &Value) -> Result<Value, (StatusC
             )],
         ));
     };
+    let properties = super::meta::inline_properties(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, vec![("properties".to_owned(), e)]))?;
     let mut site = state.site.write();
     let (new, sprint) = new_issue(&site, ctx, fields)?;
     let id = site.create_issue(new);
     if let Some(s) = sprint {
         site.set_sprint(id, s, ctx.user());
+    }
+    for (k, v) in properties {
+        site.set_property(id, k, v);
     }
     let key = site
         .issue(id)
@@ -639,9 +644,16 @@ async fn add_comment(
         Ok(t) => t,
         Err(e) => return field_errors(StatusCode::BAD_REQUEST, &e),
     };
+    let properties = match super::meta::inline_properties(&body) {
+        Ok(p) => p,
+        Err(e) => return bad_request(&e),
+    };
     let Some(cid) = site.add_comment(issue, ctx.user(), text) else {
         return issue_not_found();
     };
+    for (k, v) in properties {
+        site.set_comment_property(cid, k, v);
+    }
     let out = site.issue(issue).and_then(|i| {
         i.comments
             .iter()
@@ -780,6 +792,10 @@ async fn add_worklog(
             return field_errors(StatusCode::BAD_REQUEST, &vec![("comment".into(), e.into())])
         }
     };
+    let properties = match super::meta::inline_properties(&body) {
+        Ok(p) => p,
+        Err(e) => return bad_request(&e),
+    };
     let mut site = state.site.write();
     let issue = match target(&site, &ctx, &id, Permission::WorkOnIssues) {
         Ok(i) => i,
@@ -794,6 +810,9 @@ async fn add_worklog(
     let Some(wid) = site.add_worklog(issue, w) else {
         return issue_not_found();
     };
+    for (k, v) in properties {
+        site.set_worklog_property(wid, k, v);
+    }
     let out = site.issue(issue).and_then(|i| {
         i.worklogs
             .iter()

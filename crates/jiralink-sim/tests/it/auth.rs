@@ -482,7 +482,9 @@ fn served_operations() -> Vec<(String, String)> {
         // Data Center OAuth 1.0a dance (before authentication); `mod.rs` the simulator's own
         // `/__sim/` endpoints.
         let prefix = match name {
-            "platform.rs" | "issues.rs" | "search.rs" | "writes.rs" | "admin.rs" => "/rest/api/3",
+            "platform.rs" | "issues.rs" | "search.rs" | "writes.rs" | "admin.rs" | "meta.rs" => {
+                "/rest/api/3"
+            }
             "software.rs" => "/rest/software/1.0",
             "agile.rs" => "/rest/agile/1.0",
             "oauth.rs" | "mod.rs" => continue,

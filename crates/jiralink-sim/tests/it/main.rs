@@ -9,6 +9,7 @@ mod jql;
 mod dc;
 mod schema;
 mod support;
+mod writemeta;
 
 /// A one-paragraph Atlassian Document Format body.
 pub fn support_adf(text: &str) -> serde_json::Value {

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod access;
+pub mod apply;
 pub mod connect;
 pub mod credential;
 pub mod demo;

@@ -2,6 +2,7 @@
 //! the canary check that a secret never leaves the vault in plaintext.
 
 mod access;
+mod apply;
 mod credential;
 mod hardening;
 mod insights;

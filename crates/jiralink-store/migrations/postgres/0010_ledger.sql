@@ -1,0 +1,28 @@
+-- jiralink store, PostgreSQL, migration 10: the write-back ledger of `jiralink apply` (see the
+-- SQLite migration of the same number for what each table holds). Times are stored as text, like
+-- the other tables, and the view casts them to timestamptz.
+CREATE TABLE t_write_log (
+    seq BIGSERIAL PRIMARY KEY,
+    run_id TEXT NOT NULL, site_id TEXT NOT NULL, credential TEXT NOT NULL, actor TEXT NOT NULL,
+    external_id TEXT NOT NULL, action TEXT NOT NULL, jira_id TEXT, field TEXT,
+    before TEXT, after TEXT, outcome TEXT NOT NULL, error TEXT, at TEXT COLLATE "C" NOT NULL, ms BIGINT
+);
+CREATE INDEX t_write_log_site_at ON t_write_log (site_id, at);
+
+CREATE TABLE t_apply_links (
+    site_id TEXT NOT NULL, kind TEXT NOT NULL, external_id TEXT NOT NULL,
+    jira_id TEXT NOT NULL, issue_key TEXT, base_json TEXT, updated TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (site_id, kind, external_id)
+);
+
+CREATE VIEW write_log AS
+    SELECT run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after,
+           outcome, error, at::timestamptz AS at
+    FROM t_write_log;
+
+CREATE VIEW links AS
+    SELECT l.external_id, l.site_id, l.jira_id AS issue_id,
+           COALESCE(i.key, l.issue_key) AS issue_key
+    FROM t_apply_links l
+    LEFT JOIN t_issues i ON i.site_id = l.site_id AND i.id = l.jira_id
+    WHERE l.kind = 'issue';

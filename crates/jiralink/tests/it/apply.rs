@@ -1,0 +1,535 @@
+//! `jiralink apply` end to end against the Cloud and Data Center simulators: a file applied equals
+//! Jira, a second run writes nothing, changed records are exactly the updates, a dry run writes
+//! nothing, conflicts under each policy, no duplicates when answers are lost, Jira's own message
+//! for a refused record, and the canary secret in no output.
+
+use std::collections::HashMap;
+
+use jiralink_sim::{Deployment, Sim};
+use serde_json::{json, Value};
+
+use super::credential::Session;
+
+/// A software project of the simulated site (Task type, To Do → In Progress → In Review → Done).
+fn software_project(sim: &Sim) -> String {
+    let snap = sim.snapshot();
+    snap["projects"]
+        .as_array()
+        .expect("projects")
+        .iter()
+        .find(|p| p["type"] == "software")
+        .and_then(|p| p["key"].as_str())
+        .expect("a software project")
+        .to_owned()
+}
+
+fn record(project: &str, i: usize, tag: &str) -> Value {
+    let mut r = json!({
+        "external_id": format!("ext-{i}"),
+        "project": project,
+        "issue_type": "Task",
+        "summary": format!("{tag} record {i}"),
+        "description": format!("# Record {i}\nThe body of record {i}.\n- one\n- two"),
+        "fields": {"labels": ["apply", format!("batch{}", i % 3)], "Priority": if i.is_multiple_of(2) { "High" } else { "low" }},
+        "comments": [{"external_id": "c1", "body": format!("First comment of {i}")}],
+    });
+    match i % 4 {
+        0 => r["status"] = json!("In Progress"),
+        1 => r["status"] = json!("Done"),
+        _ => {}
+    }
+    if i.is_multiple_of(5) {
+        r["worklogs"] = json!([{"external_id": "w1", "time_spent": "1h 30m", "started": "2024-01-17T12:34:00.000+0000"}]);
+    }
+    if i % 10 == 3 {
+        r["links"] = json!([{"type": "Blocks", "external_id": format!("ext-{}", i - 1)}]);
+    }
+    if i.is_multiple_of(7) {
+        r["remote_links"] = json!([{"global_id": format!("system=ci&id={i}"), "url": format!("https://ci.example/{i}"), "title": format!("Build {i}")}]);
+    }
+    r
+}
+
+fn write_file(path: &std::path::Path, records: &[Value]) {
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+    std::fs::write(path, text).expect("write the records");
+}
+
+/// Jira's side, read as the admin: every issue carrying the origin property, by external id
+/// (a list, so that duplicates show).
+async fn live(sim: &Sim, project: &str) -> HashMap<String, Vec<Value>> {
+    let admin = sim.identity("admin").expect("admin");
+    let cloud = admin.auth == "cloud-token";
+    let user = admin
+        .email
+        .clone()
+        .or(admin.username.clone())
+        .expect("a login");
+    let http = reqwest::Client::new();
+    let mut out: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut start = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let (url, mut body) = if cloud {
+            (
+                format!("{}/rest/api/3/search/jql", sim.base_url()),
+                json!({}),
+            )
+        } else {
+            (
+                format!("{}/rest/api/2/search", sim.base_url()),
+                json!({ "startAt": start }),
+            )
+        };
+        body["jql"] = json!(format!(
+            "project = {project} AND reporter = currentUser() ORDER BY key"
+        ));
+        body["fields"] = json!([
+            "summary",
+            "labels",
+            "priority",
+            "status",
+            "description",
+            "comment",
+            "worklog",
+            "issuelinks"
+        ]);
+        body["properties"] = json!(["jiralink.origin"]);
+        body["maxResults"] = json!(100);
+        if let Some(t) = &token {
+            body["nextPageToken"] = json!(t);
+        }
+        // The simulator may be injecting faults: a read is simply tried again.
+        let mut page = Value::Null;
+        for _ in 0..30 {
+            let r = http
+                .post(&url)
+                .basic_auth(&user, Some(&admin.secret))
+                .json(&body)
+                .send()
+                .await;
+            if let Ok(r) = r {
+                if r.status().is_success() {
+                    if let Ok(v) = r.json::<Value>().await {
+                        page = v;
+                        break;
+                    }
+                }
+            }
+        }
+        let issues = page["issues"].as_array().cloned().expect("a search page");
+        let n = issues.len();
+        for i in issues {
+            if let Some(eid) = i["properties"]["jiralink.origin"]["external_id"].as_str() {
+                out.entry(eid.to_owned()).or_default().push(i.clone());
+            }
+        }
+        start += n;
+        if cloud {
+            token = page["nextPageToken"].as_str().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        } else if n == 0 || start >= page["total"].as_u64().unwrap_or(0) as usize {
+            break;
+        }
+    }
+    out
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => jiralink_api::adf::plain_text(other),
+    }
+}
+
+/// Jira holds what the records say (fields, status, one comment, the worklogs).
+fn assert_equals_file(jira: &HashMap<String, Vec<Value>>, records: &[Value]) {
+    for r in records {
+        let eid = r["external_id"].as_str().expect("eid");
+        let found = jira
+            .get(eid)
+            .unwrap_or_else(|| panic!("{eid} is not in Jira"));
+        assert_eq!(found.len(), 1, "{eid} has {} issues", found.len());
+        let f = &found[0]["fields"];
+        assert_eq!(f["summary"], r["summary"], "{eid}");
+        let mut labels: Vec<&str> = f["labels"]
+            .as_array()
+            .expect("labels")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        labels.sort();
+        let mut want: Vec<&str> = r["fields"]["labels"]
+            .as_array()
+            .expect("labels")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        want.sort();
+        assert_eq!(labels, want, "{eid}");
+        assert!(
+            f["priority"]["name"]
+                .as_str()
+                .expect("priority")
+                .eq_ignore_ascii_case(r["fields"]["Priority"].as_str().expect("p")),
+            "{eid}: {}",
+            f["priority"]
+        );
+        assert!(
+            text_of(&f["description"]).contains("The body of record"),
+            "{eid}"
+        );
+        if let Some(s) = r["status"].as_str() {
+            assert_eq!(f["status"]["name"].as_str(), Some(s), "{eid}");
+        }
+        let comments = f["comment"]["total"].as_u64().unwrap_or(0);
+        assert_eq!(comments, 1, "{eid}: comments");
+        let worklogs = f["worklog"]["total"].as_u64().unwrap_or(0);
+        let want_w = r["worklogs"].as_array().map(Vec::len).unwrap_or(0) as u64;
+        assert_eq!(worklogs, want_w, "{eid}: worklogs");
+        let links = f["issuelinks"].as_array().map(Vec::len).unwrap_or(0);
+        if r["links"].is_array() {
+            assert!(links >= 1, "{eid}: links");
+        }
+    }
+}
+
+fn summary_line(stdout: &str) -> Value {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["summary"] == true)
+        .unwrap_or_else(|| panic!("no summary line in {stdout}"))
+}
+
+async fn apply_round_trip(deployment: Deployment, tag: &str) {
+    let sim = Sim::builder()
+        .deployment(deployment)
+        .issues(150)
+        .seed(77)
+        .start()
+        .await
+        .expect("sim");
+    let project = software_project(&sim);
+    let mut s = Session::new(tag);
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("utf-8 path").to_owned();
+    let mut records: Vec<Value> = (0..200).map(|i| record(&project, i, "first")).collect();
+    write_file(&file, &records);
+
+    // The plan, and no write request.
+    let before = sim.write_requests();
+    let r = s.run(
+        &["--json", "apply", "prod", &file_s, "--dry-run"],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests(), before, "a dry run wrote");
+    let planned = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\"planned\""))
+        .count();
+    assert_eq!(planned, 200, "{}", r.stdout);
+
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let sum = summary_line(&r.stdout);
+    assert_eq!(sum["created"], 200, "{sum}");
+    assert_eq!(sum["failed"], 0, "{sum}");
+    assert_equals_file(&live(&sim, &project).await, &records);
+
+    // Applied again: nothing to write.
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        sim.write_requests(),
+        before,
+        "a second apply wrote: {}",
+        r.stdout
+    );
+    assert_eq!(summary_line(&r.stdout)["unchanged"], 200);
+
+    // 20 records changed: exactly those 20 edits.
+    for i in (0..200).step_by(10) {
+        records[i]["summary"] = json!(format!("changed record {i}"));
+    }
+    write_file(&file, &records);
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests() - before, 20, "{}", r.stdout);
+    let sum = summary_line(&r.stdout);
+    assert_eq!(sum["updated"], 20, "{sum}");
+    assert_equals_file(&live(&sim, &project).await, &records);
+
+    // The log holds every write, attributed.
+    let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        rows.iter().all(|row| row["outcome"] == "ok"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        rows.iter().filter(|row| row["action"] == "update").count(),
+        20
+    );
+
+    let admin = sim.identity("admin").expect("admin").secret.clone();
+    s.assert_never_seen(&admin);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloud_apply_equals_the_file_and_a_second_run_writes_nothing() {
+    apply_round_trip(Deployment::Cloud, "apply-cloud").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn datacenter_apply_equals_the_file_and_a_second_run_writes_nothing() {
+    apply_round_trip(Deployment::Datacenter, "apply-dc").await;
+}
+
+async fn set_summary(sim: &Sim, key: &str, summary: &str) {
+    let admin = sim.identity("admin").expect("admin");
+    let r = reqwest::Client::new()
+        .put(format!("{}/rest/api/2/issue/{key}", sim.base_url()))
+        .basic_auth(admin.email.as_deref().expect("email"), Some(&admin.secret))
+        .json(&json!({"fields": {"summary": summary}}))
+        .send()
+        .await
+        .expect("edit");
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conflict_fails_by_default_and_each_policy_resolves_it() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(40)
+        .seed(5)
+        .start()
+        .await
+        .expect("sim");
+    let project = software_project(&sim);
+    let mut s = Session::new("apply-conflict");
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let mut records: Vec<Value> = (0..3).map(|i| record(&project, i, "c")).collect();
+    write_file(&file, &records);
+    let r = s.run(&["apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let key = live(&sim, &project).await["ext-1"][0]["key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+
+    // Both sides changed the summary.
+    set_summary(&sim, &key, "changed in Jira").await;
+    records[1]["summary"] = json!("changed in the file");
+    write_file(&file, &records);
+    let before = sim.write_requests();
+    let r = s.run(&["apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("conflict on summary"), "{}", r.stdout);
+    assert!(r.stdout.contains("1 failed"), "{}", r.stdout);
+    assert_eq!(sim.write_requests(), before);
+
+    let r = s.run(
+        &["apply", "prod", &file_s, "--on-conflict", "jira-wins"],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let jira = live(&sim, &project).await;
+    assert_eq!(jira["ext-1"][0]["fields"]["summary"], "changed in Jira");
+
+    set_summary(&sim, &key, "changed in Jira again").await;
+    let r = s.run(
+        &["apply", "prod", &file_s, "--on-conflict", "file-wins"],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let jira = live(&sim, &project).await;
+    assert_eq!(jira["ext-1"][0]["fields"]["summary"], "changed in the file");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_answers_never_make_duplicates() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(40)
+        .seed(9)
+        .fault_rate(0.15)
+        .start()
+        .await
+        .expect("sim");
+    let project = software_project(&sim);
+    let mut s = Session::new("apply-faults");
+    // Added untested: the connection test would meet the injected faults.
+    let admin = sim.identity("admin").expect("admin").clone();
+    let email = admin.email.clone().expect("email");
+    let r = s.run(
+        &[
+            "credential",
+            "add",
+            "prod",
+            "--url",
+            sim.base_url(),
+            "--auth",
+            "cloud-token",
+            "--email",
+            &email,
+            "--secret-stdin",
+            "--no-test",
+        ],
+        Some(&admin.secret),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let records: Vec<Value> = (0..120).map(|i| record(&project, i, "f")).collect();
+    write_file(&file, &records);
+    // A run may stop on a read that failed every retry; the next one carries on.
+    let mut ok = false;
+    for _ in 0..10 {
+        let r = s.run(&["apply", "prod", &file_s], None, &[]);
+        if r.code == 0 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "apply never finished under faults");
+    assert_equals_file(&live(&sim, &project).await, &records);
+    // Writes did meet faults (their outcome was unknown, then reconciled), and the log says so.
+    let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let unsure = rows
+        .iter()
+        .filter(|row| row["outcome"] == "ambiguous")
+        .count();
+    assert!(unsure > 0, "no write met a fault: {}", r.stdout);
+    assert!(
+        rows.iter().all(|row| row["outcome"] != "pending"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_records_are_reported_with_every_problem_and_jiras_message() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(40)
+        .seed(3)
+        .start()
+        .await
+        .expect("sim");
+    let project = software_project(&sim);
+    let mut s = Session::new("apply-bad");
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let good = record(&project, 2, "ok");
+    let mut invalid = record(&project, 3, "bad");
+    invalid["fields"]["Colour"] = json!("red");
+    invalid["fields"]["Priority"] = json!("Urgent");
+    let mut refused = record(&project, 4, "refused");
+    refused["worklogs"] = json!([{"external_id": "w", "time_spent": "1h", "started": "yesterday"}]);
+    write_file(&file, &[good, invalid, refused]);
+    let r = s.run(&["apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    // Every problem of the invalid record at once, before anything was written for it.
+    assert!(
+        r.stdout
+            .contains("field 'Colour' is not on the create screen"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("'Urgent' is not an allowed value"),
+        "{}",
+        r.stdout
+    );
+    // Jira's own message for what it refused.
+    assert!(r.stdout.contains("Invalid start date"), "{}", r.stdout);
+    assert!(r.stdout.contains("1 created"), "{}", r.stdout);
+    assert!(r.stdout.contains("2 failed"), "{}", r.stdout);
+    let jira = live(&sim, &project).await;
+    assert!(jira.contains_key("ext-2"));
+    assert!(!jira.contains_key("ext-3"));
+
+    // A file that is not records at all: exit 2, nothing sent.
+    std::fs::write(&file, "this is not json\n").expect("write");
+    let r = s.run(&["apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("not JSON Lines"), "{}", r.stderr);
+}
+
+/// The ledger in PostgreSQL: the same file applied twice writes once, and the views answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_works_in_postgres_too() {
+    let db = crate::postgres::TestDb::new("apply");
+    let sim = Sim::builder()
+        .deployment(Deployment::Datacenter)
+        .issues(40)
+        .seed(12)
+        .start()
+        .await
+        .expect("sim");
+    let project = software_project(&sim);
+    let mut s = Session::new("apply-pg");
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let records: Vec<Value> = (0..30).map(|i| record(&project, i, "pg")).collect();
+    write_file(&file, &records);
+    let url = db.url();
+    let r = s.run(
+        &["--store", &url, "--json", "apply", "prod", &file_s],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(summary_line(&r.stdout)["created"], 30);
+    let before = sim.write_requests();
+    let r = s.run(
+        &["--store", &url, "--json", "apply", "prod", &file_s],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+    assert_equals_file(&live(&sim, &project).await, &records);
+    let r = s.run(
+        &["--store", &url, "--json", "apply", "prod", "--log"],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let creates = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|row| row["action"] == "create" && row["outcome"] == "ok")
+        .count();
+    assert_eq!(creates, 30, "{}", r.stdout);
+}
