@@ -15,6 +15,7 @@ pub use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
 mod pg_tls;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod web;
 
 /// Checkpoint values carry this format version; a newer one is refused rather than misread.
 pub const CHECKPOINT_FORMAT: i64 = 1;
@@ -43,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0007_utc_sprint_dates.sql"),
     ),
     (8, include_str!("../migrations/sqlite/0008_sites.sql")),
+    (11, include_str!("../migrations/sqlite/0011_web.sql")),
 ];
 
 /// The site of rows written before stores knew sites (migration 8); the first sync of a

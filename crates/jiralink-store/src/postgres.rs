@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0007_timestamptz_views.sql"),
     ),
     (8, include_str!("../migrations/postgres/0008_sites.sql")),
+    (11, include_str!("../migrations/postgres/0011_web.sql")),
 ];
 
 /// The advisory lock that serialises migrations of one database ("jiralink" in ASCII).
