@@ -30,7 +30,7 @@
       if (j.ok) {
         p.className = "ok";
         p.dataset.code = "ok";
-        p.textContent = "ok: " + (j.deployment ? j.deployment + ", " : "") + "as " + ((j.account && (j.account.display_name || j.account.displayName || j.account.email)) || "the account") + " (" + j.timings.requests + " requests)";
+        p.textContent = "ok: " + (j.deployment ? j.deployment.kind + " " + j.deployment.version + ", " : "") + "as " + ((j.account && j.account.display_name) || "the account") + " (" + j.timings.requests + " requests)";
         el.appendChild(p);
       } else {
         p.className = "bad";
