@@ -93,6 +93,28 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `jiralink demo --serve`: the app over the demo's home (its vault and store), a `demo` admin
+/// without a password, and a one-time sign-in link for it; serves until SIGINT or SIGTERM.
+pub async fn demo(home: &std::path::Path, bind: SocketAddr) -> anyhow::Result<()> {
+    let listener =
+        std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+    let bound = listener.local_addr()?;
+    drop(listener);
+    let url = format!("http://{bound}");
+    let app = jiralink_web::App::new(jiralink_web::Config {
+        store: home.join("jiralink.db"),
+        vault: jiralink_vault::Vault::open(home, jiralink_vault::MasterKey::KeyFile)?,
+        public_url: url.clone(),
+        connector: Arc::new(CliConnector),
+    })?;
+    app.put_user("demo", jiralink_web::Role::Admin, None)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let link = app.sign_in_link("demo")?;
+    println!("\n== web app at {url}: open this one-time sign-in link (valid 1 h); Ctrl-C stops\n  {link}");
+    jiralink_web::serve(app, bound, |_| {}, shutdown()).await?;
+    Ok(())
+}
+
 /// Resolves at SIGINT or SIGTERM.
 pub async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
