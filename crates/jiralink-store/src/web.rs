@@ -130,33 +130,33 @@ impl Store {
         csrf: &str,
         expires: &str,
     ) -> Result<()> {
+        let now = now();
+        self.conn
+            .execute("DELETE FROM t_web_sessions WHERE expires <= ?1", [&now])?;
         self.conn.execute(
             "INSERT INTO t_web_sessions (token_hash, user_name, csrf, created, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![token_hash, user, csrf, now(), expires],
+            params![token_hash, user, csrf, now, expires],
         )?;
         Ok(())
     }
 
-    /// The live session of that hash (an expired one is deleted and not returned).
+    /// The live session of that hash (expired ones are never returned, and are deleted when a
+    /// session starts).
     pub fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>> {
-        let now = now();
-        self.conn
-            .execute("DELETE FROM t_web_sessions WHERE expires <= ?1", [&now])?;
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT u.name, u.role, u.password_hash, u.created, s.csrf, s.expires
                  FROM t_web_sessions s JOIN t_web_users u ON u.name = s.user_name
-                 WHERE s.token_hash = ?1",
-                [token_hash],
-                |r| {
-                    Ok(WebSession {
-                        user: user_of(r)?,
-                        csrf: r.get(4)?,
-                        expires: r.get(5)?,
-                    })
-                },
-            )
+                 WHERE s.token_hash = ?1 AND s.expires > ?2",
+            )?
+            .query_row(params![token_hash, now()], |r| {
+                Ok(WebSession {
+                    user: user_of(r)?,
+                    csrf: r.get(4)?,
+                    expires: r.get(5)?,
+                })
+            })
             .optional()?)
     }
 

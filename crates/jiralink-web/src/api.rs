@@ -172,24 +172,68 @@ pub fn credential_view(
     })
 }
 
-/// The credentials `caller` may see, with their secrets (for the masked tail only).
-pub fn visible_credentials(app: &App, caller: &Caller) -> ApiResult<Vec<Value>> {
-    let tests = app.accounts.lock().web_tests()?;
-    let mut out = Vec::new();
-    for cred in app.vault.list().map_err(ApiError::internal)? {
-        if !owns(caller, &cred) {
-            continue;
-        }
-        let (cred, secrets) = app.vault.get(&cred.name).map_err(ApiError::internal)?;
-        out.push(credential_view(&cred, &secrets, tests.get(&cred.name)));
+/// The views of every credential with their owners, from the cache while the vault file and the
+/// test results are unchanged (and for a minute at most: ages move): the list is the hot path.
+fn all_views(app: &App) -> ApiResult<Arc<crate::CredentialViews>> {
+    let stamp = crate::VaultStamp::of(app);
+    if let Some(c) = app.views.lock().as_ref().filter(|c| c.stamp == stamp) {
+        return Ok(c.clone());
     }
-    Ok(out)
+    let tests = app.accounts.lock().web_tests()?;
+    let views = app
+        .vault
+        .all()
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|(cred, secrets)| {
+            (
+                cred.owner.clone(),
+                credential_view(&cred, &secrets, tests.get(&cred.name)),
+            )
+        })
+        .collect();
+    let fresh = Arc::new(crate::CredentialViews {
+        stamp,
+        views,
+        bodies: Default::default(),
+    });
+    *app.views.lock() = Some(fresh.clone());
+    Ok(fresh)
 }
 
-async fn list_credentials(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
-    Ok(Json(
-        json!({"credentials": visible_credentials(&app, &caller)?}),
-    ))
+/// The credentials `caller` may see: kind, account, owner, masked tail, age, expiry; no secret.
+pub fn visible_credentials(app: &App, caller: &Caller) -> ApiResult<Vec<Value>> {
+    Ok(all_views(app)?
+        .views
+        .iter()
+        .filter(|(owner, _)| caller.role == Role::Admin || *owner == caller.name)
+        .map(|(_, v)| v.clone())
+        .collect())
+}
+
+async fn list_credentials(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Response> {
+    let views = all_views(&app)?;
+    let key = if caller.role == Role::Admin {
+        "*"
+    } else {
+        caller.name.as_str()
+    };
+    let cached = views.bodies.lock().get(key).cloned();
+    let body = match cached {
+        Some(b) => b,
+        None => {
+            let b: Arc<str> = json!({"credentials": visible_credentials(&app, &caller)?})
+                .to_string()
+                .into();
+            views.bodies.lock().insert(key.to_owned(), b.clone());
+            b
+        }
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response())
 }
 
 /// The credential `name` when `caller` may see it; another user's answers as a missing one.
@@ -396,7 +440,9 @@ async fn add_credential(
         app.vault
             .add(cred.clone(), &secrets)
             .map_err(ApiError::internal)?;
+        app.invalidate_views();
     }
+    app.invalidate_views();
     store.web_put_test(&cred.name, true, None)?;
     store.web_audit(&caller.name, "credential-add", &cred.name, "ok")?;
     let tests = store.web_tests()?;
@@ -435,6 +481,7 @@ async fn edit_credential(
     app.vault
         .replace(cred.clone(), &secrets)
         .map_err(ApiError::internal)?;
+    app.invalidate_views();
     drop(_w);
     let store = app.accounts.lock();
     store.web_audit(&caller.name, "credential-edit", &name, "ok")?;
@@ -451,6 +498,7 @@ async fn remove_credential(
     let _w = app.vault_writes.lock();
     owned(&app, &caller, &name)?;
     app.vault.remove(&name).map_err(ApiError::internal)?;
+    app.invalidate_views();
     drop(_w);
     app.accounts
         .lock()
@@ -468,6 +516,7 @@ async fn test_credential(
     let report = run_test(&app, &cred, &mut secrets).await?;
     let code = code_of(&report);
     let store = app.accounts.lock();
+    app.invalidate_views();
     store.web_put_test(&name, report.ok, code.as_deref())?;
     store.web_audit(
         &caller.name,
@@ -520,8 +569,10 @@ async fn rotate_credential(
         app.vault
             .replace(cred.clone(), &secrets)
             .map_err(ApiError::internal)?;
+        app.invalidate_views();
     }
     let store = app.accounts.lock();
+    app.invalidate_views();
     store.web_put_test(&name, true, None)?;
     store.web_audit(&caller.name, "credential-rotate", &name, "ok")?;
     let tests = store.web_tests()?;

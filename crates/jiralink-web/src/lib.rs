@@ -61,6 +61,40 @@ pub struct App {
     pub(crate) connector: Arc<dyn Connector>,
     pub(crate) throttle: auth::Throttle,
     pub(crate) jobs: jobs::Jobs,
+    /// The credential views, kept while the vault and the test results are unchanged.
+    pub(crate) views: Mutex<Option<Arc<CredentialViews>>>,
+    pub(crate) tests_generation: std::sync::atomic::AtomicU64,
+}
+
+/// What the credential list is computed from: the vault file's size and time, the generation of
+/// test results, and the minute (ages and expiry move with time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VaultStamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    tests: u64,
+    minute: i64,
+}
+
+impl VaultStamp {
+    pub(crate) fn of(app: &App) -> VaultStamp {
+        let meta = std::fs::metadata(app.vault.path()).ok();
+        VaultStamp {
+            modified: meta.as_ref().and_then(|m| m.modified().ok()),
+            len: meta.map_or(0, |m| m.len()),
+            tests: app
+                .tests_generation
+                .load(std::sync::atomic::Ordering::SeqCst),
+            minute: chrono::Utc::now().timestamp() / 60,
+        }
+    }
+}
+
+/// Every credential's view with its owner, and the serialized lists per viewer (`*`: an admin).
+pub(crate) struct CredentialViews {
+    pub(crate) stamp: VaultStamp,
+    pub(crate) views: Vec<(String, serde_json::Value)>,
+    pub(crate) bodies: Mutex<std::collections::HashMap<String, Arc<str>>>,
 }
 
 /// Web app errors at start.
@@ -97,7 +131,15 @@ impl App {
             connector: config.connector,
             throttle: auth::Throttle::default(),
             jobs: jobs::Jobs::default(),
+            views: Mutex::new(None),
+            tests_generation: Default::default(),
         }))
+    }
+
+    /// A credential or its test result changed: cached views are stale.
+    pub(crate) fn invalidate_views(&self) {
+        self.tests_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The one-time link that makes the first admin, when no admin exists yet (`None` otherwise).
