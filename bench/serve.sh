@@ -33,6 +33,7 @@ for i in $(seq 1 $((creds - 1))); do
 done
 password=bench-password-$$
 printf '%s\n' "$password" | "$bin" user add bench --role admin --password-stdin > /dev/null
+: > "$work/serve.log"
 "$bin" serve --bind 127.0.0.1:0 > "$work/serve.log" 2>&1 &
 app=$!
 while ! grep -q listening "$work/serve.log"; do sleep 0.2; done

@@ -709,10 +709,7 @@ fn day(s: &str, end: bool) -> ApiResult<i64> {
 }
 
 /// The insights of the store for the filters, computed off the runtime's threads.
-pub async fn compute_insights(
-    app: &App,
-    q: &InsightsQuery,
-) -> ApiResult<jiralink_insights::Insights> {
+pub async fn compute_insights(app: &App, q: &InsightsQuery) -> ApiResult<Arc<crate::InsightsView>> {
     let now = Utc::now().timestamp();
     let until = q
         .until
@@ -743,20 +740,51 @@ pub async fn compute_insights(
             .collect(),
         issue_types: Vec::new(),
     };
+    let key = format!(
+        "{:?}|{:?}|{since:?}|{until:?}",
+        filter.site, filter.projects
+    );
+    // One computation at a time: the work is CPU-bound, and requests that waited for the same
+    // filters find its result in the cache.
+    let _one = app.insights_running.lock().await;
+    let stamp = crate::StoreStamp::of(app);
+    if let Some(hit) = app.insights_cache.lock().get(&key).filter(|c| c.0 == stamp) {
+        return Ok(hit.1.clone());
+    }
     let store = jiralink_insights::StoreLocation::Sqlite(app.store_path.clone());
-    tokio::task::spawn_blocking(move || jiralink_insights::run_on(&store, &filter, &opts, None))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "insights", e.to_string()))
+    let r = tokio::task::spawn_blocking(move || {
+        let r = jiralink_insights::run_on(&store, &filter, &opts, None)?;
+        let json: Arc<str> = serde_json::to_string(&r).unwrap_or_default().into();
+        let html: Arc<str> = jiralink_insights::html::report(&r).into();
+        Ok::<_, jiralink_insights::InsightsError>(Arc::new(crate::InsightsView {
+            issues: r.coverage.issues,
+            as_of: r.as_of,
+            json,
+            html,
+        }))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "insights", e.to_string()))?;
+    let mut cache = app.insights_cache.lock();
+    if cache.len() >= 64 {
+        cache.clear();
+    }
+    cache.insert(key, (stamp, r.clone()));
+    Ok(r)
 }
 
 async fn insights(
     State(app): State<Arc<App>>,
     _caller: Caller,
     Query(q): Query<InsightsQuery>,
-) -> ApiResult {
+) -> ApiResult<Response> {
     let r = compute_insights(&app, &q).await?;
-    Ok(Json(serde_json::to_value(r).map_err(ApiError::internal)?))
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        r.json.to_string(),
+    )
+        .into_response())
 }
 
 /// Drill-down: the issues behind a chart, with links to Jira.

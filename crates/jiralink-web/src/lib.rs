@@ -64,6 +64,40 @@ pub struct App {
     /// The credential views, kept while the vault and the test results are unchanged.
     pub(crate) views: Mutex<Option<Arc<CredentialViews>>>,
     pub(crate) tests_generation: std::sync::atomic::AtomicU64,
+    /// Computed dashboards by filters, kept while the store is unchanged (and a minute at most).
+    pub(crate) insights_cache:
+        Mutex<std::collections::HashMap<String, (StoreStamp, Arc<InsightsView>)>>,
+    pub(crate) insights_running: tokio::sync::Mutex<()>,
+}
+
+/// A computed dashboard: its JSON, its HTML report, and the figures the page heads it with.
+pub(crate) struct InsightsView {
+    pub(crate) issues: u64,
+    pub(crate) as_of: String,
+    pub(crate) json: Arc<str>,
+    pub(crate) html: Arc<str>,
+}
+
+/// The store's files (database and write-ahead log: size and time) and the minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoreStamp(Vec<(Option<std::time::SystemTime>, u64)>, i64);
+
+impl StoreStamp {
+    pub(crate) fn of(app: &App) -> StoreStamp {
+        let files = ["", "-wal"]
+            .iter()
+            .map(|suffix| {
+                let mut p = app.store_path.clone().into_os_string();
+                p.push(suffix);
+                let meta = std::fs::metadata(p).ok();
+                (
+                    meta.as_ref().and_then(|m| m.modified().ok()),
+                    meta.map_or(0, |m| m.len()),
+                )
+            })
+            .collect();
+        StoreStamp(files, chrono::Utc::now().timestamp() / 60)
+    }
 }
 
 /// What the credential list is computed from: the vault file's size and time, the generation of
@@ -133,6 +167,8 @@ impl App {
             jobs: jobs::Jobs::default(),
             views: Mutex::new(None),
             tests_generation: Default::default(),
+            insights_cache: Mutex::new(Default::default()),
+            insights_running: tokio::sync::Mutex::new(()),
         }))
     }
 

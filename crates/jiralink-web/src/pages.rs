@@ -428,13 +428,12 @@ async fn insights(
     ));
     match api::compute_insights(&app, &q).await {
         Ok(r) => {
-            let html = jiralink_insights::html::report(&r);
             body.push_str(&format!(
                 r#"<p class="muted">{} issues in view · as of {}</p>"#,
-                r.coverage.issues,
+                r.issues,
                 esc(&r.as_of)
             ));
-            body.push_str(&report_fragment(&html, &nonce));
+            body.push_str(&report_fragment(&r.html, &nonce));
         }
         Err(e) => body.push_str(&format!(r#"<p class="error">{}</p>"#, esc(&e.message))),
     }
