@@ -179,6 +179,11 @@ fn all_views(app: &App) -> ApiResult<Arc<crate::CredentialViews>> {
     if let Some(c) = app.views.lock().as_ref().filter(|c| c.stamp == stamp) {
         return Ok(c.clone());
     }
+    // One build at a time: the requests that waited find the views built.
+    let _one = app.views_building.lock();
+    if let Some(c) = app.views.lock().as_ref().filter(|c| c.stamp == stamp) {
+        return Ok(c.clone());
+    }
     let tests = app.accounts.lock().web_tests()?;
     let views = app
         .vault
@@ -222,18 +227,14 @@ async fn list_credentials(State(app): State<Arc<App>>, caller: Caller) -> ApiRes
     let body = match cached {
         Some(b) => b,
         None => {
-            let b: Arc<str> = json!({"credentials": visible_credentials(&app, &caller)?})
-                .to_string()
-                .into();
+            let b = bytes::Bytes::from(
+                json!({"credentials": visible_credentials(&app, &caller)?}).to_string(),
+            );
             views.bodies.lock().insert(key.to_owned(), b.clone());
             b
         }
     };
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The credential `name` when `caller` may see it; another user's answers as a missing one.

@@ -63,6 +63,7 @@ pub struct App {
     pub(crate) jobs: jobs::Jobs,
     /// The credential views, kept while the vault and the test results are unchanged.
     pub(crate) views: Mutex<Option<Arc<CredentialViews>>>,
+    pub(crate) views_building: Mutex<()>,
     pub(crate) tests_generation: std::sync::atomic::AtomicU64,
     /// Computed dashboards by filters, kept while the store is unchanged (and a minute at most).
     pub(crate) insights_cache:
@@ -128,7 +129,7 @@ impl VaultStamp {
 pub(crate) struct CredentialViews {
     pub(crate) stamp: VaultStamp,
     pub(crate) views: Vec<(String, serde_json::Value)>,
-    pub(crate) bodies: Mutex<std::collections::HashMap<String, Arc<str>>>,
+    pub(crate) bodies: Mutex<std::collections::HashMap<String, bytes::Bytes>>,
 }
 
 /// Web app errors at start.
@@ -166,6 +167,7 @@ impl App {
             throttle: auth::Throttle::default(),
             jobs: jobs::Jobs::default(),
             views: Mutex::new(None),
+            views_building: Mutex::new(()),
             tests_generation: Default::default(),
             insights_cache: Mutex::new(Default::default()),
             insights_running: tokio::sync::Mutex::new(()),
