@@ -10,8 +10,10 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "== headless Chromium (HTML report test)"
+echo "== headless Chromium (HTML report and web app tests)"
 scripts/setup-chromium.sh
+echo "== Playwright's core library (web app browser tests, with that Chromium)"
+scripts/setup-playwright.sh
 echo "== PostgreSQL (the Postgres store tests)"
 JIRALINK_TEST_POSTGRES=$(scripts/setup-postgres.sh | tail -1)
 export JIRALINK_TEST_POSTGRES

@@ -17,6 +17,7 @@ mod pg_tls;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod reader;
+pub mod web;
 
 pub use reader::{StoreLocation, ViewReader, ViewRow};
 
@@ -48,6 +49,7 @@ const MIGRATIONS: &migrate::Migrations = &[
     ),
     (8, include_str!("../migrations/sqlite/0008_sites.sql")),
     (10, include_str!("../migrations/sqlite/0010_ledger.sql")),
+    (11, include_str!("../migrations/sqlite/0011_web.sql")),
     (
         12,
         include_str!("../migrations/sqlite/0012_unreadable_sprint_dates.sql"),

@@ -55,6 +55,7 @@ const MIGRATIONS: &crate::migrate::Migrations = &[
     ),
     (8, include_str!("../migrations/postgres/0008_sites.sql")),
     (10, include_str!("../migrations/postgres/0010_ledger.sql")),
+    (11, include_str!("../migrations/postgres/0011_web.sql")),
     (
         12,
         include_str!("../migrations/postgres/0012_unreadable_sprint_dates.sql"),

@@ -348,6 +348,18 @@ impl Vault {
             .collect())
     }
 
+    /// Every credential with its secrets, from one read of the file (the web app's list).
+    pub fn all(&self) -> Result<Vec<(Credential, Secrets)>, VaultError> {
+        self.load()?
+            .credentials
+            .into_iter()
+            .map(|e| {
+                let secrets = self.unseal(&e.credential.name, &e.sealed)?;
+                Ok((e.credential, secrets))
+            })
+            .collect()
+    }
+
     pub fn get(&self, name: &str) -> Result<(Credential, Secrets), VaultError> {
         let file = self.load()?;
         let entry = file

@@ -76,6 +76,16 @@ enum Command {
     /// Delivery insights from the store: flow, sprints, quality, hygiene, forecasts, HTML report.
     #[command(after_help = "Examples:\n  jiralink insights\n  jiralink --json insights")]
     Insights(Box<cmd::insights::Args>),
+    /// Serve the web app and JSON HTTP API for a team.
+    #[command(
+        after_help = "Examples:\n  jiralink serve\n  jiralink serve --bind 0.0.0.0:8080 --public-url https://jiralink.corp.example"
+    )]
+    Serve(cmd::serve::Args),
+    /// Web-app accounts: add, list, remove.
+    #[command(
+        after_help = "Examples:\n  jiralink user add ann --role admin\n  jiralink user list"
+    )]
+    User(cmd::user::Args),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  jiralink completions bash > ~/.local/share/bash-completion/completions/jiralink\n  jiralink completions zsh > \"${fpath[1]}/_jiralink\"\n  jiralink completions fish > ~/.config/fish/completions/jiralink.fish"
@@ -181,6 +191,8 @@ fn main() -> ExitCode {
             Command::Status => cmd::sync::status(global),
             Command::Verify(args) => cmd::sync::verify(args, global).await,
             Command::Insights(args) => cmd::insights::run(*args, global).await,
+            Command::Serve(args) => cmd::serve::run(args, global).await,
+            Command::User(args) => cmd::user::run(args, global),
             Command::Completions { .. } => Ok(()),
         }
     });

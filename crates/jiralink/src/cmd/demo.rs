@@ -26,6 +26,12 @@ pub struct Args {
     /// Where to write the HTML report (default: jiralink-demo-report.html in the temp directory).
     #[arg(long)]
     report: Option<std::path::PathBuf>,
+    /// Then serve the web app over the demo's store and print a one-time sign-in link.
+    #[arg(long)]
+    serve: bool,
+    /// With --serve: the address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", requires = "serve")]
+    bind: std::net::SocketAddr,
 }
 
 pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
@@ -60,7 +66,12 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
         auth: admin.auth.clone(),
         identity: admin.email.clone(),
         params: Default::default(),
-        owner: connect::local_user(),
+        // With --serve the web app's `demo` admin owns it.
+        owner: if args.serve {
+            "demo".into()
+        } else {
+            connect::local_user()
+        },
         created: now,
         rotated: now,
         expires_at: None,
@@ -184,6 +195,9 @@ pub async fn run(args: Args, out: Output) -> anyhow::Result<()> {
         print!("{}", insights_cmd::table(&insights));
         println!("\n  HTML report: {}", report.display());
         println!("\nThe site admin is far more than an integration needs: the findings say so. Next: `jiralink credential add` for your own site, then `jiralink sync NAME` and `jiralink insights --html report.html`.");
+    }
+    if args.serve {
+        super::serve::demo(&home, args.bind).await?;
     }
     let _ = std::fs::remove_dir_all(&home);
     Ok(())

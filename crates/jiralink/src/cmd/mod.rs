@@ -7,8 +7,10 @@ pub mod credential;
 pub mod demo;
 pub mod insights;
 pub mod progress;
+pub mod serve;
 pub mod sim;
 pub mod sync;
+pub mod user;
 
 use std::process::ExitCode;
 

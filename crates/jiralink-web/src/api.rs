@@ -1,0 +1,981 @@
+//! The JSON HTTP API under `/api`: everything the pages do, with the same authorization (the
+//! pages are rendered from the same functions and act through these routes).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use jiralink_api::{site, test_connection, AuthKind, ConnectionReport};
+use jiralink_vault::{Connection, Credential, Secrets};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{self, ApiError, Caller, Role};
+use crate::{jobs, App};
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/session", post(sign_in).delete(sign_out))
+        .route("/api/setup", post(setup))
+        .route("/api/me", get(me))
+        .route(
+            "/api/credentials",
+            get(list_credentials).post(add_credential),
+        )
+        .route(
+            "/api/credentials/{name}",
+            get(get_credential)
+                .patch(edit_credential)
+                .delete(remove_credential),
+        )
+        .route("/api/credentials/{name}/test", post(test_credential))
+        .route("/api/credentials/{name}/rotate", post(rotate_credential))
+        .route("/api/scopes", get(scopes))
+        .route("/api/syncs", get(list_syncs).post(start_sync))
+        .route("/api/syncs/{id}", get(get_sync))
+        .route("/api/syncs/{id}/events", get(sync_events))
+        .route("/api/insights", get(insights))
+        .route("/api/issues", get(issues))
+        .route("/api/users", get(list_users).post(add_user))
+        .route("/api/users/{name}", delete(remove_user))
+        .route("/api/tokens", get(list_tokens).post(create_token))
+        .route("/api/tokens/{id}", delete(revoke_token))
+        .route("/api/audit", get(audit))
+}
+
+type ApiResult<T = Json<Value>> = Result<T, ApiError>;
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    name: String,
+    password: String,
+}
+
+async fn sign_in(
+    State(app): State<Arc<App>>,
+    auth::ClientAddr(addr): auth::ClientAddr,
+    Json(body): Json<SignIn>,
+) -> ApiResult<Response> {
+    auth::sign_in(&app, &body.name, &body.password, &addr)?;
+    let cookie = auth::start_session(&app, &body.name)?;
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({"signed_in": body.name})),
+    )
+        .into_response())
+}
+
+async fn sign_out(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let cookie = auth::end_session(&app, &headers)?;
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({"signed_in": null})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct Setup {
+    token: String,
+    name: String,
+    password: String,
+}
+
+/// The first admin, made with the one-time setup link printed at first start.
+async fn setup(State(app): State<Arc<App>>, Json(body): Json<Setup>) -> ApiResult<Response> {
+    let hash = auth::sha256_hex(&body.token);
+    if app.accounts.lock().web_link_live(&hash)?.as_deref() != Some("setup") {
+        return Err(ApiError::forbidden(
+            "this setup link is used, expired or unknown; restart `jiralink serve` for a new one, or use `jiralink user add NAME --role admin`",
+        ));
+    }
+    let password = SecretString::from(body.password);
+    auth::put_user(&app, &body.name, Role::Admin, Some(&password)).map_err(ApiError::bad)?;
+    app.accounts.lock().web_use_link(&hash)?;
+    app.accounts
+        .lock()
+        .web_audit(&body.name, "setup", &body.name, "ok")?;
+    let cookie = auth::start_session(&app, &body.name)?;
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({"signed_in": body.name})),
+    )
+        .into_response())
+}
+
+async fn me(caller: Caller) -> Json<Value> {
+    Json(json!({"name": caller.name, "role": caller.role, "csrf": caller.csrf}))
+}
+
+/// Whether `caller` may see and act on `cred`: an admin every credential, others their own.
+pub fn owns(caller: &Caller, cred: &Credential) -> bool {
+    caller.role == Role::Admin || cred.owner == caller.name
+}
+
+/// The last four characters of a long secret, the rest masked; never more.
+fn masked_tail(secrets: &Secrets) -> String {
+    match secrets.get("secret").map(|s| s.expose_secret().to_owned()) {
+        Some(s) if s.chars().count() >= 16 => {
+            let tail: String = s
+                .chars()
+                .rev()
+                .take(4)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!("••••{tail}")
+        }
+        Some(_) => "••••".into(),
+        None => String::new(),
+    }
+}
+
+/// A credential as pages and the API show it: no secret, only its masked tail.
+pub fn credential_view(
+    cred: &Credential,
+    secrets: &Secrets,
+    test: Option<&jiralink_store::web::TestRow>,
+) -> Value {
+    let now = Utc::now();
+    json!({
+        "name": cred.name,
+        "description": cred.description,
+        "url": cred.url,
+        "auth": cred.auth,
+        "account": cred.identity,
+        "owner": cred.owner,
+        "secret_tail": masked_tail(secrets),
+        "created": cred.created.to_rfc3339(),
+        "rotated": cred.rotated.to_rfc3339(),
+        "age_days": (now - cred.rotated).num_days(),
+        "expires_at": cred.expires_at.map(|e| e.to_rfc3339()),
+        "expires_in_days": cred.expires_at.map(|e| (e - now).num_days()),
+        "last_test": test.map(|t| json!({"at": t.at, "ok": t.ok, "code": t.code})),
+    })
+}
+
+/// The views of every credential with their owners, from the cache while the vault file and the
+/// test results are unchanged (and for a minute at most: ages move): the list is the hot path.
+fn all_views(app: &App) -> ApiResult<Arc<crate::CredentialViews>> {
+    let stamp = crate::VaultStamp::of(app);
+    if let Some(c) = app.views.lock().as_ref().filter(|c| c.stamp == stamp) {
+        return Ok(c.clone());
+    }
+    // One build at a time: the requests that waited find the views built.
+    let _one = app.views_building.lock();
+    if let Some(c) = app.views.lock().as_ref().filter(|c| c.stamp == stamp) {
+        return Ok(c.clone());
+    }
+    let tests = app.accounts.lock().web_tests()?;
+    let views = app
+        .vault
+        .all()
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|(cred, secrets)| {
+            (
+                cred.owner.clone(),
+                credential_view(&cred, &secrets, tests.get(&cred.name)),
+            )
+        })
+        .collect();
+    let fresh = Arc::new(crate::CredentialViews {
+        stamp,
+        views,
+        bodies: Default::default(),
+    });
+    *app.views.lock() = Some(fresh.clone());
+    Ok(fresh)
+}
+
+/// The credentials `caller` may see: kind, account, owner, masked tail, age, expiry; no secret.
+pub fn visible_credentials(app: &App, caller: &Caller) -> ApiResult<Vec<Value>> {
+    Ok(all_views(app)?
+        .views
+        .iter()
+        .filter(|(owner, _)| caller.role == Role::Admin || *owner == caller.name)
+        .map(|(_, v)| v.clone())
+        .collect())
+}
+
+async fn list_credentials(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Response> {
+    let views = all_views(&app)?;
+    let key = if caller.role == Role::Admin {
+        "*"
+    } else {
+        caller.name.as_str()
+    };
+    let cached = views.bodies.lock().get(key).cloned();
+    let body = match cached {
+        Some(b) => b,
+        None => {
+            let b = bytes::Bytes::from(
+                json!({"credentials": visible_credentials(&app, &caller)?}).to_string(),
+            );
+            views.bodies.lock().insert(key.to_owned(), b.clone());
+            b
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The credential `name` when `caller` may see it; another user's answers as a missing one.
+fn owned(app: &App, caller: &Caller, name: &str) -> ApiResult<(Credential, Secrets)> {
+    let not_found = || ApiError::not_found(&format!("the credential '{name}'"));
+    if !jiralink_vault::valid_name(name) {
+        return Err(not_found());
+    }
+    match app.vault.get(name) {
+        Ok((cred, secrets)) if owns(caller, &cred) => Ok((cred, secrets)),
+        Ok(_) | Err(jiralink_vault::VaultError::NotFound(_)) => Err(not_found()),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+async fn get_credential(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult {
+    let (cred, secrets) = owned(&app, &caller, &name)?;
+    let tests = app.accounts.lock().web_tests()?;
+    Ok(Json(credential_view(&cred, &secrets, tests.get(&name))))
+}
+
+#[derive(Deserialize)]
+struct AddCredential {
+    name: String,
+    #[serde(default)]
+    description: String,
+    url: String,
+    auth: String,
+    email: Option<String>,
+    username: Option<String>,
+    /// The token or password (OAuth 2.0: the refresh token).
+    secret: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    token_url: Option<String>,
+    /// YYYY-MM-DD.
+    expires_at: Option<String>,
+}
+
+fn parse_date(s: &str) -> ApiResult<DateTime<Utc>> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| ApiError::bad(format!("expires_at '{s}' is not a date: use YYYY-MM-DD")))
+}
+
+fn need(v: Option<String>, what: &str) -> ApiResult<String> {
+    v.filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::bad(format!("{what} is missing")))
+}
+
+/// Tests a credential as `jiralink credential test` does.
+async fn run_test(
+    app: &App,
+    cred: &Credential,
+    secrets: &mut Secrets,
+) -> ApiResult<ConnectionReport> {
+    let kind: AuthKind = cred.auth.parse().map_err(ApiError::bad)?;
+    let built = app
+        .connector
+        .client(&app.vault, cred, secrets)
+        .await
+        .map_err(ApiError::bad)?;
+    Ok(match built {
+        Ok(client) => test_connection(&client).await,
+        Err(e) => {
+            let d = e.diagnosis();
+            ConnectionReport {
+                ok: false,
+                code: Some(d.code),
+                cause: Some(d.cause),
+                fix: Some(d.fix),
+                auth: kind,
+                base_url: cred.url.clone(),
+                deployment: None,
+                account: None,
+                timings: jiralink_api::probe::Timings {
+                    requests: 0,
+                    round_trip_ms: 0,
+                },
+            }
+        }
+    })
+}
+
+fn code_of(r: &ConnectionReport) -> Option<String> {
+    r.code.map(|c| c.to_string())
+}
+
+fn failed_test(report: &ConnectionReport) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "connection_failed",
+        format!(
+            "{}: {} Fix: {}",
+            code_of(report).unwrap_or_default(),
+            report.cause.clone().unwrap_or_default(),
+            report.fix.clone().unwrap_or_default()
+        ),
+    )
+}
+
+/// Adds a credential owned by the caller, kept only when its connection test passes.
+async fn add_credential(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<AddCredential>,
+) -> ApiResult<Response> {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let kind: AuthKind = body.auth.parse().map_err(ApiError::bad)?;
+    if !jiralink_vault::valid_name(&body.name) {
+        return Err(ApiError::bad(format!(
+            "'{}' is not a valid credential name: use letters, digits, '-', '_' and '.', up to 64",
+            body.name
+        )));
+    }
+    if app
+        .vault
+        .list()
+        .map_err(ApiError::internal)?
+        .iter()
+        .any(|c| c.name == body.name)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "exists",
+            format!(
+                "a credential named '{}' exists already; pick another name",
+                body.name
+            ),
+        ));
+    }
+    let site = site::normalize(&body.url, false).map_err(|e| ApiError::bad(e.to_string()))?;
+    let identity = match kind.identity() {
+        Some("email") => Some(need(
+            body.email.clone(),
+            "email (the Atlassian account's email)",
+        )?),
+        Some(_) => Some(need(body.username.clone(), "username")?),
+        None => body.email.clone().or(body.username.clone()),
+    };
+    let mut params = BTreeMap::new();
+    let mut secrets = Secrets::default();
+    match kind {
+        AuthKind::Oauth1 => {
+            return Err(ApiError::bad(
+                "OAuth 1.0a credentials are added with `jiralink credential add --auth oauth1` (the key pair stays on the server's disk)",
+            ))
+        }
+        AuthKind::Oauth2 => {
+            params.insert("client_id".to_owned(), need(body.client_id.clone(), "client_id")?);
+            if let Some(u) = body.token_url.clone().filter(|u| !u.is_empty()) {
+                params.insert("token_url".to_owned(), u);
+            }
+            secrets.0.insert(
+                "client_secret".into(),
+                SecretString::from(need(body.client_secret, "client_secret")?),
+            );
+            secrets.0.insert(
+                "secret".into(),
+                SecretString::from(need(body.secret, "secret (the refresh token)")?),
+            );
+        }
+        _ => {
+            secrets.0.insert(
+                "secret".into(),
+                SecretString::from(need(body.secret, "secret (the token or password)")?),
+            );
+        }
+    }
+    let now = Utc::now();
+    let cred = Credential {
+        name: body.name.clone(),
+        description: body.description,
+        url: site::base_str(&site),
+        auth: kind.to_string(),
+        identity,
+        params,
+        owner: caller.name.clone(),
+        created: now,
+        rotated: now,
+        expires_at: body.expires_at.as_deref().map(parse_date).transpose()?,
+        connection: Connection::default(),
+    };
+    let report = run_test(&app, &cred, &mut secrets).await?;
+    let store = app.accounts.lock();
+    if !report.ok {
+        store.web_audit(
+            &caller.name,
+            "credential-add",
+            &cred.name,
+            &code_of(&report).unwrap_or_default(),
+        )?;
+        drop(store);
+        return Err(failed_test(&report));
+    }
+    {
+        let _w = app.vault_writes.lock();
+        app.vault
+            .add(cred.clone(), &secrets)
+            .map_err(ApiError::internal)?;
+        app.invalidate_views();
+    }
+    app.invalidate_views();
+    store.web_put_test(&cred.name, true, None)?;
+    store.web_audit(&caller.name, "credential-add", &cred.name, "ok")?;
+    let tests = store.web_tests()?;
+    drop(store);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"credential": credential_view(&cred, &secrets, tests.get(&cred.name)), "test": report})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct EditCredential {
+    description: Option<String>,
+    url: Option<String>,
+}
+
+async fn edit_credential(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(body): Json<EditCredential>,
+) -> ApiResult {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let _w = app.vault_writes.lock();
+    let (mut cred, secrets) = owned(&app, &caller, &name)?;
+    if let Some(d) = body.description {
+        cred.description = d;
+    }
+    if let Some(u) = body.url {
+        cred.url = site::base_str(
+            &site::normalize(&u, cred.connection.allow_insecure_http)
+                .map_err(|e| ApiError::bad(e.to_string()))?,
+        );
+    }
+    app.vault
+        .replace(cred.clone(), &secrets)
+        .map_err(ApiError::internal)?;
+    app.invalidate_views();
+    drop(_w);
+    let store = app.accounts.lock();
+    store.web_audit(&caller.name, "credential-edit", &name, "ok")?;
+    let tests = store.web_tests()?;
+    Ok(Json(credential_view(&cred, &secrets, tests.get(&name))))
+}
+
+async fn remove_credential(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let _w = app.vault_writes.lock();
+    owned(&app, &caller, &name)?;
+    app.vault.remove(&name).map_err(ApiError::internal)?;
+    app.invalidate_views();
+    drop(_w);
+    app.accounts
+        .lock()
+        .web_audit(&caller.name, "credential-remove", &name, "ok")?;
+    Ok(Json(json!({"removed": name})))
+}
+
+async fn test_credential(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let (cred, mut secrets) = owned(&app, &caller, &name)?;
+    let report = run_test(&app, &cred, &mut secrets).await?;
+    let code = code_of(&report);
+    let store = app.accounts.lock();
+    app.invalidate_views();
+    store.web_put_test(&name, report.ok, code.as_deref())?;
+    store.web_audit(
+        &caller.name,
+        "credential-test",
+        &name,
+        code.as_deref().unwrap_or("ok"),
+    )?;
+    Ok(Json(
+        serde_json::to_value(&report).map_err(ApiError::internal)?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct Rotate {
+    secret: String,
+    expires_at: Option<String>,
+}
+
+/// Replaces the secret: the new one is tested first, the old one kept on failure.
+async fn rotate_credential(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(body): Json<Rotate>,
+) -> ApiResult {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let (mut cred, mut secrets) = owned(&app, &caller, &name)?;
+    if body.secret.trim().is_empty() {
+        return Err(ApiError::bad("the new secret is empty"));
+    }
+    secrets
+        .0
+        .insert("secret".into(), SecretString::from(body.secret));
+    let report = run_test(&app, &cred, &mut secrets).await?;
+    if !report.ok {
+        app.accounts.lock().web_audit(
+            &caller.name,
+            "credential-rotate",
+            &name,
+            &code_of(&report).unwrap_or_default(),
+        )?;
+        return Err(failed_test(&report));
+    }
+    cred.rotated = Utc::now();
+    if let Some(e) = body.expires_at.as_deref().filter(|e| !e.is_empty()) {
+        cred.expires_at = Some(parse_date(e)?);
+    }
+    {
+        let _w = app.vault_writes.lock();
+        app.vault
+            .replace(cred.clone(), &secrets)
+            .map_err(ApiError::internal)?;
+        app.invalidate_views();
+    }
+    let store = app.accounts.lock();
+    app.invalidate_views();
+    store.web_put_test(&name, true, None)?;
+    store.web_audit(&caller.name, "credential-rotate", &name, "ok")?;
+    let tests = store.web_tests()?;
+    Ok(Json(credential_view(&cred, &secrets, tests.get(&name))))
+}
+
+/// The scopes each jiralink feature needs (for scoped tokens and OAuth 2.0 apps).
+pub fn scope_table() -> Value {
+    Value::Array(
+        jiralink_api::scopes::FEATURES
+            .iter()
+            .map(|f| json!({"feature": f.name, "classic": f.classic, "granular": f.granular, "read": f.read}))
+            .collect(),
+    )
+}
+
+async fn scopes(_caller: Caller) -> Json<Value> {
+    Json(json!({"features": scope_table()}))
+}
+
+#[derive(Deserialize)]
+struct StartSync {
+    credential: String,
+    #[serde(default)]
+    projects: Vec<String>,
+}
+
+async fn start_sync(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<StartSync>,
+) -> ApiResult<Response> {
+    caller.require(&[Role::Admin, Role::Member])?;
+    owned(&app, &caller, &body.credential)?;
+    if app.jobs.running(&body.credential) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "sync_running",
+            format!(
+                "a sync of '{}' is running; wait for it to end",
+                body.credential
+            ),
+        ));
+    }
+    let id = jobs::start(&app, body.credential, caller.name, body.projects);
+    Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response())
+}
+
+/// Runs `caller` may see: an admin all, others those of credentials they own.
+pub fn visible_run(app: &App, caller: &Caller, run: &jobs::JobState) -> bool {
+    caller.role == Role::Admin
+        || run.started_by == caller.name
+        || app
+            .vault
+            .get(&run.credential)
+            .is_ok_and(|(c, _)| owns(caller, &c))
+}
+
+async fn list_syncs(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let runs: Vec<_> = app
+        .jobs
+        .all()
+        .into_iter()
+        .filter(|r| visible_run(&app, &caller, r))
+        .collect();
+    Ok(Json(json!({"runs": runs})))
+}
+
+fn visible_job(
+    app: &App,
+    caller: &Caller,
+    id: u64,
+) -> ApiResult<tokio::sync::watch::Receiver<jobs::JobState>> {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let rx = app
+        .jobs
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(&format!("the sync run {id}")))?;
+    if !visible_run(app, caller, &rx.borrow()) {
+        return Err(ApiError::not_found(&format!("the sync run {id}")));
+    }
+    Ok(rx)
+}
+
+async fn get_sync(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<u64>) -> ApiResult {
+    let rx = visible_job(&app, &caller, id)?;
+    let state = rx.borrow().clone();
+    Ok(Json(
+        serde_json::to_value(state).map_err(ApiError::internal)?,
+    ))
+}
+
+/// The run's state as server-sent events: one `progress` event per change, `end` at the end.
+async fn sync_events(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<u64>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>> {
+    let rx = visible_job(&app, &caller, id)?;
+    let stream =
+        futures_util::stream::unfold((rx, false, true), |(mut rx, done, first)| async move {
+            if done {
+                return None;
+            }
+            if !first && rx.changed().await.is_err() {
+                // The run's task ended and dropped its sender: its last state was sent already.
+                return None;
+            }
+            let state = rx.borrow_and_update().clone();
+            let end = state.status != "running";
+            let event = Event::default()
+                .event(if end { "end" } else { "progress" })
+                .json_data(&state)
+                .unwrap_or_default();
+            Some((Ok(event), (rx, end, false)))
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Dashboard filters: site, project, date range (`since`/`until`, YYYY-MM-DD).
+#[derive(Deserialize, Default, Clone)]
+pub struct InsightsQuery {
+    pub site: Option<String>,
+    pub project: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+fn day(s: &str, end: bool) -> ApiResult<i64> {
+    let t = jiralink_insights::parse_time(s)
+        .ok_or_else(|| ApiError::bad(format!("'{s}' is not a date: use YYYY-MM-DD")))?;
+    Ok(if end && s.len() == 10 { t + 86_399 } else { t })
+}
+
+/// The insights of the store for the filters, computed off the runtime's threads.
+pub async fn compute_insights(app: &App, q: &InsightsQuery) -> ApiResult<Arc<crate::InsightsView>> {
+    let now = Utc::now().timestamp();
+    let until = q
+        .until
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| day(s, true))
+        .transpose()?;
+    let since = q
+        .since
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| day(s, false))
+        .transpose()?;
+    let as_of = until.unwrap_or(now).min(now);
+    let mut opts = jiralink_insights::Options::new(as_of, 12, 1);
+    if let Some(s) = since {
+        opts.since = s;
+    }
+    opts.trials = 2_000;
+    let filter = jiralink_insights::Filter {
+        credential: None,
+        site: q.site.clone().filter(|s| !s.is_empty()),
+        projects: q
+            .project
+            .clone()
+            .filter(|p| !p.is_empty())
+            .into_iter()
+            .collect(),
+        issue_types: Vec::new(),
+    };
+    let key = format!(
+        "{:?}|{:?}|{since:?}|{until:?}",
+        filter.site, filter.projects
+    );
+    // One computation at a time: the work is CPU-bound, and requests that waited for the same
+    // filters find its result in the cache.
+    let _one = app.insights_running.lock().await;
+    let stamp = crate::StoreStamp::of(app);
+    if let Some(hit) = app.insights_cache.lock().get(&key).filter(|c| c.0 == stamp) {
+        return Ok(hit.1.clone());
+    }
+    let store = jiralink_insights::StoreLocation::Sqlite(app.store_path.clone());
+    let r = tokio::task::spawn_blocking(move || {
+        let r = jiralink_insights::run_on(&store, &filter, &opts, None)?;
+        let json: Arc<str> = serde_json::to_string(&r).unwrap_or_default().into();
+        let html: Arc<str> = jiralink_insights::html::report(&r).into();
+        Ok::<_, jiralink_insights::InsightsError>(Arc::new(crate::InsightsView {
+            issues: r.coverage.issues,
+            as_of: r.as_of,
+            json,
+            html,
+        }))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "insights", e.to_string()))?;
+    let mut cache = app.insights_cache.lock();
+    if cache.len() >= 64 {
+        cache.clear();
+    }
+    cache.insert(key, (stamp, r.clone()));
+    Ok(r)
+}
+
+async fn insights(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Query(q): Query<InsightsQuery>,
+) -> ApiResult<Response> {
+    let r = compute_insights(&app, &q).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        r.json.to_string(),
+    )
+        .into_response())
+}
+
+/// Drill-down: the issues behind a chart, with links to Jira.
+#[derive(Deserialize, Default)]
+pub struct IssuesQuery {
+    pub site: Option<String>,
+    pub project: Option<String>,
+    /// `new`, `indeterminate` or `done`.
+    pub status_category: Option<String>,
+    pub limit: Option<i64>,
+}
+
+pub fn issue_rows(app: &App, q: &IssuesQuery) -> ApiResult<Vec<Value>> {
+    let store = jiralink_store::Store::open_sqlite(&app.store_path)?;
+    let mut st = store
+        .connection()
+        .prepare(
+            "SELECT i.key, i.summary, i.status, i.status_category, i.issue_type, i.assignee_id, i.updated, s.base_url
+             FROM issues i LEFT JOIN sites s ON s.site_id = i.site_id
+             WHERE i.deleted_at IS NULL
+               AND (?1 IS NULL OR i.site_id = ?1 OR s.base_url = ?1)
+               AND (?2 IS NULL OR i.project_key = ?2)
+               AND (?3 IS NULL OR i.status_category = ?3)
+             ORDER BY i.updated DESC LIMIT ?4",
+        )
+        .map_err(ApiError::internal)?;
+    let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    let rows = st
+        .query_map(
+            (
+                nonempty(&q.site),
+                nonempty(&q.project),
+                nonempty(&q.status_category),
+                q.limit.unwrap_or(200).clamp(1, 1000),
+            ),
+            |r| {
+                let key: String = r.get(0)?;
+                let base: Option<String> = r.get(7)?;
+                Ok(json!({
+                    "key": key,
+                    "summary": r.get::<_, Option<String>>(1)?,
+                    "status": r.get::<_, Option<String>>(2)?,
+                    "status_category": r.get::<_, Option<String>>(3)?,
+                    "issue_type": r.get::<_, Option<String>>(4)?,
+                    "assignee_id": r.get::<_, Option<String>>(5)?,
+                    "updated": r.get::<_, Option<String>>(6)?,
+                    "url": base.map(|b| format!("{}/browse/{key}", b.trim_end_matches('/'))),
+                }))
+            },
+        )
+        .map_err(ApiError::internal)?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)
+}
+
+async fn issues(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Query(q): Query<IssuesQuery>,
+) -> ApiResult {
+    let app2 = app.clone();
+    let rows = tokio::task::spawn_blocking(move || issue_rows(&app2, &q))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(json!({"issues": rows})))
+}
+
+async fn list_users(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
+    caller.require(&[Role::Admin])?;
+    let users: Vec<Value> = app
+        .accounts
+        .lock()
+        .web_users()?
+        .into_iter()
+        .map(|u| json!({"name": u.name, "role": u.role, "created": u.created, "has_password": u.password_hash.is_some()}))
+        .collect();
+    Ok(Json(json!({"users": users})))
+}
+
+#[derive(Deserialize)]
+struct AddUser {
+    name: String,
+    role: String,
+    password: String,
+}
+
+async fn add_user(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<AddUser>,
+) -> ApiResult<Response> {
+    caller.require(&[Role::Admin])?;
+    let role: Role = body.role.parse().map_err(ApiError::bad)?;
+    if app.accounts.lock().web_user(&body.name)?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "exists",
+            format!("the user '{}' exists already", body.name),
+        ));
+    }
+    auth::put_user(
+        &app,
+        &body.name,
+        role,
+        Some(&SecretString::from(body.password)),
+    )
+    .map_err(ApiError::bad)?;
+    app.accounts
+        .lock()
+        .web_audit(&caller.name, "user-add", &body.name, "ok")?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"name": body.name, "role": role})),
+    )
+        .into_response())
+}
+
+async fn remove_user(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult {
+    caller.require(&[Role::Admin])?;
+    if name == caller.name {
+        return Err(ApiError::bad(
+            "you cannot remove yourself; ask another admin",
+        ));
+    }
+    if !app.accounts.lock().web_remove_user(&name)? {
+        return Err(ApiError::not_found(&format!("the user '{name}'")));
+    }
+    app.accounts
+        .lock()
+        .web_audit(&caller.name, "user-remove", &name, "ok")?;
+    Ok(Json(json!({"removed": name})))
+}
+
+fn token_json(t: &jiralink_store::web::ApiTokenRow) -> Value {
+    json!({"id": t.id, "user": t.user, "label": t.label, "created": t.created, "last_used": t.last_used, "revoked": t.revoked})
+}
+
+async fn list_tokens(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
+    let rows = app.accounts.lock().web_tokens(Some(&caller.name))?;
+    Ok(Json(
+        json!({"tokens": rows.iter().map(token_json).collect::<Vec<_>>()}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct NewToken {
+    label: String,
+}
+
+/// A new API token of the caller: its value is in this answer only (the store keeps its hash).
+async fn create_token(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<NewToken>,
+) -> ApiResult<Response> {
+    let token = format!("jlk_{}", auth::new_secret());
+    let id = auth::new_secret()[..12].to_owned();
+    let store = app.accounts.lock();
+    store.web_create_token(&id, &caller.name, &body.label, &auth::sha256_hex(&token))?;
+    store.web_audit(&caller.name, "token-create", &id, "ok")?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "label": body.label, "token": token})),
+    )
+        .into_response())
+}
+
+async fn revoke_token(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let store = app.accounts.lock();
+    if !store.web_revoke_token(&id, Some(&caller.name))? {
+        return Err(ApiError::not_found(&format!("the API token '{id}'")));
+    }
+    store.web_audit(&caller.name, "token-revoke", &id, "ok")?;
+    Ok(Json(json!({"revoked": id})))
+}
+
+async fn audit(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
+    let only = (caller.role != Role::Admin).then_some(caller.name.as_str());
+    let rows = app.accounts.lock().web_audit_log(only, 500)?;
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "target": r.target, "outcome": r.outcome}))
+        .collect();
+    Ok(Json(json!({"audit": rows})))
+}

@@ -1,0 +1,270 @@
+//! `jiralink-web`: the team web app and JSON HTTP API of `jiralink serve`: local accounts and
+//! sessions, per-user credentials in the vault, connection tests, syncs with live progress, and
+//! the insights dashboards, over the same store, vault and library crates as the CLI.
+
+mod api;
+mod auth;
+mod jobs;
+mod openapi;
+mod pages;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::Router;
+use jiralink_store::Store;
+use jiralink_vault::{Credential, Secrets, Vault};
+use parking_lot::Mutex;
+
+pub use auth::{hash_password, new_secret, sha256_hex, Role};
+pub use openapi::OPERATIONS;
+
+/// What building a client for a credential gives: a client, or the Jira error to diagnose.
+pub type ClientResult = Result<jiralink_api::Client, jiralink_api::Error>;
+
+/// Builds the Jira client of a stored credential, as the CLI does (the binary's `connect`, which
+/// reads the environment: gateway URL, response size limit). OAuth 2.0 may rotate the refresh
+/// token on the way; the connector then saves it in `vault`.
+pub trait Connector: Send + Sync + 'static {
+    fn client<'a>(
+        &'a self,
+        vault: &'a Vault,
+        cred: &'a Credential,
+        secrets: &'a mut Secrets,
+    ) -> Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>>;
+}
+
+/// How the app is set up.
+pub struct Config {
+    /// The SQLite store: the mirror the syncs write and the insights read, and the app's accounts.
+    pub store: PathBuf,
+    /// The vault directory (`JIRALINK_HOME`).
+    pub vault: Vault,
+    /// The URL people open (links printed, `Secure` cookies when https).
+    pub public_url: String,
+    pub connector: Arc<dyn Connector>,
+}
+
+/// The app's state, shared by every request.
+pub struct App {
+    pub(crate) store_path: PathBuf,
+    pub(crate) accounts: Mutex<Store>,
+    pub(crate) vault: Vault,
+    /// Held across a vault read-modify-write (add, edit, rotate, remove), which the vault file
+    /// does not serialise itself.
+    pub(crate) vault_writes: Mutex<()>,
+    pub(crate) public_url: String,
+    pub(crate) secure_cookies: bool,
+    pub(crate) connector: Arc<dyn Connector>,
+    pub(crate) throttle: auth::Throttle,
+    pub(crate) jobs: jobs::Jobs,
+    /// The credential views, kept while the vault and the test results are unchanged.
+    pub(crate) views: Mutex<Option<Arc<CredentialViews>>>,
+    pub(crate) views_building: Mutex<()>,
+    pub(crate) tests_generation: std::sync::atomic::AtomicU64,
+    /// Computed dashboards by filters, kept while the store is unchanged (and a minute at most).
+    pub(crate) insights_cache:
+        Mutex<std::collections::HashMap<String, (StoreStamp, Arc<InsightsView>)>>,
+    pub(crate) insights_running: tokio::sync::Mutex<()>,
+}
+
+/// A computed dashboard: its JSON, its HTML report, and the figures the page heads it with.
+pub(crate) struct InsightsView {
+    pub(crate) issues: u64,
+    pub(crate) as_of: String,
+    pub(crate) json: Arc<str>,
+    pub(crate) html: Arc<str>,
+}
+
+/// The store's files (database and write-ahead log: size and time) and the minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoreStamp(Vec<(Option<std::time::SystemTime>, u64)>, i64);
+
+impl StoreStamp {
+    pub(crate) fn of(app: &App) -> StoreStamp {
+        let files = ["", "-wal"]
+            .iter()
+            .map(|suffix| {
+                let mut p = app.store_path.clone().into_os_string();
+                p.push(suffix);
+                let meta = std::fs::metadata(p).ok();
+                (
+                    meta.as_ref().and_then(|m| m.modified().ok()),
+                    meta.map_or(0, |m| m.len()),
+                )
+            })
+            .collect();
+        StoreStamp(files, chrono::Utc::now().timestamp() / 60)
+    }
+}
+
+/// What the credential list is computed from: the vault file's size and time, the generation of
+/// test results, and the minute (ages and expiry move with time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VaultStamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    tests: u64,
+    minute: i64,
+}
+
+impl VaultStamp {
+    pub(crate) fn of(app: &App) -> VaultStamp {
+        let meta = std::fs::metadata(app.vault.path()).ok();
+        VaultStamp {
+            modified: meta.as_ref().and_then(|m| m.modified().ok()),
+            len: meta.map_or(0, |m| m.len()),
+            tests: app
+                .tests_generation
+                .load(std::sync::atomic::Ordering::SeqCst),
+            minute: chrono::Utc::now().timestamp() / 60,
+        }
+    }
+}
+
+/// Every credential's view with its owner, and the serialized lists per viewer (`*`: an admin).
+pub(crate) struct CredentialViews {
+    pub(crate) stamp: VaultStamp,
+    pub(crate) views: Vec<(String, serde_json::Value)>,
+    pub(crate) bodies: Mutex<std::collections::HashMap<String, bytes::Bytes>>,
+}
+
+/// Web app errors at start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("cannot open the store {path}: {source}")]
+    Store {
+        path: String,
+        source: jiralink_store::StoreError,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+impl App {
+    pub fn new(config: Config) -> Result<Arc<App>, Error> {
+        let accounts = Store::open_sqlite(&config.store).map_err(|source| Error::Store {
+            path: config.store.display().to_string(),
+            source,
+        })?;
+        Ok(Arc::new(App {
+            store_path: config.store,
+            accounts: Mutex::new(accounts),
+            vault: config.vault,
+            vault_writes: Mutex::new(()),
+            secure_cookies: config.public_url.starts_with("https://"),
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            connector: config.connector,
+            throttle: auth::Throttle::default(),
+            jobs: jobs::Jobs::default(),
+            views: Mutex::new(None),
+            views_building: Mutex::new(()),
+            tests_generation: Default::default(),
+            insights_cache: Mutex::new(Default::default()),
+            insights_running: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// A credential or its test result changed: cached views are stale.
+    pub(crate) fn invalidate_views(&self) {
+        self.tests_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The one-time link that makes the first admin, when no admin exists yet (`None` otherwise).
+    pub fn setup_link(&self) -> Result<Option<String>, jiralink_store::StoreError> {
+        let store = self.accounts.lock();
+        if store.web_admin_exists()? {
+            return Ok(None);
+        }
+        let token = new_secret();
+        store.web_create_link(
+            &sha256_hex(&token),
+            "setup",
+            None,
+            &auth::expiry_in(24 * 3600),
+        )?;
+        Ok(Some(format!("{}/setup?token={token}", self.public_url)))
+    }
+
+    /// A one-time sign-in link for `user` (`jiralink demo --serve`), valid for an hour.
+    pub fn sign_in_link(&self, user: &str) -> Result<String, jiralink_store::StoreError> {
+        let token = new_secret();
+        self.accounts.lock().web_create_link(
+            &sha256_hex(&token),
+            "signin",
+            Some(user),
+            &auth::expiry_in(3600),
+        )?;
+        Ok(format!("{}/link?token={token}", self.public_url))
+    }
+
+    /// Adds or updates a user (as `jiralink user add` does).
+    pub fn put_user(
+        &self,
+        name: &str,
+        role: Role,
+        password: Option<&secrecy::SecretString>,
+    ) -> Result<bool, String> {
+        auth::put_user(self, name, role, password)
+    }
+
+    pub fn users(&self) -> Result<Vec<jiralink_store::web::WebUser>, jiralink_store::StoreError> {
+        self.accounts.lock().web_users()
+    }
+
+    /// Removes a user: their sessions end and their API tokens are revoked.
+    pub fn remove_user(&self, name: &str) -> Result<bool, jiralink_store::StoreError> {
+        let mut store = self.accounts.lock();
+        let removed = store.web_remove_user(name)?;
+        if removed {
+            store.web_audit("cli", "user-remove", name, "ok")?;
+        }
+        Ok(removed)
+    }
+}
+
+/// The app's routes: pages, the JSON API and the embedded assets, behind the security headers.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .merge(api::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::security_headers,
+        ))
+        .with_state(app)
+}
+
+/// Serves `app` on `addr` until `shutdown` resolves; `ready` gets the bound address first.
+pub async fn serve(
+    app: Arc<App>,
+    addr: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(Error::Serve)?;
+    ready(local);
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(Error::Serve)
+}

@@ -1,0 +1,170 @@
+// The web app's browser flows in headless Debian Chromium, driven by Playwright's core library.
+// Run by crates/jiralink-web/tests/it/browser.rs, which starts the simulator and the app and passes
+// everything in the environment (never in arguments). Exits non-zero at the first failed check;
+// screenshots go to $SHOTS.
+"use strict";
+const { chromium } = require("playwright-core");
+const fs = require("fs");
+const path = require("path");
+const os = require("os");
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const BASE = env("BASE_URL");
+const SITE = env("SITE_URL");
+const PASSWORD = env("PASSWORD");
+const SHOTS = env("SHOTS");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+fs.mkdirSync(SHOTS, { recursive: true });
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+  console.log(`ok - ${what}`);
+}
+
+async function browserFor(user) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), `jiralink-web-${user}-`));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  const page = ctx.pages()[0] || (await ctx.newPage());
+  page.violations = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy|Refused to/.test(m.text())) page.violations.push(m.text());
+  });
+  page.on("pageerror", (e) => page.violations.push(String(e)));
+  // Nothing may leave loopback.
+  await page.route("**/*", (route) => {
+    const u = new URL(route.request().url());
+    if (u.hostname !== "127.0.0.1" && u.hostname !== "localhost") {
+      page.violations.push(`request to ${u.href}`);
+      return route.abort();
+    }
+    return route.continue();
+  });
+  return { ctx, page, profile };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page, user) {
+  await page.goto(`${BASE}/signin`);
+  await page.fill('input[name="name"]', user);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([page.waitForURL(`${BASE}/credentials`), page.click("form button")]);
+  check((await page.textContent("header")).includes(user), `${user} is signed in`);
+}
+
+async function addCredential(page, c) {
+  const form = page.locator("form#add");
+  await form.locator('select[name="auth"]').selectOption(c.auth);
+  await form.locator('input[name="name"]').fill(c.name);
+  await form.locator('input[name="url"]').fill(c.url);
+  if (c.email) await form.locator('input[name="email"]').fill(c.email);
+  await form.locator('input[name="secret"]:not([disabled])').fill(c.secret);
+  await form.locator("button").click();
+}
+
+async function tileTest(page, name) {
+  const tile = page.locator(`[data-credential="${name}"]`);
+  await tile.getByRole("button", { name: "Test connection" }).click();
+  const result = tile.locator(":scope > .result p[data-code]");
+  await result.waitFor();
+  return { code: await result.getAttribute("data-code"), text: await result.textContent() };
+}
+
+(async () => {
+  const ann = await browserFor("ann");
+  const p = ann.page;
+  await signIn(p, "ann");
+  await shot(p, "01-signed-in");
+
+  // A cloud-token credential: added (tested first), then Test connection says ok.
+  await addCredential(p, { auth: "cloud-token", name: "ann-prod", url: SITE, email: env("ADMIN_EMAIL"), secret: env("ADMIN_SECRET") });
+  await p.waitForSelector('[data-credential="ann-prod"]');
+  let t = await tileTest(p, "ann-prod");
+  check(t.code === "ok", `Test connection of ann-prod is ok (${t.text})`);
+  await shot(p, "02-test-ok");
+
+  // A wrong token: refused with bad_credentials, its cause and its fix shown.
+  await addCredential(p, { auth: "cloud-token", name: "ann-wrong", url: SITE, email: env("ADMIN_EMAIL"), secret: "wrong-token-0123456789" });
+  const err = p.locator("form#add .result.bad");
+  await err.waitFor();
+  const errText = await err.textContent();
+  check((await err.getAttribute("data-code")) === "bad_credentials", `a wrong token answers bad_credentials (${errText})`);
+  check(/Fix: \S/.test(errText), "the fix is shown");
+  check((await p.locator('[data-credential="ann-wrong"]').count()) === 0, "the refused credential is not kept");
+  await shot(p, "03-bad-credentials");
+
+  // A scoped token: the form lists the scopes each feature needs; the token works through the gateway.
+  await p.locator('form#add select[name="auth"]').selectOption("scoped-token");
+  const scopes = p.locator("form#add .scopes");
+  check(await scopes.isVisible(), "the scopes list shows for a scoped token");
+  const scopesText = await scopes.textContent();
+  check(scopesText.includes("read:jira-work") && scopesText.includes("sync:issues"), "it names the features and their scopes");
+  await shot(p, "04-scoped-token-scopes");
+  await addCredential(p, { auth: "scoped-token", name: "ann-scoped", url: SITE, email: env("SCOPED_EMAIL"), secret: env("SCOPED_SECRET") });
+  await p.waitForSelector('[data-credential="ann-scoped"]');
+  t = await tileTest(p, "ann-scoped");
+  check(t.code === "ok", `the scoped token tests ok (${t.text})`);
+
+  // A sync with live progress to the end.
+  await p.goto(`${BASE}/sync`);
+  await p.selectOption('select[name="credential"]', "ann-prod");
+  await p.click("form#start-sync button");
+  await p.waitForSelector('#progress[data-status="ok"]', { timeout: 120000 });
+  const line = await p.textContent("[data-progress]");
+  check(/done: \d+ issues written/.test(line), `the progress reached the end (${line})`);
+  const bar = await p.$eval("#progress progress", (b) => [b.value, b.max]);
+  check(bar[0] === bar[1] && bar[1] > 1, `the progress bar is full (${bar})`);
+  await shot(p, "05-sync-done");
+
+  // Dashboards: the charts draw, a filter changes them, a drill-down lists issues with Jira links.
+  await p.goto(`${BASE}/insights`);
+  await p.waitForFunction(() => document.body.dataset.rendered);
+  const rendered = await p.evaluate(() => document.body.dataset.rendered);
+  const [drawn, all] = rendered.split("/").map(Number);
+  check(all > 0 && drawn === all, `every chart draws (${rendered})`);
+  const before = await p.textContent("main p.muted");
+  await shot(p, "06-dashboard");
+  const project = await p.$eval('select[name="project"] option:nth-child(2)', (o) => o.value);
+  await Promise.all([p.waitForURL(/project=/), p.selectOption('select[name="project"]', project)]);
+  await p.waitForFunction(() => document.body.dataset.rendered);
+  const after = await p.textContent("main p.muted");
+  check(before !== after, `the project filter changes the dashboard (${before} → ${after})`);
+  await shot(p, "07-dashboard-filtered");
+  await Promise.all([p.waitForURL(/insights\/issues/), p.click('a.drill:has-text("done")')]);
+  const links = await p.$$eval("#issues a", (as) => as.map((a) => a.href));
+  check(links.length > 0 && links.every((h) => h.startsWith(`${SITE}/browse/${project}-`)), `the drill-down lists ${project}'s done issues with links to Jira (${links.length})`);
+  await shot(p, "08-drill-down");
+  check(p.violations.length === 0, `no CSP violation, script error or outside request (${p.violations.join("; ")})`);
+
+  // Another member sees only their own credentials.
+  const bob = await browserFor("bob");
+  await signIn(bob.page, "bob");
+  const tiles = await bob.page.$$eval("[data-credential]", (ts) => ts.map((t) => t.dataset.credential));
+  check(tiles.length === 0, `bob sees none of ann's credentials (${tiles})`);
+  await addCredential(bob.page, { auth: "cloud-token", name: "bob-prod", url: SITE, email: env("ADMIN_EMAIL"), secret: env("ADMIN_SECRET") });
+  await bob.page.waitForSelector('[data-credential="bob-prod"]');
+  const bobTiles = await bob.page.$$eval("[data-credential]", (ts) => ts.map((t) => t.dataset.credential));
+  check(bobTiles.join() === "bob-prod", `bob sees his own only (${bobTiles})`);
+  await shot(bob.page, "09-member-own-only");
+  check(bob.page.violations.length === 0, `no CSP violation for bob (${bob.page.violations.join("; ")})`);
+
+  await ann.ctx.close();
+  await bob.ctx.close();
+  fs.rmSync(ann.profile, { recursive: true, force: true });
+  fs.rmSync(bob.profile, { recursive: true, force: true });
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,61 @@
+//! The browser flows of issue 16 in headless Debian Chromium (`scripts/setup-chromium.sh`), driven
+//! by Playwright's core library (`scripts/setup-playwright.sh`) from `tests/browser/flows.js`:
+//! sign in, add a cloud token and test it, a wrong token's diagnosis, a scoped token with its
+//! scopes, a sync's live progress to the end, the dashboard with a filter and a drill-down, and a
+//! member who sees only their own credentials. Screenshots land in `target/web-screenshots/`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::{Harness, PASSWORD};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_works_in_headless_chromium() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "Playwright's core library is missing: run scripts/setup-playwright.sh"
+    );
+    let chromium =
+        std::env::var("JIRALINK_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "headless Chromium not found at {chromium}: run scripts/setup-chromium.sh (or set JIRALINK_CHROMIUM)"
+    );
+    let h = Harness::start("browser", 400).await;
+    let (email, secret) = h.identity("admin");
+    let (scoped_email, scoped_secret) = h.identity("scoped-reader");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let shots = target.join("web-screenshots");
+    let script = dir.join("flows.js");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .current_dir(&dir)
+            .env("BASE_URL", &h.base)
+            .env("SITE_URL", h.sim.base_url())
+            .env("ADMIN_EMAIL", email)
+            .env("ADMIN_SECRET", secret)
+            .env("SCOPED_EMAIL", scoped_email)
+            .env("SCOPED_SECRET", scoped_secret)
+            .env("PASSWORD", PASSWORD)
+            .env("SHOTS", &shots)
+            .env("CHROMIUM", chromium)
+            .output()
+            .map(|o| (o, h))
+    })
+    .await
+    .expect("node")
+    .expect("node runs (apt-get install nodejs)");
+    let (out, _h) = out;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "browser flows failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ok - bob sees his own only"), "{stdout}");
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the web app: the authorization matrix over every API route, and the
+//! browser tests in headless Chromium.
+
+mod browser;
+mod matrix;
+mod support;

@@ -1,0 +1,594 @@
+//! The authorization matrix: every API route × role × ownership, with the status each caller
+//! must get; no cross-user read or write; CSRF refused without the token; a canary secret in no
+//! page, API answer, log line or file.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::support::{exposes, files, Client, Harness, PASSWORD};
+
+const CANARY: &str = "CANARY-7f3a9c1e5b2d4086-never-shown";
+
+/// Everything the app logs (every level) during the tests, for the canary check.
+fn log() -> Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let w = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || LogWriter(w.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The callers of the matrix, in the order each route is tried (the allowed ones last, so that
+/// a refused write can be seen to have changed nothing).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Anon,
+    Viewer,
+    Other,
+    Owner,
+    Admin,
+}
+
+const ORDER: [Who; 5] = [Who::Anon, Who::Viewer, Who::Other, Who::Owner, Who::Admin];
+
+struct Case {
+    method: &'static str,
+    /// The route as the OpenAPI document names it.
+    route: &'static str,
+    path: String,
+    body: Option<Value>,
+    /// Expected status per caller, in `ORDER`.
+    expect: [u16; 5],
+}
+
+fn case(
+    method: &'static str,
+    route: &'static str,
+    path: &str,
+    body: Option<Value>,
+    expect: [u16; 5],
+) -> Case {
+    Case {
+        method,
+        route,
+        path: path.to_owned(),
+        body,
+        expect,
+    }
+}
+
+async fn add(c: &Client, h: &Harness, name: &str, identity: &str) -> (u16, Value) {
+    let (email, secret) = h.identity(identity);
+    let (s, j, _) = c
+        .send(
+            "POST",
+            "/api/credentials",
+            Some(&json!({"name": name, "url": h.sim.base_url(), "auth": "cloud-token", "email": email, "secret": secret, "description": format!("{name} desc")})),
+        )
+        .await;
+    (s, j)
+}
+
+async fn wait_run(c: &Client, id: u64) -> Value {
+    for _ in 0..600 {
+        let (_, j) = c.get(&format!("/api/syncs/{id}")).await;
+        if j["status"] != "running" {
+            return j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("sync run {id} did not end in 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
+    let log = log();
+    let h = Harness::start("matrix", 300).await;
+    let root = h.sign_in("root").await;
+    let ann = h.sign_in("ann").await;
+    let bob = h.sign_in("bob").await;
+    let vic = h.sign_in("vic").await;
+    let anon = h.anonymous();
+    let mut seen: Vec<String> = Vec::new();
+
+    // Owned things the matrix acts on.
+    assert_eq!(add(&ann, &h, "ann-cred", "admin").await.0, 201);
+    assert_eq!(add(&bob, &h, "bob-cred", "admin").await.0, 201);
+    assert_eq!(add(&root, &h, "root-cred", "admin").await.0, 201);
+    assert_eq!(add(&ann, &h, "ann-extra", "admin").await.0, 201);
+    let (s, started, _) = ann
+        .send(
+            "POST",
+            "/api/syncs",
+            Some(&json!({"credential": "ann-cred"})),
+        )
+        .await;
+    assert_eq!(s, 202, "{started}");
+    let run = started["id"].as_u64().expect("run id");
+    let ended = wait_run(&ann, run).await;
+    assert_eq!(ended["status"], "ok", "{ended}");
+    let (s, tok, _) = ann
+        .send("POST", "/api/tokens", Some(&json!({"label": "ci"})))
+        .await;
+    assert_eq!(s, 201);
+    let token_id = tok["id"].as_str().expect("token id").to_owned();
+    let ann_token = ann.with_token(tok["token"].as_str().expect("token"));
+    seen.push(tok.to_string());
+
+    let wrong = json!({"name": "wrong", "url": h.sim.base_url(), "auth": "cloud-token", "email": "x@example.com", "secret": CANARY});
+    let cases = vec![
+        case(
+            "get",
+            "/api/openapi.json",
+            "/api/openapi.json",
+            None,
+            [200, 200, 200, 200, 200],
+        ),
+        case(
+            "post",
+            "/api/setup",
+            "/api/setup",
+            Some(json!({"token": "nope", "name": "evil", "password": CANARY})),
+            [403, 403, 403, 403, 403],
+        ),
+        case("get", "/api/me", "/api/me", None, [401, 200, 200, 200, 200]),
+        case(
+            "get",
+            "/api/credentials",
+            "/api/credentials",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        case(
+            "post",
+            "/api/credentials",
+            "/api/credentials",
+            Some(wrong.clone()),
+            [401, 403, 422, 422, 422],
+        ),
+        case(
+            "get",
+            "/api/credentials/{name}",
+            "/api/credentials/ann-cred",
+            None,
+            [401, 404, 404, 200, 200],
+        ),
+        case(
+            "patch",
+            "/api/credentials/{name}",
+            "/api/credentials/ann-cred",
+            Some(json!({"description": "changed"})),
+            [401, 403, 404, 200, 200],
+        ),
+        case(
+            "post",
+            "/api/credentials/{name}/test",
+            "/api/credentials/ann-cred/test",
+            None,
+            [401, 403, 404, 200, 200],
+        ),
+        case(
+            "post",
+            "/api/credentials/{name}/rotate",
+            "/api/credentials/ann-cred/rotate",
+            Some(json!({"secret": CANARY})),
+            [401, 403, 404, 422, 422],
+        ),
+        case(
+            "get",
+            "/api/scopes",
+            "/api/scopes",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        case(
+            "get",
+            "/api/syncs",
+            "/api/syncs",
+            None,
+            [401, 403, 200, 200, 200],
+        ),
+        case(
+            "post",
+            "/api/syncs",
+            "/api/syncs",
+            Some(json!({"credential": "ann-cred"})),
+            [401, 403, 404, 202, 0],
+        ),
+        case(
+            "get",
+            "/api/syncs/{id}",
+            &format!("/api/syncs/{run}"),
+            None,
+            [401, 403, 404, 200, 200],
+        ),
+        case(
+            "get",
+            "/api/syncs/{id}/events",
+            &format!("/api/syncs/{run}/events"),
+            None,
+            [401, 403, 404, 200, 200],
+        ),
+        case(
+            "get",
+            "/api/insights",
+            "/api/insights",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        case(
+            "get",
+            "/api/issues",
+            "/api/issues?status_category=done",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        case(
+            "get",
+            "/api/users",
+            "/api/users",
+            None,
+            [401, 403, 403, 403, 200],
+        ),
+        case(
+            "post",
+            "/api/users",
+            "/api/users",
+            Some(json!({"name": "newbie", "role": "member", "password": PASSWORD})),
+            [401, 403, 403, 403, 201],
+        ),
+        case(
+            "delete",
+            "/api/users/{name}",
+            "/api/users/newbie",
+            None,
+            [401, 403, 403, 403, 200],
+        ),
+        case(
+            "get",
+            "/api/tokens",
+            "/api/tokens",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        case(
+            "post",
+            "/api/tokens",
+            "/api/tokens",
+            Some(json!({"label": "x"})),
+            [401, 201, 201, 201, 201],
+        ),
+        case(
+            "delete",
+            "/api/tokens/{id}",
+            &format!("/api/tokens/{token_id}"),
+            None,
+            [401, 404, 404, 200, 404],
+        ),
+        case(
+            "get",
+            "/api/audit",
+            "/api/audit",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        case(
+            "delete",
+            "/api/credentials/{name}",
+            "/api/credentials/ann-extra",
+            None,
+            [401, 403, 404, 200, 404],
+        ),
+        case(
+            "delete",
+            "/api/session",
+            "/api/session",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+    ];
+    // Every route of the API is in the matrix (sign-in is exercised by every sign_in above).
+    let documented: BTreeSet<(String, String)> = jiralink_web::OPERATIONS
+        .iter()
+        .map(|(m, p, _, _)| (m.to_string(), p.to_string()))
+        .collect();
+    let mut covered: BTreeSet<(String, String)> = cases
+        .iter()
+        .map(|c| (c.method.to_owned(), c.route.to_owned()))
+        .collect();
+    covered.insert(("post".into(), "/api/session".into()));
+    assert_eq!(
+        covered, documented,
+        "the matrix covers exactly the documented routes"
+    );
+
+    let mut failures = Vec::new();
+    for c in &cases {
+        for (i, who) in ORDER.iter().enumerate() {
+            let client = match who {
+                Who::Anon => &anon,
+                Who::Viewer => &vic,
+                Who::Other => &bob,
+                Who::Owner => &ann,
+                Who::Admin => &root,
+            };
+            let method = c.method.to_uppercase();
+            if c.route == "/api/session" && *who != Who::Anon {
+                // Signing out ends the session the rest of the test uses: sign in anew first.
+                let fresh = h
+                    .sign_in(match who {
+                        Who::Viewer => "vic",
+                        Who::Other => "bob",
+                        Who::Owner => "ann",
+                        _ => "root",
+                    })
+                    .await;
+                let (s, _, _) = fresh.without_csrf().send(&method, &c.path, None).await;
+                assert_eq!(s, 403, "sign-out without the CSRF token is refused");
+                let (s, _, _) = fresh.send(&method, &c.path, None).await;
+                if s != c.expect[i] {
+                    failures.push(format!(
+                        "{method} {} as {who:?}: {s}, expected {}",
+                        c.path, c.expect[i]
+                    ));
+                }
+                let (s, _) = fresh.get("/api/me").await;
+                assert_eq!(s, 401, "the session ended");
+                continue;
+            }
+            if method != "GET" && *who != Who::Anon && c.route != "/api/setup" {
+                let (s, j, text) = client
+                    .without_csrf()
+                    .send(&method, &c.path, c.body.as_ref())
+                    .await;
+                if s != 403 || j["error"] != "csrf" {
+                    failures.push(format!(
+                        "{method} {} as {who:?} without CSRF token: {s} {j}",
+                        c.path
+                    ));
+                }
+                seen.push(text);
+            }
+            if c.route == "/api/syncs" && method == "POST" && *who == Who::Admin {
+                continue;
+            }
+            let (s, j, text) = client.send(&method, &c.path, c.body.as_ref()).await;
+            seen.push(text);
+            if s != c.expect[i] {
+                failures.push(format!(
+                    "{method} {} as {who:?}: {s}, expected {} ({j})",
+                    c.path, c.expect[i]
+                ));
+            }
+            if s == 202 {
+                wait_run(client, j["id"].as_u64().expect("id")).await;
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "authorization matrix:\n{}",
+        failures.join("\n")
+    );
+
+    // An API token acts as its user without a CSRF token; a revoked one no longer works.
+    let (s, _, _) = ann_token.send("GET", "/api/credentials", None).await;
+    assert_eq!(s, 401, "ann's token was revoked by the matrix");
+    let (_, tok2, _) = ann
+        .send("POST", "/api/tokens", Some(&json!({"label": "ci2"})))
+        .await;
+    let ann_token = ann.with_token(tok2["token"].as_str().expect("token"));
+    let (s, j, _) = ann_token
+        .send(
+            "PATCH",
+            "/api/credentials/ann-cred",
+            Some(&json!({"description": "by token"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{j}");
+    let (s, _, _) = ann_token
+        .send("GET", "/api/credentials/bob-cred", None)
+        .await;
+    assert_eq!(s, 404, "a token sees only its user's credentials");
+
+    // Zero cross-user reads or writes: each member lists only their own; bob's refused edit of
+    // ann's credential changed nothing; runs, audit and tokens are per user.
+    let names = |j: &Value| -> BTreeSet<String> {
+        j["credentials"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (_, j) = ann.get("/api/credentials").await;
+    assert_eq!(names(&j), BTreeSet::from(["ann-cred".to_owned()]));
+    assert_eq!(j["credentials"][0]["description"], "by token");
+    assert_eq!(j["credentials"][0]["owner"], "ann");
+    let (_, j) = bob.get("/api/credentials").await;
+    assert_eq!(names(&j), BTreeSet::from(["bob-cred".to_owned()]));
+    let (_, j) = vic.get("/api/credentials").await;
+    assert_eq!(names(&j), BTreeSet::new());
+    let (_, j) = root.get("/api/credentials").await;
+    assert_eq!(
+        names(&j),
+        BTreeSet::from([
+            "ann-cred".to_owned(),
+            "bob-cred".to_owned(),
+            "root-cred".to_owned()
+        ])
+    );
+    let (_, j) = bob.get("/api/syncs").await;
+    assert_eq!(
+        j["runs"].as_array().map(Vec::len),
+        Some(0),
+        "bob sees no run of ann's: {j}"
+    );
+    let (_, j) = bob.get("/api/audit").await;
+    assert!(
+        j["audit"]
+            .as_array()
+            .expect("audit")
+            .iter()
+            .all(|r| r["actor"] == "bob"),
+        "{j}"
+    );
+    let (_, j) = root.get("/api/audit").await;
+    let actions: BTreeSet<String> = j["audit"]
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter_map(|r| r["action"].as_str().map(str::to_owned))
+        .collect();
+    for a in [
+        "sign-in",
+        "credential-add",
+        "credential-test",
+        "credential-edit",
+        "credential-rotate",
+        "credential-remove",
+        "sync",
+        "user-add",
+        "user-remove",
+        "token-create",
+        "token-revoke",
+    ] {
+        assert!(actions.contains(a), "the audit records {a}: {actions:?}");
+    }
+    let (_, j) = ann.get("/api/credentials/ann-cred").await;
+    assert_eq!(
+        j["secret_tail"].as_str().map(|t| t.starts_with("••••")),
+        Some(true),
+        "{j}"
+    );
+
+    // A wrong token is refused with its diagnosis; the refused rotation kept the old secret.
+    let (s, j, text) = ann.send("POST", "/api/credentials", Some(&wrong)).await;
+    assert_eq!(s, 422);
+    assert!(
+        j["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("bad_credentials: "),
+        "{j}"
+    );
+    seen.push(text);
+    let (s, j, _) = ann
+        .send("POST", "/api/credentials/ann-cred/test", None)
+        .await;
+    assert_eq!((s, j["ok"].clone()), (200, json!(true)), "{j}");
+
+    // Sign-in throttling: after 5 failures the account is refused even with its password.
+    for _ in 0..5 {
+        let (s, _, _) = anon
+            .send(
+                "POST",
+                "/api/session",
+                Some(&json!({"name": "vic", "password": CANARY})),
+            )
+            .await;
+        assert_eq!(s, 401);
+    }
+    let (s, j, _) = anon
+        .send(
+            "POST",
+            "/api/session",
+            Some(&json!({"name": "vic", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!((s, j["error"].clone()), (429, json!("throttled")), "{j}");
+
+    // Security headers on pages and the API.
+    let r = reqwest::get(format!("{}/signin", h.base))
+        .await
+        .expect("page");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    let script = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src "))
+        .expect("script-src");
+    assert!(
+        script.contains("'nonce-") && !script.contains("unsafe"),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+
+    // Pages of every user.
+    for c in [&root, &ann, &bob, &vic] {
+        for p in [
+            "/credentials",
+            "/sync",
+            "/insights",
+            "/insights/issues?status_category=done",
+            "/audit",
+            "/users",
+            "/tokens",
+        ] {
+            let (_, _, text) = c.send("GET", p, None).await;
+            seen.push(text);
+        }
+    }
+    let (_, _, bob_page) = bob.send("GET", "/credentials", None).await;
+    assert!(
+        !bob_page.contains("ann-cred") && bob_page.contains("bob-cred"),
+        "bob's page shows only his credential"
+    );
+
+    // The canary, the real token and the password: in no answer, no log line, no file.
+    let (_, real_secret) = h.identity("admin");
+    let secrets = [
+        SecretString::from(CANARY),
+        SecretString::from(real_secret),
+        SecretString::from(PASSWORD),
+    ];
+    for s in &secrets {
+        for (i, text) in seen.iter().enumerate() {
+            assert!(!exposes(text.as_bytes(), s), "answer {i} holds a secret");
+        }
+        let logged = log.lock().expect("log").clone();
+        assert!(!exposes(&logged, s), "the log holds a secret");
+        for f in files(&h.dir) {
+            let bytes = std::fs::read(&f).expect("file");
+            assert!(!exposes(&bytes, s), "{} holds a secret", f.display());
+        }
+    }
+    assert!(
+        seen.len() > 150,
+        "the canary check read {} answers",
+        seen.len()
+    );
+}

@@ -1,0 +1,261 @@
+//! A running app for tests: a simulator, a vault and a store in a temporary directory, the app on
+//! 127.0.0.1, and clients that sign in as users (session cookie + CSRF token) or use API tokens.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
+use jiralink_sim::{Deployment, Sim};
+use jiralink_vault::{Credential, MasterKey, Secrets, Vault};
+use jiralink_web::{App, ClientResult, Connector, Role};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+
+/// Builds clients like the binary's `connect` for the kinds the tests use, with the simulator's
+/// gateway.
+struct SimConnector {
+    gateway: String,
+}
+
+impl Connector for SimConnector {
+    fn client<'a>(
+        &'a self,
+        _vault: &'a Vault,
+        cred: &'a Credential,
+        secrets: &'a mut Secrets,
+    ) -> Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let kind: AuthKind = cred.auth.parse()?;
+            let secret = secrets.get("secret").cloned().ok_or("no secret")?;
+            let auth = match kind {
+                AuthKind::Pat | AuthKind::ServiceAccount => Auth::Bearer { token: secret },
+                _ => Auth::Basic {
+                    user: cred.identity.clone().unwrap_or_default(),
+                    secret,
+                },
+            };
+            let url = site::normalize(&cred.url, false).map_err(|e| e.to_string())?;
+            Ok(ClientBuilder::new(url, kind, auth)
+                .gateway_url(&self.gateway)
+                .build()
+                .await)
+        })
+    }
+}
+
+pub struct Harness {
+    pub sim: Sim,
+    #[allow(dead_code)] // for tests that need one-time links
+    pub app: Arc<App>,
+    pub base: String,
+    pub dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl Harness {
+    /// The simulator (Cloud, `issues` issues), the app, and users root (admin), ann and bob
+    /// (members) and vic (viewer), all with [`PASSWORD`].
+    pub async fn start(name: &str, issues: usize) -> Harness {
+        let sim = Sim::builder()
+            .deployment(Deployment::Cloud)
+            .issues(issues)
+            .projects(3)
+            .seed(7)
+            .start()
+            .await
+            .expect("simulator");
+        let dir = std::env::temp_dir().join(format!("jiralink-web-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let vault = Vault::open(&dir, MasterKey::KeyFile).expect("vault");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+        // The public URL must be known before the port: bind a probe port first.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+        let addr = probe.local_addr().expect("addr");
+        drop(probe);
+        let base = format!("http://{addr}");
+        let app = App::new(jiralink_web::Config {
+            store: dir.join("jiralink.db"),
+            vault,
+            public_url: base.clone(),
+            connector: Arc::new(SimConnector {
+                gateway: sim.gateway_url().to_owned(),
+            }),
+        })
+        .expect("app");
+        for (user, role) in [
+            ("root", Role::Admin),
+            ("ann", Role::Member),
+            ("bob", Role::Member),
+            ("vic", Role::Viewer),
+        ] {
+            app.put_user(user, role, Some(&SecretString::from(PASSWORD)))
+                .expect("user");
+        }
+        let served = app.clone();
+        tokio::spawn(async move {
+            jiralink_web::serve(
+                served,
+                addr,
+                move |a| {
+                    let _ = addr_tx.send(a);
+                },
+                async {
+                    let _ = rx.await;
+                },
+            )
+            .await
+            .expect("serve");
+        });
+        addr_rx.await.expect("bound");
+        Harness {
+            sim,
+            app,
+            base,
+            dir,
+            stop: Some(tx),
+        }
+    }
+
+    pub fn identity(&self, name: &str) -> (String, String) {
+        let i = self.sim.identity(name).expect("identity");
+        (i.email.clone().unwrap_or_default(), i.secret.clone())
+    }
+
+    /// Signs `user` in through the API.
+    pub async fn sign_in(&self, user: &str) -> Client {
+        let http = reqwest::Client::new();
+        let r = http
+            .post(format!("{}/api/session", self.base))
+            .json(&json!({"name": user, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(r.status(), 200, "{user} signs in");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("session cookie")
+            .to_owned();
+        let mut c = Client {
+            http,
+            base: self.base.clone(),
+            cookie: Some(cookie),
+            csrf: None,
+            token: None,
+        };
+        let me = c.get("/api/me").await;
+        c.csrf = me.1["csrf"].as_str().map(str::to_owned);
+        c
+    }
+
+    pub fn anonymous(&self) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+            cookie: None,
+            csrf: None,
+            token: None,
+        }
+    }
+}
+
+/// An HTTP client of the app as one user; every body it receives is kept for the canary check.
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub token: Option<String>,
+}
+
+impl Client {
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+            cookie: None,
+            csrf: None,
+            token: Some(token.to_owned()),
+        }
+    }
+
+    pub fn without_csrf(&self) -> Client {
+        let mut c = self.clone();
+        c.csrf = None;
+        c
+    }
+
+    /// Sends a request; returns the status, the JSON body (or the text as a JSON string) and the
+    /// raw text.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value, String) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = self.http.request(m, format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            rb = rb.header("cookie", c);
+        }
+        if let Some(c) = &self.csrf {
+            rb = rb.header("x-csrf-token", c);
+        }
+        if let Some(t) = &self.token {
+            rb = rb.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        let r = rb.send().await.expect("request");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
+        (status, json, text)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let (s, j, _) = self.send("GET", path, None).await;
+        (s, j)
+    }
+}
+
+/// Every file under `dir`, for the canary check.
+pub fn files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+pub fn exposes(haystack: &[u8], secret: &SecretString) -> bool {
+    let s = secret.expose_secret().as_bytes();
+    haystack.windows(s.len()).any(|w| w == s)
+}

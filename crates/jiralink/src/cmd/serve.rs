@@ -1,0 +1,140 @@
+//! `jiralink serve`: the team web app and JSON HTTP API (crate `jiralink-web`) over the home's
+//! vault and SQLite store, with the binary's own way of building Jira clients (`connect`).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use anyhow::Context;
+use jiralink_vault::{Credential, Secrets, Vault};
+use jiralink_web::{ClientResult, Connector};
+
+use super::sync::{store_spec, StoreSpec};
+use super::{connect, UsageError};
+use crate::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on (loopback by default; put a TLS reverse proxy in front for a team).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// The URL people open (printed links; cookies are marked Secure when it is https).
+    #[arg(long)]
+    pub public_url: Option<String>,
+}
+
+/// Builds clients as every CLI command does.
+pub struct CliConnector;
+
+impl Connector for CliConnector {
+    fn client<'a>(
+        &'a self,
+        vault: &'a Vault,
+        cred: &'a Credential,
+        secrets: &'a mut Secrets,
+    ) -> Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>> {
+        Box::pin(async move {
+            connect::client(Some(vault), cred, secrets)
+                .await
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+}
+
+/// The app over the home's vault and the store of `--store` (SQLite only, for now).
+pub fn app(global: &Global, public_url: String) -> anyhow::Result<Arc<jiralink_web::App>> {
+    let home = connect::home(global.home.clone())?;
+    std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
+    let store = match store_spec(global)? {
+        StoreSpec::Sqlite(path) => path,
+        StoreSpec::Postgres(_) => anyhow::bail!(UsageError(
+            "jiralink serve keeps its accounts in an SQLite store for now: give --store sqlite:PATH (or none)".into()
+        )),
+    };
+    Ok(jiralink_web::App::new(jiralink_web::Config {
+        store,
+        vault: connect::vault(&home)?,
+        public_url,
+        connector: Arc::new(CliConnector),
+    })?)
+}
+
+pub fn public_url(args: &Args, bound: SocketAddr) -> anyhow::Result<String> {
+    match &args.public_url {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+            Ok(u.trim_end_matches('/').to_owned())
+        }
+        Some(u) => anyhow::bail!(UsageError(format!(
+            "--public-url {u}: give the URL people open, such as https://jiralink.corp.example"
+        ))),
+        None => Ok(format!("http://{bound}")),
+    }
+}
+
+pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
+    // The address is bound first so that the printed links carry the real port.
+    let listener = std::net::TcpListener::bind(args.bind)
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let bound = listener.local_addr()?;
+    drop(listener);
+    let url = public_url(&args, bound)?;
+    let app = app(&global, url.clone())?;
+    if let Some(link) = app.setup_link()? {
+        println!("no admin yet: open this one-time link to make one (valid 24 h): {link}");
+    }
+    jiralink_web::serve(
+        app,
+        bound,
+        |addr| println!("jiralink serve: listening on http://{addr} (public URL {url})"),
+        shutdown(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// `jiralink demo --serve`: the app over the demo's home (its vault and store), a `demo` admin
+/// without a password, and a one-time sign-in link for it; serves until SIGINT or SIGTERM.
+pub async fn demo(home: &std::path::Path, bind: SocketAddr) -> anyhow::Result<()> {
+    let listener =
+        std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+    let bound = listener.local_addr()?;
+    drop(listener);
+    let url = format!("http://{bound}");
+    let app = jiralink_web::App::new(jiralink_web::Config {
+        store: home.join("jiralink.db"),
+        vault: jiralink_vault::Vault::open(home, jiralink_vault::MasterKey::KeyFile)?,
+        public_url: url.clone(),
+        connector: Arc::new(CliConnector),
+    })?;
+    app.put_user("demo", jiralink_web::Role::Admin, None)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let link = app.sign_in_link("demo")?;
+    println!("\n== web app at {url}: open this one-time sign-in link (valid 1 h); Ctrl-C stops\n  {link}");
+    jiralink_web::serve(app, bound, |_| {}, shutdown()).await?;
+    Ok(())
+}
+
+/// Resolves at SIGINT or SIGTERM.
+pub async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
