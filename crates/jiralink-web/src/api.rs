@@ -799,46 +799,41 @@ pub struct IssuesQuery {
 }
 
 pub fn issue_rows(app: &App, q: &IssuesQuery) -> ApiResult<Vec<Value>> {
-    let store = jiralink_store::Store::open_sqlite(&app.store_path)?;
-    let mut st = store
-        .connection()
-        .prepare(
-            "SELECT i.key, i.summary, i.status, i.status_category, i.issue_type, i.assignee_id, i.updated, s.base_url
-             FROM issues i LEFT JOIN sites s ON s.site_id = i.site_id
-             WHERE i.deleted_at IS NULL
-               AND (?1 IS NULL OR i.site_id = ?1 OR s.base_url = ?1)
-               AND (?2 IS NULL OR i.project_key = ?2)
-               AND (?3 IS NULL OR i.status_category = ?3)
-             ORDER BY i.updated DESC LIMIT ?4",
-        )
-        .map_err(ApiError::internal)?;
-    let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
-    let rows = st
-        .query_map(
-            (
-                nonempty(&q.site),
-                nonempty(&q.project),
-                nonempty(&q.status_category),
-                q.limit.unwrap_or(200).clamp(1, 1000),
-            ),
-            |r| {
-                let key: String = r.get(0)?;
-                let base: Option<String> = r.get(7)?;
-                Ok(json!({
-                    "key": key,
-                    "summary": r.get::<_, Option<String>>(1)?,
-                    "status": r.get::<_, Option<String>>(2)?,
-                    "status_category": r.get::<_, Option<String>>(3)?,
-                    "issue_type": r.get::<_, Option<String>>(4)?,
-                    "assignee_id": r.get::<_, Option<String>>(5)?,
-                    "updated": r.get::<_, Option<String>>(6)?,
-                    "url": base.map(|b| format!("{}/browse/{key}", b.trim_end_matches('/'))),
-                }))
-            },
-        )
-        .map_err(ApiError::internal)?;
-    rows.collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::internal)
+    // Opening the store first creates or migrates it, so the reader always finds its views.
+    jiralink_store::Store::open_sqlite(&app.store_path)?;
+    let mut reader = jiralink_store::ViewReader::open(&jiralink_store::StoreLocation::Sqlite(
+        app.store_path.clone(),
+    ))?;
+    let given = |s: &Option<String>| s.clone().unwrap_or_default();
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000).to_string();
+    let (site, project, category) = (given(&q.site), given(&q.project), given(&q.status_category));
+    let mut rows = Vec::new();
+    reader.each(
+        "SELECT i.key, i.summary, i.status, i.status_category, i.issue_type, i.assignee_id, i.updated, s.base_url
+         FROM issues i LEFT JOIN sites s ON s.site_id = i.site_id
+         WHERE i.deleted_at IS NULL
+           AND ($1 = '' OR i.site_id = $1 OR s.base_url = $1)
+           AND ($2 = '' OR i.project_key = $2)
+           AND ($3 = '' OR i.status_category = $3)
+         ORDER BY i.updated DESC LIMIT CAST($4 AS INTEGER)",
+        &[&site, &project, &category, &limit],
+        |r| -> jiralink_store::Result<()> {
+            let key = r.text_not_null(0)?;
+            let base = r.text(7)?;
+            rows.push(json!({
+                "key": key,
+                "summary": r.text(1)?,
+                "status": r.text(2)?,
+                "status_category": r.text(3)?,
+                "issue_type": r.text(4)?,
+                "assignee_id": r.text(5)?,
+                "updated": r.text(6)?,
+                "url": base.map(|b| format!("{}/browse/{key}", b.trim_end_matches('/'))),
+            }));
+            Ok(())
+        },
+    )?;
+    Ok(rows)
 }
 
 async fn issues(

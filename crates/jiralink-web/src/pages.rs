@@ -362,21 +362,23 @@ async fn insights(
     Query(q): Query<InsightsQuery>,
 ) -> Result<Html<String>, ApiError> {
     let (sites, projects) = {
-        let store = jiralink_store::Store::open_sqlite(&app.store_path)?;
-        let list = |sql: &str| -> Vec<(String, String)> {
-            store
-                .connection()
-                .prepare(sql)
-                .and_then(|mut st| {
-                    st.query_map([], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                        ))
-                    })
-                    .and_then(|rows| rows.collect())
-                })
-                .unwrap_or_default()
+        jiralink_store::Store::open_sqlite(&app.store_path)?;
+        let mut reader = jiralink_store::ViewReader::open(&jiralink_store::StoreLocation::Sqlite(
+            app.store_path.clone(),
+        ))?;
+        let mut list = |sql: &str| -> Vec<(String, String)> {
+            let mut items = Vec::new();
+            let read = reader.each(sql, &[], |r| -> jiralink_store::Result<()> {
+                items.push((
+                    r.text_not_null(0)?.to_owned(),
+                    r.text(1)?.unwrap_or_default().to_owned(),
+                ));
+                Ok(())
+            });
+            if read.is_err() {
+                items.clear();
+            }
+            items
         };
         (
             list("SELECT site_id, base_url FROM sites ORDER BY base_url"),
