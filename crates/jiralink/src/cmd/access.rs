@@ -75,6 +75,13 @@ struct Watch {
     last_projects: Vec<ProjectAccess>,
     /// Active acceptances by finding id.
     acks: BTreeMap<String, Acceptance>,
+    /// The profile of the audit each acceptance was given after: a finding that only one profile
+    /// reports (`profile_bound`) is not "fixed" by an audit with the other profile.
+    #[serde(default)]
+    ack_profiles: BTreeMap<String, Profile>,
+    /// The profile of the last audit.
+    #[serde(default)]
+    last_profile: Option<Profile>,
     /// Acceptances that ended, newest last (capped at `HISTORY`).
     history: Vec<Ended>,
 }
@@ -111,6 +118,7 @@ impl Watch {
     }
 
     fn end(&mut self, id: &str, accepted: Acceptance, ended: &str) {
+        self.ack_profiles.remove(id);
         self.history.push(Ended {
             id: id.to_owned(),
             accepted,
@@ -223,6 +231,9 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         .acks
         .keys()
         .filter(|id| !report.findings.iter().any(|f| &f.id == *id))
+        .filter(|id| {
+            !profile_bound(id) || watch.ack_profiles.get(*id).is_none_or(|p| *p == profile)
+        })
         .cloned()
         .collect();
     for id in gone {
@@ -232,6 +243,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     }
     watch.last_findings = report.findings.clone();
     watch.last_projects = report.projects.clone();
+    watch.last_profile = Some(profile);
     watch.save(&home, &args.name)?;
     write_atomic(
         &audit_file(&home, &args.name),
@@ -330,6 +342,18 @@ async fn site_projects(
     Ok(None)
 }
 
+/// Whether only one profile reports findings of this id's kind (the others do whatever the profile).
+fn profile_bound(id: &str) -> bool {
+    let kind = id.split(':').next().unwrap_or_default();
+    matches!(
+        kind,
+        "missing_permission"
+            | "missing_scope"
+            | "write_scope_on_read_only"
+            | "write_permission_on_read_only"
+    )
+}
+
 /// `--ack`, `--unack`, `--acks`: work on the saved watch alone, without a request.
 fn acknowledge(args: &Args, home: &Path, created: &str, json_out: bool) -> anyhow::Result<()> {
     let name = &args.name;
@@ -384,6 +408,9 @@ fn acknowledge(args: &Args, home: &Path, created: &str, json_out: bool) -> anyho
             }
             _ => {
                 watch.acks.insert(id.clone(), acceptance.clone());
+                if let Some(p) = watch.last_profile {
+                    watch.ack_profiles.insert(id.clone(), p);
+                }
             }
         }
         done.push(json!({"id": id, "accepted": acceptance}));

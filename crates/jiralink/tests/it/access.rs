@@ -462,6 +462,23 @@ async fn project_watch_and_acceptances_persist_until_acknowledged() {
         "{listed}"
     );
 
+    // A finding only the read-write profile reports stays accepted through read-only audits.
+    let rw = audit(&mut s, "reader", "read-write");
+    assert!(finding(&rw, "missing_permission:create").is_some(), "{rw}");
+    let ack = s.run(
+        &["access", "reader", "--ack", "missing_permission:create"],
+        None,
+        &[],
+    );
+    assert_eq!(ack.code, 0, "{}{}", ack.stdout, ack.stderr);
+    let ro = audit(&mut s, "reader", "read-only");
+    assert!(finding(&ro, "missing_permission:create").is_none());
+    let rw = audit(&mut s, "reader", "read-write");
+    assert!(
+        finding(&rw, "missing_permission:create").expect("listed")["accepted"].is_object(),
+        "{rw}"
+    );
+
     // An unknown id is bad input, named.
     let bad = s.run(&["access", "reader", "--ack", "nope"], None, &[]);
     assert_eq!(bad.code, 2);
