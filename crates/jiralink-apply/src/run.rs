@@ -105,6 +105,17 @@ impl<'a> Runner<'a> {
         for row in rows {
             match row.entry.action.as_str() {
                 "create" => creates.push(row),
+                // Already linked (adopted by a run that died before closing this row).
+                kind @ ("comment" | "worklog")
+                    if self
+                        .children
+                        .contains_key(&(kind.to_owned(), row.entry.external_id.clone()))
+                        && !self.opts.dry_run =>
+                {
+                    self.ledger
+                        .borrow_mut()
+                        .outcome(row.seq, "superseded", None, None, None)?
+                }
                 "comment" | "worklog" => self
                     .pending
                     .entry(row.entry.external_id.clone())
@@ -299,7 +310,8 @@ impl<'a> Runner<'a> {
             if todo.is_empty() {
                 break;
             }
-            let mut unsure: Vec<usize> = Vec::new();
+            // Creates whose answer was lost, with their ledger row.
+            let mut unsure: Vec<(usize, i64)> = Vec::new();
             let since = chrono::Utc::now();
             for chunk in todo.chunks(50) {
                 let mut seqs = Vec::new();
@@ -350,7 +362,7 @@ impl<'a> Runner<'a> {
                                 continue;
                             }
                             let Some(c) = created.next() else {
-                                unsure.push(*i);
+                                unsure.push((*i, seq));
                                 continue;
                             };
                             self.ledger
@@ -367,7 +379,7 @@ impl<'a> Runner<'a> {
                     }
                     Err(e) if is_ambiguous(&e) => {
                         self.settle(&seqs, Err(&e), t0)?;
-                        unsure.extend(chunk.iter().copied());
+                        unsure.extend(chunk.iter().copied().zip(seqs.iter().copied()));
                     }
                     Err(e) => {
                         // Every element refused: each is created on its own (`POST issue`), so
@@ -399,7 +411,7 @@ impl<'a> Runner<'a> {
                                 }
                                 Err(e) if is_ambiguous(&e) => {
                                     self.settle(&[seq], Err(&e), t0)?;
-                                    unsure.push(*i);
+                                    unsure.push((*i, seq));
                                 }
                                 Err(e) => {
                                     self.settle(&[seq], Err(&e), t0)?;
@@ -420,26 +432,32 @@ impl<'a> Runner<'a> {
             );
             let found = self.find_created(Some(since)).await?;
             todo.clear();
-            for i in unsure {
+            for (i, seq) in unsure {
                 let eid = &records[i].1.external_id;
                 match found.get(eid) {
                     Some((id, key)) => {
-                        let mut e = self.entry(eid, "adopt");
-                        e.jira_id = Some(id.clone());
-                        let seq = self.intend(&e)?;
+                        // The lost answer's write was applied: its row says so.
                         self.ledger
                             .borrow_mut()
-                            .outcome(seq, "ok", Some(id), None, None)?;
+                            .outcome(seq, "adopted", Some(id), None, None)?;
                         self.adopt_issue(eid, id, key, &plans[i].base)?;
                         self.adopted.set(self.adopted.get() + 1);
                         plans[i].issue = Some((id.clone(), key.clone()));
                     }
                     None if attempt + 1 == MAX_TRIES => {
+                        self.ledger
+                            .borrow_mut()
+                            .outcome(seq, "not_applied", None, None, None)?;
                         failures.entry(i).or_default().push(
                             "Jira's answer to the create was lost several times, and the issue was not found: try again later".into(),
                         );
                     }
-                    None => todo.push(i),
+                    None => {
+                        self.ledger
+                            .borrow_mut()
+                            .outcome(seq, "not_applied", None, None, None)?;
+                        todo.push(i);
+                    }
                 }
             }
         }
@@ -482,19 +500,32 @@ impl<'a> Runner<'a> {
         summary: String,
     ) -> Result<Result<(), String>, ApplyError> {
         let mut unsure = self.pending.contains_key(key);
+        // This run's attempt whose answer was lost.
+        let mut lost: Option<i64> = None;
         for _ in 0..MAX_TRIES {
             if unsure {
-                if let Some(id) = self.find_child(issue, kind, key).await? {
-                    let mut e = self.entry(key, "adopt");
-                    e.jira_id = Some(id.clone());
-                    let seq = self.intend(&e)?;
+                let found = self.find_child(issue, kind, key).await?;
+                if let Some(id) = found {
+                    let seq = match lost {
+                        Some(seq) => seq,
+                        None => {
+                            let mut e = self.entry(key, "adopt");
+                            e.jira_id = Some(id.clone());
+                            self.intend(&e)?
+                        }
+                    };
                     self.ledger
                         .borrow_mut()
-                        .outcome(seq, "ok", Some(&id), None, None)?;
+                        .outcome(seq, "adopted", Some(&id), None, None)?;
                     self.adopted.set(self.adopted.get() + 1);
                     self.link_child(kind, key, &id, Value::Null)?;
                     self.close_pending(key)?;
                     return Ok(Ok(()));
+                }
+                if let Some(seq) = lost.take() {
+                    self.ledger
+                        .borrow_mut()
+                        .outcome(seq, "not_applied", None, None, None)?;
                 }
             }
             let mut e = self.entry(key, kind);
@@ -526,6 +557,7 @@ impl<'a> Runner<'a> {
                 Err(e) if is_ambiguous(&e) => {
                     self.settle(&[seq], Err(&e), t0)?;
                     unsure = true;
+                    lost = Some(seq);
                 }
                 Err(e) => {
                     self.settle(&[seq], Err(&e), t0)?;
