@@ -313,6 +313,9 @@ impl<'a> Runner<'a> {
             // Creates whose answer was lost, with their ledger row.
             let mut unsure: Vec<(usize, i64)> = Vec::new();
             let since = chrono::Utc::now();
+            // Every row is in the ledger before the first request leaves; then the bulk
+            // requests go `concurrency` at a time, within the client's pacing.
+            let mut prepared = Vec::new();
             for chunk in todo.chunks(50) {
                 let mut seqs = Vec::new();
                 for i in chunk {
@@ -329,9 +332,22 @@ impl<'a> Runner<'a> {
                     .iter()
                     .filter_map(|i| plans[*i].create.clone())
                     .collect();
-                let t0 = Instant::now();
-                self.writes.set(self.writes.get() + 1);
-                match self.client.create_issues(&bodies).await {
+                prepared.push((chunk.to_vec(), seqs, bodies));
+            }
+            let sent: Vec<_> = futures_util::stream::iter(prepared.into_iter().map(
+                |(chunk, seqs, bodies)| async move {
+                    let t0 = Instant::now();
+                    let r = self.client.create_issues(&bodies).await;
+                    (chunk, seqs, t0, r)
+                },
+            ))
+            .buffer_unordered(self.opts.concurrency.max(1))
+            .collect()
+            .await;
+            self.writes.set(self.writes.get() + sent.len() as u64);
+            for (chunk, seqs, t0, result) in sent {
+                let chunk = &chunk[..];
+                match result {
                     Ok(out) => {
                         let failed: HashMap<usize, String> = out
                             .errors
