@@ -101,6 +101,17 @@ impl<'a> Runner<'a> {
             }
         }
         let rows = self.ledger.borrow().pending()?;
+        if !self.opts.dry_run {
+            // A killed run's last requests may still be running at Jira: let them land first.
+            let newest = rows
+                .iter()
+                .filter_map(|r| chrono::DateTime::parse_from_rfc3339(&r.at).ok())
+                .max()
+                .map(|t| t.with_timezone(&chrono::Utc));
+            if let Some(t) = newest {
+                self.wait_since(t).await;
+            }
+        }
         let mut creates = Vec::new();
         for row in rows {
             match row.entry.action.as_str() {
@@ -154,6 +165,15 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Waits until `reconcile_after` has passed since `t`: a write whose answer was lost (or whose
+    /// sender died) may still be running at Jira, and a search before it lands would miss it.
+    async fn wait_since(&self, t: chrono::DateTime<chrono::Utc>) {
+        let elapsed = (chrono::Utc::now() - t).to_std().unwrap_or_default();
+        if let Some(left) = self.opts.reconcile_after.checked_sub(elapsed) {
+            tokio::time::sleep(left).await;
+        }
     }
 
     fn entry(&self, external_id: &str, action: &str) -> WriteEntry {
@@ -446,6 +466,7 @@ impl<'a> Runner<'a> {
                 attempt,
                 "creates with an unknown outcome: searching for them before trying again"
             );
+            self.wait_since(since).await;
             let found = self.find_created(Some(since)).await?;
             todo.clear();
             for (i, seq) in unsure {
@@ -518,8 +539,12 @@ impl<'a> Runner<'a> {
         let mut unsure = self.pending.contains_key(key);
         // This run's attempt whose answer was lost.
         let mut lost: Option<i64> = None;
+        let mut lost_at: Option<chrono::DateTime<chrono::Utc>> = None;
         for _ in 0..MAX_TRIES {
             if unsure {
+                if let Some(at) = lost_at {
+                    self.wait_since(at).await;
+                }
                 let found = self.find_child(issue, kind, key).await?;
                 if let Some(id) = found {
                     let seq = match lost {
@@ -574,6 +599,7 @@ impl<'a> Runner<'a> {
                     self.settle(&[seq], Err(&e), t0)?;
                     unsure = true;
                     lost = Some(seq);
+                    lost_at = Some(chrono::Utc::now());
                 }
                 Err(e) => {
                     self.settle(&[seq], Err(&e), t0)?;

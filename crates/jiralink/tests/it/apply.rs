@@ -407,7 +407,11 @@ async fn lost_answers_never_make_duplicates() {
     // A run may stop on a read that failed every retry; the next one carries on.
     let mut ok = false;
     for _ in 0..10 {
-        let r = s.run(&["apply", "prod", &file_s], None, &[]);
+        let r = s.run(
+            &["apply", "prod", &file_s, "--reconcile-after", "0.5"],
+            None,
+            &[],
+        );
         if r.code == 0 {
             ok = true;
             break;
@@ -579,7 +583,8 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
         Command::new(env!("CARGO_BIN_EXE_jiralink"))
             .arg("--home")
             .arg(&s.home)
-            .args(["apply", "prod", &file_s])
+            // Long enough for a killed run's last requests to land at the simulator.
+            .args(["apply", "prod", &file_s, "--reconcile-after", "2"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
