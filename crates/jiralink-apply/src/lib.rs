@@ -40,6 +40,9 @@ pub struct Options<'a> {
     pub on_conflict: OnConflict,
     /// Records worked on at once after the creates (within the client's pacing).
     pub concurrency: usize,
+    /// How long after a write whose answer was lost (or whose run died) Jira is searched for it:
+    /// the request may still be running there.
+    pub reconcile_after: std::time::Duration,
     /// Called with (records done, records in all) as work completes.
     pub progress: Option<&'a dyn Fn(usize, usize)>,
 }

@@ -583,6 +583,24 @@ async fn diff_live(
             keep.insert(fid, wire);
         }
         p.updates = keep;
+        // What will be edited must be on the issue's edit screen (and editable by this account).
+        if !p.updates.is_empty() {
+            match runner.client.edit_meta(&id).await {
+                Ok(meta) => {
+                    for fid in p.updates.keys() {
+                        if !meta.iter().any(|f| f.id == *fid) {
+                            p.problems.push(format!(
+                                "{fid} cannot be edited on {}: it is not on its edit screen, or this account may not edit it",
+                                issue["key"].as_str().unwrap_or(&id)
+                            ));
+                        }
+                    }
+                }
+                Err(e) => p
+                    .problems
+                    .push(format!("editmeta: {}", crate::jira_message(&e))),
+            }
+        }
         if let Some(want) = &rec.status {
             let now = issue["fields"]["status"]["name"].as_str().unwrap_or("");
             if !now.eq_ignore_ascii_case(want) {

@@ -101,10 +101,32 @@ impl<'a> Runner<'a> {
             }
         }
         let rows = self.ledger.borrow().pending()?;
+        if !self.opts.dry_run {
+            // A killed run's last requests may still be running at Jira: let them land first.
+            let newest = rows
+                .iter()
+                .filter_map(|r| chrono::DateTime::parse_from_rfc3339(&r.at).ok())
+                .max()
+                .map(|t| t.with_timezone(&chrono::Utc));
+            if let Some(t) = newest {
+                self.wait_since(t).await;
+            }
+        }
         let mut creates = Vec::new();
         for row in rows {
             match row.entry.action.as_str() {
                 "create" => creates.push(row),
+                // Already linked (adopted by a run that died before closing this row).
+                kind @ ("comment" | "worklog")
+                    if self
+                        .children
+                        .contains_key(&(kind.to_owned(), row.entry.external_id.clone()))
+                        && !self.opts.dry_run =>
+                {
+                    self.ledger
+                        .borrow_mut()
+                        .outcome(row.seq, "superseded", None, None, None)?
+                }
                 "comment" | "worklog" => self
                     .pending
                     .entry(row.entry.external_id.clone())
@@ -143,6 +165,15 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Waits until `reconcile_after` has passed since `t`: a write whose answer was lost (or whose
+    /// sender died) may still be running at Jira, and a search before it lands would miss it.
+    async fn wait_since(&self, t: chrono::DateTime<chrono::Utc>) {
+        let elapsed = (chrono::Utc::now() - t).to_std().unwrap_or_default();
+        if let Some(left) = self.opts.reconcile_after.checked_sub(elapsed) {
+            tokio::time::sleep(left).await;
+        }
     }
 
     fn entry(&self, external_id: &str, action: &str) -> WriteEntry {
@@ -299,8 +330,12 @@ impl<'a> Runner<'a> {
             if todo.is_empty() {
                 break;
             }
-            let mut unsure: Vec<usize> = Vec::new();
+            // Creates whose answer was lost, with their ledger row.
+            let mut unsure: Vec<(usize, i64)> = Vec::new();
             let since = chrono::Utc::now();
+            // Every row is in the ledger before the first request leaves; then the bulk
+            // requests go `concurrency` at a time, within the client's pacing.
+            let mut prepared = Vec::new();
             for chunk in todo.chunks(50) {
                 let mut seqs = Vec::new();
                 for i in chunk {
@@ -317,9 +352,22 @@ impl<'a> Runner<'a> {
                     .iter()
                     .filter_map(|i| plans[*i].create.clone())
                     .collect();
-                let t0 = Instant::now();
-                self.writes.set(self.writes.get() + 1);
-                match self.client.create_issues(&bodies).await {
+                prepared.push((chunk.to_vec(), seqs, bodies));
+            }
+            let sent: Vec<_> = futures_util::stream::iter(prepared.into_iter().map(
+                |(chunk, seqs, bodies)| async move {
+                    let t0 = Instant::now();
+                    let r = self.client.create_issues(&bodies).await;
+                    (chunk, seqs, t0, r)
+                },
+            ))
+            .buffer_unordered(self.opts.concurrency.max(1))
+            .collect()
+            .await;
+            self.writes.set(self.writes.get() + sent.len() as u64);
+            for (chunk, seqs, t0, result) in sent {
+                let chunk = &chunk[..];
+                match result {
                     Ok(out) => {
                         let failed: HashMap<usize, String> = out
                             .errors
@@ -350,7 +398,7 @@ impl<'a> Runner<'a> {
                                 continue;
                             }
                             let Some(c) = created.next() else {
-                                unsure.push(*i);
+                                unsure.push((*i, seq));
                                 continue;
                             };
                             self.ledger
@@ -367,7 +415,7 @@ impl<'a> Runner<'a> {
                     }
                     Err(e) if is_ambiguous(&e) => {
                         self.settle(&seqs, Err(&e), t0)?;
-                        unsure.extend(chunk.iter().copied());
+                        unsure.extend(chunk.iter().copied().zip(seqs.iter().copied()));
                     }
                     Err(e) => {
                         // Every element refused: each is created on its own (`POST issue`), so
@@ -399,7 +447,7 @@ impl<'a> Runner<'a> {
                                 }
                                 Err(e) if is_ambiguous(&e) => {
                                     self.settle(&[seq], Err(&e), t0)?;
-                                    unsure.push(*i);
+                                    unsure.push((*i, seq));
                                 }
                                 Err(e) => {
                                     self.settle(&[seq], Err(&e), t0)?;
@@ -418,28 +466,35 @@ impl<'a> Runner<'a> {
                 attempt,
                 "creates with an unknown outcome: searching for them before trying again"
             );
+            self.wait_since(since).await;
             let found = self.find_created(Some(since)).await?;
             todo.clear();
-            for i in unsure {
+            for (i, seq) in unsure {
                 let eid = &records[i].1.external_id;
                 match found.get(eid) {
                     Some((id, key)) => {
-                        let mut e = self.entry(eid, "adopt");
-                        e.jira_id = Some(id.clone());
-                        let seq = self.intend(&e)?;
+                        // The lost answer's write was applied: its row says so.
                         self.ledger
                             .borrow_mut()
-                            .outcome(seq, "ok", Some(id), None, None)?;
+                            .outcome(seq, "adopted", Some(id), None, None)?;
                         self.adopt_issue(eid, id, key, &plans[i].base)?;
                         self.adopted.set(self.adopted.get() + 1);
                         plans[i].issue = Some((id.clone(), key.clone()));
                     }
                     None if attempt + 1 == MAX_TRIES => {
+                        self.ledger
+                            .borrow_mut()
+                            .outcome(seq, "not_applied", None, None, None)?;
                         failures.entry(i).or_default().push(
                             "Jira's answer to the create was lost several times, and the issue was not found: try again later".into(),
                         );
                     }
-                    None => todo.push(i),
+                    None => {
+                        self.ledger
+                            .borrow_mut()
+                            .outcome(seq, "not_applied", None, None, None)?;
+                        todo.push(i);
+                    }
                 }
             }
         }
@@ -482,19 +537,36 @@ impl<'a> Runner<'a> {
         summary: String,
     ) -> Result<Result<(), String>, ApplyError> {
         let mut unsure = self.pending.contains_key(key);
+        // This run's attempt whose answer was lost.
+        let mut lost: Option<i64> = None;
+        let mut lost_at: Option<chrono::DateTime<chrono::Utc>> = None;
         for _ in 0..MAX_TRIES {
             if unsure {
-                if let Some(id) = self.find_child(issue, kind, key).await? {
-                    let mut e = self.entry(key, "adopt");
-                    e.jira_id = Some(id.clone());
-                    let seq = self.intend(&e)?;
+                if let Some(at) = lost_at {
+                    self.wait_since(at).await;
+                }
+                let found = self.find_child(issue, kind, key).await?;
+                if let Some(id) = found {
+                    let seq = match lost {
+                        Some(seq) => seq,
+                        None => {
+                            let mut e = self.entry(key, "adopt");
+                            e.jira_id = Some(id.clone());
+                            self.intend(&e)?
+                        }
+                    };
                     self.ledger
                         .borrow_mut()
-                        .outcome(seq, "ok", Some(&id), None, None)?;
+                        .outcome(seq, "adopted", Some(&id), None, None)?;
                     self.adopted.set(self.adopted.get() + 1);
                     self.link_child(kind, key, &id, Value::Null)?;
                     self.close_pending(key)?;
                     return Ok(Ok(()));
+                }
+                if let Some(seq) = lost.take() {
+                    self.ledger
+                        .borrow_mut()
+                        .outcome(seq, "not_applied", None, None, None)?;
                 }
             }
             let mut e = self.entry(key, kind);
@@ -526,6 +598,8 @@ impl<'a> Runner<'a> {
                 Err(e) if is_ambiguous(&e) => {
                     self.settle(&[seq], Err(&e), t0)?;
                     unsure = true;
+                    lost = Some(seq);
+                    lost_at = Some(chrono::Utc::now());
                 }
                 Err(e) => {
                     self.settle(&[seq], Err(&e), t0)?;

@@ -3,15 +3,15 @@
 -- the other tables, and the view casts them to timestamptz.
 CREATE TABLE t_write_log (
     seq BIGSERIAL PRIMARY KEY,
-    run_id TEXT NOT NULL, site_id TEXT NOT NULL, credential TEXT NOT NULL, actor TEXT NOT NULL,
-    external_id TEXT NOT NULL, action TEXT NOT NULL, jira_id TEXT, field TEXT,
-    before TEXT, after TEXT, outcome TEXT NOT NULL, error TEXT, at TEXT COLLATE "C" NOT NULL, ms BIGINT
+    run_id TEXT COLLATE "C" NOT NULL, site_id TEXT COLLATE "C" NOT NULL, credential TEXT COLLATE "C" NOT NULL, actor TEXT COLLATE "C" NOT NULL,
+    external_id TEXT COLLATE "C" NOT NULL, action TEXT COLLATE "C" NOT NULL, jira_id TEXT COLLATE "C", field TEXT COLLATE "C",
+    before TEXT COLLATE "C", after TEXT COLLATE "C", outcome TEXT COLLATE "C" NOT NULL, error TEXT COLLATE "C", at TEXT COLLATE "C" NOT NULL, ms BIGINT
 );
 CREATE INDEX t_write_log_site_at ON t_write_log (site_id, at);
 
 CREATE TABLE t_apply_links (
-    site_id TEXT NOT NULL, kind TEXT NOT NULL, external_id TEXT NOT NULL,
-    jira_id TEXT NOT NULL, issue_key TEXT, base_json TEXT, updated TEXT COLLATE "C" NOT NULL,
+    site_id TEXT COLLATE "C" NOT NULL, kind TEXT COLLATE "C" NOT NULL, external_id TEXT COLLATE "C" NOT NULL,
+    jira_id TEXT COLLATE "C" NOT NULL, issue_key TEXT COLLATE "C", base_json TEXT COLLATE "C", updated TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (site_id, kind, external_id)
 );
 

@@ -46,6 +46,10 @@ pub struct Args {
     /// Records worked on at once after the creates.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Seconds to wait after a write whose answer was lost, or whose run was killed, before
+    /// searching Jira for it (the request may still be running there).
+    #[arg(long, default_value_t = 10.0)]
+    reconcile_after: f64,
     /// At most this many requests per second (leave room for other integrations on the site).
     #[arg(long)]
     max_rps: Option<f64>,
@@ -120,6 +124,12 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
             )
         }
     };
+    if !(args.reconcile_after >= 0.0 && args.reconcile_after <= 3600.0) {
+        anyhow::bail!(UsageError(format!(
+            "--reconcile-after {}: give a number of seconds from 0 to 3600",
+            args.reconcile_after
+        )));
+    }
     if args.concurrency == 0 {
         anyhow::bail!(UsageError("--concurrency must be at least 1".into()));
     }
@@ -185,6 +195,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
             ConflictArg::FileWins => OnConflict::FileWins,
         },
         concurrency: args.concurrency,
+        reconcile_after: std::time::Duration::from_secs_f64(args.reconcile_after),
         progress: Some(&progress),
     };
     let report = match jiralink_apply::apply(&client, store.ledger(), parsed, &opts).await {

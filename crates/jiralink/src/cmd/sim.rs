@@ -32,7 +32,8 @@ pub struct Args {
     /// Requests per second per identity (token bucket; 429 with Retry-After beyond it).
     #[arg(long)]
     rate_limit: Option<f64>,
-    /// Probability of a fault per request: 500, 502, 503, connection reset or truncated body.
+    /// Probability of a fault per request: 500, 502, 503, connection reset, truncated body, or
+    /// applied then lost (the request runs, then a 504 or a reset).
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
     /// Changes per second made while serving (creates, updates, moves, deletes, comments, worklogs).
