@@ -45,6 +45,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/audit", get(audit))
         .route("/users", get(users))
         .route("/tokens", get(tokens))
+        .route("/oauth2/callback", get(oauth2_callback))
 }
 
 pub fn esc(s: &str) -> String {
@@ -281,11 +282,13 @@ async fn credentials(
 <label data-kinds="basic">Username <input name="username"></label>
 <label data-kinds="oauth2">Client id <input name="client_id"></label>
 <label data-kinds="oauth2">Client secret <input name="client_secret" type="password" autocomplete="off"></label>
+<label data-kinds="oauth2">Authorization URL <input name="authorize_url" placeholder="https://auth.atlassian.com/authorize"></label>
+<label data-kinds="oauth2">Token URL <input name="token_url" placeholder="https://auth.atlassian.com/oauth/token"></label>
 <label data-kinds="cloud-token scoped-token service-account pat basic">Token or password <input name="secret" type="password" autocomplete="off"></label>
-<label data-kinds="oauth2">Refresh token <input name="secret" type="password" autocomplete="off" disabled></label>
 <label>Expires (YYYY-MM-DD) <input name="expires_at" placeholder="optional"></label>
 <div data-kinds="scoped-token oauth2" class="scopes"><p>Give the token these scopes, per feature you use:</p>{scopes}</div>
-<button>Test and add</button><div class="result" data-result></div></form>"#
+<button data-kinds="cloud-token scoped-token service-account pat basic">Test and add</button>
+<button data-kinds="oauth2" data-consent>Connect: open the consent page</button><div class="result" data-result></div></form>"#
         ));
     }
     Ok(layout("Credentials", Some(&caller), &nonce, &body))
@@ -570,4 +573,49 @@ async fn tokens(
 <div class="result" data-result></div></form>"#,
     );
     Ok(layout("API tokens", Some(&caller), &nonce, &body))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Where the authorization server sends the browser back after the consent.
+async fn oauth2_callback(
+    State(app): State<Arc<App>>,
+    Extension(Nonce(nonce)): Extension<Nonce>,
+    PageUser(caller): PageUser,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let outcome = match (&q.error, &q.code, &q.state) {
+        (Some(e), _, state) => {
+            if let Some(s) = state {
+                app.consents.lock().remove(s);
+            }
+            Err(format!(
+                "The consent was not given ({e}{}).",
+                q.error_description
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ))
+        }
+        (None, Some(code), Some(state)) => api::oauth2_finish(&app, &caller, state, code).await,
+        _ => Err(
+            "The callback lacks its code and state: start again from the credentials page.".into(),
+        ),
+    };
+    match outcome {
+        Ok(_) => Redirect::to("/credentials").into_response(),
+        Err(m) => layout(
+            "OAuth 2.0 consent",
+            Some(&caller),
+            &nonce,
+            &format!(r#"<p class="result bad" id="oauth-error">{}</p><p><a href="/credentials">Back to the credentials</a></p>"#, esc(&m)),
+        )
+        .into_response(),
+    }
 }
