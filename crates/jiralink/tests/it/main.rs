@@ -7,4 +7,5 @@ mod hardening;
 mod insights;
 mod insights_postgres;
 mod postgres;
+mod serve;
 mod sync;
