@@ -217,24 +217,32 @@ pub fn visible_credentials(app: &App, caller: &Caller) -> ApiResult<Vec<Value>> 
         .collect())
 }
 
-async fn list_credentials(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Response> {
-    let views = all_views(&app)?;
+/// `build` of the credentials `caller` sees, kept with the views until they change (`what` names
+/// the rendering: the API's JSON, the page's tiles).
+pub fn cached_for_viewer(
+    app: &App,
+    caller: &Caller,
+    what: &str,
+    build: impl FnOnce(Vec<Value>) -> bytes::Bytes,
+) -> ApiResult<bytes::Bytes> {
+    let views = all_views(app)?;
     let key = if caller.role == Role::Admin {
-        "*"
+        format!("{what}:*")
     } else {
-        caller.name.as_str()
+        format!("{what}:{}", caller.name)
     };
-    let cached = views.bodies.lock().get(key).cloned();
-    let body = match cached {
-        Some(b) => b,
-        None => {
-            let b = bytes::Bytes::from(
-                json!({"credentials": visible_credentials(&app, &caller)?}).to_string(),
-            );
-            views.bodies.lock().insert(key.to_owned(), b.clone());
-            b
-        }
-    };
+    if let Some(b) = views.bodies.lock().get(&key) {
+        return Ok(b.clone());
+    }
+    let b = build(visible_credentials(app, caller)?);
+    views.bodies.lock().insert(key, b.clone());
+    Ok(b)
+}
+
+async fn list_credentials(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Response> {
+    let body = cached_for_viewer(&app, &caller, "json", |creds| {
+        json!({ "credentials": creds }).to_string().into()
+    })?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
