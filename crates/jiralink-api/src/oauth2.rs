@@ -49,9 +49,39 @@ pub async fn refresh(
         "client_secret": client_secret.expose_secret(),
         "refresh_token": refresh_token.expose_secret(),
     });
+    grant(http, token_url, &body, Some(refresh_token)).await
+}
+
+/// The authorization-code grant of the 3LO consent flow: the code the user's consent sent to
+/// `redirect_uri`, exchanged (once) for an access token and, with the `offline_access` scope, a
+/// refresh token.
+pub async fn authorization_code(
+    http: &crate::secure::Http,
+    token_url: &str,
+    client_id: &str,
+    client_secret: &SecretString,
+    code: &SecretString,
+    redirect_uri: &str,
+) -> Result<Tokens, Error> {
+    let body = serde_json::json!({
+        "grant_type": "authorization_code",
+        "client_id": client_id,
+        "client_secret": client_secret.expose_secret(),
+        "code": code.expose_secret(),
+        "redirect_uri": redirect_uri,
+    });
+    grant(http, token_url, &body, None).await
+}
+
+/// One token request and its refusals as diagnoses.
+async fn grant(
+    http: &crate::secure::Http,
+    token_url: &str,
+    body: &serde_json::Value,
+    refresh_token: Option<&SecretString>,
+) -> Result<Tokens, Error> {
     let (status, headers, text) =
-        crate::client::exchange(http.request(reqwest::Method::POST, token_url)?.json(&body))
-            .await?;
+        crate::client::exchange(http.request(reqwest::Method::POST, token_url)?.json(body)).await?;
     if !status.is_success() {
         let lower = text.to_ascii_lowercase();
         let d = if lower.contains("invalid_grant") {
@@ -79,10 +109,16 @@ pub async fn refresh(
     Ok(Tokens {
         access: SecretString::from(answer.access_token),
         // Without rotation the old refresh token stays valid.
-        refresh: answer
-            .refresh_token
-            .map(SecretString::from)
-            .unwrap_or_else(|| refresh_token.clone()),
+        refresh: match (answer.refresh_token, refresh_token) {
+            (Some(r), _) => SecretString::from(r),
+            (None, Some(old)) => old.clone(),
+            (None, None) => {
+                return Err(Diagnosis::new(Code::MissingScope)
+                    .with_cause("The token endpoint gave no refresh token: the grant lacks the offline_access scope.")
+                    .with_fix("Ask for the offline_access scope (and enable it for the app) so that jiralink can keep working without you.")
+                    .into())
+            }
+        },
     })
 }
 

@@ -472,6 +472,12 @@ impl Sim {
     pub fn identities(&self) -> &[Identity] {
         &self.identities
     }
+    /// Registers a callback URL of an OAuth 2.0 app (the `oauth2` identity's client id), as the
+    /// developer console does; `false` for an unknown app.
+    pub fn add_oauth2_callback(&self, client_id: &str, url: &str) -> bool {
+        self.shared.oauth2.lock().add_callback(client_id, url)
+    }
+
     pub fn identity(&self, name: &str) -> Option<&Identity> {
         self.identities.iter().find(|i| i.name == name)
     }

@@ -167,7 +167,11 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
             ),
             _ => return gateway_unknown_site(),
         }
-    } else if cloud && (path == "/oauth/token" || path == "/oauth/token/accessible-resources") {
+    } else if cloud
+        && (path == "/oauth/token"
+            || path == "/oauth/token/accessible-resources"
+            || path == "/authorize")
+    {
         return next.run(req).await;
     } else if cloud && path == "/_edge/tenant_info" {
         return axum::Json(json!({ "cloudId": cloud_id })).into_response();

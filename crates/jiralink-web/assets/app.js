@@ -77,6 +77,14 @@
     ev.preventDefault();
     var out = form.querySelector("[data-result]");
     if (out) text(out, "busy", "working…");
+    var sel = form.querySelector("select[data-kind]");
+    if (sel && sel.value === "oauth2") {
+      // OAuth 2.0: the app gives the authorization URL; the browser goes to the consent page.
+      call("POST /api/oauth2/start", formBody(form)).then(function (res) {
+        if (res.ok) { location.href = res.json.authorize_url; } else { show(out, res); }
+      });
+      return;
+    }
     call(form.dataset.api, formBody(form)).then(function (res) {
       if (form.hasAttribute("data-sync-form") && res.ok) { watch(res.json.id); show(out, res); return; }
       if (!then(form.dataset.then, res)) show(out, res, form.dataset.show);
@@ -108,6 +116,7 @@
       var on = el.dataset.kinds.split(" ").indexOf(sel.value) >= 0;
       el.hidden = !on;
       el.querySelectorAll("input").forEach(function (i) { i.disabled = !on; });
+      if (el.tagName === "BUTTON") el.disabled = !on;
     });
   }
   document.addEventListener("change", function (ev) {

@@ -40,6 +40,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/credentials/{name}/test", post(test_credential))
         .route("/api/credentials/{name}/rotate", post(rotate_credential))
         .route("/api/scopes", get(scopes))
+        .route("/api/oauth2/start", post(oauth2_start))
         .route("/api/syncs", get(list_syncs).post(start_sync))
         .route("/api/syncs/{id}", get(get_sync))
         .route("/api/syncs/{id}/events", get(sync_events))
@@ -216,24 +217,32 @@ pub fn visible_credentials(app: &App, caller: &Caller) -> ApiResult<Vec<Value>> 
         .collect())
 }
 
-async fn list_credentials(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Response> {
-    let views = all_views(&app)?;
+/// `build` of the credentials `caller` sees, kept with the views until they change (`what` names
+/// the rendering: the API's JSON, the page's tiles).
+pub fn cached_for_viewer(
+    app: &App,
+    caller: &Caller,
+    what: &str,
+    build: impl FnOnce(Vec<Value>) -> bytes::Bytes,
+) -> ApiResult<bytes::Bytes> {
+    let views = all_views(app)?;
     let key = if caller.role == Role::Admin {
-        "*"
+        format!("{what}:*")
     } else {
-        caller.name.as_str()
+        format!("{what}:{}", caller.name)
     };
-    let cached = views.bodies.lock().get(key).cloned();
-    let body = match cached {
-        Some(b) => b,
-        None => {
-            let b = bytes::Bytes::from(
-                json!({"credentials": visible_credentials(&app, &caller)?}).to_string(),
-            );
-            views.bodies.lock().insert(key.to_owned(), b.clone());
-            b
-        }
-    };
+    if let Some(b) = views.bodies.lock().get(&key) {
+        return Ok(b.clone());
+    }
+    let b = build(visible_credentials(app, caller)?);
+    views.bodies.lock().insert(key, b.clone());
+    Ok(b)
+}
+
+async fn list_credentials(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Response> {
+    let body = cached_for_viewer(&app, &caller, "json", |creds| {
+        json!({ "credentials": creds }).to_string().into()
+    })?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -291,16 +300,18 @@ fn need(v: Option<String>, what: &str) -> ApiResult<String> {
         .ok_or_else(|| ApiError::bad(format!("{what} is missing")))
 }
 
-/// Tests a credential as `jiralink credential test` does.
+/// Tests a credential as `jiralink credential test` does; `saved`: it is in the vault as it is
+/// (a rotated OAuth refresh token is then saved there at once).
 async fn run_test(
     app: &App,
     cred: &Credential,
     secrets: &mut Secrets,
+    saved: bool,
 ) -> ApiResult<ConnectionReport> {
     let kind: AuthKind = cred.auth.parse().map_err(ApiError::bad)?;
     let built = app
         .connector
-        .client(&app.vault, cred, secrets)
+        .client(saved.then_some(&app.vault), cred, secrets)
         .await
         .map_err(ApiError::bad)?;
     Ok(match built {
@@ -424,7 +435,7 @@ async fn add_credential(
         expires_at: body.expires_at.as_deref().map(parse_date).transpose()?,
         connection: Connection::default(),
     };
-    let report = run_test(&app, &cred, &mut secrets).await?;
+    let report = run_test(&app, &cred, &mut secrets, false).await?;
     let store = app.accounts.lock();
     if !report.ok {
         store.web_audit(
@@ -514,7 +525,7 @@ async fn test_credential(
 ) -> ApiResult {
     caller.require(&[Role::Admin, Role::Member])?;
     let (cred, mut secrets) = owned(&app, &caller, &name)?;
-    let report = run_test(&app, &cred, &mut secrets).await?;
+    let report = run_test(&app, &cred, &mut secrets, true).await?;
     let code = code_of(&report);
     let store = app.accounts.lock();
     app.invalidate_views();
@@ -551,7 +562,7 @@ async fn rotate_credential(
     secrets
         .0
         .insert("secret".into(), SecretString::from(body.secret));
-    let report = run_test(&app, &cred, &mut secrets).await?;
+    let report = run_test(&app, &cred, &mut secrets, false).await?;
     if !report.ok {
         app.accounts.lock().web_audit(
             &caller.name,
@@ -578,6 +589,227 @@ async fn rotate_credential(
     store.web_audit(&caller.name, "credential-rotate", &name, "ok")?;
     let tests = store.web_tests()?;
     Ok(Json(credential_view(&cred, &secrets, tests.get(&name))))
+}
+
+/// A 3LO consent under way: what the callback needs to make the credential.
+pub struct PendingConsent {
+    pub user: String,
+    pub name: String,
+    pub description: String,
+    pub url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub token_url: String,
+    pub redirect_uri: String,
+    pub started: std::time::Instant,
+}
+
+#[derive(Deserialize)]
+struct OAuth2Start {
+    name: String,
+    #[serde(default)]
+    description: String,
+    url: String,
+    client_id: String,
+    client_secret: String,
+    /// Default `https://auth.atlassian.com/authorize`.
+    authorize_url: Option<String>,
+    /// Default Atlassian's token endpoint.
+    token_url: Option<String>,
+    /// Default: the classic read scopes of jiralink's read features, and `offline_access`.
+    scope: Option<String>,
+}
+
+/// The classic scopes of jiralink's read features and `offline_access` (for a refresh token).
+fn default_scopes() -> String {
+    let mut v: Vec<&str> = jiralink_api::scopes::FEATURES
+        .iter()
+        .filter(|f| f.read)
+        .flat_map(|f| f.classic.iter().copied())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v.push("offline_access");
+    v.join(" ")
+}
+
+/// Starts the OAuth 2.0 (3LO) consent: the answer is the authorization URL to send the browser
+/// to; the app's callback (`/oauth2/callback`) makes the credential.
+async fn oauth2_start(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<OAuth2Start>,
+) -> ApiResult {
+    caller.require(&[Role::Admin, Role::Member])?;
+    if !jiralink_vault::valid_name(&body.name) {
+        return Err(ApiError::bad(format!(
+            "'{}' is not a valid credential name: use letters, digits, '-', '_' and '.', up to 64",
+            body.name
+        )));
+    }
+    if app
+        .vault
+        .list()
+        .map_err(ApiError::internal)?
+        .iter()
+        .any(|c| c.name == body.name)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "exists",
+            format!(
+                "a credential named '{}' exists already; pick another name",
+                body.name
+            ),
+        ));
+    }
+    let site = site::normalize(&body.url, false).map_err(|e| ApiError::bad(e.to_string()))?;
+    if body.client_id.trim().is_empty() || body.client_secret.trim().is_empty() {
+        return Err(ApiError::bad("client_id and client_secret are needed (the app's, from the Atlassian developer console)"));
+    }
+    let authorize = body
+        .authorize_url
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "https://auth.atlassian.com/authorize".into());
+    let mut url = url::Url::parse(&authorize)
+        .map_err(|e| ApiError::bad(format!("authorize_url '{authorize}': {e}")))?;
+    let state = auth::new_secret();
+    let redirect_uri = format!("{}/oauth2/callback", app.public_url);
+    url.query_pairs_mut()
+        .append_pair("audience", "api.atlassian.com")
+        .append_pair("client_id", &body.client_id)
+        .append_pair(
+            "scope",
+            &body
+                .scope
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(default_scopes),
+        )
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("state", &state)
+        .append_pair("response_type", "code")
+        .append_pair("prompt", "consent");
+    let mut pending = app.consents.lock();
+    pending.retain(|_, p| p.started.elapsed() < std::time::Duration::from_secs(900));
+    pending.insert(
+        state,
+        PendingConsent {
+            user: caller.name.clone(),
+            name: body.name,
+            description: body.description,
+            url: site::base_str(&site),
+            client_id: body.client_id,
+            client_secret: SecretString::from(body.client_secret),
+            token_url: body
+                .token_url
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| jiralink_api::oauth2::ATLASSIAN_TOKEN_URL.to_owned()),
+            redirect_uri,
+            started: std::time::Instant::now(),
+        },
+    );
+    Ok(Json(json!({"authorize_url": url.to_string()})))
+}
+
+/// The end of the consent: the code exchanged for a refresh token, the credential tested and
+/// kept (owned by the user who started the consent). `Err` holds the message to show.
+pub async fn oauth2_finish(
+    app: &App,
+    caller: &Caller,
+    state: &str,
+    code: &str,
+) -> Result<String, String> {
+    let p = app
+        .consents
+        .lock()
+        .remove(state)
+        .filter(|p| {
+            p.user == caller.name && p.started.elapsed() < std::time::Duration::from_secs(900)
+        })
+        .ok_or(
+            "This consent is unknown, expired or not yours: start again from the credentials page.",
+        )?;
+    let site = site::normalize(&p.url, false).map_err(|e| e.to_string())?;
+    let http = jiralink_api::ClientBuilder::new(
+        site,
+        AuthKind::Oauth2,
+        jiralink_api::Auth::OAuth2 {
+            client_id: p.client_id.clone(),
+            client_secret: p.client_secret.clone(),
+            refresh_token: SecretString::from(String::new()),
+            token_url: p.token_url.clone(),
+        },
+    )
+    .http()
+    .map_err(|e| e.diagnosis().to_string())?;
+    let tokens = jiralink_api::oauth2::authorization_code(
+        &http,
+        &p.token_url,
+        &p.client_id,
+        &p.client_secret,
+        &SecretString::from(code.to_owned()),
+        &p.redirect_uri,
+    )
+    .await
+    .map_err(|e| {
+        let d = e.diagnosis();
+        format!("{}: {} Fix: {}", d.code, d.cause, d.fix)
+    })?;
+    let mut params = BTreeMap::new();
+    params.insert("client_id".to_owned(), p.client_id.clone());
+    params.insert("token_url".to_owned(), p.token_url.clone());
+    let mut secrets = Secrets::default();
+    secrets
+        .0
+        .insert("client_secret".into(), p.client_secret.clone());
+    secrets.0.insert("secret".into(), tokens.refresh);
+    let now = Utc::now();
+    let cred = Credential {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        url: p.url.clone(),
+        auth: AuthKind::Oauth2.to_string(),
+        identity: None,
+        params,
+        owner: caller.name.clone(),
+        created: now,
+        rotated: now,
+        expires_at: None,
+        connection: Connection::default(),
+    };
+    let report = run_test(app, &cred, &mut secrets, false)
+        .await
+        .map_err(|e| e.message)?;
+    let code = code_of(&report);
+    let store = app.accounts.lock();
+    if !report.ok {
+        let _ = store.web_audit(
+            &caller.name,
+            "credential-add",
+            &cred.name,
+            code.as_deref().unwrap_or("failed"),
+        );
+        return Err(failed_test(&report).message);
+    }
+    {
+        let _w = app.vault_writes.lock();
+        app.vault
+            .add(cred.clone(), &secrets)
+            .map_err(|e| e.to_string())?;
+    }
+    app.invalidate_views();
+    store
+        .web_put_test(&cred.name, true, None)
+        .map_err(|e| e.to_string())?;
+    store
+        .web_audit(
+            &caller.name,
+            "credential-add",
+            &cred.name,
+            "ok (oauth2 consent)",
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(cred.name)
 }
 
 /// The scopes each jiralink feature needs (for scoped tokens and OAuth 2.0 apps).

@@ -115,7 +115,7 @@ async fn run(
         .map_err(|e| failed("vault", e.to_string(), "check the credential in the vault"))?;
     let client = match app
         .connector
-        .client(&app.vault, &cred, &mut secrets)
+        .client(Some(&app.vault), &cred, &mut secrets)
         .await
         .map_err(|e| failed("credential", e, "edit or rotate the credential"))?
     {

@@ -27,11 +27,12 @@ pub type ClientResult = Result<jiralink_api::Client, jiralink_api::Error>;
 
 /// Builds the Jira client of a stored credential, as the CLI does (the binary's `connect`, which
 /// reads the environment: gateway URL, response size limit). OAuth 2.0 may rotate the refresh
-/// token on the way; the connector then saves it in `vault`.
+/// token on the way: the connector puts the new one in `secrets` and, for a saved credential
+/// (`vault` given), in the vault.
 pub trait Connector: Send + Sync + 'static {
     fn client<'a>(
         &'a self,
-        vault: &'a Vault,
+        vault: Option<&'a Vault>,
         cred: &'a Credential,
         secrets: &'a mut Secrets,
     ) -> Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>>;
@@ -69,6 +70,8 @@ pub struct App {
     pub(crate) insights_cache:
         Mutex<std::collections::HashMap<String, (StoreStamp, Arc<InsightsView>)>>,
     pub(crate) insights_running: tokio::sync::Mutex<()>,
+    /// OAuth 2.0 consents under way, by their `state` value.
+    pub(crate) consents: Mutex<std::collections::HashMap<String, api::PendingConsent>>,
 }
 
 /// A computed dashboard: its JSON, its HTML report, and the figures the page heads it with.
@@ -171,6 +174,7 @@ impl App {
             tests_generation: Default::default(),
             insights_cache: Mutex::new(Default::default()),
             insights_running: tokio::sync::Mutex::new(()),
+            consents: Mutex::new(Default::default()),
         }))
     }
 

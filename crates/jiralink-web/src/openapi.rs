@@ -74,6 +74,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "The classic and granular scopes each jiralink feature needs.",
     ),
     (
+        "post",
+        "/api/oauth2/start",
+        "admin, member",
+        "Start an OAuth 2.0 (3LO) consent: the authorization URL to open; the app's /oauth2/callback then adds the credential.",
+    ),
+    (
         "get",
         "/api/syncs",
         "admin, member",

@@ -45,6 +45,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/audit", get(audit))
         .route("/users", get(users))
         .route("/tokens", get(tokens))
+        .route("/oauth2/callback", get(oauth2_callback))
 }
 
 pub fn esc(s: &str) -> String {
@@ -198,12 +199,60 @@ async fn credentials(
     Extension(Nonce(nonce)): Extension<Nonce>,
     PageUser(caller): PageUser,
 ) -> Result<Html<String>, ApiError> {
-    let creds = api::visible_credentials(&app, &caller)?;
+    let tiles = api::cached_for_viewer(&app, &caller, "tiles", |creds| tiles(&creds).into())?;
+    let mut body = String::from_utf8_lossy(&tiles).into_owned();
+    if caller.role != Role::Viewer {
+        let options: String = AUTH_KINDS
+            .iter()
+            .map(|(k, label)| format!(r#"<option value="{k}">{}</option>"#, esc(label)))
+            .collect();
+        let mut scopes = String::from(
+            "<table><tr><th>Feature</th><th>Classic scopes</th><th>Granular scopes</th></tr>",
+        );
+        for f in api::scope_table().as_array().into_iter().flatten() {
+            let join = |v: &Value| {
+                v.as_array()
+                    .map(|a| a.iter().map(s).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default()
+            };
+            scopes.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                s(&f["feature"]),
+                join(&f["classic"]),
+                join(&f["granular"])
+            ));
+        }
+        scopes.push_str("</table>");
+        body.push_str(&format!(
+            r#"<h2>Add a credential</h2>
+<form data-api="POST /api/credentials" data-then="reload" data-show="error" class="box" id="add">
+<label>Name <input name="name" required placeholder="prod"></label>
+<label>Description <input name="description"></label>
+<label>Auth kind <select name="auth" data-kind>{options}</select></label>
+<label>Site URL <input name="url" required placeholder="https://acme.atlassian.net"></label>
+<label data-kinds="cloud-token scoped-token">Email <input name="email" type="email"></label>
+<label data-kinds="basic">Username <input name="username"></label>
+<label data-kinds="oauth2">Client id <input name="client_id"></label>
+<label data-kinds="oauth2">Client secret <input name="client_secret" type="password" autocomplete="off"></label>
+<label data-kinds="oauth2">Authorization URL <input name="authorize_url" placeholder="https://auth.atlassian.com/authorize"></label>
+<label data-kinds="oauth2">Token URL <input name="token_url" placeholder="https://auth.atlassian.com/oauth/token"></label>
+<label data-kinds="cloud-token scoped-token service-account pat basic">Token or password <input name="secret" type="password" autocomplete="off"></label>
+<label>Expires (YYYY-MM-DD) <input name="expires_at" placeholder="optional"></label>
+<div data-kinds="scoped-token oauth2" class="scopes"><p>Give the token these scopes, per feature you use:</p>{scopes}</div>
+<button data-kinds="cloud-token scoped-token service-account pat basic">Test and add</button>
+<button data-kinds="oauth2" data-consent>Connect: open the consent page</button><div class="result" data-result></div></form>"#
+        ));
+    }
+    Ok(layout("Credentials", Some(&caller), &nonce, &body))
+}
+
+/// The credential tiles (no per-request value in them: served from the views' cache).
+fn tiles(creds: &[Value]) -> String {
     let mut body = String::from(r#"<section class="tiles" id="tiles">"#);
     if creds.is_empty() {
         body.push_str(r#"<p class="muted">No credentials yet.</p>"#);
     }
-    for c in &creds {
+    for c in creds {
         let name = s(&c["name"]);
         let expiry = match c["expires_in_days"].as_i64() {
             Some(d) if d < 0 => r#"<span class="badge bad">expired</span>"#.to_owned(),
@@ -248,47 +297,7 @@ async fn credentials(
         ));
     }
     body.push_str("</section>");
-    if caller.role != Role::Viewer {
-        let options: String = AUTH_KINDS
-            .iter()
-            .map(|(k, label)| format!(r#"<option value="{k}">{}</option>"#, esc(label)))
-            .collect();
-        let mut scopes = String::from(
-            "<table><tr><th>Feature</th><th>Classic scopes</th><th>Granular scopes</th></tr>",
-        );
-        for f in api::scope_table().as_array().into_iter().flatten() {
-            let join = |v: &Value| {
-                v.as_array()
-                    .map(|a| a.iter().map(s).collect::<Vec<_>>().join(" "))
-                    .unwrap_or_default()
-            };
-            scopes.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                s(&f["feature"]),
-                join(&f["classic"]),
-                join(&f["granular"])
-            ));
-        }
-        scopes.push_str("</table>");
-        body.push_str(&format!(
-            r#"<h2>Add a credential</h2>
-<form data-api="POST /api/credentials" data-then="reload" data-show="error" class="box" id="add">
-<label>Name <input name="name" required placeholder="prod"></label>
-<label>Description <input name="description"></label>
-<label>Auth kind <select name="auth" data-kind>{options}</select></label>
-<label>Site URL <input name="url" required placeholder="https://acme.atlassian.net"></label>
-<label data-kinds="cloud-token scoped-token">Email <input name="email" type="email"></label>
-<label data-kinds="basic">Username <input name="username"></label>
-<label data-kinds="oauth2">Client id <input name="client_id"></label>
-<label data-kinds="oauth2">Client secret <input name="client_secret" type="password" autocomplete="off"></label>
-<label data-kinds="cloud-token scoped-token service-account pat basic">Token or password <input name="secret" type="password" autocomplete="off"></label>
-<label data-kinds="oauth2">Refresh token <input name="secret" type="password" autocomplete="off" disabled></label>
-<label>Expires (YYYY-MM-DD) <input name="expires_at" placeholder="optional"></label>
-<div data-kinds="scoped-token oauth2" class="scopes"><p>Give the token these scopes, per feature you use:</p>{scopes}</div>
-<button>Test and add</button><div class="result" data-result></div></form>"#
-        ));
-    }
-    Ok(layout("Credentials", Some(&caller), &nonce, &body))
+    body
 }
 
 async fn sync(
@@ -572,4 +581,49 @@ async fn tokens(
 <div class="result" data-result></div></form>"#,
     );
     Ok(layout("API tokens", Some(&caller), &nonce, &body))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Where the authorization server sends the browser back after the consent.
+async fn oauth2_callback(
+    State(app): State<Arc<App>>,
+    Extension(Nonce(nonce)): Extension<Nonce>,
+    PageUser(caller): PageUser,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let outcome = match (&q.error, &q.code, &q.state) {
+        (Some(e), _, state) => {
+            if let Some(s) = state {
+                app.consents.lock().remove(s);
+            }
+            Err(format!(
+                "The consent was not given ({e}{}).",
+                q.error_description
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ))
+        }
+        (None, Some(code), Some(state)) => api::oauth2_finish(&app, &caller, state, code).await,
+        _ => Err(
+            "The callback lacks its code and state: start again from the credentials page.".into(),
+        ),
+    };
+    match outcome {
+        Ok(_) => Redirect::to("/credentials").into_response(),
+        Err(m) => layout(
+            "OAuth 2.0 consent",
+            Some(&caller),
+            &nonce,
+            &format!(r#"<p class="result bad" id="oauth-error">{}</p><p><a href="/credentials">Back to the credentials</a></p>"#, esc(&m)),
+        )
+        .into_response(),
+    }
 }

@@ -71,7 +71,7 @@ async function addCredential(page, c) {
   await form.locator('input[name="url"]').fill(c.url);
   if (c.email) await form.locator('input[name="email"]').fill(c.email);
   await form.locator('input[name="secret"]:not([disabled])').fill(c.secret);
-  await form.locator("button").click();
+  await form.locator("button:not([hidden])").click();
 }
 
 async function tileTest(page, name) {
@@ -116,6 +116,28 @@ async function tileTest(page, name) {
   await p.waitForSelector('[data-credential="ann-scoped"]');
   t = await tileTest(p, "ann-scoped");
   check(t.code === "ok", `the scoped token tests ok (${t.text})`);
+
+  // OAuth 2.0 (3LO): the app sends the browser to the consent page (the simulator's, as
+  // auth.atlassian.com), the user accepts, the app exchanges the code and keeps the credential.
+  await p.locator('form#add select[name="auth"]').selectOption("oauth2");
+  const f = p.locator("form#add");
+  await f.locator('input[name="name"]').fill("ann-oauth");
+  await f.locator('input[name="url"]').fill(SITE);
+  await f.locator('input[name="client_id"]').fill(env("OAUTH_CLIENT_ID"));
+  await f.locator('input[name="client_secret"]').fill(env("OAUTH_CLIENT_SECRET"));
+  await f.locator('input[name="authorize_url"]').fill(`${SITE}/authorize`);
+  await f.locator('input[name="token_url"]').fill(env("OAUTH_TOKEN_URL"));
+  await Promise.all([p.waitForURL(/\/authorize\?/), f.locator("button[data-consent]").click()]);
+  const asked = new URL(p.url()).searchParams;
+  check(asked.get("audience") === "api.atlassian.com" && asked.get("response_type") === "code" && asked.get("prompt") === "consent" && asked.get("state").length >= 32, "the consent URL carries Atlassian's parameters and a state");
+  check((await p.textContent("#scopes")).includes("offline_access"), "the consent page lists the scopes, offline_access included");
+  await shot(p, "05a-oauth-consent");
+  await p.fill('input[name="email"]', env("ADMIN_EMAIL"));
+  await Promise.all([p.waitForURL(`${BASE}/credentials`), p.click('button[value="accept"]')]);
+  await p.waitForSelector('[data-credential="ann-oauth"]');
+  t = await tileTest(p, "ann-oauth");
+  check(t.code === "ok", `the OAuth 2.0 credential tests ok after the consent (${t.text})`);
+  await shot(p, "05b-oauth-added");
 
   // A sync with live progress to the end.
   await p.goto(`${BASE}/sync`);

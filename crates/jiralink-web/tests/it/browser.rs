@@ -23,6 +23,15 @@ async fn the_app_works_in_headless_chromium() {
         "headless Chromium not found at {chromium}: run scripts/setup-chromium.sh (or set JIRALINK_CHROMIUM)"
     );
     let h = Harness::start("browser", 400).await;
+    let oauth = h
+        .sim
+        .identity("oauth2")
+        .expect("oauth2 identity")
+        .extra
+        .clone();
+    assert!(h
+        .sim
+        .add_oauth2_callback(&oauth["client_id"], &format!("{}/oauth2/callback", h.base)));
     let (email, secret) = h.identity("admin");
     let (scoped_email, scoped_secret) = h.identity("scoped-reader");
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -41,6 +50,9 @@ async fn the_app_works_in_headless_chromium() {
             .env("SCOPED_EMAIL", scoped_email)
             .env("SCOPED_SECRET", scoped_secret)
             .env("PASSWORD", PASSWORD)
+            .env("OAUTH_CLIENT_ID", &oauth["client_id"])
+            .env("OAUTH_CLIENT_SECRET", &oauth["client_secret"])
+            .env("OAUTH_TOKEN_URL", &oauth["token_url"])
             .env("SHOTS", &shots)
             .env("CHROMIUM", chromium)
             .output()

@@ -3,4 +3,5 @@
 
 mod browser;
 mod matrix;
+mod oauth;
 mod support;

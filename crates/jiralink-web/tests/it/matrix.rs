@@ -207,6 +207,15 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
             [401, 200, 200, 200, 200],
         ),
         case(
+            "post",
+            "/api/oauth2/start",
+            "/api/oauth2/start",
+            Some(
+                json!({"name": "o2", "url": h.sim.base_url(), "client_id": "app", "client_secret": CANARY}),
+            ),
+            [401, 403, 200, 200, 200],
+        ),
+        case(
             "get",
             "/api/syncs",
             "/api/syncs",

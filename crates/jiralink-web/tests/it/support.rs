@@ -23,7 +23,7 @@ struct SimConnector {
 impl Connector for SimConnector {
     fn client<'a>(
         &'a self,
-        _vault: &'a Vault,
+        vault: Option<&'a Vault>,
         cred: &'a Credential,
         secrets: &'a mut Secrets,
     ) -> Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>> {
@@ -32,16 +32,36 @@ impl Connector for SimConnector {
             let secret = secrets.get("secret").cloned().ok_or("no secret")?;
             let auth = match kind {
                 AuthKind::Pat | AuthKind::ServiceAccount => Auth::Bearer { token: secret },
+                AuthKind::Oauth2 => Auth::OAuth2 {
+                    client_id: cred.params.get("client_id").cloned().unwrap_or_default(),
+                    client_secret: secrets
+                        .get("client_secret")
+                        .cloned()
+                        .ok_or("no client secret")?,
+                    refresh_token: secret,
+                    token_url: cred.params.get("token_url").cloned().unwrap_or_default(),
+                },
                 _ => Auth::Basic {
                     user: cred.identity.clone().unwrap_or_default(),
                     secret,
                 },
             };
             let url = site::normalize(&cred.url, false).map_err(|e| e.to_string())?;
-            Ok(ClientBuilder::new(url, kind, auth)
+            let built = ClientBuilder::new(url, kind, auth)
                 .gateway_url(&self.gateway)
                 .build()
-                .await)
+                .await;
+            // OAuth 2.0 rotates the refresh token at every use: keep the new one, as the CLI does.
+            if let Ok(c) = &built {
+                if let Some(r) = c.rotated_refresh_token() {
+                    secrets.0.insert("secret".into(), r.clone());
+                    if let Some(v) = vault {
+                        v.replace(cred.clone(), secrets)
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            Ok(built)
         })
     }
 }

@@ -30,12 +30,12 @@ pub struct CliConnector;
 impl Connector for CliConnector {
     fn client<'a>(
         &'a self,
-        vault: &'a Vault,
+        vault: Option<&'a Vault>,
         cred: &'a Credential,
         secrets: &'a mut Secrets,
     ) -> Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>> {
         Box::pin(async move {
-            connect::client(Some(vault), cred, secrets)
+            connect::client(vault, cred, secrets)
                 .await
                 .map_err(|e| format!("{e:#}"))
         })

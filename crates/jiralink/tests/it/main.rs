@@ -9,5 +9,6 @@ mod insights;
 mod insights_postgres;
 mod json_output;
 mod postgres;
+mod serve;
 mod sync;
 mod tidy;
