@@ -3,25 +3,25 @@
 -- their random values are kept), one-time setup/sign-in links, the last connection test of each
 -- credential, and the app's audit log (who did what: sign-ins, credential changes, tests, syncs).
 CREATE TABLE t_web_users (
-    name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT, created TEXT NOT NULL
+    name TEXT COLLATE "C" PRIMARY KEY, role TEXT COLLATE "C" NOT NULL, password_hash TEXT COLLATE "C", created TEXT COLLATE "C" NOT NULL
 );
 CREATE TABLE t_web_sessions (
-    token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, csrf TEXT NOT NULL,
-    created TEXT NOT NULL, expires TEXT NOT NULL
+    token_hash TEXT COLLATE "C" PRIMARY KEY, user_name TEXT COLLATE "C" NOT NULL, csrf TEXT COLLATE "C" NOT NULL,
+    created TEXT COLLATE "C" NOT NULL, expires TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX t_web_sessions_user ON t_web_sessions (user_name);
 CREATE TABLE t_web_api_tokens (
-    id TEXT PRIMARY KEY, user_name TEXT NOT NULL, label TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
-    created TEXT NOT NULL, last_used TEXT, revoked TEXT
+    id TEXT COLLATE "C" PRIMARY KEY, user_name TEXT COLLATE "C" NOT NULL, label TEXT COLLATE "C" NOT NULL, token_hash TEXT COLLATE "C" NOT NULL UNIQUE,
+    created TEXT COLLATE "C" NOT NULL, last_used TEXT COLLATE "C", revoked TEXT COLLATE "C"
 );
 CREATE TABLE t_web_links (
-    token_hash TEXT PRIMARY KEY, purpose TEXT NOT NULL, user_name TEXT, created TEXT NOT NULL,
-    expires TEXT NOT NULL, used TEXT
+    token_hash TEXT COLLATE "C" PRIMARY KEY, purpose TEXT COLLATE "C" NOT NULL, user_name TEXT COLLATE "C", created TEXT COLLATE "C" NOT NULL,
+    expires TEXT COLLATE "C" NOT NULL, used TEXT COLLATE "C"
 );
 CREATE TABLE t_web_tests (
-    credential TEXT PRIMARY KEY, at TEXT NOT NULL, ok INTEGER NOT NULL, code TEXT
+    credential TEXT COLLATE "C" PRIMARY KEY, at TEXT COLLATE "C" NOT NULL, ok INTEGER NOT NULL, code TEXT COLLATE "C"
 );
 CREATE TABLE t_web_audit (
-    id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-    target TEXT NOT NULL, outcome TEXT NOT NULL
+    id BIGSERIAL PRIMARY KEY, at TEXT COLLATE "C" NOT NULL, actor TEXT COLLATE "C" NOT NULL, action TEXT COLLATE "C" NOT NULL,
+    target TEXT COLLATE "C" NOT NULL, outcome TEXT COLLATE "C" NOT NULL
 );

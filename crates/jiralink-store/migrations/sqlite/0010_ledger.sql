@@ -25,9 +25,15 @@ CREATE VIEW write_log AS
 
 -- Keys follow the sync: an issue moved to another project keeps its id, and its current key is
 -- the synced one when the store has it.
+-- The key follows the synced issue (moves, key changes); before the issue is synced, the key
+-- `apply` saw. (Two branches rather than COALESCE, so that SQLite declares the column's type.)
 CREATE VIEW links AS
-    SELECT l.external_id, l.site_id, l.jira_id AS issue_id,
-           COALESCE(i.key, l.issue_key) AS issue_key
+    SELECT l.external_id, l.site_id, l.jira_id AS issue_id, i.key AS issue_key
     FROM t_apply_links l
-    LEFT JOIN t_issues i ON i.site_id = l.site_id AND i.id = l.jira_id
-    WHERE l.kind = 'issue';
+    JOIN t_issues i ON i.site_id = l.site_id AND i.id = l.jira_id
+    WHERE l.kind = 'issue'
+    UNION ALL
+    SELECT l.external_id, l.site_id, l.jira_id AS issue_id, l.issue_key
+    FROM t_apply_links l
+    WHERE l.kind = 'issue'
+      AND NOT EXISTS (SELECT 1 FROM t_issues i WHERE i.site_id = l.site_id AND i.id = l.jira_id);
