@@ -35,7 +35,7 @@ for run in $(seq "$runs"); do
   if [ -n "${STORE:-}" ]; then store=(--store "$STORE"); label=postgres; fi
   load=$(cut -d' ' -f1 /proc/loadavg)
   before=$(sim_cpu)
-  /usr/bin/time -f '%U %S %e' -o "$work/time" "$bin" "${store[@]}" --json sync b --concurrency "$conc" > "$work/out.json"
+  /usr/bin/time -f '%U %S %e' -o "$work/time" "$bin" "${store[@]}" --json sync b --concurrency "$conc" > "$work/out.json" 2> "$work/progress"
   after=$(sim_cpu)
   python3 - "$deployment" "$label" "$work/out.json" "$work/time" "$before" "$after" "$load" <<'PY'
 import json, sys
