@@ -380,13 +380,28 @@ impl Client {
         self.value(path, r).await
     }
 
+    /// [`Client::post_json`] read straight into `T` (a typed page, with `RawValue`s for the JSON a
+    /// caller keeps as text), without a `Value` tree in between.
+    pub async fn post_typed<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, Error> {
+        let r = self.send(Method::POST, path, Some(body)).await?;
+        self.value(path, r).await
+    }
+
     /// Big bodies (bulk fetches, search pages) are parsed off the task, so that a caller driving
     /// many requests from one task keeps the others moving meanwhile.
-    async fn value(&self, path: &str, mut r: Response) -> Result<Value, Error> {
+    async fn value<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        path: &str,
+        mut r: Response,
+    ) -> Result<T, Error> {
         if r.body.len() > 64 * 1024 {
             let body = std::mem::take(&mut r.body);
             let (parsed, body) =
-                off_task(move || (serde_json::from_slice::<Value>(&body).ok(), body)).await;
+                off_task(move || (serde_json::from_slice::<T>(&body).ok(), body)).await;
             if let Some(v) = parsed {
                 return Ok(v);
             }

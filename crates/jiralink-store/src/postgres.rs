@@ -357,6 +357,21 @@ impl Backend for PgStore {
         })
     }
 
+    fn boards(&self) -> Result<Vec<(String, String, Option<String>)>> {
+        self.run(|c, cache| {
+            let rows = query(
+                c,
+                cache,
+                "SELECT id, type, project_key FROM t_boards WHERE site_id = current_setting('jiralink.site')
+                 AND deleted_at IS NULL ORDER BY id",
+                &[],
+            )?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect()
+        })
+    }
+
     fn checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<Option<String>> {
         self.run(|c, cache| {
             let rows = query(

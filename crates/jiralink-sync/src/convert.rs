@@ -114,10 +114,13 @@ fn s(v: &Value) -> Option<String> {
 }
 
 impl Batch {
+    /// One issue; `raw` is its JSON as Jira sent it (kept as `raw_json`).
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         fields: &Fields,
         issue: &Value,
+        raw: &str,
         changes: Vec<ChangeRow>,
         comments: &[Value],
         worklogs: &[Value],
@@ -147,7 +150,7 @@ impl Batch {
             resolved: f["resolutiondate"].as_str().and_then(utc),
             story_points,
             parent_key: s(&f["parent"]["key"]),
-            raw_json: issue.to_string(),
+            raw_json: raw.to_owned(),
         });
         self.rows.refs.push((id.clone(), refs(f)));
         self.rows.changes.push((id.clone(), changes));

@@ -21,6 +21,7 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt};
 use jiralink_api::{Client, Error};
 use jiralink_store::{now, Backend, Lookup, StoreError};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -388,29 +389,6 @@ async fn run_sync(
         let reader = &reader;
         async move {
             let scope = project_scope(&key);
-            let all = issue_ids(
-                client,
-                plan,
-                opts.concurrency,
-                &format!("{scope} ORDER BY id ASC"),
-            )
-            .await?;
-            let mut wanted: BTreeSet<u64> = match &since {
-                None => all.iter().copied().collect(),
-                Some(wm) => {
-                    let since = jql_time(wm, opts.overlap_minutes, tz);
-                    issue_ids(
-                        client,
-                        plan,
-                        opts.concurrency,
-                        &format!("{scope} AND updated >= \"{since}\" ORDER BY id ASC"),
-                    )
-                    .await?
-                    .into_iter()
-                    .collect()
-                }
-            };
-            // Anything Jira has that the store lacks is fetched too, whatever its update time.
             let mut live: HashSet<u64> = HashSet::new();
             for k in key.iter() {
                 let ids = reader
@@ -419,6 +397,51 @@ async fn run_sync(
                     .live_issue_ids(k)?;
                 live.extend(ids.iter().filter_map(|id| id.parse::<u64>().ok()));
             }
+            let changed: Option<BTreeSet<u64>> = match &since {
+                None => None,
+                Some(wm) => {
+                    let since = jql_time(wm, opts.overlap_minutes, tz);
+                    let ids = issue_ids(
+                        client,
+                        plan,
+                        opts.concurrency,
+                        &format!("{scope} AND updated >= \"{since}\" ORDER BY id ASC"),
+                    )
+                    .await?;
+                    Some(ids.into_iter().collect())
+                }
+            };
+            // Delete reconciliation needs every id of the unit. Data Center serves ids at most 1000
+            // a page, so a re-sync first compares Jira's exact count with what the store will hold
+            // (its live issues and the changed ones): equal, nothing was deleted or moved away and
+            // nothing is missing here, and the enumeration is skipped. Any difference (a delete,
+            // a move, an issue created or deleted meanwhile) enumerates. Cloud's count is only
+            // approximate: it enumerates every time, 5000 ids a page.
+            let expected = changed.as_ref().map(|c| {
+                let mut ids: BTreeSet<u64> = live.iter().copied().collect();
+                ids.extend(c);
+                ids.into_iter().collect::<Vec<u64>>()
+            });
+            let counted = match (&expected, plan) {
+                (Some(expected), Plan::DataCenter) => issue_count(client, plan, &scope)
+                    .await
+                    .is_some_and(|n| n == expected.len()),
+                _ => false,
+            };
+            let all = match expected {
+                Some(expected) if counted => expected,
+                _ => {
+                    issue_ids(
+                        client,
+                        plan,
+                        opts.concurrency,
+                        &format!("{scope} ORDER BY id ASC"),
+                    )
+                    .await?
+                }
+            };
+            let mut wanted = changed.unwrap_or_else(|| all.iter().copied().collect());
+            // Anything Jira has that the store lacks is fetched too, whatever its update time.
             wanted.extend(all.iter().filter(|id| !live.contains(id)));
             let all: ProjectIds = std::sync::Arc::new(all.into_iter().collect());
             Ok::<_, SyncError>((key, all, wanted.into_iter().collect::<Vec<u64>>()))
@@ -543,7 +566,24 @@ async fn run_sync(
                     .iter()
                     .map(|(_, w, _)| w.len())
                     .sum::<usize>();
-                touched.extend(batch.rows.issues.iter().map(|i| i.project_key.clone()));
+                // A project changed when one of its issues did: new here, or with an `updated`
+                // (or project) other than the stored one. Issues re-read only because they fall in
+                // the overlap window are unchanged, and do not make their projects re-read their
+                // catalogs and sprints.
+                for i in &batch.rows.issues {
+                    if touched.contains(&i.project_key) {
+                        continue;
+                    }
+                    let stored = reader
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .issue_row(&i.id)?;
+                    if stored
+                        .is_none_or(|s| s.updated != i.updated || s.project_key != i.project_key)
+                    {
+                        touched.insert(i.project_key.clone());
+                    }
+                }
                 tracing::info!(project = %label(&key), issues = batch.rows.issues.len(), "issues fetched");
             }
             if last.is_some() {
@@ -683,7 +723,7 @@ const SPRINTS_STREAM: &str = "sprints";
 
 /// Versions and components, one `project/{key}` read each (it carries both lists), concurrently,
 /// for the projects due: those never read by this credential (or all with `--full`), those with
-/// issues written in this run, and the [`CATALOG_ROTATION`] read longest ago. Jira has no feed of
+/// issues changed in this run, and the [`CATALOG_ROTATION`] read longest ago. Jira has no feed of
 /// version or component changes and no bulk read of versions, so this bounds a re-sync's cost
 /// while every catalog is still re-read within `projects / CATALOG_ROTATION` runs. Returns the
 /// projects refreshed (their boards' sprints are re-read too).
@@ -693,13 +733,18 @@ async fn refresh_catalogs(
     opts: &SyncOptions,
     keys: &[String],
     touched: &HashSet<String>,
-) -> Result<HashSet<String>, SyncError> {
+) -> Result<Refreshed, SyncError> {
     let mut due = Vec::new();
     let mut rest = Vec::new();
+    let mut first_read = false;
     for key in keys {
         match store.checkpoint(&opts.credential, CATALOG_STREAM, key)? {
             Some(at) if !opts.full && !touched.contains(key) => rest.push((at, key)),
-            _ => due.push(key),
+            Some(_) => due.push(key),
+            None => {
+                first_read = true;
+                due.push(key);
+            }
         }
     }
     rest.sort();
@@ -725,7 +770,17 @@ async fn refresh_catalogs(
         }
         Ok(())
     })?;
-    Ok(catalog.into_iter().map(|(k, _)| k.clone()).collect())
+    Ok(Refreshed {
+        projects: catalog.into_iter().map(|(k, _)| k.clone()).collect(),
+        first_read,
+    })
+}
+
+/// The projects whose catalogs a run re-read, and whether one of them was read for the first time
+/// (a project new to this credential: its boards are not in the store yet).
+struct Refreshed {
+    projects: HashSet<String>,
+    first_read: bool,
 }
 
 /// An issue's comments read page by page where they exceed the inline cap; its worklogs: the
@@ -773,6 +828,7 @@ pub(crate) async fn issue_ids(
     if plan == Plan::DataCenter {
         let body = json!({"jql": jql, "fields": ["id"], "maxResults": DC_PAGE});
         let (issues, _) = dc_search(client, &body, concurrency).await?;
+        let issues: Vec<Value> = issues.into_iter().map(|i| i.value).collect();
         return ids_of(&issues);
     }
     let mut ids = Vec::new();
@@ -795,8 +851,9 @@ pub(crate) async fn issue_ids(
     }
 }
 
-/// How many issues a JQL matches, for progress only: Cloud's `search/approximate-count`, Data
-/// Center's `total` of an empty page. `None` when Jira does not say (the sync goes on without it).
+/// How many issues a JQL matches: Cloud's `search/approximate-count` (for progress only), Data
+/// Center's exact `total` of an empty page (progress, and a re-sync's check that nothing was
+/// deleted). `None` when Jira does not say (the sync goes on without it).
 async fn issue_count(client: &Client, plan: Plan, jql: &str) -> Option<usize> {
     let counted = match plan {
         Plan::Cloud => client
@@ -840,20 +897,16 @@ async fn dc_search(
     client: &Client,
     body: &Value,
     concurrency: usize,
-) -> Result<(Vec<Value>, usize), SyncError> {
+) -> Result<(Vec<Fetched>, usize), SyncError> {
     let path = format!("{}/search", client.api());
     let at = |start: usize| {
         let mut b = body.clone();
         b["startAt"] = json!(start);
         b
     };
-    let issues_of = |mut page: Value| match page["issues"].take() {
-        Value::Array(a) => a,
-        _ => Vec::new(),
-    };
-    let first = client.post_json(&path, &at(0)).await?;
-    let total = first["total"].as_u64().unwrap_or(0) as usize;
-    let mut issues = issues_of(first);
+    let first: IssuePage = client.post_typed(&path, &at(0)).await?;
+    let total = first.total.unwrap_or(0) as usize;
+    let mut issues = first.issues;
     let page = issues.len();
     if page == 0 || page >= total {
         return Ok((issues, total));
@@ -868,7 +921,10 @@ async fn dc_search(
             let mut got = Vec::new();
             let mut start = lo;
             while start < hi {
-                let items = issues_of(client.post_json(path, &at(start)).await?);
+                let items = client
+                    .post_typed::<IssuePage>(path, &at(start))
+                    .await?
+                    .issues;
                 let n = items.len();
                 if n == 0 {
                     break;
@@ -886,6 +942,40 @@ async fn dc_search(
     Ok((issues, total))
 }
 
+/// An issue as Jira sent it: its JSON text, which the store keeps as `raw_json` (no second
+/// serialisation), and the same parsed. Reads as the parsed `Value`.
+pub(crate) struct Fetched {
+    pub(crate) raw: Box<RawValue>,
+    pub(crate) value: Value,
+}
+
+impl std::ops::Deref for Fetched {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        &self.value
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fetched {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        let value = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+        Ok(Fetched { raw, value })
+    }
+}
+
+/// A page of issues: Cloud's `issue/bulkfetch` (`issueErrors`) or Data Center's `search`
+/// (`total`).
+#[derive(serde::Deserialize)]
+struct IssuePage {
+    #[serde(default)]
+    issues: Vec<Fetched>,
+    #[serde(default, rename = "issueErrors")]
+    issue_errors: Option<Vec<serde::de::IgnoredAny>>,
+    #[serde(default)]
+    total: Option<u64>,
+}
+
 /// Issues by id (at most 100), with the given fields: Cloud's `issue/bulkfetch`; on Data Center a
 /// `search` for `id in (...)` that also embeds the changelog when `*all` fields are asked for.
 /// Every id asked for is accounted for: returned, or reported gone by a complete answer (Cloud
@@ -897,9 +987,9 @@ pub(crate) async fn issues_by_id(
     plan: Plan,
     ids: &[String],
     fields: &[&str],
-) -> Result<Vec<Value>, SyncError> {
+) -> Result<Vec<Fetched>, SyncError> {
     let (mut issues, complete) = issues_by_id_once(client, plan, ids, fields).await?;
-    let missing = |issues: &[Value]| -> Vec<String> {
+    let missing = |issues: &[Fetched]| -> Vec<String> {
         let got: HashSet<&str> = issues.iter().filter_map(|i| i["id"].as_str()).collect();
         ids.iter()
             .filter(|id| !got.contains(id.as_str()))
@@ -932,20 +1022,16 @@ async fn issues_by_id_once(
     plan: Plan,
     ids: &[String],
     fields: &[&str],
-) -> Result<(Vec<Value>, bool), SyncError> {
+) -> Result<(Vec<Fetched>, bool), SyncError> {
     let api = client.api();
     match plan {
         Plan::Cloud => {
             let body = json!({"issueIdsOrKeys": ids, "fields": fields});
-            let mut page = client
-                .post_json(&format!("{api}/issue/bulkfetch"), &body)
+            let page: IssuePage = client
+                .post_typed(&format!("{api}/issue/bulkfetch"), &body)
                 .await?;
-            let complete = page["issueErrors"].as_array().is_none_or(Vec::is_empty);
-            let issues = match page["issues"].take() {
-                Value::Array(a) => a,
-                _ => Vec::new(),
-            };
-            Ok((issues, complete))
+            let complete = page.issue_errors.is_none_or(|e| e.is_empty());
+            Ok((page.issues, complete))
         }
         Plan::DataCenter => {
             let expand: &[&str] = if fields.contains(&"*all") {
@@ -1044,21 +1130,26 @@ async fn fetch_chunk(
         let mut batch = convert::Batch::default();
         for (issue, (comments, worklogs)) in issues.iter().zip(extra) {
             let id = issue["id"].as_str().unwrap_or_default();
-            let inline = |v: &Value, key: &str| -> Vec<Value> {
-                v[key].as_array().cloned().unwrap_or_default()
+            // The embedded lists are read where they are, not copied.
+            fn inline<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+                v[key].as_array().map_or(&[], Vec::as_slice)
+            }
+            let comments: &[Value] = match &comments {
+                Some(c) => c,
+                None => inline(&issue["fields"]["comment"], "comments"),
             };
-            let comments =
-                comments.unwrap_or_else(|| inline(&issue["fields"]["comment"], "comments"));
             let complete = worklogs.is_some();
-            let worklogs = worklogs
-                .flatten()
-                .unwrap_or_else(|| inline(&issue["fields"]["worklog"], "worklogs"));
+            let worklogs: &[Value] = match &worklogs {
+                Some(Some(w)) => w,
+                _ => inline(&issue["fields"]["worklog"], "worklogs"),
+            };
             batch.add(
                 &fields,
                 issue,
+                issue.raw.get(),
                 changes.take(id),
-                &comments,
-                &worklogs,
+                comments,
+                worklogs,
                 complete,
             );
         }
@@ -1090,24 +1181,61 @@ async fn all_pages(client: &Client, path: &str, key: &str) -> Result<Vec<Value>,
     }
 }
 
+/// How long the stored board list is trusted before the board list is read again (new and
+/// deleted boards of projects not otherwise refreshed are seen within this time).
+const BOARD_LIST_MAX_AGE_HOURS: i64 = 24;
+const BOARDS_STREAM: &str = "boards";
+
 /// Boards and their sprints (Agile API), upserted; returns the number of sprints read. The Agile
 /// API lists sprints only per board, so a scrum board's sprints are re-read when its project's
 /// catalog is (`refreshed`: new, changed issues, or its turn), when this credential never read
 /// them, with `--full`, or when the board has no project; concurrently, within the sync's bound.
+/// The board list itself (50 boards a page, so its cost grows with the site) is read when a
+/// project is new, with `--full`, or when the stored list is older than
+/// [`BOARD_LIST_MAX_AGE_HOURS`]; otherwise the boards are the stored ones.
 async fn sync_boards(
     client: &Client,
     store: &mut dyn Backend,
     opts: &SyncOptions,
-    refreshed: &HashSet<String>,
+    refreshed: &Refreshed,
 ) -> Result<usize, SyncError> {
-    let boards = all_pages(client, "/rest/agile/1.0/board", "values").await?;
+    let listed_at = store.checkpoint(&opts.credential, BOARDS_STREAM, "*")?;
+    let stale = listed_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .is_none_or(|t| {
+            chrono::Utc::now() - t.with_timezone(&chrono::Utc)
+                > chrono::Duration::hours(BOARD_LIST_MAX_AGE_HOURS)
+        });
+    let listed = if opts.full || refreshed.first_read || stale {
+        Some(all_pages(client, "/rest/agile/1.0/board", "values").await?)
+    } else {
+        None
+    };
+    // (id, type, project key) of every board, listed now or stored.
+    let boards: Vec<(String, String, Option<String>)> = match &listed {
+        Some(list) => list
+            .iter()
+            .map(|b| {
+                (
+                    b["id"].to_string(),
+                    b["type"].as_str().unwrap_or_default().to_owned(),
+                    b["location"]["projectKey"].as_str().map(str::to_owned),
+                )
+            })
+            .collect(),
+        None => store.boards()?,
+    };
     let mut scrum: Vec<i64> = Vec::new();
-    for b in boards.iter().filter(|b| b["type"] == "scrum") {
-        let Some(id) = b["id"].as_i64() else { continue };
+    for (id, kind, project) in &boards {
+        let Ok(id) = id.parse::<i64>() else { continue };
+        if kind != "scrum" {
+            continue;
+        }
         let due = opts.full
-            || b["location"]["projectKey"]
-                .as_str()
-                .is_none_or(|k| refreshed.contains(k))
+            || project
+                .as_deref()
+                .is_none_or(|k| refreshed.projects.contains(k))
             || store
                 .checkpoint(&opts.credential, SPRINTS_STREAM, &id.to_string())?
                 .is_none();
@@ -1134,13 +1262,16 @@ async fn sync_boards(
         for id in &scrum {
             tx.set_checkpoint(&opts.credential, SPRINTS_STREAM, &id.to_string(), &stamp)?;
         }
-        for b in &boards {
-            tx.upsert_board(
-                &b["id"].to_string(),
-                b["name"].as_str().unwrap_or_default(),
-                b["type"].as_str().unwrap_or_default(),
-                b["location"]["projectKey"].as_str(),
-            )?;
+        if let Some(list) = &listed {
+            for b in list {
+                tx.upsert_board(
+                    &b["id"].to_string(),
+                    b["name"].as_str().unwrap_or_default(),
+                    b["type"].as_str().unwrap_or_default(),
+                    b["location"]["projectKey"].as_str(),
+                )?;
+            }
+            tx.set_checkpoint(&opts.credential, BOARDS_STREAM, "*", &stamp)?;
         }
         for s in &sprints {
             tx.upsert_sprint(&convert::sprint(s))?;

@@ -119,7 +119,7 @@ pub async fn verify(
         if !picks.is_empty() {
             for issue in &crate::issues_by_id(client, plan, &picks, &["*all"]).await? {
                 let mut batch = crate::convert::Batch::default();
-                batch.add(&fields, issue, Vec::new(), &[], &[], true);
+                batch.add(&fields, issue, issue.raw.get(), Vec::new(), &[], &[], true);
                 let (Some(live), Some(id)) = (batch.rows.issues.pop(), issue["id"].as_str()) else {
                     continue;
                 };
