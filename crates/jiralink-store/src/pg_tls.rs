@@ -35,7 +35,7 @@ pub(crate) fn connect(target: &PgTarget) -> Result<Client> {
                         "the server's certificate is not trusted ({why}); if a private CA signed it, set {ROOT_CERT_HINT} to that CA's PEM file, and connect by a name the certificate carries"
                     ))
                 } else {
-                    StoreError::Postgres(e)
+                    e.into()
                 }
             })
         }
