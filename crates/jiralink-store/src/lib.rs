@@ -92,16 +92,29 @@ impl Lookup {
     }
 }
 
+/// An error of a database client (SQLite or PostgreSQL), kept opaque so that no backend type is in
+/// the store's API. Its message carries the causes (the Postgres client's own says only "db
+/// error" or "error performing TLS handshake"); no source is chained, so a report does not repeat
+/// them.
+#[derive(Debug)]
+pub struct DbError(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&with_causes(&*self.0))
+    }
+}
+
+impl std::error::Error for DbError {}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     #[error("store database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The message carries the causes (the client's own says only "db error" or "error
-    /// performing TLS handshake"); no source is chained, so a report does not repeat them.
+    Sqlite(DbError),
     #[cfg(feature = "postgres")]
-    #[error("store database error: {}", with_causes(.0))]
-    Postgres(::postgres::Error),
+    #[error("store database error: {0}")]
+    Postgres(DbError),
     #[cfg(feature = "postgres")]
     #[error("store TLS: {0}")]
     Tls(String),
@@ -110,7 +123,7 @@ pub enum StoreError {
     )]
     TooNew { path: String, found: i64 },
     #[error("store value of an unexpected type: {0}")]
-    Value(#[from] rusqlite::types::FromSqlError),
+    Value(DbError),
     /// No store where a reader looked: no file, or no public views in the database.
     #[error("no jiralink store at {0}")]
     NoStore(String),
@@ -127,10 +140,22 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite(DbError(Box::new(e)))
+    }
+}
+
+impl From<rusqlite::types::FromSqlError> for StoreError {
+    fn from(e: rusqlite::types::FromSqlError) -> StoreError {
+        StoreError::Value(DbError(Box::new(e)))
+    }
+}
+
 #[cfg(feature = "postgres")]
 impl From<::postgres::Error> for StoreError {
     fn from(e: ::postgres::Error) -> StoreError {
-        StoreError::Postgres(e)
+        StoreError::Postgres(DbError(Box::new(e)))
     }
 }
 
@@ -306,8 +331,12 @@ impl Store {
     }
 
     /// Brings the schema up to date ([`migrate::plan`]) in one transaction, taken before reading
-    /// `schema_migrations` so that two processes opening at once do not both migrate.
+    /// `schema_migrations` so that two processes opening at once do not both migrate. A store
+    /// that is up to date (every open but the first after an upgrade) is only read.
     fn migrate(&mut self, path: &str) -> Result<()> {
+        if self.up_to_date(path)? {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -340,6 +369,27 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Whether the store has every migration of this build, with its checksum; an edited or
+    /// newer store is an error here already.
+    fn up_to_date(&self, path: &str) -> Result<bool> {
+        let has_checksums = self
+            .conn
+            .prepare(
+                "SELECT 1 FROM pragma_table_info('schema_migrations') WHERE name = 'checksum'",
+            )?
+            .exists([])?;
+        if !has_checksums {
+            return Ok(false);
+        }
+        let applied = self
+            .conn
+            .prepare("SELECT version, checksum FROM schema_migrations")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let plan = migrate::plan(&applied, MIGRATIONS, "sqlite", path)?;
+        Ok(plan.adopt.is_empty() && plan.apply.is_empty())
     }
 
     /// Runs `f` in one transaction: all of it is written, or none.
@@ -1444,7 +1494,7 @@ mod tests {
                 ..Default::default()
             })?;
             tx.set_checkpoint("cred", "issues", "ENG", "2025-01-01T00:00:00.000Z")?;
-            Err(StoreError::Sqlite(rusqlite::Error::InvalidQuery))
+            Err(rusqlite::Error::InvalidQuery.into())
         });
         assert!(failed.is_err());
         assert_eq!(

@@ -1,55 +1,60 @@
-//! TLS to PostgreSQL with rustls. `sslmode=require` in the URL turns it on, and then the server's
-//! certificate is always verified (as libpq's `verify-full`): against the bundled web roots and the
-//! PEM file named by `PGSSLROOTCERT` (a private CA). Without `sslmode=require` the connection is
-//! plain, as before; jiralink never makes an unverified TLS connection.
+//! Connecting to PostgreSQL as a [`PgTarget`] says: TLS through `tokio-postgres-rustls` (with
+//! SCRAM channel binding) when the URL asks `sslmode=require`, and then the server's certificate is
+//! always verified (as libpq's `verify-full`) against the bundled web roots and the target's
+//! `root_cert` (a private CA's PEM file); plain otherwise. jiralink never makes an unverified TLS
+//! connection. Reads no environment: the binary fills the target.
 
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use postgres::config::SslMode;
-use postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 use postgres::{Client, Config, NoTls};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use rustls::pki_types::CertificateDer;
+use secrecy::ExposeSecret;
 
+use crate::postgres::PgTarget;
 use crate::{Result, StoreError};
 
-/// The environment variable naming extra trusted certificates (PEM), as libpq reads it.
-pub const ROOT_CERT_ENV: &str = "PGSSLROOTCERT";
+/// Where a private CA's certificate comes from, as the binary reads it (libpq's variable), for
+/// messages.
+const ROOT_CERT_HINT: &str = "PGSSLROOTCERT";
 
-/// Connects as `config` asks: TLS when its `sslmode` is `require`, plain otherwise.
-pub fn connect(config: &Config) -> Result<Client> {
+/// Connects as `target` asks: TLS when its URL's `sslmode` is `require`, plain otherwise.
+pub(crate) fn connect(target: &PgTarget) -> Result<Client> {
+    let mut config: Config = target.url.parse()?;
+    if let (Some(p), None) = (&target.password, config.get_password()) {
+        config.password(p.expose_secret());
+    }
     match config.get_ssl_mode() {
-        SslMode::Require => config.connect(Rustls(client_config()?)).map_err(|e| {
-            let why = crate::with_causes(&e);
-            if why.contains("invalid peer certificate") {
-                StoreError::Tls(format!(
-                    "the server's certificate is not trusted ({why}); if a private CA signed it, set {ROOT_CERT_ENV} to that CA's PEM file, and connect by a name the certificate carries"
-                ))
-            } else {
-                StoreError::Postgres(e)
-            }
-        }),
+        SslMode::Require => {
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config(target)?);
+            config.connect(tls).map_err(|e| {
+                let why = crate::with_causes(&e);
+                if why.contains("invalid peer certificate") {
+                    StoreError::Tls(format!(
+                        "the server's certificate is not trusted ({why}); if a private CA signed it, set {ROOT_CERT_HINT} to that CA's PEM file, and connect by a name the certificate carries"
+                    ))
+                } else {
+                    e.into()
+                }
+            })
+        }
         _ => Ok(config.connect(NoTls)?),
     }
 }
 
-/// The rustls client settings: the web roots, and `PGSSLROOTCERT`'s certificates when it is set.
-fn client_config() -> Result<Arc<rustls::ClientConfig>> {
+/// The rustls client settings: the web roots, and the target's `root_cert` when it has one.
+fn client_config(target: &PgTarget) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = std::env::var_os(ROOT_CERT_ENV) {
-        let shown = std::path::Path::new(&path).display().to_string();
+    if let Some(path) = &target.root_cert {
+        let shown = path.display().to_string();
         let unreadable = |why: String| {
             StoreError::Tls(format!(
-                "{ROOT_CERT_ENV}={shown}: {why}; point it at the PEM file of the CA that signed the server's certificate"
+                "{ROOT_CERT_HINT}={shown}: {why}; point it at the PEM file of the CA that signed the server's certificate"
             ))
         };
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&path)
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .map_err(|e| unreadable(e.to_string()))?
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| unreadable(e.to_string()))?;
@@ -63,90 +68,9 @@ fn client_config() -> Result<Arc<rustls::ClientConfig>> {
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| StoreError::Tls(e.to_string()))?
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// A [`MakeTlsConnect`] over rustls.
-#[derive(Clone)]
-struct Rustls(Arc<rustls::ClientConfig>);
-
-impl<S> MakeTlsConnect<S> for Rustls
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    type Stream = TlsStream<S>;
-    type TlsConnect = Handshake;
-    type Error = io::Error;
-
-    fn make_tls_connect(&mut self, host: &str) -> io::Result<Handshake> {
-        let name = ServerName::try_from(host.to_owned())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        Ok(Handshake(self.0.clone(), name))
-    }
-}
-
-/// A TLS handshake with one server, by the name its certificate must carry.
-struct Handshake(Arc<rustls::ClientConfig>, ServerName<'static>);
-
-type Connecting<S> = Pin<Box<dyn Future<Output = io::Result<TlsStream<S>>> + Send>>;
-
-impl<S> TlsConnect<S> for Handshake
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    type Stream = TlsStream<S>;
-    type Error = io::Error;
-    type Future = Connecting<S>;
-
-    fn connect(self, stream: S) -> Connecting<S> {
-        let Handshake(config, name) = self;
-        Box::pin(async move {
-            let tls = tokio_rustls::TlsConnector::from(config)
-                .connect(name, stream)
-                .await?;
-            Ok(TlsStream(tls))
-        })
-    }
-}
-
-/// The connection once TLS is up.
-pub struct TlsStream<S>(tokio_rustls::client::TlsStream<S>);
-
-impl<S: AsyncRead + AsyncWrite + Unpin> postgres::tls::TlsStream for TlsStream<S> {
-    fn channel_binding(&self) -> ChannelBinding {
-        ChannelBinding::none()
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
-    }
+        .with_no_client_auth())
 }

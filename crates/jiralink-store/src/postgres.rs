@@ -4,7 +4,8 @@
 //! (UTC ISO-8601 text) and JSON are TEXT, integers BIGINT, booleans 0/1; the public views give the
 //! timestamps as `timestamptz`.
 //!
-//! It uses the synchronous `postgres` client, over TLS with `sslmode=require` (`pg_tls`). That client
+//! It uses the synchronous `postgres` client, over TLS with `sslmode=require` (`pg_tls`), to a
+//! [`PgTarget`] the binary fills. That client
 //! drives its own small runtime and so cannot be called on a thread that runs an async runtime; a
 //! call made there (a sync running on a current-thread runtime) is carried out on a short-lived
 //! helper thread instead, so the store may be used from async code like the SQLite one.
@@ -26,9 +27,47 @@ use crate::{
     WorklogRow, CHECKPOINT_FORMAT, UNRESOLVED_SITE,
 };
 
-/// Connects as a parsed URL asks (verified TLS with `sslmode=require`); for other readers of a
-/// Postgres store, so that they connect as the store does.
-pub use crate::pg_tls::connect;
+/// Where a PostgreSQL store is and how to reach it. The binary fills it (the password from
+/// `PGPASSWORD`, the CA from `PGSSLROOTCERT`); the store reads no environment.
+#[derive(Clone)]
+pub struct PgTarget {
+    /// `postgres://user@host[:port]/database` or the key=value form; `?sslmode=require` for TLS,
+    /// always verified.
+    pub url: String,
+    /// Used when the URL holds none (it should not: others can read a process's arguments).
+    pub password: Option<secrecy::SecretString>,
+    /// A PEM file of CA certificates trusted beside the web roots (a private CA).
+    pub root_cert: Option<std::path::PathBuf>,
+}
+
+impl PgTarget {
+    /// A target with no password or CA of its own.
+    pub fn new(url: &str) -> PgTarget {
+        PgTarget {
+            url: url.to_owned(),
+            password: None,
+            root_cert: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for PgTarget {
+    /// Neither a password in the URL nor the given one is printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTarget")
+            .field("url", &redact(&self.url))
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("root_cert", &self.root_cert)
+            .finish()
+    }
+}
+
+impl std::fmt::Display for PgTarget {
+    /// The server and database, without a password, for messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.url))
+    }
+}
 
 const MIGRATIONS: &crate::migrate::Migrations = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -184,9 +223,8 @@ fn flag(b: bool) -> i64 {
 pub struct PgStore {
     conn: RefCell<Conn>,
     stmts: Cache,
-    url: String,
-    /// Given apart from the URL (the binary reads it from `PGPASSWORD`, never from its arguments).
-    password: Option<String>,
+    /// How it connected, for its readers.
+    target: PgTarget,
     /// The site every read and write is scoped to, also the session's `jiralink.site` setting,
     /// which the statements read (`current_setting('jiralink.site')`).
     site: String,
@@ -194,33 +232,28 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, or the key=value
-    /// form; `?sslmode=require` for TLS, verified: see `PGSSLROOTCERT`), and creates or migrates
-    /// the schema in the connection's schema.
+    /// form; `?sslmode=require` for verified TLS), and creates or migrates the schema in the
+    /// connection's schema.
     pub fn connect(url: &str) -> Result<PgStore> {
-        PgStore::connect_with_password(url, None)
+        PgStore::connect_to(&PgTarget::new(url))
     }
 
-    /// As [`PgStore::connect`], with a password the URL does not hold.
-    pub fn connect_with_password(url: &str, password: Option<&str>) -> Result<PgStore> {
-        let mut store = PgStore::open(url, password)?;
+    /// As [`PgStore::connect`], to a target with a password or CA of its own.
+    pub fn connect_to(target: &PgTarget) -> Result<PgStore> {
+        let mut store = PgStore::open(target)?;
         store.migrate()?;
         store.set_site(UNRESOLVED_SITE)?;
         Ok(store)
     }
 
-    fn open(url: &str, password: Option<&str>) -> Result<PgStore> {
-        let mut config: postgres::Config = url.parse()?;
-        if let (Some(p), None) = (password, config.get_password()) {
-            config.password(p);
-        }
-        let mut client = blocking(|| crate::pg_tls::connect(&config))?;
+    fn open(target: &PgTarget) -> Result<PgStore> {
+        let mut client = blocking(|| crate::pg_tls::connect(target))?;
         // The views' timestamptz columns print in UTC for this session, whatever the server's zone.
         blocking(|| client.batch_execute("SET TimeZone = 'UTC'"))?;
         Ok(PgStore {
             conn: RefCell::new(Conn(Some(client))),
             stmts: RefCell::default(),
-            url: url.to_owned(),
-            password: password.map(str::to_owned),
+            target: target.clone(),
             site: UNRESOLVED_SITE.to_owned(),
         })
     }
@@ -237,7 +270,7 @@ impl PgStore {
     /// starting at once do not both migrate).
     fn migrate(&mut self) -> Result<()> {
         let client = self.conn.get_mut().get();
-        let url = &self.url;
+        let url = &self.target.url;
         blocking(|| -> Result<()> {
             let mut tx = client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
@@ -502,7 +535,7 @@ impl Backend for PgStore {
     }
 
     fn reader(&self) -> Result<Box<dyn Backend>> {
-        let mut store = PgStore::open(&self.url, self.password.as_deref())?;
+        let mut store = PgStore::open(&self.target)?;
         let client = store.conn.get_mut().get();
         blocking(|| client.batch_execute("SET default_transaction_read_only = on"))?;
         store.set_site(&self.site)?;

@@ -15,41 +15,21 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 #[cfg(feature = "postgres")]
-use crate::postgres::redact;
+use crate::postgres::PgTarget;
 use crate::{Result, StoreError};
 
 /// A store to read reports from.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum StoreLocation {
     /// The SQLite file of a store (`jiralink.db`).
     Sqlite(PathBuf),
-    /// A PostgreSQL store (feature `postgres`): `url` is `postgres://USER@HOST[:PORT]/DATABASE` (or
-    /// the key=value form), connected to as the store does (`?sslmode=require`: verified TLS, see
-    /// `PGSSLROOTCERT`; else plain); `password` is used when the URL holds none (the binary takes
-    /// it from `PGPASSWORD`, never from its arguments).
+    /// A PostgreSQL store (feature `postgres`), connected to as the store connects (its `Debug`
+    /// and `Display` show no password).
     ///
     /// The synchronous client runs a runtime of its own: read a PostgreSQL store on a thread that
     /// does not run an async runtime (from async code, in `spawn_blocking`).
     #[cfg(feature = "postgres")]
-    Postgres {
-        url: String,
-        password: Option<String>,
-    },
-}
-
-impl std::fmt::Debug for StoreLocation {
-    /// The password is never printed.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
-            #[cfg(feature = "postgres")]
-            StoreLocation::Postgres { url, password } => f
-                .debug_struct("Postgres")
-                .field("url", &redact(url))
-                .field("password", &password.as_ref().map(|_| "***"))
-                .finish(),
-        }
-    }
+    Postgres(PgTarget),
 }
 
 impl std::fmt::Display for StoreLocation {
@@ -58,7 +38,7 @@ impl std::fmt::Display for StoreLocation {
         match self {
             StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
             #[cfg(feature = "postgres")]
-            StoreLocation::Postgres { url, .. } => f.write_str(&redact(url)),
+            StoreLocation::Postgres(target) => write!(f, "{target}"),
         }
     }
 }
@@ -97,14 +77,10 @@ impl ViewReader {
                 Ok(ViewReader(Conn::Sqlite(conn)))
             }
             #[cfg(feature = "postgres")]
-            StoreLocation::Postgres { url, password } => {
-                let mut config: postgres::Config = url.parse()?;
-                if let (Some(p), None) = (password, config.get_password()) {
-                    config.password(p);
-                }
+            StoreLocation::Postgres(target) => {
                 // As the store connects: plain, or verified TLS when the URL says
                 // `sslmode=require`.
-                let mut client = crate::pg_tls::connect(&config)?;
+                let mut client = crate::pg_tls::connect(target)?;
                 client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
                 // The views of the connection's schema, where the store creates them.
                 let views: i64 = client
@@ -280,10 +256,11 @@ mod tests {
             "postgres://ann:hunter2@db.example:5433/jira",
             "postgres://ann@db.example:5433/jira?password=hunter2",
         ] {
-            let at = StoreLocation::Postgres {
+            let at = StoreLocation::Postgres(PgTarget {
                 url: url.to_owned(),
                 password: Some("hunter2".into()),
-            };
+                root_cert: None,
+            });
             let shown = at.to_string();
             assert!(
                 shown.starts_with("postgres://ann@db.example:5433/jira")

@@ -1094,8 +1094,11 @@ async fn fetch_chunk(
                 if log["total"].as_u64().unwrap_or(0) as usize > shown {
                     let whole = client
                         .get_json(&format!("{api}/issue/{id}?expand=changelog&fields=id"))
-                        .await?;
-                    changes.add_histories(id, &whole["changelog"]["histories"]);
+                        .await;
+                    match unless_gone(whole)? {
+                        Some(whole) => changes.add_histories(id, &whole["changelog"]["histories"]),
+                        None => changes.add_histories(id, &log["histories"]),
+                    }
                 } else {
                     changes.add_histories(id, &log["histories"]);
                 }
@@ -1110,16 +1113,19 @@ async fn fetch_chunk(
     let mut extra: Vec<PastCap> = Vec::new();
     for issue in &issues {
         let id = issue["id"].as_str().unwrap_or_default();
+        // An issue deleted (or hidden) since the search answered 404 here: it keeps what the
+        // search returned, and the deletion is the reconciliation's to record.
         let comments = if past_cap(&issue["fields"]["comment"], "comments") {
-            Some(all_pages(client, &format!("{api}/issue/{id}/comment"), "comments").await?)
+            unless_gone(all_pages(client, &format!("{api}/issue/{id}/comment"), "comments").await)?
         } else {
             None
         };
         let worklogs = match past_cap(&issue["fields"]["worklog"], "worklogs") {
             false => Some(None),
-            true if plan == Plan::DataCenter => Some(Some(
-                all_pages(client, &format!("{api}/issue/{id}/worklog"), "worklogs").await?,
-            )),
+            true if plan == Plan::DataCenter => {
+                let all = all_pages(client, &format!("{api}/issue/{id}/worklog"), "worklogs").await;
+                Some(unless_gone(all)?)
+            }
             true => None,
         };
         extra.push((comments, worklogs));
@@ -1160,6 +1166,16 @@ async fn fetch_chunk(
 }
 
 /// Every item of a startAt-paged list.
+/// A per-issue read's answer, `None` when Jira answered 404: the issue was deleted, moved out of
+/// sight or hidden between the search that listed it and this read.
+fn unless_gone<T>(read: Result<T, impl Into<SyncError>>) -> Result<Option<T>, SyncError> {
+    match read.map_err(Into::into) {
+        Ok(v) => Ok(Some(v)),
+        Err(SyncError::Jira(e)) if e.diagnosis().status == Some(404) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 async fn all_pages(client: &Client, path: &str, key: &str) -> Result<Vec<Value>, SyncError> {
     let mut out = Vec::new();
     loop {

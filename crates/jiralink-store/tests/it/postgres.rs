@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use jiralink_store::postgres::PgStore;
+use jiralink_store::postgres::{PgStore, PgTarget};
 use jiralink_store::{
     utc, Backend, ChangeRow, CommentRow, ComponentRow, IssueBatch, IssueRefs, IssueRow, LinkRow,
     Lookup, SprintRow, Store, StoreError, Tx, VersionRow, WorklogRow,
@@ -1309,7 +1309,7 @@ fn migration_7_moves_sprint_dates_to_utc_and_the_views_give_timestamptz() {
 }
 
 #[test]
-fn sslmode_require_is_tls_verified_against_pgsslrootcert() {
+fn sslmode_require_is_tls_verified_against_the_given_ca() {
     let db = TestDb::new();
     let mut c = db.client();
     // scripts/setup-postgres.sh signs the server's certificate with a CA of its own.
@@ -1324,9 +1324,13 @@ fn sslmode_require_is_tls_verified_against_pgsslrootcert() {
             .1[0][0]
             .clone()
     };
-    // Only this test sets the variable, and only TLS connections read it.
-    std::env::remove_var("PGSSLROOTCERT");
-    let untrusted = PgStore::connect(&tls_url)
+    // The store reads no environment: the CA comes in the target (the binary reads PGSSLROOTCERT).
+    let with_ca = |ca: Option<&str>| PgTarget {
+        url: tls_url.clone(),
+        password: None,
+        root_cert: ca.map(PathBuf::from),
+    };
+    let untrusted = PgStore::connect_to(&with_ca(None))
         .err()
         .expect("an unknown CA is refused");
     // The message says why and names the fix.
@@ -1335,8 +1339,7 @@ fn sslmode_require_is_tls_verified_against_pgsslrootcert() {
             && untrusted.to_string().contains("set PGSSLROOTCERT"),
         "{untrusted}"
     );
-    std::env::set_var("PGSSLROOTCERT", "/nonexistent/ca.pem");
-    let missing = PgStore::connect(&tls_url)
+    let missing = PgStore::connect_to(&with_ca(Some("/nonexistent/ca.pem")))
         .err()
         .expect("a missing CA file is an error");
     assert!(
@@ -1345,11 +1348,9 @@ fn sslmode_require_is_tls_verified_against_pgsslrootcert() {
             .contains("PGSSLROOTCERT=/nonexistent/ca.pem"),
         "{missing}"
     );
-    std::env::set_var("PGSSLROOTCERT", &ca);
-    let pg = PgStore::connect(&tls_url).expect("TLS with the test CA");
+    let pg = PgStore::connect_to(&with_ca(Some(&ca))).expect("TLS with the test CA");
     assert_eq!(on_tls(&pg).as_deref(), Some("t"));
     pg.reader().expect("a reader over TLS too");
-    std::env::remove_var("PGSSLROOTCERT");
     // Without sslmode=require the connection stays plain.
     assert_eq!(
         on_tls(&PgStore::connect(&db.url).expect("plain")).as_deref(),

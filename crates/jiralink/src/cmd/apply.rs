@@ -83,10 +83,10 @@ fn open_ledger(global: &Global) -> anyhow::Result<LedgerStore> {
                 .with_context(|| format!("cannot open the store {}", path.display()))?,
         ),
         StoreSpec::Postgres(url) => {
-            let password = std::env::var("PGPASSWORD").ok();
+            let target = super::sync::pg_target(url);
             LedgerStore::Postgres(Box::new(
-                jiralink_store::postgres::PgStore::connect_with_password(&url, password.as_deref())
-                    .with_context(|| format!("cannot open the Postgres store {url}"))?,
+                jiralink_store::postgres::PgStore::connect_to(&target)
+                    .with_context(|| format!("cannot open the Postgres store {target}"))?,
             ))
         }
     })
@@ -169,9 +169,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         return show_log(store.ledger(), args.since.as_deref(), global.out.json);
     };
 
-    let actor = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+    let actor = connect::local_user();
     let run_id = format!(
         "{}-{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),

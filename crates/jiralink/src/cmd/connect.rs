@@ -34,7 +34,29 @@ pub fn vault(home: &std::path::Path) -> anyhow::Result<Vault> {
 pub fn local_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(account_of_this_process)
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The account name of this process's user from the system's user database (`/etc/passwd`), for
+/// when the environment names none (cron, containers, `sudo -i` shells without `USER`).
+#[cfg(unix)]
+fn account_of_this_process() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid).then(|| name.to_owned())
+    })
+}
+
+#[cfg(not(unix))]
+fn account_of_this_process() -> Option<String> {
+    None
 }
 
 /// The gateway for scoped tokens and service accounts: the credential's, `JIRALINK_GATEWAY_URL`, or Atlassian's.

@@ -126,10 +126,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let store = match store_spec(&global)? {
         StoreSpec::Sqlite(path) => StoreLocation::Sqlite(path),
         // As for the sync: the password from the environment only, never from the arguments.
-        StoreSpec::Postgres(url) => StoreLocation::Postgres {
-            url,
-            password: std::env::var("PGPASSWORD").ok(),
-        },
+        StoreSpec::Postgres(url) => StoreLocation::Postgres(super::sync::pg_target(url)),
     };
     let visible: Option<Vec<String>> = match &args.credential {
         Some(name) => {

@@ -77,13 +77,25 @@ pub fn open_store(global: &Global) -> anyhow::Result<Box<dyn Backend>> {
                 .with_context(|| format!("cannot open the store {}", path.display()))?,
         ),
         StoreSpec::Postgres(url) => {
-            let password = std::env::var("PGPASSWORD").ok();
+            let target = pg_target(url);
             Box::new(
-                jiralink_store::postgres::PgStore::connect_with_password(&url, password.as_deref())
-                    .with_context(|| format!("cannot open the Postgres store {url}"))?,
+                jiralink_store::postgres::PgStore::connect_to(&target)
+                    .with_context(|| format!("cannot open the Postgres store {target}"))?,
             )
         }
     })
+}
+
+/// A Postgres store's target: the URL of `--store`, the password from `PGPASSWORD` (never from
+/// the arguments) and a private CA from `PGSSLROOTCERT`, as libpq reads them.
+pub fn pg_target(url: String) -> jiralink_store::postgres::PgTarget {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    jiralink_store::postgres::PgTarget {
+        url,
+        password: set("PGPASSWORD")
+            .map(|p| secrecy::SecretString::from(p.to_string_lossy().into_owned())),
+        root_cert: set("PGSSLROOTCERT").map(std::path::PathBuf::from),
+    }
 }
 
 pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {

@@ -142,10 +142,11 @@ async fn insights_over_postgres_equal_those_over_sqlite() {
     // The library: a database without the store's views is no store, and says which database
     // (without the password it was given). The synchronous client needs a thread without a runtime.
     let empty = TestDb::new("insights_empty");
-    let store = jiralink_insights::StoreLocation::Postgres {
+    let store = jiralink_insights::StoreLocation::Postgres(jiralink_store::postgres::PgTarget {
         url: empty.url(),
         password: Some(CANARY.into()),
-    };
+        root_cert: None,
+    });
     let opts = jiralink_insights::Options::new(chrono::Utc::now().timestamp(), 26, 3);
     let run_on = |store: &jiralink_insights::StoreLocation| {
         std::thread::scope(|t| {
@@ -170,10 +171,9 @@ async fn insights_over_postgres_equal_those_over_sqlite() {
     assert!(e.to_string().contains(&db_name), "{e}");
     assert!(!format!("{e} {store:?}").contains(CANARY), "{e} {store:?}");
     // A server error is a store error that carries the server's words.
-    let missing = jiralink_insights::StoreLocation::Postgres {
-        url: format!("{}_missing", empty.url()),
-        password: None,
-    };
+    let missing = jiralink_insights::StoreLocation::Postgres(
+        jiralink_store::postgres::PgTarget::new(&format!("{}_missing", empty.url())),
+    );
     let e = run_on(&missing).expect_err("no such database");
     assert!(
         matches!(e, jiralink_insights::InsightsError::Store(_)),
