@@ -21,6 +21,15 @@ fn text_rows(store: &jiralink_store::Store, sql: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The runs recorded in the store of `home` so far (0 before the store exists), read as a
+/// report reader would while a sync writes.
+fn runs_recorded(home: &std::path::Path) -> i64 {
+    let at = jiralink_store::StoreLocation::Sqlite(home.join("jiralink.db"));
+    jiralink_store::ViewReader::open(&at)
+        .and_then(|mut r| r.count("SELECT COUNT(*) FROM sync_runs", &[]))
+        .unwrap_or(0)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
     let sim = Sim::builder()
@@ -49,8 +58,18 @@ async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
+        // The kill moment counts from the run's start (its row in `sync_runs`), not from the
+        // process's: a process killed while it starts has begun nothing to record.
+        let before = runs_recorded(&s.home);
         let mut child = sync();
-        tokio::time::sleep(Duration::from_millis(150 + x % 900)).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while runs_recorded(&s.home) == before
+            && child.try_wait().expect("poll").is_none()
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(x % 900)).await;
         if child.try_wait().expect("poll").is_none() {
             child.kill().expect("SIGKILL");
             killed += 1;
