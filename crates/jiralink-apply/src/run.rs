@@ -2,7 +2,10 @@
 //! comments, worklogs and links, concurrently within the client's pacing. Every write goes
 //! through `Runner::write`: recorded in the ledger before it is sent, its outcome after; an
 //! ambiguous outcome is reconciled (what this account wrote is searched for by its origin
-//! property and adopted) before the write is tried again.
+//! property and adopted) before the write is tried again. What a write created is linked (its
+//! external id to Jira's id) before its outcome is recorded: a run killed between the two leaves
+//! a pending row that the next run reconciles, never an `ok` row without its link (which the next
+//! run would take for a record never created).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -147,7 +150,25 @@ impl<'a> Runner<'a> {
             .filter_map(|r| chrono::DateTime::parse_from_rfc3339(&r.at).ok())
             .min()
             .map(|t| t.with_timezone(&chrono::Utc));
-        let found = self.find_created(since).await?;
+        // A killed run's bulk create may still be landing, one issue at a time: search again
+        // after another wait while creates are missing and the last search found more than the
+        // one before it (bounded), so that nothing that lands late is created a second time.
+        let mut found = self.find_created(since).await?;
+        for _ in 0..MAX_TRIES {
+            let missing = creates
+                .iter()
+                .any(|r| !found.contains_key(&r.entry.external_id));
+            if !missing {
+                break;
+            }
+            self.wait_since(chrono::Utc::now()).await;
+            let again = self.find_created(since).await?;
+            let grew = again.len() > found.len();
+            found = again;
+            if !grew {
+                break;
+            }
+        }
         for row in creates {
             let eid = &row.entry.external_id;
             match found.get(eid) {
@@ -401,15 +422,15 @@ impl<'a> Runner<'a> {
                                 unsure.push((*i, seq));
                                 continue;
                             };
-                            self.ledger
-                                .borrow_mut()
-                                .outcome(seq, "ok", Some(&c.id), None, ms)?;
                             self.adopt_issue(
                                 &records[*i].1.external_id,
                                 &c.id,
                                 &c.key,
                                 &plans[*i].base,
                             )?;
+                            self.ledger
+                                .borrow_mut()
+                                .outcome(seq, "ok", Some(&c.id), None, ms)?;
                             plans[*i].issue = Some((c.id.clone(), c.key.clone()));
                         }
                     }
@@ -436,13 +457,13 @@ impl<'a> Runner<'a> {
                             self.writes.set(self.writes.get() + 1);
                             match self.client.create_issue(&body).await {
                                 Ok(c) => {
-                                    self.settle(&[seq], Ok(Some(&c.id)), t0)?;
                                     self.adopt_issue(
                                         &records[*i].1.external_id,
                                         &c.id,
                                         &c.key,
                                         &plans[*i].base,
                                     )?;
+                                    self.settle(&[seq], Ok(Some(&c.id)), t0)?;
                                     plans[*i].issue = Some((c.id, c.key));
                                 }
                                 Err(e) if is_ambiguous(&e) => {
@@ -474,10 +495,10 @@ impl<'a> Runner<'a> {
                 match found.get(eid) {
                     Some((id, key)) => {
                         // The lost answer's write was applied: its row says so.
+                        self.adopt_issue(eid, id, key, &plans[i].base)?;
                         self.ledger
                             .borrow_mut()
                             .outcome(seq, "adopted", Some(id), None, None)?;
-                        self.adopt_issue(eid, id, key, &plans[i].base)?;
                         self.adopted.set(self.adopted.get() + 1);
                         plans[i].issue = Some((id.clone(), key.clone()));
                     }
@@ -555,11 +576,11 @@ impl<'a> Runner<'a> {
                             self.intend(&e)?
                         }
                     };
+                    self.link_child(kind, key, &id, Value::Null)?;
                     self.ledger
                         .borrow_mut()
                         .outcome(seq, "adopted", Some(&id), None, None)?;
                     self.adopted.set(self.adopted.get() + 1);
-                    self.link_child(kind, key, &id, Value::Null)?;
                     self.close_pending(key)?;
                     return Ok(Ok(()));
                 }
@@ -590,8 +611,8 @@ impl<'a> Runner<'a> {
             };
             match result {
                 Ok(id) => {
-                    self.settle(&[seq], Ok(Some(&id)), t0)?;
                     self.link_child(kind, key, &id, Value::Null)?;
+                    self.settle(&[seq], Ok(Some(&id)), t0)?;
                     self.close_pending(key)?;
                     return Ok(Ok(()));
                 }

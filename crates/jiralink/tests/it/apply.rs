@@ -614,8 +614,24 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
         }
     }
     assert!(ok, "apply never finished");
-    assert_equals_file(&live(&sim, &project).await, &records);
     let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
+    let jira = live(&sim, &project).await;
+    for (eid, found) in &jira {
+        if found.len() > 1 {
+            let trail: Vec<&str> = r
+                .stdout
+                .lines()
+                .filter(|l| l.contains(&format!("\"{eid}\"")))
+                .collect();
+            let keys: Vec<&Value> = found.iter().map(|i| &i["key"]).collect();
+            panic!(
+                "{eid} has {} issues {keys:?}; its write log:\n{}",
+                found.len(),
+                trail.join("\n")
+            );
+        }
+    }
+    assert_equals_file(&jira, &records);
     let rows: Vec<Value> = r
         .stdout
         .lines()
