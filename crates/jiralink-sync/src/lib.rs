@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 use jiralink_api::{Client, Error};
-use jiralink_store::{now, Backend, Lookup, StoreError};
+use jiralink_store::{now, Backend, Lookup, StoreError, Tx};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -168,6 +168,8 @@ impl Plan {
 const ISSUE_STREAM: &str = "issues";
 const PASS_STREAM: &str = "issues_pass";
 const BULK_ISSUES: usize = 100;
+/// At most this many queued batches are written in one transaction.
+const GROUP_COMMIT_MAX: usize = 8;
 const ID_PAGE: usize = 5000;
 /// Data Center's `search` serves at most 1000 issues a page (`jira.search.views.default.max`).
 const DC_PAGE: usize = 1000;
@@ -501,13 +503,11 @@ async fn run_sync(
     let mut worklogs_in_jira = 0;
     // A completed pass has everything updated before this run began.
     let completed_mark = run_started.clone();
-    // Writes a batch; with a project's last one, also its deletes and its watermark. Returns the
-    // number of issues marked deleted.
-    let write = |store: &mut dyn Backend, w: Written| -> Result<usize, SyncError> {
-        let stamp = now();
-        let deleted = store.write(|tx| {
+    // One batch; with a project's last one, also its deletes and its watermark.
+    let write_one = |tx: &dyn Tx, w: &Written, stamp: &str| -> Result<usize, StoreError> {
+        {
             if let Some(batch) = &w.batch {
-                batch.write(tx, &stamp, feeds_started)?;
+                batch.write(tx, stamp, feeds_started)?;
             }
             let mut gone = Vec::new();
             if let Some(all) = &w.last {
@@ -517,7 +517,7 @@ async fn run_sync(
                     gone.extend(tx.live_issue_ids(key)?);
                 }
                 gone.retain(|id| !id.parse::<u64>().is_ok_and(|n| all.contains(&n)));
-                tx.mark_issues_deleted(&gone, &stamp)?;
+                tx.mark_issues_deleted(&gone, stamp)?;
                 // The watermark moves with the project's last data, never before it.
                 for key in w.key.iter() {
                     tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &completed_mark)?;
@@ -525,6 +525,18 @@ async fn run_sync(
                 }
             }
             Ok(gone.len())
+        }
+    };
+    // Writes batches in one transaction, in order; with a project's last batch, also its deletes
+    // and its watermark. Returns the number of issues marked deleted.
+    let write = |store: &mut dyn Backend, ws: Vec<Written>| -> Result<usize, SyncError> {
+        let stamp = now();
+        let deleted = store.write(|tx| {
+            let mut deleted = 0;
+            for w in &ws {
+                deleted += write_one(tx, w, &stamp)?;
+            }
+            Ok(deleted)
         })?;
         Ok(deleted)
     };
@@ -606,11 +618,16 @@ async fn run_sync(
         let store_ref = &mut *store;
         summary.issues_deleted += tokio::task::block_in_place(|| {
             std::thread::scope(|scope| -> Result<usize, SyncError> {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Written>(4);
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Written>(GROUP_COMMIT_MAX);
+                // Batches that queued while the writer was busy are written together, in one
+                // transaction (group commit): the hot index pages go to the WAL once for all of
+                // them instead of once per batch.
                 let writer = scope.spawn(move || -> Result<usize, SyncError> {
                     let mut deleted = 0;
-                    for w in rx {
-                        deleted += write(store_ref, w)?;
+                    while let Ok(first) = rx.recv() {
+                        let mut group = vec![first];
+                        group.extend(rx.try_iter().take(GROUP_COMMIT_MAX - 1));
+                        deleted += write(store_ref, group)?;
                     }
                     Ok(deleted)
                 });
@@ -627,7 +644,7 @@ async fn run_sync(
         })?;
     } else {
         let mut failed = None;
-        consume(&mut |w| match write(store, w) {
+        consume(&mut |w| match write(store, vec![w]) {
             Ok(n) => {
                 summary.issues_deleted += n;
                 true
