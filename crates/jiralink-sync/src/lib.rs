@@ -735,14 +735,18 @@ fn label(keys: &[String]) -> String {
 
 /// How many projects, beside the due ones, have their catalogs re-read each run (oldest first).
 const CATALOG_ROTATION: usize = 8;
+/// How long the catalog of a project without changes is trusted before it is re-read.
+const CATALOG_MAX_AGE_HOURS: i64 = 24;
 const CATALOG_STREAM: &str = "catalog";
 const SPRINTS_STREAM: &str = "sprints";
 
 /// Versions and components, one `project/{key}` read each (it carries both lists), concurrently,
 /// for the projects due: those never read by this credential (or all with `--full`), those with
-/// issues changed in this run, and the [`CATALOG_ROTATION`] read longest ago. Jira has no feed of
-/// version or component changes and no bulk read of versions, so this bounds a re-sync's cost
-/// while every catalog is still re-read within `projects / CATALOG_ROTATION` runs. Returns the
+/// issues changed in this run, and, of those read more than [`CATALOG_MAX_AGE_HOURS`] ago, the
+/// [`CATALOG_ROTATION`] read longest ago. Jira has no feed of version or component changes and no
+/// bulk read of versions, so this bounds a re-sync's cost (no catalog of an unchanged project is read
+/// twice a day) while every catalog is still re-read within a day or `projects / CATALOG_ROTATION`
+/// runs, whichever is longer. Returns the
 /// projects refreshed (their boards' sprints are re-read too).
 async fn refresh_catalogs(
     client: &Client,
@@ -764,6 +768,7 @@ async fn refresh_catalogs(
             }
         }
     }
+    rest.retain(|(at, _)| older_than(Some(at), CATALOG_MAX_AGE_HOURS));
     rest.sort();
     due.extend(rest.into_iter().take(CATALOG_ROTATION).map(|(_, k)| k));
     let api = client.api();
@@ -1217,6 +1222,16 @@ async fn all_pages(client: &Client, path: &str, key: &str) -> Result<Vec<Value>,
 /// How long the stored board list is trusted before the board list is read again (new and
 /// deleted boards of projects not otherwise refreshed are seen within this time).
 const BOARD_LIST_MAX_AGE_HOURS: i64 = 24;
+
+/// Whether a list read at `listed_at` (a stored time; never read: `None`, or not a time) is older
+/// than `hours`.
+fn older_than(listed_at: Option<&str>, hours: i64) -> bool {
+    listed_at
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .is_none_or(|t| {
+            chrono::Utc::now() - t.with_timezone(&chrono::Utc) > chrono::Duration::hours(hours)
+        })
+}
 const BOARDS_STREAM: &str = "boards";
 
 /// Boards and their sprints (Agile API), upserted; returns the number of sprints read. The Agile
@@ -1233,13 +1248,7 @@ async fn sync_boards(
     refreshed: &Refreshed,
 ) -> Result<usize, SyncError> {
     let listed_at = store.checkpoint(&opts.credential, BOARDS_STREAM, "*")?;
-    let stale = listed_at
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .is_none_or(|t| {
-            chrono::Utc::now() - t.with_timezone(&chrono::Utc)
-                > chrono::Duration::hours(BOARD_LIST_MAX_AGE_HOURS)
-        });
+    let stale = older_than(listed_at.as_deref(), BOARD_LIST_MAX_AGE_HOURS);
     let listed = if opts.full || refreshed.first_read || stale {
         Some(all_pages(client, "/rest/agile/1.0/board", "values").await?)
     } else {
