@@ -353,6 +353,29 @@ fn failed_test(report: &ConnectionReport) -> ApiError {
     )
 }
 
+/// Refuses a new credential's name that is not valid or is taken (before any network call).
+fn name_is_free(app: &App, name: &str) -> ApiResult<()> {
+    if !jiralink_vault::valid_name(name) {
+        return Err(ApiError::bad(format!(
+            "'{name}' is not a valid credential name: use letters, digits, '-', '_' and '.', up to 64"
+        )));
+    }
+    if app
+        .vault
+        .list()
+        .map_err(ApiError::internal)?
+        .iter()
+        .any(|c| c.name == name)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "exists",
+            format!("a credential named '{name}' exists already; pick another name"),
+        ));
+    }
+    Ok(())
+}
+
 /// Adds a credential owned by the caller, kept only when its connection test passes.
 async fn add_credential(
     State(app): State<Arc<App>>,
@@ -361,28 +384,7 @@ async fn add_credential(
 ) -> ApiResult<Response> {
     caller.require(&[Role::Admin, Role::Member])?;
     let kind: AuthKind = body.auth.parse().map_err(ApiError::bad)?;
-    if !jiralink_vault::valid_name(&body.name) {
-        return Err(ApiError::bad(format!(
-            "'{}' is not a valid credential name: use letters, digits, '-', '_' and '.', up to 64",
-            body.name
-        )));
-    }
-    if app
-        .vault
-        .list()
-        .map_err(ApiError::internal)?
-        .iter()
-        .any(|c| c.name == body.name)
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "exists",
-            format!(
-                "a credential named '{}' exists already; pick another name",
-                body.name
-            ),
-        ));
-    }
+    name_is_free(&app, &body.name)?;
     let site = site::normalize(&body.url, false).map_err(|e| ApiError::bad(e.to_string()))?;
     let identity = match kind.identity() {
         Some("email") => Some(need(
@@ -641,28 +643,7 @@ async fn oauth2_start(
     Json(body): Json<OAuth2Start>,
 ) -> ApiResult {
     caller.require(&[Role::Admin, Role::Member])?;
-    if !jiralink_vault::valid_name(&body.name) {
-        return Err(ApiError::bad(format!(
-            "'{}' is not a valid credential name: use letters, digits, '-', '_' and '.', up to 64",
-            body.name
-        )));
-    }
-    if app
-        .vault
-        .list()
-        .map_err(ApiError::internal)?
-        .iter()
-        .any(|c| c.name == body.name)
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "exists",
-            format!(
-                "a credential named '{}' exists already; pick another name",
-                body.name
-            ),
-        ));
-    }
+    name_is_free(&app, &body.name)?;
     let site = site::normalize(&body.url, false).map_err(|e| ApiError::bad(e.to_string()))?;
     if body.client_id.trim().is_empty() || body.client_secret.trim().is_empty() {
         return Err(ApiError::bad("client_id and client_secret are needed (the app's, from the Atlassian developer console)"));
