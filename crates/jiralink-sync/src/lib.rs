@@ -505,27 +505,25 @@ async fn run_sync(
     let completed_mark = run_started.clone();
     // One batch; with a project's last one, also its deletes and its watermark.
     let write_one = |tx: &dyn Tx, w: &Written, stamp: &str| -> Result<usize, StoreError> {
-        {
-            if let Some(batch) = &w.batch {
-                batch.write(tx, stamp, feeds_started)?;
-            }
-            let mut gone = Vec::new();
-            if let Some(all) = &w.last {
-                // Deletes: live here, and no longer in the projects' id list. An issue moved to a
-                // project synced later is marked now and revived when that project writes it.
-                for key in w.key.iter() {
-                    gone.extend(tx.live_issue_ids(key)?);
-                }
-                gone.retain(|id| !id.parse::<u64>().is_ok_and(|n| all.contains(&n)));
-                tx.mark_issues_deleted(&gone, stamp)?;
-                // The watermark moves with the project's last data, never before it.
-                for key in w.key.iter() {
-                    tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &completed_mark)?;
-                    tx.clear_checkpoint(&opts.credential, PASS_STREAM, key)?;
-                }
-            }
-            Ok(gone.len())
+        if let Some(batch) = &w.batch {
+            batch.write(tx, stamp, feeds_started)?;
         }
+        let mut gone = Vec::new();
+        if let Some(all) = &w.last {
+            // Deletes: live here, and no longer in the projects' id list. An issue moved to a
+            // project synced later is marked now and revived when that project writes it.
+            for key in w.key.iter() {
+                gone.extend(tx.live_issue_ids(key)?);
+            }
+            gone.retain(|id| !id.parse::<u64>().is_ok_and(|n| all.contains(&n)));
+            tx.mark_issues_deleted(&gone, stamp)?;
+            // The watermark moves with the project's last data, never before it.
+            for key in w.key.iter() {
+                tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &completed_mark)?;
+                tx.clear_checkpoint(&opts.credential, PASS_STREAM, key)?;
+            }
+        }
+        Ok(gone.len())
     };
     // Writes batches in one transaction, in order; with a project's last batch, also its deletes
     // and its watermark. Returns the number of issues marked deleted.
