@@ -6,7 +6,12 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use std::sync::{Arc, Mutex};
+
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OptionalExtension};
+
+use shared::{Exec, Param};
 
 use rusqlite::types::ValueRef;
 
@@ -17,6 +22,7 @@ mod pg_tls;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod reader;
+mod shared;
 pub mod web;
 
 pub use reader::{StoreLocation, ViewReader, ViewRow};
@@ -180,6 +186,9 @@ pub struct Store {
     conn: Connection,
     /// The site every read and write is scoped to ([`Backend::use_site`]).
     site: String,
+    /// What the connection's `current_setting('jiralink.site')` answers: [`Store::site`] as of
+    /// the last write transaction ([`site_setting`]).
+    setting: Arc<Mutex<String>>,
 }
 
 /// One issue as stored: normalised columns beside the raw JSON.
@@ -322,9 +331,11 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         tune_for_bulk_writes(&conn)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let setting = site_setting(&conn)?;
         let mut store = Store {
             conn,
             site: UNRESOLVED_SITE.to_owned(),
+            setting,
         };
         store.migrate(&path.display().to_string())?;
         Ok(store)
@@ -394,6 +405,8 @@ impl Store {
 
     /// Runs `f` in one transaction: all of it is written, or none.
     pub fn write<T>(&mut self, f: impl FnOnce(&dyn Tx) -> Result<T>) -> Result<T> {
+        self.site
+            .clone_into(&mut self.setting.lock().expect("never poisoned"));
         let tx = SqliteTx(self.conn.transaction()?, self.site.clone());
         let out = f(&tx)?;
         tx.0.commit()?;
@@ -533,9 +546,11 @@ impl Backend for Store {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let setting = site_setting(&conn)?;
         Ok(Box::new(Store {
             conn,
             site: self.site.clone(),
+            setting,
         }))
     }
 
@@ -725,8 +740,9 @@ impl dyn Backend + '_ {
     }
 }
 
-/// The one write path of a sync, implemented by each backend's transaction.
-pub trait Tx {
+/// The one write path of a sync, implemented by each backend's transaction. The provided
+/// methods are the writes whose SQL both dialects share ([`shared`]); the others differ.
+pub trait Tx: Exec {
     fn upsert_project(
         &self,
         id: &str,
@@ -734,10 +750,16 @@ pub trait Tx {
         name: &str,
         kind: Option<&str>,
         raw: &str,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let p = [id.into(), key.into(), name.into(), kind.into(), raw.into()];
+        self.exec(shared::UPSERT_PROJECT, &p).map(drop)
+    }
 
     /// A workflow status; `category` is the status category key (`new`, `indeterminate`, `done`).
-    fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()>;
+    fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()> {
+        let p = [id.into(), name.into(), category.into()];
+        self.exec(shared::UPSERT_STATUS, &p).map(drop)
+    }
 
     /// An issue type (with `subtask`), priority or resolution.
     fn upsert_lookup(
@@ -746,7 +768,10 @@ pub trait Tx {
         id: &str,
         name: &str,
         subtask: Option<bool>,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let p = [lookup.kind().into(), id.into(), name.into(), subtask.into()];
+        self.exec(shared::UPSERT_LOOKUP, &p).map(drop)
+    }
 
     fn upsert_field(
         &self,
@@ -755,7 +780,16 @@ pub trait Tx {
         custom: bool,
         schema_type: Option<&str>,
         schema_custom: Option<&str>,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let p = [
+            id.into(),
+            name.into(),
+            custom.into(),
+            schema_type.into(),
+            schema_custom.into(),
+        ];
+        self.exec(shared::UPSERT_FIELD, &p).map(drop)
+    }
 
     fn upsert_user(
         &self,
@@ -763,7 +797,10 @@ pub trait Tx {
         display_name: Option<&str>,
         email: Option<&str>,
         active: bool,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let p = [id.into(), display_name.into(), email.into(), active.into()];
+        self.exec(shared::UPSERT_USER, &p).map(drop)
+    }
 
     fn upsert_issue(&self, i: &IssueRow) -> Result<()>;
 
@@ -787,7 +824,10 @@ pub trait Tx {
     /// issue (no feed page the sync reads from now on holds them).
     fn queue_worklog_read(&self, issue_id: &str, feeds_started: bool) -> Result<()>;
 
-    fn clear_worklog_read(&self, issue_id: &str) -> Result<()>;
+    fn clear_worklog_read(&self, issue_id: &str) -> Result<()> {
+        self.exec(shared::CLEAR_WORKLOG_READ, &[issue_id.into()])
+            .map(drop)
+    }
 
     fn set_sprint_issues(&self, issue_id: &str, sprint_ids: &[String]) -> Result<()>;
 
@@ -797,9 +837,24 @@ pub trait Tx {
         name: &str,
         kind: &str,
         project_key: Option<&str>,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let p = [id.into(), name.into(), kind.into(), project_key.into()];
+        self.exec(shared::UPSERT_BOARD, &p).map(drop)
+    }
 
-    fn upsert_sprint(&self, s: &SprintRow) -> Result<()>;
+    fn upsert_sprint(&self, s: &SprintRow) -> Result<()> {
+        let p: [Param; 8] = [
+            (&s.id).into(),
+            (&s.board_id).into(),
+            (&s.name).into(),
+            (&s.state).into(),
+            (&s.start_date).into(),
+            (&s.end_date).into(),
+            (&s.complete_date).into(),
+            (&s.goal).into(),
+        ];
+        self.exec(shared::UPSERT_SPRINT, &p).map(drop)
+    }
 
     /// Marks issues deleted (they stay as rows with `deleted_at`).
     /// A project's whole version and component lists: upserted, and those no longer listed get
@@ -860,7 +915,10 @@ pub trait Tx {
         now: &str,
     ) -> Result<Vec<String>>;
 
-    fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()>;
+    fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()> {
+        let p = [credential.into(), stream.into(), scope.into()];
+        self.exec(shared::CLEAR_CHECKPOINT, &p).map(drop)
+    }
 
     fn set_checkpoint(
         &self,
@@ -868,7 +926,16 @@ pub trait Tx {
         stream: &str,
         scope: &str,
         value: &str,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let p = [
+            credential.into(),
+            stream.into(),
+            scope.into(),
+            value.into(),
+            CHECKPOINT_FORMAT.into(),
+        ];
+        self.exec(shared::SET_CHECKPOINT, &p).map(drop)
+    }
 }
 
 /// An SQLite write transaction.
@@ -904,80 +971,17 @@ impl SqliteTx<'_> {
     }
 }
 
+impl Exec for SqliteTx<'_> {
+    fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64> {
+        let n = self
+            .0
+            .prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(params))?;
+        Ok(n as u64)
+    }
+}
+
 impl Tx for SqliteTx<'_> {
-    fn upsert_project(
-        &self,
-        id: &str,
-        key: &str,
-        name: &str,
-        kind: Option<&str>,
-        raw: &str,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_projects (site_id, id, key, name, type, raw_json, deleted_at) VALUES (?6, ?1, ?2, ?3, ?4, ?5, NULL)
-             ON CONFLICT (site_id, id) DO UPDATE SET key = excluded.key, name = excluded.name, type = excluded.type,
-             raw_json = excluded.raw_json, deleted_at = NULL",
-            params![id, key, name, kind, raw, self.1],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_statuses (site_id, id, name, category) VALUES (?4, ?1, ?2, ?3)
-             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, category = excluded.category",
-            params![id, name, category, self.1],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_lookup(
-        &self,
-        lookup: Lookup,
-        id: &str,
-        name: &str,
-        subtask: Option<bool>,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_lookups (site_id, kind, id, name, subtask) VALUES (?5, ?1, ?2, ?3, ?4)
-             ON CONFLICT (site_id, kind, id) DO UPDATE SET name = excluded.name, subtask = excluded.subtask",
-            params![lookup.kind(), id, name, subtask, self.1],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_field(
-        &self,
-        id: &str,
-        name: &str,
-        custom: bool,
-        schema_type: Option<&str>,
-        schema_custom: Option<&str>,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_fields (site_id, id, name, custom, schema_type, schema_custom) VALUES (?6, ?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, custom = excluded.custom,
-             schema_type = excluded.schema_type, schema_custom = excluded.schema_custom",
-            params![id, name, custom, schema_type, schema_custom, self.1],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_user(
-        &self,
-        id: &str,
-        display_name: Option<&str>,
-        email: Option<&str>,
-        active: bool,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_users (site_id, id, display_name, email, active) VALUES (?5, ?1, ?2, ?3, ?4)
-             ON CONFLICT (site_id, id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, active = excluded.active",
-            params![id, display_name, email, active, self.1],
-        )?;
-        Ok(())
-    }
-
     fn upsert_issue(&self, i: &IssueRow) -> Result<()> {
         self.exec(
             "INSERT INTO t_issues (site_id, id, key, project_key, issue_type, summary, status, status_category, priority,
@@ -1097,14 +1101,6 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn clear_worklog_read(&self, issue_id: &str) -> Result<()> {
-        self.exec(
-            "DELETE FROM t_worklog_reads WHERE site_id = ?2 AND issue_id = ?1",
-            params![issue_id, self.1],
-        )?;
-        Ok(())
-    }
-
     fn set_sprint_issues(&self, issue_id: &str, sprint_ids: &[String]) -> Result<()> {
         self.exec(
             "DELETE FROM t_sprint_issues WHERE site_id = ?2 AND issue_id = ?1",
@@ -1116,32 +1112,6 @@ impl Tx for SqliteTx<'_> {
                 params![s, issue_id, self.1],
             )?;
         }
-        Ok(())
-    }
-
-    fn upsert_board(
-        &self,
-        id: &str,
-        name: &str,
-        kind: &str,
-        project_key: Option<&str>,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_boards (site_id, id, name, type, project_key, deleted_at) VALUES (?5, ?1, ?2, ?3, ?4, NULL)
-             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, type = excluded.type, project_key = excluded.project_key, deleted_at = NULL",
-            params![id, name, kind, project_key, self.1],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_sprint(&self, s: &SprintRow) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_sprints (site_id, id, board_id, name, state, start_date, end_date, complete_date, goal)
-             VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (site_id, id) DO UPDATE SET board_id = excluded.board_id, name = excluded.name, state = excluded.state,
-               start_date = excluded.start_date, end_date = excluded.end_date, complete_date = excluded.complete_date, goal = excluded.goal",
-            params![s.id, s.board_id, s.name, s.state, s.start_date, s.end_date, s.complete_date, s.goal, self.1],
-        )?;
         Ok(())
     }
 
@@ -1253,29 +1223,6 @@ impl Tx for SqliteTx<'_> {
         for id in ids {
             st.execute(params![id, now, self.1])?;
         }
-        Ok(())
-    }
-
-    fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()> {
-        self.exec(
-            "DELETE FROM t_checkpoints WHERE site_id = ?4 AND credential = ?1 AND stream = ?2 AND scope = ?3",
-            params![credential, stream, scope, self.1],
-        )?;
-        Ok(())
-    }
-
-    fn set_checkpoint(
-        &self,
-        credential: &str,
-        stream: &str,
-        scope: &str,
-        value: &str,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_checkpoints (site_id, credential, stream, scope, value, format_version) VALUES (?6, ?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (site_id, credential, stream, scope) DO UPDATE SET value = excluded.value, format_version = excluded.format_version",
-            params![credential, stream, scope, value, CHECKPOINT_FORMAT, self.1],
-        )?;
         Ok(())
     }
 
@@ -1408,6 +1355,28 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Gives the connection PostgreSQL's `current_setting('jiralink.site')`, so that the SQL both
+/// dialects share ([`shared`]) runs here unchanged; it answers what the returned cell holds.
+fn site_setting(conn: &Connection) -> Result<Arc<Mutex<String>>> {
+    let setting = Arc::new(Mutex::new(UNRESOLVED_SITE.to_owned()));
+    let answer = setting.clone();
+    conn.create_scalar_function(
+        "current_setting",
+        1,
+        FunctionFlags::SQLITE_UTF8,
+        move |ctx| {
+            let name = ctx.get_raw(0).as_str().unwrap_or_default();
+            if name != shared::SITE_SETTING {
+                return Err(rusqlite::Error::UserFunctionError(
+                    format!("unrecognized configuration parameter \"{name}\"").into(),
+                ));
+            }
+            Ok(answer.lock().expect("never poisoned").clone())
+        },
+    )?;
+    Ok(setting)
+}
+
 /// The writer's settings for a sync's bulk writes (each batch of 100 issues is some thousands of
 /// row and index writes): a page cache that holds the hot index pages (32 MiB instead of 2 MiB, so
 /// pages are not re-read with `pread` between batches), checkpoints of the WAL every 64 MiB rather
@@ -1448,6 +1417,69 @@ pub fn utc(jira_time: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shared statements' `$n` parameters appear in order, so SQLite's positions (by first
+    /// appearance) are PostgreSQL's (by number); and they run against this schema.
+    #[test]
+    fn shared_statements_number_their_parameters_in_order() {
+        let dir = std::env::temp_dir().join(format!("jiralink-shared-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("store.db");
+        let _ = std::fs::remove_file(&path);
+        let s = Store::open_sqlite(&path).expect("open");
+        for sql in shared::ALL {
+            let st = s.conn.prepare(sql).expect(sql);
+            for i in 1..=st.parameter_count() {
+                assert_eq!(
+                    st.parameter_name(i),
+                    Some(format!("${i}").as_str()),
+                    "{sql}"
+                );
+            }
+        }
+        let out_of_order = s.conn.prepare("SELECT $2, $1").expect("prepare");
+        assert_eq!(out_of_order.parameter_name(1), Some("$2"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_site_setting_follows_the_store_and_refuses_other_names() {
+        let dir = std::env::temp_dir().join(format!("jiralink-setting-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut s = Store::open_sqlite(&dir.join("store.db")).expect("open");
+        s.scope_to("site-a").expect("scope");
+        s.write(|tx| tx.upsert_status("1", "To Do", "new"))
+            .expect("write");
+        s.scope_to("site-b").expect("scope");
+        s.write(|tx| tx.upsert_status("1", "Open", "new"))
+            .expect("write");
+        let mut st = s
+            .conn
+            .prepare("SELECT site_id, name FROM t_statuses ORDER BY site_id")
+            .expect("prepare");
+        let rows: Vec<(String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<std::result::Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                ("site-a".into(), "To Do".into()),
+                ("site-b".into(), "Open".into())
+            ]
+        );
+        let err = s
+            .conn
+            .query_row("SELECT current_setting('search_path')", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .expect_err("unknown setting");
+        assert!(err.to_string().contains("search_path"), "{err}");
+        drop(st);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn migrations_views_and_checkpoints_in_one_transaction() {

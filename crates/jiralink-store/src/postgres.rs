@@ -23,8 +23,8 @@ use postgres::{Client, Row, SimpleQueryMessage, Statement};
 
 use crate::{
     adopt_unresolved_sql, now, Backend, ChangeRow, CommentRow, ComponentRow, Counts, IssueBatch,
-    IssueRefs, IssueRow, LinkRow, Lookup, Result, SiteRow, SprintRow, TextRows, Tx, VersionRow,
-    WorklogRow, CHECKPOINT_FORMAT, UNRESOLVED_SITE,
+    IssueRefs, IssueRow, LinkRow, Result, SiteRow, TextRows, Tx, VersionRow, WorklogRow,
+    CHECKPOINT_FORMAT, UNRESOLVED_SITE,
 };
 
 /// Where a PostgreSQL store is and how to reach it. The binary fills it (the password from
@@ -933,80 +933,21 @@ impl PgTx<'_> {
     }
 }
 
+impl crate::shared::Exec for PgTx<'_> {
+    fn exec(&self, sql: &'static str, params: &[crate::shared::Param<'_>]) -> Result<u64> {
+        use crate::shared::Param;
+        let params: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| match p {
+                Param::Text(s) => s as &(dyn ToSql + Sync),
+                Param::Int(n) => n,
+            })
+            .collect();
+        PgTx::exec(self, sql, &params)
+    }
+}
+
 impl Tx for PgTx<'_> {
-    fn upsert_project(
-        &self,
-        id: &str,
-        key: &str,
-        name: &str,
-        kind: Option<&str>,
-        raw: &str,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_projects (site_id, id, key, name, type, raw_json, deleted_at) VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5, NULL)
-             ON CONFLICT (site_id, id) DO UPDATE SET key = excluded.key, name = excluded.name, type = excluded.type,
-             raw_json = excluded.raw_json, deleted_at = NULL",
-            &[&id, &key, &name, &kind, &raw],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_status(&self, id: &str, name: &str, category: &str) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_statuses (site_id, id, name, category) VALUES (current_setting('jiralink.site'), $1, $2, $3)
-             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, category = excluded.category",
-            &[&id, &name, &category],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_lookup(
-        &self,
-        lookup: Lookup,
-        id: &str,
-        name: &str,
-        subtask: Option<bool>,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_lookups (site_id, kind, id, name, subtask) VALUES (current_setting('jiralink.site'), $1, $2, $3, $4)
-             ON CONFLICT (site_id, kind, id) DO UPDATE SET name = excluded.name, subtask = excluded.subtask",
-            &[&lookup.kind(), &id, &name, &subtask.map(flag)],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_field(
-        &self,
-        id: &str,
-        name: &str,
-        custom: bool,
-        schema_type: Option<&str>,
-        schema_custom: Option<&str>,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_fields (site_id, id, name, custom, schema_type, schema_custom) VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5)
-             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, custom = excluded.custom,
-             schema_type = excluded.schema_type, schema_custom = excluded.schema_custom",
-            &[&id, &name, &flag(custom), &schema_type, &schema_custom],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_user(
-        &self,
-        id: &str,
-        display_name: Option<&str>,
-        email: Option<&str>,
-        active: bool,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_users (site_id, id, display_name, email, active) VALUES (current_setting('jiralink.site'), $1, $2, $3, $4)
-             ON CONFLICT (site_id, id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, active = excluded.active",
-            &[&id, &display_name, &email, &flag(active)],
-        )?;
-        Ok(())
-    }
-
     fn upsert_issue(&self, i: &IssueRow) -> Result<()> {
         self.upsert_issues(&[i])
     }
@@ -1047,42 +988,8 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn clear_worklog_read(&self, issue_id: &str) -> Result<()> {
-        self.exec(
-            "DELETE FROM t_worklog_reads WHERE site_id = current_setting('jiralink.site') AND issue_id = $1",
-            &[&issue_id],
-        )?;
-        Ok(())
-    }
-
     fn set_sprint_issues(&self, issue_id: &str, sprint_ids: &[String]) -> Result<()> {
         self.set_sprint_issues_of(&[(issue_id, sprint_ids)])
-    }
-
-    fn upsert_board(
-        &self,
-        id: &str,
-        name: &str,
-        kind: &str,
-        project_key: Option<&str>,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_boards (site_id, id, name, type, project_key, deleted_at) VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, NULL)
-             ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, type = excluded.type, project_key = excluded.project_key, deleted_at = NULL",
-            &[&id, &name, &kind, &project_key],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_sprint(&self, s: &SprintRow) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_sprints (site_id, id, board_id, name, state, start_date, end_date, complete_date, goal)
-             VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (site_id, id) DO UPDATE SET board_id = excluded.board_id, name = excluded.name, state = excluded.state,
-               start_date = excluded.start_date, end_date = excluded.end_date, complete_date = excluded.complete_date, goal = excluded.goal",
-            &[&s.id, &s.board_id, &s.name, &s.state, &s.start_date, &s.end_date, &s.complete_date, &s.goal],
-        )?;
-        Ok(())
     }
 
     fn set_project_catalog(
@@ -1183,30 +1090,6 @@ impl Tx for PgTx<'_> {
         self.exec(
             "UPDATE t_issues SET deleted_at = $2 WHERE site_id = current_setting('jiralink.site') AND id = ANY($1::text[]) AND deleted_at IS NULL",
             &[&ids, &now],
-        )?;
-        Ok(())
-    }
-
-    fn clear_checkpoint(&self, credential: &str, stream: &str, scope: &str) -> Result<()> {
-        self.exec(
-            "DELETE FROM t_checkpoints WHERE site_id = current_setting('jiralink.site') AND credential = $1 AND stream = $2 AND scope = $3",
-            &[&credential, &stream, &scope],
-        )?;
-        Ok(())
-    }
-
-    fn set_checkpoint(
-        &self,
-        credential: &str,
-        stream: &str,
-        scope: &str,
-        value: &str,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO t_checkpoints (site_id, credential, stream, scope, value, format_version)
-             VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5)
-             ON CONFLICT (site_id, credential, stream, scope) DO UPDATE SET value = excluded.value, format_version = excluded.format_version",
-            &[&credential, &stream, &scope, &value, &CHECKPOINT_FORMAT],
         )?;
         Ok(())
     }
