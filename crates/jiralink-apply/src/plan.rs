@@ -28,6 +28,9 @@ pub(crate) struct Plan {
     /// The base to keep after this apply: field id → normal value.
     pub base: Map<String, Value>,
     pub transition: Option<String>,
+    /// The record's fields that are on no create screen, kept for the transition screens on the
+    /// way to its status.
+    pub transition_fields: Vec<String>,
     pub comments: Vec<usize>,
     pub worklogs: Vec<usize>,
     pub links: Vec<usize>,
@@ -104,11 +107,44 @@ fn text(s: &str) -> Value {
     }
 }
 
+/// What converting a value needs of a field, from a create or edit screen or a transition's.
+pub(crate) struct Spec<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub schema_type: &'a str,
+    pub items: Option<&'a str>,
+    pub allowed_values: Option<&'a [Value]>,
+}
+
+impl<'a> From<&'a FieldMeta> for Spec<'a> {
+    fn from(f: &'a FieldMeta) -> Self {
+        Spec {
+            id: &f.id,
+            name: &f.name,
+            schema_type: &f.schema_type,
+            items: f.items.as_deref(),
+            allowed_values: f.allowed_values.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a crate::workflow::ScreenField> for Spec<'a> {
+    fn from(f: &'a crate::workflow::ScreenField) -> Self {
+        Spec {
+            id: &f.id,
+            name: &f.name,
+            schema_type: &f.schema_type,
+            items: f.items.as_deref(),
+            allowed_values: f.allowed.as_deref(),
+        }
+    }
+}
+
 /// One field's wire value from the file's value, by the field's schema; the error names the
 /// problem and what Jira accepts.
-fn convert(meta: &FieldMeta, v: &Value, v3: bool) -> Result<Value, String> {
-    let name = &meta.name;
-    let pick = |want: &str, allowed: &Option<Vec<Value>>, key: &str| -> Result<Value, String> {
+pub(crate) fn convert(meta: &Spec<'_>, v: &Value, v3: bool) -> Result<Value, String> {
+    let name = meta.name;
+    let pick = |want: &str, allowed: Option<&[Value]>, key: &str| -> Result<Value, String> {
         let Some(allowed) = allowed else {
             return Ok(json!({ key: want }));
         };
@@ -137,7 +173,7 @@ fn convert(meta: &FieldMeta, v: &Value, v3: bool) -> Result<Value, String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
-    match meta.schema_type.as_str() {
+    match meta.schema_type {
         _ if v.is_null() => Ok(Value::Null),
         "string" if meta.id == "description" || meta.id == "environment" => match v {
             Value::String(s) => Ok(markup::rich(s, v3)),
@@ -155,12 +191,12 @@ fn convert(meta: &FieldMeta, v: &Value, v3: bool) -> Result<Value, String> {
                 .map_err(|_| format!("{name}: '{s}' is not a number")),
             _ => Err(format!("{name}: give a number")),
         },
-        "priority" => match as_text(v) {
-            Some(s) => pick(&s, &meta.allowed_values, "name"),
-            None => Err(format!("{name}: give the priority's name")),
+        "priority" | "resolution" => match as_text(v) {
+            Some(s) => pick(&s, meta.allowed_values, "name"),
+            None => Err(format!("{name}: give the {}'s name", meta.schema_type)),
         },
         "option" => match as_text(v) {
-            Some(s) => pick(&s, &meta.allowed_values, "value"),
+            Some(s) => pick(&s, meta.allowed_values, "value"),
             None => Err(format!("{name}: give the option's value")),
         },
         "issuelink" => match as_text(v) {
@@ -178,7 +214,7 @@ fn convert(meta: &FieldMeta, v: &Value, v3: bool) -> Result<Value, String> {
                     .collect(),
                 _ => return Err(format!("{name}: give a list")),
             };
-            match meta.items.as_deref() {
+            match meta.items {
                 Some("string") => {
                     let mut out = Vec::new();
                     for i in &items {
@@ -197,7 +233,7 @@ fn convert(meta: &FieldMeta, v: &Value, v3: bool) -> Result<Value, String> {
                     let mut out = Vec::new();
                     for i in &items {
                         let s = as_text(i).ok_or(format!("{name}: give names"))?;
-                        out.push(pick(&s, &meta.allowed_values, key)?);
+                        out.push(pick(&s, meta.allowed_values, key)?);
                     }
                     Ok(Value::Array(out))
                 }
@@ -337,6 +373,10 @@ pub(crate) async fn plan(
         for (k, v) in wanted {
             match find(&k) {
                 Some(f) => given.push((f, v)),
+                // A field of a transition screen (a resolution, say): filled on the way.
+                None if r.status.is_some() && r.fields.contains_key(&k) => {
+                    p.transition_fields.push(k)
+                }
                 None => p.problems.push(format!(
                     "field '{k}' is not on the create screen of {} {} (it has: {})",
                     r.project,
@@ -375,7 +415,7 @@ pub(crate) async fn plan(
                 }
                 continue;
             }
-            match convert(f, &v, v3) {
+            match convert(&Spec::from(f), &v, v3) {
                 Ok(w) => {
                     wire.insert(f.id.clone(), w);
                 }

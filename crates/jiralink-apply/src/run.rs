@@ -17,12 +17,16 @@ use jiralink_api::Client;
 use jiralink_store::ledger::{Ledger, Link, WriteEntry, WriteRow};
 use serde_json::{json, Map, Value};
 
-use crate::plan::Plan;
+use crate::plan::{Plan, Spec};
 use crate::record::Record;
+use crate::workflow::{explore, parse_steps, Graph, Step};
 use crate::{jira_message, markup, ApplyError, Options, Outcome, RecordReport, ORIGIN_PROPERTY};
 
 /// How many times an ambiguous write is reconciled and tried again before the record fails.
 const MAX_TRIES: usize = 4;
+
+/// The most transitions taken to reach one record's status.
+const MAX_STEPS: usize = 10;
 
 pub(crate) struct Runner<'a> {
     pub client: &'a Client,
@@ -33,6 +37,12 @@ pub(crate) struct Runner<'a> {
     /// Children already linked: (kind, key) → base.
     children: HashMap<(String, String), Value>,
     myself: RefCell<Option<String>>,
+    /// The workflows' transitions seen so far.
+    graph: RefCell<Graph>,
+    /// Status name (lower case) → status category key, read once.
+    categories: RefCell<Option<HashMap<String, String>>>,
+    /// Email address or username → account, for transition screens' user fields.
+    users: RefCell<HashMap<String, Option<String>>>,
     writes: Cell<u64>,
     adopted: Cell<u64>,
 }
@@ -74,6 +84,9 @@ impl<'a> Runner<'a> {
             pending: HashMap::new(),
             children: HashMap::new(),
             myself: RefCell::new(None),
+            graph: RefCell::new(Graph::default()),
+            categories: RefCell::new(None),
+            users: RefCell::new(HashMap::new()),
             writes: Cell::new(0),
             adopted: Cell::new(0),
         }
@@ -676,56 +689,219 @@ impl<'a> Runner<'a> {
         Ok(r.map_err(|e| jira_message(&e)))
     }
 
-    /// Walks the workflow to `target`: the direct transition when there is one, else through
-    /// statuses not visited yet (at most 6 steps).
+    /// The status category (`new`, `indeterminate`, `done`) of a status named `name`, from
+    /// Jira's status list (read once a run); `None` when Jira has no such status or the list
+    /// cannot be read.
+    async fn status_category(&self, name: &str) -> Option<String> {
+        if self.categories.borrow().is_none() {
+            let path = format!("{}/status", self.client.api());
+            let map: HashMap<String, String> = match self.client.get_json(&path).await {
+                Ok(v) => v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| {
+                        Some((
+                            s["name"].as_str()?.to_lowercase(),
+                            s["statusCategory"]["key"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect(),
+                Err(_) => HashMap::new(),
+            };
+            *self.categories.borrow_mut() = Some(map);
+        }
+        self.categories
+            .borrow()
+            .as_ref()
+            .and_then(|m| m.get(&name.to_lowercase()).cloned())
+    }
+
+    /// The account an email address or username names (cached for the run).
+    async fn user(&self, who: &str) -> Result<Option<String>, ApplyError> {
+        if let Some(found) = self.users.borrow().get(who) {
+            return Ok(found.clone());
+        }
+        let found = self.client.find_user(who).await?;
+        self.users
+            .borrow_mut()
+            .insert(who.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// The values a transition's screen takes, from the record (its `assignee`, and its fields
+    /// by id or display name); the keys of the record used go into `used`. A required field the
+    /// record lacks is fine when the issue already holds a value (Jira fills the screen from the
+    /// issue); otherwise the record fails with a message naming the field.
+    async fn screen_values(
+        &self,
+        rec: &Record,
+        issue: &str,
+        step: &Step,
+        used: &mut HashSet<String>,
+    ) -> Result<Result<Map<String, Value>, String>, ApplyError> {
+        let v3 = self.client.is_v3();
+        let mut out = Map::new();
+        let on = || format!("the transition '{}' to {}", step.name, step.to_name);
+        for f in &step.fields {
+            let given = rec
+                .assignee
+                .as_ref()
+                .filter(|_| f.id == "assignee")
+                .map(|a| ("assignee".to_owned(), json!(a)))
+                .or_else(|| {
+                    rec.fields
+                        .iter()
+                        .find(|(k, _)| **k == f.id || k.eq_ignore_ascii_case(&f.name))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                });
+            match given {
+                Some((k, v)) => {
+                    let wire = if f.schema_type == "user" {
+                        let Some(who) = v.as_str() else {
+                            return Ok(Err(format!(
+                                "{}: {}: give an email address or username",
+                                on(),
+                                f.name
+                            )));
+                        };
+                        match self.user(who).await? {
+                            Some(id) if v3 => json!({ "accountId": id }),
+                            Some(id) => json!({ "name": id }),
+                            None => {
+                                return Ok(Err(format!(
+                                    "{}: {}: no user '{who}' is visible to this account",
+                                    on(),
+                                    f.name
+                                )))
+                            }
+                        }
+                    } else {
+                        match crate::plan::convert(&Spec::from(f), &v, v3) {
+                            Ok(w) => w,
+                            Err(e) => return Ok(Err(format!("{}: {e}", on()))),
+                        }
+                    };
+                    used.insert(k);
+                    out.insert(f.id.clone(), wire);
+                }
+                None if f.required => {
+                    let path = format!("{}/issue/{issue}?fields={}", self.client.api(), f.id);
+                    let held = match self.client.get_json(&path).await {
+                        Ok(v) => !v["fields"][&f.id].is_null(),
+                        Err(_) => false,
+                    };
+                    if !held {
+                        return Ok(Err(format!(
+                            "{} requires {} ({}) on its screen, and the record does not give it: add \"{}\" to its fields",
+                            on(),
+                            f.name,
+                            f.id,
+                            f.name
+                        )));
+                    }
+                }
+                None => {}
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    /// Walks the workflow to `target`, one transition at a time: a shortest path through the
+    /// transitions learnt so far, else the step toward the target's status category; each
+    /// transition screen filled from the record. At most `MAX_STEPS` transitions.
     async fn transition_to(
         &self,
-        eid: &str,
+        rec: &Record,
+        p: &Plan,
         issue: &str,
         target: &str,
     ) -> Result<Result<(), String>, ApplyError> {
-        let path = format!("{}/issue/{issue}?fields=status", self.client.api());
-        let now = match self.client.get_json(&path).await {
-            Ok(v) => v["fields"]["status"]["name"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned(),
+        let eid = &rec.external_id;
+        let api = self.client.api();
+        let (mut now, now_name) = match self
+            .client
+            .get_json(&format!("{api}/issue/{issue}?fields=status"))
+            .await
+        {
+            Ok(v) => (
+                match &v["fields"]["status"]["id"] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+                v["fields"]["status"]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            ),
             Err(e) => return Ok(Err(format!("status: {}", jira_message(&e)))),
         };
-        if now.eq_ignore_ascii_case(target) {
+        if now_name.eq_ignore_ascii_case(target) {
             return Ok(Ok(()));
         }
-        let mut visited: HashSet<String> = HashSet::new();
-        for _ in 0..6 {
-            let ts = match self.client.transitions(issue).await {
-                Ok(t) => t,
+        let workflow = format!(
+            "{}/{}",
+            rec.project.to_uppercase(),
+            rec.issue_type.to_lowercase()
+        );
+        let target_category = self.status_category(target).await;
+        let mut visited = HashSet::from([now.clone()]);
+        let mut used: HashSet<String> = HashSet::new();
+        for _ in 0..MAX_STEPS {
+            let path = format!("{api}/issue/{issue}/transitions?expand=transitions.fields");
+            let steps = match self.client.get_json(&path).await {
+                Ok(v) => parse_steps(&v),
                 Err(e) => return Ok(Err(format!("transitions: {}", jira_message(&e)))),
             };
-            let direct = ts.iter().find(|t| t.to.name.eq_ignore_ascii_case(target));
-            let step = direct.or_else(|| ts.iter().find(|t| !visited.contains(&t.to.id)));
+            let step = {
+                let mut g = self.graph.borrow_mut();
+                g.learn(&workflow, &now, steps.clone());
+                g.route(&workflow, &now, target).or_else(|| {
+                    explore(&g, &workflow, &steps, &visited, target_category.as_deref()).cloned()
+                })
+            };
             let Some(step) = step else {
                 break;
             };
-            visited.insert(step.to.id.clone());
+            let fields = match self.screen_values(rec, issue, &step, &mut used).await? {
+                Ok(f) => f,
+                Err(m) => return Ok(Err(m)),
+            };
             let mut e = self.entry(eid, "transition");
             e.jira_id = Some(issue.to_owned());
             e.field = Some("status".into());
-            e.after = Some(step.to.name.clone());
+            e.after = Some(step.to_name.clone());
             let r = self
-                .write_once(
-                    vec![e],
-                    self.client.transition(issue, &step.id, &Map::new()),
-                )
+                .write_once(vec![e], self.client.transition(issue, &step.id, &fields))
                 .await?;
             if let Err(m) = r {
-                return Ok(Err(format!("transition to {}: {m}", step.to.name)));
+                return Ok(Err(format!(
+                    "transition '{}' to {}: {m}",
+                    step.name, step.to_name
+                )));
             }
-            if direct.is_some() {
+            now = step.to_id.clone();
+            visited.insert(now.clone());
+            if step.to_name.eq_ignore_ascii_case(target) {
+                let unused: Vec<&str> = p
+                    .transition_fields
+                    .iter()
+                    .filter(|k| !used.contains(*k))
+                    .map(String::as_str)
+                    .collect();
+                if !unused.is_empty() {
+                    return Ok(Err(format!(
+                        "{} is on neither the create screen of {} {} nor any transition screen on the way to {target}",
+                        unused.join(", "),
+                        rec.project,
+                        rec.issue_type
+                    )));
+                }
                 return Ok(Ok(()));
             }
         }
         Ok(Err(format!(
-            "no path through the workflow leads to status '{target}'"
+            "no path through the workflow leads from {now_name} to status '{target}' (within {MAX_STEPS} transitions)"
         )))
     }
 
@@ -763,7 +939,7 @@ impl<'a> Runner<'a> {
             }
         }
         if let Some(target) = &p.transition {
-            if let Err(m) = self.transition_to(eid, id, target).await? {
+            if let Err(m) = self.transition_to(rec, p, id, target).await? {
                 problems.push(m);
             }
         }

@@ -12,14 +12,19 @@ use super::credential::Session;
 
 /// A software project of the simulated site (Task type, To Do → In Progress → In Review → Done).
 fn software_project(sim: &Sim) -> String {
+    project_of(sim, "software")
+}
+
+/// The first project of a type (`software`, `business`, `service_desk`).
+fn project_of(sim: &Sim, kind: &str) -> String {
     let snap = sim.snapshot();
     snap["projects"]
         .as_array()
         .expect("projects")
         .iter()
-        .find(|p| p["type"] == "software")
+        .find(|p| p["type"] == kind)
         .and_then(|p| p["key"].as_str())
-        .expect("a software project")
+        .unwrap_or_else(|| panic!("a {kind} project"))
         .to_owned()
 }
 
@@ -35,7 +40,11 @@ fn record(project: &str, i: usize, tag: &str) -> Value {
     });
     match i % 4 {
         0 => r["status"] = json!("In Progress"),
-        1 => r["status"] = json!("Done"),
+        1 => {
+            // Done's transition screen requires a resolution.
+            r["status"] = json!("Done");
+            r["fields"]["Resolution"] = json!("Done");
+        }
         _ => {}
     }
     if i.is_multiple_of(5) {
@@ -642,4 +651,145 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
         "{}",
         r.stdout
     );
+}
+
+/// An issue's fields as the admin reads them.
+async fn issue_fields(sim: &Sim, key: &str, fields: &str) -> Value {
+    let admin = sim.identity("admin").expect("admin");
+    let user = admin
+        .email
+        .clone()
+        .or(admin.username.clone())
+        .expect("a login");
+    let r = reqwest::Client::new()
+        .get(format!(
+            "{}/rest/api/2/issue/{key}?fields={fields}",
+            sim.base_url()
+        ))
+        .basic_auth(user, Some(&admin.secret))
+        .send()
+        .await
+        .expect("read");
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json::<Value>().await.expect("json")["fields"].clone()
+}
+
+/// Restricted workflows: statuses several transitions away are reached, transition screens'
+/// required fields are filled from the record, and a record lacking one fails naming the field
+/// (nothing sent for that step); a second run writes nothing.
+async fn workflow_paths_and_screens(deployment: Deployment, tag: &str) {
+    let sim = Sim::builder()
+        .deployment(deployment)
+        .issues(60)
+        .projects(5)
+        .seed(44)
+        .start()
+        .await
+        .expect("sim");
+    let software = project_of(&sim, "software");
+    let business = project_of(&sim, "business");
+    let admin = sim.identity("admin").expect("admin").clone();
+    let me = if deployment == Deployment::Cloud {
+        admin.email.clone()
+    } else {
+        admin.username.clone()
+    }
+    .expect("a login");
+    let mut s = Session::new(tag);
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let rec = |eid: &str, project: &str, status: &str| json!({"external_id": eid, "project": project, "issue_type": "Task", "summary": format!("wf {eid}"), "status": status});
+    let mut blocked = rec("wf-1", &business, "Blocked");
+    blocked["assignee"] = json!(me);
+    let mut closed = rec("wf-2", &business, "Closed");
+    closed["fields"] = json!({"Resolution": "Won't Do"});
+    let no_assignee = rec("wf-3", &business, "In Progress");
+    let review = rec("wf-4", &software, "In Review");
+    let no_resolution = rec("wf-5", &software, "Done");
+    let mut bad_resolution = rec("wf-6", &software, "Done");
+    bad_resolution["fields"] = json!({"resolution": "Maybe"});
+    write_file(
+        &file,
+        &[
+            blocked,
+            closed,
+            no_assignee,
+            review,
+            no_resolution,
+            bad_resolution,
+        ],
+    );
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let reports: HashMap<String, Value> = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| Some((v["external_id"].as_str()?.to_owned(), v)))
+        .collect();
+    for ok in ["wf-1", "wf-2", "wf-4"] {
+        assert_eq!(reports[ok]["outcome"], "applied", "{}", reports[ok]);
+    }
+    let problem = |eid: &str| reports[eid]["problems"].to_string();
+    assert!(
+        problem("wf-3").contains("requires Assignee (assignee)"),
+        "{}",
+        problem("wf-3")
+    );
+    assert!(
+        problem("wf-5").contains("requires Resolution (resolution)"),
+        "{}",
+        problem("wf-5")
+    );
+    assert!(
+        problem("wf-6").contains("'Maybe' is not an allowed value"),
+        "{}",
+        problem("wf-6")
+    );
+    let key = |eid: &str| reports[eid]["issue_key"].as_str().expect("key").to_owned();
+    let f = issue_fields(&sim, &key("wf-1"), "status,assignee").await;
+    assert_eq!(f["status"]["name"], "Blocked");
+    assert!(!f["assignee"].is_null());
+    let f = issue_fields(&sim, &key("wf-2"), "status,resolution").await;
+    assert_eq!(f["status"]["name"], "Closed");
+    assert_eq!(f["resolution"]["name"], "Won't Do");
+    let f = issue_fields(&sim, &key("wf-4"), "status").await;
+    assert_eq!(f["status"]["name"], "In Review");
+    let f = issue_fields(&sim, &key("wf-5"), "status,resolution").await;
+    assert_eq!(
+        f["status"]["name"], "To Do",
+        "a refused step moved the issue"
+    );
+    // The write log: wf-1 took three transitions (Backlog → Selected → In Progress → Blocked),
+    // wf-4 two.
+    let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
+    let steps = |eid: &str| {
+        r.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|row| row["external_id"] == eid && row["action"] == "transition")
+            .map(|row| row["after"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        steps("wf-1"),
+        ["Selected for Development", "In Progress", "Blocked"]
+    );
+    assert_eq!(steps("wf-4"), ["In Progress", "In Review"]);
+    // Again: the failing records fail the same way before any write; nothing is written.
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloud_apply_walks_restricted_workflows_and_fills_transition_screens() {
+    workflow_paths_and_screens(Deployment::Cloud, "apply-wf-cloud").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn datacenter_apply_walks_restricted_workflows_and_fills_transition_screens() {
+    workflow_paths_and_screens(Deployment::Datacenter, "apply-wf-dc").await;
 }
