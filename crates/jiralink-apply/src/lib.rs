@@ -7,6 +7,7 @@ pub mod markup;
 mod plan;
 pub mod record;
 mod run;
+mod sprint;
 mod workflow;
 
 use std::collections::BTreeMap;

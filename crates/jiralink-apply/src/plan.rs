@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::markup;
 use crate::record::Record;
 use crate::run::Runner;
+use crate::sprint::{sprint_ids, sprints_of, Sprint, SPRINT_FIELD_TYPE};
 use crate::{ApplyError, OnConflict, ORIGIN_PROPERTY};
 
 /// What one record needs.
@@ -31,6 +32,10 @@ pub(crate) struct Plan {
     /// The record's fields that are on no create screen, kept for the transition screens on the
     /// way to its status.
     pub transition_fields: Vec<String>,
+    /// The sprint to move the issue into (id, name), when it is not there yet.
+    pub sprint: Option<(u64, String)>,
+    /// The project's sprint field (from its create metadata), to read where the issue is.
+    pub sprint_field: Option<String>,
     pub comments: Vec<usize>,
     pub worklogs: Vec<usize>,
     pub links: Vec<usize>,
@@ -52,6 +57,9 @@ impl Plan {
         }
         if let Some(s) = &self.transition {
             a.push(format!("transition {s}"));
+        }
+        if let Some((_, name)) = &self.sprint {
+            a.push(format!("sprint {name}"));
         }
         for (n, what) in [
             (self.comments.len(), "comment"),
@@ -306,6 +314,15 @@ pub(crate) async fn plan(
             metas.insert(r.project.clone(), m);
         }
     }
+    let mut sprints: HashMap<String, Result<HashMap<String, Sprint>, String>> = HashMap::new();
+    for (_, r) in records {
+        if r.sprint.is_some() && !sprints.contains_key(&r.project) {
+            let found = sprints_of(client, &r.project)
+                .await
+                .map_err(|e| format!("sprints of {}: {}", r.project, crate::jira_message(&e)));
+            sprints.insert(r.project.clone(), found);
+        }
+    }
     let mut users: HashMap<String, Option<String>> = HashMap::new();
     let mut seen: HashSet<&str> = HashSet::new();
     let mut plans = Vec::new();
@@ -457,6 +474,26 @@ pub(crate) async fn plan(
                 ));
             }
         }
+        if let Some(want) = &r.sprint {
+            match sprints.get(&r.project) {
+                Some(Ok(all)) => match all.get(&want.to_lowercase()) {
+                    Some(s) if s.state == "closed" => p.problems.push(format!(
+                        "sprint '{}' is closed: Jira moves no issue into a closed sprint",
+                        s.name
+                    )),
+                    Some(s) => p.sprint = Some((s.id, s.name.clone())),
+                    None => p
+                        .problems
+                        .push(format!("sprint '{want}' is on no board of {}", r.project)),
+                },
+                Some(Err(e)) => p.problems.push(e.clone()),
+                None => {}
+            }
+            p.sprint_field = fields
+                .iter()
+                .find(|f| f.custom.as_deref() == Some(SPRINT_FIELD_TYPE))
+                .map(|f| f.id.clone());
+        }
         let link = runner.link_of("issue", &r.external_id)?;
         let need = |perm: &str| meta.missing_permissions.iter().any(|m| m == perm);
         if link.is_none() && need("CREATE_ISSUES") {
@@ -561,6 +598,7 @@ async fn diff_live(
     let mut field_ids: HashSet<String> = HashSet::from(["status".to_owned()]);
     for i in &linked {
         field_ids.extend(plans[*i].updates.keys().cloned());
+        field_ids.extend(plans[*i].sprint_field.clone());
     }
     let field_ids: Vec<&str> = field_ids.iter().map(String::as_str).collect();
     let mut live: HashMap<String, Value> = HashMap::new();
@@ -639,6 +677,13 @@ async fn diff_live(
                 Err(e) => p
                     .problems
                     .push(format!("editmeta: {}", crate::jira_message(&e))),
+            }
+        }
+        // Already in the sprint: nothing to move. (Without a sprint field to read, the move is
+        // made: Jira's move is idempotent.)
+        if let (Some((sid, _)), Some(f)) = (&p.sprint, &p.sprint_field) {
+            if sprint_ids(&issue["fields"][f]).contains(sid) {
+                p.sprint = None;
             }
         }
         if let Some(want) = &rec.status {

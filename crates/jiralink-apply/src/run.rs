@@ -8,7 +8,7 @@
 //! run would take for a record never created).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 
 use crate::plan::{Plan, Spec};
 use crate::record::Record;
+use crate::sprint::{move_issues, MOVE_BATCH};
 use crate::workflow::{explore, parse_steps, Graph, Step};
 use crate::{jira_message, markup, ApplyError, Options, Outcome, RecordReport, ORIGIN_PROPERTY};
 
@@ -1023,6 +1024,57 @@ impl<'a> Runner<'a> {
         Ok(problems)
     }
 
+    /// Moves the issues whose record names a sprint they are not in, 50 per request to each
+    /// sprint (`POST sprint/{id}/issue`, safe to repeat); one ledger row per record.
+    async fn move_to_sprints(
+        &self,
+        records: &[(usize, Record)],
+        plans: &[Plan],
+        failures: &mut HashMap<usize, Vec<String>>,
+    ) -> Result<(), ApplyError> {
+        let mut by_sprint: BTreeMap<u64, (String, Vec<usize>)> = BTreeMap::new();
+        for (i, p) in plans.iter().enumerate() {
+            if let (Some((sid, name)), Some(_)) = (&p.sprint, &p.issue) {
+                if p.problems.is_empty() && !failures.contains_key(&i) {
+                    by_sprint
+                        .entry(*sid)
+                        .or_insert_with(|| (name.clone(), Vec::new()))
+                        .1
+                        .push(i);
+                }
+            }
+        }
+        for (sid, (name, list)) in by_sprint {
+            for chunk in list.chunks(MOVE_BATCH) {
+                let mut keys = Vec::new();
+                let mut entries = Vec::new();
+                for i in chunk {
+                    let Some((id, key)) = &plans[*i].issue else {
+                        continue;
+                    };
+                    let mut e = self.entry(&records[*i].1.external_id, "sprint");
+                    e.jira_id = Some(id.clone());
+                    e.field = Some("sprint".into());
+                    e.after = Some(name.clone());
+                    entries.push(e);
+                    keys.push(key.clone());
+                }
+                let r = self
+                    .write_once(entries, move_issues(self.client, sid, &keys))
+                    .await?;
+                if let Err(m) = r {
+                    for i in chunk {
+                        failures
+                            .entry(*i)
+                            .or_default()
+                            .push(format!("sprint {name}: {m}"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Runs the plans (or, in a dry run, reports them); returns the reports, the write requests
     /// sent and the objects adopted.
     pub async fn execute(
@@ -1064,6 +1116,7 @@ impl<'a> Runner<'a> {
                     failures.entry(i).or_default().extend(problems);
                 }
             }
+            self.move_to_sprints(records, &plans, &mut failures).await?;
         }
         let mut out = Vec::new();
         for (i, p) in plans.into_iter().enumerate() {

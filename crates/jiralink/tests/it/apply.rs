@@ -793,3 +793,142 @@ async fn cloud_apply_walks_restricted_workflows_and_fills_transition_screens() {
 async fn datacenter_apply_walks_restricted_workflows_and_fills_transition_screens() {
     workflow_paths_and_screens(Deployment::Datacenter, "apply-wf-dc").await;
 }
+
+/// `sprint` by name: found on the project's boards, moved through the Agile API (50 issues a
+/// request), planned only when the issue is not there yet; a closed or unknown sprint is named.
+async fn sprints_by_name(deployment: Deployment, tag: &str) {
+    let sim = Sim::builder()
+        .deployment(deployment)
+        .issues(60)
+        .projects(5)
+        .seed(45)
+        .start()
+        .await
+        .expect("sim");
+    let project = software_project(&sim);
+    let snap = sim.snapshot();
+    let board = snap["boards"]
+        .as_array()
+        .expect("boards")
+        .iter()
+        .find(|b| b["project_key"] == project.as_str() && b["type"] == "scrum")
+        .and_then(|b| b["id"].as_u64())
+        .expect("a scrum board");
+    let sprint = |state: &str| {
+        snap["sprints"]
+            .as_array()
+            .expect("sprints")
+            .iter()
+            .find(|s| s["board_id"] == board && s["state"] == state)
+            .map(|s| {
+                (
+                    s["id"].as_u64().expect("id"),
+                    s["name"].as_str().expect("name").to_owned(),
+                )
+            })
+            .unwrap_or_else(|| panic!("a {state} sprint"))
+    };
+    let (active_id, active) = sprint("active");
+    let (_, closed) = sprint("closed");
+    // A second open sprint, made as Jira makes one.
+    let admin = sim.identity("admin").expect("admin").clone();
+    let user = admin
+        .email
+        .clone()
+        .or(admin.username.clone())
+        .expect("login");
+    let made: Value = reqwest::Client::new()
+        .post(format!("{}/rest/agile/1.0/sprint", sim.base_url()))
+        .basic_auth(&user, Some(&admin.secret))
+        .json(&json!({"name": "Apply Sprint", "originBoardId": board}))
+        .send()
+        .await
+        .expect("create a sprint")
+        .json()
+        .await
+        .expect("json");
+    let future_id = made["id"].as_u64().expect("sprint id");
+    let mut s = Session::new(tag);
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let rec = |i: usize, sprint: &str| json!({"external_id": format!("sp-{i}"), "project": project, "issue_type": "Task", "summary": format!("sprint {i}"), "sprint": sprint});
+    let mut records: Vec<Value> = (0..60).map(|i| rec(i, &active)).collect();
+    records.push(rec(60, "apply sprint"));
+    records.push(rec(61, &closed));
+    records.push(rec(62, "No Such Sprint"));
+    write_file(&file, &records);
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!("sprint '{closed}' is closed")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("sprint 'No Such Sprint' is on no board"),
+        "{}",
+        r.stdout
+    );
+    // Two bulk creates, then 60 issues into the active sprint in two moves and one into the
+    // other: five write requests.
+    assert_eq!(sim.write_requests() - before, 5, "{}", r.stdout);
+    let in_sprint = |sid: u64| -> Vec<String> {
+        let snap = sim.snapshot();
+        snap["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .filter(|i| {
+                i["sprint_ids"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x.as_u64() == Some(sid)))
+            })
+            .filter_map(|i| i["key"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let reports: HashMap<String, Value> = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| Some((v["external_id"].as_str()?.to_owned(), v)))
+        .collect();
+    let key = |eid: &str| reports[eid]["issue_key"].as_str().expect("key").to_owned();
+    let active_now = in_sprint(active_id);
+    for i in 0..60 {
+        assert!(active_now.contains(&key(&format!("sp-{i}"))), "sp-{i}");
+    }
+    assert_eq!(in_sprint(future_id), [key("sp-60")]);
+    // Applied again: everything is where the file says; nothing is written.
+    records.truncate(61);
+    write_file(&file, &records);
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+    // One record moves to the other sprint: one request.
+    records[0]["sprint"] = json!("Apply Sprint");
+    write_file(&file, &records);
+    let r = s.run(
+        &["--json", "apply", "prod", &file_s, "--dry-run"],
+        None,
+        &[],
+    );
+    assert!(r.stdout.contains("sprint Apply Sprint"), "{}", r.stdout);
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests() - before, 1, "{}", r.stdout);
+    assert!(in_sprint(future_id).contains(&key("sp-0")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloud_apply_moves_issues_into_sprints_by_name() {
+    sprints_by_name(Deployment::Cloud, "apply-sprint-cloud").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn datacenter_apply_moves_issues_into_sprints_by_name() {
+    sprints_by_name(Deployment::Datacenter, "apply-sprint-dc").await;
+}
