@@ -29,6 +29,28 @@ fn project_of(sim: &Sim, kind: &str) -> String {
 }
 
 fn record(project: &str, i: usize, tag: &str) -> Value {
+    record_in(project, None, i, tag)
+}
+
+/// A record of the acceptance files: every 50th an Epic, the four after it its children (parent
+/// by external id); every third in `sprint` when given; statuses, comments, worklogs, links and
+/// remote links as in [`record`].
+fn record_in(project: &str, sprint: Option<&str>, i: usize, tag: &str) -> Value {
+    let mut r = record_base(project, i, tag);
+    if let Some(s) = sprint {
+        if i.is_multiple_of(50) {
+            r["issue_type"] = json!("Epic");
+        } else if i % 50 <= 4 {
+            r["parent"] = json!(format!("ext-{}", i - i % 50));
+        }
+        if i.is_multiple_of(3) {
+            r["sprint"] = json!(s);
+        }
+    }
+    r
+}
+
+fn record_base(project: &str, i: usize, tag: &str) -> Value {
     let mut r = json!({
         "external_id": format!("ext-{i}"),
         "project": project,
@@ -102,7 +124,9 @@ async fn live(sim: &Sim, project: &str) -> HashMap<String, Vec<Value>> {
             "description",
             "comment",
             "worklog",
-            "issuelinks"
+            "issuelinks",
+            "parent",
+            "customfield_10020"
         ]);
         body["properties"] = json!(["jiralink.origin"]);
         body["maxResults"] = json!(100);
@@ -203,7 +227,42 @@ fn assert_equals_file(jira: &HashMap<String, Vec<Value>>, records: &[Value]) {
         if r["links"].is_array() {
             assert!(links >= 1, "{eid}: links");
         }
+        if let Some(p) = r["parent"].as_str() {
+            let parent = &jira.get(p).unwrap_or_else(|| panic!("{p} is not in Jira"))[0];
+            assert_eq!(f["parent"]["key"], parent["key"], "{eid}: parent");
+        }
+        if let Some(sprint) = r["sprint"].as_str() {
+            // Cloud's objects or Data Center's `Sprint@..[..,name=X,..]` strings.
+            let field = f["customfield_10020"].to_string();
+            assert!(
+                field.contains(&format!("\"name\":\"{sprint}\""))
+                    || field.contains(&format!("name={sprint},")),
+                "{eid}: not in {sprint}: {field}"
+            );
+        }
     }
+}
+
+/// The name of an open sprint of the project's scrum board.
+fn open_sprint(sim: &Sim, project: &str) -> String {
+    let snap = sim.snapshot();
+    let boards: Vec<u64> = snap["boards"]
+        .as_array()
+        .expect("boards")
+        .iter()
+        .filter(|b| b["project_key"] == project && b["type"] == "scrum")
+        .filter_map(|b| b["id"].as_u64())
+        .collect();
+    snap["sprints"]
+        .as_array()
+        .expect("sprints")
+        .iter()
+        .find(|s| {
+            s["state"] == "active" && s["board_id"].as_u64().is_some_and(|b| boards.contains(&b))
+        })
+        .and_then(|s| s["name"].as_str())
+        .expect("an active sprint")
+        .to_owned()
 }
 
 fn summary_line(stdout: &str) -> Value {
@@ -214,6 +273,10 @@ fn summary_line(stdout: &str) -> Value {
         .unwrap_or_else(|| panic!("no summary line in {stdout}"))
 }
 
+/// The acceptance's sizes: a 1,000-record file, 100 of them changed.
+const RECORDS: usize = 1000;
+const CHANGED: usize = 100;
+
 async fn apply_round_trip(deployment: Deployment, tag: &str) {
     let sim = Sim::builder()
         .deployment(deployment)
@@ -223,11 +286,14 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
         .await
         .expect("sim");
     let project = software_project(&sim);
+    let sprint = open_sprint(&sim, &project);
     let mut s = Session::new(tag);
     s.add_admin(&sim, "prod");
     let file = s.home.join("records.jsonl");
     let file_s = file.to_str().expect("utf-8 path").to_owned();
-    let mut records: Vec<Value> = (0..200).map(|i| record(&project, i, "first")).collect();
+    let mut records: Vec<Value> = (0..RECORDS)
+        .map(|i| record_in(&project, Some(&sprint), i, "first"))
+        .collect();
     write_file(&file, &records);
 
     // The plan, and no write request.
@@ -244,12 +310,12 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
         .lines()
         .filter(|l| l.contains("\"planned\""))
         .count();
-    assert_eq!(planned, 200, "{}", r.stdout);
+    assert_eq!(planned, RECORDS, "{}", r.stdout);
 
     let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let sum = summary_line(&r.stdout);
-    assert_eq!(sum["created"], 200, "{sum}");
+    assert_eq!(sum["created"], RECORDS, "{sum}");
     assert_eq!(sum["failed"], 0, "{sum}");
     assert_equals_file(&live(&sim, &project).await, &records);
 
@@ -263,19 +329,24 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
         "a second apply wrote: {}",
         r.stdout
     );
-    assert_eq!(summary_line(&r.stdout)["unchanged"], 200);
+    assert_eq!(summary_line(&r.stdout)["unchanged"], RECORDS);
 
-    // 20 records changed: exactly those 20 edits.
-    for i in (0..200).step_by(10) {
+    // 100 records changed: exactly those 100 edits.
+    for i in (0..RECORDS).step_by(RECORDS / CHANGED) {
         records[i]["summary"] = json!(format!("changed record {i}"));
     }
     write_file(&file, &records);
     let before = sim.write_requests();
     let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(sim.write_requests() - before, 20, "{}", r.stdout);
+    assert_eq!(
+        sim.write_requests() - before,
+        CHANGED as u64,
+        "{}",
+        r.stdout
+    );
     let sum = summary_line(&r.stdout);
-    assert_eq!(sum["updated"], 20, "{sum}");
+    assert_eq!(sum["updated"], CHANGED, "{sum}");
     assert_equals_file(&live(&sim, &project).await, &records);
 
     // The log holds every write, attributed.
@@ -293,7 +364,7 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
     );
     assert_eq!(
         rows.iter().filter(|row| row["action"] == "update").count(),
-        20
+        CHANGED
     );
 
     let admin = sim.identity("admin").expect("admin").secret.clone();
@@ -548,8 +619,10 @@ async fn the_ledger_works_in_postgres_too() {
     assert_eq!(creates, 30, "{}", r.stdout);
 }
 
-/// Killed (SIGKILL) at moments spread over the run, with faults on, then run to the end: Jira
-/// equals the file with no duplicate issue, comment or worklog, and no write is left pending.
+/// The acceptance's crash test: 2,000 records, killed (SIGKILL) at 20 moments spread over the runs,
+/// with faults on (`--fault-rate 0.1`, applied-then-lost answers among them), then run to the end:
+/// Jira equals the file with no duplicate issue, comment or worklog, no write is left pending, and
+/// every issue, comment and worklog in Jira has its row in `write_log`.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
     use std::process::{Command, Stdio};
@@ -557,12 +630,12 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
         .deployment(Deployment::Cloud)
         .issues(40)
         .seed(21)
-        .latency_ms(5)
-        .fault_rate(0.05)
+        .fault_rate(0.1)
         .start()
         .await
         .expect("sim");
     let project = software_project(&sim);
+    let sprint = open_sprint(&sim, &project);
     let mut s = Session::new("apply-kill");
     let admin = sim.identity("admin").expect("admin").clone();
     let email = admin.email.clone().expect("email");
@@ -586,14 +659,24 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let file = s.home.join("records.jsonl");
     let file_s = file.to_str().expect("path").to_owned();
-    let records: Vec<Value> = (0..150).map(|i| record(&project, i, "k")).collect();
+    let records: Vec<Value> = (0..CRASH_RECORDS)
+        .map(|i| record_in(&project, Some(&sprint), i, "k"))
+        .collect();
     write_file(&file, &records);
     let apply = || {
         Command::new(env!("CARGO_BIN_EXE_jiralink"))
             .arg("--home")
             .arg(&s.home)
             // Long enough for a killed run's last requests to land at the simulator.
-            .args(["apply", "prod", &file_s, "--reconcile-after", "2"])
+            .args([
+                "apply",
+                "prod",
+                &file_s,
+                "--reconcile-after",
+                "1",
+                "--concurrency",
+                "32",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -602,19 +685,22 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
     // Kill moments spread over the run, deterministic (no clock-seeded randomness).
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut killed = 0;
-    for _ in 0..8 {
+    for _ in 0..KILLS {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         let mut child = apply();
-        tokio::time::sleep(std::time::Duration::from_millis(100 + x % 700)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200 + x % 2500)).await;
         if child.try_wait().expect("poll").is_none() {
             child.kill().expect("SIGKILL");
             killed += 1;
         }
         let _ = child.wait();
     }
-    assert!(killed >= 4, "most runs were killed mid-way ({killed})");
+    assert!(
+        killed >= KILLS / 2,
+        "most runs were killed mid-way ({killed})"
+    );
     let mut ok = false;
     for _ in 0..10 {
         if apply().wait().expect("a full run").success() {
@@ -651,7 +737,39 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
         "{}",
         r.stdout
     );
+    // Every object in Jira is accounted for: a row that wrote or adopted it, with its id.
+    let logged: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter(|row| row["outcome"] == "ok" || row["outcome"] == "adopted")
+        .filter_map(|row| row["jira_id"].as_str())
+        .collect();
+    let mut objects = 0;
+    for found in jira.values() {
+        let f = &found[0]["fields"];
+        let mut ids: Vec<&str> = vec![found[0]["id"].as_str().expect("id")];
+        for (list, key) in [("comment", "comments"), ("worklog", "worklogs")] {
+            ids.extend(
+                f[list][key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["id"].as_str()),
+            );
+        }
+        for id in ids {
+            objects += 1;
+            assert!(
+                logged.contains(id),
+                "{id} is in Jira but in no write_log row"
+            );
+        }
+    }
+    assert!(objects > CRASH_RECORDS * 2, "{objects}");
 }
+
+/// The crash test's size and kills.
+const CRASH_RECORDS: usize = 2000;
+const KILLS: usize = 20;
 
 /// An issue's fields as the admin reads them.
 async fn issue_fields(sim: &Sim, key: &str, fields: &str) -> Value {
