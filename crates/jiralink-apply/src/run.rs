@@ -38,6 +38,9 @@ pub(crate) struct Runner<'a> {
     /// Children already linked: (kind, key) → base.
     children: HashMap<(String, String), Value>,
     myself: RefCell<Option<String>>,
+    /// The account as changelogs name it (Cloud's accountId, Data Center's user key), for the
+    /// ledger rows that `apply_changes` matches to the synced history.
+    author: RefCell<Option<String>>,
     /// The workflows' transitions seen so far.
     graph: RefCell<Graph>,
     /// Status name (lower case) → status category key, read once.
@@ -85,6 +88,7 @@ impl<'a> Runner<'a> {
             pending: HashMap::new(),
             children: HashMap::new(),
             myself: RefCell::new(None),
+            author: RefCell::new(None),
             graph: RefCell::new(Graph::default()),
             categories: RefCell::new(None),
             users: RefCell::new(HashMap::new()),
@@ -218,6 +222,7 @@ impl<'a> Runner<'a> {
             actor: self.opts.actor.clone(),
             external_id: external_id.to_owned(),
             action: action.to_owned(),
+            account_id: self.author.borrow().clone(),
             ..WriteEntry::default()
         }
     }
@@ -1093,6 +1098,14 @@ impl<'a> Runner<'a> {
         let mut failures: HashMap<usize, Vec<String>> = HashMap::new();
         let actions: Vec<Vec<String>> = plans.iter().map(Plan::actions).collect();
         if !self.opts.dry_run {
+            let me = self
+                .client
+                .get_json(&format!("{}/myself", self.client.api()))
+                .await?;
+            *self.author.borrow_mut() = me["accountId"]
+                .as_str()
+                .or(me["key"].as_str())
+                .map(str::to_owned);
             self.create_all(records, &mut plans, &mut failures, &tick)
                 .await?;
             let work: Vec<usize> = (0..plans.len())

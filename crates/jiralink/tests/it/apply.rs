@@ -1050,3 +1050,111 @@ async fn cloud_apply_moves_issues_into_sprints_by_name() {
 async fn datacenter_apply_moves_issues_into_sprints_by_name() {
     sprints_by_name(Deployment::Datacenter, "apply-sprint-dc").await;
 }
+
+/// jiralink's own writes are recognisable in the synced history: after `apply` and a `sync` into
+/// the same store, `apply_changes` holds the changes the applies made (status moves, a summary
+/// edit) with their run and record, and not a change someone else made to the same issue.
+async fn own_changes_in_the_synced_history(deployment: Deployment, tag: &str) {
+    let sim = Sim::builder()
+        .deployment(deployment)
+        .issues(30)
+        .projects(3)
+        .seed(46)
+        .start()
+        .await
+        .expect("sim");
+    let project = software_project(&sim);
+    let mut s = Session::new(tag);
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let mut records: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({"external_id": format!("own-{i}"), "project": project, "issue_type": "Task",
+                   "summary": format!("own {i}"), "status": "In Review"})
+        })
+        .collect();
+    write_file(&file, &records);
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let first = summary_line(&r.stdout)["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    records[2]["summary"] = json!("own 2, edited");
+    write_file(&file, &records);
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let second = summary_line(&r.stdout)["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    // Someone else edits one of the issues.
+    let jira = live(&sim, &project).await;
+    let id: u64 = jira["own-1"][0]["id"]
+        .as_str()
+        .and_then(|i| i.parse().ok())
+        .expect("id");
+    let reader = sim.identity("reader").expect("reader");
+    let other = reader
+        .account_id
+        .clone()
+        .or(reader.username.clone())
+        .expect("reader's account");
+    assert!(sim.test_api().set_labels(id, &["by-hand"], &other));
+    let r = s.run(&["sync", "prod"], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let store = jiralink_store::Store::open_sqlite(&s.home.join("jiralink.db")).expect("store");
+    use jiralink_store::Backend;
+    let rows: Vec<Vec<String>> = store
+        .query_strings(
+            "SELECT external_id, run_id, field, to_string FROM apply_changes ORDER BY external_id, changed_at",
+        )
+        .expect("apply_changes")
+        .1
+        .into_iter()
+        .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
+        .collect();
+    for i in 0..4 {
+        let eid = format!("own-{i}");
+        let moves: Vec<&str> = rows
+            .iter()
+            .filter(|r| r[0] == eid && r[2] == "status")
+            .map(|r| r[3].as_str())
+            .collect();
+        assert_eq!(moves, ["In Progress", "In Review"], "{eid}: {rows:?}");
+        assert!(
+            rows.iter()
+                .filter(|r| r[0] == eid && r[2] == "status")
+                .all(|r| r[1] == first),
+            "{first} {second} {rows:?}"
+        );
+    }
+    let edits: Vec<&Vec<String>> = rows.iter().filter(|r| r[2] == "summary").collect();
+    assert_eq!(edits.len(), 1, "{rows:?}");
+    assert_eq!(edits[0][0], "own-2");
+    assert_eq!(edits[0][1], second);
+    assert!(
+        !rows.iter().any(|r| r[2] == "labels"),
+        "someone else's change was taken for jiralink's: {rows:?}"
+    );
+    // The synced history has that change; it is just not jiralink's.
+    let labels = store
+        .query_strings(&format!(
+            "SELECT COUNT(*) FROM issue_changes WHERE issue_id = '{id}' AND field = 'labels'"
+        ))
+        .expect("issue_changes")
+        .1;
+    assert_eq!(labels[0][0].as_deref(), Some("1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloud_own_writes_are_recognisable_in_the_synced_history() {
+    own_changes_in_the_synced_history(Deployment::Cloud, "apply-own-cloud").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn datacenter_own_writes_are_recognisable_in_the_synced_history() {
+    own_changes_in_the_synced_history(Deployment::Datacenter, "apply-own-dc").await;
+}
