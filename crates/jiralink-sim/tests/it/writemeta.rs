@@ -312,6 +312,6 @@ async fn fault_kinds_choose_the_faults() {
         Ok(jiralink_sim::FaultKind::Unavailable)
     );
     assert!(jiralink_sim::FaultKind::parse("teapot")
-        .unwrap_err()
+        .expect_err("an unknown kind")
         .contains("teapot"));
 }
