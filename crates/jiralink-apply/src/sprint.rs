@@ -92,20 +92,19 @@ pub(crate) fn sprint_ids(v: &Value) -> Vec<u64> {
         .collect()
 }
 
-/// `POST /rest/agile/1.0/sprint/{id}/issue` with up to 50 issue keys.
+/// `POST /rest/agile/1.0/sprint/{id}/issue` with up to 50 issue keys. Jira answers 204 with no
+/// body, which is no JSON: an answer that is 2xx but not JSON is the move done (as it is when a
+/// body came cut short: the move ran).
 pub(crate) async fn move_issues(
     client: &Client,
     sprint: u64,
     keys: &[String],
 ) -> Result<(), jiralink_api::Error> {
-    client
-        .send(
-            reqwest::Method::POST,
-            &format!("/rest/agile/1.0/sprint/{sprint}/issue"),
-            Some(&json!({ "issues": keys })),
-        )
-        .await?;
-    Ok(())
+    let path = format!("/rest/agile/1.0/sprint/{sprint}/issue");
+    match client.post_json(&path, &json!({ "issues": keys })).await {
+        Ok(_) | Err(jiralink_api::Error::Decode { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
