@@ -159,31 +159,36 @@ mod tests {
     /// Backlog (1) -> Selected (2) -> In Progress (3) -> Blocked (4); Backlog -> Closed (5).
     fn business() -> Graph {
         let mut g = Graph::default();
-        let from = |v: Value| parse_steps(&json!({ "transitions": v }));
-        g.learn(
-            "w",
-            "1",
-            from(json!([
-                step("21", "2", "Selected", "new", false),
-                step("51", "5", "Closed", "done", true)
-            ])),
-        );
-        g.learn(
-            "w",
-            "2",
-            from(json!([
-                step("11", "1", "Backlog", "new", false),
-                step("31", "3", "In Progress", "indeterminate", false)
-            ])),
-        );
-        g.learn(
-            "w",
-            "3",
-            from(json!([
-                step("41", "4", "Blocked", "indeterminate", false),
-                step("51", "5", "Closed", "done", true)
-            ])),
-        );
+        let table = [
+            (
+                "1",
+                [
+                    ("21", "2", "Selected", "new", false),
+                    ("51", "5", "Closed", "done", true),
+                ],
+            ),
+            (
+                "2",
+                [
+                    ("11", "1", "Backlog", "new", false),
+                    ("31", "3", "In Progress", "indeterminate", false),
+                ],
+            ),
+            (
+                "3",
+                [
+                    ("41", "4", "Blocked", "indeterminate", false),
+                    ("51", "5", "Closed", "done", true),
+                ],
+            ),
+        ];
+        for (status, steps) in table {
+            let list: Vec<Value> = steps
+                .iter()
+                .map(|(id, to, name, cat, req)| step(id, to, name, cat, *req))
+                .collect();
+            g.learn("w", status, parse_steps(&json!({ "transitions": list })));
+        }
         g
     }
 

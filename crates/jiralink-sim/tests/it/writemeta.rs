@@ -212,6 +212,21 @@ async fn datacenter_create_metadata_pages_are_values_pages() {
     assert_eq!(r.status, 404);
 }
 
+/// Comment number `n` on an issue, as `who` (the answer, or the transport's error).
+async fn comment_as(
+    http: &reqwest::Client,
+    sim: &Sim,
+    who: &jiralink_sim::Identity,
+    id: u64,
+    n: usize,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(format!("{}/rest/api/2/issue/{id}/comment", sim.base_url()))
+        .basic_auth(who.email.as_deref().expect("email"), Some(&who.secret))
+        .json(&json!({"body": format!("try {n}")}))
+        .send()
+        .await
+}
+
 /// With every request faulted, some writes are applied although their answer never arrived
 /// (a 504 or a reset after the handler ran, or a body cut short): the site holds more comments
 /// than the client saw created.
@@ -233,13 +248,7 @@ async fn applied_then_lost_answers_commit_the_write() {
     let http = reqwest::Client::new();
     let (mut seen_created, mut gateway_timeouts) = (0, 0);
     for n in 0..120 {
-        let r = http
-            .post(format!("{}/rest/api/2/issue/{id}/comment", sim.base_url()))
-            .basic_auth(admin.email.as_deref().expect("email"), Some(&admin.secret))
-            .json(&json!({"body": format!("try {n}")}))
-            .send()
-            .await;
-        if let Ok(r) = r {
+        if let Ok(r) = comment_as(&http, &sim, &admin, id, n).await {
             let status = r.status().as_u16();
             if status == 504 {
                 gateway_timeouts += 1;
@@ -294,13 +303,7 @@ async fn fault_kinds_choose_the_faults() {
     let before = count();
     let http = reqwest::Client::new();
     for n in 0..20 {
-        let r = http
-            .post(format!("{}/rest/api/2/issue/{id}/comment", sim.base_url()))
-            .basic_auth(admin.email.as_deref().expect("email"), Some(&admin.secret))
-            .json(&json!({"body": format!("try {n}")}))
-            .send()
-            .await;
-        if let Ok(r) = r {
+        if let Ok(r) = comment_as(&http, &sim, &admin, id, n).await {
             assert_eq!(r.status().as_u16(), 504, "only lost answers");
         }
     }

@@ -771,6 +771,27 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
 const CRASH_RECORDS: usize = 2000;
 const KILLS: usize = 20;
 
+/// A simulator of a few projects (every type among them), for the feature tests.
+async fn small_sim(deployment: Deployment, issues: usize, projects: usize, seed: u64) -> Sim {
+    Sim::builder()
+        .deployment(deployment)
+        .issues(issues)
+        .projects(projects)
+        .seed(seed)
+        .start()
+        .await
+        .expect("sim")
+}
+
+/// The `--json` report of each record, by external id.
+fn reports_by_id(stdout: &str) -> HashMap<String, Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| Some((v["external_id"].as_str()?.to_owned(), v)))
+        .collect()
+}
+
 /// An issue's fields as the admin reads them.
 async fn issue_fields(sim: &Sim, key: &str, fields: &str) -> Value {
     let admin = sim.identity("admin").expect("admin");
@@ -796,14 +817,7 @@ async fn issue_fields(sim: &Sim, key: &str, fields: &str) -> Value {
 /// required fields are filled from the record, and a record lacking one fails naming the field
 /// (nothing sent for that step); a second run writes nothing.
 async fn workflow_paths_and_screens(deployment: Deployment, tag: &str) {
-    let sim = Sim::builder()
-        .deployment(deployment)
-        .issues(60)
-        .projects(5)
-        .seed(44)
-        .start()
-        .await
-        .expect("sim");
+    let sim = small_sim(deployment, 60, 5, 44).await;
     let software = project_of(&sim, "software");
     let business = project_of(&sim, "business");
     let admin = sim.identity("admin").expect("admin").clone();
@@ -840,12 +854,7 @@ async fn workflow_paths_and_screens(deployment: Deployment, tag: &str) {
     );
     let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    let reports: HashMap<String, Value> = r
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| Some((v["external_id"].as_str()?.to_owned(), v)))
-        .collect();
+    let reports = reports_by_id(&r.stdout);
     for ok in ["wf-1", "wf-2", "wf-4"] {
         assert_eq!(reports[ok]["outcome"], "applied", "{}", reports[ok]);
     }
@@ -915,14 +924,7 @@ async fn datacenter_apply_walks_restricted_workflows_and_fills_transition_screen
 /// `sprint` by name: found on the project's boards, moved through the Agile API (50 issues a
 /// request), planned only when the issue is not there yet; a closed or unknown sprint is named.
 async fn sprints_by_name(deployment: Deployment, tag: &str) {
-    let sim = Sim::builder()
-        .deployment(deployment)
-        .issues(60)
-        .projects(5)
-        .seed(45)
-        .start()
-        .await
-        .expect("sim");
+    let sim = small_sim(deployment, 60, 5, 45).await;
     let project = software_project(&sim);
     let snap = sim.snapshot();
     let board = snap["boards"]
@@ -1006,12 +1008,7 @@ async fn sprints_by_name(deployment: Deployment, tag: &str) {
             .filter_map(|i| i["key"].as_str().map(str::to_owned))
             .collect()
     };
-    let reports: HashMap<String, Value> = r
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| Some((v["external_id"].as_str()?.to_owned(), v)))
-        .collect();
+    let reports = reports_by_id(&r.stdout);
     let key = |eid: &str| reports[eid]["issue_key"].as_str().expect("key").to_owned();
     let active_now = in_sprint(active_id);
     for i in 0..60 {
@@ -1055,14 +1052,7 @@ async fn datacenter_apply_moves_issues_into_sprints_by_name() {
 /// the same store, `apply_changes` holds the changes the applies made (status moves, a summary
 /// edit) with their run and record, and not a change someone else made to the same issue.
 async fn own_changes_in_the_synced_history(deployment: Deployment, tag: &str) {
-    let sim = Sim::builder()
-        .deployment(deployment)
-        .issues(30)
-        .projects(3)
-        .seed(46)
-        .start()
-        .await
-        .expect("sim");
+    let sim = small_sim(deployment, 30, 3, 46).await;
     let project = software_project(&sim);
     let mut s = Session::new(tag);
     s.add_admin(&sim, "prod");
