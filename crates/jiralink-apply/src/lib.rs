@@ -149,6 +149,7 @@ pub async fn apply(
         .collect();
     let mut runner = run::Runner::new(client, ledger, opts);
     runner.reconcile_pending().await?;
+    runner.recover_lost_ledger(&records).await?;
     let plans = plan::plan(&mut runner, &records).await?;
     let (done, writes, adopted) = runner.execute(&records, plans).await?;
     for r in done {

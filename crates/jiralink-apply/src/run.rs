@@ -35,6 +35,8 @@ pub(crate) struct Runner<'a> {
     ledger: RefCell<&'a mut dyn Ledger>,
     /// Writes left `pending` or `ambiguous` by earlier runs, by external id.
     pending: HashMap<String, Vec<WriteRow>>,
+    /// Records found in Jira by their origin property when the ledger had lost them.
+    recovered: HashMap<String, Link>,
     /// Children already linked: (kind, key) → base.
     children: HashMap<(String, String), Value>,
     myself: RefCell<Option<String>>,
@@ -86,6 +88,7 @@ impl<'a> Runner<'a> {
             opts,
             ledger: RefCell::new(ledger),
             pending: HashMap::new(),
+            recovered: HashMap::new(),
             children: HashMap::new(),
             myself: RefCell::new(None),
             author: RefCell::new(None),
@@ -98,7 +101,82 @@ impl<'a> Runner<'a> {
     }
 
     pub fn link_of(&self, kind: &str, external_id: &str) -> Result<Option<Link>, ApplyError> {
-        Ok(self.ledger.borrow().link(kind, external_id)?)
+        let found = self.ledger.borrow().link(kind, external_id)?;
+        if found.is_none() && kind == "issue" {
+            // A dry run keeps what it recovered in memory only.
+            return Ok(self.recovered.get(external_id).cloned());
+        }
+        Ok(found)
+    }
+
+    /// A store that lost its ledger (deleted, or a new one) would create every record again:
+    /// when the ledger links no issue at all, the issues this account reported in the file's
+    /// projects are read with their `jiralink.origin` property, and the records found there are
+    /// linked to them (an `adopt` row each) instead of created. Their comments and worklogs are
+    /// then searched for by their own origin before any is added.
+    pub async fn recover_lost_ledger(
+        &mut self,
+        records: &[(usize, Record)],
+    ) -> Result<(), ApplyError> {
+        if records.is_empty() || !self.ledger.borrow().links("issue")?.is_empty() {
+            return Ok(());
+        }
+        let wanted: HashSet<&str> = records
+            .iter()
+            .map(|(_, r)| r.external_id.as_str())
+            .collect();
+        let mut projects: Vec<&str> = records.iter().map(|(_, r)| r.project.as_str()).collect();
+        projects.sort_unstable();
+        projects.dedup();
+        for project in projects.into_iter().filter(|p| !p.is_empty()) {
+            let jql = format!(
+                "project = \"{}\" AND reporter = currentUser()",
+                project.replace('"', "")
+            );
+            // An unknown project is the plan's to report.
+            let Ok(issues) = self
+                .client
+                .search_all(&jql, &["summary"], &[ORIGIN_PROPERTY])
+                .await
+            else {
+                continue;
+            };
+            for i in issues {
+                let (Some(eid), Some(id), Some(key)) = (
+                    i["properties"][ORIGIN_PROPERTY]["external_id"].as_str(),
+                    i["id"].as_str(),
+                    i["key"].as_str(),
+                ) else {
+                    continue;
+                };
+                if !wanted.contains(eid) || self.recovered.contains_key(eid) {
+                    continue;
+                }
+                let link = Link {
+                    jira_id: id.to_owned(),
+                    issue_key: Some(key.to_owned()),
+                    base: Value::Object(Map::new()),
+                };
+                if !self.opts.dry_run {
+                    let mut e = self.entry(eid, "adopt");
+                    e.jira_id = Some(id.to_owned());
+                    let seq = self.intend(&e)?;
+                    self.ledger.borrow_mut().set_link("issue", eid, &link)?;
+                    self.ledger
+                        .borrow_mut()
+                        .outcome(seq, "adopted", Some(id), None, None)?;
+                    self.adopted.set(self.adopted.get() + 1);
+                }
+                self.recovered.insert(eid.to_owned(), link);
+            }
+        }
+        if !self.recovered.is_empty() {
+            tracing::info!(
+                count = self.recovered.len(),
+                "the ledger had no issue: records found in Jira by their origin property"
+            );
+        }
+        Ok(())
     }
 
     pub fn has_child(&self, kind: &str, record: &str, child: &str) -> bool {
@@ -570,13 +648,15 @@ impl<'a> Runner<'a> {
     /// an ambiguous answer looks for it before sending it again.
     async fn add_child(
         &self,
+        record: &str,
         issue: &str,
         kind: &str,
         key: &str,
         body: Value,
         summary: String,
     ) -> Result<Result<(), String>, ApplyError> {
-        let mut unsure = self.pending.contains_key(key);
+        // A record recovered from Jira may have its children there already.
+        let mut unsure = self.pending.contains_key(key) || self.recovered.contains_key(record);
         // This run's attempt whose answer was lost.
         let mut lost: Option<i64> = None;
         let mut lost_at: Option<chrono::DateTime<chrono::Utc>> = None;
@@ -955,7 +1035,14 @@ impl<'a> Runner<'a> {
             let key = child_key(eid, &c.external_id);
             let body = markup::rich(&c.body, v3);
             if let Err(m) = self
-                .add_child(id, "comment", &key, body, c.body.chars().take(80).collect())
+                .add_child(
+                    eid,
+                    id,
+                    "comment",
+                    &key,
+                    body,
+                    c.body.chars().take(80).collect(),
+                )
                 .await?
             {
                 problems.push(m);
@@ -970,7 +1057,7 @@ impl<'a> Runner<'a> {
                 "comment": w.comment.as_deref().map(|c| markup::rich(c, v3)),
             });
             if let Err(m) = self
-                .add_child(id, "worklog", &key, body, w.time_spent.to_string())
+                .add_child(eid, id, "worklog", &key, body, w.time_spent.to_string())
                 .await?
             {
                 problems.push(m);

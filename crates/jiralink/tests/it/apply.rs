@@ -1148,3 +1148,56 @@ async fn cloud_own_writes_are_recognisable_in_the_synced_history() {
 async fn datacenter_own_writes_are_recognisable_in_the_synced_history() {
     own_changes_in_the_synced_history(Deployment::Datacenter, "apply-own-dc").await;
 }
+
+/// A lost store: the ledger is gone (the store file deleted), and the same file applied again
+/// finds its issues by their `jiralink.origin` property instead of creating them again; their
+/// comments and worklogs are found the same way, not added twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_ledger_is_recovered_from_the_origin_property() {
+    let sim = small_sim(Deployment::Cloud, 30, 3, 47).await;
+    let project = software_project(&sim);
+    let mut s = Session::new("apply-lost-store");
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let records: Vec<Value> = (0..30).map(|i| record(&project, i, "lost")).collect();
+    write_file(&file, &records);
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let store = s.home.join("jiralink.db");
+    for f in [
+        store.clone(),
+        store.with_extension("db-wal"),
+        store.with_extension("db-shm"),
+    ] {
+        let _ = std::fs::remove_file(f);
+    }
+    // The plan on an empty store: nothing to create.
+    let r = s.run(
+        &["--json", "apply", "prod", &file_s, "--dry-run"],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("\"create\""), "{}", r.stdout);
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let sum = summary_line(&r.stdout);
+    assert_eq!(sum["created"], 0, "{sum}");
+    assert_equals_file(&live(&sim, &project).await, &records);
+    // The write log accounts for the records it took back.
+    let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
+    let adopted = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|row| row["action"] == "adopt" && row["outcome"] == "adopted")
+        .count();
+    // 30 issues, 30 comments and 6 worklogs.
+    assert_eq!(adopted, 66, "{}", r.stdout);
+    // And the next run is quiet again.
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+}
