@@ -316,6 +316,14 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let sum = summary_line(&r.stdout);
     assert_eq!(sum["created"], RECORDS, "{sum}");
+    // Progress as sync shows it: not a terminal here, so log lines on stderr.
+    assert!(
+        r.stderr.contains(&format!(
+            "prod: [####################] {RECORDS}/{RECORDS} records"
+        )),
+        "{}",
+        r.stderr
+    );
     assert_eq!(sum["failed"], 0, "{sum}");
     assert_equals_file(&live(&sim, &project).await, &records);
 
