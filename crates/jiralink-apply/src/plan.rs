@@ -599,6 +599,9 @@ async fn diff_live(
     for i in &linked {
         field_ids.extend(plans[*i].updates.keys().cloned());
         field_ids.extend(plans[*i].sprint_field.clone());
+        if !plans[*i].links.is_empty() {
+            field_ids.insert("issuelinks".to_owned());
+        }
     }
     let field_ids: Vec<&str> = field_ids.iter().map(String::as_str).collect();
     let mut live: HashMap<String, Value> = HashMap::new();
@@ -679,6 +682,34 @@ async fn diff_live(
                     .push(format!("editmeta: {}", crate::jira_message(&e))),
             }
         }
+        // Links Jira already has (made by an earlier run whose ledger is gone, or by hand) are
+        // not sent again: Jira would add a second one.
+        let mut keep_links = Vec::new();
+        for li in std::mem::take(&mut p.links) {
+            let l = &rec.links[li];
+            let target = match (&l.key, &l.external_id) {
+                (Some(k), _) => Some(k.clone()),
+                (None, Some(e)) => runner.link_of("issue", e)?.and_then(|x| x.issue_key),
+                _ => None,
+            };
+            let there = target.is_some_and(|t| {
+                issue["fields"]["issuelinks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|x| {
+                        x["type"]["name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(&l.link_type))
+                            && (x["inwardIssue"]["key"].as_str() == Some(t.as_str())
+                                || x["outwardIssue"]["key"].as_str() == Some(t.as_str()))
+                    })
+            });
+            if !there {
+                keep_links.push(li);
+            }
+        }
+        p.links = keep_links;
         // Already in the sprint: nothing to move. (Without a sprint field to read, the move is
         // made: Jira's move is idempotent.)
         if let (Some((sid, _)), Some(f)) = (&p.sprint, &p.sprint_field) {
