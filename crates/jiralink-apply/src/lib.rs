@@ -7,6 +7,8 @@ pub mod markup;
 mod plan;
 pub mod record;
 mod run;
+mod sprint;
+mod workflow;
 
 use std::collections::BTreeMap;
 
@@ -147,6 +149,7 @@ pub async fn apply(
         .collect();
     let mut runner = run::Runner::new(client, ledger, opts);
     runner.reconcile_pending().await?;
+    runner.recover_lost_ledger(&records).await?;
     let plans = plan::plan(&mut runner, &records).await?;
     let (done, writes, adopted) = runner.execute(&records, plans).await?;
     for r in done {

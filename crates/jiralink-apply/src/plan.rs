@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::markup;
 use crate::record::Record;
 use crate::run::Runner;
+use crate::sprint::{sprint_ids, sprints_of, Sprint, SPRINT_FIELD_TYPE};
 use crate::{ApplyError, OnConflict, ORIGIN_PROPERTY};
 
 /// What one record needs.
@@ -28,6 +29,13 @@ pub(crate) struct Plan {
     /// The base to keep after this apply: field id → normal value.
     pub base: Map<String, Value>,
     pub transition: Option<String>,
+    /// The record's fields that are on no create screen, kept for the transition screens on the
+    /// way to its status.
+    pub transition_fields: Vec<String>,
+    /// The sprint to move the issue into (id, name), when it is not there yet.
+    pub sprint: Option<(u64, String)>,
+    /// The project's sprint field (from its create metadata), to read where the issue is.
+    pub sprint_field: Option<String>,
     pub comments: Vec<usize>,
     pub worklogs: Vec<usize>,
     pub links: Vec<usize>,
@@ -49,6 +57,9 @@ impl Plan {
         }
         if let Some(s) = &self.transition {
             a.push(format!("transition {s}"));
+        }
+        if let Some((_, name)) = &self.sprint {
+            a.push(format!("sprint {name}"));
         }
         for (n, what) in [
             (self.comments.len(), "comment"),
@@ -104,11 +115,44 @@ fn text(s: &str) -> Value {
     }
 }
 
+/// What converting a value needs of a field, from a create or edit screen or a transition's.
+pub(crate) struct Spec<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub schema_type: &'a str,
+    pub items: Option<&'a str>,
+    pub allowed_values: Option<&'a [Value]>,
+}
+
+impl<'a> From<&'a FieldMeta> for Spec<'a> {
+    fn from(f: &'a FieldMeta) -> Self {
+        Spec {
+            id: &f.id,
+            name: &f.name,
+            schema_type: &f.schema_type,
+            items: f.items.as_deref(),
+            allowed_values: f.allowed_values.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a crate::workflow::ScreenField> for Spec<'a> {
+    fn from(f: &'a crate::workflow::ScreenField) -> Self {
+        Spec {
+            id: &f.id,
+            name: &f.name,
+            schema_type: &f.schema_type,
+            items: f.items.as_deref(),
+            allowed_values: f.allowed.as_deref(),
+        }
+    }
+}
+
 /// One field's wire value from the file's value, by the field's schema; the error names the
 /// problem and what Jira accepts.
-fn convert(meta: &FieldMeta, v: &Value, v3: bool) -> Result<Value, String> {
-    let name = &meta.name;
-    let pick = |want: &str, allowed: &Option<Vec<Value>>, key: &str| -> Result<Value, String> {
+pub(crate) fn convert(meta: &Spec<'_>, v: &Value, v3: bool) -> Result<Value, String> {
+    let name = meta.name;
+    let pick = |want: &str, allowed: Option<&[Value]>, key: &str| -> Result<Value, String> {
         let Some(allowed) = allowed else {
             return Ok(json!({ key: want }));
         };
@@ -137,7 +181,7 @@ fn convert(meta: &FieldMeta, v: &Value, v3: bool) -> Result<Value, String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
-    match meta.schema_type.as_str() {
+    match meta.schema_type {
         _ if v.is_null() => Ok(Value::Null),
         "string" if meta.id == "description" || meta.id == "environment" => match v {
             Value::String(s) => Ok(markup::rich(s, v3)),
@@ -155,12 +199,12 @@ fn convert(meta: &FieldMeta, v: &Value, v3: bool) -> Result<Value, String> {
                 .map_err(|_| format!("{name}: '{s}' is not a number")),
             _ => Err(format!("{name}: give a number")),
         },
-        "priority" => match as_text(v) {
-            Some(s) => pick(&s, &meta.allowed_values, "name"),
-            None => Err(format!("{name}: give the priority's name")),
+        "priority" | "resolution" => match as_text(v) {
+            Some(s) => pick(&s, meta.allowed_values, "name"),
+            None => Err(format!("{name}: give the {}'s name", meta.schema_type)),
         },
         "option" => match as_text(v) {
-            Some(s) => pick(&s, &meta.allowed_values, "value"),
+            Some(s) => pick(&s, meta.allowed_values, "value"),
             None => Err(format!("{name}: give the option's value")),
         },
         "issuelink" => match as_text(v) {
@@ -178,7 +222,7 @@ fn convert(meta: &FieldMeta, v: &Value, v3: bool) -> Result<Value, String> {
                     .collect(),
                 _ => return Err(format!("{name}: give a list")),
             };
-            match meta.items.as_deref() {
+            match meta.items {
                 Some("string") => {
                     let mut out = Vec::new();
                     for i in &items {
@@ -197,7 +241,7 @@ fn convert(meta: &FieldMeta, v: &Value, v3: bool) -> Result<Value, String> {
                     let mut out = Vec::new();
                     for i in &items {
                         let s = as_text(i).ok_or(format!("{name}: give names"))?;
-                        out.push(pick(&s, &meta.allowed_values, key)?);
+                        out.push(pick(&s, meta.allowed_values, key)?);
                     }
                     Ok(Value::Array(out))
                 }
@@ -270,6 +314,15 @@ pub(crate) async fn plan(
             metas.insert(r.project.clone(), m);
         }
     }
+    let mut sprints: HashMap<String, Result<HashMap<String, Sprint>, String>> = HashMap::new();
+    for (_, r) in records {
+        if r.sprint.is_some() && !sprints.contains_key(&r.project) {
+            let found = sprints_of(client, &r.project)
+                .await
+                .map_err(|e| format!("sprints of {}: {}", r.project, crate::jira_message(&e)));
+            sprints.insert(r.project.clone(), found);
+        }
+    }
     let mut users: HashMap<String, Option<String>> = HashMap::new();
     let mut seen: HashSet<&str> = HashSet::new();
     let mut plans = Vec::new();
@@ -337,6 +390,10 @@ pub(crate) async fn plan(
         for (k, v) in wanted {
             match find(&k) {
                 Some(f) => given.push((f, v)),
+                // A field of a transition screen (a resolution, say): filled on the way.
+                None if r.status.is_some() && r.fields.contains_key(&k) => {
+                    p.transition_fields.push(k)
+                }
                 None => p.problems.push(format!(
                     "field '{k}' is not on the create screen of {} {} (it has: {})",
                     r.project,
@@ -375,7 +432,7 @@ pub(crate) async fn plan(
                 }
                 continue;
             }
-            match convert(f, &v, v3) {
+            match convert(&Spec::from(f), &v, v3) {
                 Ok(w) => {
                     wire.insert(f.id.clone(), w);
                 }
@@ -416,6 +473,26 @@ pub(crate) async fn plan(
                     w.external_id, w.time_spent
                 ));
             }
+        }
+        if let Some(want) = &r.sprint {
+            match sprints.get(&r.project) {
+                Some(Ok(all)) => match all.get(&want.to_lowercase()) {
+                    Some(s) if s.state == "closed" => p.problems.push(format!(
+                        "sprint '{}' is closed: Jira moves no issue into a closed sprint",
+                        s.name
+                    )),
+                    Some(s) => p.sprint = Some((s.id, s.name.clone())),
+                    None => p
+                        .problems
+                        .push(format!("sprint '{want}' is on no board of {}", r.project)),
+                },
+                Some(Err(e)) => p.problems.push(e.clone()),
+                None => {}
+            }
+            p.sprint_field = fields
+                .iter()
+                .find(|f| f.custom.as_deref() == Some(SPRINT_FIELD_TYPE))
+                .map(|f| f.id.clone());
         }
         let link = runner.link_of("issue", &r.external_id)?;
         let need = |perm: &str| meta.missing_permissions.iter().any(|m| m == perm);
@@ -521,6 +598,10 @@ async fn diff_live(
     let mut field_ids: HashSet<String> = HashSet::from(["status".to_owned()]);
     for i in &linked {
         field_ids.extend(plans[*i].updates.keys().cloned());
+        field_ids.extend(plans[*i].sprint_field.clone());
+        if !plans[*i].links.is_empty() {
+            field_ids.insert("issuelinks".to_owned());
+        }
     }
     let field_ids: Vec<&str> = field_ids.iter().map(String::as_str).collect();
     let mut live: HashMap<String, Value> = HashMap::new();
@@ -599,6 +680,41 @@ async fn diff_live(
                 Err(e) => p
                     .problems
                     .push(format!("editmeta: {}", crate::jira_message(&e))),
+            }
+        }
+        // Links Jira already has (made by an earlier run whose ledger is gone, or by hand) are
+        // not sent again: Jira would add a second one.
+        let mut keep_links = Vec::new();
+        for li in std::mem::take(&mut p.links) {
+            let l = &rec.links[li];
+            let target = match (&l.key, &l.external_id) {
+                (Some(k), _) => Some(k.clone()),
+                (None, Some(e)) => runner.link_of("issue", e)?.and_then(|x| x.issue_key),
+                _ => None,
+            };
+            let there = target.is_some_and(|t| {
+                issue["fields"]["issuelinks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|x| {
+                        x["type"]["name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(&l.link_type))
+                            && (x["inwardIssue"]["key"].as_str() == Some(t.as_str())
+                                || x["outwardIssue"]["key"].as_str() == Some(t.as_str()))
+                    })
+            });
+            if !there {
+                keep_links.push(li);
+            }
+        }
+        p.links = keep_links;
+        // Already in the sprint: nothing to move. (Without a sprint field to read, the move is
+        // made: Jira's move is idempotent.)
+        if let (Some((sid, _)), Some(f)) = (&p.sprint, &p.sprint_field) {
+            if sprint_ids(&issue["fields"][f]).contains(sid) {
+                p.sprint = None;
             }
         }
         if let Some(want) = &rec.status {

@@ -28,6 +28,9 @@ pub struct Record {
     /// Parent by key or by another record's external id.
     #[serde(default)]
     pub parent: Option<String>,
+    /// A sprint of one of the project's boards, by name (moved through the Agile API).
+    #[serde(default)]
+    pub sprint: Option<String>,
     #[serde(default)]
     pub comments: Vec<CommentIn>,
     #[serde(default)]
@@ -202,7 +205,8 @@ fn csv_rows(text: &str) -> Vec<(usize, Vec<String>)> {
 }
 
 /// CSV columns: `external_id`, `project`, `issue_type`, `summary`, `description`, `status`,
-/// `assignee`, `parent`, `labels` (separated by `;`); any other column is a field by id or name.
+/// `assignee`, `parent`, `sprint`, `labels` (separated by `;`); any other column is a field by id
+/// or name.
 fn parse_csv(text: &str) -> Result<Parsed, InputError> {
     let mut rows = csv_rows(text).into_iter();
     let Some((_, header)) = rows.next() else {
@@ -247,6 +251,7 @@ fn parse_csv(text: &str) -> Result<Parsed, InputError> {
                 "status" => r.status = Some(c),
                 "assignee" => r.assignee = Some(c),
                 "parent" => r.parent = Some(c),
+                "sprint" => r.sprint = Some(c),
                 "labels" => {
                     let labels: Vec<Value> = c
                         .split(';')

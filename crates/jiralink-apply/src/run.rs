@@ -8,7 +8,7 @@
 //! run would take for a record never created).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -17,12 +17,17 @@ use jiralink_api::Client;
 use jiralink_store::ledger::{Ledger, Link, WriteEntry, WriteRow};
 use serde_json::{json, Map, Value};
 
-use crate::plan::Plan;
+use crate::plan::{Plan, Spec};
 use crate::record::Record;
+use crate::sprint::{move_issues, MOVE_BATCH};
+use crate::workflow::{explore, parse_steps, Graph, Step};
 use crate::{jira_message, markup, ApplyError, Options, Outcome, RecordReport, ORIGIN_PROPERTY};
 
 /// How many times an ambiguous write is reconciled and tried again before the record fails.
 const MAX_TRIES: usize = 4;
+
+/// The most transitions taken to reach one record's status.
+const MAX_STEPS: usize = 10;
 
 pub(crate) struct Runner<'a> {
     pub client: &'a Client,
@@ -30,9 +35,20 @@ pub(crate) struct Runner<'a> {
     ledger: RefCell<&'a mut dyn Ledger>,
     /// Writes left `pending` or `ambiguous` by earlier runs, by external id.
     pending: HashMap<String, Vec<WriteRow>>,
+    /// Records found in Jira by their origin property when the ledger had lost them.
+    recovered: HashMap<String, Link>,
     /// Children already linked: (kind, key) → base.
     children: HashMap<(String, String), Value>,
     myself: RefCell<Option<String>>,
+    /// The account as changelogs name it (Cloud's accountId, Data Center's user key), for the
+    /// ledger rows that `apply_changes` matches to the synced history.
+    author: RefCell<Option<String>>,
+    /// The workflows' transitions seen so far.
+    graph: RefCell<Graph>,
+    /// Status name (lower case) → status category key, read once.
+    categories: RefCell<Option<HashMap<String, String>>>,
+    /// Email address or username → account, for transition screens' user fields.
+    users: RefCell<HashMap<String, Option<String>>>,
     writes: Cell<u64>,
     adopted: Cell<u64>,
 }
@@ -72,15 +88,95 @@ impl<'a> Runner<'a> {
             opts,
             ledger: RefCell::new(ledger),
             pending: HashMap::new(),
+            recovered: HashMap::new(),
             children: HashMap::new(),
             myself: RefCell::new(None),
+            author: RefCell::new(None),
+            graph: RefCell::new(Graph::default()),
+            categories: RefCell::new(None),
+            users: RefCell::new(HashMap::new()),
             writes: Cell::new(0),
             adopted: Cell::new(0),
         }
     }
 
     pub fn link_of(&self, kind: &str, external_id: &str) -> Result<Option<Link>, ApplyError> {
-        Ok(self.ledger.borrow().link(kind, external_id)?)
+        let found = self.ledger.borrow().link(kind, external_id)?;
+        if found.is_none() && kind == "issue" {
+            // A dry run keeps what it recovered in memory only.
+            return Ok(self.recovered.get(external_id).cloned());
+        }
+        Ok(found)
+    }
+
+    /// A store that lost its ledger (deleted, or a new one) would create every record again:
+    /// when the ledger links no issue at all, the issues this account reported in the file's
+    /// projects are read with their `jiralink.origin` property, and the records found there are
+    /// linked to them (an `adopt` row each) instead of created. Their comments and worklogs are
+    /// then searched for by their own origin before any is added.
+    pub async fn recover_lost_ledger(
+        &mut self,
+        records: &[(usize, Record)],
+    ) -> Result<(), ApplyError> {
+        if records.is_empty() || !self.ledger.borrow().links("issue")?.is_empty() {
+            return Ok(());
+        }
+        let wanted: HashSet<&str> = records
+            .iter()
+            .map(|(_, r)| r.external_id.as_str())
+            .collect();
+        let mut projects: Vec<&str> = records.iter().map(|(_, r)| r.project.as_str()).collect();
+        projects.sort_unstable();
+        projects.dedup();
+        for project in projects.into_iter().filter(|p| !p.is_empty()) {
+            let jql = format!(
+                "project = \"{}\" AND reporter = currentUser()",
+                project.replace('"', "")
+            );
+            // An unknown project is the plan's to report.
+            let Ok(issues) = self
+                .client
+                .search_all(&jql, &["summary"], &[ORIGIN_PROPERTY])
+                .await
+            else {
+                continue;
+            };
+            for i in issues {
+                let (Some(eid), Some(id), Some(key)) = (
+                    i["properties"][ORIGIN_PROPERTY]["external_id"].as_str(),
+                    i["id"].as_str(),
+                    i["key"].as_str(),
+                ) else {
+                    continue;
+                };
+                if !wanted.contains(eid) || self.recovered.contains_key(eid) {
+                    continue;
+                }
+                let link = Link {
+                    jira_id: id.to_owned(),
+                    issue_key: Some(key.to_owned()),
+                    base: Value::Object(Map::new()),
+                };
+                if !self.opts.dry_run {
+                    let mut e = self.entry(eid, "adopt");
+                    e.jira_id = Some(id.to_owned());
+                    let seq = self.intend(&e)?;
+                    self.ledger.borrow_mut().set_link("issue", eid, &link)?;
+                    self.ledger
+                        .borrow_mut()
+                        .outcome(seq, "adopted", Some(id), None, None)?;
+                    self.adopted.set(self.adopted.get() + 1);
+                }
+                self.recovered.insert(eid.to_owned(), link);
+            }
+        }
+        if !self.recovered.is_empty() {
+            tracing::info!(
+                count = self.recovered.len(),
+                "the ledger had no issue: records found in Jira by their origin property"
+            );
+        }
+        Ok(())
     }
 
     pub fn has_child(&self, kind: &str, record: &str, child: &str) -> bool {
@@ -204,6 +300,7 @@ impl<'a> Runner<'a> {
             actor: self.opts.actor.clone(),
             external_id: external_id.to_owned(),
             action: action.to_owned(),
+            account_id: self.author.borrow().clone(),
             ..WriteEntry::default()
         }
     }
@@ -551,13 +648,15 @@ impl<'a> Runner<'a> {
     /// an ambiguous answer looks for it before sending it again.
     async fn add_child(
         &self,
+        record: &str,
         issue: &str,
         kind: &str,
         key: &str,
         body: Value,
         summary: String,
     ) -> Result<Result<(), String>, ApplyError> {
-        let mut unsure = self.pending.contains_key(key);
+        // A record recovered from Jira may have its children there already.
+        let mut unsure = self.pending.contains_key(key) || self.recovered.contains_key(record);
         // This run's attempt whose answer was lost.
         let mut lost: Option<i64> = None;
         let mut lost_at: Option<chrono::DateTime<chrono::Utc>> = None;
@@ -676,56 +775,219 @@ impl<'a> Runner<'a> {
         Ok(r.map_err(|e| jira_message(&e)))
     }
 
-    /// Walks the workflow to `target`: the direct transition when there is one, else through
-    /// statuses not visited yet (at most 6 steps).
+    /// The status category (`new`, `indeterminate`, `done`) of a status named `name`, from
+    /// Jira's status list (read once a run); `None` when Jira has no such status or the list
+    /// cannot be read.
+    async fn status_category(&self, name: &str) -> Option<String> {
+        if self.categories.borrow().is_none() {
+            let path = format!("{}/status", self.client.api());
+            let map: HashMap<String, String> = match self.client.get_json(&path).await {
+                Ok(v) => v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| {
+                        Some((
+                            s["name"].as_str()?.to_lowercase(),
+                            s["statusCategory"]["key"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect(),
+                Err(_) => HashMap::new(),
+            };
+            *self.categories.borrow_mut() = Some(map);
+        }
+        self.categories
+            .borrow()
+            .as_ref()
+            .and_then(|m| m.get(&name.to_lowercase()).cloned())
+    }
+
+    /// The account an email address or username names (cached for the run).
+    async fn user(&self, who: &str) -> Result<Option<String>, ApplyError> {
+        if let Some(found) = self.users.borrow().get(who) {
+            return Ok(found.clone());
+        }
+        let found = self.client.find_user(who).await?;
+        self.users
+            .borrow_mut()
+            .insert(who.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// The values a transition's screen takes, from the record (its `assignee`, and its fields
+    /// by id or display name); the keys of the record used go into `used`. A required field the
+    /// record lacks is fine when the issue already holds a value (Jira fills the screen from the
+    /// issue); otherwise the record fails with a message naming the field.
+    async fn screen_values(
+        &self,
+        rec: &Record,
+        issue: &str,
+        step: &Step,
+        used: &mut HashSet<String>,
+    ) -> Result<Result<Map<String, Value>, String>, ApplyError> {
+        let v3 = self.client.is_v3();
+        let mut out = Map::new();
+        let on = || format!("the transition '{}' to {}", step.name, step.to_name);
+        for f in &step.fields {
+            let given = rec
+                .assignee
+                .as_ref()
+                .filter(|_| f.id == "assignee")
+                .map(|a| ("assignee".to_owned(), json!(a)))
+                .or_else(|| {
+                    rec.fields
+                        .iter()
+                        .find(|(k, _)| **k == f.id || k.eq_ignore_ascii_case(&f.name))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                });
+            match given {
+                Some((k, v)) => {
+                    let wire = if f.schema_type == "user" {
+                        let Some(who) = v.as_str() else {
+                            return Ok(Err(format!(
+                                "{}: {}: give an email address or username",
+                                on(),
+                                f.name
+                            )));
+                        };
+                        match self.user(who).await? {
+                            Some(id) if v3 => json!({ "accountId": id }),
+                            Some(id) => json!({ "name": id }),
+                            None => {
+                                return Ok(Err(format!(
+                                    "{}: {}: no user '{who}' is visible to this account",
+                                    on(),
+                                    f.name
+                                )))
+                            }
+                        }
+                    } else {
+                        match crate::plan::convert(&Spec::from(f), &v, v3) {
+                            Ok(w) => w,
+                            Err(e) => return Ok(Err(format!("{}: {e}", on()))),
+                        }
+                    };
+                    used.insert(k);
+                    out.insert(f.id.clone(), wire);
+                }
+                None if f.required => {
+                    let path = format!("{}/issue/{issue}?fields={}", self.client.api(), f.id);
+                    let held = match self.client.get_json(&path).await {
+                        Ok(v) => !v["fields"][&f.id].is_null(),
+                        Err(_) => false,
+                    };
+                    if !held {
+                        return Ok(Err(format!(
+                            "{} requires {} ({}) on its screen, and the record does not give it: add \"{}\" to its fields",
+                            on(),
+                            f.name,
+                            f.id,
+                            f.name
+                        )));
+                    }
+                }
+                None => {}
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    /// Walks the workflow to `target`, one transition at a time: a shortest path through the
+    /// transitions learnt so far, else the step toward the target's status category; each
+    /// transition screen filled from the record. At most `MAX_STEPS` transitions.
     async fn transition_to(
         &self,
-        eid: &str,
+        rec: &Record,
+        p: &Plan,
         issue: &str,
         target: &str,
     ) -> Result<Result<(), String>, ApplyError> {
-        let path = format!("{}/issue/{issue}?fields=status", self.client.api());
-        let now = match self.client.get_json(&path).await {
-            Ok(v) => v["fields"]["status"]["name"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned(),
+        let eid = &rec.external_id;
+        let api = self.client.api();
+        let (mut now, now_name) = match self
+            .client
+            .get_json(&format!("{api}/issue/{issue}?fields=status"))
+            .await
+        {
+            Ok(v) => (
+                match &v["fields"]["status"]["id"] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+                v["fields"]["status"]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            ),
             Err(e) => return Ok(Err(format!("status: {}", jira_message(&e)))),
         };
-        if now.eq_ignore_ascii_case(target) {
+        if now_name.eq_ignore_ascii_case(target) {
             return Ok(Ok(()));
         }
-        let mut visited: HashSet<String> = HashSet::new();
-        for _ in 0..6 {
-            let ts = match self.client.transitions(issue).await {
-                Ok(t) => t,
+        let workflow = format!(
+            "{}/{}",
+            rec.project.to_uppercase(),
+            rec.issue_type.to_lowercase()
+        );
+        let target_category = self.status_category(target).await;
+        let mut visited = HashSet::from([now.clone()]);
+        let mut used: HashSet<String> = HashSet::new();
+        for _ in 0..MAX_STEPS {
+            let path = format!("{api}/issue/{issue}/transitions?expand=transitions.fields");
+            let steps = match self.client.get_json(&path).await {
+                Ok(v) => parse_steps(&v),
                 Err(e) => return Ok(Err(format!("transitions: {}", jira_message(&e)))),
             };
-            let direct = ts.iter().find(|t| t.to.name.eq_ignore_ascii_case(target));
-            let step = direct.or_else(|| ts.iter().find(|t| !visited.contains(&t.to.id)));
+            let step = {
+                let mut g = self.graph.borrow_mut();
+                g.learn(&workflow, &now, steps.clone());
+                g.route(&workflow, &now, target).or_else(|| {
+                    explore(&g, &workflow, &steps, &visited, target_category.as_deref()).cloned()
+                })
+            };
             let Some(step) = step else {
                 break;
             };
-            visited.insert(step.to.id.clone());
+            let fields = match self.screen_values(rec, issue, &step, &mut used).await? {
+                Ok(f) => f,
+                Err(m) => return Ok(Err(m)),
+            };
             let mut e = self.entry(eid, "transition");
             e.jira_id = Some(issue.to_owned());
             e.field = Some("status".into());
-            e.after = Some(step.to.name.clone());
+            e.after = Some(step.to_name.clone());
             let r = self
-                .write_once(
-                    vec![e],
-                    self.client.transition(issue, &step.id, &Map::new()),
-                )
+                .write_once(vec![e], self.client.transition(issue, &step.id, &fields))
                 .await?;
             if let Err(m) = r {
-                return Ok(Err(format!("transition to {}: {m}", step.to.name)));
+                return Ok(Err(format!(
+                    "transition '{}' to {}: {m}",
+                    step.name, step.to_name
+                )));
             }
-            if direct.is_some() {
+            now = step.to_id.clone();
+            visited.insert(now.clone());
+            if step.to_name.eq_ignore_ascii_case(target) {
+                let unused: Vec<&str> = p
+                    .transition_fields
+                    .iter()
+                    .filter(|k| !used.contains(*k))
+                    .map(String::as_str)
+                    .collect();
+                if !unused.is_empty() {
+                    return Ok(Err(format!(
+                        "{} is on neither the create screen of {} {} nor any transition screen on the way to {target}",
+                        unused.join(", "),
+                        rec.project,
+                        rec.issue_type
+                    )));
+                }
                 return Ok(Ok(()));
             }
         }
         Ok(Err(format!(
-            "no path through the workflow leads to status '{target}'"
+            "no path through the workflow leads from {now_name} to status '{target}' (within {MAX_STEPS} transitions)"
         )))
     }
 
@@ -763,7 +1025,7 @@ impl<'a> Runner<'a> {
             }
         }
         if let Some(target) = &p.transition {
-            if let Err(m) = self.transition_to(eid, id, target).await? {
+            if let Err(m) = self.transition_to(rec, p, id, target).await? {
                 problems.push(m);
             }
         }
@@ -773,7 +1035,14 @@ impl<'a> Runner<'a> {
             let key = child_key(eid, &c.external_id);
             let body = markup::rich(&c.body, v3);
             if let Err(m) = self
-                .add_child(id, "comment", &key, body, c.body.chars().take(80).collect())
+                .add_child(
+                    eid,
+                    id,
+                    "comment",
+                    &key,
+                    body,
+                    c.body.chars().take(80).collect(),
+                )
                 .await?
             {
                 problems.push(m);
@@ -788,7 +1057,7 @@ impl<'a> Runner<'a> {
                 "comment": w.comment.as_deref().map(|c| markup::rich(c, v3)),
             });
             if let Err(m) = self
-                .add_child(id, "worklog", &key, body, w.time_spent.to_string())
+                .add_child(eid, id, "worklog", &key, body, w.time_spent.to_string())
                 .await?
             {
                 problems.push(m);
@@ -847,6 +1116,57 @@ impl<'a> Runner<'a> {
         Ok(problems)
     }
 
+    /// Moves the issues whose record names a sprint they are not in, 50 per request to each
+    /// sprint (`POST sprint/{id}/issue`, safe to repeat); one ledger row per record.
+    async fn move_to_sprints(
+        &self,
+        records: &[(usize, Record)],
+        plans: &[Plan],
+        failures: &mut HashMap<usize, Vec<String>>,
+    ) -> Result<(), ApplyError> {
+        let mut by_sprint: BTreeMap<u64, (String, Vec<usize>)> = BTreeMap::new();
+        for (i, p) in plans.iter().enumerate() {
+            if let (Some((sid, name)), Some(_)) = (&p.sprint, &p.issue) {
+                if p.problems.is_empty() && !failures.contains_key(&i) {
+                    by_sprint
+                        .entry(*sid)
+                        .or_insert_with(|| (name.clone(), Vec::new()))
+                        .1
+                        .push(i);
+                }
+            }
+        }
+        for (sid, (name, list)) in by_sprint {
+            for chunk in list.chunks(MOVE_BATCH) {
+                let mut keys = Vec::new();
+                let mut entries = Vec::new();
+                for i in chunk {
+                    let Some((id, key)) = &plans[*i].issue else {
+                        continue;
+                    };
+                    let mut e = self.entry(&records[*i].1.external_id, "sprint");
+                    e.jira_id = Some(id.clone());
+                    e.field = Some("sprint".into());
+                    e.after = Some(name.clone());
+                    entries.push(e);
+                    keys.push(key.clone());
+                }
+                let r = self
+                    .write_once(entries, move_issues(self.client, sid, &keys))
+                    .await?;
+                if let Err(m) = r {
+                    for i in chunk {
+                        failures
+                            .entry(*i)
+                            .or_default()
+                            .push(format!("sprint {name}: {m}"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Runs the plans (or, in a dry run, reports them); returns the reports, the write requests
     /// sent and the objects adopted.
     pub async fn execute(
@@ -865,6 +1185,14 @@ impl<'a> Runner<'a> {
         let mut failures: HashMap<usize, Vec<String>> = HashMap::new();
         let actions: Vec<Vec<String>> = plans.iter().map(Plan::actions).collect();
         if !self.opts.dry_run {
+            let me = self
+                .client
+                .get_json(&format!("{}/myself", self.client.api()))
+                .await?;
+            *self.author.borrow_mut() = me["accountId"]
+                .as_str()
+                .or(me["key"].as_str())
+                .map(str::to_owned);
             self.create_all(records, &mut plans, &mut failures, &tick)
                 .await?;
             let work: Vec<usize> = (0..plans.len())
@@ -888,6 +1216,7 @@ impl<'a> Runner<'a> {
                     failures.entry(i).or_default().extend(problems);
                 }
             }
+            self.move_to_sprints(records, &plans, &mut failures).await?;
         }
         let mut out = Vec::new();
         for (i, p) in plans.into_iter().enumerate() {

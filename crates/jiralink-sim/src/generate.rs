@@ -68,19 +68,65 @@ fn statuses() -> Vec<Status> {
         .collect()
 }
 
+/// The three workflows (status indices as in `statuses()`). Transitions are restricted as in
+/// company-managed workflows: To Do reaches In Review only through In Progress, Backlog reaches
+/// Blocked through Selected for Development and In Progress, a resolved request goes back to
+/// support through the customer. Every move into a done status asks for a resolution on its
+/// screen; starting work on a business project asks for an assignee. The generated history uses
+/// only these transitions.
 fn workflows() -> Vec<Workflow> {
+    let resolve = || {
+        vec![ScreenField {
+            field: "resolution",
+            required: true,
+        }]
+    };
+    let t = |name: &str, from: &[u16], to: u16, screen: Vec<ScreenField>| WorkflowTransition {
+        // Derived from the target status, as `routes::issues::transition_id` was: stable ids.
+        id: (10000 + u32::from(to)) % 1000 * 10 + 11,
+        name: name.into(),
+        from: from.to_vec(),
+        to,
+        screen,
+    };
     vec![
         Workflow {
-            name: "Software Simplified Workflow".into(),
+            name: "Software Development Workflow".into(),
             statuses: vec![1, 3, 4, 6],
+            transitions: vec![
+                t("Stop Progress", &[3], 1, vec![]),
+                t("Start Progress", &[1, 4, 6], 3, vec![]),
+                t("Review", &[3], 4, vec![]),
+                t("Done", &[1, 3, 4], 6, resolve()),
+            ],
         },
         Workflow {
             name: "Business Workflow".into(),
             statuses: vec![0, 2, 3, 5, 7],
+            transitions: vec![
+                t("Back to Backlog", &[2], 0, vec![]),
+                t("Select for Development", &[0], 2, vec![]),
+                t(
+                    "Start Progress",
+                    &[2, 5, 7],
+                    3,
+                    vec![ScreenField {
+                        field: "assignee",
+                        required: true,
+                    }],
+                ),
+                t("Block", &[3], 5, vec![]),
+                t("Close", &[0, 3, 5], 7, resolve()),
+            ],
         },
         Workflow {
             name: "Service Management Workflow".into(),
             statuses: vec![9, 10, 11],
+            transitions: vec![
+                t("Respond to support", &[10], 9, vec![]),
+                t("Respond to customer", &[9, 11], 10, vec![]),
+                t("Resolve", &[9, 10], 11, resolve()),
+            ],
         },
     ]
 }
@@ -1498,6 +1544,42 @@ mod tests {
             seed: 9,
             issues,
             projects: None,
+        }
+    }
+
+    /// The generated history moves issues only along their workflow's transitions, and the
+    /// workflows are restricted: some statuses take several steps to reach.
+    #[test]
+    fn generated_history_follows_the_workflows() {
+        let (site, _) = generate(&cfg(Deployment::Cloud, 3000));
+        let mut moves = 0;
+        for i in &site.issues {
+            let wf = site.workflow_of(i);
+            for g in &i.changelog {
+                for item in &g.items {
+                    if let ChangeValue::Status { from, to } = item {
+                        assert!(
+                            wf.transitions_from(*from).any(|t| t.to == *to),
+                            "{}: {} -> {} is not a transition of {}",
+                            site.issue_key(i),
+                            site.statuses[*from as usize].name,
+                            site.statuses[*to as usize].name,
+                            wf.name
+                        );
+                        moves += 1;
+                    }
+                }
+            }
+        }
+        assert!(moves > 3000, "{moves}");
+        for wf in &site.workflows {
+            let direct = wf
+                .statuses
+                .iter()
+                .flat_map(|a| wf.statuses.iter().map(move |b| (*a, *b)))
+                .filter(|(a, b)| a != b && !wf.transitions_from(*a).any(|t| t.to == *b))
+                .count();
+            assert!(direct > 0, "{}: every status reaches every other", wf.name);
         }
     }
 

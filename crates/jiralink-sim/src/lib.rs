@@ -77,6 +77,8 @@ pub struct SimConfig {
     /// Probability of a fault per request (500, 502, 503, reset, truncated body, or applied and
     /// then the answer lost: 504 or a reset after the handler ran).
     pub fault_rate: f64,
+    /// The kinds of fault `fault_rate` draws from, evenly (all of them by default).
+    pub fault_kinds: Vec<FaultKind>,
     /// Mutations per second while serving (creates, updates, moves, deletes, comments, worklogs).
     pub mutate_per_s: f64,
     pub tls: bool,
@@ -161,6 +163,58 @@ impl std::str::FromStr for DcVersion {
     }
 }
 
+/// A fault `--fault-rate` injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// `500` with Jira's error body.
+    ServerError,
+    /// `502` with a proxy's HTML page.
+    BadGateway,
+    /// `503` with `Retry-After: 1`.
+    Unavailable,
+    /// The connection reset before any answer (the request did not run).
+    Reset,
+    /// The request ran; its body is cut in half.
+    Truncated,
+    /// The request ran (a write committed), then a `504` or a connection reset.
+    Lost,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::ServerError,
+        FaultKind::BadGateway,
+        FaultKind::Unavailable,
+        FaultKind::Reset,
+        FaultKind::Truncated,
+        FaultKind::Lost,
+    ];
+
+    /// The name on the command line (`--fault-kinds 500,lost`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::ServerError => "500",
+            FaultKind::BadGateway => "502",
+            FaultKind::Unavailable => "503",
+            FaultKind::Reset => "reset",
+            FaultKind::Truncated => "truncated",
+            FaultKind::Lost => "lost",
+        }
+    }
+
+    /// A kind by its name; the error names the known ones.
+    pub fn parse(name: &str) -> Result<FaultKind, String> {
+        let name = name.trim();
+        FaultKind::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown fault kind '{name}' (known: {})", names.join(", "))
+            })
+    }
+}
+
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
@@ -174,6 +228,7 @@ impl Default for SimConfig {
             latency_ms: 0,
             rate_limit: None,
             fault_rate: 0.0,
+            fault_kinds: FaultKind::ALL.to_vec(),
             mutate_per_s: 0.0,
             tls: false,
             legacy_search: false,
@@ -236,6 +291,11 @@ impl SimBuilder {
         self.cfg.fault_rate = p;
         self
     }
+    /// Only these kinds of fault (default: all).
+    pub fn fault_kinds(mut self, kinds: &[FaultKind]) -> Self {
+        self.cfg.fault_kinds = kinds.to_vec();
+        self
+    }
     pub fn mutate_per_s(mut self, n: f64) -> Self {
         self.cfg.mutate_per_s = n;
         self
@@ -295,6 +355,11 @@ impl SimBuilder {
         if !(0.0..=1.0).contains(&cfg.fault_rate) {
             return Err(SimError::Config(
                 "--fault-rate must be between 0 and 1".into(),
+            ));
+        }
+        if cfg.fault_kinds.is_empty() {
+            return Err(SimError::Config(
+                "--fault-kinds needs at least one kind".into(),
             ));
         }
         let gen = cfg.gen.clone();

@@ -235,12 +235,42 @@ pub struct NamedItem {
     pub name: String,
 }
 
-/// A workflow: an ordered list of statuses (indices into `Site::statuses`); any status may move to any
-/// other, which gives realistic backward moves.
+/// A workflow: an ordered list of statuses (indices into `Site::statuses`) and the transitions
+/// between them. Not every status is reachable from every other: reaching some takes several
+/// steps, as in a company-managed Jira workflow.
 #[derive(Debug, Clone)]
 pub struct Workflow {
     pub name: String,
     pub statuses: Vec<u16>,
+    pub transitions: Vec<WorkflowTransition>,
+}
+
+/// A transition into `to` from the statuses in `from` (a "common" transition when several: one id
+/// from each), with the fields its screen shows.
+#[derive(Debug, Clone)]
+pub struct WorkflowTransition {
+    pub id: u32,
+    pub name: String,
+    pub from: Vec<u16>,
+    pub to: u16,
+    pub screen: Vec<ScreenField>,
+}
+
+/// A field of a transition screen, by field id (`resolution`, `assignee`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScreenField {
+    pub field: &'static str,
+    pub required: bool,
+}
+
+impl Workflow {
+    /// The transitions available from `status` (a transition back into the same status is not
+    /// offered).
+    pub fn transitions_from(&self, status: u16) -> impl Iterator<Item = &WorkflowTransition> {
+        self.transitions
+            .iter()
+            .filter(move |t| t.to != status && t.from.contains(&status))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -576,6 +606,11 @@ impl Site {
             }
         }
         Permissions(bits)
+    }
+
+    /// The workflow an issue's project follows.
+    pub fn workflow_of(&self, issue: &Issue) -> &Workflow {
+        &self.workflows[self.projects[issue.project as usize].workflow as usize]
     }
 
     pub fn can_browse(&self, user: UserIx, project: ProjectIx) -> bool {

@@ -52,9 +52,20 @@ pub fn mutate_once(site: &mut Site, rng: &mut impl Rng) -> &'static str {
     match rng.gen_range(0..100) {
         0..=14 => create(site, rng, author),
         15..=39 => {
-            let project = site.issue(issue).map(|i| i.project).unwrap_or(0);
-            let wf = &site.workflows[site.projects[project as usize].workflow as usize].statuses;
-            let to = wf[rng.gen_range(0..wf.len())];
+            // Along the workflow's transitions, as a person in Jira's UI would move it.
+            let targets: Vec<u16> = site
+                .issue(issue)
+                .map(|i| {
+                    site.workflow_of(i)
+                        .transitions_from(i.status)
+                        .map(|t| t.to)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if targets.is_empty() {
+                return "transition";
+            }
+            let to = targets[rng.gen_range(0..targets.len())];
             site.transition(issue, to, author);
             "transition"
         }

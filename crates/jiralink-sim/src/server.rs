@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::model::{Deployment, Site, TokenKind, UserIx, CAPTCHA_THRESHOLD};
 use crate::oauth1::OAuthState;
-use crate::SimConfig;
+use crate::{FaultKind, SimConfig};
 
 /// State shared by the front and every handler.
 pub struct Shared {
@@ -261,22 +261,22 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
         }
     }
 
-    let fault = if cfg.fault_rate > 0.0 {
+    let fault = if cfg.fault_rate > 0.0 && !cfg.fault_kinds.is_empty() {
         let mut rng = shared.fault_rng.lock();
         rng.gen_bool(cfg.fault_rate.min(1.0))
-            .then(|| rng.gen_range(0..6u8))
+            .then(|| cfg.fault_kinds[rng.gen_range(0..cfg.fault_kinds.len())])
     } else {
         None
     };
     match fault {
-        Some(0) => {
+        Some(FaultKind::ServerError) => {
             return jira_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &["Internal server error (simulated)"],
                 &[],
             )
         }
-        Some(1) => {
+        Some(FaultKind::BadGateway) => {
             return (
                 StatusCode::BAD_GATEWAY,
                 [(header::CONTENT_TYPE, "text/html")],
@@ -284,7 +284,7 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
             )
                 .into_response()
         }
-        Some(2) => {
+        Some(FaultKind::Unavailable) => {
             let mut r = jira_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &["Service unavailable (simulated)"],
@@ -294,7 +294,7 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return r;
         }
-        Some(3) => return connection_reset(),
+        Some(FaultKind::Reset) => return connection_reset(),
         _ => {}
     }
 
@@ -312,11 +312,11 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
         h.insert("x-ratelimit-limit", HeaderValue::from(rps.ceil() as u64));
         h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
     }
-    if fault == Some(4) {
+    if fault == Some(FaultKind::Truncated) {
         return truncate(resp).await;
     }
     // Applied, then the answer is lost: the write committed, the client sees a 504 or a reset.
-    if fault == Some(5) {
+    if fault == Some(FaultKind::Lost) {
         return if shared.fault_rng.lock().gen_bool(0.5) {
             jira_error(
                 StatusCode::GATEWAY_TIMEOUT,

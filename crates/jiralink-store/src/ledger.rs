@@ -20,6 +20,9 @@ pub struct WriteEntry {
     pub field: Option<String>,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// The Jira account the write is made as, as changelogs name authors (Cloud's accountId,
+    /// Data Center's user key): how `apply_changes` recognises the write in the synced history.
+    pub account_id: Option<String>,
 }
 
 /// A `write_log` row.
@@ -80,6 +83,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WriteRow> {
             field: r.get(7)?,
             before: r.get(8)?,
             after: r.get(9)?,
+            account_id: r.get(14)?,
         },
         outcome: r.get(10)?,
         error: r.get(11)?,
@@ -88,14 +92,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WriteRow> {
     })
 }
 
-const ROW: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms FROM t_write_log";
+const ROW: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms, account_id FROM t_write_log";
 
 impl Ledger for Store {
     fn intend(&mut self, e: &WriteEntry) -> Result<i64> {
         self.conn.execute(
-            "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11)",
-            params![e.run_id, self.site, e.credential, e.actor, e.external_id, e.action, e.jira_id, e.field, e.before, e.after, now()],
+            "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, at, account_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12)",
+            params![e.run_id, self.site, e.credential, e.actor, e.external_id, e.action, e.jira_id, e.field, e.before, e.after, now(), e.account_id],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -204,6 +208,7 @@ mod pg {
                 field: r.try_get(7)?,
                 before: r.try_get(8)?,
                 after: r.try_get(9)?,
+                account_id: r.try_get(14)?,
             },
             outcome: r.try_get(10)?,
             error: r.try_get(11)?,
@@ -229,9 +234,9 @@ mod pg {
                 let rows = query(
                     c,
                     cache,
-                    "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, at)
-                     VALUES ($1, current_setting('jiralink.site'), $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10) RETURNING seq",
-                    &[&e.run_id, &e.credential, &e.actor, &e.external_id, &e.action, &e.jira_id, &e.field, &e.before, &e.after, &now()],
+                    "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, at, account_id)
+                     VALUES ($1, current_setting('jiralink.site'), $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11) RETURNING seq",
+                    &[&e.run_id, &e.credential, &e.actor, &e.external_id, &e.action, &e.jira_id, &e.field, &e.before, &e.after, &now(), &e.account_id],
                 )?;
                 match rows.first() {
                     Some(r) => Ok(r.try_get(0)?),
@@ -320,10 +325,10 @@ mod pg {
         }
     }
 
-    const PENDING: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms FROM t_write_log
+    const PENDING: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms, account_id FROM t_write_log
          WHERE site_id = current_setting('jiralink.site') AND outcome IN ('pending', 'ambiguous') ORDER BY seq";
 
-    const LOG: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms FROM t_write_log
+    const LOG: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms, account_id FROM t_write_log
          WHERE site_id = current_setting('jiralink.site') AND at >= $1 ORDER BY seq";
 }
 

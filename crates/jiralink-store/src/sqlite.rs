@@ -46,6 +46,10 @@ const MIGRATIONS: &migrate::Migrations = &[
         12,
         include_str!("../migrations/sqlite/0012_unreadable_sprint_dates.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_apply_changes.sql"),
+    ),
 ];
 
 pub struct Store {

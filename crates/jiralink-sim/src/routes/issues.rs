@@ -15,7 +15,7 @@ use super::{
     bad_request, counted_page, issue_not_found, ok, page, paging, visible, JsonBody, Params,
     SharedState,
 };
-use crate::model::{Deployment, Issue, Site};
+use crate::model::{Deployment, Issue, Site, WorkflowTransition};
 use crate::render::{Expand, FieldSelection, InlineCaps, CLOUD_ISSUE_CAPS, DC_CAPS};
 use crate::server::{jira_error, Ctx, Shared, WorklogIndex};
 
@@ -665,38 +665,63 @@ async fn issue_link_get(state: SharedState, ctx: Ctx, Path(id): Path<u64>) -> Re
     )
 }
 
-/// The transitions available from the issue's status: to every other status of its workflow.
-pub fn available_transitions(site: &Site, issue: &Issue) -> Vec<(u32, u16)> {
-    let project = &site.projects[issue.project as usize];
-    site.workflows[project.workflow as usize]
-        .statuses
-        .iter()
-        .filter(|s| **s != issue.status)
-        .map(|s| (transition_id(site, *s), *s))
+/// The transitions available from the issue's status, as its workflow defines them.
+pub fn available_transitions<'s>(site: &'s Site, issue: &Issue) -> Vec<&'s WorkflowTransition> {
+    site.workflow_of(issue)
+        .transitions_from(issue.status)
         .collect()
 }
 
-/// A transition's id is derived from its target status, so it is stable across issues.
-pub fn transition_id(site: &Site, status: u16) -> u32 {
-    site.statuses[status as usize].id % 1000 * 10 + 11
-}
-
-pub async fn transitions(state: SharedState, ctx: Ctx, Path(id): Path<String>) -> Response {
+/// `GET issue/{id}/transitions`: the transitions from the issue's status; with
+/// `expand=transitions.fields` each one's screen fields (`required`, `schema`, `allowedValues`);
+/// `transitionId` keeps only that one.
+pub async fn transitions(
+    state: SharedState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    p: Params,
+) -> Response {
     let site = state.site.read();
     let Some(issue) = visible(&site, &ctx, &id) else {
         return issue_not_found();
     };
+    let with_fields = p
+        .all("expand")
+        .iter()
+        .flat_map(|e| {
+            e.split(',')
+                .map(str::trim)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .any(|e| e == "transitions.fields");
+    let only = p.get("transitionId");
     let view = ctx.view(&site);
     let list: Vec<Value> = available_transitions(&site, issue)
         .into_iter()
-        .map(|(tid, s)| {
-            json!({
-                "id": tid.to_string(),
-                "name": site.statuses[s as usize].name,
-                "to": view.status(s),
-                "hasScreen": false, "isGlobal": true, "isInitial": false, "isAvailable": true,
-                "isConditional": false, "isLooped": false,
-            })
+        .filter(|t| only.is_none_or(|o| o == t.id.to_string()))
+        .map(|t| {
+            let mut v = json!({
+                "id": t.id.to_string(),
+                "name": t.name,
+                "to": view.status(t.to),
+                "hasScreen": !t.screen.is_empty(), "isGlobal": false, "isInitial": false,
+                "isAvailable": true, "isConditional": false, "isLooped": false,
+            });
+            if with_fields {
+                let fields: serde_json::Map<String, Value> = t
+                    .screen
+                    .iter()
+                    .map(|f| {
+                        (
+                            f.field.to_owned(),
+                            super::meta::screen_field(&site, &ctx, *f),
+                        )
+                    })
+                    .collect();
+                v["fields"] = Value::Object(fields);
+            }
+            v
         })
         .collect();
     ok(json!({ "expand": "transitions", "transitions": list }))

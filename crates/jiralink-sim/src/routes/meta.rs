@@ -235,6 +235,21 @@ fn screen_fields(
     out
 }
 
+/// One field of a transition screen as `transitions?expand=transitions.fields` shows it (Jira's
+/// FieldMetadata, as editmeta's): the resolutions to choose from, the user field without a list.
+pub fn screen_field(site: &Site, ctx: &Ctx, f: crate::model::ScreenField) -> Value {
+    let v = ctx.view(site);
+    let allowed = match f.field {
+        "resolution" => Some(
+            (0..site.resolutions.len() as u8)
+                .map(|r| v.resolution(r))
+                .collect(),
+        ),
+        _ => None,
+    };
+    field_meta(f.field, f.required, false, &["set"], allowed, false)
+}
+
 async fn create_meta_fields(
     state: SharedState,
     ctx: Ctx,

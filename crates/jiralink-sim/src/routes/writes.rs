@@ -471,37 +471,54 @@ async fn edit(
             }
         }
     }
+    // Jira validates the whole edit first: one refused field and nothing is changed.
     let mut errors = FieldErrors::new();
+    let mut ops: Vec<Edit> = Vec::new();
     for (field, value) in &sets {
         match field.as_str() {
             "summary" => match value.as_str().map(str::trim) {
-                Some(s) if !s.is_empty() => site.set_text(issue, TextField::Summary, Some(s.to_owned()), ctx.user()),
+                Some(s) if !s.is_empty() => ops.push(Edit::Summary(s.to_owned())),
                 _ => errors.push(("summary".into(), "You must specify a summary of the issue.".into())),
             },
             "description" => match rich_text(&ctx, value) {
-                Ok(text) => site.set_text(issue, TextField::Description, text, ctx.user()),
+                Ok(text) => ops.push(Edit::Description(text)),
                 Err(e) => errors.push(("description".into(), e.into())),
             },
             "assignee" => match user_ref(&site, value) {
-                Ok(u) => site.set_assignee(issue, u, ctx.user()),
+                Ok(u) => ops.push(Edit::Assignee(u)),
                 Err(()) => errors.push(("assignee".into(), "User does not exist or you do not have permission to see it.".into())),
             },
             "priority" => match reference(value, |s| site.priorities.iter().position(|x| x.id.to_string() == s || x.name.eq_ignore_ascii_case(s))) {
-                Some(p) => site.set_priority(issue, p as u8, ctx.user()),
+                Some(p) => ops.push(Edit::Priority(p as u8)),
                 None => errors.push(("priority".into(), "Specify a valid priority.".into())),
             },
             "labels" => {
                 let labels: Vec<String> = value.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
-                site.set_labels(issue, labels, ctx.user());
+                ops.push(Edit::Labels(labels));
             }
             f if f == crate::model::custom_field::STORY_POINTS => {
-                site.set_story_points(issue, value.as_f64().map(|v| v as f32), ctx.user())
+                ops.push(Edit::StoryPoints(value.as_f64().map(|v| v as f32)))
             }
             f if f == crate::model::custom_field::SPRINT => match value.as_u64().and_then(|s| site.sprints.iter().find(|x| u64::from(x.id) == s).map(|x| x.id)) {
-                Some(s) => site.set_sprint(issue, s, ctx.user()),
+                Some(s) => ops.push(Edit::Sprint(s)),
                 None => errors.push((f.to_owned(), "Sprint with the given id does not exist.".into())),
             },
             other => errors.push((other.to_owned(), format!("Field '{other}' cannot be set. It is not on the appropriate screen, or unknown."))),
+        }
+    }
+    if !errors.is_empty() {
+        return field_errors(StatusCode::BAD_REQUEST, &errors);
+    }
+    let user = ctx.user();
+    for op in ops {
+        match op {
+            Edit::Summary(s) => site.set_text(issue, TextField::Summary, Some(s), user),
+            Edit::Description(d) => site.set_text(issue, TextField::Description, d, user),
+            Edit::Assignee(u) => site.set_assignee(issue, u, user),
+            Edit::Priority(p) => site.set_priority(issue, p, user),
+            Edit::Labels(l) => site.set_labels(issue, l, user),
+            Edit::StoryPoints(p) => site.set_story_points(issue, p, user),
+            Edit::Sprint(s) => site.set_sprint(issue, s, user),
         }
     }
     if let Some(i) = site.issue(issue).filter(|_| !label_ops.is_empty()) {
@@ -517,11 +534,18 @@ async fn edit(
     }
     drop(site);
     state.touch();
-    if errors.is_empty() {
-        no_content()
-    } else {
-        field_errors(StatusCode::BAD_REQUEST, &errors)
-    }
+    no_content()
+}
+
+/// One validated change of an edit, applied only when every field of the edit is valid.
+enum Edit {
+    Summary(String),
+    Description(Option<String>),
+    Assignee(Option<UserIx>),
+    Priority(u8),
+    Labels(Vec<String>),
+    StoryPoints(Option<f32>),
+    Sprint(u32),
 }
 
 async fn delete(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {
@@ -552,6 +576,20 @@ async fn delete(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params)
     no_content()
 }
 
+/// A field's display name, as Jira's messages use it.
+fn field_name(id: &str) -> &str {
+    crate::render::FIELDS
+        .iter()
+        .find(|(fid, ..)| *fid == id)
+        .map(|(_, name, ..)| *name)
+        .unwrap_or(id)
+}
+
+/// `POST issue/{id}/transitions`: the transition must be available from the issue's status; the
+/// fields given (`fields`, or `set` operations in `update`) must be on its screen; its screen's
+/// required fields must be given (or already hold a value). Everything is checked before anything
+/// changes; a refusal is Jira's 400 with an `errors` entry per field. A comment
+/// (`update.comment[].add`) is taken on any transition.
 async fn transition(
     state: SharedState,
     ctx: Ctx,
@@ -569,58 +607,92 @@ async fn transition(
     let Some(wanted) = wanted else {
         return bad_request("Missing 'transition' identifier");
     };
-    // A transition may set the description and add comments (`update.comment[].add.body`), with
-    // the same rich-text rules as an edit and a comment.
     let mut comments = Vec::new();
-    for op in body
-        .pointer("/update/comment")
-        .and_then(Value::as_array)
+    let mut given: Vec<(String, Value)> = Vec::new();
+    if let Some(fields) = body.get("fields").and_then(Value::as_object) {
+        given.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    for (field, ops) in body
+        .get("update")
+        .and_then(Value::as_object)
         .into_iter()
         .flatten()
     {
-        if let Some(add) = op.get("add") {
-            match comment_text(&ctx, add.get("body")) {
-                Ok(t) => comments.push(t),
-                Err(e) => return field_errors(StatusCode::BAD_REQUEST, &e),
+        for op in ops.as_array().into_iter().flatten() {
+            if field == "comment" {
+                if let Some(add) = op.get("add") {
+                    match comment_text(&ctx, add.get("body")) {
+                        Ok(t) => comments.push(t),
+                        Err(e) => return field_errors(StatusCode::BAD_REQUEST, &e),
+                    }
+                }
+            } else if let Some(v) = op.get("set") {
+                given.push((field.clone(), v.clone()));
             }
         }
     }
-    let description = match body
-        .pointer("/fields/description")
-        .map(|d| rich_text(&ctx, d))
-    {
-        None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(e)) => {
-            return field_errors(
-                StatusCode::BAD_REQUEST,
-                &vec![("description".into(), e.into())],
-            )
-        }
-    };
     let Some(current) = site.issue(issue) else {
         return issue_not_found();
     };
-    let to = issues::available_transitions(&site, current)
+    let Some(t) = issues::available_transitions(&site, current)
         .into_iter()
-        .find(|(tid, _)| tid.to_string() == wanted)
-        .map(|(_, s)| s);
-    let Some(to) = to else {
+        .find(|t| t.id.to_string() == wanted)
+        .cloned()
+    else {
         return bad_request(&format!(
             "Transition id '{wanted}' is not valid for this issue."
         ));
     };
-    let resolution = body.pointer("/fields/resolution").and_then(|r| {
-        reference(r, |s| {
-            site.resolutions
-                .iter()
-                .position(|x| x.name.eq_ignore_ascii_case(s) || x.id.to_string() == s)
-        })
-    });
-    site.transition_resolving(issue, to, resolution.map(|r| r as u8), ctx.user());
-    if let Some(d) = description {
-        site.set_text(issue, TextField::Description, d, ctx.user());
+    let mut errors = FieldErrors::new();
+    let mut resolution: Option<u8> = None;
+    let mut assignee: Option<Option<UserIx>> = None;
+    for (field, value) in &given {
+        if !t.screen.iter().any(|s| s.field == field) {
+            errors.push((
+                field.clone(),
+                format!("Field '{field}' cannot be set. It is not on the appropriate screen, or unknown."),
+            ));
+            continue;
+        }
+        match field.as_str() {
+            "resolution" => match reference(value, |s| {
+                site.resolutions
+                    .iter()
+                    .position(|x| x.name.eq_ignore_ascii_case(s) || x.id.to_string() == s)
+            }) {
+                Some(r) => resolution = Some(r as u8),
+                None => errors.push(("resolution".into(), "Specify a valid resolution.".into())),
+            },
+            "assignee" => match user_ref(&site, value) {
+                Ok(u) => assignee = Some(u),
+                Err(()) => errors.push((
+                    "assignee".into(),
+                    "User does not exist or you do not have permission to see it.".into(),
+                )),
+            },
+            _ => {}
+        }
     }
+    for f in t.screen.iter().filter(|f| f.required) {
+        let has = match f.field {
+            "resolution" => resolution.is_some(),
+            "assignee" => assignee.unwrap_or(current.assignee).is_some(),
+            other => given.iter().any(|(k, v)| k == other && !v.is_null()),
+        };
+        if !has && !errors.iter().any(|(k, _)| k == f.field) {
+            errors.push((
+                f.field.into(),
+                format!("{} is required.", field_name(f.field)),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return field_errors(StatusCode::BAD_REQUEST, &errors);
+    }
+    if let Some(a) = assignee {
+        site.set_assignee(issue, a, ctx.user());
+    }
+    site.transition_resolving(issue, t.to, resolution, ctx.user());
     for text in comments {
         site.add_comment(issue, ctx.user(), text);
     }

@@ -9,6 +9,7 @@ mod jql;
 mod dc;
 mod schema;
 mod support;
+mod workflow;
 mod writemeta;
 
 /// A one-paragraph Atlassian Document Format body.

@@ -212,6 +212,21 @@ async fn datacenter_create_metadata_pages_are_values_pages() {
     assert_eq!(r.status, 404);
 }
 
+/// Comment number `n` on an issue, as `who` (the answer, or the transport's error).
+async fn comment_as(
+    http: &reqwest::Client,
+    sim: &Sim,
+    who: &jiralink_sim::Identity,
+    id: u64,
+    n: usize,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(format!("{}/rest/api/2/issue/{id}/comment", sim.base_url()))
+        .basic_auth(who.email.as_deref().expect("email"), Some(&who.secret))
+        .json(&json!({"body": format!("try {n}")}))
+        .send()
+        .await
+}
+
 /// With every request faulted, some writes are applied although their answer never arrived
 /// (a 504 or a reset after the handler ran, or a body cut short): the site holds more comments
 /// than the client saw created.
@@ -233,13 +248,7 @@ async fn applied_then_lost_answers_commit_the_write() {
     let http = reqwest::Client::new();
     let (mut seen_created, mut gateway_timeouts) = (0, 0);
     for n in 0..120 {
-        let r = http
-            .post(format!("{}/rest/api/2/issue/{id}/comment", sim.base_url()))
-            .basic_auth(admin.email.as_deref().expect("email"), Some(&admin.secret))
-            .json(&json!({"body": format!("try {n}")}))
-            .send()
-            .await;
-        if let Ok(r) = r {
+        if let Ok(r) = comment_as(&http, &sim, &admin, id, n).await {
             let status = r.status().as_u16();
             if status == 504 {
                 gateway_timeouts += 1;
@@ -265,4 +274,47 @@ async fn applied_then_lost_answers_commit_the_write() {
         "{} comments written, {seen_created} seen created",
         after - before
     );
+}
+
+/// `fault_kinds` narrows the faults to the ones asked for: with only "lost", every write commits
+/// and no answer arrives (a 504 or a reset), and nothing else happens (no 500, 502 or 503).
+#[tokio::test]
+async fn fault_kinds_choose_the_faults() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(20)
+        .seed(8)
+        .fault_rate(1.0)
+        .fault_kinds(&[jiralink_sim::FaultKind::Lost])
+        .start()
+        .await
+        .expect("sim");
+    let admin = sim.identity("admin").expect("admin").clone();
+    let id = sim.snapshot()["issues"][0]["id"].as_u64().expect("id");
+    let count = || {
+        sim.snapshot()["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .find(|i| i["id"].as_u64() == Some(id))
+            .and_then(|i| i["comment_ids"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    };
+    let before = count();
+    let http = reqwest::Client::new();
+    for n in 0..20 {
+        if let Ok(r) = comment_as(&http, &sim, &admin, id, n).await {
+            assert_eq!(r.status().as_u16(), 504, "only lost answers");
+        }
+    }
+    assert_eq!(count() - before, 20, "every write committed");
+    let bad = Sim::builder().fault_kinds(&[]).start().await;
+    assert!(bad.is_err(), "no fault kind at all is refused");
+    assert_eq!(
+        jiralink_sim::FaultKind::parse("503"),
+        Ok(jiralink_sim::FaultKind::Unavailable)
+    );
+    assert!(jiralink_sim::FaultKind::parse("teapot")
+        .expect_err("an unknown kind")
+        .contains("teapot"));
 }

@@ -1,7 +1,9 @@
 //! `jiralink apply NAME FILE`: make Jira match the records of a JSONL or CSV file, idempotently,
 //! with every write in the store's ledger; `--log` shows that ledger.
 
-use std::io::{IsTerminal, Read};
+use std::cell::Cell;
+use std::io::{IsTerminal, Read, Write};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use jiralink_apply::{OnConflict, Options, Outcome};
@@ -10,6 +12,7 @@ use jiralink_store::Backend;
 use serde_json::json;
 
 use super::credential::print_table;
+use super::progress::{fit, terminal_width};
 use super::sync::{store_spec, StoreSpec};
 use super::{connect, Failed, UsageError};
 use crate::Global;
@@ -175,11 +178,10 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
         std::process::id()
     );
-    let show_progress = !global.quiet && !global.out.json && std::io::stderr().is_terminal();
-    let name = args.name.clone();
-    let progress = move |done: usize, total: usize| {
-        if show_progress {
-            eprint!("\r{name}: applied {done}/{total} records");
+    let bar = (!global.quiet).then(|| ApplyProgress::new(&args.name));
+    let progress = |done: usize, total: usize| {
+        if let Some(b) = &bar {
+            b.report(done, total);
         }
     };
     let opts = Options {
@@ -204,8 +206,8 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    if show_progress {
-        eprintln!();
+    if let Some(b) = &bar {
+        b.finish();
     }
     if global.out.json {
         for r in &report.records {
@@ -334,4 +336,109 @@ fn show_log(store: &mut dyn Ledger, since: Option<&str>, as_json: bool) -> anyho
         &table,
     );
     Ok(())
+}
+
+/// Progress of an apply on stderr, as `sync` shows its own: a redrawn line on a terminal (a bar,
+/// records, rate, ETA), a plain line every ten seconds otherwise (CI logs, files).
+struct ApplyProgress {
+    name: String,
+    tty: bool,
+    started: Instant,
+    last: Cell<Option<Instant>>,
+    drawn: Cell<bool>,
+}
+
+impl ApplyProgress {
+    fn new(name: &str) -> ApplyProgress {
+        ApplyProgress {
+            name: name.to_owned(),
+            tty: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            last: Cell::new(None),
+            drawn: Cell::new(false),
+        }
+    }
+
+    fn report(&self, done: usize, total: usize) {
+        let now = Instant::now();
+        if !due(self.last.get(), now, self.tty) && done < total {
+            return;
+        }
+        self.last.set(Some(now));
+        let line = progress_line(&self.name, done, total, now - self.started);
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[2K{}", fit(&line, terminal_width()));
+            self.drawn.set(true);
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+        let _ = err.flush();
+    }
+
+    /// Clears the terminal line, so the summary prints on a clean one.
+    fn finish(&self) {
+        if self.tty && self.drawn.get() {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}
+
+/// Whether a progress line is due: every 100 ms on a terminal, every 10 s in a log.
+fn due(last: Option<Instant>, now: Instant, tty: bool) -> bool {
+    let every = if tty {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_secs(10)
+    };
+    last.is_none_or(|l| now - l >= every)
+}
+
+fn progress_line(name: &str, done: usize, total: usize, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let rate = done as f64 / secs;
+    let width = 20;
+    let filled = (done.min(total) * width)
+        .checked_div(total)
+        .unwrap_or(width);
+    let left = total.saturating_sub(done);
+    let eta = if rate > 0.0 && left > 0 {
+        format!(" · ETA {:.0} s", left as f64 / rate)
+    } else {
+        String::new()
+    };
+    format!(
+        "{name}: [{}{}] {done}/{total} records · {rate:.0} records/s{eta}",
+        "#".repeat(filled),
+        "-".repeat(width - filled)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_has_a_bar_a_rate_and_an_eta() {
+        let line = progress_line("prod", 250, 1000, Duration::from_secs(5));
+        assert_eq!(
+            line,
+            "prod: [#####---------------] 250/1000 records · 50 records/s · ETA 15 s"
+        );
+        let done = progress_line("prod", 1000, 1000, Duration::from_secs(20));
+        assert!(
+            done.starts_with("prod: [####################] 1000/1000"),
+            "{done}"
+        );
+        assert!(!done.contains("ETA"), "{done}");
+    }
+
+    #[test]
+    fn a_terminal_redraws_often_and_a_log_every_ten_seconds() {
+        let t0 = Instant::now();
+        assert!(due(None, t0, false));
+        assert!(due(Some(t0), t0 + Duration::from_millis(150), true));
+        assert!(!due(Some(t0), t0 + Duration::from_secs(3), false));
+        assert!(due(Some(t0), t0 + Duration::from_secs(10), false));
+    }
 }

@@ -72,7 +72,7 @@ impl Reporter {
 }
 
 /// The terminal's width as the shell exports it (`COLUMNS`), else the classic 80.
-fn terminal_width() -> usize {
+pub(crate) fn terminal_width() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
@@ -81,7 +81,7 @@ fn terminal_width() -> usize {
 }
 
 /// `line` cut to fit in `width` columns (one left free for the cursor), an ellipsis marking the cut.
-fn fit(line: &str, width: usize) -> String {
+pub(crate) fn fit(line: &str, width: usize) -> String {
     let room = width.saturating_sub(1).max(1);
     if line.chars().count() <= room {
         return line.to_owned();

@@ -36,6 +36,10 @@ pub struct Args {
     /// applied then lost (the request runs, then a 504 or a reset).
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
+    /// The faults --fault-rate draws from, comma-separated: 500, 502, 503, reset, truncated, lost
+    /// (default: all of them).
+    #[arg(long, value_delimiter = ',', value_parser = jiralink_sim::FaultKind::parse)]
+    fault_kinds: Vec<jiralink_sim::FaultKind>,
     /// Changes per second made while serving (creates, updates, moves, deletes, comments, worklogs).
     #[arg(long, default_value_t = 0.0)]
     mutate_per_s: f64,
@@ -100,6 +104,11 @@ pub async fn run(args: Args, _out: Output) -> anyhow::Result<()> {
         latency_ms: args.latency_ms,
         rate_limit: args.rate_limit,
         fault_rate: args.fault_rate,
+        fault_kinds: if args.fault_kinds.is_empty() {
+            jiralink_sim::FaultKind::ALL.to_vec()
+        } else {
+            args.fault_kinds
+        },
         mutate_per_s: args.mutate_per_s,
         tls: args.tls,
         legacy_search: args.legacy_search,

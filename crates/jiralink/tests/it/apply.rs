@@ -12,18 +12,45 @@ use super::credential::Session;
 
 /// A software project of the simulated site (Task type, To Do → In Progress → In Review → Done).
 fn software_project(sim: &Sim) -> String {
+    project_of(sim, "software")
+}
+
+/// The first project of a type (`software`, `business`, `service_desk`).
+fn project_of(sim: &Sim, kind: &str) -> String {
     let snap = sim.snapshot();
     snap["projects"]
         .as_array()
         .expect("projects")
         .iter()
-        .find(|p| p["type"] == "software")
+        .find(|p| p["type"] == kind)
         .and_then(|p| p["key"].as_str())
-        .expect("a software project")
+        .unwrap_or_else(|| panic!("a {kind} project"))
         .to_owned()
 }
 
 fn record(project: &str, i: usize, tag: &str) -> Value {
+    record_in(project, None, i, tag)
+}
+
+/// A record of the acceptance files: every 50th an Epic, the four after it its children (parent
+/// by external id); every third in `sprint` when given; statuses, comments, worklogs, links and
+/// remote links as in [`record`].
+fn record_in(project: &str, sprint: Option<&str>, i: usize, tag: &str) -> Value {
+    let mut r = record_base(project, i, tag);
+    if let Some(s) = sprint {
+        if i.is_multiple_of(50) {
+            r["issue_type"] = json!("Epic");
+        } else if i % 50 <= 4 {
+            r["parent"] = json!(format!("ext-{}", i - i % 50));
+        }
+        if i.is_multiple_of(3) {
+            r["sprint"] = json!(s);
+        }
+    }
+    r
+}
+
+fn record_base(project: &str, i: usize, tag: &str) -> Value {
     let mut r = json!({
         "external_id": format!("ext-{i}"),
         "project": project,
@@ -35,7 +62,11 @@ fn record(project: &str, i: usize, tag: &str) -> Value {
     });
     match i % 4 {
         0 => r["status"] = json!("In Progress"),
-        1 => r["status"] = json!("Done"),
+        1 => {
+            // Done's transition screen requires a resolution.
+            r["status"] = json!("Done");
+            r["fields"]["Resolution"] = json!("Done");
+        }
         _ => {}
     }
     if i.is_multiple_of(5) {
@@ -93,7 +124,9 @@ async fn live(sim: &Sim, project: &str) -> HashMap<String, Vec<Value>> {
             "description",
             "comment",
             "worklog",
-            "issuelinks"
+            "issuelinks",
+            "parent",
+            "customfield_10020"
         ]);
         body["properties"] = json!(["jiralink.origin"]);
         body["maxResults"] = json!(100);
@@ -194,7 +227,42 @@ fn assert_equals_file(jira: &HashMap<String, Vec<Value>>, records: &[Value]) {
         if r["links"].is_array() {
             assert!(links >= 1, "{eid}: links");
         }
+        if let Some(p) = r["parent"].as_str() {
+            let parent = &jira.get(p).unwrap_or_else(|| panic!("{p} is not in Jira"))[0];
+            assert_eq!(f["parent"]["key"], parent["key"], "{eid}: parent");
+        }
+        if let Some(sprint) = r["sprint"].as_str() {
+            // Cloud's objects or Data Center's `Sprint@..[..,name=X,..]` strings.
+            let field = f["customfield_10020"].to_string();
+            assert!(
+                field.contains(&format!("\"name\":\"{sprint}\""))
+                    || field.contains(&format!("name={sprint},")),
+                "{eid}: not in {sprint}: {field}"
+            );
+        }
     }
+}
+
+/// The name of an open sprint of the project's scrum board.
+fn open_sprint(sim: &Sim, project: &str) -> String {
+    let snap = sim.snapshot();
+    let boards: Vec<u64> = snap["boards"]
+        .as_array()
+        .expect("boards")
+        .iter()
+        .filter(|b| b["project_key"] == project && b["type"] == "scrum")
+        .filter_map(|b| b["id"].as_u64())
+        .collect();
+    snap["sprints"]
+        .as_array()
+        .expect("sprints")
+        .iter()
+        .find(|s| {
+            s["state"] == "active" && s["board_id"].as_u64().is_some_and(|b| boards.contains(&b))
+        })
+        .and_then(|s| s["name"].as_str())
+        .expect("an active sprint")
+        .to_owned()
 }
 
 fn summary_line(stdout: &str) -> Value {
@@ -205,6 +273,10 @@ fn summary_line(stdout: &str) -> Value {
         .unwrap_or_else(|| panic!("no summary line in {stdout}"))
 }
 
+/// The acceptance's sizes: a 1,000-record file, 100 of them changed.
+const RECORDS: usize = 1000;
+const CHANGED: usize = 100;
+
 async fn apply_round_trip(deployment: Deployment, tag: &str) {
     let sim = Sim::builder()
         .deployment(deployment)
@@ -214,11 +286,14 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
         .await
         .expect("sim");
     let project = software_project(&sim);
+    let sprint = open_sprint(&sim, &project);
     let mut s = Session::new(tag);
     s.add_admin(&sim, "prod");
     let file = s.home.join("records.jsonl");
     let file_s = file.to_str().expect("utf-8 path").to_owned();
-    let mut records: Vec<Value> = (0..200).map(|i| record(&project, i, "first")).collect();
+    let mut records: Vec<Value> = (0..RECORDS)
+        .map(|i| record_in(&project, Some(&sprint), i, "first"))
+        .collect();
     write_file(&file, &records);
 
     // The plan, and no write request.
@@ -235,12 +310,20 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
         .lines()
         .filter(|l| l.contains("\"planned\""))
         .count();
-    assert_eq!(planned, 200, "{}", r.stdout);
+    assert_eq!(planned, RECORDS, "{}", r.stdout);
 
     let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let sum = summary_line(&r.stdout);
-    assert_eq!(sum["created"], 200, "{sum}");
+    assert_eq!(sum["created"], RECORDS, "{sum}");
+    // Progress as sync shows it: not a terminal here, so log lines on stderr.
+    assert!(
+        r.stderr.contains(&format!(
+            "prod: [####################] {RECORDS}/{RECORDS} records"
+        )),
+        "{}",
+        r.stderr
+    );
     assert_eq!(sum["failed"], 0, "{sum}");
     assert_equals_file(&live(&sim, &project).await, &records);
 
@@ -254,19 +337,24 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
         "a second apply wrote: {}",
         r.stdout
     );
-    assert_eq!(summary_line(&r.stdout)["unchanged"], 200);
+    assert_eq!(summary_line(&r.stdout)["unchanged"], RECORDS);
 
-    // 20 records changed: exactly those 20 edits.
-    for i in (0..200).step_by(10) {
+    // 100 records changed: exactly those 100 edits.
+    for i in (0..RECORDS).step_by(RECORDS / CHANGED) {
         records[i]["summary"] = json!(format!("changed record {i}"));
     }
     write_file(&file, &records);
     let before = sim.write_requests();
     let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(sim.write_requests() - before, 20, "{}", r.stdout);
+    assert_eq!(
+        sim.write_requests() - before,
+        CHANGED as u64,
+        "{}",
+        r.stdout
+    );
     let sum = summary_line(&r.stdout);
-    assert_eq!(sum["updated"], 20, "{sum}");
+    assert_eq!(sum["updated"], CHANGED, "{sum}");
     assert_equals_file(&live(&sim, &project).await, &records);
 
     // The log holds every write, attributed.
@@ -284,7 +372,7 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
     );
     assert_eq!(
         rows.iter().filter(|row| row["action"] == "update").count(),
-        20
+        CHANGED
     );
 
     let admin = sim.identity("admin").expect("admin").secret.clone();
@@ -539,8 +627,10 @@ async fn the_ledger_works_in_postgres_too() {
     assert_eq!(creates, 30, "{}", r.stdout);
 }
 
-/// Killed (SIGKILL) at moments spread over the run, with faults on, then run to the end: Jira
-/// equals the file with no duplicate issue, comment or worklog, and no write is left pending.
+/// The acceptance's crash test: 2,000 records, killed (SIGKILL) at 20 moments spread over the runs,
+/// with faults on (`--fault-rate 0.1`, applied-then-lost answers among them), then run to the end:
+/// Jira equals the file with no duplicate issue, comment or worklog, no write is left pending, and
+/// every issue, comment and worklog in Jira has its row in `write_log`.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
     use std::process::{Command, Stdio};
@@ -548,12 +638,12 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
         .deployment(Deployment::Cloud)
         .issues(40)
         .seed(21)
-        .latency_ms(5)
-        .fault_rate(0.05)
+        .fault_rate(0.1)
         .start()
         .await
         .expect("sim");
     let project = software_project(&sim);
+    let sprint = open_sprint(&sim, &project);
     let mut s = Session::new("apply-kill");
     let admin = sim.identity("admin").expect("admin").clone();
     let email = admin.email.clone().expect("email");
@@ -577,14 +667,24 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let file = s.home.join("records.jsonl");
     let file_s = file.to_str().expect("path").to_owned();
-    let records: Vec<Value> = (0..150).map(|i| record(&project, i, "k")).collect();
+    let records: Vec<Value> = (0..CRASH_RECORDS)
+        .map(|i| record_in(&project, Some(&sprint), i, "k"))
+        .collect();
     write_file(&file, &records);
     let apply = || {
         Command::new(env!("CARGO_BIN_EXE_jiralink"))
             .arg("--home")
             .arg(&s.home)
             // Long enough for a killed run's last requests to land at the simulator.
-            .args(["apply", "prod", &file_s, "--reconcile-after", "2"])
+            .args([
+                "apply",
+                "prod",
+                &file_s,
+                "--reconcile-after",
+                "1",
+                "--concurrency",
+                "32",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -593,19 +693,22 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
     // Kill moments spread over the run, deterministic (no clock-seeded randomness).
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut killed = 0;
-    for _ in 0..8 {
+    for _ in 0..KILLS {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         let mut child = apply();
-        tokio::time::sleep(std::time::Duration::from_millis(100 + x % 700)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200 + x % 2500)).await;
         if child.try_wait().expect("poll").is_none() {
             child.kill().expect("SIGKILL");
             killed += 1;
         }
         let _ = child.wait();
     }
-    assert!(killed >= 4, "most runs were killed mid-way ({killed})");
+    assert!(
+        killed >= KILLS / 2,
+        "most runs were killed mid-way ({killed})"
+    );
     let mut ok = false;
     for _ in 0..10 {
         if apply().wait().expect("a full run").success() {
@@ -642,4 +745,476 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
         "{}",
         r.stdout
     );
+    // Every object in Jira is accounted for: a row that wrote or adopted it, with its id.
+    let logged: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter(|row| row["outcome"] == "ok" || row["outcome"] == "adopted")
+        .filter_map(|row| row["jira_id"].as_str())
+        .collect();
+    let mut objects = 0;
+    for found in jira.values() {
+        let f = &found[0]["fields"];
+        let mut ids: Vec<&str> = vec![found[0]["id"].as_str().expect("id")];
+        for (list, key) in [("comment", "comments"), ("worklog", "worklogs")] {
+            ids.extend(
+                f[list][key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["id"].as_str()),
+            );
+        }
+        for id in ids {
+            objects += 1;
+            assert!(
+                logged.contains(id),
+                "{id} is in Jira but in no write_log row"
+            );
+        }
+    }
+    assert!(objects > CRASH_RECORDS * 2, "{objects}");
+}
+
+/// The crash test's size and kills.
+const CRASH_RECORDS: usize = 2000;
+const KILLS: usize = 20;
+
+/// A simulator of a few projects (every type among them), for the feature tests.
+async fn small_sim(deployment: Deployment, issues: usize, projects: usize, seed: u64) -> Sim {
+    Sim::builder()
+        .deployment(deployment)
+        .issues(issues)
+        .projects(projects)
+        .seed(seed)
+        .start()
+        .await
+        .expect("sim")
+}
+
+/// The `--json` report of each record, by external id.
+fn reports_by_id(stdout: &str) -> HashMap<String, Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| Some((v["external_id"].as_str()?.to_owned(), v)))
+        .collect()
+}
+
+/// An issue's fields as the admin reads them.
+async fn issue_fields(sim: &Sim, key: &str, fields: &str) -> Value {
+    let admin = sim.identity("admin").expect("admin");
+    let user = admin
+        .email
+        .clone()
+        .or(admin.username.clone())
+        .expect("a login");
+    let r = reqwest::Client::new()
+        .get(format!(
+            "{}/rest/api/2/issue/{key}?fields={fields}",
+            sim.base_url()
+        ))
+        .basic_auth(user, Some(&admin.secret))
+        .send()
+        .await
+        .expect("read");
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json::<Value>().await.expect("json")["fields"].clone()
+}
+
+/// Restricted workflows: statuses several transitions away are reached, transition screens'
+/// required fields are filled from the record, and a record lacking one fails naming the field
+/// (nothing sent for that step); a second run writes nothing.
+async fn workflow_paths_and_screens(deployment: Deployment, tag: &str) {
+    let sim = small_sim(deployment, 60, 5, 44).await;
+    let software = project_of(&sim, "software");
+    let business = project_of(&sim, "business");
+    let admin = sim.identity("admin").expect("admin").clone();
+    let me = if deployment == Deployment::Cloud {
+        admin.email.clone()
+    } else {
+        admin.username.clone()
+    }
+    .expect("a login");
+    let mut s = Session::new(tag);
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let rec = |eid: &str, project: &str, status: &str| json!({"external_id": eid, "project": project, "issue_type": "Task", "summary": format!("wf {eid}"), "status": status});
+    let mut blocked = rec("wf-1", &business, "Blocked");
+    blocked["assignee"] = json!(me);
+    let mut closed = rec("wf-2", &business, "Closed");
+    closed["fields"] = json!({"Resolution": "Won't Do"});
+    let no_assignee = rec("wf-3", &business, "In Progress");
+    let review = rec("wf-4", &software, "In Review");
+    let no_resolution = rec("wf-5", &software, "Done");
+    let mut bad_resolution = rec("wf-6", &software, "Done");
+    bad_resolution["fields"] = json!({"resolution": "Maybe"});
+    write_file(
+        &file,
+        &[
+            blocked,
+            closed,
+            no_assignee,
+            review,
+            no_resolution,
+            bad_resolution,
+        ],
+    );
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let reports = reports_by_id(&r.stdout);
+    for ok in ["wf-1", "wf-2", "wf-4"] {
+        assert_eq!(reports[ok]["outcome"], "applied", "{}", reports[ok]);
+    }
+    let problem = |eid: &str| reports[eid]["problems"].to_string();
+    assert!(
+        problem("wf-3").contains("requires Assignee (assignee)"),
+        "{}",
+        problem("wf-3")
+    );
+    assert!(
+        problem("wf-5").contains("requires Resolution (resolution)"),
+        "{}",
+        problem("wf-5")
+    );
+    assert!(
+        problem("wf-6").contains("'Maybe' is not an allowed value"),
+        "{}",
+        problem("wf-6")
+    );
+    let key = |eid: &str| reports[eid]["issue_key"].as_str().expect("key").to_owned();
+    let f = issue_fields(&sim, &key("wf-1"), "status,assignee").await;
+    assert_eq!(f["status"]["name"], "Blocked");
+    assert!(!f["assignee"].is_null());
+    let f = issue_fields(&sim, &key("wf-2"), "status,resolution").await;
+    assert_eq!(f["status"]["name"], "Closed");
+    assert_eq!(f["resolution"]["name"], "Won't Do");
+    let f = issue_fields(&sim, &key("wf-4"), "status").await;
+    assert_eq!(f["status"]["name"], "In Review");
+    let f = issue_fields(&sim, &key("wf-5"), "status,resolution").await;
+    assert_eq!(
+        f["status"]["name"], "To Do",
+        "a refused step moved the issue"
+    );
+    // The write log: wf-1 took three transitions (Backlog → Selected → In Progress → Blocked),
+    // wf-4 two.
+    let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
+    let steps = |eid: &str| {
+        r.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|row| row["external_id"] == eid && row["action"] == "transition")
+            .map(|row| row["after"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        steps("wf-1"),
+        ["Selected for Development", "In Progress", "Blocked"]
+    );
+    assert_eq!(steps("wf-4"), ["In Progress", "In Review"]);
+    // Again: the failing records fail the same way before any write; nothing is written.
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloud_apply_walks_restricted_workflows_and_fills_transition_screens() {
+    workflow_paths_and_screens(Deployment::Cloud, "apply-wf-cloud").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn datacenter_apply_walks_restricted_workflows_and_fills_transition_screens() {
+    workflow_paths_and_screens(Deployment::Datacenter, "apply-wf-dc").await;
+}
+
+/// `sprint` by name: found on the project's boards, moved through the Agile API (50 issues a
+/// request), planned only when the issue is not there yet; a closed or unknown sprint is named.
+async fn sprints_by_name(deployment: Deployment, tag: &str) {
+    let sim = small_sim(deployment, 60, 5, 45).await;
+    let project = software_project(&sim);
+    let snap = sim.snapshot();
+    let board = snap["boards"]
+        .as_array()
+        .expect("boards")
+        .iter()
+        .find(|b| b["project_key"] == project.as_str() && b["type"] == "scrum")
+        .and_then(|b| b["id"].as_u64())
+        .expect("a scrum board");
+    let sprint = |state: &str| {
+        snap["sprints"]
+            .as_array()
+            .expect("sprints")
+            .iter()
+            .find(|s| s["board_id"] == board && s["state"] == state)
+            .map(|s| {
+                (
+                    s["id"].as_u64().expect("id"),
+                    s["name"].as_str().expect("name").to_owned(),
+                )
+            })
+            .unwrap_or_else(|| panic!("a {state} sprint"))
+    };
+    let (active_id, active) = sprint("active");
+    let (_, closed) = sprint("closed");
+    // A second open sprint, made as Jira makes one.
+    let admin = sim.identity("admin").expect("admin").clone();
+    let user = admin
+        .email
+        .clone()
+        .or(admin.username.clone())
+        .expect("login");
+    let made: Value = reqwest::Client::new()
+        .post(format!("{}/rest/agile/1.0/sprint", sim.base_url()))
+        .basic_auth(&user, Some(&admin.secret))
+        .json(&json!({"name": "Apply Sprint", "originBoardId": board}))
+        .send()
+        .await
+        .expect("create a sprint")
+        .json()
+        .await
+        .expect("json");
+    let future_id = made["id"].as_u64().expect("sprint id");
+    let mut s = Session::new(tag);
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let rec = |i: usize, sprint: &str| json!({"external_id": format!("sp-{i}"), "project": project, "issue_type": "Task", "summary": format!("sprint {i}"), "sprint": sprint});
+    let mut records: Vec<Value> = (0..60).map(|i| rec(i, &active)).collect();
+    records.push(rec(60, "apply sprint"));
+    records.push(rec(61, &closed));
+    records.push(rec(62, "No Such Sprint"));
+    write_file(&file, &records);
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!("sprint '{closed}' is closed")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("sprint 'No Such Sprint' is on no board"),
+        "{}",
+        r.stdout
+    );
+    // Two bulk creates, then 60 issues into the active sprint in two moves and one into the
+    // other: five write requests.
+    assert_eq!(sim.write_requests() - before, 5, "{}", r.stdout);
+    let in_sprint = |sid: u64| -> Vec<String> {
+        let snap = sim.snapshot();
+        snap["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .filter(|i| {
+                i["sprint_ids"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x.as_u64() == Some(sid)))
+            })
+            .filter_map(|i| i["key"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let reports = reports_by_id(&r.stdout);
+    let key = |eid: &str| reports[eid]["issue_key"].as_str().expect("key").to_owned();
+    let active_now = in_sprint(active_id);
+    for i in 0..60 {
+        assert!(active_now.contains(&key(&format!("sp-{i}"))), "sp-{i}");
+    }
+    assert_eq!(in_sprint(future_id), [key("sp-60")]);
+    // Applied again: everything is where the file says; nothing is written.
+    records.truncate(61);
+    write_file(&file, &records);
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+    // One record moves to the other sprint: one request.
+    records[0]["sprint"] = json!("Apply Sprint");
+    write_file(&file, &records);
+    let r = s.run(
+        &["--json", "apply", "prod", &file_s, "--dry-run"],
+        None,
+        &[],
+    );
+    assert!(r.stdout.contains("sprint Apply Sprint"), "{}", r.stdout);
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests() - before, 1, "{}", r.stdout);
+    assert!(in_sprint(future_id).contains(&key("sp-0")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloud_apply_moves_issues_into_sprints_by_name() {
+    sprints_by_name(Deployment::Cloud, "apply-sprint-cloud").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn datacenter_apply_moves_issues_into_sprints_by_name() {
+    sprints_by_name(Deployment::Datacenter, "apply-sprint-dc").await;
+}
+
+/// jiralink's own writes are recognisable in the synced history: after `apply` and a `sync` into
+/// the same store, `apply_changes` holds the changes the applies made (status moves, a summary
+/// edit) with their run and record, and not a change someone else made to the same issue.
+async fn own_changes_in_the_synced_history(deployment: Deployment, tag: &str) {
+    let sim = small_sim(deployment, 30, 3, 46).await;
+    let project = software_project(&sim);
+    let mut s = Session::new(tag);
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let mut records: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({"external_id": format!("own-{i}"), "project": project, "issue_type": "Task",
+                   "summary": format!("own {i}"), "status": "In Review"})
+        })
+        .collect();
+    write_file(&file, &records);
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let first = summary_line(&r.stdout)["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    records[2]["summary"] = json!("own 2, edited");
+    write_file(&file, &records);
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let second = summary_line(&r.stdout)["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    // Someone else edits one of the issues.
+    let jira = live(&sim, &project).await;
+    let id: u64 = jira["own-1"][0]["id"]
+        .as_str()
+        .and_then(|i| i.parse().ok())
+        .expect("id");
+    let reader = sim.identity("reader").expect("reader");
+    let other = reader
+        .account_id
+        .clone()
+        .or(reader.username.clone())
+        .expect("reader's account");
+    assert!(sim.test_api().set_labels(id, &["by-hand"], &other));
+    let r = s.run(&["sync", "prod"], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let store = jiralink_store::Store::open_sqlite(&s.home.join("jiralink.db")).expect("store");
+    use jiralink_store::Backend;
+    let rows: Vec<Vec<String>> = store
+        .query_strings(
+            "SELECT external_id, run_id, field, to_string FROM apply_changes ORDER BY external_id, changed_at",
+        )
+        .expect("apply_changes")
+        .1
+        .into_iter()
+        .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
+        .collect();
+    for i in 0..4 {
+        let eid = format!("own-{i}");
+        let moves: Vec<&str> = rows
+            .iter()
+            .filter(|r| r[0] == eid && r[2] == "status")
+            .map(|r| r[3].as_str())
+            .collect();
+        assert_eq!(moves, ["In Progress", "In Review"], "{eid}: {rows:?}");
+        assert!(
+            rows.iter()
+                .filter(|r| r[0] == eid && r[2] == "status")
+                .all(|r| r[1] == first),
+            "{first} {second} {rows:?}"
+        );
+    }
+    let edits: Vec<&Vec<String>> = rows.iter().filter(|r| r[2] == "summary").collect();
+    assert_eq!(edits.len(), 1, "{rows:?}");
+    assert_eq!(edits[0][0], "own-2");
+    assert_eq!(edits[0][1], second);
+    assert!(
+        !rows.iter().any(|r| r[2] == "labels"),
+        "someone else's change was taken for jiralink's: {rows:?}"
+    );
+    // The synced history has that change; it is just not jiralink's.
+    let labels = store
+        .query_strings(&format!(
+            "SELECT COUNT(*) FROM issue_changes WHERE issue_id = '{id}' AND field = 'labels'"
+        ))
+        .expect("issue_changes")
+        .1;
+    assert_eq!(labels[0][0].as_deref(), Some("1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloud_own_writes_are_recognisable_in_the_synced_history() {
+    own_changes_in_the_synced_history(Deployment::Cloud, "apply-own-cloud").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn datacenter_own_writes_are_recognisable_in_the_synced_history() {
+    own_changes_in_the_synced_history(Deployment::Datacenter, "apply-own-dc").await;
+}
+
+/// A lost store: the ledger is gone (the store file deleted), and the same file applied again
+/// finds its issues by their `jiralink.origin` property instead of creating them again; their
+/// comments and worklogs are found the same way, not added twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_ledger_is_recovered_from_the_origin_property() {
+    let sim = small_sim(Deployment::Cloud, 30, 3, 47).await;
+    let project = software_project(&sim);
+    let mut s = Session::new("apply-lost-store");
+    s.add_admin(&sim, "prod");
+    let file = s.home.join("records.jsonl");
+    let file_s = file.to_str().expect("path").to_owned();
+    let records: Vec<Value> = (0..30).map(|i| record(&project, i, "lost")).collect();
+    write_file(&file, &records);
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let store = s.home.join("jiralink.db");
+    for f in [
+        store.clone(),
+        store.with_extension("db-wal"),
+        store.with_extension("db-shm"),
+    ] {
+        let _ = std::fs::remove_file(f);
+    }
+    // The plan on an empty store: nothing to create.
+    let r = s.run(
+        &["--json", "apply", "prod", &file_s, "--dry-run"],
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("\"create\""), "{}", r.stdout);
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let sum = summary_line(&r.stdout);
+    assert_eq!(sum["created"], 0, "{sum}");
+    let jira = live(&sim, &project).await;
+    assert_equals_file(&jira, &records);
+    // The links Jira has were not made again.
+    for r in records.iter().filter(|r| r["links"].is_array()) {
+        let eid = r["external_id"].as_str().expect("eid");
+        let links = jira[eid][0]["fields"]["issuelinks"]
+            .as_array()
+            .map(Vec::len);
+        assert_eq!(links, Some(1), "{eid}");
+    }
+    // The write log accounts for the records it took back.
+    let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
+    let adopted = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|row| row["action"] == "adopt" && row["outcome"] == "adopted")
+        .count();
+    // 30 issues, 30 comments and 6 worklogs.
+    assert_eq!(adopted, 66, "{}", r.stdout);
+    // And the next run is quiet again.
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
 }

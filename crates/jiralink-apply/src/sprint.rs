@@ -1,0 +1,125 @@
+//! Sprints by name through the Agile API: the sprints of a project's boards
+//! (`board?projectKeyOrId=`, `board/{id}/sprint`), the sprint ids an issue's sprint field holds
+//! (Cloud's objects, Data Center's `...Sprint@hash[id=2,...]` strings), and the move
+//! (`POST sprint/{id}/issue`, up to 50 issues a request).
+
+use std::collections::HashMap;
+
+use jiralink_api::Client;
+use serde_json::{json, Value};
+
+/// The custom field type of Jira Software's sprint field.
+pub(crate) const SPRINT_FIELD_TYPE: &str = "com.pyxis.greenhopper.jira:gh-sprint";
+
+/// Jira's limit of issues moved by one `POST sprint/{id}/issue`.
+pub(crate) const MOVE_BATCH: usize = 50;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Sprint {
+    pub id: u64,
+    pub name: String,
+    pub state: String,
+}
+
+/// Every item of a `startAt`-paged Agile list (`values`, `isLast`).
+async fn agile_list(client: &Client, path: &str) -> Result<Vec<Value>, jiralink_api::Error> {
+    let mut out = Vec::new();
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let page = client
+            .get_json(&format!("{path}{sep}startAt={}&maxResults=50", out.len()))
+            .await?;
+        let items = page["values"].as_array().cloned().unwrap_or_default();
+        let n = items.len();
+        out.extend(items);
+        if n == 0 || page["isLast"].as_bool().unwrap_or(true) {
+            return Ok(out);
+        }
+    }
+}
+
+/// The sprints of every board of `project`, by lower-case name (the first board's when two
+/// boards have a sprint of the same name).
+pub(crate) async fn sprints_of(
+    client: &Client,
+    project: &str,
+) -> Result<HashMap<String, Sprint>, jiralink_api::Error> {
+    let mut out = HashMap::new();
+    let boards = agile_list(
+        client,
+        &format!("/rest/agile/1.0/board?projectKeyOrId={project}"),
+    )
+    .await?;
+    for b in boards {
+        let Some(id) = b["id"].as_u64() else {
+            continue;
+        };
+        // A kanban board has no sprints: Jira answers 400 there.
+        if b["type"].as_str() == Some("kanban") {
+            continue;
+        }
+        for s in agile_list(client, &format!("/rest/agile/1.0/board/{id}/sprint")).await? {
+            let (Some(sid), Some(name)) = (s["id"].as_u64(), s["name"].as_str()) else {
+                continue;
+            };
+            out.entry(name.to_lowercase()).or_insert(Sprint {
+                id: sid,
+                name: name.to_owned(),
+                state: s["state"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The sprint ids an issue's sprint field holds: objects with `id` (Cloud, and REST v3), or Data
+/// Center's strings `com.atlassian.greenhopper.service.sprint.Sprint@7eede03a[id=2,...]`.
+pub(crate) fn sprint_ids(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| match s {
+            Value::Object(o) => o.get("id").and_then(Value::as_u64),
+            Value::String(text) => {
+                let body = &text[text.find('[')? + 1..];
+                body.split(',').find_map(|kv| {
+                    kv.strip_prefix("id=")
+                        .and_then(|id| id.trim_end_matches(']').parse().ok())
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `POST /rest/agile/1.0/sprint/{id}/issue` with up to 50 issue keys. Jira answers 204 with no
+/// body, which is no JSON: an answer that is 2xx but not JSON is the move done (as it is when a
+/// body came cut short: the move ran).
+pub(crate) async fn move_issues(
+    client: &Client,
+    sprint: u64,
+    keys: &[String],
+) -> Result<(), jiralink_api::Error> {
+    let path = format!("/rest/agile/1.0/sprint/{sprint}/issue");
+    match client.post_json(&path, &json!({ "issues": keys })).await {
+        Ok(_) | Err(jiralink_api::Error::Decode { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sprint_ids_read_cloud_objects_and_data_center_strings() {
+        let cloud = json!([{"id": 3, "name": "ENG Sprint 3", "state": "closed"}, {"id": 4}]);
+        assert_eq!(sprint_ids(&cloud), [3, 4]);
+        let dc = json!([
+            "com.atlassian.greenhopper.service.sprint.Sprint@7eede03a[id=2,rapidViewId=2,state=FUTURE,name=A,startDate=<null>]",
+            "com.atlassian.greenhopper.service.sprint.Sprint@1[activatedDate=<null>,goal=<null>,id=17,name=B]"
+        ]);
+        assert_eq!(sprint_ids(&dc), [2, 17]);
+        assert!(sprint_ids(&Value::Null).is_empty());
+    }
+}
