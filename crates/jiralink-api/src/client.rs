@@ -380,6 +380,15 @@ impl Client {
         self.value(path, r).await
     }
 
+    /// [`Client::get_json`] read straight into `T` (a wire model), without a `Value` tree.
+    pub async fn get_typed<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        path: &str,
+    ) -> Result<T, Error> {
+        let r = self.send(Method::GET, path, None).await?;
+        self.value(path, r).await
+    }
+
     /// [`Client::post_json`] read straight into `T` (a typed page, with `RawValue`s for the JSON a
     /// caller keeps as text), without a `Value` tree in between.
     pub async fn post_typed<T: serde::de::DeserializeOwned + Send + 'static>(
