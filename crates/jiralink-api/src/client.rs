@@ -25,6 +25,15 @@ pub enum Error {
     /// The connection or Jira refused: a named diagnosis.
     #[error(transparent)]
     Diagnosed(#[from] Diagnosis),
+    /// Jira refused the request itself with its error body (a 4xx other than the
+    /// authentication, permission, proxy and rate refusals, which are diagnosed): its status,
+    /// `errorMessages` and field `errors`, as Jira sent them.
+    #[error("{}", Error::refusal_text(.status, .messages, .errors))]
+    Jira {
+        status: u16,
+        messages: Vec<String>,
+        errors: std::collections::BTreeMap<String, String>,
+    },
     /// Jira answered 2xx but the body is not what the API documents.
     #[error("cannot decode the answer of {path}: {message}")]
     Decode { path: String, message: String },
@@ -34,9 +43,48 @@ pub enum Error {
 }
 
 impl Error {
+    /// An HTTP refusal: Jira's refusal of the request with its error body as [`Error::Jira`],
+    /// anything else as its diagnosis.
+    pub(crate) fn refused(d: Diagnosis) -> Error {
+        match d.status {
+            Some(status) if diagnosis::is_request_refusal(status) && !d.jira.is_empty() => {
+                Error::Jira {
+                    status,
+                    messages: d.jira.messages,
+                    errors: d.jira.errors,
+                }
+            }
+            _ => Error::Diagnosed(d),
+        }
+    }
+
+    fn refusal_text(
+        status: &u16,
+        messages: &[String],
+        errors: &std::collections::BTreeMap<String, String>,
+    ) -> String {
+        let jira = diagnosis::JiraErrors {
+            messages: messages.to_vec(),
+            errors: errors.clone(),
+        };
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST);
+        diagnosis::of_refusal(status, jira).to_string()
+    }
+
     pub fn diagnosis(&self) -> Diagnosis {
         match self {
             Error::Diagnosed(d) => d.clone(),
+            Error::Jira {
+                status,
+                messages,
+                errors,
+            } => diagnosis::of_refusal(
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+                diagnosis::JiraErrors {
+                    messages: messages.clone(),
+                    errors: errors.clone(),
+                },
+            ),
             Error::Decode { path, message } => Diagnosis::new(Code::NotJira)
                 .with_cause(format!("The answer of {path} is not Jira's: {message}.")),
             Error::Config(m) => Diagnosis::new(Code::UnexpectedResponse).with_cause(m.clone()),
@@ -592,7 +640,7 @@ impl Client {
                         jira = %d.jira,
                         "Jira refused the request"
                     );
-                    return Err(d.into());
+                    return Err(Error::refused(d));
                 }
             }
         }

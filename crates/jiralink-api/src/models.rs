@@ -539,6 +539,16 @@ pub struct Issue {
     pub raw: Box<RawValue>,
 }
 
+impl Issue {
+    /// Takes the issue's JSON text out (moved, not copied), leaving `null` in its place.
+    pub fn take_raw(&mut self) -> String {
+        String::from(Box::<str>::from(std::mem::replace(
+            &mut self.raw,
+            null_raw(),
+        )))
+    }
+}
+
 #[derive(Deserialize)]
 struct IssueParts {
     id: IssueId,
@@ -854,11 +864,11 @@ pub struct Comment {
     pub created: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub updated: Option<String>,
-    #[serde(default = "null_body")]
+    #[serde(default = "null_raw")]
     pub body: Box<RawValue>,
 }
 
-fn null_body() -> Box<RawValue> {
+fn null_raw() -> Box<RawValue> {
     RawValue::from_string("null".to_owned()).expect("null is JSON")
 }
 
@@ -923,106 +933,67 @@ pub struct ApproximateCount {
     pub count: Option<u64>,
 }
 
-/// A startAt page of `values` (project search, boards, sprints).
+/// A page of a paged list, whichever way Jira pages it: its items (`values`, or `issues`,
+/// `comments`, `worklogs`, `issueChangeLogs` by endpoint), startAt paging (`startAt`, `total`,
+/// `isLast`), token paging (`nextPageToken`, `isLast`), and Cloud's bulk fetch `issueErrors`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct ValuesPage<T> {
+pub struct ListPage<T> {
     #[serde(
+        rename = "values",
+        alias = "issues",
+        alias = "comments",
+        alias = "worklogs",
+        alias = "issueChangeLogs",
         default = "Vec::new",
         deserialize_with = "lenient::list",
         bound(deserialize = "T: Deserialize<'de>")
     )]
-    pub values: Vec<T>,
+    pub items: Vec<T>,
     #[serde(default, deserialize_with = "lenient::count")]
     pub start_at: Option<u64>,
     #[serde(default, deserialize_with = "lenient::count")]
     pub total: Option<u64>,
     #[serde(default, deserialize_with = "lenient::bool")]
     pub is_last: Option<bool>,
-}
-
-/// An issue's comments: embedded in its fields (up to the inline cap), or a page of
-/// `issue/{id}/comment`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct CommentPage {
-    #[serde(default, deserialize_with = "lenient::list")]
-    pub comments: Vec<Comment>,
-    #[serde(default, deserialize_with = "lenient::count")]
-    pub start_at: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::count")]
-    pub total: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::bool")]
-    pub is_last: Option<bool>,
-}
-
-/// An issue's worklogs: embedded in its fields (up to the inline cap), or a page of
-/// `issue/{id}/worklog`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct WorklogPage {
-    #[serde(default, deserialize_with = "lenient::list")]
-    pub worklogs: Vec<Worklog>,
-    #[serde(default, deserialize_with = "lenient::count")]
-    pub start_at: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::count")]
-    pub total: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::bool")]
-    pub is_last: Option<bool>,
-}
-
-impl CommentPage {
-    /// Jira has more than it embedded.
-    pub fn truncated(&self) -> bool {
-        self.total.unwrap_or(0) as usize > self.comments.len()
-    }
-}
-
-impl WorklogPage {
-    /// Jira has more than it embedded.
-    pub fn truncated(&self) -> bool {
-        self.total.unwrap_or(0) as usize > self.worklogs.len()
-    }
-}
-
-/// A page of issues: Data Center's `search` (startAt, `total`), Cloud's `issue/bulkfetch`
-/// (`issueErrors`) or `search/jql` (`nextPageToken`, `isLast`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct IssuePage<T> {
-    #[serde(
-        default = "Vec::new",
-        deserialize_with = "lenient::list",
-        bound(deserialize = "T: Deserialize<'de>")
-    )]
-    pub issues: Vec<T>,
-    /// Cloud's bulk fetch: ids it could not return with a reason.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub next_page_token: Option<String>,
+    /// Cloud's bulk fetch: ids it could not return, with a reason.
     #[serde(default)]
     pub issue_errors: Option<Vec<IgnoredAny>>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub next_page_token: Option<String>,
-    #[serde(default, deserialize_with = "lenient::count")]
-    pub start_at: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::count")]
-    pub total: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::bool")]
-    pub is_last: Option<bool>,
 }
 
-/// A `changelog/bulkfetch` page.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ChangelogPage {
-    #[serde(default, deserialize_with = "lenient::list")]
-    pub issue_change_logs: Vec<IssueChangelog>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub next_page_token: Option<String>,
+impl<T> Default for ListPage<T> {
+    fn default() -> Self {
+        ListPage {
+            items: Vec::new(),
+            start_at: None,
+            total: None,
+            is_last: None,
+            next_page_token: None,
+            issue_errors: None,
+        }
+    }
 }
+
+impl<T> ListPage<T> {
+    /// Jira has more than this page holds (an issue's embedded comments or worklogs).
+    pub fn truncated(&self) -> bool {
+        self.total.unwrap_or(0) as usize > self.items.len()
+    }
+}
+
+/// Project search, boards, sprints.
+pub type ValuesPage<T> = ListPage<T>;
+/// Data Center's `search`, Cloud's `search/jql` and `issue/bulkfetch`.
+pub type IssuePage<T> = ListPage<T>;
+/// An issue's comments: embedded in its fields (up to the inline cap), or `issue/{id}/comment`.
+pub type CommentPage = ListPage<Comment>;
+/// An issue's worklogs: embedded in its fields (up to the inline cap), or `issue/{id}/worklog`.
+pub type WorklogPage = ListPage<Worklog>;
+/// Cloud's `changelog/bulkfetch`.
+pub type ChangelogPage = ListPage<IssueChangelog>;
 
 /// One entry of an issue's sprint field, in either form Jira writes it: an object (Cloud, and
 /// Data Center's REST v2 since 8.x in some places) or the legacy `toString` of Server and Data
@@ -1119,7 +1090,7 @@ mod tests {
         let comments = f.comment.as_ref().expect("the fixture reads");
         assert!(comments.truncated());
         assert_eq!(
-            comments.comments[0].body.get(),
+            comments.items[0].body.get(),
             r#"{"type":"doc","content":[]}"#
         );
         assert!(f.worklog.is_none());

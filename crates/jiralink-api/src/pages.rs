@@ -7,9 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::client::{Client, Error};
-use crate::models::{
-    ChangelogPage, CommentPage, IssuePage, ValuesPage, WorklogFeedPage, WorklogPage,
-};
+use crate::models::{ListPage, WorklogFeedPage};
 
 /// Where the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,84 +78,23 @@ impl<T: DeserializeOwned + Send + 'static> Page for Vec<T> {
     }
 }
 
-impl<T: DeserializeOwned + Send + 'static> Page for ValuesPage<T> {
-    type Item = T;
-    fn next(&self, at: &Cursor) -> Option<Cursor> {
-        offset_next(at, self.values.len(), self.total, self.is_last)
-    }
-    fn into_items(self) -> Vec<T> {
-        self.values
-    }
-    fn len(&self) -> usize {
-        self.values.len()
-    }
-    fn total(&self) -> Option<u64> {
-        self.total
-    }
-}
-
-impl Page for CommentPage {
-    type Item = crate::models::Comment;
-    fn next(&self, at: &Cursor) -> Option<Cursor> {
-        offset_next(at, self.comments.len(), self.total, self.is_last)
-    }
-    fn into_items(self) -> Vec<Self::Item> {
-        self.comments
-    }
-    fn len(&self) -> usize {
-        self.comments.len()
-    }
-    fn total(&self) -> Option<u64> {
-        self.total
-    }
-}
-
-impl Page for WorklogPage {
-    type Item = crate::models::Worklog;
-    fn next(&self, at: &Cursor) -> Option<Cursor> {
-        offset_next(at, self.worklogs.len(), self.total, self.is_last)
-    }
-    fn into_items(self) -> Vec<Self::Item> {
-        self.worklogs
-    }
-    fn len(&self) -> usize {
-        self.worklogs.len()
-    }
-    fn total(&self) -> Option<u64> {
-        self.total
-    }
-}
-
-/// Data Center's `search` pages by startAt; Cloud's `search/jql` by token.
-impl<T: DeserializeOwned + Send + 'static> Page for IssuePage<T> {
+/// startAt lists page by `isLast` or `total`; `search/jql` and `changelog/bulkfetch` by token.
+impl<T: DeserializeOwned + Send + 'static> Page for ListPage<T> {
     type Item = T;
     fn next(&self, at: &Cursor) -> Option<Cursor> {
         match at {
             Cursor::Token(_) => token_next(&self.next_page_token, self.is_last),
-            _ => offset_next(at, self.issues.len(), self.total, self.is_last),
+            _ => offset_next(at, self.items.len(), self.total, self.is_last),
         }
     }
     fn into_items(self) -> Vec<T> {
-        self.issues
+        self.items
     }
     fn len(&self) -> usize {
-        self.issues.len()
+        self.items.len()
     }
     fn total(&self) -> Option<u64> {
         self.total
-    }
-}
-
-impl Page for ChangelogPage {
-    type Item = crate::models::IssueChangelog;
-    fn next(&self, _: &Cursor) -> Option<Cursor> {
-        token_next(&self.next_page_token, None)
-    }
-    fn into_items(self) -> Vec<Self::Item> {
-        self.issue_change_logs
-    }
-    fn len(&self) -> usize {
-        self.issue_change_logs.len()
     }
 }
 
@@ -417,7 +354,7 @@ impl<'c, P: Page> Pages<'c, P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{IssueRef, User};
+    use crate::models::{ChangelogPage, CommentPage, IssuePage, IssueRef, User, ValuesPage};
 
     fn page<P: Page>(json: &str) -> P {
         serde_json::from_str(json).expect("the page is JSON")

@@ -49,7 +49,7 @@ pub struct Changes(HashMap<String, Vec<ChangeRow>>);
 impl Changes {
     /// A `changelog/bulkfetch` page (Cloud).
     pub fn add(&mut self, page: &ChangelogPage) {
-        for log in &page.issue_change_logs {
+        for log in &page.items {
             self.add_histories(log.issue_id.text(), &log.change_histories);
         }
     }
@@ -125,12 +125,13 @@ pub enum IssueWorklogs<'a> {
 }
 
 impl Batch {
-    /// One issue (its JSON as Jira sent it is kept as `raw_json`), with its changelog rows and
+    /// One issue (`raw_json` is its JSON as Jira sent it), with its changelog rows and
     /// its comments and worklogs (embedded or read apart).
     pub fn add(
         &mut self,
         fields: &Fields,
         issue: &Issue,
+        raw_json: String,
         changes: Vec<ChangeRow>,
         comments: &[Comment],
         worklogs: IssueWorklogs<'_>,
@@ -175,7 +176,7 @@ impl Batch {
             resolved: f.resolutiondate.as_deref().and_then(utc),
             story_points,
             parent_key: f.parent.as_ref().and_then(|p| p.key.clone()),
-            raw_json: issue.raw.get().to_owned(),
+            raw_json,
         });
         self.rows.refs.push((id.clone(), refs(f)));
         self.rows.changes.push((id.clone(), changes));

@@ -1093,7 +1093,7 @@ async fn issues_by_id_once(
         Plan::Cloud => {
             let page: IssuePage<Issue> = client.bulkfetch(ids, fields).await?;
             let complete = page.issue_errors.is_none_or(|e| e.is_empty());
-            Ok((page.issues, complete))
+            Ok((page.items, complete))
         }
         Plan::DataCenter => {
             let jql = format!("id in ({}) ORDER BY id ASC", ids.join(","));
@@ -1178,11 +1178,12 @@ async fn fetch_chunk(
     let fields = fields.clone();
     let batch = jiralink_api::client::off_task(move || {
         let mut batch = convert::Batch::default();
-        for (issue, extra) in issues.iter().zip(extra) {
+        for (mut issue, extra) in issues.into_iter().zip(extra) {
+            let raw_json = issue.take_raw();
             // The embedded lists are read where they are, not copied.
             let f = &issue.fields;
-            let inline_comments = f.comment.as_ref().map_or(&[][..], |c| &c.comments);
-            let inline_worklogs = f.worklog.as_ref().map_or(&[][..], |w| &w.worklogs);
+            let inline_comments = f.comment.as_ref().map_or(&[][..], |c| &c.items);
+            let inline_worklogs = f.worklog.as_ref().map_or(&[][..], |w| &w.items);
             let comments = extra.comments.as_deref().unwrap_or(inline_comments);
             let worklogs = match &extra.worklogs {
                 WorklogsPastCap::Inline => convert::IssueWorklogs::Complete(inline_worklogs),
@@ -1190,7 +1191,7 @@ async fn fetch_chunk(
                 WorklogsPastCap::Feeds => convert::IssueWorklogs::Partial(inline_worklogs),
             };
             let changes = changes.take(issue.id.text());
-            batch.add(&fields, issue, changes, comments, worklogs);
+            batch.add(&fields, &issue, raw_json, changes, comments, worklogs);
         }
         batch
     })

@@ -78,10 +78,12 @@ pub async fn verify(
             Ok(ids) => ids.iter().map(u64::to_string).collect(),
             // Jira refuses a JQL naming a project it does not show this credential (400, "The
             // value 'KEY' does not exist for the field 'project'").
-            Err(SyncError::Jira(e))
-                if matches!(e.diagnosis().status, Some(400 | 404))
-                    && !e.diagnosis().jira.is_empty() =>
-            {
+            Err(SyncError::Jira(jiralink_api::Error::Jira {
+                status: 400 | 404,
+                messages,
+                errors,
+            })) => {
+                let said = jiralink_api::diagnosis::JiraErrors { messages, errors };
                 out.push(ProjectDrift {
                     in_store: store.live_issue_ids(&key)?.len(),
                     project: key,
@@ -89,7 +91,7 @@ pub async fn verify(
                     missing: Vec::new(),
                     extra: Vec::new(),
                     stale: Vec::new(),
-                    vanished: Some(e.diagnosis().jira.to_string()),
+                    vanished: Some(said.to_string()),
                 });
                 continue;
             }
@@ -110,7 +112,7 @@ pub async fn verify(
             .collect();
         let mut stale = Vec::new();
         if !picks.is_empty() {
-            for issue in &crate::issues_by_id(
+            for mut issue in crate::issues_by_id(
                 client,
                 plan,
                 &picks,
@@ -120,7 +122,8 @@ pub async fn verify(
             {
                 let mut batch = crate::convert::Batch::default();
                 let none = crate::convert::IssueWorklogs::Complete(&[]);
-                batch.add(&fields, issue, Vec::new(), &[], none);
+                let raw_json = issue.take_raw();
+                batch.add(&fields, &issue, raw_json, Vec::new(), &[], none);
                 let Some(live) = batch.rows.issues.pop() else {
                     continue;
                 };
