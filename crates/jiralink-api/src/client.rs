@@ -25,6 +25,15 @@ pub enum Error {
     /// The connection or Jira refused: a named diagnosis.
     #[error(transparent)]
     Diagnosed(#[from] Diagnosis),
+    /// Jira refused the request itself with its error body (a 4xx other than the
+    /// authentication, permission, proxy and rate refusals, which are diagnosed): its status,
+    /// `errorMessages` and field `errors`, as Jira sent them.
+    #[error("{}", Error::refusal_text(.status, .messages, .errors))]
+    Jira {
+        status: u16,
+        messages: Vec<String>,
+        errors: std::collections::BTreeMap<String, String>,
+    },
     /// Jira answered 2xx but the body is not what the API documents.
     #[error("cannot decode the answer of {path}: {message}")]
     Decode { path: String, message: String },
@@ -34,9 +43,48 @@ pub enum Error {
 }
 
 impl Error {
+    /// An HTTP refusal: Jira's refusal of the request with its error body as [`Error::Jira`],
+    /// anything else as its diagnosis.
+    pub(crate) fn refused(d: Diagnosis) -> Error {
+        match d.status {
+            Some(status) if diagnosis::is_request_refusal(status) && !d.jira.is_empty() => {
+                Error::Jira {
+                    status,
+                    messages: d.jira.messages,
+                    errors: d.jira.errors,
+                }
+            }
+            _ => Error::Diagnosed(d),
+        }
+    }
+
+    fn refusal_text(
+        status: &u16,
+        messages: &[String],
+        errors: &std::collections::BTreeMap<String, String>,
+    ) -> String {
+        let jira = diagnosis::JiraErrors {
+            messages: messages.to_vec(),
+            errors: errors.clone(),
+        };
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST);
+        diagnosis::of_refusal(status, jira).to_string()
+    }
+
     pub fn diagnosis(&self) -> Diagnosis {
         match self {
             Error::Diagnosed(d) => d.clone(),
+            Error::Jira {
+                status,
+                messages,
+                errors,
+            } => diagnosis::of_refusal(
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+                diagnosis::JiraErrors {
+                    messages: messages.clone(),
+                    errors: errors.clone(),
+                },
+            ),
             Error::Decode { path, message } => Diagnosis::new(Code::NotJira)
                 .with_cause(format!("The answer of {path} is not Jira's: {message}.")),
             Error::Config(m) => Diagnosis::new(Code::UnexpectedResponse).with_cause(m.clone()),
@@ -380,6 +428,15 @@ impl Client {
         self.value(path, r).await
     }
 
+    /// [`Client::get_json`] read straight into `T` (a wire model), without a `Value` tree.
+    pub async fn get_typed<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        path: &str,
+    ) -> Result<T, Error> {
+        let r = self.send(Method::GET, path, None).await?;
+        self.value(path, r).await
+    }
+
     /// [`Client::post_json`] read straight into `T` (a typed page, with `RawValue`s for the JSON a
     /// caller keeps as text), without a `Value` tree in between.
     pub async fn post_typed<T: serde::de::DeserializeOwned + Send + 'static>(
@@ -440,7 +497,10 @@ impl Client {
         }
     }
 
-    /// Sends to an absolute URL; `authenticated` false sends no credential (for discovery).
+    /// Sends to an absolute URL; `authenticated` false sends no credential (for discovery). Every
+    /// request takes the same steps, each attempt anew: [`Client::prepare`] (the http rule, then
+    /// auth), [`Client::wait_turn`] (the client-wide pause and pace), [`Client::attempt`] (send,
+    /// read, classify), and the one retry rule of [`RetryPolicy`] on what the attempt came to.
     pub(crate) async fn send_to(
         &self,
         method: Method,
@@ -450,141 +510,241 @@ impl Client {
     ) -> Result<Response, Error> {
         let parsed =
             Url::parse(url).map_err(|e| Error::Config(format!("bad request URL {url}: {e}")))?;
+        let idempotent = is_idempotent(&method, parsed.path());
         let mut attempt = 0;
         loop {
-            // The http rule, before anything leaves (the proxy too is checked).
-            let mut req = self
-                .http
-                .request_url(method.clone(), parsed.clone())?
-                .header("Accept", "application/json");
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            if authenticated {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
-                req = self
-                    .auth
-                    .apply(req, method.as_str(), &parsed, now)
-                    .map_err(Error::Config)?;
-            }
-            // When Jira said 429, every request waits out Retry-After, not only the one refused.
-            let pause = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(until) = pause {
-                tokio::time::sleep_until(until.into()).await;
-            }
-            // After a 429 the client keeps under the rate the site announced (X-RateLimit-Limit).
-            let slot = {
-                let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
-                pace.as_mut().map(|p| p.slot(std::time::Instant::now()))
-            };
-            if let Some(at) = slot {
-                tokio::time::sleep_until(at.into()).await;
-            }
+            let req = self.prepare(&method, &parsed, body, authenticated)?;
+            self.wait_turn().await;
             self.requests.fetch_add(1, Ordering::Relaxed);
             if attempt > 0 {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
-            let idempotent = is_idempotent(&method, parsed.path());
-            let sent = std::time::Instant::now();
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    let d = diagnosis::from_transport(&e);
-                    // Dropped or reset connections are transient; DNS, TLS and proxy refusals are not.
-                    let transient = matches!(
-                        d.code,
-                        Code::Timeout | Code::ConnectFailed | Code::UnexpectedResponse
-                    );
-                    if last || !(transient && idempotent) {
-                        return Err(d.into());
+            match self
+                .attempt(req, &method, &parsed, attempt, idempotent)
+                .await
+            {
+                Attempt::Done(r) => return Ok(r),
+                Attempt::Failed(e) => return Err(e),
+                Attempt::Retry {
+                    wait,
+                    answered,
+                    give_up,
+                } => {
+                    // A wait Jira asked for (Retry-After) is kept only up to the policy's bound.
+                    if last || (answered && wait > self.retry.max_retry_after) {
+                        return Err(give_up.into_error(self, &method, &parsed));
                     }
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                    continue;
+                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
                 }
-            };
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            // -v: every request, by method, path, status and time; never headers or the query.
-            tracing::info!(
-                method = %method,
-                path = parsed.path(),
-                status = status.as_u16(),
-                ms = sent.elapsed().as_millis() as u64,
-                "request"
-            );
-            let bytes = match read_body(resp, self.max_response_bytes).await {
-                Ok(b) => b,
-                Err(BodyError::TooLarge(d)) => return Err(d.into()),
-                Err(BodyError::Transport(e)) => {
-                    // A body cut short: retry like a transport failure.
-                    if last || !idempotent {
-                        return Err(diagnosis::from_transport(&e).into());
-                    }
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                    continue;
-                }
-            };
-            if status.is_success() {
-                return Ok(Response {
-                    status,
-                    headers,
-                    body: bytes,
-                });
             }
-            let wait = match status.as_u16() {
-                // Refused before any work was done: safe to retry whatever the method.
-                429 => {
-                    let w = retry_after(&headers)
-                        .map(|d| d.max(self.retry.base_delay))
-                        .unwrap_or_else(|| self.retry.backoff(attempt));
-                    let until = std::time::Instant::now() + w;
-                    let mut p = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-                    if p.is_none_or(|old| old < until) {
-                        *p = Some(until);
-                    }
-                    let limit = headers
-                        .get("x-ratelimit-limit")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<f64>().ok());
-                    if let Some(rps) = limit.filter(|r| *r > 0.0) {
-                        let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
-                        match pace.as_mut() {
-                            Some(p) => p.refused(rps, until, sent),
-                            None => *pace = Some(Pace::new(rps, until)),
-                        }
-                    }
-                    Some(w)
-                }
-                503 if idempotent => retry_after(&headers)
-                    .map(|d| d.max(self.retry.base_delay))
-                    .or(Some(self.retry.backoff(attempt))),
-                500 | 502 | 504 if idempotent => Some(self.retry.backoff(attempt)),
-                _ => None,
-            };
-            match wait {
-                Some(w) if !last && w <= self.retry.max_retry_after => {
-                    tracing::debug!(%status, attempt, wait_ms = w.as_millis() as u64, "retrying");
-                    tokio::time::sleep(w).await;
-                }
-                _ => {
-                    let text = String::from_utf8_lossy(&bytes);
-                    let d = diagnosis::from_response(status, &headers, &text, self.context());
-                    // The request refused, at -v: method and path (the query may hold JQL, not
-                    // secrets, but stays out: the path names the endpoint).
-                    tracing::info!(
-                        method = %method,
-                        path = parsed.path(),
-                        %status,
-                        jira = %d.jira,
-                        "Jira refused the request"
-                    );
-                    return Err(d.into());
-                }
+        }
+    }
+
+    /// The auth step: the request with the http rule checked (before anything leaves, the proxy
+    /// too) and the credential applied (`authenticated`).
+    fn prepare(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&Value>,
+        authenticated: bool,
+    ) -> Result<reqwest::RequestBuilder, Error> {
+        let mut req = self
+            .http
+            .request_url(method.clone(), url.clone())?
+            .header("Accept", "application/json");
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if authenticated {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            req = self
+                .auth
+                .apply(req, method.as_str(), url, now)
+                .map_err(Error::Config)?;
+        }
+        Ok(req)
+    }
+
+    /// The pacing step: when Jira said 429, every request waits out Retry-After, not only the
+    /// one refused; after it, and under a configured budget, requests keep to the pace.
+    async fn wait_turn(&self) {
+        let pause = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = pause {
+            tokio::time::sleep_until(until.into()).await;
+        }
+        let slot = {
+            let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+            pace.as_mut().map(|p| p.slot(std::time::Instant::now()))
+        };
+        if let Some(at) = slot {
+            tokio::time::sleep_until(at.into()).await;
+        }
+    }
+
+    /// The transport and classification steps of one attempt: sends, reads the body under the
+    /// size limit, and says what came of it. Transport failures and cut bodies are retried for
+    /// idempotent requests; a 429 pauses the client (and sets its pace when the site names its
+    /// limit) and is retried whatever the method; 5xx are retried for idempotent requests.
+    async fn attempt(
+        &self,
+        req: reqwest::RequestBuilder,
+        method: &Method,
+        url: &Url,
+        attempt: u32,
+        idempotent: bool,
+    ) -> Attempt {
+        let sent = std::time::Instant::now();
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let d = diagnosis::from_transport(&e);
+                // Dropped or reset connections are transient; DNS, TLS and proxy refusals are not.
+                let transient = matches!(
+                    d.code,
+                    Code::Timeout | Code::ConnectFailed | Code::UnexpectedResponse
+                );
+                return match transient && idempotent {
+                    true => Attempt::Retry {
+                        wait: self.retry.backoff(attempt),
+                        answered: false,
+                        give_up: GiveUp::Error(d.into()),
+                    },
+                    false => Attempt::Failed(d.into()),
+                };
+            }
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        // -v: every request, by method, path, status and time; never headers or the query.
+        tracing::info!(
+            method = %method,
+            path = url.path(),
+            status = status.as_u16(),
+            ms = sent.elapsed().as_millis() as u64,
+            "request"
+        );
+        let body = match read_body(resp, self.max_response_bytes).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge(d)) => return Attempt::Failed(d.into()),
+            // A body cut short: retried like a transport failure.
+            Err(BodyError::Transport(e)) => {
+                let e = diagnosis::from_transport(&e).into();
+                return match idempotent {
+                    true => Attempt::Retry {
+                        wait: self.retry.backoff(attempt),
+                        answered: false,
+                        give_up: GiveUp::Error(e),
+                    },
+                    false => Attempt::Failed(e),
+                };
+            }
+        };
+        if status.is_success() {
+            return Attempt::Done(Response {
+                status,
+                headers,
+                body,
+            });
+        }
+        let wait = match status.as_u16() {
+            // Refused before any work was done: safe to retry whatever the method.
+            429 => Some(self.rate_limited(&headers, attempt, sent)),
+            503 if idempotent => retry_after(&headers)
+                .map(|d| d.max(self.retry.base_delay))
+                .or(Some(self.retry.backoff(attempt))),
+            500 | 502 | 504 if idempotent => Some(self.retry.backoff(attempt)),
+            _ => None,
+        };
+        let refused = GiveUp::Refused(Response {
+            status,
+            headers,
+            body,
+        });
+        match wait {
+            Some(wait) => Attempt::Retry {
+                wait,
+                answered: true,
+                give_up: refused,
+            },
+            None => Attempt::Failed(refused.into_error(self, method, url)),
+        }
+    }
+
+    /// A 429 to a request sent at `sent`: pauses every request of the client until Retry-After
+    /// (or a backoff), and paces the client under the limit the site names. Returns the wait.
+    fn rate_limited(
+        &self,
+        headers: &HeaderMap,
+        attempt: u32,
+        sent: std::time::Instant,
+    ) -> Duration {
+        let w = retry_after(headers)
+            .map(|d| d.max(self.retry.base_delay))
+            .unwrap_or_else(|| self.retry.backoff(attempt));
+        let until = std::time::Instant::now() + w;
+        let mut p = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if p.is_none_or(|old| old < until) {
+            *p = Some(until);
+        }
+        let limit = headers
+            .get("x-ratelimit-limit")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        if let Some(rps) = limit.filter(|r| *r > 0.0) {
+            let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+            match pace.as_mut() {
+                Some(p) => p.refused(rps, until, sent),
+                None => *pace = Some(Pace::new(rps, until)),
+            }
+        }
+        w
+    }
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(Response),
+    Failed(Error),
+    /// Worth another attempt after `wait` (`answered`: Jira answered and named or implied the
+    /// wait); `give_up` is the failure if the policy allows no more.
+    Retry {
+        wait: Duration,
+        answered: bool,
+        give_up: GiveUp,
+    },
+}
+
+/// The failure of an attempt that is not tried again.
+enum GiveUp {
+    Error(Error),
+    /// Jira's answer, diagnosed only when it is the last.
+    Refused(Response),
+}
+
+impl GiveUp {
+    fn into_error(self, client: &Client, method: &Method, url: &Url) -> Error {
+        match self {
+            GiveUp::Error(e) => e,
+            GiveUp::Refused(r) => {
+                let text = String::from_utf8_lossy(&r.body);
+                let d = diagnosis::from_response(r.status, &r.headers, &text, client.context());
+                // The request refused, at -v: method and path (the query may hold JQL, not
+                // secrets, but stays out: the path names the endpoint).
+                tracing::info!(
+                    method = %method,
+                    path = url.path(),
+                    status = %r.status,
+                    jira = %d.jira,
+                    "Jira refused the request"
+                );
+                Error::refused(d)
             }
         }
     }

@@ -404,6 +404,31 @@ pub fn from_response(
     if code == Code::ApiAccessBlocked && !ctx.via_gateway && lower.contains("basic auth") {
         d = d.with_cause("Jira refused Basic authentication for the API (403): basic auth is disabled on this site.");
     }
+    with_jira_words(d, status)
+}
+
+/// Whether a status is Jira's refusal of the request itself (a 4xx other than the
+/// authentication, permission, proxy and rate refusals): with Jira's error body, its diagnosis
+/// follows from the status and that body alone ([`of_refusal`]).
+pub fn is_request_refusal(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 401 | 403 | 407 | 429)
+}
+
+/// The diagnosis of Jira's refusal of a request ([`is_request_refusal`]) from its status and
+/// error body: what [`from_response`] says of the same answer.
+pub fn of_refusal(status: StatusCode, jira: JiraErrors) -> Diagnosis {
+    let code = match status.as_u16() {
+        404 => Code::NotJira,
+        _ => Code::UnexpectedResponse,
+    };
+    let mut d = Diagnosis::new(code).with_status(status);
+    d.jira = jira;
+    with_jira_words(d, status)
+}
+
+/// The cause completed with Jira's own words, when it sent an error body.
+fn with_jira_words(mut d: Diagnosis, status: StatusCode) -> Diagnosis {
+    let code = d.code;
     if code == Code::UnexpectedResponse {
         d = if d.jira.is_empty() {
             d.with_cause(format!(
@@ -562,6 +587,30 @@ mod tests {
             .expect("json")
             .get("jira")
             .is_none());
+    }
+
+    /// Jira's refusal of a request is diagnosed from its status and error body alone: the
+    /// same diagnosis whatever the headers and the auth kind, which `Error::Jira` relies on.
+    #[test]
+    fn a_refusal_with_jiras_body_is_diagnosed_from_the_body_alone() {
+        let body = r#"{"errorMessages":["Issue does not exist or you do not have permission to see it."],"errors":{}}"#;
+        let mut headers = HeaderMap::new();
+        headers.insert("x-seraph-loginreason", "OK".parse().expect("header"));
+        for status in [400u16, 404, 405, 409, 410, 413, 422] {
+            let status = StatusCode::from_u16(status).expect("status");
+            assert!(is_request_refusal(status.as_u16()));
+            for auth in [AuthKind::Basic, AuthKind::Pat, AuthKind::Oauth2] {
+                let ctx = RequestContext {
+                    auth,
+                    via_gateway: auth == AuthKind::Oauth2,
+                };
+                let d = from_response(status, &headers, body, ctx);
+                assert_eq!(d, of_refusal(status, JiraErrors::parse(body)), "{status}");
+            }
+        }
+        for status in [401u16, 403, 407, 429, 500] {
+            assert!(!is_request_refusal(status), "{status}");
+        }
     }
 
     /// Fix texts fit the deployment of the auth kind that was refused.

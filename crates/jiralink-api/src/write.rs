@@ -157,6 +157,8 @@ pub fn is_ambiguous(e: &Error) -> bool {
                 Code::Timeout | Code::ConnectFailed | Code::UnexpectedResponse | Code::ServerError
             ),
         },
+        // Jira's refusal of the request: nothing was written.
+        Error::Jira { .. } => false,
         // A 2xx whose body did not parse (cut short): the write happened.
         Error::Decode { .. } => true,
         Error::Config(_) => false,
@@ -183,9 +185,7 @@ impl Client {
                 message: e.to_string(),
             }),
             // Every element refused: Jira answers 400 with the same body.
-            Err(Error::Diagnosed(d)) if d.status == Some(400) && !d.jira.is_empty() => {
-                Err(Error::Diagnosed(d))
-            }
+            Err(e @ Error::Jira { status: 400, .. }) => Err(e),
             Err(e) => Err(e),
         }
     }
@@ -295,7 +295,7 @@ impl Client {
         let path = format!("{}/{entity}/properties/{}", self.api(), enc(key));
         match self.get_json(&path).await {
             Ok(v) => Ok(Some(v["value"].clone())),
-            Err(Error::Diagnosed(d)) if d.status == Some(404) => Ok(None),
+            Err(e) if e.diagnosis().status == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
     }

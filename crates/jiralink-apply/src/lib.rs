@@ -167,6 +167,15 @@ pub async fn apply(
 /// Jira's message for a refused request: its error body when it sent one, else the diagnosis.
 pub fn jira_message(e: &jiralink_api::Error) -> String {
     match e {
+        jiralink_api::Error::Jira {
+            status,
+            messages,
+            errors,
+        } => {
+            let mut parts: Vec<String> = messages.clone();
+            parts.extend(errors.iter().map(|(k, v)| format!("{k}: {v}")));
+            format!("Jira answered {status}: {}", parts.join("; "))
+        }
         jiralink_api::Error::Diagnosed(d) if !d.jira.is_empty() => {
             let mut parts: Vec<String> = d.jira.messages.clone();
             parts.extend(d.jira.errors.iter().map(|(k, v)| format!("{k}: {v}")));

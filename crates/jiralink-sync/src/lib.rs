@@ -6,7 +6,8 @@
 //! once the total is known, and issues from `search` with `expand=changelog` (Data Center embeds
 //! whole changelogs). Comments are read inline, per issue only past the inline cap; worklogs past it
 //! per issue on Data Center, from the worklog feeds on Cloud (`worklogs`).
-//! Wire JSON is converted to store rows explicitly in `convert`.
+//! Jira's answers are read as the client's wire models and converted to store rows explicitly in
+//! `convert`; every list is read through the client's one pager.
 
 mod convert;
 pub mod site;
@@ -19,10 +20,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
+use jiralink_api::endpoints::IssueFieldSet;
+use jiralink_api::models::{
+    BoardId, Comment, Issue, IssueId, IssuePage, IssueRef, Project, ServerInfo, Worklog,
+};
 use jiralink_api::{Client, Error};
 use jiralink_store::{now, Backend, Lookup, StoreError, Tx};
-use serde_json::value::RawValue;
-use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -157,10 +160,10 @@ pub enum Plan {
 
 impl Plan {
     /// From `serverInfo`'s `deploymentType`.
-    pub fn of(server_info: &Value) -> Plan {
-        match server_info["deploymentType"].as_str() {
-            Some("Cloud") => Plan::Cloud,
-            _ => Plan::DataCenter,
+    pub fn of(server_info: &ServerInfo) -> Plan {
+        match server_info.is_cloud() {
+            true => Plan::Cloud,
+            false => Plan::DataCenter,
         }
     }
 }
@@ -201,137 +204,240 @@ pub async fn sync(
     }
 }
 
+/// The phases of a sync, in order: the site and its metadata, projects, users, the issue pass
+/// (planned and fetched project by project, written in arrival order), catalogs, Cloud's worklog
+/// feeds, boards and sprints.
 async fn run_sync(
     client: &Client,
     store: &mut dyn Backend,
     opts: &SyncOptions,
 ) -> Result<SyncSummary, SyncError> {
-    let api = client.api();
-    let run_started_ms = chrono::Utc::now().timestamp_millis();
-    let run_started = now();
+    let clock = RunClock::start();
     let mut summary = SyncSummary::default();
-    let server_info = client.get_json(&format!("{api}/serverInfo")).await?;
+    let site = prepare_site(client, store, opts).await?;
+    let keys = sync_projects(client, store, opts, &site, &mut summary).await?;
+    sync_users(client, store, site.plan).await?;
+    let pass = plan_issue_pass(client, store, opts, &site, &keys, &clock).await?;
+    let feeds_started = pass.feeds_started;
+    let mut progress = Progress {
+        projects: keys.len(),
+        issues_expected: pass.issues_expected,
+        ..Progress::default()
+    };
+    let report = |p: &Progress| {
+        if let Some(sink) = &opts.progress {
+            (sink.0)(p);
+        }
+    };
+    let outcome = sync_issues(
+        client,
+        store,
+        opts,
+        &site,
+        pass,
+        &clock,
+        &mut progress,
+        &mut summary,
+    )
+    .await?;
+    let refreshed = refresh_catalogs(client, store, opts, &keys, &outcome.touched).await?;
+    if site.plan == Plan::Cloud {
+        progress.phase = Phase::Worklogs;
+        report(&progress);
+        let worklogs_before = progress.worklogs;
+        let feedback = |written: usize, issue_reads: usize| {
+            let mut p = progress.clone();
+            p.worklogs = worklogs_before + written;
+            p.worklog_issue_reads = issue_reads;
+            report(&p);
+        };
+        let w = worklogs::sync(
+            client,
+            store,
+            opts,
+            feeds_started,
+            clock.started_ms,
+            outcome.worklogs_in_jira,
+            &feedback,
+        )
+        .await?;
+        summary.worklogs += w.listed + w.worklogs_read;
+        summary.worklogs_listed = w.listed;
+        summary.worklogs_deleted = w.deleted;
+        summary.worklog_issue_reads = w.issue_reads;
+    }
+    progress.phase = Phase::Boards;
+    progress.worklogs = summary.worklogs;
+    report(&progress);
+    summary.sprints = sync_boards(client, store, opts, &refreshed).await?;
+    Ok(summary)
+}
+
+/// When the run began: a completed pass has everything updated before it.
+struct RunClock {
+    started: String,
+    started_ms: i64,
+}
+
+impl RunClock {
+    fn start() -> RunClock {
+        RunClock {
+            started_ms: chrono::Utc::now().timestamp_millis(),
+            started: now(),
+        }
+    }
+}
+
+/// The site being synced: how to read it, and what the issue pass needs of it.
+struct SiteContext {
+    plan: Plan,
+    base_url: String,
+    /// The account's time zone: JQL reads dates in it.
+    tz: chrono_tz::Tz,
+    fields: convert::Fields,
+}
+
+/// `serverInfo` (which plan, which site), `myself`, and the metadata lists (fields, statuses,
+/// issue types, priorities, resolutions), written before any issue.
+async fn prepare_site(
+    client: &Client,
+    store: &mut dyn Backend,
+    opts: &SyncOptions,
+) -> Result<SiteContext, SyncError> {
+    let server_info = client.server_info().await?;
     let plan = Plan::of(&server_info);
     // Every row is keyed by the site: resolve it before anything is written.
     let site = site::resolve(client, &server_info).await?;
     store.use_site(&site, &opts.credential)?;
-    let me = client.get_json(&format!("{api}/myself")).await?;
-    let tz: chrono_tz::Tz = me["timeZone"]
-        .as_str()
+    let me = client.myself().await?;
+    let tz: chrono_tz::Tz = me
+        .time_zone
         .and_then(|z| z.parse().ok())
         .unwrap_or(chrono_tz::UTC);
-    let field_list = client.get_json(&format!("{api}/field")).await?;
+    let field_list = client.fields().await?;
     let fields = convert::Fields::from_field_list(&field_list);
-    let statuses = client.get_json(&format!("{api}/status")).await?;
-    let mut lookups = Vec::new();
-    for (lookup, path) in [
-        (Lookup::IssueType, "issuetype"),
-        (Lookup::Priority, "priority"),
-        (Lookup::Resolution, "resolution"),
-    ] {
-        lookups.push((lookup, client.get_json(&format!("{api}/{path}")).await?));
-    }
+    let statuses = client.statuses().await?;
+    let lookups = [
+        (Lookup::IssueType, client.issue_types().await?),
+        (Lookup::Priority, client.priorities().await?),
+        (Lookup::Resolution, client.resolutions().await?),
+    ];
     store.write(|tx| {
-        for f in field_list.as_array().into_iter().flatten() {
+        for f in &field_list {
+            let schema = f.schema.as_ref();
             tx.upsert_field(
-                f["id"].as_str().unwrap_or_default(),
-                f["name"].as_str().unwrap_or_default(),
-                f["custom"].as_bool().unwrap_or(false),
-                f["schema"]["type"].as_str(),
-                f["schema"]["custom"].as_str(),
+                f.id.text(),
+                &f.name,
+                f.custom.unwrap_or(false),
+                schema.and_then(|s| s.kind.as_deref()),
+                schema.and_then(|s| s.custom.as_deref()),
             )?;
         }
         for (lookup, list) in &lookups {
-            for x in list.as_array().into_iter().flatten() {
-                tx.upsert_lookup(
-                    *lookup,
-                    x["id"].as_str().unwrap_or_default(),
-                    x["name"].as_str().unwrap_or_default(),
-                    x["subtask"].as_bool(),
-                )?;
+            for x in list {
+                tx.upsert_lookup(*lookup, x.id.text(), &x.name, x.subtask)?;
             }
         }
-        for s in statuses.as_array().into_iter().flatten() {
-            tx.upsert_status(
-                s["id"].as_str().unwrap_or_default(),
-                s["name"].as_str().unwrap_or_default(),
-                s["statusCategory"]["key"].as_str().unwrap_or("undefined"),
-            )?;
+        for s in &statuses {
+            let category = s.status_category.as_ref().and_then(|c| c.key.as_deref());
+            tx.upsert_status(s.id.text(), &s.name, category.unwrap_or("undefined"))?;
         }
         Ok(())
     })?;
+    Ok(SiteContext {
+        plan,
+        base_url: site.base_url,
+        tz,
+        fields,
+    })
+}
 
-    let projects = visible_projects(client, plan).await?;
+/// The visible projects, upserted; those this credential synced before and no longer sees are
+/// recorded as not visible. Returns the keys to sync (`--projects`, or all).
+async fn sync_projects(
+    client: &Client,
+    store: &mut dyn Backend,
+    opts: &SyncOptions,
+    site: &SiteContext,
+    summary: &mut SyncSummary,
+) -> Result<Vec<String>, SyncError> {
+    let projects = visible_projects(client, site.plan).await?;
     check_known(&opts.projects, &projects, &site.base_url)?;
-    let visible: Vec<String> = projects
-        .iter()
-        .filter_map(|p| p["key"].as_str().map(str::to_owned))
-        .collect();
+    let visible: Vec<String> = projects.iter().map(|p| p.key.clone()).collect();
     let stamp = now();
     summary.projects_not_visible = store.write(|tx| {
         for p in &projects {
             tx.upsert_project(
-                p["id"].as_str().unwrap_or_default(),
-                p["key"].as_str().unwrap_or_default(),
-                p["name"].as_str().unwrap_or_default(),
-                p["projectTypeKey"].as_str(),
-                &p.to_string(),
+                p.id.text(),
+                &p.key,
+                &p.name,
+                p.project_type_key.as_deref(),
+                p.raw.get(),
             )?;
         }
         // Projects this credential synced before and no longer sees are not deleted: recorded.
         tx.record_visibility(&opts.credential, &visible, &stamp)
     })?;
-    let keys: Vec<String> = projects
-        .iter()
-        .filter_map(|p| p["key"].as_str().map(str::to_owned))
+    Ok(visible
+        .into_iter()
         .filter(|k| {
             opts.projects.is_empty() || opts.projects.iter().any(|x| x.eq_ignore_ascii_case(k))
         })
-        .collect();
+        .collect())
+}
 
-    // Users, pages of 1000 until a short one: Cloud's users/search; on Data Center user/search
-    // with the "." that matches every username, inactive users included.
-    let mut start = 0;
-    let mut longest = 0;
-    loop {
-        let path = match plan {
-            Plan::Cloud => format!("{api}/users/search?startAt={start}&maxResults=1000"),
-            Plan::DataCenter => format!(
-                "{api}/user/search?username=.&includeInactive=true&startAt={start}&maxResults=1000"
-            ),
-        };
-        let page = client.get_json(&path).await?;
-        let users = page.as_array().cloned().unwrap_or_default();
+/// Every user, page by page as they come: Cloud's `users/search`; on Data Center `user/search`
+/// with the "." that matches every username, inactive users included.
+async fn sync_users(client: &Client, store: &mut dyn Backend, plan: Plan) -> Result<(), SyncError> {
+    let mut pages = client.users(plan == Plan::DataCenter);
+    while let Some(users) = pages.next_page().await? {
         store.write(|tx| {
             for u in &users {
-                if let Some(id) = u["accountId"].as_str().or(u["key"].as_str()) {
+                if let Some(id) = u.id() {
                     tx.upsert_user(
                         id,
-                        u["displayName"].as_str(),
-                        u["emailAddress"].as_str(),
-                        u["active"].as_bool().unwrap_or(true),
+                        u.display_name.as_deref(),
+                        u.email_address.as_deref(),
+                        u.active.unwrap_or(true),
                     )?;
                 }
             }
             Ok(())
         })?;
-        // A page shorter than the longest so far is the last (a server may serve fewer than the
-        // 1000 asked for: the longest page shows its cap); an empty one always is.
-        if users.is_empty() || users.len() < longest {
-            break;
-        }
-        longest = longest.max(users.len());
-        start += users.len();
     }
+    Ok(())
+}
 
-    // Issues. Each project is planned (its ids, and those changed since its watermark) while the
-    // previous one's batches are still in flight, so the request budget has no gaps between
-    // projects. `issues` is the watermark of a project's last completed pass; `issues_pass` the
-    // start of a pass that a crash interrupted. Either bounds what must be re-read: everything
-    // updated since, plus whatever the store still lacks.
+/// The projects planned as one unit, and the watermark their changes are read from (`None`:
+/// everything is read).
+struct Unit {
+    keys: Keys,
+    since: Option<String>,
+}
+
+/// What the issue pass will do: its units, the count of all issues when a first sync knows it
+/// up front, and whether Cloud's worklog feeds have a watermark.
+struct IssuePass {
+    units: Vec<Unit>,
+    issues_expected: Option<usize>,
+    feeds_started: bool,
+}
+
+/// Plans the issue pass. `issues` is the watermark of a project's last completed pass;
+/// `issues_pass` the start of a pass that a crash interrupted. Either bounds what must be re-read:
+/// everything updated since, plus whatever the store still lacks. A pass is recorded as started
+/// (for the projects without one) before anything of it is written.
+async fn plan_issue_pass(
+    client: &Client,
+    store: &mut dyn Backend,
+    opts: &SyncOptions,
+    site: &SiteContext,
+    keys: &[String],
+    clock: &RunClock,
+) -> Result<IssuePass, SyncError> {
     let mut starts = Vec::new();
     let mut unpassed = Vec::new();
-    for key in &keys {
+    for key in keys {
         let (watermark, pass) = if opts.full {
             (None, None)
         } else {
@@ -351,16 +457,21 @@ async fn run_sync(
     }
     store.write(|tx| {
         for key in &unpassed {
-            tx.set_checkpoint(&opts.credential, PASS_STREAM, key, &run_started)?;
+            tx.set_checkpoint(&opts.credential, PASS_STREAM, key, &clock.started)?;
         }
         Ok(())
     })?;
-    let feeds_started = plan == Plan::Cloud && worklogs::feeds_started(store, opts)?;
+    let feeds_started = site.plan == Plan::Cloud && worklogs::feeds_started(store, opts)?;
     // A first sync of every project reads them whole: one count up front gives the progress an
     // end (an incremental sync is short, and its projects' counts arrive as they are planned).
     let issues_expected = if !starts.is_empty() && starts.iter().all(|(_, since)| since.is_none()) {
         let keys: Vec<String> = starts.iter().map(|(k, _)| format!("\"{k}\"")).collect();
-        issue_count(client, plan, &format!("project in ({})", keys.join(", "))).await
+        issue_count(
+            client,
+            site.plan,
+            &format!("project in ({})", keys.join(", ")),
+        )
+        .await
     } else {
         None
     };
@@ -368,11 +479,14 @@ async fn run_sync(
     // the store lacks) and one query for changes over all of them, so a re-sync costs what changed,
     // not what the site holds. A project new to this credential (or `--full`) is planned on its own,
     // so its first batches are fetched while the next project is listed.
-    let mut units: Vec<(Keys, Option<String>)> = Vec::new();
+    let mut units = Vec::new();
     let (mut known, mut known_since) = (Vec::new(), None::<String>);
     for (key, since) in starts {
         match since {
-            None => units.push((vec![key].into(), None)),
+            None => units.push(Unit {
+                keys: vec![key].into(),
+                since: None,
+            }),
             Some(s) => {
                 known_since = Some(match known_since {
                     Some(k) if k <= s => k,
@@ -383,205 +497,191 @@ async fn run_sync(
         }
     }
     if !known.is_empty() {
-        units.insert(0, (known.into(), known_since));
+        units.insert(
+            0,
+            Unit {
+                keys: known.into(),
+                since: known_since,
+            },
+        );
     }
+    Ok(IssuePass {
+        units,
+        issues_expected,
+        feeds_started,
+    })
+}
+
+/// A unit as planned: all its issue ids in Jira (for delete reconciliation) and those to fetch.
+struct PlannedUnit {
+    keys: Keys,
+    all: ProjectIds,
+    wanted: Vec<u64>,
+}
+
+/// Plans one unit: the ids changed since its watermark, and every id it holds in Jira (on a Data
+/// Center re-sync only when Jira's count says something was deleted, moved or is missing here).
+async fn plan_unit(
+    client: &Client,
+    reader: &std::sync::Mutex<Box<dyn Backend>>,
+    opts: &SyncOptions,
+    site: &SiteContext,
+    unit: Unit,
+) -> Result<PlannedUnit, SyncError> {
+    let plan = site.plan;
+    let scope = project_scope(&unit.keys);
+    let mut live: HashSet<u64> = HashSet::new();
+    for k in unit.keys.iter() {
+        let ids = reader
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .live_issue_ids(k)?;
+        live.extend(ids.iter().filter_map(|id| id.parse::<u64>().ok()));
+    }
+    let changed: Option<BTreeSet<u64>> = match &unit.since {
+        None => None,
+        Some(wm) => {
+            let since = jql_time(wm, opts.overlap_minutes, site.tz);
+            let ids = issue_ids(
+                client,
+                plan,
+                opts.concurrency,
+                &format!("{scope} AND updated >= \"{since}\" ORDER BY id ASC"),
+            )
+            .await?;
+            Some(ids.into_iter().collect())
+        }
+    };
+    // Delete reconciliation needs every id of the unit. Data Center serves ids at most 1000
+    // a page, so a re-sync first compares Jira's exact count with what the store will hold
+    // (its live issues and the changed ones): equal, nothing was deleted or moved away and
+    // nothing is missing here, and the enumeration is skipped. Any difference (a delete,
+    // a move, an issue created or deleted meanwhile) enumerates. Cloud's count is only
+    // approximate: it enumerates every time, 5000 ids a page.
+    let expected = changed.as_ref().map(|c| {
+        let mut ids: BTreeSet<u64> = live.iter().copied().collect();
+        ids.extend(c);
+        ids.into_iter().collect::<Vec<u64>>()
+    });
+    let counted = match (&expected, plan) {
+        (Some(expected), Plan::DataCenter) => issue_count(client, plan, &scope)
+            .await
+            .is_some_and(|n| n == expected.len()),
+        _ => false,
+    };
+    let all = match expected {
+        Some(expected) if counted => expected,
+        _ => {
+            issue_ids(
+                client,
+                plan,
+                opts.concurrency,
+                &format!("{scope} ORDER BY id ASC"),
+            )
+            .await?
+        }
+    };
+    let mut wanted = changed.unwrap_or_else(|| all.iter().copied().collect());
+    // Anything Jira has that the store lacks is fetched too, whatever its update time.
+    wanted.extend(all.iter().filter(|id| !live.contains(id)));
+    Ok(PlannedUnit {
+        keys: unit.keys,
+        all: std::sync::Arc::new(all.into_iter().collect()),
+        wanted: wanted.into_iter().collect(),
+    })
+}
+
+/// What the issue pass found for the later phases.
+struct IssuePassOutcome {
+    /// Projects with an issue changed in this run.
+    touched: HashSet<String>,
+    /// Worklogs Jira holds for the issues fetched (embedded or not).
+    worklogs_in_jira: usize,
+}
+
+/// The issue pass: each unit is planned while the previous one's batches are still in flight,
+/// so the request budget has no gaps between projects; every unit becomes its chunks of 100 ids,
+/// fetched `concurrency` at a time and written in arrival order (on a multi-thread runtime by a
+/// writer thread of its own, with group commit), each unit's last batch with its deletes and its
+/// watermark.
+#[allow(clippy::too_many_arguments)]
+async fn sync_issues(
+    client: &Client,
+    store: &mut dyn Backend,
+    opts: &SyncOptions,
+    site: &SiteContext,
+    pass: IssuePass,
+    clock: &RunClock,
+    progress: &mut Progress,
+    summary: &mut SyncSummary,
+) -> Result<IssuePassOutcome, SyncError> {
     // Planning reads the store on a connection of its own while batches are written.
     let reader = std::sync::Mutex::new(store.reader()?);
-    let planned = stream::iter(units.into_iter().map(|(key, since)| {
+    let planned = stream::iter(pass.units.into_iter().map(|unit| {
         let reader = &reader;
-        async move {
-            let scope = project_scope(&key);
-            let mut live: HashSet<u64> = HashSet::new();
-            for k in key.iter() {
-                let ids = reader
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .live_issue_ids(k)?;
-                live.extend(ids.iter().filter_map(|id| id.parse::<u64>().ok()));
-            }
-            let changed: Option<BTreeSet<u64>> = match &since {
-                None => None,
-                Some(wm) => {
-                    let since = jql_time(wm, opts.overlap_minutes, tz);
-                    let ids = issue_ids(
-                        client,
-                        plan,
-                        opts.concurrency,
-                        &format!("{scope} AND updated >= \"{since}\" ORDER BY id ASC"),
-                    )
-                    .await?;
-                    Some(ids.into_iter().collect())
-                }
-            };
-            // Delete reconciliation needs every id of the unit. Data Center serves ids at most 1000
-            // a page, so a re-sync first compares Jira's exact count with what the store will hold
-            // (its live issues and the changed ones): equal, nothing was deleted or moved away and
-            // nothing is missing here, and the enumeration is skipped. Any difference (a delete,
-            // a move, an issue created or deleted meanwhile) enumerates. Cloud's count is only
-            // approximate: it enumerates every time, 5000 ids a page.
-            let expected = changed.as_ref().map(|c| {
-                let mut ids: BTreeSet<u64> = live.iter().copied().collect();
-                ids.extend(c);
-                ids.into_iter().collect::<Vec<u64>>()
-            });
-            let counted = match (&expected, plan) {
-                (Some(expected), Plan::DataCenter) => issue_count(client, plan, &scope)
-                    .await
-                    .is_some_and(|n| n == expected.len()),
-                _ => false,
-            };
-            let all = match expected {
-                Some(expected) if counted => expected,
-                _ => {
-                    issue_ids(
-                        client,
-                        plan,
-                        opts.concurrency,
-                        &format!("{scope} ORDER BY id ASC"),
-                    )
-                    .await?
-                }
-            };
-            let mut wanted = changed.unwrap_or_else(|| all.iter().copied().collect());
-            // Anything Jira has that the store lacks is fetched too, whatever its update time.
-            wanted.extend(all.iter().filter(|id| !live.contains(id)));
-            let all: ProjectIds = std::sync::Arc::new(all.into_iter().collect());
-            Ok::<_, SyncError>((key, all, wanted.into_iter().collect::<Vec<u64>>()))
-        }
+        plan_unit(client, reader, opts, site, unit)
     }))
     .buffered(2);
-    // Every project becomes its chunks of 100 ids (or one empty marker), all in one stream.
-    let fields = &fields;
     let work = planned
-        .map(|planned| {
-            let items: Vec<Work> = match planned {
-                Err(e) => vec![Work::Failed(e)],
-                Ok((key, all, ids)) if ids.is_empty() => vec![Work::Empty(key, all)],
-                Ok((key, all, ids)) => {
-                    let n = ids.len().div_ceil(BULK_ISSUES);
-                    ids.chunks(BULK_ISSUES)
-                        .map(|c| Work::Chunk(key.clone(), all.clone(), n, ids.len(), c.to_vec()))
-                        .collect()
-                }
-            };
-            stream::iter(items)
-        })
+        .map(|planned| stream::iter(Work::of(planned)))
         .flatten()
         .map(|w| async move {
             match w {
-                Work::Chunk(key, all, n, total, ids) => Done::Batch(
-                    key,
-                    all,
-                    n,
-                    total,
-                    fetch_chunk(
-                        client,
-                        plan,
-                        fields,
-                        ids.iter().map(u64::to_string).collect(),
+                Work::Chunk(chunk, ids) => {
+                    let ids = ids.iter().map(u64::to_string).collect();
+                    Done::Batch(
+                        chunk,
+                        fetch_chunk(client, site.plan, &site.fields, ids).await,
                     )
-                    .await,
-                ),
-                Work::Empty(key, all) => Done::Empty(key, all),
+                }
+                Work::Empty(unit) => Done::Empty(unit),
                 Work::Failed(e) => Done::Failed(e),
             }
         })
         .buffer_unordered(opts.concurrency.max(1));
     futures_util::pin_mut!(work);
-    let mut progress = Progress {
-        projects: keys.len(),
-        issues_expected,
-        ..Progress::default()
-    };
     let report = |p: &Progress| {
         if let Some(sink) = &opts.progress {
             (sink.0)(p);
         }
     };
     let mut chunks_done: HashMap<Keys, usize> = HashMap::new();
-    let mut touched: HashSet<String> = HashSet::new();
-    let mut worklogs_in_jira = 0;
-    // A completed pass has everything updated before this run began.
-    let completed_mark = run_started.clone();
-    // One batch; with a project's last one, also its deletes and its watermark.
-    let write_one = |tx: &dyn Tx, w: &Written, stamp: &str| -> Result<usize, StoreError> {
-        if let Some(batch) = &w.batch {
-            batch.write(tx, stamp, feeds_started)?;
-        }
-        let mut gone = Vec::new();
-        if let Some(all) = &w.last {
-            // Deletes: live here, and no longer in the projects' id list. An issue moved to a
-            // project synced later is marked now and revived when that project writes it.
-            for key in w.key.iter() {
-                gone.extend(tx.live_issue_ids(key)?);
-            }
-            gone.retain(|id| !id.parse::<u64>().is_ok_and(|n| all.contains(&n)));
-            tx.mark_issues_deleted(&gone, stamp)?;
-            // The watermark moves with the project's last data, never before it.
-            for key in w.key.iter() {
-                tx.set_checkpoint(&opts.credential, ISSUE_STREAM, key, &completed_mark)?;
-                tx.clear_checkpoint(&opts.credential, PASS_STREAM, key)?;
-            }
-        }
-        Ok(gone.len())
+    let mut outcome = IssuePassOutcome {
+        touched: HashSet::new(),
+        worklogs_in_jira: 0,
     };
-    // Writes batches in one transaction, in order; with a project's last batch, also its deletes
-    // and its watermark. Returns the number of issues marked deleted.
-    let write = |store: &mut dyn Backend, ws: Vec<Written>| -> Result<usize, SyncError> {
-        let stamp = now();
-        let deleted = store.write(|tx| {
-            let mut deleted = 0;
-            for w in &ws {
-                deleted += write_one(tx, w, &stamp)?;
-            }
-            Ok(deleted)
-        })?;
-        Ok(deleted)
+    let writer = BatchWriter {
+        credential: &opts.credential,
+        feeds_started: pass.feeds_started,
+        completed_mark: &clock.started,
     };
     // Responses are parsed on this task; the store is written on a thread of its own, in the order
     // batches arrive, so SQLite's time does not hold back the requests in flight.
     let mut consume = async |send: &mut dyn FnMut(Written) -> bool| -> Result<(), SyncError> {
         while let Some(done) = work.next().await {
-            let (key, last, batch) = match done {
+            let (keys, last, batch) = match done {
                 Done::Failed(e) => return Err(e),
-                Done::Empty(key, all) => (key, Some(all), None),
-                Done::Batch(key, all, n, total, batch) => {
+                Done::Empty(unit) => (unit.keys, Some(unit.all), None),
+                Done::Batch(chunk, batch) => {
                     let batch = batch?;
-                    let count = chunks_done.entry(key.clone()).or_default();
+                    let count = chunks_done.entry(chunk.keys.clone()).or_default();
                     if *count == 0 {
-                        progress.issues_planned += total;
+                        progress.issues_planned += chunk.issues;
                     }
                     *count += 1;
-                    (key, (*count == n).then_some(all), Some(batch))
+                    let last = (*count == chunk.chunks).then(|| chunk.all.clone());
+                    (chunk.keys.clone(), last, Some(batch))
                 }
             };
             if let Some(batch) = &batch {
-                summary.issues_written += batch.rows.issues.len();
-                summary.changelog_items += batch
-                    .rows
-                    .changes
-                    .iter()
-                    .map(|(_, c)| c.len())
-                    .sum::<usize>();
-                summary.comments += batch
-                    .rows
-                    .comments
-                    .iter()
-                    .map(|(_, c)| c.len())
-                    .sum::<usize>();
-                worklogs_in_jira += batch.worklogs_in_jira;
-                summary.worklogs += batch
-                    .rows
-                    .worklogs
-                    .iter()
-                    .map(|(_, w, _)| w.len())
-                    .sum::<usize>();
+                summary.tally(batch);
+                outcome.worklogs_in_jira += batch.worklogs_in_jira;
                 // A project changed when one of its issues did: new here, or with an `updated`
                 // (or project) other than the stored one. Issues re-read only because they fall in
                 // the overlap window are unchanged, and do not make their projects re-read their
                 // catalogs and sprints.
                 for i in &batch.rows.issues {
-                    if touched.contains(&i.project_key) {
+                    if outcome.touched.contains(&i.project_key) {
                         continue;
                     }
                     let stored = reader
@@ -591,22 +691,22 @@ async fn run_sync(
                     if stored
                         .is_none_or(|s| s.updated != i.updated || s.project_key != i.project_key)
                     {
-                        touched.insert(i.project_key.clone());
+                        outcome.touched.insert(i.project_key.clone());
                     }
                 }
-                tracing::info!(project = %label(&key), issues = batch.rows.issues.len(), "issues fetched");
+                tracing::info!(project = %label(&keys), issues = batch.rows.issues.len(), "issues fetched");
             }
             if last.is_some() {
-                summary.projects += key.len();
-                progress.projects_done += key.len();
+                summary.projects += keys.len();
+                progress.projects_done += keys.len();
             }
-            progress.project = label(&key);
+            progress.project = label(&keys);
             progress.issues_written = summary.issues_written;
             progress.changelog_items = summary.changelog_items;
             progress.comments = summary.comments;
             progress.worklogs = summary.worklogs;
-            report(&progress);
-            if !send(Written { key, last, batch }) {
+            report(progress);
+            if !send(Written { keys, last, batch }) {
                 break;
             }
         }
@@ -614,25 +714,26 @@ async fn run_sync(
     };
     if jiralink_api::client::multi_thread_runtime() {
         let store_ref = &mut *store;
-        summary.issues_deleted += tokio::task::block_in_place(|| {
+        let writer = &writer;
+        let deleted = tokio::task::block_in_place(|| {
             std::thread::scope(|scope| -> Result<usize, SyncError> {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Written>(GROUP_COMMIT_MAX);
                 // Batches that queued while the writer was busy are written together, in one
                 // transaction (group commit): the hot index pages go to the WAL once for all of
                 // them instead of once per batch.
-                let writer = scope.spawn(move || -> Result<usize, SyncError> {
+                let written = scope.spawn(move || -> Result<usize, SyncError> {
                     let mut deleted = 0;
                     while let Ok(first) = rx.recv() {
                         let mut group = vec![first];
                         group.extend(rx.try_iter().take(GROUP_COMMIT_MAX - 1));
-                        deleted += write(store_ref, group)?;
+                        deleted += writer.write(store_ref, group)?;
                     }
                     Ok(deleted)
                 });
                 let consumed = tokio::runtime::Handle::current()
                     .block_on(consume(&mut |w| tx.send(w).is_ok()));
                 drop(tx);
-                let wrote = writer
+                let wrote = written
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p));
                 // A write error stops the sending first; report it rather than the hang-up.
@@ -640,11 +741,13 @@ async fn run_sync(
                 consumed.map(|()| deleted)
             })
         })?;
+        summary.issues_deleted += deleted;
     } else {
         let mut failed = None;
-        consume(&mut |w| match write(store, vec![w]) {
+        let mut deleted = 0;
+        consume(&mut |w| match writer.write(store, vec![w]) {
             Ok(n) => {
-                summary.issues_deleted += n;
+                deleted += n;
                 true
             }
             Err(e) => {
@@ -656,52 +759,120 @@ async fn run_sync(
         if let Some(e) = failed {
             return Err(e);
         }
+        summary.issues_deleted += deleted;
     }
-    let refreshed = refresh_catalogs(client, store, opts, &keys, &touched).await?;
-    if plan == Plan::Cloud {
-        progress.phase = Phase::Worklogs;
-        report(&progress);
-        let worklogs_before = progress.worklogs;
-        let feedback = |written: usize, issue_reads: usize| {
-            let mut p = progress.clone();
-            p.worklogs = worklogs_before + written;
-            p.worklog_issue_reads = issue_reads;
-            report(&p);
-        };
-        let w = worklogs::sync(
-            client,
-            store,
-            opts,
-            feeds_started,
-            run_started_ms,
-            worklogs_in_jira,
-            &feedback,
-        )
-        .await?;
-        summary.worklogs += w.listed + w.worklogs_read;
-        summary.worklogs_listed = w.listed;
-        summary.worklogs_deleted = w.deleted;
-        summary.worklog_issue_reads = w.issue_reads;
-    }
-    progress.phase = Phase::Boards;
-    progress.worklogs = summary.worklogs;
-    report(&progress);
-    summary.sprints = sync_boards(client, store, opts, &refreshed).await?;
-    Ok(summary)
+    Ok(outcome)
 }
 
-/// What the sync asks for: a chunk of ids of a project (with the project's chunk count and issue
-/// count), a project with nothing to fetch, or a project whose planning failed.
+impl SyncSummary {
+    /// Counts a batch's rows into the totals.
+    fn tally(&mut self, batch: &convert::Batch) {
+        let rows = &batch.rows;
+        self.issues_written += rows.issues.len();
+        self.changelog_items += rows.changes.iter().map(|(_, c)| c.len()).sum::<usize>();
+        self.comments += rows.comments.iter().map(|(_, c)| c.len()).sum::<usize>();
+        self.worklogs += rows.worklogs.iter().map(|(_, w, _)| w.len()).sum::<usize>();
+    }
+}
+
+/// Writes batches to the store: each in arrival order; with a unit's last batch, its deletes and
+/// its watermark.
+struct BatchWriter<'a> {
+    credential: &'a str,
+    /// Whether the worklog feeds have a watermark (see `Tx::queue_worklog_read`).
+    feeds_started: bool,
+    /// The watermark a completed pass sets: the run's start.
+    completed_mark: &'a str,
+}
+
+impl BatchWriter<'_> {
+    /// Writes batches in one transaction, in order. Returns the number of issues marked deleted.
+    fn write(&self, store: &mut dyn Backend, ws: Vec<Written>) -> Result<usize, SyncError> {
+        let stamp = now();
+        let deleted = store.write(|tx| {
+            let mut deleted = 0;
+            for w in &ws {
+                deleted += self.write_one(tx, w, &stamp)?;
+            }
+            Ok(deleted)
+        })?;
+        Ok(deleted)
+    }
+
+    /// One batch; with a unit's last one, also its deletes and its watermark.
+    fn write_one(&self, tx: &dyn Tx, w: &Written, stamp: &str) -> Result<usize, StoreError> {
+        if let Some(batch) = &w.batch {
+            batch.write(tx, stamp, self.feeds_started)?;
+        }
+        let mut gone = Vec::new();
+        if let Some(all) = &w.last {
+            // Deletes: live here, and no longer in the projects' id list. An issue moved to a
+            // project synced later is marked now and revived when that project writes it.
+            for key in w.keys.iter() {
+                gone.extend(tx.live_issue_ids(key)?);
+            }
+            gone.retain(|id| !id.parse::<u64>().is_ok_and(|n| all.contains(&n)));
+            tx.mark_issues_deleted(&gone, stamp)?;
+            // The watermark moves with the project's last data, never before it.
+            for key in w.keys.iter() {
+                tx.set_checkpoint(self.credential, ISSUE_STREAM, key, self.completed_mark)?;
+                tx.clear_checkpoint(self.credential, PASS_STREAM, key)?;
+            }
+        }
+        Ok(gone.len())
+    }
+}
+
+/// A planned unit as its chunks see it: its projects, all their ids in Jira, how many chunks it
+/// has and how many issues they fetch.
+struct ChunkOf {
+    keys: Keys,
+    all: ProjectIds,
+    chunks: usize,
+    issues: usize,
+}
+
+/// What the sync asks for: a chunk of ids of a unit, a unit with nothing to fetch, or a unit
+/// whose planning failed.
 enum Work {
-    Chunk(Keys, ProjectIds, usize, usize, Vec<u64>),
-    Empty(Keys, ProjectIds),
+    Chunk(std::sync::Arc<ChunkOf>, Vec<u64>),
+    Empty(PlannedUnit),
     Failed(SyncError),
 }
 
-/// A batch (or an empty project) on its way to the store; with its project's last batch, the
-/// project's whole id list, for delete reconciliation.
+impl Work {
+    /// A planned unit as its chunks of [`BULK_ISSUES`] ids (or one empty marker).
+    fn of(planned: Result<PlannedUnit, SyncError>) -> Vec<Work> {
+        match planned {
+            Err(e) => vec![Work::Failed(e)],
+            Ok(unit) if unit.wanted.is_empty() => vec![Work::Empty(unit)],
+            Ok(unit) => {
+                let of = std::sync::Arc::new(ChunkOf {
+                    keys: unit.keys,
+                    all: unit.all,
+                    chunks: unit.wanted.len().div_ceil(BULK_ISSUES),
+                    issues: unit.wanted.len(),
+                });
+                unit.wanted
+                    .chunks(BULK_ISSUES)
+                    .map(|c| Work::Chunk(of.clone(), c.to_vec()))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// What came back, in completion order.
+enum Done {
+    Batch(std::sync::Arc<ChunkOf>, Result<convert::Batch, SyncError>),
+    Empty(PlannedUnit),
+    Failed(SyncError),
+}
+
+/// A batch (or an empty unit) on its way to the store; with its unit's last batch, the unit's
+/// whole id list, for delete reconciliation.
 struct Written {
-    key: Keys,
+    keys: Keys,
     last: Option<ProjectIds>,
     batch: Option<convert::Batch>,
 }
@@ -730,7 +901,6 @@ fn label(keys: &[String]) -> String {
         _ => format!("{} projects", keys.len()),
     }
 }
-
 /// How many projects, beside the due ones, have their catalogs re-read each run (oldest first).
 const CATALOG_ROTATION: usize = 8;
 /// How long the catalog of a project without changes is trusted before it is re-read.
@@ -769,13 +939,9 @@ async fn refresh_catalogs(
     rest.retain(|(at, _)| older_than(Some(at), CATALOG_MAX_AGE_HOURS));
     rest.sort();
     due.extend(rest.into_iter().take(CATALOG_ROTATION).map(|(_, k)| k));
-    let api = client.api();
-    let mut catalogs = stream::iter(due.into_iter().map(|key| {
-        let api = &api;
-        async move {
-            let project = client.get_json(&format!("{api}/project/{key}")).await?;
-            Ok::<_, SyncError>((key, convert::catalog(&project)))
-        }
+    let mut catalogs = stream::iter(due.into_iter().map(|key| async move {
+        let project = client.project_detail(key).await?;
+        Ok::<_, SyncError>((key, convert::catalog(&project)))
     }))
     .buffered(opts.concurrency.max(1));
     let mut catalog = Vec::new();
@@ -803,21 +969,20 @@ struct Refreshed {
     first_read: bool,
 }
 
-/// An issue's comments read page by page where they exceed the inline cap; its worklogs: the
-/// inline ones are all (`Some(None)`), read whole (`Some(Some(..))`), or left to the feeds (`None`).
-type PastCap = (Option<Vec<Value>>, Option<Option<Vec<Value>>>);
+/// An issue's comments and worklogs beyond what it embeds: comments read whole where they exceed
+/// the inline cap; worklogs all inline, read whole, or left to the worklog feeds.
+struct PastCap {
+    comments: Option<Vec<Comment>>,
+    worklogs: WorklogsPastCap,
+}
 
-/// What came back, in completion order.
-enum Done {
-    Batch(
-        Keys,
-        ProjectIds,
-        usize,
-        usize,
-        Result<convert::Batch, SyncError>,
-    ),
-    Empty(Keys, ProjectIds),
-    Failed(SyncError),
+enum WorklogsPastCap {
+    /// The inline ones are all (or the issue is gone since it was listed).
+    Inline,
+    /// Read whole (Data Center).
+    Whole(Vec<Worklog>),
+    /// Left to the worklog feeds (Cloud): the inline ones are some.
+    Feeds,
 }
 
 /// All issue ids a JQL matches. Cloud: id-only pages of 5000, one after another (each page's token
@@ -829,46 +994,26 @@ pub(crate) async fn issue_ids(
     concurrency: usize,
     jql: &str,
 ) -> Result<Vec<u64>, SyncError> {
-    let ids_of = |issues: &[Value]| -> Result<Vec<u64>, SyncError> {
-        issues
-            .iter()
-            .map(|i| {
-                i["id"]
-                    .as_str()
-                    .and_then(|id| id.parse().ok())
-                    .ok_or_else(|| {
-                        SyncError::Jira(Error::Decode {
-                            path: "search".into(),
-                            message: format!("an issue id that is not a number: {}", i["id"]),
-                        })
-                    })
-            })
-            .collect()
+    let refs = match plan {
+        Plan::DataCenter => {
+            client
+                .search::<IssueRef>(jql, IssueFieldSet::Id, DC_PAGE, true)
+                .all_parallel(concurrency)
+                .await?
+                .0
+        }
+        Plan::Cloud => client.search_jql_ids(jql, ID_PAGE).all().await?,
     };
-    if plan == Plan::DataCenter {
-        let body = json!({"jql": jql, "fields": ["id"], "maxResults": DC_PAGE});
-        let (issues, _) = dc_search(client, &body, concurrency).await?;
-        let issues: Vec<Value> = issues.into_iter().map(|i| i.value).collect();
-        return ids_of(&issues);
-    }
-    let mut ids = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut body = json!({"jql": jql, "fields": ["id"], "maxResults": ID_PAGE});
-        if let Some(t) = &token {
-            body["nextPageToken"] = json!(t);
-        }
-        let page = client
-            .post_json(&format!("{}/search/jql", client.api()), &body)
-            .await?;
-        ids.extend(ids_of(
-            page["issues"].as_array().map_or(&[][..], Vec::as_slice),
-        )?);
-        match page["nextPageToken"].as_str() {
-            Some(t) if !page["isLast"].as_bool().unwrap_or(false) => token = Some(t.to_owned()),
-            _ => return Ok(ids),
-        }
-    }
+    refs.iter()
+        .map(|i| {
+            i.id.number().ok_or_else(|| {
+                SyncError::Jira(Error::Decode {
+                    path: "search".into(),
+                    message: format!("an issue id that is not a number: {:?}", i.id.text()),
+                })
+            })
+        })
+        .collect()
 }
 
 /// How many issues a JQL matches: Cloud's `search/approximate-count` (for progress only), Data
@@ -876,20 +1021,8 @@ pub(crate) async fn issue_ids(
 /// deleted). `None` when Jira does not say (the sync goes on without it).
 async fn issue_count(client: &Client, plan: Plan, jql: &str) -> Option<usize> {
     let counted = match plan {
-        Plan::Cloud => client
-            .post_json(
-                &format!("{}/search/approximate-count", client.api()),
-                &json!({ "jql": jql }),
-            )
-            .await
-            .map(|v| v["count"].as_u64()),
-        Plan::DataCenter => client
-            .post_json(
-                &format!("{}/search", client.api()),
-                &json!({"jql": jql, "fields": ["id"], "maxResults": 0}),
-            )
-            .await
-            .map(|v| v["total"].as_u64()),
+        Plan::Cloud => client.approximate_count(jql).await.map(|c| c.count),
+        Plan::DataCenter => client.search_total(jql).await,
     };
     match counted {
         Ok(n) => n.and_then(|n| usize::try_from(n).ok()),
@@ -909,93 +1042,6 @@ fn jql_time(watermark: &str, overlap_minutes: i64, tz: chrono_tz::Tz) -> String 
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// Every issue of a Data Center `search`, following what the server returned, never the size
-/// asked for: a server whose `jira.search.views.default.max` is below `maxResults` serves shorter
-/// pages. The first page gives the total and the server's page size; the other ranges are read in
-/// parallel, each followed page by page until covered. Returns the issues and Jira's total.
-async fn dc_search(
-    client: &Client,
-    body: &Value,
-    concurrency: usize,
-) -> Result<(Vec<Fetched>, usize), SyncError> {
-    let path = format!("{}/search", client.api());
-    let at = |start: usize| {
-        let mut b = body.clone();
-        b["startAt"] = json!(start);
-        b
-    };
-    let first: IssuePage = client.post_typed(&path, &at(0)).await?;
-    let total = first.total.unwrap_or(0) as usize;
-    let mut issues = first.issues;
-    let page = issues.len();
-    if page == 0 || page >= total {
-        return Ok((issues, total));
-    }
-    let ranges: Vec<(usize, usize)> = (page..total)
-        .step_by(page)
-        .map(|lo| (lo, (lo + page).min(total)))
-        .collect();
-    let mut rest = stream::iter(ranges.into_iter().map(|(lo, hi)| {
-        let (path, at) = (&path, &at);
-        async move {
-            let mut got = Vec::new();
-            let mut start = lo;
-            while start < hi {
-                let items = client
-                    .post_typed::<IssuePage>(path, &at(start))
-                    .await?
-                    .issues;
-                let n = items.len();
-                if n == 0 {
-                    break;
-                }
-                got.extend(items.into_iter().take(hi - start));
-                start += n;
-            }
-            Ok::<_, SyncError>(got)
-        }
-    }))
-    .buffered(concurrency.max(1));
-    while let Some(r) = rest.next().await {
-        issues.extend(r?);
-    }
-    Ok((issues, total))
-}
-
-/// An issue as Jira sent it: its JSON text, which the store keeps as `raw_json` (no second
-/// serialisation), and the same parsed. Reads as the parsed `Value`.
-pub(crate) struct Fetched {
-    pub(crate) raw: Box<RawValue>,
-    pub(crate) value: Value,
-}
-
-impl std::ops::Deref for Fetched {
-    type Target = Value;
-    fn deref(&self) -> &Value {
-        &self.value
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Fetched {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(d)?;
-        let value = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
-        Ok(Fetched { raw, value })
-    }
-}
-
-/// A page of issues: Cloud's `issue/bulkfetch` (`issueErrors`) or Data Center's `search`
-/// (`total`).
-#[derive(serde::Deserialize)]
-struct IssuePage {
-    #[serde(default)]
-    issues: Vec<Fetched>,
-    #[serde(default, rename = "issueErrors")]
-    issue_errors: Option<Vec<serde::de::IgnoredAny>>,
-    #[serde(default)]
-    total: Option<u64>,
-}
-
 /// Issues by id (at most 100), with the given fields: Cloud's `issue/bulkfetch`; on Data Center a
 /// `search` for `id in (...)` that also embeds the changelog when `*all` fields are asked for.
 /// Every id asked for is accounted for: returned, or reported gone by a complete answer (Cloud
@@ -1006,13 +1052,13 @@ pub(crate) async fn issues_by_id(
     client: &Client,
     plan: Plan,
     ids: &[String],
-    fields: &[&str],
-) -> Result<Vec<Fetched>, SyncError> {
+    fields: IssueFieldSet,
+) -> Result<Vec<Issue>, SyncError> {
     let (mut issues, complete) = issues_by_id_once(client, plan, ids, fields).await?;
-    let missing = |issues: &[Fetched]| -> Vec<String> {
-        let got: HashSet<&str> = issues.iter().filter_map(|i| i["id"].as_str()).collect();
+    let missing = |issues: &[Issue]| -> Vec<String> {
+        let got: HashSet<&str> = issues.iter().map(|i| i.id.text()).collect();
         ids.iter()
-            .filter(|id| !got.contains(id.as_str()))
+            .filter(|id| !got.contains(&***id))
             .cloned()
             .collect()
     };
@@ -1041,28 +1087,21 @@ async fn issues_by_id_once(
     client: &Client,
     plan: Plan,
     ids: &[String],
-    fields: &[&str],
-) -> Result<(Vec<Fetched>, bool), SyncError> {
-    let api = client.api();
+    fields: IssueFieldSet,
+) -> Result<(Vec<Issue>, bool), SyncError> {
     match plan {
         Plan::Cloud => {
-            let body = json!({"issueIdsOrKeys": ids, "fields": fields});
-            let page: IssuePage = client
-                .post_typed(&format!("{api}/issue/bulkfetch"), &body)
-                .await?;
+            let page: IssuePage<Issue> = client.bulkfetch(ids, fields).await?;
             let complete = page.issue_errors.is_none_or(|e| e.is_empty());
-            Ok((page.issues, complete))
+            Ok((page.items, complete))
         }
         Plan::DataCenter => {
-            let expand: &[&str] = if fields.contains(&"*all") {
-                &["changelog"]
-            } else {
-                &[]
-            };
             let jql = format!("id in ({}) ORDER BY id ASC", ids.join(","));
             // `validateQuery: false`: an id deleted since it was listed is left out, not refused.
-            let body = json!({"jql": jql, "fields": fields, "expand": expand, "maxResults": ids.len(), "validateQuery": false});
-            let (issues, total) = dc_search(client, &body, 1).await?;
+            let (issues, total) = client
+                .search::<Issue>(&jql, fields, ids.len(), false)
+                .all_parallel(1)
+                .await?;
             let complete = issues.len() >= total;
             Ok((issues, complete))
         }
@@ -1076,31 +1115,16 @@ async fn fetch_chunk(
     fields: &convert::Fields,
     ids: Vec<String>,
 ) -> Result<convert::Batch, SyncError> {
-    let api = client.api();
     let mut changes = convert::Changes::default();
-    let issues = issues_by_id(client, plan, &ids, &["*all"]).await?;
+    let issues = issues_by_id(client, plan, &ids, IssueFieldSet::All).await?;
     match plan {
         Plan::Cloud => {
-            let present: Vec<String> = issues
-                .iter()
-                .filter_map(|i| i["id"].as_str().map(str::to_owned))
-                .collect();
+            let present: Vec<IssueId> = issues.iter().map(|i| i.id.clone()).collect();
             // Whole changelogs, 1000 histories a page.
             if !present.is_empty() {
-                let mut token: Option<String> = None;
-                loop {
-                    let mut body = json!({"issueIdsOrKeys": present, "maxResults": 1000});
-                    if let Some(t) = &token {
-                        body["nextPageToken"] = json!(t);
-                    }
-                    let page = client
-                        .post_json(&format!("{api}/changelog/bulkfetch"), &body)
-                        .await?;
+                let mut pages = client.changelog_bulkfetch(&present);
+                while let Some(page) = pages.next_page().await? {
                     changes.add(&page);
-                    match page["nextPageToken"].as_str() {
-                        Some(t) => token = Some(t.to_owned()),
-                        None => break,
-                    }
                 }
             }
         }
@@ -1108,76 +1132,66 @@ async fn fetch_chunk(
             // Data Center embeds whole changelogs; an issue whose embedded list is still short
             // (a server configured to cap it) is read whole on its own.
             for issue in &issues {
-                let id = issue["id"].as_str().unwrap_or_default();
-                let log = &issue["changelog"];
-                let shown = log["histories"].as_array().map_or(0, Vec::len);
-                if log["total"].as_u64().unwrap_or(0) as usize > shown {
-                    let whole = client
-                        .get_json(&format!("{api}/issue/{id}?expand=changelog&fields=id"))
-                        .await;
-                    match unless_gone(whole)? {
-                        Some(whole) => changes.add_histories(id, &whole["changelog"]["histories"]),
-                        None => changes.add_histories(id, &log["histories"]),
+                let id = issue.id.text();
+                let Some(log) = &issue.changelog else {
+                    changes.add_histories(id, &[]);
+                    continue;
+                };
+                if log.total.unwrap_or(0) as usize > log.histories.len() {
+                    match unless_gone(client.issue_changelog(&issue.id).await)? {
+                        Some(whole) => {
+                            let histories = whole.changelog.map(|c| c.histories);
+                            changes.add_histories(id, histories.as_deref().unwrap_or_default())
+                        }
+                        None => changes.add_histories(id, &log.histories),
                     }
                 } else {
-                    changes.add_histories(id, &log["histories"]);
+                    changes.add_histories(id, &log.histories);
                 }
             }
         }
     }
     // Comments past the inline cap, per issue (few issues have them). Worklogs past it: per issue
     // on Data Center; on Cloud the issue is queued for the worklog feeds (`worklogs`).
-    let past_cap = |page: &Value, key: &str| {
-        page["total"].as_u64().unwrap_or(0) as usize > page[key].as_array().map_or(0, Vec::len)
-    };
     let mut extra: Vec<PastCap> = Vec::new();
     for issue in &issues {
-        let id = issue["id"].as_str().unwrap_or_default();
+        let f = &issue.fields;
         // An issue deleted (or hidden) since the search answered 404 here: it keeps what the
         // search returned, and the deletion is the reconciliation's to record.
-        let comments = if past_cap(&issue["fields"]["comment"], "comments") {
-            unless_gone(all_pages(client, &format!("{api}/issue/{id}/comment"), "comments").await)?
-        } else {
-            None
+        let comments = match f.comment.as_ref().is_some_and(|c| c.truncated()) {
+            true => unless_gone(client.comments(&issue.id).all().await)?,
+            false => None,
         };
-        let worklogs = match past_cap(&issue["fields"]["worklog"], "worklogs") {
-            false => Some(None),
+        let worklogs = match f.worklog.as_ref().is_some_and(|w| w.truncated()) {
+            false => WorklogsPastCap::Inline,
             true if plan == Plan::DataCenter => {
-                let all = all_pages(client, &format!("{api}/issue/{id}/worklog"), "worklogs").await;
-                Some(unless_gone(all)?)
+                match unless_gone(client.worklogs(&issue.id).all().await)? {
+                    Some(all) => WorklogsPastCap::Whole(all),
+                    None => WorklogsPastCap::Inline,
+                }
             }
-            true => None,
+            true => WorklogsPastCap::Feeds,
         };
-        extra.push((comments, worklogs));
+        extra.push(PastCap { comments, worklogs });
     }
     // Conversion to rows is CPU work: off the task that drives the requests.
     let fields = fields.clone();
     let batch = jiralink_api::client::off_task(move || {
         let mut batch = convert::Batch::default();
-        for (issue, (comments, worklogs)) in issues.iter().zip(extra) {
-            let id = issue["id"].as_str().unwrap_or_default();
+        for (mut issue, extra) in issues.into_iter().zip(extra) {
+            let raw_json = issue.take_raw();
             // The embedded lists are read where they are, not copied.
-            fn inline<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-                v[key].as_array().map_or(&[], Vec::as_slice)
-            }
-            let comments: &[Value] = match &comments {
-                Some(c) => c,
-                None => inline(&issue["fields"]["comment"], "comments"),
+            let f = &issue.fields;
+            let inline_comments = f.comment.as_ref().map_or(&[][..], |c| &c.items);
+            let inline_worklogs = f.worklog.as_ref().map_or(&[][..], |w| &w.items);
+            let comments = extra.comments.as_deref().unwrap_or(inline_comments);
+            let worklogs = match &extra.worklogs {
+                WorklogsPastCap::Inline => convert::IssueWorklogs::Complete(inline_worklogs),
+                WorklogsPastCap::Whole(all) => convert::IssueWorklogs::Complete(all),
+                WorklogsPastCap::Feeds => convert::IssueWorklogs::Partial(inline_worklogs),
             };
-            let complete = worklogs.is_some();
-            let worklogs: &[Value] = match &worklogs {
-                Some(Some(w)) => w,
-                _ => inline(&issue["fields"]["worklog"], "worklogs"),
-            };
-            batch.add(
-                &fields,
-                issue,
-                issue.raw.get(),
-                changes.take(id),
-                comments,
-                worklogs,
-                complete,
-            );
+            let changes = changes.take(issue.id.text());
+            batch.add(&fields, &issue, raw_json, changes, comments, worklogs);
         }
         batch
     })
@@ -1185,35 +1199,15 @@ async fn fetch_chunk(
     Ok(batch)
 }
 
-/// Every item of a startAt-paged list.
 /// A per-issue read's answer, `None` when Jira answered 404: the issue was deleted, moved out of
 /// sight or hidden between the search that listed it and this read.
-fn unless_gone<T>(read: Result<T, impl Into<SyncError>>) -> Result<Option<T>, SyncError> {
+pub(crate) fn unless_gone<T>(
+    read: Result<T, impl Into<SyncError>>,
+) -> Result<Option<T>, SyncError> {
     match read.map_err(Into::into) {
         Ok(v) => Ok(Some(v)),
         Err(SyncError::Jira(e)) if e.diagnosis().status == Some(404) => Ok(None),
         Err(e) => Err(e),
-    }
-}
-
-async fn all_pages(client: &Client, path: &str, key: &str) -> Result<Vec<Value>, SyncError> {
-    let mut out = Vec::new();
-    loop {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let page = client
-            .get_json(&format!("{path}{sep}startAt={}&maxResults=5000", out.len()))
-            .await?;
-        let items = page[key].as_array().cloned().unwrap_or_default();
-        let n = items.len();
-        out.extend(items);
-        // Pages say `isLast` (Agile, project search) or `total` (comments, worklogs).
-        let last = match page["isLast"].as_bool() {
-            Some(last) => last,
-            None => out.len() >= page["total"].as_u64().unwrap_or(0) as usize,
-        };
-        if n == 0 || last {
-            return Ok(out);
-        }
     }
 }
 
@@ -1248,7 +1242,7 @@ async fn sync_boards(
     let listed_at = store.checkpoint(&opts.credential, BOARDS_STREAM, "*")?;
     let stale = older_than(listed_at.as_deref(), BOARD_LIST_MAX_AGE_HOURS);
     let listed = if opts.full || refreshed.first_read || stale {
-        Some(all_pages(client, "/rest/agile/1.0/board", "values").await?)
+        Some(client.boards().all().await?)
     } else {
         None
     };
@@ -1258,17 +1252,19 @@ async fn sync_boards(
             .iter()
             .map(|b| {
                 (
-                    b["id"].to_string(),
-                    b["type"].as_str().unwrap_or_default().to_owned(),
-                    b["location"]["projectKey"].as_str().map(str::to_owned),
+                    b.id.to_string(),
+                    b.kind.clone(),
+                    b.project_key().map(str::to_owned),
                 )
             })
             .collect(),
         None => store.boards()?,
     };
-    let mut scrum: Vec<i64> = Vec::new();
+    let mut scrum: Vec<BoardId> = Vec::new();
     for (id, kind, project) in &boards {
-        let Ok(id) = id.parse::<i64>() else { continue };
+        let Ok(id) = id.parse::<u64>().map(BoardId) else {
+            continue;
+        };
         if kind != "scrum" {
             continue;
         }
@@ -1285,12 +1281,13 @@ async fn sync_boards(
     }
     let concurrency = opts.concurrency;
     let mut pages = stream::iter(scrum.iter().map(|&id| async move {
-        all_pages(
-            client,
-            &format!("/rest/agile/1.0/board/{id}/sprint"),
-            "values",
+        let sprints = client.sprints(id).all().await?;
+        Ok::<_, SyncError>(
+            sprints
+                .iter()
+                .map(|s| convert::sprint(s, id))
+                .collect::<Vec<_>>(),
         )
-        .await
     }))
     .buffered(concurrency.max(1));
     let mut sprints = Vec::new();
@@ -1304,17 +1301,12 @@ async fn sync_boards(
         }
         if let Some(list) = &listed {
             for b in list {
-                tx.upsert_board(
-                    &b["id"].to_string(),
-                    b["name"].as_str().unwrap_or_default(),
-                    b["type"].as_str().unwrap_or_default(),
-                    b["location"]["projectKey"].as_str(),
-                )?;
+                tx.upsert_board(&b.id.to_string(), &b.name, &b.kind, b.project_key())?;
             }
             tx.set_checkpoint(&opts.credential, BOARDS_STREAM, "*", &stamp)?;
         }
         for s in &sprints {
-            tx.upsert_sprint(&convert::sprint(s))?;
+            tx.upsert_sprint(s)?;
         }
         Ok(())
     })?;
@@ -1323,30 +1315,23 @@ async fn sync_boards(
 
 /// Every project the credential may browse: startAt pages on Cloud; Data Center lists them all at
 /// once.
-pub(crate) async fn visible_projects(client: &Client, plan: Plan) -> Result<Vec<Value>, SyncError> {
-    let api = client.api();
+pub(crate) async fn visible_projects(
+    client: &Client,
+    plan: Plan,
+) -> Result<Vec<Project>, SyncError> {
     Ok(match plan {
-        Plan::DataCenter => client
-            .get_json(&format!("{api}/project"))
-            .await?
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
-        Plan::Cloud => all_pages(client, &format!("{api}/project/search"), "values").await?,
+        Plan::DataCenter => client.all_projects().await?,
+        Plan::Cloud => client.project_search().all().await?,
     })
 }
 
 /// Refuses project keys (`--projects`) that are not among the visible projects, naming them.
 pub(crate) fn check_known(
     asked: &[String],
-    visible: &[Value],
+    visible: &[Project],
     site: &str,
 ) -> Result<(), SyncError> {
-    let known = |x: &String| {
-        visible
-            .iter()
-            .any(|p| p["key"].as_str().is_some_and(|k| k.eq_ignore_ascii_case(x)))
-    };
+    let known = |x: &String| visible.iter().any(|p| p.key.eq_ignore_ascii_case(x));
     let unknown: Vec<String> = asked.iter().filter(|x| !known(x)).cloned().collect();
     if unknown.is_empty() {
         return Ok(());

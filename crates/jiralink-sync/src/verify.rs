@@ -48,18 +48,13 @@ pub async fn verify(
     sample: usize,
 ) -> Result<VerifyReport, SyncError> {
     let before = client.requests();
-    let server_info = client
-        .get_json(&format!("{}/serverInfo", client.api()))
-        .await?;
+    let server_info = client.server_info().await?;
     let plan = crate::Plan::of(&server_info);
     let site = crate::site::resolve(client, &server_info).await?;
     store.scope_to(&site.site_id)?;
     let listed = crate::visible_projects(client, plan).await?;
     crate::check_known(projects, &listed, &site.base_url)?;
-    let visible: Vec<String> = listed
-        .iter()
-        .filter_map(|p| p["key"].as_str().map(str::to_owned))
-        .collect();
+    let visible: Vec<String> = listed.iter().map(|p| p.key.clone()).collect();
     let stored_keys = if projects.is_empty() {
         store.project_keys()?
     } else {
@@ -68,9 +63,7 @@ pub async fn verify(
     let (keys, not_visible): (Vec<String>, Vec<String>) = stored_keys
         .into_iter()
         .partition(|k| visible.iter().any(|v| v.eq_ignore_ascii_case(k)));
-    let fields = crate::convert::Fields::from_field_list(
-        &client.get_json(&format!("{}/field", client.api())).await?,
-    );
+    let fields = crate::convert::Fields::from_field_list(&client.fields().await?);
     let mut out = Vec::new();
     let mut sampled = 0;
     for key in keys {
@@ -85,10 +78,12 @@ pub async fn verify(
             Ok(ids) => ids.iter().map(u64::to_string).collect(),
             // Jira refuses a JQL naming a project it does not show this credential (400, "The
             // value 'KEY' does not exist for the field 'project'").
-            Err(SyncError::Jira(e))
-                if matches!(e.diagnosis().status, Some(400 | 404))
-                    && !e.diagnosis().jira.is_empty() =>
-            {
+            Err(SyncError::Jira(jiralink_api::Error::Jira {
+                status: 400 | 404,
+                messages,
+                errors,
+            })) => {
+                let said = jiralink_api::diagnosis::JiraErrors { messages, errors };
                 out.push(ProjectDrift {
                     in_store: store.live_issue_ids(&key)?.len(),
                     project: key,
@@ -96,7 +91,7 @@ pub async fn verify(
                     missing: Vec::new(),
                     extra: Vec::new(),
                     stale: Vec::new(),
-                    vanished: Some(e.diagnosis().jira.to_string()),
+                    vanished: Some(said.to_string()),
                 });
                 continue;
             }
@@ -117,15 +112,24 @@ pub async fn verify(
             .collect();
         let mut stale = Vec::new();
         if !picks.is_empty() {
-            for issue in &crate::issues_by_id(client, plan, &picks, &["*all"]).await? {
+            for mut issue in crate::issues_by_id(
+                client,
+                plan,
+                &picks,
+                jiralink_api::endpoints::IssueFieldSet::All,
+            )
+            .await?
+            {
                 let mut batch = crate::convert::Batch::default();
-                batch.add(&fields, issue, issue.raw.get(), Vec::new(), &[], &[], true);
-                let (Some(live), Some(id)) = (batch.rows.issues.pop(), issue["id"].as_str()) else {
+                let none = crate::convert::IssueWorklogs::Complete(&[]);
+                let raw_json = issue.take_raw();
+                batch.add(&fields, &issue, raw_json, Vec::new(), &[], none);
+                let Some(live) = batch.rows.issues.pop() else {
                     continue;
                 };
-                let mine = store.issue_row(id)?;
+                let mine = store.issue_row(&live.id)?;
                 if !mine.is_some_and(|m| same_content(&m, &live)) {
-                    stale.push(id.to_owned());
+                    stale.push(live.id);
                 }
             }
             sampled += picks.len();

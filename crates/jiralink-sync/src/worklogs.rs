@@ -13,13 +13,16 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::stream::{self, StreamExt};
+use jiralink_api::endpoints::WorklogFeed;
+use jiralink_api::models::{IssueId, WorklogFeedPage};
+use jiralink_api::pages::{Cursor, Pages};
 use jiralink_api::Client;
 use jiralink_store::{now, Backend};
-use serde_json::{json, Value};
 
-use crate::{all_pages, convert, SyncError, SyncOptions};
+use crate::{convert, unless_gone, SyncError, SyncOptions};
 
 const STREAM: &str = "worklogs";
+/// The checkpoint scopes of the two feeds.
 const UPDATED: &str = "updated";
 const DELETED: &str = "deleted";
 /// `worklog/list` takes at most 1000 ids.
@@ -109,19 +112,20 @@ pub(crate) async fn sync(
     let deleted_base = watermark(store, DELETED)?
         .filter(|_| feeds_started)
         .unwrap_or(start_mark);
-    let mut since = (deleted_base - overlap).max(0);
+    let since = (deleted_base - overlap).max(0);
     let mut deleted_mark = deleted_base;
+    let mut pages = client.worklog_feed(WorklogFeed::Deleted, since);
     loop {
-        let page = feed_page(client, DELETED, since).await?;
-        let gone: Vec<String> = page.entries.iter().map(|(id, _)| id.clone()).collect();
+        let at = feed_position(&pages).unwrap_or(since);
+        let Some(page) = pages.next_page().await? else {
+            break;
+        };
+        let until = page.until(at);
+        let gone: Vec<String> = entries(page).into_iter().map(|(id, _)| id).collect();
         counts.deleted += gone.len();
         let stamp = now();
         store.write(|tx| tx.mark_worklogs_deleted(&gone, &stamp))?;
-        deleted_mark = deleted_mark.max(page.until);
-        match page.next {
-            Some(next) if next > since => since = next,
-            _ => break,
-        }
+        deleted_mark = deleted_mark.max(until);
     }
 
     // Queued issues: covered by the feed, or read whole.
@@ -140,22 +144,10 @@ pub(crate) async fn sync(
         }
         Ok(())
     })?;
-    let api = client.api();
-    let mut reads = stream::iter(read.into_iter().map(|(id, _, _)| {
-        let api = &api;
-        async move {
-            let path = format!("{api}/issue/{id}/worklog");
-            match all_pages(client, &path, "worklogs").await {
-                Ok(list) => Ok((id, Some(list))),
-                // Deleted or moved out of sight since it was queued: nothing to read.
-                Err(SyncError::Jira(jiralink_api::Error::Diagnosed(d)))
-                    if d.status == Some(404) =>
-                {
-                    Ok((id, None))
-                }
-                Err(e) => Err(e),
-            }
-        }
+    let mut reads = stream::iter(read.into_iter().map(|(id, _, _)| async move {
+        // Deleted or moved out of sight since it was queued: nothing to read.
+        let list = unless_gone(client.worklogs(&IssueId(id.clone())).all().await)?;
+        Ok::<_, SyncError>((id, list))
     }))
     .buffer_unordered(opts.concurrency.max(1));
     while let Some(done) = reads.next().await {
@@ -182,37 +174,20 @@ pub(crate) async fn sync(
     Ok(counts)
 }
 
-/// One page of a worklog feed: (worklog id, updated time in ms), the page's `until`, and where the
-/// next page starts (none on the last page).
-struct FeedPage {
-    entries: Vec<(String, i64)>,
-    until: i64,
-    next: Option<i64>,
+/// A feed page's entries: (worklog id, updated time in ms); entries without both are skipped.
+fn entries(page: WorklogFeedPage) -> Vec<(String, i64)> {
+    page.values
+        .into_iter()
+        .filter_map(|v| Some((v.worklog_id?.to_string(), v.updated_time?)))
+        .collect()
 }
 
-async fn feed_page(client: &Client, kind: &str, since: i64) -> Result<FeedPage, SyncError> {
-    let page = client
-        .get_json(&format!("{}/worklog/{kind}?since={since}", client.api()))
-        .await?;
-    let entries: Vec<(String, i64)> = page["values"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| {
-            Some((
-                v["worklogId"].as_u64()?.to_string(),
-                v["updatedTime"].as_i64()?,
-            ))
-        })
-        .collect();
-    let last_t = entries.iter().map(|(_, t)| *t).max().unwrap_or(since);
-    let until = page["until"].as_i64().unwrap_or(last_t).max(last_t);
-    let next = (!page["lastPage"].as_bool().unwrap_or(true)).then_some(until);
-    Ok(FeedPage {
-        entries,
-        until,
-        next,
-    })
+/// Where a feed's next page starts (`None` after its last page).
+fn feed_position(pages: &Pages<'_, WorklogFeedPage>) -> Option<i64> {
+    match pages.cursor() {
+        Some(Cursor::Since(since)) => Some(*since),
+        _ => None,
+    }
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -233,43 +208,45 @@ async fn read_updated(
 ) -> Result<i64, SyncError> {
     // The first page says where the feed's entries begin (a first sync starts at 0, decades
     // before the site's first worklog); the span from there is cut into ranges.
-    let probe = feed_page(client, UPDATED, since).await?;
-    let from = match probe.next {
-        None => since,
-        Some(_) => probe
-            .entries
-            .first()
-            .map_or(since, |(_, t)| (t - 1).max(since)),
+    let mut first_range = client.worklog_feed(WorklogFeed::Updated, since);
+    let probe = entries(first_range.next_page().await?.unwrap_or_default());
+    let more = feed_position(&first_range).is_some();
+    let from = match more {
+        false => since,
+        true => probe.first().map_or(since, |(_, t)| (t - 1).max(since)),
     };
     let span = (now_ms - from).max(0);
-    let chains = match probe.next {
-        None => 1,
-        Some(_) => usize::try_from(span / DAY_MS)
+    let chains = match more {
+        false => 1,
+        true => usize::try_from(span / DAY_MS)
             .unwrap_or(usize::MAX)
             .clamp(1, RANGES_PER_REQUEST * concurrency.max(1)),
     };
     let step = span / chains as i64;
     let store = std::sync::Mutex::new(store);
     let store = &store;
-    // The probe is the first range's first page.
-    let mut probe = Some(probe);
+    // The probe is the first range's first page, and its pager goes on from there.
+    let mut first = Some((first_range, probe));
     let ranges: Vec<_> = (0..chains)
         .map(|k| {
             let start = from + k as i64 * step;
             let end = (k + 1 < chains).then(|| from + (k as i64 + 1) * step);
-            (start, end, probe.take())
+            let (pages, probe) = match first.take() {
+                Some((pages, probe)) => (pages, Some(probe)),
+                None => (client.worklog_feed(WorklogFeed::Updated, start), None),
+            };
+            (start, end, pages, probe)
         })
         .collect();
-    let mut ranges = stream::iter(ranges.into_iter().map(|(from, to, mut first)| {
+    let mut ranges = stream::iter(ranges.into_iter().map(|(from, to, mut pages, mut first)| {
         async move {
-            let mut since = from;
             let mut until = from;
             let mut stale: Vec<String> = Vec::new();
             loop {
                 let next_page = async {
                     match first.take() {
-                        Some(p) => Ok(p),
-                        None => feed_page(client, UPDATED, since).await,
+                        Some(p) => Ok(Some(p)),
+                        None => pages.next_page().await.map(|p| p.map(entries)),
                     }
                 };
                 let (page, listed) = futures_util::future::join(
@@ -278,24 +255,25 @@ async fn read_updated(
                 )
                 .await;
                 wrote(listed?);
-                let mut page = page?;
+                let Some(mut page) = page? else {
+                    break;
+                };
                 // Entries past this range belong to the next one.
                 if let Some(to) = to {
-                    page.entries.retain(|(_, t)| *t <= to);
+                    page.retain(|(_, t)| *t <= to);
                 }
-                until = until.max(page.entries.iter().map(|(_, t)| *t).max().unwrap_or(until));
-                let ids: Vec<String> = page.entries.iter().map(|(id, _)| id.clone()).collect();
+                until = until.max(page.iter().map(|(_, t)| *t).max().unwrap_or(until));
+                let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
                 let held = lock(store).worklog_updates(&ids)?;
                 stale = page
-                    .entries
                     .into_iter()
                     .filter(|(id, t)| {
                         held.get(id).and_then(|u| u.as_deref().and_then(millis)) != Some(*t)
                     })
                     .map(|(id, _)| id)
                     .collect();
-                match page.next {
-                    Some(next) if next > since && to.is_none_or(|to| next < to) => since = next,
+                match feed_position(&pages) {
+                    Some(next) if to.is_none_or(|to| next < to) => {}
                     _ => break,
                 }
             }
@@ -325,14 +303,12 @@ async fn list_and_write(
     store: &std::sync::Mutex<&mut dyn Backend>,
     ids: Vec<String>,
 ) -> Result<usize, SyncError> {
-    let path = format!("{}/worklog/list", client.api());
     let mut written = 0;
     for chunk in ids.chunks(LIST_MAX) {
-        let page = client.post_json(&path, &json!({ "ids": chunk })).await?;
-        let list: &[Value] = page.as_array().map_or(&[], Vec::as_slice);
+        let list = client.worklog_list(chunk).await?;
         let issue_ids: Vec<String> = list
             .iter()
-            .filter_map(|w| w["issueId"].as_str().map(str::to_owned))
+            .filter_map(|w| w.issue_id.clone())
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
@@ -341,7 +317,7 @@ async fn list_and_write(
         let rows: Vec<_> = list
             .iter()
             .filter_map(|w| {
-                let issue = w["issueId"].as_str()?;
+                let issue = w.issue_id.as_deref()?;
                 live.contains(issue).then(|| convert::worklog(issue, w))
             })
             .collect();

@@ -15,7 +15,7 @@ fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
 }
 
-fn auth_of(id: &Identity) -> Auth {
+pub(crate) fn auth_of(id: &Identity) -> Auth {
     match id.auth.as_str() {
         "pat" | "service-account" => Auth::Bearer {
             token: secret(&id.secret),
@@ -32,11 +32,11 @@ fn auth_of(id: &Identity) -> Auth {
     }
 }
 
-fn kind_of(id: &Identity) -> AuthKind {
+pub(crate) fn kind_of(id: &Identity) -> AuthKind {
     id.auth.parse().expect("a known auth kind")
 }
 
-fn builder(url: &str, kind: AuthKind, auth: Auth) -> ClientBuilder {
+pub(crate) fn builder(url: &str, kind: AuthKind, auth: Auth) -> ClientBuilder {
     let site = site::normalize(url, false).expect("a valid URL");
     ClientBuilder::new(site, kind, auth).retry(RetryPolicy {
         max_attempts: 2,

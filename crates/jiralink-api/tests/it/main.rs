@@ -4,3 +4,4 @@
 mod diagnosis;
 mod http_rule;
 mod props;
+mod typed;

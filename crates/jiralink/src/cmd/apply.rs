@@ -149,9 +149,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         client.limit_rate(rps);
     }
     let site = async {
-        let info = client
-            .get_json(&format!("{}/serverInfo", client.api()))
-            .await?;
+        let info = client.server_info().await?;
         jiralink_sync::site::resolve(&client, &info)
             .await
             .map_err(|e| match e {
