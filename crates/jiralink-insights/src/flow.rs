@@ -130,7 +130,12 @@ pub struct Flow {
     pub lead_time_days: Percentiles,
     pub cycle_time_days: Percentiles,
     /// Share of in-progress time spent in active (not waiting) statuses, items done in the window.
+    /// `None` while no status is mapped to the waiting stage: every in-progress minute would
+    /// count as active and the figure would read 100% whatever the flow.
     pub flow_efficiency: Option<f64>,
+    /// The statuses mapped to the waiting stage (the insights config, or the web app's Stages
+    /// page); empty: flow efficiency is not measured.
+    pub waiting_statuses: Vec<String>,
     pub time_in_status: Vec<StatusTime>,
     /// Items done in the window that were reopened at least once, and their share.
     pub reopened_items: u64,
@@ -225,7 +230,14 @@ pub fn flow(ds: &Dataset, stages: &[Stage], timelines: &[Timeline], opts: &Optio
     let mut secs: Vec<i64> = cycles.iter().map(|c| c.2).collect();
     f.cycle_time_days = Percentiles::of(&mut secs);
     let p85 = crate::percentile(&secs, 85.0);
-    f.flow_efficiency = (active + waiting > 0).then(|| ratio(active, active + waiting));
+    f.waiting_statuses = stages
+        .iter()
+        .zip(&ds.statuses)
+        .filter(|(s, _)| **s == Stage::Waiting)
+        .map(|(_, st)| st.name.clone())
+        .collect();
+    f.flow_efficiency = (active + waiting > 0 && !f.waiting_statuses.is_empty())
+        .then(|| ratio(active, active + waiting));
     f.reopen_rate = (f.completed > 0).then(|| ratio(f.reopened_items as i64, f.completed as i64));
     if f.completed > 0 {
         f.time_in_status = in_status

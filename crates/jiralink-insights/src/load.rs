@@ -71,6 +71,10 @@ pub struct Sprint {
     pub start: Option<i64>,
     pub end: Option<i64>,
     pub complete: Option<i64>,
+    /// The board the sprint belongs to (sprints of different boards are never compared).
+    pub board_id: String,
+    /// The board's name, when the store holds the board.
+    pub board: Option<String>,
 }
 
 /// A status change: at `at`, from status `from` to status `to` (indexes into `Dataset::statuses`).
@@ -217,8 +221,9 @@ fn read_sprints(
 ) -> Result<(Vec<Sprint>, FxMap<String, u32>), InsightsError> {
     let (mut sprints, mut index) = (Vec::new(), FxMap::default());
     src.rows(
-        "SELECT id, name, state, start_date, end_date, complete_date FROM sprints
-         WHERE site_id = $1 ORDER BY start_date NULLS FIRST, id",
+        "SELECT s.id, s.name, s.state, s.start_date, s.end_date, s.complete_date, s.board_id, b.name
+         FROM sprints s LEFT JOIN boards b ON b.site_id = s.site_id AND b.id = s.board_id
+         WHERE s.site_id = $1 ORDER BY s.start_date NULLS FIRST, s.id",
         &[site],
         |r| {
             let s = Sprint {
@@ -228,6 +233,8 @@ fn read_sprints(
                 start: r.time(3)?,
                 end: r.time(4)?,
                 complete: r.time(5)?,
+                board_id: r.text(6)?.unwrap_or_default().to_owned(),
+                board: r.text(7)?.map(str::to_owned),
             };
             index.insert(s.id.clone(), sprints.len() as u32);
             sprints.push(s);

@@ -257,7 +257,14 @@ pub fn table(r: &Insights) -> String {
             "work in progress (at risk)",
             format!("{} ({})", f.wip, f.at_risk),
         ),
-        ("flow efficiency", pct(f.flow_efficiency)),
+        (
+            "flow efficiency",
+            if f.waiting_statuses.is_empty() {
+                "not measured (no waiting status configured)".to_owned()
+            } else {
+                pct(f.flow_efficiency)
+            },
+        ),
         (
             "reopen rate",
             format!(
@@ -282,19 +289,21 @@ pub fn table(r: &Insights) -> String {
             );
         }
     }
-    if !r.sprints.sprints.is_empty() {
+    for board in &r.sprints.boards {
         let _ = writeln!(
             s,
-            "\nSprints (velocity {} pts, say/do {})",
-            opt(r.sprints.velocity),
-            pct(r.sprints.say_do_ratio)
+            "\nSprints of {} (velocity {} pts, say/do {})",
+            board.board,
+            opt(board.velocity),
+            pct(board.say_do_ratio)
         );
         let _ = writeln!(
             s,
             "  {:<20} {:<7} {:>9} {:>6} {:>8} {:>9} {:>8} {:>7}",
             "sprint", "state", "committed", "added", "removed", "completed", "carried", "say/do"
         );
-        for x in r.sprints.sprints.iter().rev().take(6).rev() {
+        for &i in board.sprints.iter().rev().take(6).rev() {
+            let x = &r.sprints.sprints[i];
             let _ = writeln!(
                 s,
                 "  {:<20} {:<7} {:>9} {:>6} {:>8} {:>9} {:>8} {:>7}",
@@ -442,6 +451,9 @@ pub fn csv(r: &Insights) -> String {
             x.carried_over_items.to_string(),
         );
         row("sprints", "say_do_ratio", &x.name, num(x.say_do_ratio));
+    }
+    for b in &r.sprints.boards {
+        row("sprints", "board_velocity", &b.board, num(b.velocity));
     }
     row("sprints", "velocity", "", num(r.sprints.velocity));
     let q = &r.quality;
