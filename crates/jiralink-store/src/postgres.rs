@@ -99,6 +99,10 @@ const MIGRATIONS: &crate::migrate::Migrations = &[
         12,
         include_str!("../migrations/postgres/0012_unreadable_sprint_dates.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/postgres/0013_web_stages.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations of one database ("jiralink" in ASCII).
