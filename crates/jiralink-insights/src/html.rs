@@ -363,12 +363,13 @@ fn scatter(out: &mut String, r: &Insights) {
             max
         );
     }
-    if (f.scatter.len() as u64) < f.completed {
+    // Items done without ever being in progress have no cycle time: the sample is of those with one.
+    if (f.scatter.len() as u64) < f.cycle_time_days.count {
         let _ = write!(
             out,
-            "Showing {} of {} items done, evenly sampled; the percentiles count them all. ",
+            "Showing {} of {} items with a cycle time, evenly sampled; the percentiles count them all. ",
             f.scatter.len(),
-            f.completed
+            f.cycle_time_days.count
         );
     }
     out.push_str("The dark line is the rolling average of the last 20 items done.</p>");

@@ -108,6 +108,11 @@ pub fn sprints(ds: &Dataset, stages: &[Stage], opts: &Options) -> Sprints {
     let mut out = Sprints::default();
     for (s, sprint) in ds.sprints.iter().enumerate() {
         let Some(start) = sprint.start else { continue };
+        // A sprint none of whose issues is in the report's scope (another project's board, when
+        // the report is filtered) says nothing here.
+        if members[s].is_empty() {
+            continue;
+        }
         let closed = sprint.state == "closed";
         let end = if closed {
             sprint.complete.or(sprint.end).unwrap_or(opts.as_of)

@@ -109,15 +109,19 @@ fn a_moderately_slow_item_grows_the_axis_instead() {
 #[test]
 fn a_sampled_scatter_says_how_many_items_it_shows() {
     let mut f = flow_with(&[]);
-    f.completed = 12_000;
+    // Items done straight from to do have no cycle time: more items done is no sample.
+    f.completed = 50;
+    assert!(!report(&insights(f.clone())).contains("evenly sampled"));
+    f.cycle_time_days.count = 12_000;
     let html = report(&insights(f));
-    assert!(html.contains("Showing 40 of 12000 items done, evenly sampled"));
+    assert!(html.contains("Showing 40 of 12000 items with a cycle time, evenly sampled"));
 }
 
 #[test]
 fn sprints_are_charted_per_board_with_each_boards_velocity() {
     // Board 1 "Alpha" runs A1 (days 0-14) and A2 (14-28); board 2 "Beta" runs B1 (7-21), in
-    // between them in time. Each sprint holds one item done before its end.
+    // between them in time. Each sprint holds one item done before its end; board 3's sprint G1
+    // holds none.
     let (path, mut store) = empty_store("boards");
     store
         .write(|tx| {
@@ -127,10 +131,13 @@ fn sprints_are_charted_per_board_with_each_boards_velocity() {
             tx.upsert_project("10000", "ENG", "Engineering", None, "{}")?;
             tx.upsert_board("1", "Alpha", "scrum", Some("ENG"))?;
             tx.upsert_board("2", "Beta", "scrum", Some("ENG"))?;
+            // Another project's board: its sprint holds none of the report's issues.
+            tx.upsert_board("3", "Gamma", "scrum", Some("OPS"))?;
             for (id, board, name, start) in [
                 ("11", "1", "A1", 0),
                 ("21", "2", "B1", 7),
                 ("12", "1", "A2", 14),
+                ("31", "3", "G1", 3),
             ] {
                 tx.upsert_sprint(&SprintRow {
                     id: id.into(),
@@ -192,7 +199,9 @@ fn sprints_are_charted_per_board_with_each_boards_velocity() {
             ("Beta", vec!["B1"], Some(5.0))
         ]
     );
-    // Two boards: no velocity averaged across them.
+    // Gamma's sprint has no issue in scope: no chart for it. Two boards: no velocity averaged
+    // across them.
+    assert!(!report(&r).contains("Gamma"));
     assert_eq!((r.sprints.velocity, r.sprints.say_do_ratio), (None, None));
 
     let html = report(&r);
