@@ -321,16 +321,7 @@ pub fn caller(app: &App, parts: &Parts) -> Result<Caller, ApiError> {
         .lock()
         .web_session(&sha256_hex(&id))?
         .ok_or_else(unauthorized)?;
-    if !matches!(parts.method, Method::GET | Method::HEAD) {
-        let sent = parts
-            .headers
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !constant_time_eq(sent, &session.csrf) {
-            return Err(csrf_refused());
-        }
-    }
+    check_csrf(parts, &session.csrf)?;
     Ok(Caller {
         role: session.user.role.parse().map_err(ApiError::internal)?,
         name: session.user.name,
@@ -384,16 +375,7 @@ fn proxy_caller(app: &App, parts: &Parts) -> Result<Option<Caller>, ApiError> {
         }
     };
     let csrf = sha256_hex(&format!("{}:proxy-csrf:{name}", app.proxy_secret));
-    if !matches!(parts.method, Method::GET | Method::HEAD) {
-        let sent = parts
-            .headers
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !constant_time_eq(sent, &csrf) {
-            return Err(csrf_refused());
-        }
-    }
+    check_csrf(parts, &csrf)?;
     Ok(Some(Caller {
         name: name.to_owned(),
         role,
@@ -401,12 +383,25 @@ fn proxy_caller(app: &App, parts: &Parts) -> Result<Option<Caller>, ApiError> {
     }))
 }
 
-fn csrf_refused() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "csrf",
-        "the request lacks the page's CSRF token (X-CSRF-Token); reload the page",
-    )
+/// A request other than GET/HEAD must carry `expected` in `X-CSRF-Token`.
+fn check_csrf(parts: &Parts, expected: &str) -> Result<(), ApiError> {
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        return Ok(());
+    }
+    let sent = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if constant_time_eq(sent, expected) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "the request lacks the page's CSRF token (X-CSRF-Token); reload the page",
+        ))
+    }
 }
 
 impl FromRequestParts<Arc<App>> for Caller {

@@ -48,22 +48,18 @@ pub enum AckError {
     Failed(String),
 }
 
+/// A credential's last access audit: its projects with their permissions, and its findings.
+pub type LastAudit = (
+    Vec<jiralink_api::access::ProjectAccess>,
+    Vec<jiralink_api::access::Finding>,
+);
+
 /// The access audit's saved state of a credential, which `jiralink access` keeps (the binary
 /// passes its own book in, so that the page and `access --ack/--unack` change the same records).
 pub trait AccessBook: Send + Sync + 'static {
     /// The last audit of `cred`: its projects with their permissions (the matrix) and its
     /// findings, each with its acceptance; `None` before the first audit.
-    #[allow(clippy::type_complexity)]
-    fn last_audit(
-        &self,
-        cred: &Credential,
-    ) -> Result<
-        Option<(
-            Vec<jiralink_api::access::ProjectAccess>,
-            Vec<jiralink_api::access::Finding>,
-        )>,
-        String,
-    >;
+    fn last_audit(&self, cred: &Credential) -> Result<Option<LastAudit>, String>;
     /// Accepts finding `ack` (with its reason) or revokes the acceptance `unack`, as `by`.
     fn change(
         &self,

@@ -110,6 +110,14 @@ pub(crate) fn sprint<'a>(day: i64, from: &'a str, to: &'a str) -> Item<'a> {
     (day, "Sprint", v(from), v(to), v(from), v(to))
 }
 
+/// The three statuses of a simple workflow and the project ENG.
+pub(crate) fn to_do_in_progress_done(tx: &dyn jiralink_store::Tx) -> jiralink_store::Result<()> {
+    tx.upsert_status("1", "To Do", "new")?;
+    tx.upsert_status("3", "In Progress", "indeterminate")?;
+    tx.upsert_status("6", "Done", "done")?;
+    tx.upsert_project("10000", "ENG", "Engineering", None, "{}")
+}
+
 /// A new, empty store in its own temporary directory.
 pub(crate) fn empty_store(tag: &str) -> (PathBuf, Store) {
     let dir = std::env::temp_dir().join(format!("jiralink-insights-{}-{tag}", std::process::id()));
@@ -643,10 +651,7 @@ fn a_constant_history_forecasts_exactly_and_a_seed_repeats() {
     let (path, mut store) = empty_store("forecast");
     store
         .write(|tx| {
-            tx.upsert_status("1", "To Do", "new")?;
-            tx.upsert_status("3", "In Progress", "indeterminate")?;
-            tx.upsert_status("6", "Done", "done")?;
-            tx.upsert_project("10000", "ENG", "Engineering", None, "{}")?;
+            to_do_in_progress_done(tx)?;
             for n in 0..28 {
                 issue(
                     tx,
@@ -726,10 +731,7 @@ fn history_rows_without_status_ids_map_by_name() {
     let (path, mut store) = empty_store("names");
     store
         .write(|tx| {
-            tx.upsert_status("1", "To Do", "new")?;
-            tx.upsert_status("3", "In Progress", "indeterminate")?;
-            tx.upsert_status("6", "Done", "done")?;
-            tx.upsert_project("10000", "ENG", "Engineering", None, "{}")?;
+            to_do_in_progress_done(tx)?;
             issue(
                 tx,
                 "1",

@@ -7,7 +7,9 @@ use jiralink_insights::html::{report, scatter_axis, DEFINITIONS};
 use jiralink_insights::{compute, load, Filter, Insights, Options, Percentiles};
 use jiralink_store::SprintRow;
 
-use crate::hand_computed::{d, empty_store, issue, section_of, st, DAY, T0};
+use crate::hand_computed::{
+    d, empty_store, issue, section_of, st, to_do_in_progress_done, DAY, T0,
+};
 
 fn insights(flow: Flow) -> Insights {
     Insights {
@@ -125,10 +127,7 @@ fn sprints_are_charted_per_board_with_each_boards_velocity() {
     let (path, mut store) = empty_store("boards");
     store
         .write(|tx| {
-            tx.upsert_status("1", "To Do", "new")?;
-            tx.upsert_status("3", "In Progress", "indeterminate")?;
-            tx.upsert_status("6", "Done", "done")?;
-            tx.upsert_project("10000", "ENG", "Engineering", None, "{}")?;
+            to_do_in_progress_done(tx)?;
             tx.upsert_board("1", "Alpha", "scrum", Some("ENG"))?;
             tx.upsert_board("2", "Beta", "scrum", Some("ENG"))?;
             // Another project's board: its sprint holds none of the report's issues.

@@ -11,7 +11,9 @@ use jiralink_api::access::{Acceptance, Finding, ProjectAccess, Severity};
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_sim::{Deployment, Sim};
 use jiralink_vault::{Credential, MasterKey, Secrets, Vault};
-use jiralink_web::{AccessBook, AckError, App, ClientResult, Connector, Role, TrustedProxy};
+use jiralink_web::{
+    AccessBook, AckError, App, ClientResult, Connector, LastAudit, Role, TrustedProxy,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
@@ -75,10 +77,7 @@ impl Connector for SimConnector {
 pub struct MemoryBook(parking_lot::Mutex<std::collections::HashMap<String, Acceptance>>);
 
 impl AccessBook for MemoryBook {
-    fn last_audit(
-        &self,
-        cred: &Credential,
-    ) -> Result<Option<(Vec<ProjectAccess>, Vec<Finding>)>, String> {
+    fn last_audit(&self, cred: &Credential) -> Result<Option<LastAudit>, String> {
         let mut f = Finding::new(
             "site_admin",
             Severity::Warning,

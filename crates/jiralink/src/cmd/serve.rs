@@ -8,9 +8,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context;
-use jiralink_api::access::{Finding, ProjectAccess};
 use jiralink_vault::{Credential, Secrets, Vault};
-use jiralink_web::{AccessBook, AckError, ClientResult, Connector};
+use jiralink_web::{AccessBook, AckError, ClientResult, Connector, LastAudit};
 
 use super::sync::{store_spec, StoreSpec};
 use super::{connect, UsageError};
@@ -58,10 +57,7 @@ pub struct CliAccessBook {
 }
 
 impl AccessBook for CliAccessBook {
-    fn last_audit(
-        &self,
-        cred: &Credential,
-    ) -> Result<Option<(Vec<ProjectAccess>, Vec<Finding>)>, String> {
+    fn last_audit(&self, cred: &Credential) -> Result<Option<LastAudit>, String> {
         super::access::last_audit(&self.home, &cred.name, &cred.created.to_rfc3339())
             .map_err(|e| format!("{e:#}"))
     }
