@@ -123,6 +123,8 @@ pub struct Dataset {
     pub priorities: Vec<String>,
     pub sprints: Vec<Sprint>,
     pub issues: Vec<Issue>,
+    /// The board the report is about (`Filter::board`): only its sprints count.
+    pub board: Option<String>,
 }
 
 /// Epoch seconds of a store timestamp (`2024-01-02T03:04:05.000Z`, or any RFC 3339 time),
@@ -351,6 +353,33 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
         });
     }
 
+    if let Some(board) = &filter.board {
+        let mut project: Option<Option<String>> = None;
+        src.rows(
+            "SELECT project_key FROM boards WHERE site_id = $1 AND id = $2",
+            &[site, board.as_str()],
+            |r| {
+                project = Some(r.text(0)?.map(str::to_owned));
+                Ok(())
+            },
+        )?;
+        match project {
+            None => {
+                return Err(InsightsError::NotInStore(format!(
+                    "--board {board}: no such board in the store for site {site}; give a board id as the boards view lists them"
+                )))
+            }
+            // A board of one project: that project's issues (a board without one keeps the scope).
+            Some(Some(p)) => {
+                keys = Some(match keys {
+                    Some(k) => k.into_iter().filter(|k| k.eq_ignore_ascii_case(&p)).collect(),
+                    None => vec![p],
+                })
+            }
+            Some(None) => {}
+        }
+    }
+
     let (status_store, status_site) = (store.clone(), site.to_owned());
     let status_reader =
         std::thread::spawn(move || read_status_changes(&status_store, &status_site));
@@ -358,7 +387,10 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
     let history_reader =
         std::thread::spawn(move || read_sprint_history(&history_store, &history_site));
 
-    let mut ds = Dataset::default();
+    let mut ds = Dataset {
+        board: filter.board.clone(),
+        ..Dataset::default()
+    };
     let mut status_ix: FxMap<String, u16> = FxMap::default();
     let mut status_by_name: FxMap<String, u16> = FxMap::default();
     src.rows(

@@ -110,7 +110,7 @@ pub fn sprints(ds: &Dataset, stages: &[Stage], opts: &Options) -> Sprints {
         let Some(start) = sprint.start else { continue };
         // A sprint none of whose issues is in the report's scope (another project's board, when
         // the report is filtered) says nothing here.
-        if members[s].is_empty() {
+        if members[s].is_empty() || ds.board.as_ref().is_some_and(|b| *b != sprint.board_id) {
             continue;
         }
         let closed = sprint.state == "closed";

@@ -907,12 +907,13 @@ async fn sync_events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// Dashboard filters: site, project, date range (`since`/`until`, YYYY-MM-DD), and the forecast's
+/// Dashboard filters: site, project, board (its id), date range (`since`/`until`, YYYY-MM-DD), and the forecast's
 /// questions: when will `items` items be done, how many by the date `by` (YYYY-MM-DD).
 #[derive(Deserialize, Default, Clone)]
 pub struct InsightsQuery {
     pub site: Option<String>,
     pub project: Option<String>,
+    pub board: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
     pub items: Option<String>,
@@ -982,11 +983,13 @@ pub async fn compute_insights(app: &App, q: &InsightsQuery) -> ApiResult<Arc<cra
             .into_iter()
             .collect(),
         issue_types: Vec::new(),
+        board: q.board.clone().filter(|b| !b.is_empty()),
     };
     let key = format!(
-        "{:?}|{:?}|{since:?}|{until:?}|{}|{}|{}",
+        "{:?}|{:?}|{:?}|{since:?}|{until:?}|{}|{}|{}",
         filter.site,
         filter.projects,
+        filter.board,
         opts.forecast_items,
         opts.forecast_date,
         stage_key.join(",")

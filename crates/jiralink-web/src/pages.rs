@@ -405,7 +405,7 @@ async fn insights(
     PageUser(caller): PageUser,
     Query(q): Query<InsightsQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let (sites, projects) = {
+    let (sites, projects, boards) = {
         jiralink_store::Store::open_sqlite(&app.store_path)?;
         let mut reader = jiralink_store::ViewReader::open(&jiralink_store::StoreLocation::Sqlite(
             app.store_path.clone(),
@@ -427,6 +427,10 @@ async fn insights(
         (
             list("SELECT site_id, base_url FROM sites ORDER BY base_url"),
             list("SELECT DISTINCT key, name FROM projects WHERE deleted_at IS NULL ORDER BY key"),
+            list(
+                "SELECT DISTINCT id, name || COALESCE(' (' || project_key || ')', '') FROM boards
+                 WHERE deleted_at IS NULL ORDER BY 2",
+            ),
         )
     };
     let opt = |items: &[(String, String)], chosen: &Option<String>| -> String {
@@ -451,12 +455,14 @@ async fn insights(
         r#"<form method="get" action="/insights" class="filters" id="filters">
 <label>Site <select name="site"><option value="">all</option>{}</select></label>
 <label>Project <select name="project" data-autosubmit><option value="">all</option>{}</select></label>
+<label>Board <select name="board" data-autosubmit><option value="">all</option>{}</select></label>
 <label>From <input name="since" type="date" value="{}"></label>
 <label>To <input name="until" type="date" value="{}"></label>
 <label>Forecast: when will <input name="items" type="number" min="1" max="100000" placeholder="50" value="{}"> items be done; how many by <input name="by" type="date" value="{}"></label>
 <button>Apply</button></form>"#,
         opt(&sites, &q.site),
         opt(&projects, &q.project),
+        opt(&boards, &q.board),
         v(&q.since),
         v(&q.until),
         v(&q.items),

@@ -1,6 +1,6 @@
 //! The HTML report's promises: no point of the cycle-time scatter is clipped without a mark and a
-//! count (or the axis grows to hold it), sprints are charted per board (never interleaved), and
-//! every metric carries its one-line definition.
+//! count (or the axis grows to hold it), sprints are charted per board (never interleaved) and a
+//! report can be of one board, and every metric carries its one-line definition.
 
 use jiralink_insights::flow::{CycleItem, Flow};
 use jiralink_insights::html::{report, scatter_axis, DEFINITIONS};
@@ -214,6 +214,30 @@ fn sprints_are_charted_per_board_with_each_boards_velocity() {
         html.contains("<b>per board</b>"),
         "the headline does not mix boards"
     );
+
+    // The board filter: its project's issues and its own sprints; the headline is its velocity.
+    let only = |board: &str| Filter {
+        board: Some(board.into()),
+        ..Filter::default()
+    };
+    let beta = compute(&load::load(&path, &only("2")).expect("load"), &o, None);
+    let names: Vec<&str> = beta
+        .sprints
+        .sprints
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["B1"]);
+    assert_eq!(beta.sprints.velocity, Some(5.0));
+    assert_eq!(beta.coverage.issues, 3, "ENG's issues");
+    let gamma = compute(&load::load(&path, &only("3")).expect("load"), &o, None);
+    assert_eq!(
+        (gamma.coverage.issues, gamma.sprints.sprints.len()),
+        (0, 0),
+        "OPS holds none"
+    );
+    let e = load::load(&path, &only("99")).expect_err("unknown board");
+    assert!(e.to_string().contains("--board 99: no such board"), "{e}");
 }
 
 #[test]

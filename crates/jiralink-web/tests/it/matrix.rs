@@ -632,6 +632,21 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
         "{}",
         j["flow"]
     );
+    // The board filter: one board's sprints only.
+    let boards = j["sprints"]["boards"].as_array().expect("boards").clone();
+    assert!(boards.len() >= 2, "{}", j["sprints"]);
+    let board = boards[1]["board_id"].as_str().expect("board id");
+    let (s, one) = vic.get(&format!("/api/insights?board={board}")).await;
+    assert_eq!(s, 200, "{one}");
+    let only: Vec<&Value> = one["sprints"]["boards"]
+        .as_array()
+        .expect("boards")
+        .iter()
+        .collect();
+    assert_eq!(only.len(), 1, "{}", one["sprints"]);
+    assert_eq!(only[0]["board_id"], board);
+    let (s, _) = vic.get("/api/insights?board=nope").await;
+    assert_eq!(s, 422, "an unknown board is refused");
 
     let (_, j) = bob.get("/api/audit").await;
     assert!(

@@ -26,6 +26,9 @@ pub struct Args {
     /// Only these issue types (repeatable, or comma-separated).
     #[arg(long = "type", value_delimiter = ',')]
     issue_types: Vec<String>,
+    /// Only this board (its id): its project's issues and its own sprints.
+    #[arg(long)]
+    board: Option<String>,
     /// Window start (YYYY-MM-DD or RFC 3339); default: --weeks before --until.
     #[arg(long)]
     since: Option<String>,
@@ -145,6 +148,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         site: args.site.clone(),
         projects: args.projects.clone(),
         issue_types: args.issue_types.clone(),
+        board: args.board.clone(),
     };
     // Off the runtime's threads: the Postgres client blocks on a runtime of its own.
     let report = tokio::task::spawn_blocking(move || {
