@@ -106,6 +106,19 @@ pub struct AgingItem {
     pub at_risk: bool,
 }
 
+/// The items in progress in one workflow column (status), for the aging chart.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AgingColumn {
+    pub status: String,
+    pub stage: Stage,
+    /// Every item in progress in this status.
+    pub items: u64,
+    /// Age percentiles of those items, in days.
+    pub age_days: Percentiles,
+    /// The oldest of them (at most 200), oldest first.
+    pub oldest: Vec<AgingItem>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StatusTime {
     pub status: String,
@@ -145,6 +158,8 @@ pub struct Flow {
     pub at_risk: u64,
     /// Open, started items, oldest first (at most 50).
     pub aging: Vec<AgingItem>,
+    /// The items in progress by workflow column (status, in the workflow's status order).
+    pub aging_columns: Vec<AgingColumn>,
     pub cumulative_flow: Vec<CfdDay>,
     /// Items done in the window, by cycle time (at most 5,000, evenly sampled).
     pub scatter: Vec<CycleItem>,
@@ -270,6 +285,35 @@ pub fn flow(ds: &Dataset, stages: &[Stage], timelines: &[Timeline], opts: &Optio
             status: ds.statuses[ds.issues[i].status as usize].name.clone(),
             age_days: days(age),
             at_risk: p85.is_some_and(|p| age > p),
+        })
+        .collect();
+
+    let mut by_status: Vec<Vec<(i64, usize)>> = vec![Vec::new(); ds.statuses.len()];
+    for &(age, i) in &aging {
+        by_status[ds.issues[i].status as usize].push((age, i));
+    }
+    f.aging_columns = by_status
+        .into_iter()
+        .enumerate()
+        .filter(|(_, items)| !items.is_empty())
+        .map(|(status, items)| {
+            let mut ages: Vec<i64> = items.iter().map(|a| a.0).collect();
+            AgingColumn {
+                status: ds.statuses[status].name.clone(),
+                stage: stages[status],
+                items: items.len() as u64,
+                age_days: Percentiles::of(&mut ages),
+                oldest: items
+                    .iter()
+                    .take(200)
+                    .map(|&(age, i)| AgingItem {
+                        key: ds.issues[i].key.clone(),
+                        status: ds.statuses[status].name.clone(),
+                        age_days: days(age),
+                        at_risk: p85.is_some_and(|p| age > p),
+                    })
+                    .collect(),
+            }
         })
         .collect();
 

@@ -25,7 +25,7 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ("velocity", "Mean completed story points of a board's last three closed sprints."),
     ("throughput", "Items done per week (weeks start on Monday, in the report's time zone)."),
     ("cumulative_flow", "Items in each stage (to do, active, waiting, done) at the end of each day."),
-    ("aging", "Days since each item in progress was first started, oldest first."),
+    ("aging", "Days since each item in progress was first started, in the workflow column of its status."),
     ("sprints", "Per board: committed = in the sprint at its start; completed = in it at its end and done; points as estimated then."),
     ("forecast", "Monte Carlo: each trial replays days drawn at random from the window's daily throughput."),
     ("quality", "Bugs among items done in the window, and the age of the bugs still open."),
@@ -232,6 +232,12 @@ fn y_grid(out: &mut String, y: &Axis, unit: &str) {
     }
 }
 
+/// Label every n-th slot so that labels (10 px text, about 6 px a character) never overlap.
+fn label_every<'a>(labels: impl Iterator<Item = &'a str>, slot: f64) -> usize {
+    let longest = labels.map(|l| l.chars().count()).max().unwrap_or(0) as f64;
+    ((longest * 6.0 + 8.0) / slot.max(1.0)).ceil().max(1.0) as usize
+}
+
 fn x_label(out: &mut String, x: f64, text: &str) {
     let _ = write!(
         out,
@@ -261,12 +267,10 @@ fn table(out: &mut String, head: &[&str], rows: impl Iterator<Item = Vec<String>
 /// p95 (the axis adapts), else three times the p95, the points beyond it marked on the top edge
 /// and counted. Returns the axis top and the points beyond it.
 pub fn scatter_axis(f: &crate::flow::Flow) -> (f64, usize) {
-    let max = f.scatter.iter().map(|c| c.cycle_days).fold(1.0, f64::max);
-    let cap = f.cycle_time_days.p95.map_or(max, |p| (p * 3.0).max(1.0));
-    if max <= cap {
-        return (max, 0);
-    }
-    (cap, f.scatter.iter().filter(|c| c.cycle_days > cap).count())
+    duration_axis(
+        f.scatter.iter().map(|c| c.cycle_days),
+        f.cycle_time_days.p95,
+    )
 }
 
 fn scatter(out: &mut String, r: &Insights) {
@@ -393,7 +397,7 @@ fn bars(out: &mut String, label: &str, data: &[(String, f64)], colour: &str) {
     let slot = (W - PAD - 10.0) / data.len().max(1) as f64;
     svg_open(out, label);
     y_grid(out, &y, "");
-    let every = (data.len() / 8).max(1);
+    let every = label_every(data.iter().map(|d| d.0.as_str()), slot);
     for (i, (name, v)) in data.iter().enumerate() {
         let x0 = PAD + slot * i as f64 + slot * 0.15;
         let _ = write!(
@@ -496,35 +500,152 @@ fn cumulative_flow(out: &mut String, r: &Insights) {
     );
 }
 
+/// The y axis of a chart of durations: every value when the largest is within three times the
+/// p95 (the axis adapts), else three times the p95, and how many values lie beyond it.
+fn duration_axis(values: impl Iterator<Item = f64> + Clone, p95: Option<f64>) -> (f64, usize) {
+    let max = values.clone().fold(1.0, f64::max);
+    let cap = p95.map_or(max, |p| (p * 3.0).max(1.0));
+    if max <= cap {
+        return (max, 0);
+    }
+    (cap, values.filter(|v| *v > cap).count())
+}
+
 fn aging(out: &mut String, r: &Insights) {
     let f = &r.flow;
     let _ = write!(
         out,
-        "<h2>Aging work in progress</h2><p class=\"def\" data-def=\"aging\">{}</p><p>{} items in progress; {} older than the 85th-percentile cycle time ({}).</p>",
+        "<h2>Aging work in progress</h2><p class=\"def\" data-def=\"aging\">{}</p><p>{} items in progress; {} older than the 85th-percentile cycle time ({}). Each dot is an item in its workflow column; the bands are the cycle-time percentiles of items done.</p>",
         esc(definition("aging")),
         f.wip,
         f.at_risk,
         opt(f.cycle_time_days.p85, " d")
     );
-    let data: Vec<(String, f64)> = f
-        .aging
+    let cols = &f.aging_columns;
+    let ages = cols
         .iter()
-        .map(|a| (a.key.clone(), a.age_days))
-        .collect();
-    bars(out, "Age of the oldest items in progress", &data, "#ff8b00");
+        .flat_map(|c| c.oldest.iter().map(|a| a.age_days));
+    let (max, beyond) = duration_axis(ages, f.cycle_time_days.p95);
+    let max = f.cycle_time_days.p95.map_or(max, |p| max.max(p * 1.05));
+    let y = Axis::new(0.0, max, H - 24.0, 16.0);
+    let slot = (W - PAD - 10.0) / cols.len().max(1) as f64;
+    let drawn: usize = cols.iter().map(|c| c.oldest.len()).sum();
+    let _ = write!(
+        out,
+        "<svg class=\"chart\" data-chart=\"aging\" data-points=\"{drawn}\" data-beyond-axis=\"{beyond}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"Aging work in progress by workflow column, with cycle-time percentile bands\" xmlns=\"http://www.w3.org/2000/svg\">"
+    );
+    // Percentile bands: below p50 green, to p85 yellow, to p95 orange, above red.
+    let c = &f.cycle_time_days;
+    let mut lo = 0.0;
+    for (hi, colour) in [
+        (c.p50, "#e3fcef"),
+        (c.p85, "#fffae6"),
+        (c.p95, "#fff0e0"),
+        (Some(max), "#ffebe6"),
+    ] {
+        if let Some(hi) = hi.map(|h| h.min(max)) {
+            if hi > lo {
+                let _ = write!(
+                    out,
+                    "<rect x=\"{PAD}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\"/>",
+                    y.at(hi),
+                    W - PAD - 10.0,
+                    y.at(lo) - y.at(hi)
+                );
+                lo = hi;
+            }
+        }
+    }
+    y_grid(out, &y, "d");
+    for (label, v) in [("50%", c.p50), ("85%", c.p85), ("95%", c.p95)] {
+        if let Some(v) = v.filter(|v| *v <= max) {
+            let _ = write!(
+                out,
+                "<text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\" fill=\"#6b778c\">{label} {v:.1} d</text>",
+                W - 12.0,
+                y.at(v) - 3.0
+            );
+        }
+    }
+    for (k, col) in cols.iter().enumerate() {
+        let cx = PAD + slot * (k as f64 + 0.5);
+        for (n, a) in col.oldest.iter().enumerate() {
+            // Spread the dots of a column a little, so that equal ages stay visible.
+            let dx = ((n % 7) as f64 - 3.0) * (slot * 0.06).min(6.0);
+            let colour = if a.at_risk { "#de350b" } else { "#0065ff" };
+            if a.age_days > max {
+                let _ = write!(
+                    out,
+                    "<path class=\"beyond\" d=\"M{:.1},{:.1}l-4,7h8z\" fill=\"#de350b\"><title>{} · {} · {:.1} d (beyond the axis)</title></path>",
+                    cx + dx,
+                    y.at(max) - 9.0,
+                    esc(&a.key),
+                    esc(&a.status),
+                    a.age_days
+                );
+            } else {
+                let _ = write!(
+                    out,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\" fill-opacity=\"0.7\"><title>{} · {} · {:.1} d</title></circle>",
+                    cx + dx,
+                    y.at(a.age_days),
+                    esc(&a.key),
+                    esc(&a.status),
+                    a.age_days
+                );
+            }
+        }
+        x_label(out, cx, &format!("{} ({})", col.status, col.items));
+    }
+    if beyond > 0 {
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"10\" font-size=\"10\" fill=\"#de350b\">▲ {beyond} beyond the axis</text>",
+            PAD + 4.0
+        );
+    }
+    out.push_str("</svg>");
+    let shown: u64 = cols.iter().map(|c| c.oldest.len() as u64).sum();
+    if shown < f.wip || beyond > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"muted\" id=\"aging-note\">{}{}</p>",
+            if shown < f.wip {
+                format!(
+                    "Showing the {shown} oldest of {} items in progress (at most 200 per column). ",
+                    f.wip
+                )
+            } else {
+                String::new()
+            },
+            if beyond > 0 {
+                format!("<span class=\"clipped\">{beyond} item(s) are older than the axis shows ({max:.1} d, three times the p95 cycle time): red triangles on the top edge.</span>")
+            } else {
+                String::new()
+            }
+        );
+    }
     table(
         out,
-        &["issue", "status", "age (days)", "at risk"],
-        f.aging.iter().map(|a| {
+        &[
+            "column (status)",
+            "stage",
+            "items",
+            "age p50 (days)",
+            "age p85 (days)",
+            "oldest",
+        ],
+        cols.iter().map(|c| {
             vec![
-                a.key.clone(),
-                a.status.clone(),
-                format!("{:.1}", a.age_days),
-                if a.at_risk {
-                    "yes".into()
-                } else {
-                    String::new()
-                },
+                c.status.clone(),
+                format!("{:?}", c.stage),
+                c.items.to_string(),
+                opt(c.age_days.p50, ""),
+                opt(c.age_days.p85, ""),
+                c.oldest
+                    .first()
+                    .map(|a| format!("{} ({:.1} d)", a.key, a.age_days))
+                    .unwrap_or_default(),
             ]
         }),
     );
@@ -566,7 +687,7 @@ fn sprint_chart(out: &mut String, board: &str, s: &[&crate::sprints::SprintRepor
     let slot = (W - PAD - 10.0) / s.len().max(1) as f64;
     svg_open(out, &format!("Sprint commitment and completion of {board}"));
     y_grid(out, &y, "");
-    let every = (s.len() / 8).max(1);
+    let every = label_every(s.iter().map(|x| x.name.as_str()), slot);
     for (i, x) in s.iter().enumerate() {
         let x0 = PAD + slot * i as f64 + slot * 0.1;
         for (k, (v, c)) in [

@@ -499,6 +499,23 @@ fn every_metric_family_matches_the_hand_computed_values() {
         .map(|a| (a.key.as_str(), a.age_days, a.at_risk))
         .collect();
     assert_eq!(aging, vec![("ENG-4", 49.0, true), ("ENG-9", 5.0, false)]);
+    // By workflow column: each item in its current status, with the column's age percentiles.
+    let columns: Vec<(&str, u64, Option<f64>, Vec<&str>)> = fl
+        .aging_columns
+        .iter()
+        .map(|c| {
+            (
+                c.status.as_str(),
+                c.items,
+                c.age_days.p50,
+                c.oldest.iter().map(|a| a.key.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        vec![("In Progress", 2, Some(5.0), vec!["ENG-4", "ENG-9"])]
+    );
     // Cumulative flow at the end of Jan 1: A, K to do; B started at midnight; H done.
     let cfd = |date: &str| {
         let c = fl

@@ -2,9 +2,9 @@
 //! count (or the axis grows to hold it), sprints are charted per board (never interleaved) and a
 //! report can be of one board, and every metric carries its one-line definition.
 
-use jiralink_insights::flow::{CycleItem, Flow};
+use jiralink_insights::flow::{AgingColumn, AgingItem, CycleItem, Flow};
 use jiralink_insights::html::{report, scatter_axis, DEFINITIONS};
-use jiralink_insights::{compute, load, Filter, Insights, Options, Percentiles};
+use jiralink_insights::{compute, load, Filter, Insights, Options, Percentiles, Stage};
 use jiralink_store::SprintRow;
 
 use crate::hand_computed::{
@@ -260,4 +260,61 @@ fn every_metric_card_and_chart_has_its_one_line_definition() {
     for (key, text) in DEFINITIONS {
         assert!(!text.is_empty() && !text.contains('\n'), "{key}");
     }
+}
+
+#[test]
+fn aging_work_in_progress_is_drawn_by_workflow_column_within_percentile_bands() {
+    let item = |key: &str, status: &str, age: f64| AgingItem {
+        key: key.into(),
+        status: status.into(),
+        age_days: age,
+        at_risk: age > 5.0,
+    };
+    let column = |status: &str, stage, items: Vec<AgingItem>| AgingColumn {
+        status: status.into(),
+        stage,
+        items: items.len() as u64,
+        age_days: Percentiles::default(),
+        oldest: items,
+    };
+    let mut f = flow_with(&[]);
+    f.wip = 5;
+    f.aging_columns = vec![
+        column(
+            "In Progress",
+            Stage::Active,
+            vec![
+                item("ENG-1", "In Progress", 30.0),
+                item("ENG-2", "In Progress", 4.0),
+                item("ENG-3", "In Progress", 2.0),
+            ],
+        ),
+        column(
+            "In Review",
+            Stage::Waiting,
+            vec![item("ENG-4", "In Review", 1.0)],
+        ),
+    ];
+    let html = report(&insights(f));
+    let svg = section_of(&html, "data-chart=\"aging\"", "</svg>");
+    // 30 days is beyond three times the p95 (15): marked and counted; the others are dots.
+    assert!(
+        svg.contains("data-points=\"4\" data-beyond-axis=\"1\""),
+        "{svg}"
+    );
+    assert_eq!(
+        (
+            svg.matches("<circle ").count(),
+            svg.matches("class=\"beyond\"").count()
+        ),
+        (3, 1)
+    );
+    assert!(svg.contains("ENG-1 · In Progress · 30.0 d (beyond the axis)"));
+    // One column per status, named with its count; the percentile bands behind the dots (below
+    // p50, p50 to p85, above p95: p85 and p95 are equal here, so no band between them).
+    assert!(svg.contains(">In Progress (3)</text>") && svg.contains(">In Review (1)</text>"));
+    assert_eq!(svg.matches("<rect ").count(), 3, "{svg}");
+    assert!(svg.contains("fill=\"#e3fcef\"") && svg.contains("fill=\"#ffebe6\""));
+    assert!(html.contains("Showing the 4 oldest of 5 items in progress"));
+    assert!(html.contains("1 item(s) are older than the axis shows (15.0 d"));
 }
