@@ -986,12 +986,14 @@ pub async fn compute_insights(app: &App, q: &InsightsQuery) -> ApiResult<Arc<cra
         board: q.board.clone().filter(|b| !b.is_empty()),
     };
     let key = format!(
-        "{:?}|{:?}|{:?}|{since:?}|{until:?}|{}|{}|{}",
+        "{:?}|{:?}|{:?}|{since:?}|{until:?}|{}|{:?}|{}",
         filter.site,
         filter.projects,
         filter.board,
         opts.forecast_items,
-        opts.forecast_date,
+        // The date as asked, not the computed instant: the default moves with "now" every second
+        // and would defeat the cache (the store stamp's minute bounds the staleness).
+        given(&q.by),
         stage_key.join(",")
     );
     // One computation at a time: the work is CPU-bound, and requests that waited for the same
