@@ -54,7 +54,7 @@ const MIGRATIONS: &migrate::Migrations = &[
         12,
         include_str!("../migrations/sqlite/0012_unreadable_sprint_dates.sql"),
     ),
-    (13, include_str!("../migrations/sqlite/0013_web_stages.sql")),
+    (14, include_str!("../migrations/sqlite/0014_web_stages.sql")),
 ];
 
 /// The site of rows written before stores knew sites (migration 8); the first sync of a

@@ -100,8 +100,8 @@ const MIGRATIONS: &crate::migrate::Migrations = &[
         include_str!("../migrations/postgres/0012_unreadable_sprint_dates.sql"),
     ),
     (
-        13,
-        include_str!("../migrations/postgres/0013_web_stages.sql"),
+        14,
+        include_str!("../migrations/postgres/0014_web_stages.sql"),
     ),
 ];
 

@@ -1,6 +1,6 @@
 //! The web app's accounts in the SQLite store (migration 11): users, sessions, API tokens,
 //! one-time links, the last connection test of each credential, and the app's audit log; and the
-//! stages of statuses its Stages page sets (migration 13).
+//! stages of statuses its Stages page sets (migration 14).
 //! Only hashes of session, token and link values are kept; the caller hashes (the store never
 //! sees a password or a token).
 

@@ -1,4 +1,4 @@
--- jiralink store, PostgreSQL, migration 13: the stage of a status (to_do, active, waiting, done) as
+-- jiralink store, PostgreSQL, migration 14: the stage of a status (to_do, active, waiting, done) as
 -- the web app's Stages page sets it (admin), by status name or id, case-insensitive as the insights
 -- config file maps them; the dashboards' flow efficiency measures the waiting statuses named here.
 CREATE TABLE t_web_stages (
