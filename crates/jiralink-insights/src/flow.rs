@@ -106,6 +106,19 @@ pub struct AgingItem {
     pub at_risk: bool,
 }
 
+/// The items in progress in one workflow column (status), for the aging chart.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AgingColumn {
+    pub status: String,
+    pub stage: Stage,
+    /// Every item in progress in this status.
+    pub items: u64,
+    /// Age percentiles of those items, in days.
+    pub age_days: Percentiles,
+    /// The oldest of them (at most 200), oldest first.
+    pub oldest: Vec<AgingItem>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StatusTime {
     pub status: String,
@@ -130,7 +143,12 @@ pub struct Flow {
     pub lead_time_days: Percentiles,
     pub cycle_time_days: Percentiles,
     /// Share of in-progress time spent in active (not waiting) statuses, items done in the window.
+    /// `None` while no status is mapped to the waiting stage: every in-progress minute would
+    /// count as active and the figure would read 100% whatever the flow.
     pub flow_efficiency: Option<f64>,
+    /// The statuses mapped to the waiting stage (the insights config, or the web app's Stages
+    /// page); empty: flow efficiency is not measured.
+    pub waiting_statuses: Vec<String>,
     pub time_in_status: Vec<StatusTime>,
     /// Items done in the window that were reopened at least once, and their share.
     pub reopened_items: u64,
@@ -140,6 +158,8 @@ pub struct Flow {
     pub at_risk: u64,
     /// Open, started items, oldest first (at most 50).
     pub aging: Vec<AgingItem>,
+    /// The items in progress by workflow column (status, in the workflow's status order).
+    pub aging_columns: Vec<AgingColumn>,
     pub cumulative_flow: Vec<CfdDay>,
     /// Items done in the window, by cycle time (at most 5,000, evenly sampled).
     pub scatter: Vec<CycleItem>,
@@ -225,7 +245,14 @@ pub fn flow(ds: &Dataset, stages: &[Stage], timelines: &[Timeline], opts: &Optio
     let mut secs: Vec<i64> = cycles.iter().map(|c| c.2).collect();
     f.cycle_time_days = Percentiles::of(&mut secs);
     let p85 = crate::percentile(&secs, 85.0);
-    f.flow_efficiency = (active + waiting > 0).then(|| ratio(active, active + waiting));
+    f.waiting_statuses = stages
+        .iter()
+        .zip(&ds.statuses)
+        .filter(|(s, _)| **s == Stage::Waiting)
+        .map(|(_, st)| st.name.clone())
+        .collect();
+    f.flow_efficiency = (active + waiting > 0 && !f.waiting_statuses.is_empty())
+        .then(|| ratio(active, active + waiting));
     f.reopen_rate = (f.completed > 0).then(|| ratio(f.reopened_items as i64, f.completed as i64));
     if f.completed > 0 {
         f.time_in_status = in_status
@@ -258,6 +285,35 @@ pub fn flow(ds: &Dataset, stages: &[Stage], timelines: &[Timeline], opts: &Optio
             status: ds.statuses[ds.issues[i].status as usize].name.clone(),
             age_days: days(age),
             at_risk: p85.is_some_and(|p| age > p),
+        })
+        .collect();
+
+    let mut by_status: Vec<Vec<(i64, usize)>> = vec![Vec::new(); ds.statuses.len()];
+    for &(age, i) in &aging {
+        by_status[ds.issues[i].status as usize].push((age, i));
+    }
+    f.aging_columns = by_status
+        .into_iter()
+        .enumerate()
+        .filter(|(_, items)| !items.is_empty())
+        .map(|(status, items)| {
+            let mut ages: Vec<i64> = items.iter().map(|a| a.0).collect();
+            AgingColumn {
+                status: ds.statuses[status].name.clone(),
+                stage: stages[status],
+                items: items.len() as u64,
+                age_days: Percentiles::of(&mut ages),
+                oldest: items
+                    .iter()
+                    .take(200)
+                    .map(|&(age, i)| AgingItem {
+                        key: ds.issues[i].key.clone(),
+                        status: ds.statuses[status].name.clone(),
+                        age_days: days(age),
+                        at_risk: p85.is_some_and(|p| age > p),
+                    })
+                    .collect(),
+            }
         })
         .collect();
 

@@ -26,11 +26,13 @@ pub struct Forecast {
     pub trials: u32,
     pub history_days: u64,
     pub history_items: u64,
+    /// The day the forecast starts from (the as-of date): day 0 of `histogram`.
+    pub from_date: String,
     pub date: String,
     pub items: u32,
     /// Empty when the window holds no completed item to learn from.
     pub results: Vec<Confidence>,
-    /// Days needed to finish `items`, and in how many trials.
+    /// Days (from `from_date`) needed to finish `items`, and in how many trials.
     pub histogram: Vec<(i64, u32)>,
 }
 
@@ -50,6 +52,7 @@ pub fn forecast(timelines: &[Timeline], opts: &Options) -> Forecast {
         trials: opts.trials,
         history_days: per_day.len() as u64,
         history_items: per_day.iter().sum(),
+        from_date: local_date(opts, opts.as_of),
         date: local_date(opts, opts.forecast_date),
         items: opts.forecast_items,
         ..Forecast::default()

@@ -64,6 +64,8 @@ pub struct Filter {
     pub site: Option<String>,
     pub projects: Vec<String>,
     pub issue_types: Vec<String>,
+    /// A board (its id): its project's issues and its own sprints only.
+    pub board: Option<String>,
 }
 
 /// What a report is computed for. Times are epoch seconds.

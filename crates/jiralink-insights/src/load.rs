@@ -71,6 +71,10 @@ pub struct Sprint {
     pub start: Option<i64>,
     pub end: Option<i64>,
     pub complete: Option<i64>,
+    /// The board the sprint belongs to (sprints of different boards are never compared).
+    pub board_id: String,
+    /// The board's name, when the store holds the board.
+    pub board: Option<String>,
 }
 
 /// A status change: at `at`, from status `from` to status `to` (indexes into `Dataset::statuses`).
@@ -119,6 +123,8 @@ pub struct Dataset {
     pub priorities: Vec<String>,
     pub sprints: Vec<Sprint>,
     pub issues: Vec<Issue>,
+    /// The board the report is about (`Filter::board`): only its sprints count.
+    pub board: Option<String>,
 }
 
 /// Epoch seconds of a store timestamp (`2024-01-02T03:04:05.000Z`, or any RFC 3339 time),
@@ -217,8 +223,9 @@ fn read_sprints(
 ) -> Result<(Vec<Sprint>, FxMap<String, u32>), InsightsError> {
     let (mut sprints, mut index) = (Vec::new(), FxMap::default());
     src.rows(
-        "SELECT id, name, state, start_date, end_date, complete_date FROM sprints
-         WHERE site_id = $1 ORDER BY start_date NULLS FIRST, id",
+        "SELECT s.id, s.name, s.state, s.start_date, s.end_date, s.complete_date, s.board_id, b.name
+         FROM sprints s LEFT JOIN boards b ON b.site_id = s.site_id AND b.id = s.board_id
+         WHERE s.site_id = $1 ORDER BY s.start_date NULLS FIRST, s.id",
         &[site],
         |r| {
             let s = Sprint {
@@ -228,6 +235,8 @@ fn read_sprints(
                 start: r.time(3)?,
                 end: r.time(4)?,
                 complete: r.time(5)?,
+                board_id: r.text(6)?.unwrap_or_default().to_owned(),
+                board: r.text(7)?.map(str::to_owned),
             };
             index.insert(s.id.clone(), sprints.len() as u32);
             sprints.push(s);
@@ -344,6 +353,33 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
         });
     }
 
+    if let Some(board) = &filter.board {
+        let mut project: Option<Option<String>> = None;
+        src.rows(
+            "SELECT project_key FROM boards WHERE site_id = $1 AND id = $2",
+            &[site, board.as_str()],
+            |r| {
+                project = Some(r.text(0)?.map(str::to_owned));
+                Ok(())
+            },
+        )?;
+        match project {
+            None => {
+                return Err(InsightsError::NotInStore(format!(
+                    "--board {board}: no such board in the store for site {site}; give a board id as the boards view lists them"
+                )))
+            }
+            // A board of one project: that project's issues (a board without one keeps the scope).
+            Some(Some(p)) => {
+                keys = Some(match keys {
+                    Some(k) => k.into_iter().filter(|k| k.eq_ignore_ascii_case(&p)).collect(),
+                    None => vec![p],
+                })
+            }
+            Some(None) => {}
+        }
+    }
+
     let (status_store, status_site) = (store.clone(), site.to_owned());
     let status_reader =
         std::thread::spawn(move || read_status_changes(&status_store, &status_site));
@@ -351,7 +387,10 @@ pub fn load_from(store: &StoreLocation, filter: &Filter) -> Result<Dataset, Insi
     let history_reader =
         std::thread::spawn(move || read_sprint_history(&history_store, &history_site));
 
-    let mut ds = Dataset::default();
+    let mut ds = Dataset {
+        board: filter.board.clone(),
+        ..Dataset::default()
+    };
     let mut status_ix: FxMap<String, u16> = FxMap::default();
     let mut status_by_name: FxMap<String, u16> = FxMap::default();
     src.rows(

@@ -1,7 +1,8 @@
 //! Sprint metrics, from each issue's sprint-field and estimate history: committed vs completed
 //! (items and story points), scope added and removed after the start, carry-over, velocity and the
 //! say/do ratio. Membership at an instant is read from the history, so an issue moved out of a
-//! sprint after it closed still counts where it was.
+//! sprint after it closed still counts where it was. Sprints are grouped by board: velocity and
+//! say/do are per board (two teams' sprints are never averaged together).
 
 use serde::Serialize;
 
@@ -14,6 +15,9 @@ use crate::Options;
 pub struct SprintReport {
     pub id: String,
     pub name: String,
+    pub board_id: String,
+    /// The board's name (its id when the store lacks the board).
+    pub board: String,
     pub state: String,
     pub start: String,
     pub end: String,
@@ -36,12 +40,29 @@ pub struct SprintReport {
     pub say_do_ratio: Option<f64>,
 }
 
+/// The sprints of one board.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BoardSprints {
+    pub board_id: String,
+    pub board: String,
+    /// Its sprints' indexes in `Sprints::sprints`, by start date.
+    pub sprints: Vec<usize>,
+    /// Mean completed points of the board's last three closed sprints.
+    pub velocity: Option<f64>,
+    /// Completed over committed points of the board's closed sprints.
+    pub say_do_ratio: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Sprints {
-    /// Sprints that started, ending in the window (or still active), by start date.
+    /// Sprints that started, ending in the window (or still active), by board, then start date.
     pub sprints: Vec<SprintReport>,
-    /// Mean completed points of the last three closed sprints.
+    /// The sprints per board, by board name.
+    pub boards: Vec<BoardSprints>,
+    /// The board's velocity when the report covers one board; `None` for several (each board's
+    /// is in `boards`: sprints of different teams and lengths do not average).
     pub velocity: Option<f64>,
+    /// As `velocity`: the one board's, else `None`.
     pub say_do_ratio: Option<f64>,
 }
 
@@ -87,6 +108,11 @@ pub fn sprints(ds: &Dataset, stages: &[Stage], opts: &Options) -> Sprints {
     let mut out = Sprints::default();
     for (s, sprint) in ds.sprints.iter().enumerate() {
         let Some(start) = sprint.start else { continue };
+        // A sprint none of whose issues is in the report's scope (another project's board, when
+        // the report is filtered) says nothing here.
+        if members[s].is_empty() || ds.board.as_ref().is_some_and(|b| *b != sprint.board_id) {
+            continue;
+        }
         let closed = sprint.state == "closed";
         let end = if closed {
             sprint.complete.or(sprint.end).unwrap_or(opts.as_of)
@@ -104,6 +130,12 @@ pub fn sprints(ds: &Dataset, stages: &[Stage], opts: &Options) -> Sprints {
         let mut r = SprintReport {
             id: sprint.id.clone(),
             name: sprint.name.clone(),
+            board_id: sprint.board_id.clone(),
+            board: sprint
+                .board
+                .clone()
+                .filter(|b| !b.is_empty())
+                .unwrap_or_else(|| format!("board {}", sprint.board_id)),
             state: sprint.state.clone(),
             start: crate::iso(start),
             end: crate::iso(end),
@@ -159,17 +191,43 @@ pub fn sprints(ds: &Dataset, stages: &[Stage], opts: &Options) -> Sprints {
         };
         out.sprints.push(r);
     }
-    let closed: Vec<&SprintReport> = out.sprints.iter().filter(|r| r.state == "closed").collect();
-    let last3 = &closed[closed.len().saturating_sub(3)..];
-    if !last3.is_empty() {
-        out.velocity = Some(round(
-            last3.iter().map(|r| r.completed_points).sum::<f64>() / last3.len() as f64,
-        ));
+    // Grouped by board (stable: each board's sprints stay in start order).
+    out.sprints
+        .sort_by(|a, b| (&a.board, &a.board_id).cmp(&(&b.board, &b.board_id)));
+    for (i, r) in out.sprints.iter().enumerate() {
+        match out.boards.last_mut() {
+            Some(b) if b.board_id == r.board_id => b.sprints.push(i),
+            _ => out.boards.push(BoardSprints {
+                board_id: r.board_id.clone(),
+                board: r.board.clone(),
+                sprints: vec![i],
+                velocity: None,
+                say_do_ratio: None,
+            }),
+        }
     }
-    let (done, committed) = closed.iter().fold((0.0, 0.0), |(d, c), r| {
-        (d + r.completed_points, c + r.committed_points)
-    });
-    out.say_do_ratio = (committed > 0.0).then(|| round(done / committed));
+    for b in &mut out.boards {
+        let closed: Vec<&SprintReport> = b
+            .sprints
+            .iter()
+            .map(|&i| &out.sprints[i])
+            .filter(|r| r.state == "closed")
+            .collect();
+        let last3 = &closed[closed.len().saturating_sub(3)..];
+        if !last3.is_empty() {
+            b.velocity = Some(round(
+                last3.iter().map(|r| r.completed_points).sum::<f64>() / last3.len() as f64,
+            ));
+        }
+        let (done, committed) = closed.iter().fold((0.0, 0.0), |(d, c), r| {
+            (d + r.completed_points, c + r.committed_points)
+        });
+        b.say_do_ratio = (committed > 0.0).then(|| round(done / committed));
+    }
+    if let [one] = &out.boards[..] {
+        out.velocity = one.velocity;
+        out.say_do_ratio = one.say_do_ratio;
+    }
     out
 }
 

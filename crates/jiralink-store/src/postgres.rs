@@ -103,6 +103,10 @@ const MIGRATIONS: &crate::migrate::Migrations = &[
         13,
         include_str!("../migrations/postgres/0013_apply_changes.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_web_stages.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations of one database ("jiralink" in ASCII).

@@ -50,6 +50,7 @@ const MIGRATIONS: &migrate::Migrations = &[
         13,
         include_str!("../migrations/sqlite/0013_apply_changes.sql"),
     ),
+    (14, include_str!("../migrations/sqlite/0014_web_stages.sql")),
 ];
 
 pub struct Store {

@@ -1,5 +1,6 @@
 //! The web app's accounts in the SQLite store (migration 11): users, sessions, API tokens,
-//! one-time links, the last connection test of each credential, and the app's audit log.
+//! one-time links, the last connection test of each credential, and the app's audit log; and the
+//! stages of statuses its Stages page sets (migration 14).
 //! Only hashes of session, token and link values are kept; the caller hashes (the store never
 //! sees a password or a token).
 
@@ -385,5 +386,49 @@ mod tests {
         s.web_audit("ann", "sign-in", "", "ok").expect("audit");
         assert_eq!(s.web_audit_log(None, 10).expect("q").len(), 1);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A status's stage as the Stages page set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageRow {
+    /// A status name or id.
+    pub status: String,
+    /// `to_do`, `active`, `waiting` or `done`.
+    pub stage: String,
+    pub updated: String,
+    pub updated_by: String,
+}
+
+impl Store {
+    /// The stages set on the Stages page, by status.
+    pub fn web_stages(&self) -> Result<Vec<StageRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT status, stage, updated, updated_by FROM t_web_stages ORDER BY status",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(StageRow {
+                status: r.get(0)?,
+                stage: r.get(1)?,
+                updated: r.get(2)?,
+                updated_by: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Replaces the whole stage map (one transaction): `(status, stage)` pairs, set by `by`.
+    pub fn web_put_stages(&mut self, stages: &[(String, String)], by: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM t_web_stages", [])?;
+        let at = now();
+        for (status, stage) in stages {
+            tx.execute(
+                "INSERT INTO t_web_stages (status, stage, updated, updated_by) VALUES (?1, ?2, ?3, ?4)",
+                params![status, stage, at, by],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 }

@@ -247,7 +247,7 @@ async fn list_credentials(State(app): State<Arc<App>>, caller: Caller) -> ApiRes
 }
 
 /// The credential `name` when `caller` may see it; another user's answers as a missing one.
-fn owned(app: &App, caller: &Caller, name: &str) -> ApiResult<(Credential, Secrets)> {
+pub fn owned(app: &App, caller: &Caller, name: &str) -> ApiResult<(Credential, Secrets)> {
     let not_found = || ApiError::not_found(&format!("the credential '{name}'"));
     if !jiralink_vault::valid_name(name) {
         return Err(not_found());
@@ -907,13 +907,17 @@ async fn sync_events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// Dashboard filters: site, project, date range (`since`/`until`, YYYY-MM-DD).
+/// Dashboard filters: site, project, board (its id), date range (`since`/`until`, YYYY-MM-DD), and the forecast's
+/// questions: when will `items` items be done, how many by the date `by` (YYYY-MM-DD).
 #[derive(Deserialize, Default, Clone)]
 pub struct InsightsQuery {
     pub site: Option<String>,
     pub project: Option<String>,
+    pub board: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
+    pub items: Option<String>,
+    pub by: Option<String>,
 }
 
 fn day(s: &str, end: bool) -> ApiResult<i64> {
@@ -943,6 +947,32 @@ pub async fn compute_insights(app: &App, q: &InsightsQuery) -> ApiResult<Arc<cra
         opts.since = s;
     }
     opts.trials = 2_000;
+    let given = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+    if let Some(n) = given(&q.items) {
+        opts.forecast_items = n
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=100_000).contains(n))
+            .ok_or_else(|| ApiError::bad(format!("items '{n}' is not a count from 1 to 100000")))?;
+    }
+    if let Some(by) = given(&q.by) {
+        let t = day(&by, true)?;
+        if t <= as_of {
+            return Err(ApiError::bad(format!(
+                "by '{by}' is not after the report's date: the forecast looks ahead"
+            )));
+        }
+        opts.forecast_date = t;
+    }
+    opts.config.stages = crate::records::stage_config(app)?;
+    let mut stage_key: Vec<String> = opts
+        .config
+        .stages
+        .iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
+    stage_key.sort();
     let filter = jiralink_insights::Filter {
         credential: None,
         site: q.site.clone().filter(|s| !s.is_empty()),
@@ -953,10 +983,18 @@ pub async fn compute_insights(app: &App, q: &InsightsQuery) -> ApiResult<Arc<cra
             .into_iter()
             .collect(),
         issue_types: Vec::new(),
+        board: q.board.clone().filter(|b| !b.is_empty()),
     };
     let key = format!(
-        "{:?}|{:?}|{since:?}|{until:?}",
-        filter.site, filter.projects
+        "{:?}|{:?}|{:?}|{since:?}|{until:?}|{}|{:?}|{}",
+        filter.site,
+        filter.projects,
+        filter.board,
+        opts.forecast_items,
+        // The date as asked, not the computed instant: the default moves with "now" every second
+        // and would defeat the cache (the store stamp's minute bounds the staleness).
+        given(&q.by),
+        stage_key.join(",")
     );
     // One computation at a time: the work is CPU-bound, and requests that waited for the same
     // filters find its result in the cache.

@@ -1,6 +1,7 @@
 //! Who is calling: argon2id passwords, server-side sessions (HttpOnly SameSite=Strict cookies),
 //! API tokens, the CSRF token every state-changing request of a session carries, sign-in
-//! throttling, and the security headers every answer gets.
+//! throttling, the trusted reverse proxy's user header, and the security headers every answer
+//! gets.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -294,6 +295,9 @@ pub fn caller(app: &App, parts: &Parts) -> Result<Caller, ApiError> {
             "sign in first (or send an API token as 'Authorization: Bearer TOKEN')",
         )
     };
+    if let Some(c) = proxy_caller(app, parts)? {
+        return Ok(c);
+    }
     if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
         let token = auth
             .to_str()
@@ -317,25 +321,87 @@ pub fn caller(app: &App, parts: &Parts) -> Result<Caller, ApiError> {
         .lock()
         .web_session(&sha256_hex(&id))?
         .ok_or_else(unauthorized)?;
-    if !matches!(parts.method, Method::GET | Method::HEAD) {
-        let sent = parts
-            .headers
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !constant_time_eq(sent, &session.csrf) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "the request lacks the page's CSRF token (X-CSRF-Token); reload the page",
-            ));
-        }
-    }
+    check_csrf(parts, &session.csrf)?;
     Ok(Caller {
         role: session.user.role.parse().map_err(ApiError::internal)?,
         name: session.user.name,
         csrf: Some(session.csrf),
     })
+}
+
+/// The caller a trusted reverse proxy names in its user header: honoured only from a peer inside
+/// the configured network (from any other peer the header is ignored, as if absent). A name seen
+/// for the first time becomes a viewer (an admin may raise the role); an existing account keeps
+/// its role. The browser behind the proxy still needs a CSRF token for state-changing requests
+/// (the proxy's own sign-in cookie would ride along on a cross-site form): one derived from the
+/// user and the app's per-process secret, given in `GET /api/me` and the pages.
+fn proxy_caller(app: &App, parts: &Parts) -> Result<Option<Caller>, ApiError> {
+    let Some(proxy) = &app.trusted_proxy else {
+        return Ok(None);
+    };
+    let Some(value) = parts.headers.get(proxy.header.as_str()) else {
+        return Ok(None);
+    };
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if !peer.is_some_and(|ip| proxy.network.contains(ip)) {
+        tracing::debug!(peer = ?peer, "user header from a peer outside --trusted-proxy: ignored");
+        return Ok(None);
+    }
+    let name = value.to_str().unwrap_or_default().trim();
+    if !valid_user_name(name) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "not_signed_in",
+            "the proxy's user header names no valid user (letters, digits, '-', '_', '.', '@', up to 64)",
+        ));
+    }
+    let existing = app.accounts.lock().web_user(name)?;
+    let role = match existing {
+        Some(u) => u.role.parse().map_err(ApiError::internal)?,
+        None => {
+            app.accounts
+                .lock()
+                .web_put_user(name, Role::Viewer.as_str(), None)?;
+            app.accounts.lock().web_audit(
+                name,
+                "user-add",
+                name,
+                "ok (first seen through the trusted proxy, viewer)",
+            )?;
+            Role::Viewer
+        }
+    };
+    let csrf = sha256_hex(&format!("{}:proxy-csrf:{name}", app.proxy_secret));
+    check_csrf(parts, &csrf)?;
+    Ok(Some(Caller {
+        name: name.to_owned(),
+        role,
+        csrf: Some(csrf),
+    }))
+}
+
+/// A request other than GET/HEAD must carry `expected` in `X-CSRF-Token`.
+fn check_csrf(parts: &Parts, expected: &str) -> Result<(), ApiError> {
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        return Ok(());
+    }
+    let sent = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if constant_time_eq(sent, expected) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "the request lacks the page's CSRF token (X-CSRF-Token); reload the page",
+        ))
+    }
 }
 
 impl FromRequestParts<Arc<App>> for Caller {

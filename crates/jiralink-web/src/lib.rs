@@ -7,6 +7,7 @@ mod auth;
 mod jobs;
 mod openapi;
 mod pages;
+mod records;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,6 +39,100 @@ pub trait Connector: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>>;
 }
 
+/// Why acknowledging an access finding was refused.
+#[derive(Debug)]
+pub enum AckError {
+    /// The finding (or acceptance) is not in the credential's last audit: the message names the
+    /// ones there are.
+    Unknown(String),
+    Failed(String),
+}
+
+/// A credential's last access audit: its projects with their permissions, and its findings.
+pub type LastAudit = (
+    Vec<jiralink_api::access::ProjectAccess>,
+    Vec<jiralink_api::access::Finding>,
+);
+
+/// The access audit's saved state of a credential, which `jiralink access` keeps (the binary
+/// passes its own book in, so that the page and `access --ack/--unack` change the same records).
+pub trait AccessBook: Send + Sync + 'static {
+    /// The last audit of `cred`: its projects with their permissions (the matrix) and its
+    /// findings, each with its acceptance; `None` before the first audit.
+    fn last_audit(&self, cred: &Credential) -> Result<Option<LastAudit>, String>;
+    /// Accepts finding `ack` (with its reason) or revokes the acceptance `unack`, as `by`.
+    fn change(
+        &self,
+        cred: &Credential,
+        ack: Option<(&str, &str)>,
+        unack: Option<&str>,
+        by: &str,
+    ) -> Result<serde_json::Value, AckError>;
+}
+
+/// A trusted reverse proxy (`--trusted-proxy CIDR --user-header NAME`): requests from a peer in
+/// `network` name their user in `header`; from any other peer the header is ignored.
+#[derive(Debug, Clone)]
+pub struct TrustedProxy {
+    pub network: Cidr,
+    /// Lower case.
+    pub header: String,
+}
+
+/// An IP network, `ADDRESS/PREFIX` (a bare address is the one host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let bad = || {
+            format!(
+                "'{s}' is not a network: use ADDRESS/PREFIX, such as 10.0.0.0/8 or 127.0.0.1/32"
+            )
+        };
+        let (a, p) = s.split_once('/').unwrap_or((s, ""));
+        let addr: std::net::IpAddr = a.trim().parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if p.is_empty() {
+            max
+        } else {
+            p.trim()
+                .parse()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(bad)?
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+impl Cidr {
+    /// Whether `ip` is in the network (an IPv4-mapped IPv6 peer counts as its IPv4 address).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let bits = |a: IpAddr| -> (u128, u32) {
+            match a {
+                IpAddr::V4(v) => (u128::from(u32::from(v)), 32),
+                IpAddr::V6(v) => (u128::from(v), 128),
+            }
+        };
+        let ((net, width), (got, got_width)) = (bits(self.addr), bits(ip));
+        if width != got_width {
+            return false;
+        }
+        let shift = width - u32::from(self.prefix);
+        shift >= width || (net >> shift) == (got >> shift)
+    }
+}
+
 /// How the app is set up.
 pub struct Config {
     /// The SQLite store: the mirror the syncs write and the insights read, and the app's accounts.
@@ -47,6 +142,10 @@ pub struct Config {
     /// The URL people open (links printed, `Secure` cookies when https).
     pub public_url: String,
     pub connector: Arc<dyn Connector>,
+    /// The access audits' saved state (matrix, findings, acceptances).
+    pub access: Arc<dyn AccessBook>,
+    /// Sign-in by a trusted reverse proxy's header, when set.
+    pub trusted_proxy: Option<TrustedProxy>,
 }
 
 /// The app's state, shared by every request.
@@ -60,6 +159,10 @@ pub struct App {
     pub(crate) public_url: String,
     pub(crate) secure_cookies: bool,
     pub(crate) connector: Arc<dyn Connector>,
+    pub(crate) access: Arc<dyn AccessBook>,
+    pub(crate) trusted_proxy: Option<TrustedProxy>,
+    /// Random per process: the CSRF tokens of users signed in by the trusted proxy derive from it.
+    pub(crate) proxy_secret: String,
     pub(crate) throttle: auth::Throttle,
     pub(crate) jobs: jobs::Jobs,
     /// The credential views, kept while the vault and the test results are unchanged.
@@ -167,6 +270,9 @@ impl App {
             secure_cookies: config.public_url.starts_with("https://"),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             connector: config.connector,
+            access: config.access,
+            trusted_proxy: config.trusted_proxy,
+            proxy_secret: new_secret(),
             throttle: auth::Throttle::default(),
             jobs: jobs::Jobs::default(),
             views: Mutex::new(None),
@@ -242,6 +348,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(pages::routes())
         .merge(api::routes())
+        .merge(records::routes())
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::security_headers,

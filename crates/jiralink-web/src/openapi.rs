@@ -115,6 +115,48 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "signed in",
         "Drill-down: the issues of a project / status category, with links to Jira.",
     ),
+    (
+        "get",
+        "/api/access/{name}",
+        "owner, admin",
+        "The credential's last access audit: the permission matrix (project × permission) and the findings with their acceptances.",
+    ),
+    (
+        "post",
+        "/api/access/{name}/ack",
+        "owner, admin",
+        "Acknowledge (accept) a finding of the last audit with a reason, as `jiralink access NAME --ack` does.",
+    ),
+    (
+        "post",
+        "/api/access/{name}/unack",
+        "owner, admin",
+        "Revoke a finding's acceptance, as `jiralink access NAME --unack` does.",
+    ),
+    (
+        "get",
+        "/api/writes",
+        "admin, member",
+        "The write-back log of `jiralink apply` (`run`, `credential` filters; members: their own credentials' writes).",
+    ),
+    (
+        "get",
+        "/api/stages",
+        "signed in",
+        "Every status with its category and stage; the waiting ones are what flow efficiency measures.",
+    ),
+    (
+        "put",
+        "/api/stages",
+        "admin",
+        "Set the stage of statuses: {\"STATUS\": \"to_do|active|waiting|done\"}.",
+    ),
+    (
+        "get",
+        "/api/sync-runs",
+        "admin, member",
+        "The sync runs recorded in the store, from the CLI or the app (members: their own credentials').",
+    ),
     ("get", "/api/users", "admin", "Users and roles."),
     ("post", "/api/users", "admin", "Add a user."),
     (

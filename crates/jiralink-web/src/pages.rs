@@ -1,5 +1,6 @@
-//! The server-rendered pages: sign-in and setup, credentials as tiles, sync with live progress,
-//! the insights dashboard with filters and drill-down, audit, users, API tokens. Pages read
+//! The server-rendered pages: sign-in and setup, credentials as tiles, sync with live progress
+//! and the store's runs, the insights dashboard with filters and drill-down, access (permission
+//! matrix and findings, acknowledged), the write-back log, stages, audit, users, API tokens. Pages read
 //! through the same functions as the API and act through the API (the embedded `app.js`).
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use serde_json::Value;
 
 use crate::api::{self, InsightsQuery, IssuesQuery};
 use crate::auth::{self, ApiError, Caller, Nonce, PageUser, Role};
+use crate::records::{self, WritesQuery};
 use crate::App;
 
 const APP_JS: &str = include_str!("../assets/app.js");
@@ -42,6 +44,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/sync", get(sync))
         .route("/insights", get(insights))
         .route("/insights/issues", get(issues))
+        .route("/access", get(access))
+        .route("/writes", get(writes))
+        .route("/stages", get(stages))
         .route("/audit", get(audit))
         .route("/users", get(users))
         .route("/tokens", get(tokens))
@@ -67,15 +72,21 @@ fn s(v: &Value) -> String {
 fn layout(title: &str, caller: Option<&Caller>, nonce: &str, body: &str) -> Html<String> {
     let nav = match caller {
         Some(c) => {
-            let mut links = vec![
-                ("/credentials", "Credentials"),
-                ("/sync", "Sync"),
+            let mut links = vec![("/credentials", "Credentials")];
+            if c.role != Role::Viewer {
+                links.extend([
+                    ("/access", "Access"),
+                    ("/sync", "Sync"),
+                    ("/writes", "Write-back"),
+                ]);
+            }
+            links.extend([
                 ("/insights", "Insights"),
                 ("/audit", "Audit"),
                 ("/tokens", "API tokens"),
-            ];
+            ]);
             if c.role == Role::Admin {
-                links.push(("/users", "Users"));
+                links.extend([("/stages", "Stages"), ("/users", "Users")]);
             }
             let links: String = links
                 .iter()
@@ -341,6 +352,30 @@ async fn sync(
         ));
     }
     body.push_str("</table>");
+    let (app2, who) = (app.clone(), caller.clone());
+    let runs = tokio::task::spawn_blocking(move || records::store_runs(&app2, &who, ""))
+        .await
+        .map_err(ApiError::internal)??;
+    body.push_str(&format!(
+        r#"<h2>Sync runs in the store</h2><p class="muted">Every sync the store recorded, from the CLI or the app ({} shown).</p>
+<table id="store-runs"><tr><th>Run</th><th>Credential</th><th>Site</th><th>Started</th><th>Finished</th><th>Status</th><th>Requests</th><th>Issues written</th><th>Error</th></tr>"#,
+        runs.len()
+    ));
+    for r in &runs {
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s(&r["id"]),
+            s(&r["credential"]),
+            s(&r["site"]),
+            s(&r["started"]),
+            s(&r["finished"]),
+            s(&r["status"]),
+            s(&r["requests"]),
+            s(&r["issues_written"]),
+            s(&r["error"])
+        ));
+    }
+    body.push_str("</table>");
     Ok(layout("Sync", Some(&caller), &nonce, &body))
 }
 
@@ -370,7 +405,7 @@ async fn insights(
     PageUser(caller): PageUser,
     Query(q): Query<InsightsQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let (sites, projects) = {
+    let (sites, projects, boards) = {
         jiralink_store::Store::open_sqlite(&app.store_path)?;
         let mut reader = jiralink_store::ViewReader::open(&jiralink_store::StoreLocation::Sqlite(
             app.store_path.clone(),
@@ -392,6 +427,10 @@ async fn insights(
         (
             list("SELECT site_id, base_url FROM sites ORDER BY base_url"),
             list("SELECT DISTINCT key, name FROM projects WHERE deleted_at IS NULL ORDER BY key"),
+            list(
+                "SELECT DISTINCT id, name || COALESCE(' (' || project_key || ')', '') FROM boards
+                 WHERE deleted_at IS NULL ORDER BY 2",
+            ),
         )
     };
     let opt = |items: &[(String, String)], chosen: &Option<String>| -> String {
@@ -416,13 +455,18 @@ async fn insights(
         r#"<form method="get" action="/insights" class="filters" id="filters">
 <label>Site <select name="site"><option value="">all</option>{}</select></label>
 <label>Project <select name="project" data-autosubmit><option value="">all</option>{}</select></label>
+<label>Board <select name="board" data-autosubmit><option value="">all</option>{}</select></label>
 <label>From <input name="since" type="date" value="{}"></label>
 <label>To <input name="until" type="date" value="{}"></label>
+<label>Forecast: when will <input name="items" type="number" min="1" max="100000" placeholder="50" value="{}"> items be done; how many by <input name="by" type="date" value="{}"></label>
 <button>Apply</button></form>"#,
         opt(&sites, &q.site),
         opt(&projects, &q.project),
+        opt(&boards, &q.board),
         v(&q.since),
-        v(&q.until)
+        v(&q.until),
+        v(&q.items),
+        v(&q.by)
     );
     let drill = |cat: &str, label: &str| {
         format!(
@@ -497,6 +541,228 @@ async fn issues(
     }
     body.push_str("</table>");
     Ok(layout(&title, Some(&caller), &nonce, &body))
+}
+
+#[derive(Deserialize)]
+struct AccessQuery {
+    credential: Option<String>,
+}
+
+/// A credential's last access audit: the permission matrix and the findings, each with
+/// Acknowledge (a reason is asked) or Revoke.
+async fn access(
+    State(app): State<Arc<App>>,
+    Extension(Nonce(nonce)): Extension<Nonce>,
+    PageUser(caller): PageUser,
+    Query(q): Query<AccessQuery>,
+) -> Result<Html<String>, ApiError> {
+    if caller.role == Role::Viewer {
+        return Ok(layout(
+            "Access",
+            Some(&caller),
+            &nonce,
+            "<p>A viewer sees the dashboards only.</p>",
+        ));
+    }
+    let creds = api::visible_credentials(&app, &caller)?;
+    let names: Vec<String> = creds
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_owned))
+        .collect();
+    let chosen = q
+        .credential
+        .filter(|c| names.contains(c))
+        .or_else(|| names.first().cloned());
+    let options: String = names
+        .iter()
+        .map(|n| {
+            let sel = if Some(n) == chosen.as_ref() {
+                " selected"
+            } else {
+                ""
+            };
+            format!(r#"<option{sel}>{}</option>"#, esc(n))
+        })
+        .collect();
+    let mut body = format!(
+        r#"<form method="get" action="/access" class="filters"><label>Credential <select name="credential" data-autosubmit>{options}</select></label><button>Show</button></form>"#
+    );
+    let Some(name) = chosen else {
+        body.push_str(r#"<p class="muted">No credentials yet.</p>"#);
+        return Ok(layout("Access", Some(&caller), &nonce, &body));
+    };
+    let v = records::access_view(&app, &caller, &name)?;
+    if v["audited"] != Value::Bool(true) {
+        body.push_str(&format!(
+            r#"<p class="muted" id="no-audit">{}</p>"#,
+            s(&v["hint"])
+        ));
+        return Ok(layout("Access", Some(&caller), &nonce, &body));
+    }
+    let perms: Vec<String> = v["permissions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(s)
+        .collect();
+    body.push_str(&format!(
+        r#"<h2>Permission matrix</h2><p class="def">What the credential's account may do in each project it sees, per the last audit.</p><table id="matrix"><tr><th>Project</th>{}</tr>"#,
+        perms.iter().map(|p| format!("<th>{p}</th>")).collect::<String>()
+    ));
+    for p in v["projects"].as_array().into_iter().flatten() {
+        let cells: String = p["grants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|g| {
+                if g == &Value::Bool(true) {
+                    r#"<td class="ok">yes</td>"#
+                } else {
+                    "<td>-</td>"
+                }
+            })
+            .collect();
+        body.push_str(&format!(
+            r#"<tr data-project="{k}"><td>{k}</td>{cells}</tr>"#,
+            k = s(&p["key"])
+        ));
+    }
+    body.push_str("</table><h2>Findings</h2>");
+    let findings = v["findings"].as_array().cloned().unwrap_or_default();
+    if findings.is_empty() {
+        body.push_str(r#"<p class="ok">No findings.</p>"#);
+    }
+    let n = esc(&name);
+    for f in &findings {
+        let id = s(&f["id"]);
+        let (state, action) = match &f["accepted"] {
+            Value::Null => (
+                format!(
+                    r#"<span class="badge {}">{}</span>"#,
+                    if f["severity"] == "warning" {
+                        "warn"
+                    } else {
+                        ""
+                    },
+                    s(&f["severity"])
+                ),
+                format!(
+                    r#"<form data-api="POST /api/access/{n}/ack" data-then="reload" class="inline"><input type="hidden" name="finding" value="{id}"><input name="reason" required placeholder="why it is accepted"><button>Acknowledge</button><span class="result" data-result></span></form>"#
+                ),
+            ),
+            a => (
+                format!(
+                    r#"<span class="badge ok">accepted</span> <span class="muted">by {} at {}: {}</span>"#,
+                    s(&a["by"]),
+                    s(&a["at"]),
+                    s(&a["reason"])
+                ),
+                format!(
+                    r#"<form data-api="POST /api/access/{n}/unack" data-then="reload" class="inline"><input type="hidden" name="finding" value="{id}"><button>Revoke the acceptance</button><span class="result" data-result></span></form>"#
+                ),
+            ),
+        };
+        body.push_str(&format!(
+            r#"<article class="finding box" data-finding="{id}"><p><b>{id}</b> {state}</p><p>{}</p>{action}</article>"#,
+            s(&f["message"])
+        ));
+    }
+    Ok(layout("Access", Some(&caller), &nonce, &body))
+}
+
+/// The write-back log of `jiralink apply`, filtered by run and credential.
+async fn writes(
+    State(app): State<Arc<App>>,
+    Extension(Nonce(nonce)): Extension<Nonce>,
+    PageUser(caller): PageUser,
+    Query(q): Query<WritesQuery>,
+) -> Result<Html<String>, ApiError> {
+    if caller.role == Role::Viewer {
+        return Ok(layout(
+            "Write-back",
+            Some(&caller),
+            &nonce,
+            "<p>A viewer sees the dashboards only.</p>",
+        ));
+    }
+    let filters = format!(
+        r#"<form method="get" action="/writes" class="filters" id="write-filters"><label>Run <input name="run" value="{}"></label><label>Credential <input name="credential" value="{}"></label><button>Filter</button></form>"#,
+        esc(q.run.as_deref().unwrap_or_default()),
+        esc(q.credential.as_deref().unwrap_or_default())
+    );
+    let (app2, who) = (app.clone(), caller.clone());
+    let rows = tokio::task::spawn_blocking(move || records::write_rows(&app2, &who, &q))
+        .await
+        .map_err(ApiError::internal)??;
+    let mut body = format!(
+        r#"{filters}<p class="def">Every write <code>jiralink apply</code> made or tried, newest first: recorded before it was sent, settled after ({} shown).</p>
+<table id="writes"><tr><th>At</th><th>Run</th><th>Credential</th><th>Record</th><th>Action</th><th>Issue</th><th>Field</th><th>Before</th><th>After</th><th>Outcome</th></tr>"#,
+        rows.len()
+    );
+    for r in &rows {
+        let run = s(&r["run"]);
+        body.push_str(&format!(
+            r#"<tr><td>{}</td><td><a href="/writes?run={run}">{run}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="{}">{}{}</td></tr>"#,
+            s(&r["at"]),
+            s(&r["credential"]),
+            s(&r["external_id"]),
+            s(&r["action"]),
+            s(&r["jira_id"]),
+            s(&r["field"]),
+            s(&r["before"]),
+            s(&r["after"]),
+            if r["outcome"] == "ok" { "ok" } else { "bad" },
+            s(&r["outcome"]),
+            match &r["error"] {
+                Value::Null => String::new(),
+                e => format!(": {}", s(e)),
+            }
+        ));
+    }
+    body.push_str("</table>");
+    Ok(layout("Write-back", Some(&caller), &nonce, &body))
+}
+
+/// The stage of every status (admin): flow efficiency measures the waiting ones.
+async fn stages(
+    State(app): State<Arc<App>>,
+    Extension(Nonce(nonce)): Extension<Nonce>,
+    PageUser(caller): PageUser,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let app2 = app.clone();
+    let rows = tokio::task::spawn_blocking(move || records::stage_rows(&app2))
+        .await
+        .map_err(ApiError::internal)??;
+    let mut body = String::from(
+        r#"<p class="def">The stage of each status decides what the dashboards measure: cycle time starts at the first active or waiting status; flow efficiency is the share of in-progress time in active statuses, and is not measured until some status is waiting (where work sits without being worked on: review queues, blocked).</p>
+<form data-api="PUT /api/stages" data-then="reload" class="box" id="stages"><table><tr><th>Status</th><th>Jira category</th><th>Stage</th></tr>"#,
+    );
+    if rows.is_empty() {
+        body.push_str(r#"<tr><td colspan="3" class="muted">No statuses in the store yet: sync first.</td></tr>"#);
+    }
+    for r in &rows {
+        let st = r["stage"].as_str().unwrap_or_default();
+        let options: String = ["to_do", "active", "waiting", "done"]
+            .iter()
+            .map(|o| {
+                let sel = if *o == st { " selected" } else { "" };
+                format!(
+                    r#"<option value="{o}"{sel}>{}</option>"#,
+                    o.replace('_', " ")
+                )
+            })
+            .collect();
+        body.push_str(&format!(
+            r#"<tr><td>{name}</td><td>{}</td><td><select name="{name}" data-status="{name}">{options}</select></td></tr>"#,
+            s(&r["category"]),
+            name = s(&r["status"])
+        ));
+    }
+    body.push_str(
+        r#"</table><button>Save the stages</button><p class="result" data-result></p></form>"#,
+    );
+    Ok(layout("Stages", Some(&caller), &nonce, &body).into_response())
 }
 
 async fn audit(

@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use jiralink_insights::{compute, load, Config, Filter, Options, Stage};
 use jiralink_store::{ChangeRow, IssueRow, SprintRow, Store};
 
-const T0: i64 = 1_704_067_200; // 2024-01-01T00:00:00Z
-const DAY: i64 = 86_400;
+pub(crate) const T0: i64 = 1_704_067_200; // 2024-01-01T00:00:00Z
+pub(crate) const DAY: i64 = 86_400;
 
-fn d(n: i64) -> String {
+pub(crate) fn d(n: i64) -> String {
     jiralink_insights::iso(T0 + n * DAY).replace('Z', ".000Z")
 }
 
@@ -33,7 +33,7 @@ type Item<'a> = (
 );
 
 #[allow(clippy::too_many_arguments)]
-fn issue(
+pub(crate) fn issue(
     tx: &dyn jiralink_store::Tx,
     id: &str,
     key: &str,
@@ -85,7 +85,7 @@ fn issue(
 }
 
 /// A status change item by ids, with the names as history rows carry them.
-fn st<'a>(day: i64, from: &'a str, to: &'a str) -> Item<'a> {
+pub(crate) fn st<'a>(day: i64, from: &'a str, to: &'a str) -> Item<'a> {
     let name = |id: &str| -> &'static str {
         match id {
             "1" => "To Do",
@@ -105,13 +105,21 @@ fn st<'a>(day: i64, from: &'a str, to: &'a str) -> Item<'a> {
     )
 }
 
-fn sprint<'a>(day: i64, from: &'a str, to: &'a str) -> Item<'a> {
+pub(crate) fn sprint<'a>(day: i64, from: &'a str, to: &'a str) -> Item<'a> {
     let v = |s: &'a str| (!s.is_empty()).then_some(s);
     (day, "Sprint", v(from), v(to), v(from), v(to))
 }
 
+/// The three statuses of a simple workflow and the project ENG.
+pub(crate) fn to_do_in_progress_done(tx: &dyn jiralink_store::Tx) -> jiralink_store::Result<()> {
+    tx.upsert_status("1", "To Do", "new")?;
+    tx.upsert_status("3", "In Progress", "indeterminate")?;
+    tx.upsert_status("6", "Done", "done")?;
+    tx.upsert_project("10000", "ENG", "Engineering", None, "{}")
+}
+
 /// A new, empty store in its own temporary directory.
-fn empty_store(tag: &str) -> (PathBuf, Store) {
+pub(crate) fn empty_store(tag: &str) -> (PathBuf, Store) {
     let dir = std::env::temp_dir().join(format!("jiralink-insights-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("store.db");
@@ -491,6 +499,23 @@ fn every_metric_family_matches_the_hand_computed_values() {
         .map(|a| (a.key.as_str(), a.age_days, a.at_risk))
         .collect();
     assert_eq!(aging, vec![("ENG-4", 49.0, true), ("ENG-9", 5.0, false)]);
+    // By workflow column: each item in its current status, with the column's age percentiles.
+    let columns: Vec<(&str, u64, Option<f64>, Vec<&str>)> = fl
+        .aging_columns
+        .iter()
+        .map(|c| {
+            (
+                c.status.as_str(),
+                c.items,
+                c.age_days.p50,
+                c.oldest.iter().map(|a| a.key.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        vec![("In Progress", 2, Some(5.0), vec!["ENG-4", "ENG-9"])]
+    );
     // Cumulative flow at the end of Jan 1: A, K to do; B started at midnight; H done.
     let cfd = |date: &str| {
         let c = fl
@@ -610,11 +635,21 @@ fn filters_follow_moved_issues_and_stage_mapping_defaults_to_categories() {
     )
     .expect("load");
     assert_eq!(ds.issues.len(), 2);
-    // Without the config, In Review is in progress like any "indeterminate" status: no waiting.
+    // Without the config, In Review is in progress like any "indeterminate" status: no waiting,
+    // so flow efficiency would read 100% whatever the flow: it is not measured, and the report
+    // says why.
     let ds = load::load(&f.path, &Filter::default()).expect("load");
     let mut o = options();
     o.config = Config::default();
-    assert_eq!(compute(&ds, &o, None).flow.flow_efficiency, Some(1.0));
+    let unconfigured = compute(&ds, &o, None);
+    assert_eq!(unconfigured.flow.flow_efficiency, None);
+    assert!(unconfigured.flow.waiting_statuses.is_empty());
+    let html = jiralink_insights::html::report(&unconfigured);
+    assert!(html.contains("id=\"flow-efficiency-unmeasured\""));
+    assert!(html.contains("meaningless until waiting statuses are configured"));
+    let configured = compute(&ds, &options(), None);
+    assert_eq!(configured.flow.waiting_statuses, vec!["In Review"]);
+    assert!(!jiralink_insights::html::report(&configured).contains("flow-efficiency-unmeasured"));
     // A credential that never synced is named in the error.
     let e = load::load(
         &f.path,
@@ -633,10 +668,7 @@ fn a_constant_history_forecasts_exactly_and_a_seed_repeats() {
     let (path, mut store) = empty_store("forecast");
     store
         .write(|tx| {
-            tx.upsert_status("1", "To Do", "new")?;
-            tx.upsert_status("3", "In Progress", "indeterminate")?;
-            tx.upsert_status("6", "Done", "done")?;
-            tx.upsert_project("10000", "ENG", "Engineering", None, "{}")?;
+            to_do_in_progress_done(tx)?;
             for n in 0..28 {
                 issue(
                     tx,
@@ -674,6 +706,23 @@ fn a_constant_history_forecasts_exactly_and_a_seed_repeats() {
     }
     assert_eq!(r.forecast.histogram, vec![(10, 10_000)]);
     assert_eq!(r.flow.cycle_time_days.p95, Some(1.0));
+    // The report answers both questions with calendar dates, per confidence.
+    let html = jiralink_insights::html::report(&r);
+    let when = section_of(&html, "id=\"forecast-when\"", "</table>");
+    assert!(html.contains("When will 10 items be done?"));
+    for c in [50, 85, 95] {
+        assert!(
+            when.contains(&format!(
+                "<tr data-confidence=\"{c}\"><td>{c}%</td><td>2024-02-08</td></tr>"
+            )),
+            "{when}"
+        );
+    }
+    let by = section_of(&html, "id=\"forecast-by-date\"", "</table>");
+    assert!(html.contains("How many items by 2024-02-12?"));
+    assert!(by.contains("<td>95%</td><td>14 items</td>"), "{by}");
+    // The histogram is labelled with the completion date, not a count of days.
+    assert!(html.contains("<title>2024-02-08 · 10000</title>"));
 
     // A real history: the same seed gives the same forecast, and confidence orders the answers.
     let f = fixture("seed");
@@ -699,10 +748,7 @@ fn history_rows_without_status_ids_map_by_name() {
     let (path, mut store) = empty_store("names");
     store
         .write(|tx| {
-            tx.upsert_status("1", "To Do", "new")?;
-            tx.upsert_status("3", "In Progress", "indeterminate")?;
-            tx.upsert_status("6", "Done", "done")?;
-            tx.upsert_project("10000", "ENG", "Engineering", None, "{}")?;
+            to_do_in_progress_done(tx)?;
             issue(
                 tx,
                 "1",
@@ -733,4 +779,13 @@ fn history_rows_without_status_ids_map_by_name() {
         ),
         (1, Some(7.0), Some(9.0))
     );
+}
+
+/// The text of `html` from `start` to the next `end`.
+pub(crate) fn section_of<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in the report"));
+    let rest = &html[from..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
 }

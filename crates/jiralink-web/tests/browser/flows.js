@@ -164,11 +164,78 @@ async function tileTest(page, name) {
   const after = await p.textContent("main p.muted");
   check(before !== after, `the project filter changes the dashboard (${before} → ${after})`);
   await shot(p, "07-dashboard-filtered");
+  // The dashboard's promises: a definition on every card, dated forecasts, the scatter's marks.
+  const cards = await p.$$eval(".report .card", (cs) => cs.map((c) => !!c.querySelector(".def") && c.querySelector(".def").textContent.length > 20));
+  check(cards.length === 8 && cards.every(Boolean), `every metric card carries its definition (${cards.length})`);
+  const when = await p.$$eval("#forecast-when tr[data-confidence] td:nth-child(2)", (ts) => ts.map((t) => t.textContent));
+  check(when.length === 3 && when.every((d) => /^\d{4}-\d{2}-\d{2}$/.test(d) || d === "not within 10 years"), `the forecast answers when, with dates at 50/85/95% (${when})`);
+  const scatter = await p.$eval('svg[data-chart="scatter"]', (s) => [Number(s.dataset.points), s.querySelectorAll("circle").length, s.querySelectorAll(".beyond").length, Number(s.dataset.beyondAxis)]);
+  check(scatter[0] === scatter[1] + scatter[2] && scatter[2] === scatter[3], `every scatter point is drawn or marked beyond the axis (${scatter})`);
+  // Asking the forecast another question: when will 7 items be done.
+  await p.fill('form#filters input[name="items"]', "7");
+  await Promise.all([p.waitForURL(/items=7/), p.click("form#filters button")]);
+  await p.waitForFunction(() => document.body.dataset.rendered);
+  check((await p.textContent(".report")).includes("When will 7 items be done?"), "the forecast's question follows the form");
+  await shot(p, "07b-dashboard-forecast");
   await Promise.all([p.waitForURL(/insights\/issues/), p.click('a.drill:has-text("done")')]);
   const links = await p.$$eval("#issues a", (as) => as.map((a) => a.href));
   check(links.length > 0 && links.every((h) => h.startsWith(`${SITE}/browse/${project}-`)), `the drill-down lists ${project}'s done issues with links to Jira (${links.length})`);
   await shot(p, "08-drill-down");
+
+  // Access: the last audit's permission matrix and findings; acknowledge one, then revoke it.
+  await p.goto(`${BASE}/access?credential=ann-prod`);
+  const rows = await p.$$eval("#matrix tr[data-project]", (rs) => rs.map((r) => r.dataset.project));
+  check(rows.length > 0, `the access page shows the permission matrix (${rows})`);
+  const finding = p.locator("article.finding").first();
+  const fid = await finding.getAttribute("data-finding");
+  await finding.locator('input[name="reason"]').fill("the vendor needs it");
+  await Promise.all([p.waitForLoadState("load"), p.waitForEvent("framenavigated"), finding.getByRole("button", { name: "Acknowledge" }).click()]);
+  const acked = p.locator(`article.finding[data-finding="${fid}"]`);
+  await acked.locator(".badge.ok").waitFor();
+  const ackText = await acked.textContent();
+  check(ackText.includes("accepted") && ackText.includes("by ann (jiralink serve)") && ackText.includes("the vendor needs it"), `the finding ${fid} is acknowledged, with who and why`);
+  await shot(p, "09a-access-acknowledged");
+  await Promise.all([p.waitForEvent("framenavigated"), acked.getByRole("button", { name: "Revoke the acceptance" }).click()]);
+  await p.locator(`article.finding[data-finding="${fid}"] input[name="reason"]`).waitFor();
+  check((await p.locator(`article.finding[data-finding="${fid}"] .badge.ok`).count()) === 0, `the acceptance of ${fid} is revoked`);
+
+  // Write-back: the apply log (the test wrote two of ann-prod's writes and one of another
+  // credential's), filtered by credential, then by run from a row's link.
+  await p.goto(`${BASE}/writes`);
+  const creds = await p.$$eval("#writes tr td:nth-child(3)", (ts) => ts.map((t) => t.textContent));
+  check(creds.length === 2 && creds.every((c) => c === "ann-prod"), `ann's write-back log shows her credentials' writes only (${creds})`);
+  await p.fill('#write-filters input[name="credential"]', "ann-prod");
+  await Promise.all([p.waitForURL(/credential=ann-prod/), p.click("#write-filters button")]);
+  await Promise.all([p.waitForURL(/run=run-1/), p.click('#writes a:has-text("run-1")')]);
+  const outcomes = await p.$$eval("#writes tr td:last-child", (ts) => ts.map((t) => t.textContent));
+  check(outcomes.join() === "failed: no permission,ok", `the run's writes, newest first, with their outcomes (${outcomes})`);
+  await shot(p, "09b-write-back");
+  // The store's sync runs list the sync above.
+  await p.goto(`${BASE}/sync`);
+  const runs = await p.$$eval("#store-runs tr td:nth-child(2)", (ts) => ts.map((t) => t.textContent));
+  check(runs.includes("ann-prod"), `the store's sync runs list ann-prod's sync (${runs.length} runs)`);
   check(p.violations.length === 0, `no CSP violation, script error or outside request (${p.violations.join("; ")})`);
+
+  // The admin sets a waiting status on the Stages page; the dashboard then measures flow efficiency.
+  const root = await browserFor("root");
+  await signIn(root.page, "root");
+  await root.page.goto(`${BASE}/insights`);
+  await root.page.waitForFunction(() => document.body.dataset.rendered);
+  check((await root.page.$("#flow-efficiency-unmeasured")) !== null, "flow efficiency is flagged while no status is waiting");
+  await root.page.goto(`${BASE}/stages`);
+  const select = root.page.locator('form#stages select').filter({ has: root.page.locator('option[value="active"][selected]') }).first();
+  const status = await select.getAttribute("data-status");
+  await select.selectOption("waiting");
+  await Promise.all([root.page.waitForEvent("framenavigated"), root.page.click("form#stages button")]);
+  await root.page.waitForSelector(`form#stages select[data-status="${status}"] option[value="waiting"][selected]`, { state: "attached" });
+  await shot(root.page, "10-stages");
+  await root.page.goto(`${BASE}/insights`);
+  await root.page.waitForFunction(() => document.body.dataset.rendered);
+  const eff = await root.page.textContent('.card[data-metric="flow_efficiency"] b');
+  check((await root.page.$("#flow-efficiency-unmeasured")) === null && /%$/.test(eff), `with ${status} waiting, flow efficiency is measured (${eff})`);
+  check(root.page.violations.length === 0, `no CSP violation for root (${root.page.violations.join("; ")})`);
+  await root.ctx.close();
+  fs.rmSync(root.profile, { recursive: true, force: true });
 
   // Another member sees only their own credentials.
   const bob = await browserFor("bob");
@@ -179,7 +246,7 @@ async function tileTest(page, name) {
   await bob.page.waitForSelector('[data-credential="bob-prod"]');
   const bobTiles = await bob.page.$$eval("[data-credential]", (ts) => ts.map((t) => t.dataset.credential));
   check(bobTiles.join() === "bob-prod", `bob sees his own only (${bobTiles})`);
-  await shot(bob.page, "09-member-own-only");
+  await shot(bob.page, "11-member-own-only");
   check(bob.page.violations.length === 0, `no CSP violation for bob (${bob.page.violations.join("; ")})`);
 
   await ann.ctx.close();

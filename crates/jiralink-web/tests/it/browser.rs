@@ -1,8 +1,10 @@
 //! The browser flows of issue 16 in headless Debian Chromium (`scripts/setup-chromium.sh`), driven
 //! by Playwright's core library (`scripts/setup-playwright.sh`) from `tests/browser/flows.js`:
 //! sign in, add a cloud token and test it, a wrong token's diagnosis, a scoped token with its
-//! scopes, a sync's live progress to the end, the dashboard with a filter and a drill-down, and a
-//! member who sees only their own credentials. Screenshots land in `target/web-screenshots/`.
+//! scopes, a sync's live progress to the end, the dashboard (definitions, dated forecast, no
+//! unmarked clipping) with a filter and a drill-down, the access page's matrix with a finding
+//! acknowledged and revoked, the write-back log, the store's sync runs, a waiting status set on the
+//! Stages page turning flow efficiency on, and a member who sees only their own credentials. Screenshots land in `target/web-screenshots/`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -32,6 +34,16 @@ async fn the_app_works_in_headless_chromium() {
     assert!(h
         .sim
         .add_oauth2_callback(&oauth["client_id"], &format!("{}/oauth2/callback", h.base)));
+    // Writes of `jiralink apply`, as its ledger records them, for the write-back page.
+    jiralink_store::Store::open_sqlite(&h.dir.join("jiralink.db"))
+        .expect("store")
+        .execute_batch(
+            "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms) VALUES
+             ('run-1', 's', 'ann-prod', 'ann', 'ext-1', 'create', '10001', NULL, NULL, NULL, 'ok', NULL, '2026-01-01T10:00:00.000Z', 5),
+             ('run-1', 's', 'ann-prod', 'ann', 'ext-2', 'create', NULL, NULL, NULL, NULL, 'failed', 'no permission', '2026-01-01T10:00:01.000Z', 5),
+             ('run-2', 's', 'bob-prod', 'bob', 'ext-9', 'create', '10009', NULL, NULL, NULL, 'ok', NULL, '2026-01-02T10:00:00.000Z', 5);",
+        )
+        .expect("write log rows");
     let (email, secret) = h.identity("admin");
     let (scoped_email, scoped_secret) = h.identity("scoped-reader");
     let target = std::env::var_os("CARGO_TARGET_DIR")

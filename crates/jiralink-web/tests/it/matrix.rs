@@ -140,6 +140,19 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
     let ann_token = ann.with_token(tok["token"].as_str().expect("token"));
     seen.push(tok.to_string());
 
+    // Write-back log rows of two members' credentials (as `jiralink apply` records them).
+    {
+        let store = jiralink_store::Store::open_sqlite(&h.dir.join("jiralink.db")).expect("store");
+        store
+            .execute_batch(
+                "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms) VALUES
+                 ('run-a', 's', 'ann-cred', 'ann', 'ext-1', 'create', '10001', NULL, NULL, NULL, 'ok', NULL, '2026-01-01T10:00:00.000Z', 5),
+                 ('run-a', 's', 'ann-cred', 'ann', 'ext-1', 'edit', '10001', 'summary', 'old', 'new', 'ok', NULL, '2026-01-01T10:00:01.000Z', 5),
+                 ('run-b', 's', 'bob-cred', 'bob', 'ext-9', 'create', NULL, NULL, NULL, NULL, 'failed', 'no permission', '2026-01-02T10:00:00.000Z', 5);",
+            )
+            .expect("write log rows");
+    }
+
     let wrong = json!({"name": "wrong", "url": h.sim.base_url(), "auth": "cloud-token", "email": "x@example.com", "secret": CANARY});
     let cases = vec![
         case(
@@ -256,6 +269,55 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
             "/api/issues?status_category=done",
             None,
             [401, 200, 200, 200, 200],
+        ),
+        case(
+            "get",
+            "/api/access/{name}",
+            "/api/access/ann-cred",
+            None,
+            [401, 404, 404, 200, 200],
+        ),
+        case(
+            "post",
+            "/api/access/{name}/ack",
+            "/api/access/ann-cred/ack",
+            Some(json!({"finding": "site_admin", "reason": "the sync needs it"})),
+            [401, 403, 404, 200, 200],
+        ),
+        case(
+            "post",
+            "/api/access/{name}/unack",
+            "/api/access/ann-cred/unack",
+            Some(json!({"finding": "site_admin"})),
+            [401, 403, 404, 200, 404],
+        ),
+        case(
+            "get",
+            "/api/writes",
+            "/api/writes",
+            None,
+            [401, 403, 200, 200, 200],
+        ),
+        case(
+            "get",
+            "/api/stages",
+            "/api/stages",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        case(
+            "put",
+            "/api/stages",
+            "/api/stages",
+            Some(json!({"In Progress": "active", "Done": "done"})),
+            [401, 403, 403, 403, 200],
+        ),
+        case(
+            "get",
+            "/api/sync-runs",
+            "/api/sync-runs",
+            None,
+            [401, 403, 200, 200, 200],
         ),
         case(
             "get",
@@ -458,6 +520,134 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
         Some(0),
         "bob sees no run of ann's: {j}"
     );
+    // The store's sync runs and the write-back log: each member reads their own credentials'.
+    let creds_of = |j: &Value, list: &str| -> BTreeSet<String> {
+        j[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["credential"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (_, j) = ann.get("/api/sync-runs").await;
+    assert_eq!(
+        creds_of(&j, "runs"),
+        BTreeSet::from(["ann-cred".to_owned()]),
+        "{j}"
+    );
+    // Newest first: the matrix's re-sync (nothing new), then the first sync (every issue).
+    assert_eq!(j["runs"][1]["issues_written"], 300, "{j}");
+    assert_eq!(j["runs"][0]["status"], "ok", "{j}");
+    let (_, j) = bob.get("/api/sync-runs").await;
+    assert_eq!(creds_of(&j, "runs"), BTreeSet::new(), "{j}");
+    let (_, j) = ann.get("/api/writes").await;
+    assert_eq!(j["writes"].as_array().map(Vec::len), Some(2), "{j}");
+    assert_eq!(
+        creds_of(&j, "writes"),
+        BTreeSet::from(["ann-cred".to_owned()])
+    );
+    assert_eq!(j["writes"][0]["after"], "new", "newest first: {j}");
+    let (_, j) = bob.get("/api/writes").await;
+    assert_eq!(
+        creds_of(&j, "writes"),
+        BTreeSet::from(["bob-cred".to_owned()])
+    );
+    let (_, j) = root.get("/api/writes?run=run-a").await;
+    assert_eq!(j["writes"].as_array().map(Vec::len), Some(2), "{j}");
+    let (_, j) = root.get("/api/writes?credential=bob-cred").await;
+    assert_eq!(j["writes"][0]["error"], "no permission", "{j}");
+    let (_, j) = bob.get("/api/writes?credential=ann-cred").await;
+    assert_eq!(j["writes"].as_array().map(Vec::len), Some(0), "{j}");
+    // Access: the matrix, and the finding the matrix acknowledged then revoked; acknowledged anew.
+    let (_, j) = ann.get("/api/access/ann-cred").await;
+    assert_eq!(j["projects"][0]["key"], "ENG");
+    assert_eq!(j["projects"][0]["grants"][0], true);
+    assert_eq!(j["findings"][0]["accepted"], Value::Null, "{j}");
+    let (s, _, _) = ann
+        .send(
+            "POST",
+            "/api/access/ann-cred/ack",
+            Some(&json!({"finding": "site_admin", "reason": "needed"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, j) = ann.get("/api/access/ann-cred").await;
+    assert_eq!(
+        j["findings"][0]["accepted"]["by"], "ann (jiralink serve)",
+        "{j}"
+    );
+    assert_eq!(j["findings"][0]["accepted"]["reason"], "needed", "{j}");
+    let (s, j, _) = ann
+        .send(
+            "POST",
+            "/api/access/ann-cred/ack",
+            Some(&json!({"finding": "nope", "reason": "x"})),
+        )
+        .await;
+    assert_eq!((s, j["error"].clone()), (404, json!("not_found")), "{j}");
+    let (s, _, _) = ann
+        .send(
+            "POST",
+            "/api/access/ann-cred/ack",
+            Some(&json!({"finding": "site_admin", "reason": " "})),
+        )
+        .await;
+    assert_eq!(s, 400, "a reason is required");
+    // Stages: the admin's map is what the dashboards use.
+    let (s, _, _) = root
+        .send("PUT", "/api/stages", Some(&json!({"In Progress": "later"})))
+        .await;
+    assert_eq!(s, 400, "an unknown stage is refused");
+    let (_, j) = vic.get("/api/insights").await;
+    assert_eq!(j["flow"]["waiting_statuses"], json!([]), "{}", j["flow"]);
+    assert_eq!(
+        j["flow"]["flow_efficiency"],
+        Value::Null,
+        "not measured without waiting"
+    );
+    let (_, st) = vic.get("/api/stages").await;
+    let in_progress: Vec<String> = st["statuses"]
+        .as_array()
+        .expect("statuses")
+        .iter()
+        .filter(|r| r["category"] == "indeterminate")
+        .filter_map(|r| r["status"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!in_progress.is_empty(), "{st}");
+    let waiting = &in_progress[in_progress.len() - 1];
+    let (s, _, _) = root
+        .send(
+            "PUT",
+            "/api/stages",
+            Some(&json!({ waiting.as_str(): "waiting" })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, st) = vic.get("/api/stages").await;
+    assert_eq!(st["waiting"], json!([waiting]), "{st}");
+    let (_, j) = vic.get("/api/insights").await;
+    assert_eq!(
+        j["flow"]["waiting_statuses"],
+        json!([waiting]),
+        "{}",
+        j["flow"]
+    );
+    // The board filter: one board's sprints only.
+    let boards = j["sprints"]["boards"].as_array().expect("boards").clone();
+    assert!(boards.len() >= 2, "{}", j["sprints"]);
+    let board = boards[1]["board_id"].as_str().expect("board id");
+    let (s, one) = vic.get(&format!("/api/insights?board={board}")).await;
+    assert_eq!(s, 200, "{one}");
+    let only: Vec<&Value> = one["sprints"]["boards"]
+        .as_array()
+        .expect("boards")
+        .iter()
+        .collect();
+    assert_eq!(only.len(), 1, "{}", one["sprints"]);
+    assert_eq!(only[0]["board_id"], board);
+    let (s, _) = vic.get("/api/insights?board=nope").await;
+    assert_eq!(s, 422, "an unknown board is refused");
+
     let (_, j) = bob.get("/api/audit").await;
     assert!(
         j["audit"]
@@ -486,6 +676,9 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
         "user-remove",
         "token-create",
         "token-revoke",
+        "access-ack",
+        "access-unack",
+        "stages",
     ] {
         assert!(actions.contains(a), "the audit records {a}: {actions:?}");
     }
@@ -563,6 +756,9 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
             "/sync",
             "/insights",
             "/insights/issues?status_category=done",
+            "/access",
+            "/writes",
+            "/stages",
             "/audit",
             "/users",
             "/tokens",

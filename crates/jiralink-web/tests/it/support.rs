@@ -7,10 +7,13 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use jiralink_api::access::{Acceptance, Finding, ProjectAccess, Severity};
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_sim::{Deployment, Sim};
 use jiralink_vault::{Credential, MasterKey, Secrets, Vault};
-use jiralink_web::{App, ClientResult, Connector, Role};
+use jiralink_web::{
+    AccessBook, AckError, App, ClientResult, Connector, LastAudit, Role, TrustedProxy,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
@@ -66,6 +69,60 @@ impl Connector for SimConnector {
     }
 }
 
+/// The binary keeps access audits in the home (`jiralink access`; its book is tested end to end in
+/// the binary's tests): here, every credential's last audit is one site-admin finding and two
+/// projects, kept in memory, acknowledged and revoked by the same rules (an unknown finding or
+/// acceptance is refused).
+#[derive(Default)]
+pub struct MemoryBook(parking_lot::Mutex<std::collections::HashMap<String, Acceptance>>);
+
+impl AccessBook for MemoryBook {
+    fn last_audit(&self, cred: &Credential) -> Result<Option<LastAudit>, String> {
+        let mut f = Finding::new(
+            "site_admin",
+            Severity::Warning,
+            "The account is a site administrator.".into(),
+            vec![],
+        );
+        f.accepted = self.0.lock().get(&cred.name).cloned();
+        let p = |key: &str, perms: &[&str]| ProjectAccess {
+            id: key.to_lowercase(),
+            key: key.into(),
+            permissions: perms.iter().map(|s| s.to_string()).collect(),
+        };
+        Ok(Some((
+            vec![p("ENG", &["browse", "create"]), p("OPS", &["browse"])],
+            vec![f],
+        )))
+    }
+
+    fn change(
+        &self,
+        cred: &Credential,
+        ack: Option<(&str, &str)>,
+        unack: Option<&str>,
+        by: &str,
+    ) -> Result<Value, AckError> {
+        let mut acks = self.0.lock();
+        if let Some((id, reason)) = ack {
+            if id != "site_admin" {
+                return Err(AckError::Unknown(format!("no finding '{id}'")));
+            }
+            let a = Acceptance {
+                by: by.into(),
+                at: "2026-01-01T00:00:00Z".into(),
+                reason: reason.into(),
+            };
+            acks.insert(cred.name.clone(), a);
+            return Ok(json!([{"id": id, "accepted": by}]));
+        }
+        match (unack, acks.remove(&cred.name)) {
+            (Some("site_admin"), Some(_)) => Ok(json!([{"id": "site_admin", "revoked": true}])),
+            (id, _) => Err(AckError::Unknown(format!("no accepted finding {id:?}"))),
+        }
+    }
+}
+
 pub struct Harness {
     pub sim: Sim,
     #[allow(dead_code)] // for tests that need one-time links
@@ -89,6 +146,11 @@ impl Harness {
     /// The simulator (Cloud, `issues` issues), the app, and users root (admin), ann and bob
     /// (members) and vic (viewer), all with [`PASSWORD`].
     pub async fn start(name: &str, issues: usize) -> Harness {
+        Harness::start_with(name, issues, None).await
+    }
+
+    /// As [`Harness::start`], with a trusted reverse proxy.
+    pub async fn start_with(name: &str, issues: usize, proxy: Option<TrustedProxy>) -> Harness {
         let sim = Sim::builder()
             .deployment(Deployment::Cloud)
             .issues(issues)
@@ -115,6 +177,8 @@ impl Harness {
             connector: Arc::new(SimConnector {
                 gateway: sim.gateway_url().to_owned(),
             }),
+            access: Arc::new(MemoryBook::default()),
+            trusted_proxy: proxy,
         })
         .expect("app");
         for (user, role) in [

@@ -357,15 +357,77 @@ fn profile_bound(id: &str) -> bool {
 /// `--ack`, `--unack`, `--acks`: work on the saved watch alone, without a request.
 fn acknowledge(args: &Args, home: &Path, created: &str, json_out: bool) -> anyhow::Result<()> {
     let name = &args.name;
-    // The watch of an earlier credential of this name is not this one's.
-    let mut watch = Watch::load(home, name)?
-        .filter(|w| w.credential_created.as_deref().is_none_or(|c| c == created))
-        .unwrap_or_default();
     if args.acks {
-        return print_acks(name, &watch, json_out);
+        return print_acks(name, &load_watch(home, name, created)?, json_out);
     }
+    let done = change_acks(
+        home,
+        name,
+        created,
+        &args.ack,
+        &args.unack,
+        args.reason.clone().unwrap_or_default(),
+        connect::local_user(),
+    )?;
+    if json_out {
+        println!("{}", json!({"name": name, "ok": true, "changed": done}));
+    } else {
+        for d in &done {
+            let verb = if d.get("revoked").is_some() {
+                "revoked the acceptance of"
+            } else {
+                "accepted"
+            };
+            println!("{name}: {verb} {}", d["id"].as_str().unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+/// The watch of credential `name` (added at `created`): the watch of an earlier credential of
+/// this name is not this one's.
+fn load_watch(home: &Path, name: &str, created: &str) -> anyhow::Result<Watch> {
+    Ok(Watch::load(home, name)?
+        .filter(|w| w.credential_created.as_deref().is_none_or(|c| c == created))
+        .unwrap_or_default())
+}
+
+/// The last audit of `name` as saved: its projects (the permission matrix) and its findings, each
+/// with its acceptance; `None` before the first audit. (The web app's Access page reads this.)
+pub fn last_audit(
+    home: &Path,
+    name: &str,
+    created: &str,
+) -> anyhow::Result<Option<(Vec<ProjectAccess>, Vec<Finding>)>> {
+    let watch = load_watch(home, name, created)?;
+    if watch.last_profile.is_none()
+        && watch.last_findings.is_empty()
+        && watch.last_projects.is_empty()
+    {
+        return Ok(None);
+    }
+    let mut findings = watch.last_findings.clone();
+    for f in &mut findings {
+        f.accepted = watch.acks.get(&f.id).cloned();
+    }
+    Ok(Some((watch.last_projects, findings)))
+}
+
+/// Accepts the findings `ack` (of the last audit) with `reason`, and revokes the acceptances
+/// `unack`, as `by`: what `--ack` and `--unack` do (the web app's Access page acts through it).
+/// An unknown id is a [`UsageError`]; nothing is saved then.
+pub fn change_acks(
+    home: &Path,
+    name: &str,
+    created: &str,
+    ack: &[String],
+    unack: &[String],
+    reason: String,
+    by: String,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut watch = load_watch(home, name, created)?;
     let mut done = Vec::new();
-    for id in &args.unack {
+    for id in unack {
         let Some(a) = watch.acks.remove(id) else {
             return Err(UsageError(format!(
                 "no accepted finding '{id}' for {name}: `jiralink access {name} --acks` lists them"
@@ -375,7 +437,7 @@ fn acknowledge(args: &Args, home: &Path, created: &str, json_out: bool) -> anyho
         watch.end(id, a.clone(), "revoked");
         done.push(json!({"id": id, "revoked": a}));
     }
-    for id in &args.ack {
+    for id in ack {
         let Some(finding) = watch.last_findings.iter().find(|f| &f.id == id).cloned() else {
             let known: Vec<&str> = watch.last_findings.iter().map(|f| f.id.as_str()).collect();
             return Err(UsageError(format!(
@@ -385,9 +447,9 @@ fn acknowledge(args: &Args, home: &Path, created: &str, json_out: bool) -> anyho
             .into());
         };
         let acceptance = Acceptance {
-            by: connect::local_user(),
+            by: by.clone(),
             at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            reason: args.reason.clone().unwrap_or_default(),
+            reason: reason.clone(),
         };
         let key = finding.projects.first().cloned().unwrap_or_default();
         match finding.kind.as_str() {
@@ -416,19 +478,7 @@ fn acknowledge(args: &Args, home: &Path, created: &str, json_out: bool) -> anyho
         done.push(json!({"id": id, "accepted": acceptance}));
     }
     watch.save(home, name)?;
-    if json_out {
-        println!("{}", json!({"name": name, "ok": true, "changed": done}));
-    } else {
-        for d in &done {
-            let verb = if d.get("revoked").is_some() {
-                "revoked the acceptance of"
-            } else {
-                "accepted"
-            };
-            println!("{name}: {verb} {}", d["id"].as_str().unwrap_or_default());
-        }
-    }
-    Ok(())
+    Ok(done)
 }
 
 fn print_acks(name: &str, watch: &Watch, json_out: bool) -> anyhow::Result<()> {

@@ -26,6 +26,9 @@ pub struct Args {
     /// Only these issue types (repeatable, or comma-separated).
     #[arg(long = "type", value_delimiter = ',')]
     issue_types: Vec<String>,
+    /// Only this board (its id): its project's issues and its own sprints.
+    #[arg(long)]
+    board: Option<String>,
     /// Window start (YYYY-MM-DD or RFC 3339); default: --weeks before --until.
     #[arg(long)]
     since: Option<String>,
@@ -145,6 +148,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         site: args.site.clone(),
         projects: args.projects.clone(),
         issue_types: args.issue_types.clone(),
+        board: args.board.clone(),
     };
     // Off the runtime's threads: the Postgres client blocks on a runtime of its own.
     let report = tokio::task::spawn_blocking(move || {
@@ -257,7 +261,14 @@ pub fn table(r: &Insights) -> String {
             "work in progress (at risk)",
             format!("{} ({})", f.wip, f.at_risk),
         ),
-        ("flow efficiency", pct(f.flow_efficiency)),
+        (
+            "flow efficiency",
+            if f.waiting_statuses.is_empty() {
+                "not measured (no waiting status configured)".to_owned()
+            } else {
+                pct(f.flow_efficiency)
+            },
+        ),
         (
             "reopen rate",
             format!(
@@ -282,19 +293,21 @@ pub fn table(r: &Insights) -> String {
             );
         }
     }
-    if !r.sprints.sprints.is_empty() {
+    for board in &r.sprints.boards {
         let _ = writeln!(
             s,
-            "\nSprints (velocity {} pts, say/do {})",
-            opt(r.sprints.velocity),
-            pct(r.sprints.say_do_ratio)
+            "\nSprints of {} (velocity {} pts, say/do {})",
+            board.board,
+            opt(board.velocity),
+            pct(board.say_do_ratio)
         );
         let _ = writeln!(
             s,
             "  {:<20} {:<7} {:>9} {:>6} {:>8} {:>9} {:>8} {:>7}",
             "sprint", "state", "committed", "added", "removed", "completed", "carried", "say/do"
         );
-        for x in r.sprints.sprints.iter().rev().take(6).rev() {
+        for &i in board.sprints.iter().rev().take(6).rev() {
+            let x = &r.sprints.sprints[i];
             let _ = writeln!(
                 s,
                 "  {:<20} {:<7} {:>9} {:>6} {:>8} {:>9} {:>8} {:>7}",
@@ -442,6 +455,9 @@ pub fn csv(r: &Insights) -> String {
             x.carried_over_items.to_string(),
         );
         row("sprints", "say_do_ratio", &x.name, num(x.say_do_ratio));
+    }
+    for b in &r.sprints.boards {
+        row("sprints", "board_velocity", &b.board, num(b.velocity));
     }
     row("sprints", "velocity", "", num(r.sprints.velocity));
     let q = &r.quality;

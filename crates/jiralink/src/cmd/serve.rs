@@ -1,5 +1,6 @@
 //! `jiralink serve`: the team web app and JSON HTTP API (crate `jiralink-web`) over the home's
-//! vault and SQLite store, with the binary's own way of building Jira clients (`connect`).
+//! vault and SQLite store, with the binary's own way of building Jira clients (`connect`) and the
+//! access audits' records of `jiralink access` (so the Access page acknowledges the same ones).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use jiralink_vault::{Credential, Secrets, Vault};
-use jiralink_web::{ClientResult, Connector};
+use jiralink_web::{AccessBook, AckError, ClientResult, Connector, LastAudit};
 
 use super::sync::{store_spec, StoreSpec};
 use super::{connect, UsageError};
@@ -22,6 +23,14 @@ pub struct Args {
     /// The URL people open (printed links; cookies are marked Secure when it is https).
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Honour a reverse proxy's user header from peers in this network only (ADDRESS/PREFIX,
+    /// such as 10.0.0.5/32); requires --user-header.
+    #[arg(long, value_name = "CIDR", requires = "user_header")]
+    pub trusted_proxy: Option<String>,
+    /// The header the trusted proxy names the signed-in user in (such as X-Forwarded-User); a
+    /// user seen for the first time becomes a viewer.
+    #[arg(long, value_name = "NAME", requires = "trusted_proxy")]
+    pub user_header: Option<String>,
 }
 
 /// Builds clients as every CLI command does.
@@ -42,8 +51,73 @@ impl Connector for CliConnector {
     }
 }
 
+/// The access audits as `jiralink access` keeps them in the home.
+pub struct CliAccessBook {
+    home: std::path::PathBuf,
+}
+
+impl AccessBook for CliAccessBook {
+    fn last_audit(&self, cred: &Credential) -> Result<Option<LastAudit>, String> {
+        super::access::last_audit(&self.home, &cred.name, &cred.created.to_rfc3339())
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    fn change(
+        &self,
+        cred: &Credential,
+        ack: Option<(&str, &str)>,
+        unack: Option<&str>,
+        by: &str,
+    ) -> Result<serde_json::Value, AckError> {
+        let (ids, reason) = ack.map_or((vec![], ""), |(id, r)| (vec![id.to_owned()], r));
+        let unack: Vec<String> = unack.map(str::to_owned).into_iter().collect();
+        super::access::change_acks(
+            &self.home,
+            &cred.name,
+            &cred.created.to_rfc3339(),
+            &ids,
+            &unack,
+            reason.to_owned(),
+            by.to_owned(),
+        )
+        .map(serde_json::Value::from)
+        .map_err(|e| match e.downcast::<UsageError>() {
+            Ok(UsageError(m)) => AckError::Unknown(m),
+            Err(e) => AckError::Failed(format!("{e:#}")),
+        })
+    }
+}
+
+/// `--trusted-proxy` and `--user-header`, checked.
+fn trusted_proxy(args: &Args) -> anyhow::Result<Option<jiralink_web::TrustedProxy>> {
+    let (Some(cidr), Some(header)) = (&args.trusted_proxy, &args.user_header) else {
+        return Ok(None);
+    };
+    let network = cidr
+        .parse()
+        .map_err(|e: String| UsageError(format!("--trusted-proxy {e}")))?;
+    let header = header.trim().to_ascii_lowercase();
+    if header_name_ok(&header) {
+        Ok(Some(jiralink_web::TrustedProxy { network, header }))
+    } else {
+        anyhow::bail!(UsageError(format!(
+            "--user-header '{header}' is not a header name: use letters, digits and '-', such as X-Forwarded-User"
+        )))
+    }
+}
+
+fn header_name_ok(h: &str) -> bool {
+    !h.is_empty()
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The app over the home's vault and the store of `--store` (SQLite only, for now).
-pub fn app(global: &Global, public_url: String) -> anyhow::Result<Arc<jiralink_web::App>> {
+pub fn app(
+    global: &Global,
+    public_url: String,
+    proxy: Option<jiralink_web::TrustedProxy>,
+) -> anyhow::Result<Arc<jiralink_web::App>> {
     let home = connect::home(global.home.clone())?;
     std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
     let store = match store_spec(global)? {
@@ -57,6 +131,8 @@ pub fn app(global: &Global, public_url: String) -> anyhow::Result<Arc<jiralink_w
         vault: connect::vault(&home)?,
         public_url,
         connector: Arc::new(CliConnector),
+        access: Arc::new(CliAccessBook { home }),
+        trusted_proxy: proxy,
     })?)
 }
 
@@ -74,12 +150,13 @@ pub fn public_url(args: &Args, bound: SocketAddr) -> anyhow::Result<String> {
 
 pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     // The address is bound first so that the printed links carry the real port.
+    let proxy = trusted_proxy(&args)?;
     let listener = std::net::TcpListener::bind(args.bind)
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let bound = listener.local_addr()?;
     drop(listener);
     let url = public_url(&args, bound)?;
-    let app = app(&global, url.clone())?;
+    let app = app(&global, url.clone(), proxy)?;
     if let Some(link) = app.setup_link()? {
         println!("no admin yet: open this one-time link to make one (valid 24 h): {link}");
     }
@@ -106,6 +183,10 @@ pub async fn demo(home: &std::path::Path, bind: SocketAddr) -> anyhow::Result<()
         vault: jiralink_vault::Vault::open(home, jiralink_vault::MasterKey::KeyFile)?,
         public_url: url.clone(),
         connector: Arc::new(CliConnector),
+        access: Arc::new(CliAccessBook {
+            home: home.to_owned(),
+        }),
+        trusted_proxy: None,
     })?;
     app.put_user("demo", jiralink_web::Role::Admin, None)
         .map_err(|e| anyhow::anyhow!(e))?;

@@ -65,7 +65,7 @@ fn read_password(stdin: bool) -> anyhow::Result<SecretString> {
 }
 
 pub fn run(args: Args, global: Global) -> anyhow::Result<()> {
-    let app = super::serve::app(&global, String::new())?;
+    let app = super::serve::app(&global, String::new(), None)?;
     match args.command {
         Command::Add {
             name,

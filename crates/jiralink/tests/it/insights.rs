@@ -125,11 +125,16 @@ async fn the_report_renders_in_headless_chromium_and_every_output_form_works() {
         .output()
         .expect("chromium");
     let dom = String::from_utf8_lossy(&out.stdout);
+    // Five charts, plus one sprint chart per board (the simulated site has several boards).
+    let boards = v["sprints"]["boards"].as_array().expect("boards").len();
+    assert!(boards >= 2, "{boards} boards");
+    let all = 5 + boards;
     assert!(
-        dom.contains("data-rendered=\"6/6\""),
+        dom.contains(&format!("data-rendered=\"{all}/{all}\"")),
         "charts not all drawn: {}",
         &dom[..dom.len().min(400)]
     );
+    assert_eq!(html.matches("<h3 data-board=").count(), boards);
     assert!(!dom.contains("data-error"), "script error in the report");
 
     // Kept for review in the target directory (wherever CARGO_TARGET_DIR puts it).

@@ -1,8 +1,13 @@
 //! `jiralink user` and `jiralink serve` as an admin runs them: accounts with the password from
-//! standard input, bad input refused with exit 2, and the one-time setup link of a first start.
+//! standard input, bad input refused with exit 2, the one-time setup link of a first start, the
+//! Access page's acknowledgements in the same records as `jiralink access --ack/--unack`, and the
+//! trusted reverse-proxy header honoured from its network only.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+
+use jiralink_sim::{Deployment, Sim};
+use serde_json::{json, Value};
 
 use crate::credential::Session;
 
@@ -101,6 +106,199 @@ async fn users_are_managed_and_a_first_start_prints_a_setup_link() {
     let r = s.run(&["user", "list"], None, &[]);
     assert!(
         r.stdout.starts_with("root") && r.stdout.contains("admin"),
+        "{}",
+        r.stdout
+    );
+    s.assert_never_seen(PASSWORD);
+}
+
+/// `jiralink serve` with `extra` arguments: the child and its base URL.
+fn serve(s: &Session, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jiralink"))
+        .arg("--home")
+        .arg(&s.home)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve runs");
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for line in lines {
+        let line = line.expect("text");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let base = rest.split_whitespace().next().expect("url").to_owned();
+            return (child, base);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("serve printed no address");
+}
+
+/// A request as the user the proxy names in `X-Remote-User`.
+async fn proxied(
+    base: &str,
+    user: &str,
+    method: &str,
+    path: &str,
+    csrf: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut rb = reqwest::Client::new()
+        .request(m, format!("{base}{path}"))
+        .header("X-Remote-User", user)
+        .header("x-csrf-token", csrf);
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_page_acknowledges_the_findings_access_ack_sees_behind_a_trusted_proxy() {
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(30)
+        .projects(2)
+        .seed(12)
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("serve-access");
+    s.add_admin(&sim, "site");
+    let r = s.run(&["access", "site"], None, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.run(
+        &["user", "add", "ann", "--role", "admin", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bad = s.run(
+        &[
+            "serve",
+            "--trusted-proxy",
+            "10.0.0.0/99",
+            "--user-header",
+            "X-Remote-User",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--trusted-proxy"), "{}", bad.stderr);
+    let bad = s.run(&["serve", "--trusted-proxy", "127.0.0.1/32"], None, &[]);
+    assert_eq!(
+        bad.code, 2,
+        "--trusted-proxy needs --user-header: {}",
+        bad.stderr
+    );
+
+    let (mut child, base) = serve(
+        &s,
+        &[
+            "--trusted-proxy",
+            "127.0.0.1/32",
+            "--user-header",
+            "X-Remote-User",
+        ],
+    );
+    let (status, me) = proxied(&base, "ann", "GET", "/api/me", "", None).await;
+    assert_eq!((status, me["role"].clone()), (200, json!("admin")), "{me}");
+    let csrf = me["csrf"].as_str().expect("csrf").to_owned();
+    let (status, audit) = proxied(&base, "ann", "GET", "/api/access/site", "", None).await;
+    assert_eq!(status, 200, "{audit}");
+    assert_eq!(audit["audited"], true);
+    assert!(
+        !audit["projects"].as_array().expect("projects").is_empty(),
+        "{audit}"
+    );
+    let site_admin = |a: &Value| -> Value {
+        a["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["id"] == "site_admin")
+            .cloned()
+            .unwrap_or_else(|| panic!("no site_admin finding: {a}"))
+    };
+    assert_eq!(site_admin(&audit)["accepted"], Value::Null);
+    let (status, j) = proxied(
+        &base,
+        "ann",
+        "POST",
+        "/api/access/site/ack",
+        &csrf,
+        Some(json!({"finding": "site_admin", "reason": "the vendor needs an admin"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{j}");
+
+    // The CLI sees the web's acceptance, and revokes it; the page sees that.
+    let r = s.run(&["--json", "access", "site", "--acks"], None, &[]);
+    let acks: Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(acks["accepted"][0]["id"], "site_admin", "{acks}");
+    assert_eq!(acks["accepted"][0]["by"], "ann (jiralink serve)");
+    assert_eq!(acks["accepted"][0]["reason"], "the vendor needs an admin");
+    let r = s.run(&["access", "site", "--unack", "site_admin"], None, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, audit) = proxied(&base, "ann", "GET", "/api/access/site", "", None).await;
+    assert_eq!(site_admin(&audit)["accepted"], Value::Null);
+    let (status, _) = proxied(
+        &base,
+        "ann",
+        "POST",
+        "/api/access/site/unack",
+        &csrf,
+        Some(json!({"finding": "site_admin"})),
+    )
+    .await;
+    assert_eq!(status, 404, "nothing to revoke");
+    let (status, page) = {
+        let r = reqwest::Client::new()
+            .get(format!("{base}/access?credential=site"))
+            .header("X-Remote-User", "ann")
+            .send()
+            .await
+            .expect("page");
+        (r.status().as_u16(), r.text().await.expect("page"))
+    };
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("id=\"matrix\"") && page.contains("data-finding=\"site_admin\""),
+        "{page}"
+    );
+    // A first-seen name through the proxy is a viewer: no access to the credential's audit.
+    let (status, _) = proxied(&base, "dave", "GET", "/api/access/site", "", None).await;
+    assert_eq!(status, 404);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // The header from a peer outside the trusted network is ignored.
+    let (mut child, base) = serve(
+        &s,
+        &[
+            "--trusted-proxy",
+            "10.9.9.9/32",
+            "--user-header",
+            "X-Remote-User",
+        ],
+    );
+    let (status, j) = proxied(&base, "ann", "GET", "/api/me", "", None).await;
+    assert_eq!(
+        (status, j["error"].clone()),
+        (401, json!("not_signed_in")),
+        "{j}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let r = s.run(&["--json", "user", "list"], None, &[]);
+    assert!(
+        r.stdout.contains("\"dave\"") && r.stdout.contains("viewer"),
         "{}",
         r.stdout
     );
