@@ -225,7 +225,8 @@ fn main() {
         .unwrap_or(10_000_000);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join(format!("insights-v2-{issues}-{changes}.db"));
+    // v3: stores made since 2026-11-29 have 32 KiB pages (the store's PAGE_SIZE); a v2 file has 4 KiB.
+    let path = dir.join(format!("insights-v3-{issues}-{changes}.db"));
     if !path.exists() {
         let t = Instant::now();
         let tmp = path.with_extension("partial");

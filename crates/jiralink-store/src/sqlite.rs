@@ -66,6 +66,9 @@ impl Store {
     /// Opens (creating and migrating) an SQLite store.
     pub fn open_sqlite(path: &Path) -> Result<Store> {
         let conn = Connection::open(path)?;
+        // Before WAL mode, the one moment a new database takes its page size (an existing store
+        // keeps the one it was made with).
+        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         tune_for_bulk_writes(&conn)?;
@@ -756,6 +759,14 @@ fn site_setting(conn: &Connection) -> Result<Arc<Mutex<String>>> {
     Ok(setting)
 }
 
+/// The page size of a new store: 32 KiB instead of SQLite's 4 KiB. An issue's raw JSON (some 15 KB
+/// with its inline comments and worklogs) then fits one or two pages instead of an overflow chain
+/// of four, and every b-tree has fewer levels and splits: a 20,000-issue sync on the idle build
+/// machine took 0.45 ms of CPU per issue at 4 KiB, 0.38 at 16 KiB, 0.32 at 32 KiB (system time
+/// 3.5 s -> 2.0 s: a third of the `pwrite`/`pread` calls). 64 KiB measured 0.29-0.37, and writes
+/// a whole 64 KiB frame to the WAL for each page a small transaction (a ledger row) touches.
+const PAGE_SIZE: i64 = 32768;
+
 /// The writer's settings for a sync's bulk writes (each batch of 100 issues is some thousands of
 /// row and index writes): a page cache that holds the hot index pages (32 MiB instead of 2 MiB, so
 /// pages are not re-read with `pread` between batches), checkpoints of the WAL every 64 MiB rather
@@ -766,7 +777,8 @@ fn site_setting(conn: &Connection) -> Result<Arc<Mutex<String>>> {
 /// showed a 100,000-issue sync at 825 MiB peak RSS) for no measurable gain.
 fn tune_for_bulk_writes(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "cache_size", -32768)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+    let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    conn.pragma_update(None, "wal_autocheckpoint", (64 << 20) / page_size.max(512))?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
@@ -798,6 +810,39 @@ mod tests {
         }
         let out_of_order = s.conn.prepare("SELECT $2, $1").expect("prepare");
         assert_eq!(out_of_order.parameter_name(1), Some("$2"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_new_store_takes_large_pages_and_an_existing_one_keeps_its_own() {
+        let dir = std::env::temp_dir().join(format!("jiralink-pages-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let page_size = |s: &Store| -> i64 {
+            s.conn
+                .pragma_query_value(None, "page_size", |r| r.get(0))
+                .expect("page_size")
+        };
+        let checkpoint_pages = |s: &Store| -> i64 {
+            s.conn
+                .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+                .expect("wal_autocheckpoint")
+        };
+        let new = Store::open_sqlite(&dir.join("new.db")).expect("open");
+        assert_eq!(page_size(&new), PAGE_SIZE);
+        assert_eq!(checkpoint_pages(&new), (64 << 20) / PAGE_SIZE);
+        // A store made before: 4 KiB pages, kept (and checkpoints still every 64 MiB).
+        let old = dir.join("old.db");
+        Connection::open(&old)
+            .and_then(|c| {
+                c.execute_batch(
+                    "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);",
+                )
+            })
+            .expect("old store");
+        let reopened = Store::open_sqlite(&old).expect("open the old store");
+        assert_eq!(page_size(&reopened), 4096);
+        assert_eq!(checkpoint_pages(&reopened), 16384);
+        drop((new, reopened));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
