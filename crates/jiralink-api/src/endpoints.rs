@@ -232,6 +232,15 @@ impl Client {
         Pages::get(self, "/rest/agile/1.0/board", Some(ISSUE_LIST_PAGE))
     }
 
+    /// The boards located in a project (`board?projectKeyOrId=`).
+    pub fn project_boards(&self, project_key: &str) -> Pages<'_, ValuesPage<Board>> {
+        Pages::get(
+            self,
+            format!("/rest/agile/1.0/board?projectKeyOrId={project_key}"),
+            Some(ISSUE_LIST_PAGE),
+        )
+    }
+
     /// A board's sprints.
     pub fn sprints(&self, board: BoardId) -> Pages<'_, ValuesPage<Sprint>> {
         Pages::get(

@@ -21,51 +21,26 @@ pub(crate) struct Sprint {
     pub state: String,
 }
 
-/// Every item of a `startAt`-paged Agile list (`values`, `isLast`).
-async fn agile_list(client: &Client, path: &str) -> Result<Vec<Value>, jiralink_api::Error> {
-    let mut out = Vec::new();
-    loop {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let page = client
-            .get_json(&format!("{path}{sep}startAt={}&maxResults=50", out.len()))
-            .await?;
-        let items = page["values"].as_array().cloned().unwrap_or_default();
-        let n = items.len();
-        out.extend(items);
-        if n == 0 || page["isLast"].as_bool().unwrap_or(true) {
-            return Ok(out);
-        }
-    }
-}
-
 /// The sprints of every board of `project`, by lower-case name (the first board's when two
-/// boards have a sprint of the same name).
+/// boards have a sprint of the same name), read through the client's pager.
 pub(crate) async fn sprints_of(
     client: &Client,
     project: &str,
 ) -> Result<HashMap<String, Sprint>, jiralink_api::Error> {
     let mut out = HashMap::new();
-    let boards = agile_list(
-        client,
-        &format!("/rest/agile/1.0/board?projectKeyOrId={project}"),
-    )
-    .await?;
-    for b in boards {
-        let Some(id) = b["id"].as_u64() else {
-            continue;
-        };
+    for board in client.project_boards(project).all().await? {
         // A kanban board has no sprints: Jira answers 400 there.
-        if b["type"].as_str() == Some("kanban") {
+        if board.kind == "kanban" {
             continue;
         }
-        for s in agile_list(client, &format!("/rest/agile/1.0/board/{id}/sprint")).await? {
-            let (Some(sid), Some(name)) = (s["id"].as_u64(), s["name"].as_str()) else {
+        for s in client.sprints(board.id).all().await? {
+            if s.name.is_empty() {
                 continue;
-            };
-            out.entry(name.to_lowercase()).or_insert(Sprint {
-                id: sid,
-                name: name.to_owned(),
-                state: s["state"].as_str().unwrap_or_default().to_owned(),
+            }
+            out.entry(s.name.to_lowercase()).or_insert(Sprint {
+                id: s.id.0,
+                name: s.name,
+                state: s.state,
             });
         }
     }
