@@ -797,3 +797,36 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
         seen.len()
     );
 }
+
+/// The dashboard is computed once per store state (and minute): a request a second later is
+/// answered from the cache, the very same report. The default forecast date moves with "now"; it
+/// once was part of the cache key, and every request recomputed the whole report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_is_answered_from_the_cache_while_the_store_is_unchanged() {
+    let h = Harness::start("dashcache", 100).await;
+    let ann = h.sign_in("ann").await;
+    assert_eq!(add(&ann, &h, "ann-cred", "admin").await.0, 201);
+    let (s, started, _) = ann
+        .send(
+            "POST",
+            "/api/syncs",
+            Some(&json!({"credential": "ann-cred"})),
+        )
+        .await;
+    assert_eq!(s, 202, "{started}");
+    let ended = wait_run(&ann, started["id"].as_u64().expect("run id")).await;
+    assert_eq!(ended["status"], "ok", "{ended}");
+    // Not across a minute's end: the cache also keys on the minute (ages move with time).
+    while chrono::Utc::now().timestamp() % 60 > 50 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (s, first) = ann.get("/api/insights").await;
+    assert_eq!(s, 200, "{first}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (_, again) = ann.get("/api/insights").await;
+    assert_eq!(
+        first["as_of"], again["as_of"],
+        "the second request was computed again, not answered from the cache"
+    );
+    assert_eq!(first, again);
+}
