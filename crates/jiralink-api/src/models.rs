@@ -1008,6 +1008,53 @@ pub enum SprintFieldEntry {
     Other(String),
 }
 
+impl SprintFieldEntry {
+    /// The sprint's id: an object's, or the `id` attribute of a legacy string (`None` for a value
+    /// that is neither, which callers report rather than misread).
+    pub fn id(&self) -> Option<String> {
+        match self {
+            SprintFieldEntry::Object(id) => id.clone(),
+            SprintFieldEntry::Text(text) => sprint_string_id(text),
+            SprintFieldEntry::Other(_) => None,
+        }
+    }
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The `id` attribute of a legacy sprint string. Attributes are `key=value` separated by commas
+/// inside the outer brackets; names and goals may hold commas or `=`, so the id is the value of
+/// the first `id=` that starts an attribute and is all digits.
+fn sprint_string_id(text: &str) -> Option<String> {
+    let open = text.find('[')?;
+    let body = text[open + 1..].strip_suffix(']')?;
+    let head = &text[..open];
+    if !head.contains(".sprint.Sprint@") {
+        return None;
+    }
+    let attrs: Vec<&str> = body.split(',').collect();
+    let id_at = |i: usize| {
+        attrs[i]
+            .strip_prefix("id=")
+            .filter(|v| is_id(v))
+            .map(str::to_owned)
+    };
+    // The id is followed by `rapidViewId` (8.x, 9.x) or `incompleteIssuesDestinationId` (10.x);
+    // that neighbour tells it from an `id=` inside a goal.
+    (0..attrs.len())
+        .find(|&i| {
+            id_at(i).is_some()
+                && attrs.get(i + 1).is_some_and(|next| {
+                    next.starts_with("rapidViewId=")
+                        || next.starts_with("incompleteIssuesDestinationId=")
+                })
+        })
+        .or_else(|| (0..attrs.len()).find(|&i| id_at(i).is_some()))
+        .and_then(id_at)
+}
+
 /// The entries of a sprint field's value: none for null, one for a single value, each of a list.
 pub fn sprint_field(raw: &RawValue) -> Vec<SprintFieldEntry> {
     #[derive(Deserialize)]
@@ -1021,7 +1068,7 @@ pub fn sprint_field(raw: &RawValue) -> Vec<SprintFieldEntry> {
             let id = serde_json::from_str::<WithId>(raw.get())
                 .ok()
                 .and_then(|w| w.id)
-                .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+                .filter(|id| is_id(id));
             SprintFieldEntry::Object(id)
         } else if text.starts_with('"') {
             match serde_json::from_str::<String>(raw.get()) {

@@ -47,23 +47,16 @@ pub(crate) async fn sprints_of(
     Ok(out)
 }
 
-/// The sprint ids an issue's sprint field holds: objects with `id` (Cloud, and REST v3), or Data
+/// The sprint ids an issue's sprint field holds, read as the sync reads them
+/// ([`jiralink_api::models::sprint_field`]): objects with `id` (Cloud, and REST v3), or Data
 /// Center's strings `com.atlassian.greenhopper.service.sprint.Sprint@7eede03a[id=2,...]`.
 pub(crate) fn sprint_ids(v: &Value) -> Vec<u64> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| match s {
-            Value::Object(o) => o.get("id").and_then(Value::as_u64),
-            Value::String(text) => {
-                let body = &text[text.find('[')? + 1..];
-                body.split(',').find_map(|kv| {
-                    kv.strip_prefix("id=")
-                        .and_then(|id| id.trim_end_matches(']').parse().ok())
-                })
-            }
-            _ => None,
-        })
+    let Ok(raw) = serde_json::value::RawValue::from_string(v.to_string()) else {
+        return Vec::new();
+    };
+    jiralink_api::models::sprint_field(&raw)
+        .iter()
+        .filter_map(|entry| entry.id()?.parse().ok())
         .collect()
 }
 
@@ -95,6 +88,11 @@ mod tests {
             "com.atlassian.greenhopper.service.sprint.Sprint@1[activatedDate=<null>,goal=<null>,id=17,name=B]"
         ]);
         assert_eq!(sprint_ids(&dc), [2, 17]);
+        // A goal holding `,id=` is not the id (Data Center 10.x sorts the attributes).
+        let goal = json!([
+            "com.atlassian.greenhopper.service.sprint.Sprint@1a2b[completeDate=<null>,goal=fix,id=9,id=31,incompleteIssuesDestinationId=<null>,name=S 31]"
+        ]);
+        assert_eq!(sprint_ids(&goal), [31]);
         assert!(sprint_ids(&Value::Null).is_empty());
     }
 }

@@ -222,12 +222,7 @@ impl Batch {
 pub fn sprint_ids(entries: Vec<SprintFieldEntry>, issue: &str) -> Vec<String> {
     let mut ids = Vec::new();
     for entry in entries {
-        let id = match &entry {
-            SprintFieldEntry::Object(id) => id.clone(),
-            SprintFieldEntry::Text(text) => sprint_string_id(text),
-            SprintFieldEntry::Other(_) => None,
-        };
-        match id {
+        match entry.id() {
             Some(id) => ids.push(id),
             None => tracing::warn!(
                 issue,
@@ -237,41 +232,6 @@ pub fn sprint_ids(entries: Vec<SprintFieldEntry>, issue: &str) -> Vec<String> {
         }
     }
     ids
-}
-
-fn is_id(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// The `id` attribute of a legacy sprint string. Attributes are `key=value` separated by commas
-/// inside the outer brackets; names and goals may hold commas or `=`, so the id is the value of
-/// the first `id=` that starts an attribute and is all digits.
-fn sprint_string_id(text: &str) -> Option<String> {
-    let open = text.find('[')?;
-    let body = text[open + 1..].strip_suffix(']')?;
-    let head = &text[..open];
-    if !head.contains(".sprint.Sprint@") {
-        return None;
-    }
-    let attrs: Vec<&str> = body.split(',').collect();
-    let id_at = |i: usize| {
-        attrs[i]
-            .strip_prefix("id=")
-            .filter(|v| is_id(v))
-            .map(str::to_owned)
-    };
-    // The id is followed by `rapidViewId` (8.x, 9.x) or `incompleteIssuesDestinationId` (10.x);
-    // that neighbour tells it from an `id=` inside a goal.
-    (0..attrs.len())
-        .find(|&i| {
-            id_at(i).is_some()
-                && attrs.get(i + 1).is_some_and(|next| {
-                    next.starts_with("rapidViewId=")
-                        || next.starts_with("incompleteIssuesDestinationId=")
-                })
-        })
-        .or_else(|| (0..attrs.len()).find(|&i| id_at(i).is_some()))
-        .and_then(id_at)
 }
 
 /// An issue's fix and affects versions, components and links, from its fields.
