@@ -673,21 +673,34 @@ async fn transition(
             _ => {}
         }
     }
+    // A missing resolution is refused in `errorMessages` ("Field Resolution is required.", as
+    // Cloud and Data Center word it, `errors` empty); other required fields by id in `errors`.
+    let mut messages = Vec::new();
     for f in t.screen.iter().filter(|f| f.required) {
         let has = match f.field {
             "resolution" => resolution.is_some(),
             "assignee" => assignee.unwrap_or(current.assignee).is_some(),
             other => given.iter().any(|(k, v)| k == other && !v.is_null()),
         };
-        if !has && !errors.iter().any(|(k, _)| k == f.field) {
+        if has || errors.iter().any(|(k, _)| k == f.field) {
+            continue;
+        }
+        if f.field == "resolution" {
+            messages.push(format!("Field {} is required.", field_name(f.field)));
+        } else {
             errors.push((
                 f.field.into(),
                 format!("{} is required.", field_name(f.field)),
             ));
         }
     }
-    if !errors.is_empty() {
-        return field_errors(StatusCode::BAD_REQUEST, &errors);
+    if !messages.is_empty() || !errors.is_empty() {
+        let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
+        let pairs: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        return jira_error(StatusCode::BAD_REQUEST, &messages, &pairs);
     }
     if let Some(a) = assignee {
         site.set_assignee(issue, a, ctx.user());

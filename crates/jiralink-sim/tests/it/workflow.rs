@@ -188,8 +188,11 @@ async fn restricted_workflows_and_required_screen_fields(deployment: Deployment)
     // Done without its required resolution: 400 with Jira's errors, nothing changed.
     let r = c.post(&path, json!({"transition": {"id": done.0}})).await;
     assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.body["errors"]["resolution"], "Resolution is required.");
-    assert_eq!(r.body["errorMessages"], json!([]));
+    assert_eq!(
+        r.body["errorMessages"],
+        json!(["Field Resolution is required."])
+    );
+    assert_eq!(r.body["errors"], json!({}));
     assert_eq!(status_of(&c, v, &key).await.0, "To Do");
     // In Review is not reachable from To Do.
     let review_id = {
