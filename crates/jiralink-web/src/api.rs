@@ -999,11 +999,14 @@ pub async fn compute_insights(app: &App, q: &InsightsQuery) -> ApiResult<Arc<cra
     // One computation at a time: the work is CPU-bound, and requests that waited for the same
     // filters find its result in the cache.
     let _one = app.insights_running.lock().await;
-    let stamp = crate::StoreStamp::of(app);
+    let at = app.store.clone();
+    let stamp = tokio::task::spawn_blocking(move || crate::StoreStamp::of(&at))
+        .await
+        .map_err(ApiError::internal)?;
     if let Some(hit) = app.insights_cache.lock().get(&key).filter(|c| c.0 == stamp) {
         return Ok(hit.1.clone());
     }
-    let store = jiralink_insights::StoreLocation::Sqlite(app.store_path.clone());
+    let store = app.store.clone();
     let r = tokio::task::spawn_blocking(move || {
         let r = jiralink_insights::run_on(&store, &filter, &opts, None)?;
         let json: Arc<str> = serde_json::to_string(&r).unwrap_or_default().into();
@@ -1050,11 +1053,7 @@ pub struct IssuesQuery {
 }
 
 pub fn issue_rows(app: &App, q: &IssuesQuery) -> ApiResult<Vec<Value>> {
-    // Opening the store first creates or migrates it, so the reader always finds its views.
-    jiralink_store::Store::open_sqlite(&app.store_path)?;
-    let mut reader = jiralink_store::ViewReader::open(&jiralink_store::StoreLocation::Sqlite(
-        app.store_path.clone(),
-    ))?;
+    let mut reader = app.reader()?;
     let given = |s: &Option<String>| s.clone().unwrap_or_default();
     let limit = q.limit.unwrap_or(200).clamp(1, 1000).to_string();
     let (site, project, category) = (given(&q.site), given(&q.project), given(&q.status_category));
@@ -1066,7 +1065,7 @@ pub fn issue_rows(app: &App, q: &IssuesQuery) -> ApiResult<Vec<Value>> {
            AND ($1 = '' OR i.site_id = $1 OR s.base_url = $1)
            AND ($2 = '' OR i.project_key = $2)
            AND ($3 = '' OR i.status_category = $3)
-         ORDER BY i.updated DESC LIMIT CAST($4 AS INTEGER)",
+         ORDER BY i.updated DESC LIMIT CAST(CAST($4 AS TEXT) AS INTEGER)",
         &[&site, &project, &category, &limit],
         |r| -> jiralink_store::Result<()> {
             let key = r.text_not_null(0)?;
@@ -1078,7 +1077,7 @@ pub fn issue_rows(app: &App, q: &IssuesQuery) -> ApiResult<Vec<Value>> {
                 "status_category": r.text(3)?,
                 "issue_type": r.text(4)?,
                 "assignee_id": r.text(5)?,
-                "updated": r.text(6)?,
+                "updated": crate::records::iso(r, 6)?,
                 "url": base.map(|b| format!("{}/browse/{key}", b.trim_end_matches('/'))),
             }));
             Ok(())

@@ -125,15 +125,16 @@ async fn run(
             return Err(failed(&d.code.to_string(), d.cause, &d.fix));
         }
     };
-    let mut store = jiralink_store::Store::open_sqlite(&app.store_path)
-        .map_err(|e| failed("store", e.to_string(), "check the store file"))?;
+    let mut store = app
+        .backend()
+        .map_err(|e| failed("store", e.to_string(), "check the store"))?;
     let mut opts = SyncOptions::new(credential);
     opts.projects = projects;
     let sink = tx.clone();
     opts.progress = Some(ProgressSink(Arc::new(move |p: &Progress| {
         sink.send_modify(|s| s.progress = p.clone());
     })));
-    match jiralink_sync::sync(&client, &mut store, &opts).await {
+    match jiralink_sync::sync(&client, &mut *store, &opts).await {
         Ok(s) => Ok(s),
         Err(jiralink_sync::SyncError::Jira(e)) => {
             let d = e.diagnosis();

@@ -11,12 +11,12 @@ mod records;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
-use jiralink_store::Store;
+use jiralink_store::web::Accounts;
+use jiralink_store::{Backend, StoreLocation};
 use jiralink_vault::{Credential, Secrets, Vault};
 use parking_lot::Mutex;
 
@@ -135,8 +135,10 @@ impl Cidr {
 
 /// How the app is set up.
 pub struct Config {
-    /// The SQLite store: the mirror the syncs write and the insights read, and the app's accounts.
-    pub store: PathBuf,
+    /// The store, SQLite or PostgreSQL: the mirror the syncs write and the insights read, and
+    /// the app's accounts. The binary fills a PostgreSQL target (its password and CA come from
+    /// the environment, which only the binary reads).
+    pub store: StoreLocation,
     /// The vault directory (`JIRALINK_HOME`).
     pub vault: Vault,
     /// The URL people open (links printed, `Secure` cookies when https).
@@ -150,8 +152,8 @@ pub struct Config {
 
 /// The app's state, shared by every request.
 pub struct App {
-    pub(crate) store_path: PathBuf,
-    pub(crate) accounts: Mutex<Store>,
+    pub(crate) store: StoreLocation,
+    pub(crate) accounts: Mutex<Box<dyn Accounts>>,
     pub(crate) vault: Vault,
     /// Held across a vault read-modify-write (add, edit, rotate, remove), which the vault file
     /// does not serialise itself.
@@ -185,25 +187,46 @@ pub(crate) struct InsightsView {
     pub(crate) html: Arc<str>,
 }
 
-/// The store's files (database and write-ahead log: size and time) and the minute.
+/// What the store's state is known by, and the minute: the SQLite files (database and write-ahead
+/// log: size and time), or PostgreSQL's sync runs (how many, how many finished, the last id).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoreStamp(Vec<(Option<std::time::SystemTime>, u64)>, i64);
+pub(crate) struct StoreStamp(String, i64);
 
 impl StoreStamp {
-    pub(crate) fn of(app: &App) -> StoreStamp {
-        let files = ["", "-wal"]
-            .iter()
-            .map(|suffix| {
-                let mut p = app.store_path.clone().into_os_string();
-                p.push(suffix);
-                let meta = std::fs::metadata(p).ok();
-                (
-                    meta.as_ref().and_then(|m| m.modified().ok()),
-                    meta.map_or(0, |m| m.len()),
-                )
-            })
-            .collect();
-        StoreStamp(files, chrono::Utc::now().timestamp() / 60)
+    /// Read off the runtime's workers (a PostgreSQL reader blocks).
+    pub(crate) fn of(at: &StoreLocation) -> StoreStamp {
+        let state = match at {
+            StoreLocation::Sqlite(path) => {
+                let files: Vec<_> = ["", "-wal"]
+                    .iter()
+                    .map(|suffix| {
+                        let mut p = path.clone().into_os_string();
+                        p.push(suffix);
+                        let meta = std::fs::metadata(p).ok();
+                        (
+                            meta.as_ref().and_then(|m| m.modified().ok()),
+                            meta.map_or(0, |m| m.len()),
+                        )
+                    })
+                    .collect();
+                format!("{files:?}")
+            }
+            StoreLocation::Postgres(_) => {
+                let mut state = String::from("unknown");
+                if let Ok(mut reader) = jiralink_store::ViewReader::open(at) {
+                    let _ = reader.each(
+                        "SELECT COUNT(*), COUNT(finished), MAX(id) FROM sync_runs",
+                        &[],
+                        |r| -> jiralink_store::Result<()> {
+                            state = format!("{:?} {:?} {:?}", r.int(0)?, r.int(1)?, r.int(2)?);
+                            Ok(())
+                        },
+                    );
+                }
+                state
+            }
+        };
+        StoreStamp(state, chrono::Utc::now().timestamp() / 60)
     }
 }
 
@@ -258,12 +281,13 @@ pub enum Error {
 
 impl App {
     pub fn new(config: Config) -> Result<Arc<App>, Error> {
-        let accounts = Store::open_sqlite(&config.store).map_err(|source| Error::Store {
-            path: config.store.display().to_string(),
-            source,
-        })?;
+        let accounts =
+            jiralink_store::web::open_accounts(&config.store).map_err(|source| Error::Store {
+                path: config.store.to_string(),
+                source,
+            })?;
         Ok(Arc::new(App {
-            store_path: config.store,
+            store: config.store,
             accounts: Mutex::new(accounts),
             vault: config.vault,
             vault_writes: Mutex::new(()),
@@ -282,6 +306,22 @@ impl App {
             insights_running: tokio::sync::Mutex::new(()),
             consents: Mutex::new(Default::default()),
         }))
+    }
+
+    /// Opens the store for a sync (SQLite, or PostgreSQL: call it off the runtime's workers).
+    pub(crate) fn backend(&self) -> Result<Box<dyn Backend>, jiralink_store::StoreError> {
+        Ok(match &self.store {
+            StoreLocation::Sqlite(path) => Box::new(jiralink_store::Store::open_sqlite(path)?),
+            StoreLocation::Postgres(target) => {
+                Box::new(jiralink_store::postgres::PgStore::connect_to(target)?)
+            }
+        })
+    }
+
+    /// A reader of the store's public views (call it off the runtime's workers: a PostgreSQL
+    /// reader blocks). The store was created or migrated when the app started.
+    pub(crate) fn reader(&self) -> Result<jiralink_store::ViewReader, jiralink_store::StoreError> {
+        jiralink_store::ViewReader::open(&self.store)
     }
 
     /// A credential or its test result changed: cached views are stale.

@@ -405,11 +405,10 @@ async fn insights(
     PageUser(caller): PageUser,
     Query(q): Query<InsightsQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let (sites, projects, boards) = {
-        jiralink_store::Store::open_sqlite(&app.store_path)?;
-        let mut reader = jiralink_store::ViewReader::open(&jiralink_store::StoreLocation::Sqlite(
-            app.store_path.clone(),
-        ))?;
+    let app2 = app.clone();
+    // A PostgreSQL reader blocks: off the runtime's workers.
+    let (sites, projects, boards) = tokio::task::spawn_blocking(move || {
+        let mut reader = app2.reader()?;
         let mut list = |sql: &str| -> Vec<(String, String)> {
             let mut items = Vec::new();
             let read = reader.each(sql, &[], |r| -> jiralink_store::Result<()> {
@@ -424,15 +423,17 @@ async fn insights(
             }
             items
         };
-        (
+        Ok::<_, ApiError>((
             list("SELECT site_id, base_url FROM sites ORDER BY base_url"),
             list("SELECT DISTINCT key, name FROM projects WHERE deleted_at IS NULL ORDER BY key"),
             list(
                 "SELECT DISTINCT id, name || COALESCE(' (' || project_key || ')', '') FROM boards
                  WHERE deleted_at IS NULL ORDER BY 2",
             ),
-        )
-    };
+        ))
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let opt = |items: &[(String, String)], chosen: &Option<String>| -> String {
         items
             .iter()

@@ -151,12 +151,20 @@ fn readable_credentials(app: &App, caller: &Caller) -> ApiResult<Option<BTreeSet
     ))
 }
 
-/// Opens the store's reader (opening the store first creates or migrates it, so the views exist).
+/// A timestamp cell as UTC ISO-8601 text with milliseconds, as the store writes them: SQLite's
+/// text and PostgreSQL's `timestamptz` read alike.
+pub(crate) fn iso(
+    r: &jiralink_store::ViewRow<'_>,
+    i: usize,
+) -> jiralink_store::Result<Option<String>> {
+    Ok(r.millis(i)?
+        .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()))
+}
+
+/// Opens the store's reader.
 fn reader(app: &App) -> ApiResult<jiralink_store::ViewReader> {
-    jiralink_store::Store::open_sqlite(&app.store_path)?;
-    Ok(jiralink_store::ViewReader::open(
-        &jiralink_store::StoreLocation::Sqlite(app.store_path.clone()),
-    )?)
+    Ok(app.reader()?)
 }
 
 /// Write-back log filters.
@@ -198,7 +206,7 @@ pub fn write_rows(app: &App, caller: &Caller, q: &WritesQuery) -> ApiResult<Vec<
                 "after": r.text(8)?,
                 "outcome": r.text(9)?,
                 "error": r.text(10)?,
-                "at": r.text(11)?,
+                "at": iso(r, 11)?,
             }));
             Ok(())
         },
@@ -238,8 +246,8 @@ pub fn store_runs(app: &App, caller: &Caller, credential: &str) -> ApiResult<Vec
                 "credential": cred,
                 "site_id": r.text(2)?,
                 "site": r.text(3)?,
-                "started": r.text(4)?,
-                "finished": r.text(5)?,
+                "started": iso(r, 4)?,
+                "finished": iso(r, 5)?,
                 "status": r.text(6)?,
                 "requests": r.int(7)?,
                 "issues_written": r.int(8)?,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::support::{exposes, files, Client, Harness, PASSWORD};
+use crate::support::{exposes, files, Backing, Client, Harness, TestDb, PASSWORD};
 
 const CANARY: &str = "CANARY-7f3a9c1e5b2d4086-never-shown";
 
@@ -108,7 +108,23 @@ async fn wait_run(c: &Client, id: u64) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
     let log = log();
-    let h = Harness::start("matrix", 300).await;
+    matrix(Harness::start("matrix", 300).await, log).await;
+}
+
+/// The same matrix with the app's store (accounts, the mirror its syncs write, the dashboards'
+/// reads) in PostgreSQL: sign-in, credentials, a sync job, the dashboards and every other route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_matrix_holds_with_the_store_in_postgres() {
+    let log = log();
+    let db = TestDb::new("matrix");
+    matrix(
+        Harness::start_on("matrix-pg", 300, None, Backing::Postgres(db)).await,
+        log,
+    )
+    .await;
+}
+
+async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
     let root = h.sign_in("root").await;
     let ann = h.sign_in("ann").await;
     let bob = h.sign_in("bob").await;
@@ -142,15 +158,17 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
 
     // Write-back log rows of two members' credentials (as `jiralink apply` records them).
     {
-        let store = jiralink_store::Store::open_sqlite(&h.dir.join("jiralink.db")).expect("store");
-        store
-            .execute_batch(
-                "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms) VALUES
+        let rows = "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms) VALUES
                  ('run-a', 's', 'ann-cred', 'ann', 'ext-1', 'create', '10001', NULL, NULL, NULL, 'ok', NULL, '2026-01-01T10:00:00.000Z', 5),
                  ('run-a', 's', 'ann-cred', 'ann', 'ext-1', 'edit', '10001', 'summary', 'old', 'new', 'ok', NULL, '2026-01-01T10:00:01.000Z', 5),
-                 ('run-b', 's', 'bob-cred', 'bob', 'ext-9', 'create', NULL, NULL, NULL, NULL, 'failed', 'no permission', '2026-01-02T10:00:00.000Z', 5);",
-            )
-            .expect("write log rows");
+                 ('run-b', 's', 'bob-cred', 'bob', 'ext-9', 'create', NULL, NULL, NULL, NULL, 'failed', 'no permission', '2026-01-02T10:00:00.000Z', 5);";
+        match &h.pg {
+            Some(db) => db.execute(rows),
+            None => jiralink_store::Store::open_sqlite(&h.dir.join("jiralink.db"))
+                .expect("store")
+                .execute_batch(rows)
+                .expect("write log rows"),
+        }
     }
 
     let wrong = json!({"name": "wrong", "url": h.sim.base_url(), "auth": "cloud-token", "email": "x@example.com", "secret": CANARY});

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use jiralink_api::access::{Acceptance, Finding, ProjectAccess, Severity};
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_sim::{Deployment, Sim};
+use jiralink_store::postgres::PgTarget;
+use jiralink_store::StoreLocation;
 use jiralink_vault::{Credential, MasterKey, Secrets, Vault};
 use jiralink_web::{
     AccessBook, AckError, App, ClientResult, Connector, LastAudit, Role, TrustedProxy,
@@ -123,12 +125,89 @@ impl AccessBook for MemoryBook {
     }
 }
 
+/// A fresh PostgreSQL database on the server of `JIRALINK_TEST_POSTGRES`, dropped at the end.
+/// Tests that need one fail (never skip) without that variable:
+/// `export JIRALINK_TEST_POSTGRES=$(scripts/setup-postgres.sh | tail -1)`.
+pub struct TestDb {
+    server: String,
+    name: String,
+}
+
+fn on_a_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    // The synchronous client runs a runtime of its own: not on a thread that runs one.
+    std::thread::scope(|s| s.spawn(f).join().expect("thread"))
+}
+
+impl TestDb {
+    pub fn new(tag: &str) -> TestDb {
+        let server = std::env::var("JIRALINK_TEST_POSTGRES")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| {
+                panic!("JIRALINK_TEST_POSTGRES is not set: run `export JIRALINK_TEST_POSTGRES=$(scripts/setup-postgres.sh | tail -1)`")
+            });
+        let name = format!("jiralink_web_{tag}_{}", std::process::id());
+        let db = TestDb { server, name };
+        db.admin(&[
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name),
+            format!("CREATE DATABASE {}", db.name),
+        ]);
+        db
+    }
+
+    fn admin(&self, sql: &[String]) {
+        on_a_thread(|| {
+            let mut c = postgres::Client::connect(&self.server, postgres::NoTls).expect("connect");
+            for s in sql {
+                c.batch_execute(s).expect(s);
+            }
+        });
+    }
+
+    /// `postgres://USER@HOST:PORT/DB` of this database.
+    pub fn url(&self) -> String {
+        let base = self
+            .server
+            .rsplit_once('/')
+            .map_or(&*self.server, |(b, _)| b);
+        format!("{base}/{}", self.name)
+    }
+
+    /// Runs `sql` (statements separated by `;`) in this database.
+    pub fn execute(&self, sql: &str) {
+        let url = self.url();
+        on_a_thread(|| {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+            c.batch_execute(sql).expect("sql");
+        });
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        on_a_thread(move || {
+            if let Ok(mut c) = postgres::Client::connect(&server, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        });
+    }
+}
+
+/// Where a test's app keeps its store.
+pub enum Backing {
+    Sqlite,
+    Postgres(TestDb),
+}
+
 pub struct Harness {
     pub sim: Sim,
     #[allow(dead_code)] // for tests that need one-time links
     pub app: Arc<App>,
     pub base: String,
     pub dir: PathBuf,
+    /// The PostgreSQL database of the store, when it is one (the SQLite store is `dir/jiralink.db`).
+    pub pg: Option<TestDb>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -151,6 +230,16 @@ impl Harness {
 
     /// As [`Harness::start`], with a trusted reverse proxy.
     pub async fn start_with(name: &str, issues: usize, proxy: Option<TrustedProxy>) -> Harness {
+        Harness::start_on(name, issues, proxy, Backing::Sqlite).await
+    }
+
+    /// As [`Harness::start`], with the store in `backing`.
+    pub async fn start_on(
+        name: &str,
+        issues: usize,
+        proxy: Option<TrustedProxy>,
+        backing: Backing,
+    ) -> Harness {
         let sim = Sim::builder()
             .deployment(Deployment::Cloud)
             .issues(issues)
@@ -170,8 +259,12 @@ impl Harness {
         let addr = probe.local_addr().expect("addr");
         drop(probe);
         let base = format!("http://{addr}");
+        let (store, pg) = match backing {
+            Backing::Sqlite => (StoreLocation::Sqlite(dir.join("jiralink.db")), None),
+            Backing::Postgres(db) => (StoreLocation::Postgres(PgTarget::new(&db.url())), Some(db)),
+        };
         let app = App::new(jiralink_web::Config {
-            store: dir.join("jiralink.db"),
+            store,
             vault,
             public_url: base.clone(),
             connector: Arc::new(SimConnector {
@@ -211,6 +304,7 @@ impl Harness {
             app,
             base,
             dir,
+            pg,
             stop: Some(tx),
         }
     }

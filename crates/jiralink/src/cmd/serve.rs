@@ -1,5 +1,5 @@
 //! `jiralink serve`: the team web app and JSON HTTP API (crate `jiralink-web`) over the home's
-//! vault and SQLite store, with the binary's own way of building Jira clients (`connect`) and the
+//! vault and the store of `--store` (SQLite or PostgreSQL), with the binary's own way of building Jira clients (`connect`) and the
 //! access audits' records of `jiralink access` (so the Access page acknowledges the same ones).
 
 use std::future::Future;
@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context;
+use jiralink_store::StoreLocation;
 use jiralink_vault::{Credential, Secrets, Vault};
 use jiralink_web::{AccessBook, AckError, ClientResult, Connector, LastAudit};
 
@@ -112,7 +113,8 @@ fn header_name_ok(h: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The app over the home's vault and the store of `--store` (SQLite only, for now).
+/// The app over the home's vault and the store of `--store`: the SQLite file, or the PostgreSQL
+/// database (its password from `PGPASSWORD`, its CA from `PGSSLROOTCERT`, as every command).
 pub fn app(
     global: &Global,
     public_url: String,
@@ -121,10 +123,8 @@ pub fn app(
     let home = connect::home(global.home.clone())?;
     std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
     let store = match store_spec(global)? {
-        StoreSpec::Sqlite(path) => path,
-        StoreSpec::Postgres(_) => anyhow::bail!(UsageError(
-            "jiralink serve keeps its accounts in an SQLite store for now: give --store sqlite:PATH (or none)".into()
-        )),
+        StoreSpec::Sqlite(path) => StoreLocation::Sqlite(path),
+        StoreSpec::Postgres(url) => StoreLocation::Postgres(super::sync::pg_target(url)),
     };
     Ok(jiralink_web::App::new(jiralink_web::Config {
         store,
@@ -179,7 +179,7 @@ pub async fn demo(home: &std::path::Path, bind: SocketAddr) -> anyhow::Result<()
     drop(listener);
     let url = format!("http://{bound}");
     let app = jiralink_web::App::new(jiralink_web::Config {
-        store: home.join("jiralink.db"),
+        store: StoreLocation::Sqlite(home.join("jiralink.db")),
         vault: jiralink_vault::Vault::open(home, jiralink_vault::MasterKey::KeyFile)?,
         public_url: url.clone(),
         connector: Arc::new(CliConnector),
