@@ -1,5 +1,6 @@
 // jiralink web app: forms and buttons marked data-api="METHOD /path" call the JSON API with the
-// page's CSRF token; sync progress arrives as server-sent events. No inline script anywhere.
+// page's CSRF token; sync progress arrives as server-sent events, an access audit's end is polled.
+// No inline script anywhere.
 "use strict";
 (function () {
   var csrf = (document.querySelector('meta[name="csrf"]') || {}).content || "";
@@ -87,6 +88,7 @@
     }
     call(form.dataset.api, formBody(form)).then(function (res) {
       if (form.hasAttribute("data-sync-form") && res.ok) { watch(res.json.id); show(out, res); return; }
+      if (form.hasAttribute("data-audit-form") && res.ok) { audit(res.json.id, out); return; }
       if (!then(form.dataset.then, res)) show(out, res, form.dataset.show);
     });
   });
@@ -124,6 +126,19 @@
     if (ev.target.matches("[data-autosubmit]")) ev.target.form.submit();
   });
   kinds();
+
+  // An access audit run from the page: polled until it ends, then the page shows the new audit.
+  function audit(id, out) {
+    call("GET /api/audits/" + id).then(function (res) {
+      var s = res.json;
+      if (res.ok && s.status === "running") { setTimeout(function () { audit(id, out); }, 500); return; }
+      if (res.ok && s.status === "ok") { location.reload(); return; }
+      if (!out) return;
+      out.className = "result bad";
+      out.dataset.code = s.error ? s.error.code : (s.error || "");
+      out.textContent = s.error && s.error.code ? s.error.code + ": " + s.error.cause + " Fix: " + s.error.fix : ((s.error || "error") + ": " + (s.message || ""));
+    });
+  }
 
   // Live progress of a sync run.
   function watch(id) {

@@ -68,6 +68,27 @@ pub trait AccessBook: Send + Sync + 'static {
         unack: Option<&str>,
         by: &str,
     ) -> Result<serde_json::Value, AckError>;
+    /// Runs an access audit of `cred` with `client` (built by the [`Connector`]) for `profile`,
+    /// and saves it as `jiralink access` does (the new matrix, findings and acceptances are what
+    /// [`AccessBook::last_audit`] then gives). `vault` is the app's, for the credentials of the
+    /// same site the grant-needed check reads with. The future need not be `Send`: the app
+    /// drives it on a blocking thread of its own, as it does a sync.
+    fn audit<'a>(
+        &'a self,
+        vault: &'a Vault,
+        cred: &'a Credential,
+        client: &'a jiralink_api::Client,
+        profile: jiralink_api::access::Profile,
+    ) -> Pin<Box<dyn Future<Output = Result<jiralink_api::access::AccessReport, AuditError>> + 'a>>;
+}
+
+/// Why an access audit run from the app failed.
+#[derive(Debug)]
+pub enum AuditError {
+    /// Jira refused or failed: its diagnosis says why.
+    Jira(jiralink_api::Error),
+    /// The audit could not be saved.
+    Failed(String),
 }
 
 /// A trusted reverse proxy (`--trusted-proxy CIDR --user-header NAME`): requests from a peer in

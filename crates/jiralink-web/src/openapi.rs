@@ -134,6 +134,18 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Revoke a finding's acceptance, as `jiralink access NAME --unack` does.",
     ),
     (
+        "post",
+        "/api/access/{name}/audit",
+        "owner, admin",
+        "Run an access audit of the credential in the background (body: optional profile, read-only or read-write), saved where `jiralink access` keeps it; 202 with the audit's id.",
+    ),
+    (
+        "get",
+        "/api/audits/{id}",
+        "owner, admin",
+        "An access audit run from the app: running, ok with its summary, or failed with the diagnosis.",
+    ),
+    (
         "get",
         "/api/writes",
         "admin, member",

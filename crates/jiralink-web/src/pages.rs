@@ -593,6 +593,10 @@ async fn access(
         return Ok(layout("Access", Some(&caller), &nonce, &body));
     };
     let v = records::access_view(&app, &caller, &name)?;
+    body.push_str(&format!(
+        r#"<form data-api="POST /api/access/{n}/audit" data-audit-form class="filters" id="run-audit"><label>Used for <select name="profile"><option value="read-only">read-only (sync, insights)</option><option value="read-write">read-write (write-back)</option></select></label><button>Run audit</button><span class="result" data-result></span></form>"#,
+        n = esc(&name)
+    ));
     if v["audited"] != Value::Bool(true) {
         body.push_str(&format!(
             r#"<p class="muted" id="no-audit">{}</p>"#,

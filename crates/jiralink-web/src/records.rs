@@ -22,6 +22,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/access/{name}", get(access))
         .route("/api/access/{name}/ack", post(ack))
         .route("/api/access/{name}/unack", post(unack))
+        .route("/api/access/{name}/audit", post(start_audit))
+        .route("/api/audits/{id}", get(audit_state))
         .route("/api/writes", get(writes))
         .route("/api/stages", get(stages).put(put_stages))
         .route("/api/sync-runs", get(sync_runs))
@@ -45,7 +47,7 @@ pub fn access_view(app: &App, caller: &Caller, name: &str) -> ApiResult<Value> {
             "permissions": permissions,
             "projects": [],
             "findings": [],
-            "hint": format!("no audit of '{name}' yet: run `jiralink access {name}` on the server"),
+            "hint": format!("no audit of '{name}' yet: run one here, or `jiralink access {name}` on the server"),
         }),
         Some((projects, findings)) => json!({
             "credential": name,
@@ -135,6 +137,60 @@ async fn unack(
     Json(body): Json<AckBody>,
 ) -> ApiResult {
     change(&app, &caller, &name, &body.finding, None)
+}
+
+#[derive(Deserialize, Default)]
+struct AuditBody {
+    /// `read-only` (the default: sync and insights) or `read-write` (write-back too).
+    #[serde(default)]
+    profile: Option<String>,
+}
+
+/// Runs an access audit of credential `name` in the background (its owner, or an admin), as
+/// `jiralink access NAME` does, saved in the same records; 202 with the audit's id to poll.
+async fn start_audit(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Option<Json<AuditBody>>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    caller.require(&[Role::Admin, Role::Member])?;
+    owned(&app, &caller, &name)?;
+    let profile = body
+        .and_then(|b| b.0.profile)
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "read-only".into());
+    let profile: jiralink_api::access::Profile = profile.parse().map_err(ApiError::bad)?;
+    if app.jobs.auditing(&name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "audit_running",
+            format!("an audit of '{name}' is running; wait for it to end"),
+        ));
+    }
+    let id = crate::jobs::start_audit(&app, name, caller.name, profile);
+    Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response())
+}
+
+/// An audit run from the app: its state, to its owner's (the credential's) readers only.
+async fn audit_state(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<u64>,
+) -> ApiResult {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no audit {id}"));
+    let state = app.jobs.audit(id).ok_or_else(not_found)?;
+    if caller.role != Role::Admin
+        && state.started_by != caller.name
+        && owned(&app, &caller, &state.credential).is_err()
+    {
+        return Err(not_found());
+    }
+    Ok(Json(
+        serde_json::to_value(state).map_err(ApiError::internal)?,
+    ))
 }
 
 /// The credentials whose records `caller` may read: `None` for an admin (all of them).

@@ -94,6 +94,17 @@ async fn add(c: &Client, h: &Harness, name: &str, identity: &str) -> (u16, Value
     (s, j)
 }
 
+async fn wait_audit(c: &Client, id: u64) -> Value {
+    for _ in 0..600 {
+        let (_, j) = c.get(&format!("/api/audits/{id}")).await;
+        if j["status"] != "running" {
+            return j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("audit {id} did not end in 30 s");
+}
+
 async fn wait_run(c: &Client, id: u64) -> Value {
     for _ in 0..600 {
         let (_, j) = c.get(&format!("/api/syncs/{id}")).await;
@@ -148,6 +159,31 @@ async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
     let run = started["id"].as_u64().expect("run id");
     let ended = wait_run(&ann, run).await;
     assert_eq!(ended["status"], "ok", "{ended}");
+    let (s, started, _) = ann.send("POST", "/api/access/ann-extra/audit", None).await;
+    assert_eq!(s, 202, "{started}");
+    let audit_id = started["id"].as_u64().expect("audit id");
+    let ended = wait_audit(&ann, audit_id).await;
+    assert_eq!(ended["status"], "ok", "{ended}");
+    // The audit run from the app is the credential's last audit: the site's three projects.
+    assert_eq!(ended["summary"]["projects"], 3, "{ended}");
+    let (_, j) = ann.get("/api/access/ann-extra").await;
+    assert_eq!(j["audited"], true, "{j}");
+    let keys: Vec<&str> = j["projects"]
+        .as_array()
+        .expect("projects")
+        .iter()
+        .filter_map(|p| p["key"].as_str())
+        .collect();
+    assert_eq!(keys.len(), 3, "{j}");
+    assert!(keys.contains(&"WEB"), "not the canned audit: {j}");
+    assert!(
+        j["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["id"] == "delete_rights"),
+        "the real audit's findings: {j}"
+    );
     let (s, tok, _) = ann
         .send("POST", "/api/tokens", Some(&json!({"label": "ci"})))
         .await;
@@ -308,6 +344,20 @@ async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
             "/api/access/ann-cred/unack",
             Some(json!({"finding": "site_admin"})),
             [401, 403, 404, 200, 404],
+        ),
+        case(
+            "post",
+            "/api/access/{name}/audit",
+            "/api/access/ann-extra/audit",
+            Some(json!({"profile": "read-only"})),
+            [401, 403, 404, 202, 202],
+        ),
+        case(
+            "get",
+            "/api/audits/{id}",
+            &format!("/api/audits/{audit_id}"),
+            None,
+            [401, 403, 404, 200, 200],
         ),
         case(
             "get",
@@ -474,7 +524,9 @@ async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
                     c.path, c.expect[i]
                 ));
             }
-            if s == 202 {
+            if s == 202 && c.route.ends_with("/audit") {
+                wait_audit(client, j["id"].as_u64().expect("id")).await;
+            } else if s == 202 {
                 wait_run(client, j["id"].as_u64().expect("id")).await;
             }
         }
@@ -696,6 +748,7 @@ async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
         "token-revoke",
         "access-ack",
         "access-unack",
+        "access-audit",
         "stages",
     ] {
         assert!(actions.contains(a), "the audit records {a}: {actions:?}");

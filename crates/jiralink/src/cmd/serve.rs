@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use jiralink_store::StoreLocation;
 use jiralink_vault::{Credential, Secrets, Vault};
-use jiralink_web::{AccessBook, AckError, ClientResult, Connector, LastAudit};
+use jiralink_web::{AccessBook, AckError, AuditError, ClientResult, Connector, LastAudit};
 
 use super::sync::{store_spec, StoreSpec};
 use super::{connect, UsageError};
@@ -52,9 +52,11 @@ impl Connector for CliConnector {
     }
 }
 
-/// The access audits as `jiralink access` keeps them in the home.
+/// The access audits as `jiralink access` keeps them in the home (the store of `global` tells
+/// which credentials share a site, for the grant-needed check).
 pub struct CliAccessBook {
     home: std::path::PathBuf,
+    global: Global,
 }
 
 impl AccessBook for CliAccessBook {
@@ -85,6 +87,33 @@ impl AccessBook for CliAccessBook {
         .map_err(|e| match e.downcast::<UsageError>() {
             Ok(UsageError(m)) => AckError::Unknown(m),
             Err(e) => AckError::Failed(format!("{e:#}")),
+        })
+    }
+
+    fn audit<'a>(
+        &'a self,
+        vault: &'a Vault,
+        cred: &'a Credential,
+        client: &'a jiralink_api::Client,
+        profile: jiralink_api::access::Profile,
+    ) -> Pin<Box<dyn Future<Output = Result<jiralink_api::access::AccessReport, AuditError>> + 'a>>
+    {
+        Box::pin(async move {
+            match super::access::audit_and_save(
+                &self.global,
+                &self.home,
+                vault,
+                cred,
+                client,
+                profile,
+                super::access::MAX_AGE_DAYS,
+            )
+            .await
+            {
+                Ok(Ok(report)) => Ok(report),
+                Ok(Err(e)) => Err(AuditError::Jira(e)),
+                Err(e) => Err(AuditError::Failed(format!("{e:#}"))),
+            }
         })
     }
 }
@@ -131,7 +160,10 @@ pub fn app(
         vault: connect::vault(&home)?,
         public_url,
         connector: Arc::new(CliConnector),
-        access: Arc::new(CliAccessBook { home }),
+        access: Arc::new(CliAccessBook {
+            home,
+            global: global.clone(),
+        }),
         trusted_proxy: proxy,
     })?)
 }
@@ -185,6 +217,12 @@ pub async fn demo(home: &std::path::Path, bind: SocketAddr) -> anyhow::Result<()
         connector: Arc::new(CliConnector),
         access: Arc::new(CliAccessBook {
             home: home.to_owned(),
+            global: Global {
+                home: Some(home.to_owned()),
+                store: None,
+                out: crate::Output { json: false },
+                quiet: true,
+            },
         }),
         trusted_proxy: None,
     })?;

@@ -426,6 +426,61 @@ async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() 
         .await
         .expect("json");
     assert_eq!(runs["runs"][0]["issues_written"], 40, "{runs}");
+    // "Run audit" on the Access page: the binary's book audits and saves as `jiralink access`.
+    assert!(!s.home.join("audits/site.json").exists());
+    let r = send(
+        reqwest::Method::POST,
+        "/api/access/site/audit",
+        &csrf,
+        Some(json!({"profile": "read-only"})),
+    )
+    .await
+    .expect("audit");
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.expect("json")["id"]
+        .as_u64()
+        .expect("id");
+    let mut audit = Value::Null;
+    for _ in 0..600 {
+        audit = send(reqwest::Method::GET, &format!("/api/audits/{id}"), "", None)
+            .await
+            .expect("audit")
+            .json()
+            .await
+            .expect("json");
+        if audit["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(audit["status"], "ok", "{audit}");
+    assert_eq!(audit["summary"]["projects"], 2, "{audit}");
+    let page: Value = send(reqwest::Method::GET, "/api/access/site", "", None)
+        .await
+        .expect("access")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["audited"], true, "{page}");
+    assert!(s.home.join("audits/site.json").exists());
+    let r = s.run(
+        &[
+            "--json",
+            "access",
+            "site",
+            "--ack",
+            "site_admin",
+            "--reason",
+            "needed",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(
+        r.code, 0,
+        "the CLI acknowledges a finding of the app's audit: {}",
+        r.stderr
+    );
     let _ = child.kill();
     let _ = child.wait();
     // The accounts and the mirror are in Postgres: the home holds no SQLite store.
