@@ -79,6 +79,29 @@
     var out = form.querySelector("[data-result]");
     if (out) text(out, "busy", "working…");
     var sel = form.querySelector("select[data-kind]");
+    if (sel && sel.value === "oauth1") {
+      // OAuth 1.0a: a request token and its approval link, then the verifier Jira shows.
+      var step = form.querySelector("[data-oauth1-step]");
+      var finishing = ev.submitter && ev.submitter.hasAttribute("data-oauth1-finish");
+      if (finishing && form.dataset.pending) {
+        call("POST /api/oauth1/finish", { pending: form.dataset.pending, verifier: (form.elements.verifier || {}).value || "" }).then(function (res) {
+          if (!then("reload", res)) show(out, res);
+        });
+        return;
+      }
+      var body = formBody(form);
+      delete body.verifier;
+      call("POST /api/oauth1/start", body).then(function (res) {
+        if (!res.ok) { show(out, res); return; }
+        form.dataset.pending = res.json.pending;
+        var a = step.querySelector("[data-oauth1-link]");
+        a.href = res.json.authorize_url;
+        a.textContent = "the approval page";
+        step.hidden = false;
+        text(out, "ok", "approve in Jira, then give the verification code");
+      });
+      return;
+    }
     if (sel && sel.value === "oauth2") {
       // OAuth 2.0: the app gives the authorization URL; the browser goes to the consent page.
       call("POST /api/oauth2/start", formBody(form)).then(function (res) {
@@ -117,9 +140,11 @@
     document.querySelectorAll("[data-kinds]").forEach(function (el) {
       var on = el.dataset.kinds.split(" ").indexOf(sel.value) >= 0;
       el.hidden = !on;
-      el.querySelectorAll("input").forEach(function (i) { i.disabled = !on; });
+      el.querySelectorAll("input, textarea").forEach(function (i) { i.disabled = !on; });
       if (el.tagName === "BUTTON") el.disabled = !on;
     });
+    var step = document.querySelector("[data-oauth1-step]");
+    if (step && sel.value !== "oauth1") step.hidden = true;
   }
   document.addEventListener("change", function (ev) {
     if (ev.target.matches("select[data-kind]")) kinds();

@@ -41,6 +41,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/credentials/{name}/rotate", post(rotate_credential))
         .route("/api/scopes", get(scopes))
         .route("/api/oauth2/start", post(oauth2_start))
+        .route("/api/oauth1/start", post(oauth1_start))
+        .route("/api/oauth1/finish", post(oauth1_finish))
         .route("/api/syncs", get(list_syncs).post(start_sync))
         .route("/api/syncs/{id}", get(get_sync))
         .route("/api/syncs/{id}/events", get(sync_events))
@@ -399,7 +401,7 @@ async fn add_credential(
     match kind {
         AuthKind::Oauth1 => {
             return Err(ApiError::bad(
-                "OAuth 1.0a credentials are added with `jiralink credential add --auth oauth1` (the key pair stays on the server's disk)",
+                "OAuth 1.0a credentials are added with the approval step: POST /api/oauth1/start, then /api/oauth1/finish with the verification code",
             ))
         }
         AuthKind::Oauth2 => {
@@ -758,39 +760,232 @@ pub async fn oauth2_finish(
         expires_at: None,
         connection: Connection::default(),
     };
-    let report = run_test(app, &cred, &mut secrets, false)
+    let name = cred.name.clone();
+    keep_tested(app, caller, cred, secrets, "ok (oauth2 consent)")
         .await
         .map_err(|e| e.message)?;
-    let code = code_of(&report);
+    Ok(name)
+}
+
+/// An OAuth 1.0a approval under way (Data Center application links): what the verifier step
+/// needs to make the credential.
+pub struct PendingOAuth1 {
+    pub user: String,
+    pub name: String,
+    pub description: String,
+    pub url: String,
+    pub consumer_key: String,
+    pub private_key_pem: SecretString,
+    pub request_token: SecretString,
+    pub started: std::time::Instant,
+}
+
+/// How long an approval may take (Jira's request tokens live 10 minutes).
+const OAUTH1_TTL: std::time::Duration = std::time::Duration::from_secs(900);
+
+#[derive(Deserialize)]
+struct OAuth1Start {
+    name: String,
+    #[serde(default)]
+    description: String,
+    url: String,
+    /// The consumer key of the application link's incoming authentication.
+    consumer_key: String,
+    /// The consumer's RSA private key (PEM, PKCS#1 or PKCS#8), as `jiralink credential
+    /// oauth1-keygen` writes it.
+    private_key: String,
+}
+
+/// The OAuth 1.0a dance of a site, as `jiralink credential add --auth oauth1` runs it.
+fn oauth1_dance(
+    url: &str,
+    consumer_key: &str,
+    pem: &SecretString,
+) -> ApiResult<jiralink_api::oauth1::Dance> {
+    let site = site::normalize(url, false).map_err(|e| ApiError::bad(e.to_string()))?;
+    let http = jiralink_api::ClientBuilder::new(
+        site.clone(),
+        AuthKind::Oauth1,
+        jiralink_api::Auth::OAuth1 {
+            consumer_key: consumer_key.to_owned(),
+            private_key_pem: pem.clone(),
+            token: SecretString::from(String::new()),
+        },
+    )
+    .http()
+    .map_err(|e| ApiError::bad(e.diagnosis().to_string()))?;
+    Ok(jiralink_api::oauth1::Dance::new(
+        http,
+        &site,
+        consumer_key,
+        pem.clone(),
+    ))
+}
+
+fn jira_refused(e: &jiralink_api::Error) -> ApiError {
+    let d = e.diagnosis();
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "connection_failed",
+        format!("{}: {} Fix: {}", d.code, d.cause, d.fix),
+    )
+}
+
+/// Starts an OAuth 1.0a approval: a request token from the site; the answer is the URL where
+/// the user approves access in Jira (which then shows a verification code) and the id of the
+/// approval, for `/api/oauth1/finish`.
+async fn oauth1_start(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<OAuth1Start>,
+) -> ApiResult {
+    caller.require(&[Role::Admin, Role::Member])?;
+    name_is_free(&app, &body.name)?;
+    if body.consumer_key.trim().is_empty() {
+        return Err(ApiError::bad(
+            "consumer_key is missing (the application link's incoming consumer key)",
+        ));
+    }
+    // Bad key input is refused before anything is sent, naming the formats.
+    jiralink_api::oauth1::private_key(&body.private_key)
+        .map_err(|e| ApiError::bad(format!("private_key: {e}")))?;
+    let pem = SecretString::from(body.private_key);
+    let consumer_key = body.consumer_key.trim().to_owned();
+    let dance = oauth1_dance(&body.url, &consumer_key, &pem)?;
+    let request_token = dance.request_token().await.map_err(|e| jira_refused(&e))?;
+    let authorize_url = dance.authorize_url(&request_token);
+    let id = auth::new_secret();
+    let url = site::base_str(
+        &site::normalize(&body.url, false).map_err(|e| ApiError::bad(e.to_string()))?,
+    );
+    let mut pending = app.oauth1.lock();
+    pending.retain(|_, p| p.started.elapsed() < OAUTH1_TTL);
+    pending.insert(
+        id.clone(),
+        PendingOAuth1 {
+            user: caller.name.clone(),
+            name: body.name,
+            description: body.description,
+            url,
+            consumer_key,
+            private_key_pem: pem,
+            request_token: SecretString::from(request_token),
+            started: std::time::Instant::now(),
+        },
+    );
+    Ok(Json(json!({"authorize_url": authorize_url, "pending": id})))
+}
+
+#[derive(Deserialize)]
+struct OAuth1Finish {
+    /// The id `/api/oauth1/start` answered.
+    pending: String,
+    /// The verification code Jira showed after the approval.
+    verifier: String,
+}
+
+/// The end of an OAuth 1.0a approval: the approved request token and its verifier traded for an
+/// access token, the credential tested and kept (owned by the user who started it).
+async fn oauth1_finish(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<OAuth1Finish>,
+) -> ApiResult<Response> {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let verifier = body.verifier.trim();
+    let p = {
+        let mut pending = app.oauth1.lock();
+        let mine = pending
+            .get(&body.pending)
+            .is_some_and(|p| p.user == caller.name && p.started.elapsed() < OAUTH1_TTL);
+        if !mine {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "this approval is unknown, expired or not yours: start again",
+            ));
+        }
+        if verifier.is_empty() {
+            return Err(ApiError::bad(
+                "verifier is missing: give the verification code Jira showed after the approval",
+            ));
+        }
+        pending
+            .remove(&body.pending)
+            .ok_or_else(|| ApiError::internal("approval gone"))?
+    };
+    let dance = oauth1_dance(&p.url, &p.consumer_key, &p.private_key_pem)?;
+    let token = {
+        use secrecy::ExposeSecret;
+        dance
+            .access_token(p.request_token.expose_secret(), verifier)
+            .await
+            .map_err(|e| jira_refused(&e))?
+    };
+    let mut params = BTreeMap::new();
+    params.insert("consumer_key".to_owned(), p.consumer_key.clone());
+    let mut secrets = Secrets::default();
+    secrets
+        .0
+        .insert("private_key_pem".into(), p.private_key_pem.clone());
+    secrets.0.insert("secret".into(), token);
+    let now = Utc::now();
+    let cred = Credential {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        url: p.url.clone(),
+        auth: AuthKind::Oauth1.to_string(),
+        identity: None,
+        params,
+        owner: caller.name.clone(),
+        created: now,
+        rotated: now,
+        expires_at: None,
+        connection: Connection::default(),
+    };
+    let (report, view) = keep_tested(&app, &caller, cred, secrets, "ok (oauth1 approval)").await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"credential": view, "test": report})),
+    )
+        .into_response())
+}
+
+/// Tests a new credential and keeps it in the vault when the test passes (owned as `cred` says),
+/// recording the outcome (`ok` as `how`) in the app's audit log; a failed test is refused with its
+/// diagnosis.
+async fn keep_tested(
+    app: &App,
+    caller: &Caller,
+    cred: Credential,
+    mut secrets: Secrets,
+    how: &str,
+) -> ApiResult<(ConnectionReport, Value)> {
+    let report = run_test(app, &cred, &mut secrets, false).await?;
     let store = app.accounts.lock();
     if !report.ok {
-        let _ = store.web_audit(
+        store.web_audit(
             &caller.name,
             "credential-add",
             &cred.name,
-            code.as_deref().unwrap_or("failed"),
-        );
-        return Err(failed_test(&report).message);
+            code_of(&report).as_deref().unwrap_or("failed"),
+        )?;
+        return Err(failed_test(&report));
     }
     {
         let _w = app.vault_writes.lock();
         app.vault
             .add(cred.clone(), &secrets)
-            .map_err(|e| e.to_string())?;
+            .map_err(ApiError::internal)?;
     }
     app.invalidate_views();
-    store
-        .web_put_test(&cred.name, true, None)
-        .map_err(|e| e.to_string())?;
-    store
-        .web_audit(
-            &caller.name,
-            "credential-add",
-            &cred.name,
-            "ok (oauth2 consent)",
-        )
-        .map_err(|e| e.to_string())?;
-    Ok(cred.name)
+    store.web_put_test(&cred.name, true, None)?;
+    store.web_audit(&caller.name, "credential-add", &cred.name, how)?;
+    let tests = store.web_tests()?;
+    Ok((
+        report,
+        credential_view(&cred, &secrets, tests.get(&cred.name)),
+    ))
 }
 
 /// The scopes each jiralink feature needs (for scoped tokens and OAuth 2.0 apps).

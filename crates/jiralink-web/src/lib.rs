@@ -198,6 +198,8 @@ pub struct App {
     pub(crate) insights_running: tokio::sync::Mutex<()>,
     /// OAuth 2.0 consents under way, by their `state` value.
     pub(crate) consents: Mutex<std::collections::HashMap<String, api::PendingConsent>>,
+    /// OAuth 1.0a approvals under way, by their id.
+    pub(crate) oauth1: Mutex<std::collections::HashMap<String, api::PendingOAuth1>>,
 }
 
 /// A computed dashboard: its JSON, its HTML report, and the figures the page heads it with.
@@ -326,6 +328,7 @@ impl App {
             insights_cache: Mutex::new(Default::default()),
             insights_running: tokio::sync::Mutex::new(()),
             consents: Mutex::new(Default::default()),
+            oauth1: Mutex::new(Default::default()),
         }))
     }
 

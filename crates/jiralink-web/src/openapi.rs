@@ -80,6 +80,18 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Start an OAuth 2.0 (3LO) consent: the authorization URL to open; the app's /oauth2/callback then adds the credential.",
     ),
     (
+        "post",
+        "/api/oauth1/start",
+        "admin, member",
+        "Start an OAuth 1.0a approval (Data Center application link: name, url, consumer_key, private_key PEM): the URL where the user approves access, and the approval's id.",
+    ),
+    (
+        "post",
+        "/api/oauth1/finish",
+        "the user who started it",
+        "Finish an OAuth 1.0a approval with the verification code Jira showed: the access token is fetched, the credential tested and kept.",
+    ),
+    (
         "get",
         "/api/syncs",
         "admin, member",

@@ -203,6 +203,7 @@ const AUTH_KINDS: &[(&str, &str)] = &[
     ("pat", "Data Center: personal access token"),
     ("basic", "Data Center: username + password"),
     ("oauth2", "Cloud: OAuth 2.0 (3LO) app"),
+    ("oauth1", "Data Center: OAuth 1.0a application link"),
 ];
 
 async fn credentials(
@@ -248,10 +249,15 @@ async fn credentials(
 <label data-kinds="oauth2">Authorization URL <input name="authorize_url" placeholder="https://auth.atlassian.com/authorize"></label>
 <label data-kinds="oauth2">Token URL <input name="token_url" placeholder="https://auth.atlassian.com/oauth/token"></label>
 <label data-kinds="cloud-token scoped-token service-account pat basic">Token or password <input name="secret" type="password" autocomplete="off"></label>
+<label data-kinds="oauth1">Consumer key <input name="consumer_key" placeholder="jiralink"></label>
+<label data-kinds="oauth1">Consumer private key (PEM, from <code>jiralink credential oauth1-keygen</code>) <textarea name="private_key" rows="4" autocomplete="off" spellcheck="false"></textarea></label>
+<div class="oauth1" data-oauth1-step hidden><p>Open <a data-oauth1-link target="_blank" rel="noopener noreferrer">the approval page</a> in Jira, allow access, then paste the verification code Jira shows.</p><label>Verification code <input name="verifier" autocomplete="off"></label></div>
 <label>Expires (YYYY-MM-DD) <input name="expires_at" placeholder="optional"></label>
 <div data-kinds="scoped-token oauth2" class="scopes"><p>Give the token these scopes, per feature you use:</p>{scopes}</div>
 <button data-kinds="cloud-token scoped-token service-account pat basic">Test and add</button>
-<button data-kinds="oauth2" data-consent>Connect: open the consent page</button><div class="result" data-result></div></form>"#
+<button data-kinds="oauth2" data-consent>Connect: open the consent page</button>
+<button data-kinds="oauth1" data-oauth1-start>Get the approval link</button>
+<button data-kinds="oauth1" data-oauth1-finish>Finish: test and add</button><div class="result" data-result></div></form>"#
         ));
     }
     Ok(layout("Credentials", Some(&caller), &nonce, &body))

@@ -4,5 +4,6 @@
 mod browser;
 mod matrix;
 mod oauth;
+mod oauth1;
 mod proxy;
 mod support;

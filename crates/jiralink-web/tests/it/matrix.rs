@@ -283,6 +283,22 @@ async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
             [401, 403, 200, 200, 200],
         ),
         case(
+            "post",
+            "/api/oauth1/start",
+            "/api/oauth1/start",
+            Some(
+                json!({"name": "o1", "url": h.sim.base_url(), "consumer_key": "jiralink", "private_key": CANARY}),
+            ),
+            [401, 403, 400, 400, 400],
+        ),
+        case(
+            "post",
+            "/api/oauth1/finish",
+            "/api/oauth1/finish",
+            Some(json!({"pending": "nope", "verifier": CANARY})),
+            [401, 403, 404, 404, 404],
+        ),
+        case(
             "get",
             "/api/syncs",
             "/api/syncs",

@@ -37,6 +37,14 @@ impl Connector for SimConnector {
             let secret = secrets.get("secret").cloned().ok_or("no secret")?;
             let auth = match kind {
                 AuthKind::Pat | AuthKind::ServiceAccount => Auth::Bearer { token: secret },
+                AuthKind::Oauth1 => Auth::OAuth1 {
+                    consumer_key: cred.params.get("consumer_key").cloned().unwrap_or_default(),
+                    private_key_pem: secrets
+                        .get("private_key_pem")
+                        .cloned()
+                        .ok_or("no private key")?,
+                    token: secret,
+                },
                 AuthKind::Oauth2 => Auth::OAuth2 {
                     client_id: cred.params.get("client_id").cloned().unwrap_or_default(),
                     client_secret: secrets
@@ -264,6 +272,11 @@ impl Harness {
         Harness::start_on(name, issues, proxy, Backing::Sqlite).await
     }
 
+    /// As [`Harness::start`], against a Data Center simulator (`/jira` context path).
+    pub async fn start_datacenter(name: &str, issues: usize) -> Harness {
+        Harness::start_full(name, issues, None, Backing::Sqlite, Deployment::Datacenter).await
+    }
+
     /// As [`Harness::start`], with the store in `backing`.
     pub async fn start_on(
         name: &str,
@@ -271,8 +284,21 @@ impl Harness {
         proxy: Option<TrustedProxy>,
         backing: Backing,
     ) -> Harness {
-        let sim = Sim::builder()
-            .deployment(Deployment::Cloud)
+        Harness::start_full(name, issues, proxy, backing, Deployment::Cloud).await
+    }
+
+    async fn start_full(
+        name: &str,
+        issues: usize,
+        proxy: Option<TrustedProxy>,
+        backing: Backing,
+        deployment: Deployment,
+    ) -> Harness {
+        let mut sim = Sim::builder().deployment(deployment);
+        if deployment == Deployment::Datacenter {
+            sim = sim.context_path("/jira");
+        }
+        let sim = sim
             .issues(issues)
             .projects(3)
             .seed(7)
