@@ -1242,6 +1242,9 @@ async fn insights(
 pub struct IssuesQuery {
     pub site: Option<String>,
     pub project: Option<String>,
+    /// A board (its id), as the dashboard's filter: the issues of its project (all of its site's
+    /// when the board has none).
+    pub board: Option<String>,
     /// `new`, `indeterminate` or `done`.
     pub status_category: Option<String>,
     pub limit: Option<i64>,
@@ -1252,6 +1255,16 @@ pub fn issue_rows(app: &App, q: &IssuesQuery) -> ApiResult<Vec<Value>> {
     let given = |s: &Option<String>| s.clone().unwrap_or_default();
     let limit = q.limit.unwrap_or(200).clamp(1, 1000).to_string();
     let (site, project, category) = (given(&q.site), given(&q.project), given(&q.status_category));
+    let board = given(&q.board);
+    if !board.is_empty()
+        && reader.count("SELECT COUNT(*) FROM boards WHERE id = $1", &[&board])? == 0
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "insights",
+            format!("board {board}: no such board in the store; give a board id as the dashboard's board filter lists them"),
+        ));
+    }
     let mut rows = Vec::new();
     reader.each(
         "SELECT i.key, i.summary, i.status, i.status_category, i.issue_type, i.assignee_id, i.updated, s.base_url
@@ -1260,8 +1273,11 @@ pub fn issue_rows(app: &App, q: &IssuesQuery) -> ApiResult<Vec<Value>> {
            AND ($1 = '' OR i.site_id = $1 OR s.base_url = $1)
            AND ($2 = '' OR i.project_key = $2)
            AND ($3 = '' OR i.status_category = $3)
-         ORDER BY i.updated DESC LIMIT CAST(CAST($4 AS TEXT) AS INTEGER)",
-        &[&site, &project, &category, &limit],
+           AND ($4 = '' OR EXISTS (SELECT 1 FROM boards b WHERE b.id = $4 AND b.site_id = i.site_id
+                 AND (b.project_key IS NULL OR b.project_key = i.project_key)))
+         ORDER BY i.updated DESC LIMIT CAST(CAST($5 AS TEXT) AS INTEGER)",
+        // In order of first use: SQLite numbers `$n` parameters as they appear.
+        &[&site, &project, &category, &board, &limit],
         |r| -> jiralink_store::Result<()> {
             let key = r.text_not_null(0)?;
             let base = r.text(7)?;

@@ -125,7 +125,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "get",
         "/api/issues",
         "signed in",
-        "Drill-down: the issues of a project / status category, with links to Jira.",
+        "Drill-down: the issues of a site / project / board / status category (the dashboard's filters), with links to Jira.",
     ),
     (
         "get",

@@ -477,9 +477,10 @@ async fn insights(
     );
     let drill = |cat: &str, label: &str| {
         format!(
-            r#"<a class="drill" href="/insights/issues?site={}&amp;project={}&amp;status_category={cat}">{label}</a>"#,
-            v(&q.site),
-            v(&q.project)
+            r#"<a class="drill" href="/insights/issues?site={}&amp;project={}&amp;board={}&amp;status_category={cat}">{label}</a>"#,
+            url_arg(&q.site),
+            url_arg(&q.project),
+            url_arg(&q.board)
         )
     };
     body.push_str(&format!(
@@ -502,6 +503,14 @@ async fn insights(
     Ok(layout("Insights", Some(&caller), &nonce, &body))
 }
 
+/// A query value for a link (percent-encoded, then escaped for the attribute).
+fn url_arg(o: &Option<String>) -> String {
+    esc(
+        &url::form_urlencoded::byte_serialize(o.as_deref().unwrap_or_default().as_bytes())
+            .collect::<String>(),
+    )
+}
+
 async fn issues(
     State(app): State<Arc<App>>,
     Extension(Nonce(nonce)): Extension<Nonce>,
@@ -509,11 +518,16 @@ async fn issues(
     Query(q): Query<IssuesQuery>,
 ) -> Result<Html<String>, ApiError> {
     let title = format!(
-        "Issues{}{}",
+        "Issues{}{}{}",
         q.project
             .as_deref()
             .filter(|p| !p.is_empty())
             .map(|p| format!(" of {p}"))
+            .unwrap_or_default(),
+        q.board
+            .as_deref()
+            .filter(|b| !b.is_empty())
+            .map(|b| format!(" on board {b}"))
             .unwrap_or_default(),
         q.status_category
             .as_deref()

@@ -733,6 +733,57 @@ async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
     assert_eq!(only[0]["board_id"], board);
     let (s, _) = vic.get("/api/insights?board=nope").await;
     assert_eq!(s, 422, "an unknown board is refused");
+    // The drill-down honours the board filter: the issues of the board's project only, as many
+    // as the project's (it once listed every project's).
+    let keys = |j: &Value| -> Vec<String> {
+        j["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .filter_map(|i| i["key"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (s, all) = vic.get("/api/issues?limit=1000").await;
+    assert_eq!(s, 200, "{all}");
+    let (s, on_board) = vic
+        .get(&format!("/api/issues?board={board}&limit=1000"))
+        .await;
+    assert_eq!(s, 200, "{on_board}");
+    let on_board = keys(&on_board);
+    let project = on_board
+        .first()
+        .and_then(|k| k.split('-').next())
+        .expect("the board's issues")
+        .to_owned();
+    assert!(
+        on_board
+            .iter()
+            .all(|k| k.starts_with(&format!("{project}-"))),
+        "{on_board:?}"
+    );
+    let (_, of_project) = vic
+        .get(&format!("/api/issues?project={project}&limit=1000"))
+        .await;
+    assert_eq!(on_board, keys(&of_project));
+    assert!(
+        on_board.len() < keys(&all).len(),
+        "the board narrows the list"
+    );
+    let (_, done_on_board) = vic
+        .get(&format!(
+            "/api/issues?board={board}&status_category=done&limit=1000"
+        ))
+        .await;
+    assert!(keys(&done_on_board).iter().all(|k| on_board.contains(k)));
+    let (s, _) = vic.get("/api/issues?board=nope").await;
+    assert_eq!(s, 422, "an unknown board is refused in the drill-down too");
+    let (_, _, page) = vic
+        .send("GET", &format!("/insights?board={board}"), None)
+        .await;
+    assert!(
+        page.contains(&format!("board={board}&amp;status_category=done")),
+        "the dashboard's drill-down links keep the board"
+    );
 
     let (_, j) = bob.get("/api/audit").await;
     assert!(
