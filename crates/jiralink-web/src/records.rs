@@ -345,7 +345,7 @@ pub fn stage_config(
 }
 
 fn parse_stage(s: &str) -> Option<jiralink_insights::Stage> {
-    serde_json::from_value(Value::String(s.to_owned())).ok()
+    s.parse().ok()
 }
 
 /// Every status of the store with its category and its stage (set here, or by category).
