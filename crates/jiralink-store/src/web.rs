@@ -220,6 +220,12 @@ const ALL: &[&str] = &[
 
 /// The web app's accounts, in either store ([`open_accounts`]).
 pub trait Accounts: Sql + Send {
+    /// Whether the connection is still usable: a PostgreSQL connection the server closed (a
+    /// restart, an idle timeout) is not, and the holder opens the store again.
+    fn is_open(&self) -> bool {
+        true
+    }
+
     fn web_user(&self, name: &str) -> Result<Option<WebUser>> {
         self.rows(USER, &[name.into()])?
             .first()
@@ -491,9 +497,9 @@ pub fn open_accounts(at: &StoreLocation) -> Result<Box<dyn Accounts>> {
     match at {
         StoreLocation::Sqlite(path) => Ok(Box::new(Store::open_sqlite(path)?)),
         #[cfg(feature = "postgres")]
-        StoreLocation::Postgres(target) => {
-            Ok(Box::new(crate::postgres::PgStore::connect_to(target)?))
-        }
+        StoreLocation::Postgres(target) => Ok(Box::new(pg::PgAccounts::new(
+            crate::postgres::PgStore::connect_to(target)?,
+        ))),
     }
 }
 
@@ -587,19 +593,46 @@ mod pg {
         Ok(Row(cells))
     }
 
-    impl Sql for PgStore {
+    /// A PostgreSQL store's accounts. A statement that failed marks the connection suspect, so
+    /// that its holder opens the store again: a connection the server closed (a restart, an idle
+    /// timeout) fails one call only.
+    pub struct PgAccounts {
+        store: PgStore,
+        failed: std::cell::Cell<bool>,
+    }
+
+    impl PgAccounts {
+        pub fn new(store: PgStore) -> PgAccounts {
+            PgAccounts {
+                store,
+                failed: std::cell::Cell::new(false),
+            }
+        }
+
+        fn noted<T>(&self, r: Result<T>) -> Result<T> {
+            if r.is_err() {
+                self.failed.set(true);
+            }
+            r
+        }
+    }
+
+    impl Sql for PgAccounts {
         fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64> {
             let params = bind(params);
-            self.run(|c, cache| execute(c, cache, sql, &params))
+            self.noted(self.store.run(|c, cache| execute(c, cache, sql, &params)))
         }
 
         fn rows(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>> {
             let params = bind(params);
-            self.run(|c, cache| query(c, cache, sql, &params)?.iter().map(row).collect())
+            self.noted(
+                self.store
+                    .run(|c, cache| query(c, cache, sql, &params)?.iter().map(row).collect()),
+            )
         }
 
         fn exec_all(&mut self, stmts: &[(&'static str, Vec<Param<'_>>)]) -> Result<Vec<u64>> {
-            self.run(|c, _| {
+            let r = self.store.run(|c, _| {
                 blocking(|| -> Result<Vec<u64>> {
                     let mut tx = c.transaction()?;
                     let mut counts = Vec::with_capacity(stmts.len());
@@ -609,11 +642,16 @@ mod pg {
                     tx.commit()?;
                     Ok(counts)
                 })
-            })
+            });
+            self.noted(r)
         }
     }
 
-    impl Accounts for PgStore {}
+    impl Accounts for PgAccounts {
+        fn is_open(&self) -> bool {
+            !self.failed.get() && self.store.run(|c, _| Ok(!c.is_closed())).unwrap_or(false)
+        }
+    }
 }
 
 #[cfg(test)]

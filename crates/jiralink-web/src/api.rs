@@ -104,16 +104,15 @@ struct Setup {
 /// The first admin, made with the one-time setup link printed at first start.
 async fn setup(State(app): State<Arc<App>>, Json(body): Json<Setup>) -> ApiResult<Response> {
     let hash = auth::sha256_hex(&body.token);
-    if app.accounts.lock().web_link_live(&hash)?.as_deref() != Some("setup") {
+    if app.accounts().web_link_live(&hash)?.as_deref() != Some("setup") {
         return Err(ApiError::forbidden(
             "this setup link is used, expired or unknown; restart `jiralink serve` for a new one, or use `jiralink user add NAME --role admin`",
         ));
     }
     let password = SecretString::from(body.password);
     auth::put_user(&app, &body.name, Role::Admin, Some(&password)).map_err(ApiError::bad)?;
-    app.accounts.lock().web_use_link(&hash)?;
-    app.accounts
-        .lock()
+    app.accounts().web_use_link(&hash)?;
+    app.accounts()
         .web_audit(&body.name, "setup", &body.name, "ok")?;
     let cookie = auth::start_session(&app, &body.name)?;
     Ok((
@@ -187,7 +186,7 @@ fn all_views(app: &App) -> ApiResult<Arc<crate::CredentialViews>> {
     if let Some(c) = app.views.lock().as_ref().filter(|c| c.stamp == stamp) {
         return Ok(c.clone());
     }
-    let tests = app.accounts.lock().web_tests()?;
+    let tests = app.accounts().web_tests()?;
     let views = app
         .vault
         .all()
@@ -267,7 +266,7 @@ async fn get_credential(
     Path(name): Path<String>,
 ) -> ApiResult {
     let (cred, secrets) = owned(&app, &caller, &name)?;
-    let tests = app.accounts.lock().web_tests()?;
+    let tests = app.accounts().web_tests()?;
     Ok(Json(credential_view(&cred, &secrets, tests.get(&name))))
 }
 
@@ -440,7 +439,7 @@ async fn add_credential(
         connection: Connection::default(),
     };
     let report = run_test(&app, &cred, &mut secrets, false).await?;
-    let store = app.accounts.lock();
+    let store = app.accounts();
     if !report.ok {
         store.web_audit(
             &caller.name,
@@ -499,7 +498,7 @@ async fn edit_credential(
         .map_err(ApiError::internal)?;
     app.invalidate_views();
     drop(_w);
-    let store = app.accounts.lock();
+    let store = app.accounts();
     store.web_audit(&caller.name, "credential-edit", &name, "ok")?;
     let tests = store.web_tests()?;
     Ok(Json(credential_view(&cred, &secrets, tests.get(&name))))
@@ -516,8 +515,7 @@ async fn remove_credential(
     app.vault.remove(&name).map_err(ApiError::internal)?;
     app.invalidate_views();
     drop(_w);
-    app.accounts
-        .lock()
+    app.accounts()
         .web_audit(&caller.name, "credential-remove", &name, "ok")?;
     Ok(Json(json!({"removed": name})))
 }
@@ -531,7 +529,7 @@ async fn test_credential(
     let (cred, mut secrets) = owned(&app, &caller, &name)?;
     let report = run_test(&app, &cred, &mut secrets, true).await?;
     let code = code_of(&report);
-    let store = app.accounts.lock();
+    let store = app.accounts();
     app.invalidate_views();
     store.web_put_test(&name, report.ok, code.as_deref())?;
     store.web_audit(
@@ -568,7 +566,7 @@ async fn rotate_credential(
         .insert("secret".into(), SecretString::from(body.secret));
     let report = run_test(&app, &cred, &mut secrets, false).await?;
     if !report.ok {
-        app.accounts.lock().web_audit(
+        app.accounts().web_audit(
             &caller.name,
             "credential-rotate",
             &name,
@@ -587,7 +585,7 @@ async fn rotate_credential(
             .map_err(ApiError::internal)?;
         app.invalidate_views();
     }
-    let store = app.accounts.lock();
+    let store = app.accounts();
     app.invalidate_views();
     store.web_put_test(&name, true, None)?;
     store.web_audit(&caller.name, "credential-rotate", &name, "ok")?;
@@ -962,7 +960,7 @@ async fn keep_tested(
     how: &str,
 ) -> ApiResult<(ConnectionReport, Value)> {
     let report = run_test(app, &cred, &mut secrets, false).await?;
-    let store = app.accounts.lock();
+    let store = app.accounts();
     if !report.ok {
         store.web_audit(
             &caller.name,
@@ -1312,8 +1310,7 @@ async fn issues(
 async fn list_users(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
     caller.require(&[Role::Admin])?;
     let users: Vec<Value> = app
-        .accounts
-        .lock()
+        .accounts()
         .web_users()?
         .into_iter()
         .map(|u| json!({"name": u.name, "role": u.role, "created": u.created, "has_password": u.password_hash.is_some()}))
@@ -1335,7 +1332,7 @@ async fn add_user(
 ) -> ApiResult<Response> {
     caller.require(&[Role::Admin])?;
     let role: Role = body.role.parse().map_err(ApiError::bad)?;
-    if app.accounts.lock().web_user(&body.name)?.is_some() {
+    if app.accounts().web_user(&body.name)?.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "exists",
@@ -1349,8 +1346,7 @@ async fn add_user(
         Some(&SecretString::from(body.password)),
     )
     .map_err(ApiError::bad)?;
-    app.accounts
-        .lock()
+    app.accounts()
         .web_audit(&caller.name, "user-add", &body.name, "ok")?;
     Ok((
         StatusCode::CREATED,
@@ -1370,11 +1366,10 @@ async fn remove_user(
             "you cannot remove yourself; ask another admin",
         ));
     }
-    if !app.accounts.lock().web_remove_user(&name)? {
+    if !app.accounts().web_remove_user(&name)? {
         return Err(ApiError::not_found(&format!("the user '{name}'")));
     }
-    app.accounts
-        .lock()
+    app.accounts()
         .web_audit(&caller.name, "user-remove", &name, "ok")?;
     Ok(Json(json!({"removed": name})))
 }
@@ -1384,7 +1379,7 @@ fn token_json(t: &jiralink_store::web::ApiTokenRow) -> Value {
 }
 
 async fn list_tokens(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
-    let rows = app.accounts.lock().web_tokens(Some(&caller.name))?;
+    let rows = app.accounts().web_tokens(Some(&caller.name))?;
     Ok(Json(
         json!({"tokens": rows.iter().map(token_json).collect::<Vec<_>>()}),
     ))
@@ -1403,7 +1398,7 @@ async fn create_token(
 ) -> ApiResult<Response> {
     let token = format!("jlk_{}", auth::new_secret());
     let id = auth::new_secret()[..12].to_owned();
-    let store = app.accounts.lock();
+    let store = app.accounts();
     store.web_create_token(&id, &caller.name, &body.label, &auth::sha256_hex(&token))?;
     store.web_audit(&caller.name, "token-create", &id, "ok")?;
     Ok((
@@ -1418,7 +1413,7 @@ async fn revoke_token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let store = app.accounts.lock();
+    let store = app.accounts();
     if !store.web_revoke_token(&id, Some(&caller.name))? {
         return Err(ApiError::not_found(&format!("the API token '{id}'")));
     }
@@ -1428,7 +1423,7 @@ async fn revoke_token(
 
 async fn audit(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
     let only = (caller.role != Role::Admin).then_some(caller.name.as_str());
-    let rows = app.accounts.lock().web_audit_log(only, 500)?;
+    let rows = app.accounts().web_audit_log(only, 500)?;
     let rows: Vec<Value> = rows
         .iter()
         .map(|r| json!({"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "target": r.target, "outcome": r.outcome}))

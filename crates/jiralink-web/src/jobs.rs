@@ -141,8 +141,7 @@ pub fn start_audit(
             }
         }
         let _ = app
-            .accounts
-            .lock()
+            .accounts()
             .web_audit(&by, "access-audit", &credential, &outcome);
     });
     id
@@ -224,10 +223,7 @@ pub fn start(app: &Arc<App>, credential: String, by: String, projects: Vec<Strin
                 s.error = Some(e);
             }
         });
-        let _ = app
-            .accounts
-            .lock()
-            .web_audit(&by, "sync", &credential, &outcome);
+        let _ = app.accounts().web_audit(&by, "sync", &credential, &outcome);
     });
     id
 }

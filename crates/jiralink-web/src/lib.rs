@@ -174,7 +174,8 @@ pub struct Config {
 /// The app's state, shared by every request.
 pub struct App {
     pub(crate) store: StoreLocation,
-    pub(crate) accounts: Mutex<Box<dyn Accounts>>,
+    /// Through [`App::accounts`], which reopens a closed connection.
+    account_store: Mutex<Box<dyn Accounts>>,
     pub(crate) vault: Vault,
     /// Held across a vault read-modify-write (add, edit, rotate, remove), which the vault file
     /// does not serialise itself.
@@ -311,7 +312,7 @@ impl App {
             })?;
         Ok(Arc::new(App {
             store: config.store,
-            accounts: Mutex::new(accounts),
+            account_store: Mutex::new(accounts),
             vault: config.vault,
             vault_writes: Mutex::new(()),
             secure_cookies: config.public_url.starts_with("https://"),
@@ -330,6 +331,24 @@ impl App {
             consents: Mutex::new(Default::default()),
             oauth1: Mutex::new(Default::default()),
         }))
+    }
+
+    /// The app's accounts; a store connection the server closed is opened again first (the
+    /// request that met the closed connection failed; the next one works).
+    pub(crate) fn accounts(&self) -> parking_lot::MutexGuard<'_, Box<dyn Accounts>> {
+        let mut accounts = self.account_store.lock();
+        if !accounts.is_open() {
+            match jiralink_store::web::open_accounts(&self.store) {
+                Ok(fresh) => {
+                    tracing::info!(store = %self.store, "the store's connection was closed: opened again");
+                    *accounts = fresh;
+                }
+                Err(e) => {
+                    tracing::warn!(store = %self.store, error = %e, "the store cannot be opened again")
+                }
+            }
+        }
+        accounts
     }
 
     /// Opens the store for a sync (SQLite, or PostgreSQL: call it off the runtime's workers).
@@ -356,7 +375,7 @@ impl App {
 
     /// The one-time link that makes the first admin, when no admin exists yet (`None` otherwise).
     pub fn setup_link(&self) -> Result<Option<String>, jiralink_store::StoreError> {
-        let store = self.accounts.lock();
+        let store = self.accounts();
         if store.web_admin_exists()? {
             return Ok(None);
         }
@@ -373,7 +392,7 @@ impl App {
     /// A one-time sign-in link for `user` (`jiralink demo --serve`), valid for an hour.
     pub fn sign_in_link(&self, user: &str) -> Result<String, jiralink_store::StoreError> {
         let token = new_secret();
-        self.accounts.lock().web_create_link(
+        self.accounts().web_create_link(
             &sha256_hex(&token),
             "signin",
             Some(user),
@@ -393,12 +412,12 @@ impl App {
     }
 
     pub fn users(&self) -> Result<Vec<jiralink_store::web::WebUser>, jiralink_store::StoreError> {
-        self.accounts.lock().web_users()
+        self.accounts().web_users()
     }
 
     /// Removes a user: their sessions end and their API tokens are revoked.
     pub fn remove_user(&self, name: &str) -> Result<bool, jiralink_store::StoreError> {
-        let mut store = self.accounts.lock();
+        let mut store = self.accounts();
         let removed = store.web_remove_user(name)?;
         if removed {
             store.web_audit("cli", "user-remove", name, "ok")?;

@@ -142,8 +142,7 @@ async fn setup(
 ) -> Result<Html<String>, ApiError> {
     let token = q.token.unwrap_or_default();
     let live = app
-        .accounts
-        .lock()
+        .accounts()
         .web_link_live(&auth::sha256_hex(&token))?
         .as_deref()
         == Some("setup");
@@ -176,13 +175,11 @@ async fn link(
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, ApiError> {
     let hash = auth::sha256_hex(&q.token.unwrap_or_default());
-    let used = app.accounts.lock().web_use_link(&hash)?;
+    let used = app.accounts().web_use_link(&hash)?;
     match used {
         Some((purpose, Some(user))) if purpose == "signin" => {
             let cookie = auth::start_session(&app, &user)?;
-            app.accounts
-                .lock()
-                .web_audit(&user, "sign-in", "link", "ok")?;
+            app.accounts().web_audit(&user, "sign-in", "link", "ok")?;
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/credentials")).into_response())
         }
         _ => Ok((
@@ -796,7 +793,7 @@ async fn audit(
     PageUser(caller): PageUser,
 ) -> Result<Html<String>, ApiError> {
     let only = (caller.role != Role::Admin).then_some(caller.name.as_str());
-    let rows = app.accounts.lock().web_audit_log(only, 500)?;
+    let rows = app.accounts().web_audit_log(only, 500)?;
     let mut body = String::from(
         r#"<table id="audit"><tr><th>When</th><th>Who</th><th>Action</th><th>Target</th><th>Outcome</th></tr>"#,
     );
@@ -820,7 +817,7 @@ async fn users(
     PageUser(caller): PageUser,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin])?;
-    let users = app.accounts.lock().web_users()?;
+    let users = app.accounts().web_users()?;
     let mut body = String::from(
         r#"<table id="users"><tr><th>Name</th><th>Role</th><th>Since</th><th></th></tr>"#,
     );
@@ -847,7 +844,7 @@ async fn tokens(
     Extension(Nonce(nonce)): Extension<Nonce>,
     PageUser(caller): PageUser,
 ) -> Result<Html<String>, ApiError> {
-    let rows = app.accounts.lock().web_tokens(Some(&caller.name))?;
+    let rows = app.accounts().web_tokens(Some(&caller.name))?;
     let mut body = String::from(
         r#"<table id="tokens"><tr><th>Label</th><th>Created</th><th>Last used</th><th></th></tr>"#,
     );

@@ -101,14 +101,12 @@ fn change(
     let target = format!("{name}:{finding}");
     match app.access.change(&cred, ack, unack, &by) {
         Ok(changed) => {
-            app.accounts
-                .lock()
+            app.accounts()
                 .web_audit(&caller.name, action, &target, "ok")?;
             Ok(Json(json!({"credential": name, "changed": changed})))
         }
         Err(AckError::Unknown(m)) => {
-            app.accounts
-                .lock()
+            app.accounts()
                 .web_audit(&caller.name, action, &target, "unknown finding")?;
             Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", m))
         }
@@ -337,7 +335,7 @@ async fn sync_runs(
 pub fn stage_config(
     app: &App,
 ) -> ApiResult<std::collections::HashMap<String, jiralink_insights::Stage>> {
-    let rows = app.accounts.lock().web_stages()?;
+    let rows = app.accounts().web_stages()?;
     Ok(rows
         .into_iter()
         .filter_map(|r| Some((r.status, parse_stage(&r.stage)?)))
@@ -412,7 +410,7 @@ async fn put_stages(
     }
     let waiting = stages.iter().filter(|s| s.1 == "waiting").count();
     {
-        let mut store = app.accounts.lock();
+        let mut store = app.accounts();
         store.web_put_stages(&stages, &caller.name)?;
         store.web_audit(
             &caller.name,

@@ -968,3 +968,24 @@ async fn the_dashboard_is_answered_from_the_cache_while_the_store_is_unchanged()
     );
     assert_eq!(first, again);
 }
+
+/// A PostgreSQL store's connection the server closes (a restart, an idle timeout) costs one
+/// request at most: the app opens the store again, and the sessions kept there still hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_connection_the_server_closed_is_opened_again() {
+    let db = TestDb::new("reconnect");
+    let h = Harness::start_on("reconnect-pg", 10, None, Backing::Postgres(db)).await;
+    let ann = h.sign_in("ann").await;
+    assert_eq!(ann.get("/api/me").await.0, 200);
+    h.pg.as_ref().expect("postgres").execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(ann.get("/api/me").await.0);
+    }
+    assert_eq!(statuses[1..], [200, 200], "{statuses:?}");
+    let (s, j) = ann.get("/api/me").await;
+    assert_eq!((s, j["name"].clone()), (200, json!("ann")));
+}
