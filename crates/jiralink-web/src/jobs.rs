@@ -72,9 +72,7 @@ impl Jobs {
             s.credential == credential && s.status == "running"
         })
     }
-}
 
-impl Jobs {
     fn next_id(&self) -> u64 {
         let mut n = self.next.lock();
         *n += 1;
@@ -147,6 +145,7 @@ pub fn start_audit(
     id
 }
 
+/// A failure as the runs show it: the diagnosis code, its cause and its fix.
 fn failed(code: &str, cause: String, fix: &str) -> serde_json::Value {
     serde_json::json!({"code": code, "cause": cause, "fix": fix})
 }
@@ -234,7 +233,6 @@ async fn run(
     projects: Vec<String>,
     tx: Arc<watch::Sender<JobState>>,
 ) -> Result<jiralink_sync::SyncSummary, serde_json::Value> {
-    let failed = |code: &str, cause: String, fix: &str| serde_json::json!({"code": code, "cause": cause, "fix": fix});
     let (cred, mut secrets) = app
         .vault
         .get(credential)

@@ -989,3 +989,51 @@ async fn a_postgres_connection_the_server_closed_is_opened_again() {
     let (s, j) = ann.get("/api/me").await;
     assert_eq!((s, j["name"].clone()), (200, json!("ann")));
 }
+
+/// An access audit that cannot reach Jira ends `failed` with the diagnosis (code, cause, fix),
+/// and the app's audit log records the code; the credential's last audit is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_that_cannot_reach_jira_shows_its_diagnosis() {
+    let h = Harness::start("auditfail", 10).await;
+    let ann = h.sign_in("ann").await;
+    assert_eq!(add(&ann, &h, "ann-cred", "admin").await.0, 201);
+    // Nothing listens on the discard port of loopback.
+    let (s, j, _) = ann
+        .send(
+            "PATCH",
+            "/api/credentials/ann-cred",
+            Some(&json!({"url": "http://127.0.0.1:9"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{j}");
+    let (s, started, _) = ann.send("POST", "/api/access/ann-cred/audit", None).await;
+    assert_eq!(s, 202, "{started}");
+    let ended = wait_audit(&ann, started["id"].as_u64().expect("id")).await;
+    assert_eq!(ended["status"], "failed", "{ended}");
+    assert_eq!(ended["error"]["code"], "connect_failed", "{ended}");
+    assert!(
+        ended["error"]["fix"]
+            .as_str()
+            .is_some_and(|f| !f.is_empty()),
+        "{ended}"
+    );
+    let (_, j) = ann.get("/api/access/ann-cred").await;
+    assert_eq!(j["projects"][0]["key"], "ENG", "the last audit stays: {j}");
+    let (_, log) = ann.get("/api/audit").await;
+    assert!(
+        log["audit"]
+            .as_array()
+            .expect("audit")
+            .iter()
+            .any(|r| { r["action"] == "access-audit" && r["outcome"] == "connect_failed" }),
+        "{log}"
+    );
+    let (s, _, _) = ann
+        .send(
+            "POST",
+            "/api/access/ann-cred/audit",
+            Some(&json!({"profile": "admin-everything"})),
+        )
+        .await;
+    assert_eq!(s, 400, "an unknown profile is refused");
+}
