@@ -26,6 +26,23 @@ impl Stage {
     }
 }
 
+impl std::str::FromStr for Stage {
+    type Err = String;
+    /// The names of the config file and of the web app's Stages page: `to_do`, `active`,
+    /// `waiting`, `done`.
+    fn from_str(s: &str) -> Result<Stage, String> {
+        match s {
+            "to_do" => Ok(Stage::ToDo),
+            "active" => Ok(Stage::Active),
+            "waiting" => Ok(Stage::Waiting),
+            "done" => Ok(Stage::Done),
+            _ => Err(format!(
+                "'{s}' is not a stage: use to_do, active, waiting or done"
+            )),
+        }
+    }
+}
+
 /// The insights config file (JSON):
 /// `{"stages": {"In Review": "waiting"}, "bug_types": ["Bug"], "stale_days": 30}`.
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +80,21 @@ impl Config {
         })
     }
 
+    /// Takes the stages saved in the store by the web app's Stages page (`(status, stage)`, as
+    /// `jiralink_store::web` keeps them) when this config names none: a config file's stages
+    /// win, as the command line does over the store. Returns whether the saved ones were taken;
+    /// a row whose stage is not one is skipped.
+    pub fn use_saved_stages(&mut self, saved: impl IntoIterator<Item = (String, String)>) -> bool {
+        if !self.stages.is_empty() {
+            return false;
+        }
+        self.stages = saved
+            .into_iter()
+            .filter_map(|(status, stage)| Some((status, stage.parse().ok()?)))
+            .collect();
+        !self.stages.is_empty()
+    }
+
     pub fn is_bug(&self, issue_type: &str) -> bool {
         self.bug_types
             .iter()
@@ -91,4 +123,29 @@ pub fn stage_table(ds: &Dataset, config: &Config) -> Vec<Stage> {
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_stages_are_used_unless_the_config_names_some() {
+        let saved = || {
+            vec![
+                ("In Review".to_owned(), "waiting".to_owned()),
+                ("Odd".to_owned(), "later".to_owned()),
+            ]
+        };
+        let mut c = Config::default();
+        assert!(c.use_saved_stages(saved()));
+        assert_eq!(c.stages.get("In Review"), Some(&Stage::Waiting));
+        assert_eq!(c.stages.len(), 1, "an unknown stage is skipped");
+        let mut c = Config::default();
+        c.stages.insert("Blocked".into(), Stage::Waiting);
+        assert!(!c.use_saved_stages(saved()), "the config file's stages win");
+        assert_eq!(c.stages.len(), 1);
+        assert_eq!("to_do".parse::<Stage>(), Ok(Stage::ToDo));
+        assert!("later".parse::<Stage>().is_err());
+    }
 }

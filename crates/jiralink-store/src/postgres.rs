@@ -116,7 +116,7 @@ type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
 /// Runs `f` where the synchronous client may block: here, or on a helper thread when this thread
 /// runs an async runtime (whose `block_on` the client's own would otherwise panic in).
-fn blocking<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+pub(crate) fn blocking<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if tokio::runtime::Handle::try_current().is_ok() {
         std::thread::scope(|s| {
             s.spawn(f)

@@ -1,5 +1,6 @@
 // jiralink web app: forms and buttons marked data-api="METHOD /path" call the JSON API with the
-// page's CSRF token; sync progress arrives as server-sent events. No inline script anywhere.
+// page's CSRF token; sync progress arrives as server-sent events, an access audit's end is polled.
+// No inline script anywhere.
 "use strict";
 (function () {
   var csrf = (document.querySelector('meta[name="csrf"]') || {}).content || "";
@@ -78,6 +79,29 @@
     var out = form.querySelector("[data-result]");
     if (out) text(out, "busy", "working…");
     var sel = form.querySelector("select[data-kind]");
+    if (sel && sel.value === "oauth1") {
+      // OAuth 1.0a: a request token and its approval link, then the verifier Jira shows.
+      var step = form.querySelector("[data-oauth1-step]");
+      var finishing = ev.submitter && ev.submitter.hasAttribute("data-oauth1-finish");
+      if (finishing && form.dataset.pending) {
+        call("POST /api/oauth1/finish", { pending: form.dataset.pending, verifier: (form.elements.verifier || {}).value || "" }).then(function (res) {
+          if (!then("reload", res)) show(out, res);
+        });
+        return;
+      }
+      var body = formBody(form);
+      delete body.verifier;
+      call("POST /api/oauth1/start", body).then(function (res) {
+        if (!res.ok) { show(out, res); return; }
+        form.dataset.pending = res.json.pending;
+        var a = step.querySelector("[data-oauth1-link]");
+        a.href = res.json.authorize_url;
+        a.textContent = "the approval page";
+        step.hidden = false;
+        text(out, "ok", "approve in Jira, then give the verification code");
+      });
+      return;
+    }
     if (sel && sel.value === "oauth2") {
       // OAuth 2.0: the app gives the authorization URL; the browser goes to the consent page.
       call("POST /api/oauth2/start", formBody(form)).then(function (res) {
@@ -87,6 +111,7 @@
     }
     call(form.dataset.api, formBody(form)).then(function (res) {
       if (form.hasAttribute("data-sync-form") && res.ok) { watch(res.json.id); show(out, res); return; }
+      if (form.hasAttribute("data-audit-form") && res.ok) { audit(res.json.id, out); return; }
       if (!then(form.dataset.then, res)) show(out, res, form.dataset.show);
     });
   });
@@ -115,15 +140,30 @@
     document.querySelectorAll("[data-kinds]").forEach(function (el) {
       var on = el.dataset.kinds.split(" ").indexOf(sel.value) >= 0;
       el.hidden = !on;
-      el.querySelectorAll("input").forEach(function (i) { i.disabled = !on; });
+      el.querySelectorAll("input, textarea").forEach(function (i) { i.disabled = !on; });
       if (el.tagName === "BUTTON") el.disabled = !on;
     });
+    var step = document.querySelector("[data-oauth1-step]");
+    if (step && sel.value !== "oauth1") step.hidden = true;
   }
   document.addEventListener("change", function (ev) {
     if (ev.target.matches("select[data-kind]")) kinds();
     if (ev.target.matches("[data-autosubmit]")) ev.target.form.submit();
   });
   kinds();
+
+  // An access audit run from the page: polled until it ends, then the page shows the new audit.
+  function audit(id, out) {
+    call("GET /api/audits/" + id).then(function (res) {
+      var s = res.json;
+      if (res.ok && s.status === "running") { setTimeout(function () { audit(id, out); }, 500); return; }
+      if (res.ok && s.status === "ok") { location.reload(); return; }
+      if (!out) return;
+      out.className = "result bad";
+      out.dataset.code = s.error ? s.error.code : (s.error || "");
+      out.textContent = s.error && s.error.code ? s.error.code + ": " + s.error.cause + " Fix: " + s.error.fix : ((s.error || "error") + ": " + (s.message || ""));
+    });
+  }
 
   // Live progress of a sync run.
   function watch(id) {

@@ -41,6 +41,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/credentials/{name}/rotate", post(rotate_credential))
         .route("/api/scopes", get(scopes))
         .route("/api/oauth2/start", post(oauth2_start))
+        .route("/api/oauth1/start", post(oauth1_start))
+        .route("/api/oauth1/finish", post(oauth1_finish))
         .route("/api/syncs", get(list_syncs).post(start_sync))
         .route("/api/syncs/{id}", get(get_sync))
         .route("/api/syncs/{id}/events", get(sync_events))
@@ -102,16 +104,15 @@ struct Setup {
 /// The first admin, made with the one-time setup link printed at first start.
 async fn setup(State(app): State<Arc<App>>, Json(body): Json<Setup>) -> ApiResult<Response> {
     let hash = auth::sha256_hex(&body.token);
-    if app.accounts.lock().web_link_live(&hash)?.as_deref() != Some("setup") {
+    if app.accounts().web_link_live(&hash)?.as_deref() != Some("setup") {
         return Err(ApiError::forbidden(
             "this setup link is used, expired or unknown; restart `jiralink serve` for a new one, or use `jiralink user add NAME --role admin`",
         ));
     }
     let password = SecretString::from(body.password);
     auth::put_user(&app, &body.name, Role::Admin, Some(&password)).map_err(ApiError::bad)?;
-    app.accounts.lock().web_use_link(&hash)?;
-    app.accounts
-        .lock()
+    app.accounts().web_use_link(&hash)?;
+    app.accounts()
         .web_audit(&body.name, "setup", &body.name, "ok")?;
     let cookie = auth::start_session(&app, &body.name)?;
     Ok((
@@ -185,7 +186,7 @@ fn all_views(app: &App) -> ApiResult<Arc<crate::CredentialViews>> {
     if let Some(c) = app.views.lock().as_ref().filter(|c| c.stamp == stamp) {
         return Ok(c.clone());
     }
-    let tests = app.accounts.lock().web_tests()?;
+    let tests = app.accounts().web_tests()?;
     let views = app
         .vault
         .all()
@@ -265,7 +266,7 @@ async fn get_credential(
     Path(name): Path<String>,
 ) -> ApiResult {
     let (cred, secrets) = owned(&app, &caller, &name)?;
-    let tests = app.accounts.lock().web_tests()?;
+    let tests = app.accounts().web_tests()?;
     Ok(Json(credential_view(&cred, &secrets, tests.get(&name))))
 }
 
@@ -399,7 +400,7 @@ async fn add_credential(
     match kind {
         AuthKind::Oauth1 => {
             return Err(ApiError::bad(
-                "OAuth 1.0a credentials are added with `jiralink credential add --auth oauth1` (the key pair stays on the server's disk)",
+                "OAuth 1.0a credentials are added with the approval step: POST /api/oauth1/start, then /api/oauth1/finish with the verification code",
             ))
         }
         AuthKind::Oauth2 => {
@@ -438,7 +439,7 @@ async fn add_credential(
         connection: Connection::default(),
     };
     let report = run_test(&app, &cred, &mut secrets, false).await?;
-    let store = app.accounts.lock();
+    let store = app.accounts();
     if !report.ok {
         store.web_audit(
             &caller.name,
@@ -497,7 +498,7 @@ async fn edit_credential(
         .map_err(ApiError::internal)?;
     app.invalidate_views();
     drop(_w);
-    let store = app.accounts.lock();
+    let store = app.accounts();
     store.web_audit(&caller.name, "credential-edit", &name, "ok")?;
     let tests = store.web_tests()?;
     Ok(Json(credential_view(&cred, &secrets, tests.get(&name))))
@@ -514,8 +515,7 @@ async fn remove_credential(
     app.vault.remove(&name).map_err(ApiError::internal)?;
     app.invalidate_views();
     drop(_w);
-    app.accounts
-        .lock()
+    app.accounts()
         .web_audit(&caller.name, "credential-remove", &name, "ok")?;
     Ok(Json(json!({"removed": name})))
 }
@@ -529,7 +529,7 @@ async fn test_credential(
     let (cred, mut secrets) = owned(&app, &caller, &name)?;
     let report = run_test(&app, &cred, &mut secrets, true).await?;
     let code = code_of(&report);
-    let store = app.accounts.lock();
+    let store = app.accounts();
     app.invalidate_views();
     store.web_put_test(&name, report.ok, code.as_deref())?;
     store.web_audit(
@@ -566,7 +566,7 @@ async fn rotate_credential(
         .insert("secret".into(), SecretString::from(body.secret));
     let report = run_test(&app, &cred, &mut secrets, false).await?;
     if !report.ok {
-        app.accounts.lock().web_audit(
+        app.accounts().web_audit(
             &caller.name,
             "credential-rotate",
             &name,
@@ -585,7 +585,7 @@ async fn rotate_credential(
             .map_err(ApiError::internal)?;
         app.invalidate_views();
     }
-    let store = app.accounts.lock();
+    let store = app.accounts();
     app.invalidate_views();
     store.web_put_test(&name, true, None)?;
     store.web_audit(&caller.name, "credential-rotate", &name, "ok")?;
@@ -758,39 +758,232 @@ pub async fn oauth2_finish(
         expires_at: None,
         connection: Connection::default(),
     };
-    let report = run_test(app, &cred, &mut secrets, false)
+    let name = cred.name.clone();
+    keep_tested(app, caller, cred, secrets, "ok (oauth2 consent)")
         .await
         .map_err(|e| e.message)?;
-    let code = code_of(&report);
-    let store = app.accounts.lock();
+    Ok(name)
+}
+
+/// An OAuth 1.0a approval under way (Data Center application links): what the verifier step
+/// needs to make the credential.
+pub struct PendingOAuth1 {
+    pub user: String,
+    pub name: String,
+    pub description: String,
+    pub url: String,
+    pub consumer_key: String,
+    pub private_key_pem: SecretString,
+    pub request_token: SecretString,
+    pub started: std::time::Instant,
+}
+
+/// How long an approval may take (Jira's request tokens live 10 minutes).
+const OAUTH1_TTL: std::time::Duration = std::time::Duration::from_secs(900);
+
+#[derive(Deserialize)]
+struct OAuth1Start {
+    name: String,
+    #[serde(default)]
+    description: String,
+    url: String,
+    /// The consumer key of the application link's incoming authentication.
+    consumer_key: String,
+    /// The consumer's RSA private key (PEM, PKCS#1 or PKCS#8), as `jiralink credential
+    /// oauth1-keygen` writes it.
+    private_key: String,
+}
+
+/// The OAuth 1.0a dance of a site, as `jiralink credential add --auth oauth1` runs it.
+fn oauth1_dance(
+    url: &str,
+    consumer_key: &str,
+    pem: &SecretString,
+) -> ApiResult<jiralink_api::oauth1::Dance> {
+    let site = site::normalize(url, false).map_err(|e| ApiError::bad(e.to_string()))?;
+    let http = jiralink_api::ClientBuilder::new(
+        site.clone(),
+        AuthKind::Oauth1,
+        jiralink_api::Auth::OAuth1 {
+            consumer_key: consumer_key.to_owned(),
+            private_key_pem: pem.clone(),
+            token: SecretString::from(String::new()),
+        },
+    )
+    .http()
+    .map_err(|e| ApiError::bad(e.diagnosis().to_string()))?;
+    Ok(jiralink_api::oauth1::Dance::new(
+        http,
+        &site,
+        consumer_key,
+        pem.clone(),
+    ))
+}
+
+fn jira_refused(e: &jiralink_api::Error) -> ApiError {
+    let d = e.diagnosis();
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "connection_failed",
+        format!("{}: {} Fix: {}", d.code, d.cause, d.fix),
+    )
+}
+
+/// Starts an OAuth 1.0a approval: a request token from the site; the answer is the URL where
+/// the user approves access in Jira (which then shows a verification code) and the id of the
+/// approval, for `/api/oauth1/finish`.
+async fn oauth1_start(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<OAuth1Start>,
+) -> ApiResult {
+    caller.require(&[Role::Admin, Role::Member])?;
+    name_is_free(&app, &body.name)?;
+    if body.consumer_key.trim().is_empty() {
+        return Err(ApiError::bad(
+            "consumer_key is missing (the application link's incoming consumer key)",
+        ));
+    }
+    // Bad key input is refused before anything is sent, naming the formats.
+    jiralink_api::oauth1::private_key(&body.private_key)
+        .map_err(|e| ApiError::bad(format!("private_key: {e}")))?;
+    let pem = SecretString::from(body.private_key);
+    let consumer_key = body.consumer_key.trim().to_owned();
+    let dance = oauth1_dance(&body.url, &consumer_key, &pem)?;
+    let request_token = dance.request_token().await.map_err(|e| jira_refused(&e))?;
+    let authorize_url = dance.authorize_url(&request_token);
+    let id = auth::new_secret();
+    let url = site::base_str(
+        &site::normalize(&body.url, false).map_err(|e| ApiError::bad(e.to_string()))?,
+    );
+    let mut pending = app.oauth1.lock();
+    pending.retain(|_, p| p.started.elapsed() < OAUTH1_TTL);
+    pending.insert(
+        id.clone(),
+        PendingOAuth1 {
+            user: caller.name.clone(),
+            name: body.name,
+            description: body.description,
+            url,
+            consumer_key,
+            private_key_pem: pem,
+            request_token: SecretString::from(request_token),
+            started: std::time::Instant::now(),
+        },
+    );
+    Ok(Json(json!({"authorize_url": authorize_url, "pending": id})))
+}
+
+#[derive(Deserialize)]
+struct OAuth1Finish {
+    /// The id `/api/oauth1/start` answered.
+    pending: String,
+    /// The verification code Jira showed after the approval.
+    verifier: String,
+}
+
+/// The end of an OAuth 1.0a approval: the approved request token and its verifier traded for an
+/// access token, the credential tested and kept (owned by the user who started it).
+async fn oauth1_finish(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Json(body): Json<OAuth1Finish>,
+) -> ApiResult<Response> {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let verifier = body.verifier.trim();
+    let p = {
+        let mut pending = app.oauth1.lock();
+        let mine = pending
+            .get(&body.pending)
+            .is_some_and(|p| p.user == caller.name && p.started.elapsed() < OAUTH1_TTL);
+        if !mine {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "this approval is unknown, expired or not yours: start again",
+            ));
+        }
+        if verifier.is_empty() {
+            return Err(ApiError::bad(
+                "verifier is missing: give the verification code Jira showed after the approval",
+            ));
+        }
+        pending
+            .remove(&body.pending)
+            .ok_or_else(|| ApiError::internal("approval gone"))?
+    };
+    let dance = oauth1_dance(&p.url, &p.consumer_key, &p.private_key_pem)?;
+    let token = {
+        use secrecy::ExposeSecret;
+        dance
+            .access_token(p.request_token.expose_secret(), verifier)
+            .await
+            .map_err(|e| jira_refused(&e))?
+    };
+    let mut params = BTreeMap::new();
+    params.insert("consumer_key".to_owned(), p.consumer_key.clone());
+    let mut secrets = Secrets::default();
+    secrets
+        .0
+        .insert("private_key_pem".into(), p.private_key_pem.clone());
+    secrets.0.insert("secret".into(), token);
+    let now = Utc::now();
+    let cred = Credential {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        url: p.url.clone(),
+        auth: AuthKind::Oauth1.to_string(),
+        identity: None,
+        params,
+        owner: caller.name.clone(),
+        created: now,
+        rotated: now,
+        expires_at: None,
+        connection: Connection::default(),
+    };
+    let (report, view) = keep_tested(&app, &caller, cred, secrets, "ok (oauth1 approval)").await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"credential": view, "test": report})),
+    )
+        .into_response())
+}
+
+/// Tests a new credential and keeps it in the vault when the test passes (owned as `cred` says),
+/// recording the outcome (`ok` as `how`) in the app's audit log; a failed test is refused with its
+/// diagnosis.
+async fn keep_tested(
+    app: &App,
+    caller: &Caller,
+    cred: Credential,
+    mut secrets: Secrets,
+    how: &str,
+) -> ApiResult<(ConnectionReport, Value)> {
+    let report = run_test(app, &cred, &mut secrets, false).await?;
+    let store = app.accounts();
     if !report.ok {
-        let _ = store.web_audit(
+        store.web_audit(
             &caller.name,
             "credential-add",
             &cred.name,
-            code.as_deref().unwrap_or("failed"),
-        );
-        return Err(failed_test(&report).message);
+            code_of(&report).as_deref().unwrap_or("failed"),
+        )?;
+        return Err(failed_test(&report));
     }
     {
         let _w = app.vault_writes.lock();
         app.vault
             .add(cred.clone(), &secrets)
-            .map_err(|e| e.to_string())?;
+            .map_err(ApiError::internal)?;
     }
     app.invalidate_views();
-    store
-        .web_put_test(&cred.name, true, None)
-        .map_err(|e| e.to_string())?;
-    store
-        .web_audit(
-            &caller.name,
-            "credential-add",
-            &cred.name,
-            "ok (oauth2 consent)",
-        )
-        .map_err(|e| e.to_string())?;
-    Ok(cred.name)
+    store.web_put_test(&cred.name, true, None)?;
+    store.web_audit(&caller.name, "credential-add", &cred.name, how)?;
+    let tests = store.web_tests()?;
+    Ok((
+        report,
+        credential_view(&cred, &secrets, tests.get(&cred.name)),
+    ))
 }
 
 /// The scopes each jiralink feature needs (for scoped tokens and OAuth 2.0 apps).
@@ -999,11 +1192,14 @@ pub async fn compute_insights(app: &App, q: &InsightsQuery) -> ApiResult<Arc<cra
     // One computation at a time: the work is CPU-bound, and requests that waited for the same
     // filters find its result in the cache.
     let _one = app.insights_running.lock().await;
-    let stamp = crate::StoreStamp::of(app);
+    let at = app.store.clone();
+    let stamp = tokio::task::spawn_blocking(move || crate::StoreStamp::of(&at))
+        .await
+        .map_err(ApiError::internal)?;
     if let Some(hit) = app.insights_cache.lock().get(&key).filter(|c| c.0 == stamp) {
         return Ok(hit.1.clone());
     }
-    let store = jiralink_insights::StoreLocation::Sqlite(app.store_path.clone());
+    let store = app.store.clone();
     let r = tokio::task::spawn_blocking(move || {
         let r = jiralink_insights::run_on(&store, &filter, &opts, None)?;
         let json: Arc<str> = serde_json::to_string(&r).unwrap_or_default().into();
@@ -1044,20 +1240,29 @@ async fn insights(
 pub struct IssuesQuery {
     pub site: Option<String>,
     pub project: Option<String>,
+    /// A board (its id), as the dashboard's filter: the issues of its project (all of its site's
+    /// when the board has none).
+    pub board: Option<String>,
     /// `new`, `indeterminate` or `done`.
     pub status_category: Option<String>,
     pub limit: Option<i64>,
 }
 
 pub fn issue_rows(app: &App, q: &IssuesQuery) -> ApiResult<Vec<Value>> {
-    // Opening the store first creates or migrates it, so the reader always finds its views.
-    jiralink_store::Store::open_sqlite(&app.store_path)?;
-    let mut reader = jiralink_store::ViewReader::open(&jiralink_store::StoreLocation::Sqlite(
-        app.store_path.clone(),
-    ))?;
+    let mut reader = app.reader()?;
     let given = |s: &Option<String>| s.clone().unwrap_or_default();
     let limit = q.limit.unwrap_or(200).clamp(1, 1000).to_string();
     let (site, project, category) = (given(&q.site), given(&q.project), given(&q.status_category));
+    let board = given(&q.board);
+    if !board.is_empty()
+        && reader.count("SELECT COUNT(*) FROM boards WHERE id = $1", &[&board])? == 0
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "insights",
+            format!("board {board}: no such board in the store; give a board id as the dashboard's board filter lists them"),
+        ));
+    }
     let mut rows = Vec::new();
     reader.each(
         "SELECT i.key, i.summary, i.status, i.status_category, i.issue_type, i.assignee_id, i.updated, s.base_url
@@ -1066,8 +1271,11 @@ pub fn issue_rows(app: &App, q: &IssuesQuery) -> ApiResult<Vec<Value>> {
            AND ($1 = '' OR i.site_id = $1 OR s.base_url = $1)
            AND ($2 = '' OR i.project_key = $2)
            AND ($3 = '' OR i.status_category = $3)
-         ORDER BY i.updated DESC LIMIT CAST($4 AS INTEGER)",
-        &[&site, &project, &category, &limit],
+           AND ($4 = '' OR EXISTS (SELECT 1 FROM boards b WHERE b.id = $4 AND b.site_id = i.site_id
+                 AND (b.project_key IS NULL OR b.project_key = i.project_key)))
+         ORDER BY i.updated DESC LIMIT CAST(CAST($5 AS TEXT) AS INTEGER)",
+        // In order of first use: SQLite numbers `$n` parameters as they appear.
+        &[&site, &project, &category, &board, &limit],
         |r| -> jiralink_store::Result<()> {
             let key = r.text_not_null(0)?;
             let base = r.text(7)?;
@@ -1078,7 +1286,7 @@ pub fn issue_rows(app: &App, q: &IssuesQuery) -> ApiResult<Vec<Value>> {
                 "status_category": r.text(3)?,
                 "issue_type": r.text(4)?,
                 "assignee_id": r.text(5)?,
-                "updated": r.text(6)?,
+                "updated": crate::records::iso(r, 6)?,
                 "url": base.map(|b| format!("{}/browse/{key}", b.trim_end_matches('/'))),
             }));
             Ok(())
@@ -1102,8 +1310,7 @@ async fn issues(
 async fn list_users(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
     caller.require(&[Role::Admin])?;
     let users: Vec<Value> = app
-        .accounts
-        .lock()
+        .accounts()
         .web_users()?
         .into_iter()
         .map(|u| json!({"name": u.name, "role": u.role, "created": u.created, "has_password": u.password_hash.is_some()}))
@@ -1125,7 +1332,7 @@ async fn add_user(
 ) -> ApiResult<Response> {
     caller.require(&[Role::Admin])?;
     let role: Role = body.role.parse().map_err(ApiError::bad)?;
-    if app.accounts.lock().web_user(&body.name)?.is_some() {
+    if app.accounts().web_user(&body.name)?.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "exists",
@@ -1139,8 +1346,7 @@ async fn add_user(
         Some(&SecretString::from(body.password)),
     )
     .map_err(ApiError::bad)?;
-    app.accounts
-        .lock()
+    app.accounts()
         .web_audit(&caller.name, "user-add", &body.name, "ok")?;
     Ok((
         StatusCode::CREATED,
@@ -1160,11 +1366,10 @@ async fn remove_user(
             "you cannot remove yourself; ask another admin",
         ));
     }
-    if !app.accounts.lock().web_remove_user(&name)? {
+    if !app.accounts().web_remove_user(&name)? {
         return Err(ApiError::not_found(&format!("the user '{name}'")));
     }
-    app.accounts
-        .lock()
+    app.accounts()
         .web_audit(&caller.name, "user-remove", &name, "ok")?;
     Ok(Json(json!({"removed": name})))
 }
@@ -1174,7 +1379,7 @@ fn token_json(t: &jiralink_store::web::ApiTokenRow) -> Value {
 }
 
 async fn list_tokens(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
-    let rows = app.accounts.lock().web_tokens(Some(&caller.name))?;
+    let rows = app.accounts().web_tokens(Some(&caller.name))?;
     Ok(Json(
         json!({"tokens": rows.iter().map(token_json).collect::<Vec<_>>()}),
     ))
@@ -1193,7 +1398,7 @@ async fn create_token(
 ) -> ApiResult<Response> {
     let token = format!("jlk_{}", auth::new_secret());
     let id = auth::new_secret()[..12].to_owned();
-    let store = app.accounts.lock();
+    let store = app.accounts();
     store.web_create_token(&id, &caller.name, &body.label, &auth::sha256_hex(&token))?;
     store.web_audit(&caller.name, "token-create", &id, "ok")?;
     Ok((
@@ -1208,7 +1413,7 @@ async fn revoke_token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let store = app.accounts.lock();
+    let store = app.accounts();
     if !store.web_revoke_token(&id, Some(&caller.name))? {
         return Err(ApiError::not_found(&format!("the API token '{id}'")));
     }
@@ -1218,7 +1423,7 @@ async fn revoke_token(
 
 async fn audit(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
     let only = (caller.role != Role::Admin).then_some(caller.name.as_str());
-    let rows = app.accounts.lock().web_audit_log(only, 500)?;
+    let rows = app.accounts().web_audit_log(only, 500)?;
     let rows: Vec<Value> = rows
         .iter()
         .map(|r| json!({"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "target": r.target, "outcome": r.outcome}))

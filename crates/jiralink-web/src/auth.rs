@@ -136,8 +136,7 @@ pub fn put_user(
         }
         None => None,
     };
-    app.accounts
-        .lock()
+    app.accounts()
         .web_put_user(name, role.as_str(), hash.as_deref())
         .map_err(|e| e.to_string())
 }
@@ -305,8 +304,7 @@ pub fn caller(app: &App, parts: &Parts) -> Result<Caller, ApiError> {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(unauthorized)?;
         let user = app
-            .accounts
-            .lock()
+            .accounts()
             .web_token_user(&sha256_hex(token.trim()))?
             .ok_or_else(unauthorized)?;
         return Ok(Caller {
@@ -317,8 +315,7 @@ pub fn caller(app: &App, parts: &Parts) -> Result<Caller, ApiError> {
     }
     let id = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(unauthorized)?;
     let session = app
-        .accounts
-        .lock()
+        .accounts()
         .web_session(&sha256_hex(&id))?
         .ok_or_else(unauthorized)?;
     check_csrf(parts, &session.csrf)?;
@@ -358,14 +355,13 @@ fn proxy_caller(app: &App, parts: &Parts) -> Result<Option<Caller>, ApiError> {
             "the proxy's user header names no valid user (letters, digits, '-', '_', '.', '@', up to 64)",
         ));
     }
-    let existing = app.accounts.lock().web_user(name)?;
+    let existing = app.accounts().web_user(name)?;
     let role = match existing {
         Some(u) => u.role.parse().map_err(ApiError::internal)?,
         None => {
-            app.accounts
-                .lock()
+            app.accounts()
                 .web_put_user(name, Role::Viewer.as_str(), None)?;
-            app.accounts.lock().web_audit(
+            app.accounts().web_audit(
                 name,
                 "user-add",
                 name,
@@ -430,7 +426,7 @@ impl FromRequestParts<Arc<App>> for PageUser {
 /// Starts a session for `user`: the `Set-Cookie` value.
 pub fn start_session(app: &App, user: &str) -> Result<String, ApiError> {
     let id = new_secret();
-    app.accounts.lock().web_create_session(
+    app.accounts().web_create_session(
         &sha256_hex(&id),
         user,
         &new_secret(),
@@ -445,7 +441,7 @@ pub fn start_session(app: &App, user: &str) -> Result<String, ApiError> {
 
 pub fn end_session(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
     if let Some(id) = cookie(headers, SESSION_COOKIE) {
-        app.accounts.lock().web_delete_session(&sha256_hex(&id))?;
+        app.accounts().web_delete_session(&sha256_hex(&id))?;
     }
     Ok(format!(
         "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
@@ -457,10 +453,7 @@ pub fn end_session(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
 pub fn sign_in(app: &App, name: &str, password: &str, client: &str) -> Result<(), ApiError> {
     for key in [format!("user:{name}"), format!("addr:{client}")] {
         if let Err(wait) = app.throttle.check(&key) {
-            let _ = app
-                .accounts
-                .lock()
-                .web_audit(name, "sign-in", "", "throttled");
+            let _ = app.accounts().web_audit(name, "sign-in", "", "throttled");
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "throttled",
@@ -470,14 +463,14 @@ pub fn sign_in(app: &App, name: &str, password: &str, client: &str) -> Result<()
             return Err(e);
         }
     }
-    let user = app.accounts.lock().web_user(name)?;
+    let user = app.accounts().web_user(name)?;
     let hash = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_owned());
     if user.is_some() && verify_password(password, &hash) {
         app.throttle.clear(&format!("user:{name}"));
-        app.accounts.lock().web_audit(name, "sign-in", "", "ok")?;
+        app.accounts().web_audit(name, "sign-in", "", "ok")?;
         return Ok(());
     }
     if user.is_none() {
@@ -486,8 +479,7 @@ pub fn sign_in(app: &App, name: &str, password: &str, client: &str) -> Result<()
     }
     app.throttle.fail(&format!("user:{name}"));
     app.throttle.fail(&format!("addr:{client}"));
-    app.accounts
-        .lock()
+    app.accounts()
         .web_audit(name, "sign-in", "", "wrong name or password")?;
     Err(ApiError::new(
         StatusCode::UNAUTHORIZED,

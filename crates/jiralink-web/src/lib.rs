@@ -11,12 +11,12 @@ mod records;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
-use jiralink_store::Store;
+use jiralink_store::web::Accounts;
+use jiralink_store::{Backend, StoreLocation};
 use jiralink_vault::{Credential, Secrets, Vault};
 use parking_lot::Mutex;
 
@@ -68,6 +68,27 @@ pub trait AccessBook: Send + Sync + 'static {
         unack: Option<&str>,
         by: &str,
     ) -> Result<serde_json::Value, AckError>;
+    /// Runs an access audit of `cred` with `client` (built by the [`Connector`]) for `profile`,
+    /// and saves it as `jiralink access` does (the new matrix, findings and acceptances are what
+    /// [`AccessBook::last_audit`] then gives). `vault` is the app's, for the credentials of the
+    /// same site the grant-needed check reads with. The future need not be `Send`: the app
+    /// drives it on a blocking thread of its own, as it does a sync.
+    fn audit<'a>(
+        &'a self,
+        vault: &'a Vault,
+        cred: &'a Credential,
+        client: &'a jiralink_api::Client,
+        profile: jiralink_api::access::Profile,
+    ) -> Pin<Box<dyn Future<Output = Result<jiralink_api::access::AccessReport, AuditError>> + 'a>>;
+}
+
+/// Why an access audit run from the app failed.
+#[derive(Debug)]
+pub enum AuditError {
+    /// Jira refused or failed: its diagnosis says why.
+    Jira(jiralink_api::Error),
+    /// The audit could not be saved.
+    Failed(String),
 }
 
 /// A trusted reverse proxy (`--trusted-proxy CIDR --user-header NAME`): requests from a peer in
@@ -135,8 +156,10 @@ impl Cidr {
 
 /// How the app is set up.
 pub struct Config {
-    /// The SQLite store: the mirror the syncs write and the insights read, and the app's accounts.
-    pub store: PathBuf,
+    /// The store, SQLite or PostgreSQL: the mirror the syncs write and the insights read, and
+    /// the app's accounts. The binary fills a PostgreSQL target (its password and CA come from
+    /// the environment, which only the binary reads).
+    pub store: StoreLocation,
     /// The vault directory (`JIRALINK_HOME`).
     pub vault: Vault,
     /// The URL people open (links printed, `Secure` cookies when https).
@@ -150,8 +173,9 @@ pub struct Config {
 
 /// The app's state, shared by every request.
 pub struct App {
-    pub(crate) store_path: PathBuf,
-    pub(crate) accounts: Mutex<Store>,
+    pub(crate) store: StoreLocation,
+    /// Through [`App::accounts`], which reopens a closed connection.
+    account_store: Mutex<Box<dyn Accounts>>,
     pub(crate) vault: Vault,
     /// Held across a vault read-modify-write (add, edit, rotate, remove), which the vault file
     /// does not serialise itself.
@@ -175,6 +199,8 @@ pub struct App {
     pub(crate) insights_running: tokio::sync::Mutex<()>,
     /// OAuth 2.0 consents under way, by their `state` value.
     pub(crate) consents: Mutex<std::collections::HashMap<String, api::PendingConsent>>,
+    /// OAuth 1.0a approvals under way, by their id.
+    pub(crate) oauth1: Mutex<std::collections::HashMap<String, api::PendingOAuth1>>,
 }
 
 /// A computed dashboard: its JSON, its HTML report, and the figures the page heads it with.
@@ -185,25 +211,46 @@ pub(crate) struct InsightsView {
     pub(crate) html: Arc<str>,
 }
 
-/// The store's files (database and write-ahead log: size and time) and the minute.
+/// What the store's state is known by, and the minute: the SQLite files (database and write-ahead
+/// log: size and time), or PostgreSQL's sync runs (how many, how many finished, the last id).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoreStamp(Vec<(Option<std::time::SystemTime>, u64)>, i64);
+pub(crate) struct StoreStamp(String, i64);
 
 impl StoreStamp {
-    pub(crate) fn of(app: &App) -> StoreStamp {
-        let files = ["", "-wal"]
-            .iter()
-            .map(|suffix| {
-                let mut p = app.store_path.clone().into_os_string();
-                p.push(suffix);
-                let meta = std::fs::metadata(p).ok();
-                (
-                    meta.as_ref().and_then(|m| m.modified().ok()),
-                    meta.map_or(0, |m| m.len()),
-                )
-            })
-            .collect();
-        StoreStamp(files, chrono::Utc::now().timestamp() / 60)
+    /// Read off the runtime's workers (a PostgreSQL reader blocks).
+    pub(crate) fn of(at: &StoreLocation) -> StoreStamp {
+        let state = match at {
+            StoreLocation::Sqlite(path) => {
+                let files: Vec<_> = ["", "-wal"]
+                    .iter()
+                    .map(|suffix| {
+                        let mut p = path.clone().into_os_string();
+                        p.push(suffix);
+                        let meta = std::fs::metadata(p).ok();
+                        (
+                            meta.as_ref().and_then(|m| m.modified().ok()),
+                            meta.map_or(0, |m| m.len()),
+                        )
+                    })
+                    .collect();
+                format!("{files:?}")
+            }
+            StoreLocation::Postgres(_) => {
+                let mut state = String::from("unknown");
+                if let Ok(mut reader) = jiralink_store::ViewReader::open(at) {
+                    let _ = reader.each(
+                        "SELECT COUNT(*), COUNT(finished), MAX(id) FROM sync_runs",
+                        &[],
+                        |r| -> jiralink_store::Result<()> {
+                            state = format!("{:?} {:?} {:?}", r.int(0)?, r.int(1)?, r.int(2)?);
+                            Ok(())
+                        },
+                    );
+                }
+                state
+            }
+        };
+        StoreStamp(state, chrono::Utc::now().timestamp() / 60)
     }
 }
 
@@ -258,13 +305,14 @@ pub enum Error {
 
 impl App {
     pub fn new(config: Config) -> Result<Arc<App>, Error> {
-        let accounts = Store::open_sqlite(&config.store).map_err(|source| Error::Store {
-            path: config.store.display().to_string(),
-            source,
-        })?;
+        let accounts =
+            jiralink_store::web::open_accounts(&config.store).map_err(|source| Error::Store {
+                path: config.store.to_string(),
+                source,
+            })?;
         Ok(Arc::new(App {
-            store_path: config.store,
-            accounts: Mutex::new(accounts),
+            store: config.store,
+            account_store: Mutex::new(accounts),
             vault: config.vault,
             vault_writes: Mutex::new(()),
             secure_cookies: config.public_url.starts_with("https://"),
@@ -281,7 +329,42 @@ impl App {
             insights_cache: Mutex::new(Default::default()),
             insights_running: tokio::sync::Mutex::new(()),
             consents: Mutex::new(Default::default()),
+            oauth1: Mutex::new(Default::default()),
         }))
+    }
+
+    /// The app's accounts; a store connection the server closed is opened again first (the
+    /// request that met the closed connection failed; the next one works).
+    pub(crate) fn accounts(&self) -> parking_lot::MutexGuard<'_, Box<dyn Accounts>> {
+        let mut accounts = self.account_store.lock();
+        if !accounts.is_open() {
+            match jiralink_store::web::open_accounts(&self.store) {
+                Ok(fresh) => {
+                    tracing::info!(store = %self.store, "the store's connection was closed: opened again");
+                    *accounts = fresh;
+                }
+                Err(e) => {
+                    tracing::warn!(store = %self.store, error = %e, "the store cannot be opened again")
+                }
+            }
+        }
+        accounts
+    }
+
+    /// Opens the store for a sync (SQLite, or PostgreSQL: call it off the runtime's workers).
+    pub(crate) fn backend(&self) -> Result<Box<dyn Backend>, jiralink_store::StoreError> {
+        Ok(match &self.store {
+            StoreLocation::Sqlite(path) => Box::new(jiralink_store::Store::open_sqlite(path)?),
+            StoreLocation::Postgres(target) => {
+                Box::new(jiralink_store::postgres::PgStore::connect_to(target)?)
+            }
+        })
+    }
+
+    /// A reader of the store's public views (call it off the runtime's workers: a PostgreSQL
+    /// reader blocks). The store was created or migrated when the app started.
+    pub(crate) fn reader(&self) -> Result<jiralink_store::ViewReader, jiralink_store::StoreError> {
+        jiralink_store::ViewReader::open(&self.store)
     }
 
     /// A credential or its test result changed: cached views are stale.
@@ -292,7 +375,7 @@ impl App {
 
     /// The one-time link that makes the first admin, when no admin exists yet (`None` otherwise).
     pub fn setup_link(&self) -> Result<Option<String>, jiralink_store::StoreError> {
-        let store = self.accounts.lock();
+        let store = self.accounts();
         if store.web_admin_exists()? {
             return Ok(None);
         }
@@ -309,7 +392,7 @@ impl App {
     /// A one-time sign-in link for `user` (`jiralink demo --serve`), valid for an hour.
     pub fn sign_in_link(&self, user: &str) -> Result<String, jiralink_store::StoreError> {
         let token = new_secret();
-        self.accounts.lock().web_create_link(
+        self.accounts().web_create_link(
             &sha256_hex(&token),
             "signin",
             Some(user),
@@ -329,12 +412,12 @@ impl App {
     }
 
     pub fn users(&self) -> Result<Vec<jiralink_store::web::WebUser>, jiralink_store::StoreError> {
-        self.accounts.lock().web_users()
+        self.accounts().web_users()
     }
 
     /// Removes a user: their sessions end and their API tokens are revoked.
     pub fn remove_user(&self, name: &str) -> Result<bool, jiralink_store::StoreError> {
-        let mut store = self.accounts.lock();
+        let mut store = self.accounts();
         let removed = store.web_remove_user(name)?;
         if removed {
             store.web_audit("cli", "user-remove", name, "ok")?;

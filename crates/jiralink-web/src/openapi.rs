@@ -80,6 +80,18 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Start an OAuth 2.0 (3LO) consent: the authorization URL to open; the app's /oauth2/callback then adds the credential.",
     ),
     (
+        "post",
+        "/api/oauth1/start",
+        "admin, member",
+        "Start an OAuth 1.0a approval (Data Center application link: name, url, consumer_key, private_key PEM): the URL where the user approves access, and the approval's id.",
+    ),
+    (
+        "post",
+        "/api/oauth1/finish",
+        "the user who started it",
+        "Finish an OAuth 1.0a approval with the verification code Jira showed: the access token is fetched, the credential tested and kept.",
+    ),
+    (
         "get",
         "/api/syncs",
         "admin, member",
@@ -113,7 +125,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "get",
         "/api/issues",
         "signed in",
-        "Drill-down: the issues of a project / status category, with links to Jira.",
+        "Drill-down: the issues of a site / project / board / status category (the dashboard's filters), with links to Jira.",
     ),
     (
         "get",
@@ -132,6 +144,18 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "/api/access/{name}/unack",
         "owner, admin",
         "Revoke a finding's acceptance, as `jiralink access NAME --unack` does.",
+    ),
+    (
+        "post",
+        "/api/access/{name}/audit",
+        "owner, admin",
+        "Run an access audit of the credential in the background (body: optional profile, read-only or read-write), saved where `jiralink access` keeps it; 202 with the audit's id.",
+    ),
+    (
+        "get",
+        "/api/audits/{id}",
+        "owner, admin",
+        "An access audit run from the app: running, ok with its summary, or failed with the diagnosis.",
     ),
     (
         "get",

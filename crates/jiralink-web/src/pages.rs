@@ -142,8 +142,7 @@ async fn setup(
 ) -> Result<Html<String>, ApiError> {
     let token = q.token.unwrap_or_default();
     let live = app
-        .accounts
-        .lock()
+        .accounts()
         .web_link_live(&auth::sha256_hex(&token))?
         .as_deref()
         == Some("setup");
@@ -176,13 +175,11 @@ async fn link(
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, ApiError> {
     let hash = auth::sha256_hex(&q.token.unwrap_or_default());
-    let used = app.accounts.lock().web_use_link(&hash)?;
+    let used = app.accounts().web_use_link(&hash)?;
     match used {
         Some((purpose, Some(user))) if purpose == "signin" => {
             let cookie = auth::start_session(&app, &user)?;
-            app.accounts
-                .lock()
-                .web_audit(&user, "sign-in", "link", "ok")?;
+            app.accounts().web_audit(&user, "sign-in", "link", "ok")?;
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/credentials")).into_response())
         }
         _ => Ok((
@@ -203,6 +200,7 @@ const AUTH_KINDS: &[(&str, &str)] = &[
     ("pat", "Data Center: personal access token"),
     ("basic", "Data Center: username + password"),
     ("oauth2", "Cloud: OAuth 2.0 (3LO) app"),
+    ("oauth1", "Data Center: OAuth 1.0a application link"),
 ];
 
 async fn credentials(
@@ -248,10 +246,15 @@ async fn credentials(
 <label data-kinds="oauth2">Authorization URL <input name="authorize_url" placeholder="https://auth.atlassian.com/authorize"></label>
 <label data-kinds="oauth2">Token URL <input name="token_url" placeholder="https://auth.atlassian.com/oauth/token"></label>
 <label data-kinds="cloud-token scoped-token service-account pat basic">Token or password <input name="secret" type="password" autocomplete="off"></label>
+<label data-kinds="oauth1">Consumer key <input name="consumer_key" placeholder="jiralink"></label>
+<label data-kinds="oauth1">Consumer private key (PEM, from <code>jiralink credential oauth1-keygen</code>) <textarea name="private_key" rows="4" autocomplete="off" spellcheck="false"></textarea></label>
+<div class="oauth1" data-oauth1-step hidden><p>Open <a data-oauth1-link target="_blank" rel="noopener noreferrer">the approval page</a> in Jira, allow access, then paste the verification code Jira shows.</p><label>Verification code <input name="verifier" autocomplete="off"></label></div>
 <label>Expires (YYYY-MM-DD) <input name="expires_at" placeholder="optional"></label>
 <div data-kinds="scoped-token oauth2" class="scopes"><p>Give the token these scopes, per feature you use:</p>{scopes}</div>
 <button data-kinds="cloud-token scoped-token service-account pat basic">Test and add</button>
-<button data-kinds="oauth2" data-consent>Connect: open the consent page</button><div class="result" data-result></div></form>"#
+<button data-kinds="oauth2" data-consent>Connect: open the consent page</button>
+<button data-kinds="oauth1" data-oauth1-start>Get the approval link</button>
+<button data-kinds="oauth1" data-oauth1-finish>Finish: test and add</button><div class="result" data-result></div></form>"#
         ));
     }
     Ok(layout("Credentials", Some(&caller), &nonce, &body))
@@ -405,11 +408,10 @@ async fn insights(
     PageUser(caller): PageUser,
     Query(q): Query<InsightsQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let (sites, projects, boards) = {
-        jiralink_store::Store::open_sqlite(&app.store_path)?;
-        let mut reader = jiralink_store::ViewReader::open(&jiralink_store::StoreLocation::Sqlite(
-            app.store_path.clone(),
-        ))?;
+    let app2 = app.clone();
+    // A PostgreSQL reader blocks: off the runtime's workers.
+    let (sites, projects, boards) = tokio::task::spawn_blocking(move || {
+        let mut reader = app2.reader()?;
         let mut list = |sql: &str| -> Vec<(String, String)> {
             let mut items = Vec::new();
             let read = reader.each(sql, &[], |r| -> jiralink_store::Result<()> {
@@ -424,15 +426,17 @@ async fn insights(
             }
             items
         };
-        (
+        Ok::<_, ApiError>((
             list("SELECT site_id, base_url FROM sites ORDER BY base_url"),
             list("SELECT DISTINCT key, name FROM projects WHERE deleted_at IS NULL ORDER BY key"),
             list(
                 "SELECT DISTINCT id, name || COALESCE(' (' || project_key || ')', '') FROM boards
                  WHERE deleted_at IS NULL ORDER BY 2",
             ),
-        )
-    };
+        ))
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let opt = |items: &[(String, String)], chosen: &Option<String>| -> String {
         items
             .iter()
@@ -470,9 +474,10 @@ async fn insights(
     );
     let drill = |cat: &str, label: &str| {
         format!(
-            r#"<a class="drill" href="/insights/issues?site={}&amp;project={}&amp;status_category={cat}">{label}</a>"#,
-            v(&q.site),
-            v(&q.project)
+            r#"<a class="drill" href="/insights/issues?site={}&amp;project={}&amp;board={}&amp;status_category={cat}">{label}</a>"#,
+            url_arg(&q.site),
+            url_arg(&q.project),
+            url_arg(&q.board)
         )
     };
     body.push_str(&format!(
@@ -495,6 +500,14 @@ async fn insights(
     Ok(layout("Insights", Some(&caller), &nonce, &body))
 }
 
+/// A query value for a link (percent-encoded, then escaped for the attribute).
+fn url_arg(o: &Option<String>) -> String {
+    esc(
+        &url::form_urlencoded::byte_serialize(o.as_deref().unwrap_or_default().as_bytes())
+            .collect::<String>(),
+    )
+}
+
 async fn issues(
     State(app): State<Arc<App>>,
     Extension(Nonce(nonce)): Extension<Nonce>,
@@ -502,11 +515,16 @@ async fn issues(
     Query(q): Query<IssuesQuery>,
 ) -> Result<Html<String>, ApiError> {
     let title = format!(
-        "Issues{}{}",
+        "Issues{}{}{}",
         q.project
             .as_deref()
             .filter(|p| !p.is_empty())
             .map(|p| format!(" of {p}"))
+            .unwrap_or_default(),
+        q.board
+            .as_deref()
+            .filter(|b| !b.is_empty())
+            .map(|b| format!(" on board {b}"))
             .unwrap_or_default(),
         q.status_category
             .as_deref()
@@ -592,6 +610,10 @@ async fn access(
         return Ok(layout("Access", Some(&caller), &nonce, &body));
     };
     let v = records::access_view(&app, &caller, &name)?;
+    body.push_str(&format!(
+        r#"<form data-api="POST /api/access/{n}/audit" data-audit-form class="filters" id="run-audit"><label>Used for <select name="profile"><option value="read-only">read-only (sync, insights)</option><option value="read-write">read-write (write-back)</option></select></label><button>Run audit</button><span class="result" data-result></span></form>"#,
+        n = esc(&name)
+    ));
     if v["audited"] != Value::Bool(true) {
         body.push_str(&format!(
             r#"<p class="muted" id="no-audit">{}</p>"#,
@@ -771,7 +793,7 @@ async fn audit(
     PageUser(caller): PageUser,
 ) -> Result<Html<String>, ApiError> {
     let only = (caller.role != Role::Admin).then_some(caller.name.as_str());
-    let rows = app.accounts.lock().web_audit_log(only, 500)?;
+    let rows = app.accounts().web_audit_log(only, 500)?;
     let mut body = String::from(
         r#"<table id="audit"><tr><th>When</th><th>Who</th><th>Action</th><th>Target</th><th>Outcome</th></tr>"#,
     );
@@ -795,7 +817,7 @@ async fn users(
     PageUser(caller): PageUser,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin])?;
-    let users = app.accounts.lock().web_users()?;
+    let users = app.accounts().web_users()?;
     let mut body = String::from(
         r#"<table id="users"><tr><th>Name</th><th>Role</th><th>Since</th><th></th></tr>"#,
     );
@@ -822,7 +844,7 @@ async fn tokens(
     Extension(Nonce(nonce)): Extension<Nonce>,
     PageUser(caller): PageUser,
 ) -> Result<Html<String>, ApiError> {
-    let rows = app.accounts.lock().web_tokens(Some(&caller.name))?;
+    let rows = app.accounts().web_tokens(Some(&caller.name))?;
     let mut body = String::from(
         r#"<table id="tokens"><tr><th>Label</th><th>Created</th><th>Last used</th><th></th></tr>"#,
     );

@@ -22,6 +22,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/access/{name}", get(access))
         .route("/api/access/{name}/ack", post(ack))
         .route("/api/access/{name}/unack", post(unack))
+        .route("/api/access/{name}/audit", post(start_audit))
+        .route("/api/audits/{id}", get(audit_state))
         .route("/api/writes", get(writes))
         .route("/api/stages", get(stages).put(put_stages))
         .route("/api/sync-runs", get(sync_runs))
@@ -45,7 +47,7 @@ pub fn access_view(app: &App, caller: &Caller, name: &str) -> ApiResult<Value> {
             "permissions": permissions,
             "projects": [],
             "findings": [],
-            "hint": format!("no audit of '{name}' yet: run `jiralink access {name}` on the server"),
+            "hint": format!("no audit of '{name}' yet: run one here, or `jiralink access {name}` on the server"),
         }),
         Some((projects, findings)) => json!({
             "credential": name,
@@ -99,14 +101,12 @@ fn change(
     let target = format!("{name}:{finding}");
     match app.access.change(&cred, ack, unack, &by) {
         Ok(changed) => {
-            app.accounts
-                .lock()
+            app.accounts()
                 .web_audit(&caller.name, action, &target, "ok")?;
             Ok(Json(json!({"credential": name, "changed": changed})))
         }
         Err(AckError::Unknown(m)) => {
-            app.accounts
-                .lock()
+            app.accounts()
                 .web_audit(&caller.name, action, &target, "unknown finding")?;
             Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", m))
         }
@@ -137,6 +137,60 @@ async fn unack(
     change(&app, &caller, &name, &body.finding, None)
 }
 
+#[derive(Deserialize, Default)]
+struct AuditBody {
+    /// `read-only` (the default: sync and insights) or `read-write` (write-back too).
+    #[serde(default)]
+    profile: Option<String>,
+}
+
+/// Runs an access audit of credential `name` in the background (its owner, or an admin), as
+/// `jiralink access NAME` does, saved in the same records; 202 with the audit's id to poll.
+async fn start_audit(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Option<Json<AuditBody>>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    caller.require(&[Role::Admin, Role::Member])?;
+    owned(&app, &caller, &name)?;
+    let profile = body
+        .and_then(|b| b.0.profile)
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "read-only".into());
+    let profile: jiralink_api::access::Profile = profile.parse().map_err(ApiError::bad)?;
+    if app.jobs.auditing(&name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "audit_running",
+            format!("an audit of '{name}' is running; wait for it to end"),
+        ));
+    }
+    let id = crate::jobs::start_audit(&app, name, caller.name, profile);
+    Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response())
+}
+
+/// An audit run from the app: its state, to its owner's (the credential's) readers only.
+async fn audit_state(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<u64>,
+) -> ApiResult {
+    caller.require(&[Role::Admin, Role::Member])?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no audit {id}"));
+    let state = app.jobs.audit(id).ok_or_else(not_found)?;
+    if caller.role != Role::Admin
+        && state.started_by != caller.name
+        && owned(&app, &caller, &state.credential).is_err()
+    {
+        return Err(not_found());
+    }
+    Ok(Json(
+        serde_json::to_value(state).map_err(ApiError::internal)?,
+    ))
+}
+
 /// The credentials whose records `caller` may read: `None` for an admin (all of them).
 fn readable_credentials(app: &App, caller: &Caller) -> ApiResult<Option<BTreeSet<String>>> {
     caller.require(&[Role::Admin, Role::Member])?;
@@ -151,12 +205,20 @@ fn readable_credentials(app: &App, caller: &Caller) -> ApiResult<Option<BTreeSet
     ))
 }
 
-/// Opens the store's reader (opening the store first creates or migrates it, so the views exist).
+/// A timestamp cell as UTC ISO-8601 text with milliseconds, as the store writes them: SQLite's
+/// text and PostgreSQL's `timestamptz` read alike.
+pub(crate) fn iso(
+    r: &jiralink_store::ViewRow<'_>,
+    i: usize,
+) -> jiralink_store::Result<Option<String>> {
+    Ok(r.millis(i)?
+        .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()))
+}
+
+/// Opens the store's reader.
 fn reader(app: &App) -> ApiResult<jiralink_store::ViewReader> {
-    jiralink_store::Store::open_sqlite(&app.store_path)?;
-    Ok(jiralink_store::ViewReader::open(
-        &jiralink_store::StoreLocation::Sqlite(app.store_path.clone()),
-    )?)
+    Ok(app.reader()?)
 }
 
 /// Write-back log filters.
@@ -198,7 +260,7 @@ pub fn write_rows(app: &App, caller: &Caller, q: &WritesQuery) -> ApiResult<Vec<
                 "after": r.text(8)?,
                 "outcome": r.text(9)?,
                 "error": r.text(10)?,
-                "at": r.text(11)?,
+                "at": iso(r, 11)?,
             }));
             Ok(())
         },
@@ -238,8 +300,8 @@ pub fn store_runs(app: &App, caller: &Caller, credential: &str) -> ApiResult<Vec
                 "credential": cred,
                 "site_id": r.text(2)?,
                 "site": r.text(3)?,
-                "started": r.text(4)?,
-                "finished": r.text(5)?,
+                "started": iso(r, 4)?,
+                "finished": iso(r, 5)?,
                 "status": r.text(6)?,
                 "requests": r.int(7)?,
                 "issues_written": r.int(8)?,
@@ -273,7 +335,7 @@ async fn sync_runs(
 pub fn stage_config(
     app: &App,
 ) -> ApiResult<std::collections::HashMap<String, jiralink_insights::Stage>> {
-    let rows = app.accounts.lock().web_stages()?;
+    let rows = app.accounts().web_stages()?;
     Ok(rows
         .into_iter()
         .filter_map(|r| Some((r.status, parse_stage(&r.stage)?)))
@@ -281,7 +343,7 @@ pub fn stage_config(
 }
 
 fn parse_stage(s: &str) -> Option<jiralink_insights::Stage> {
-    serde_json::from_value(Value::String(s.to_owned())).ok()
+    s.parse().ok()
 }
 
 /// Every status of the store with its category and its stage (set here, or by category).
@@ -348,7 +410,7 @@ async fn put_stages(
     }
     let waiting = stages.iter().filter(|s| s.1 == "waiting").count();
     {
-        let mut store = app.accounts.lock();
+        let mut store = app.accounts();
         store.web_put_stages(&stages, &caller.name)?;
         store.web_audit(
             &caller.name,

@@ -139,6 +139,36 @@ async function tileTest(page, name) {
   check(t.code === "ok", `the OAuth 2.0 credential tests ok after the consent (${t.text})`);
   await shot(p, "05b-oauth-added");
 
+  // OAuth 1.0a (a Data Center application link): the approval link, the user's approval in Jira
+  // (the simulator's authorize page, signed in there), then the verification code in the form.
+  const dc = env("DC_URL");
+  await p.goto(`${BASE}/credentials`);
+  const o1 = p.locator("form#add");
+  await o1.locator('select[name="auth"]').selectOption("oauth1");
+  await o1.locator('input[name="name"]').fill("ann-dc");
+  await o1.locator('input[name="url"]').fill(dc);
+  await o1.locator('input[name="consumer_key"]').fill(env("OAUTH1_CONSUMER_KEY"));
+  await o1.locator('textarea[name="private_key"]').fill(env("OAUTH1_PRIVATE_KEY"));
+  await o1.locator("button[data-oauth1-start]").click();
+  const approve = o1.locator("[data-oauth1-link]");
+  await approve.waitFor({ state: "visible" });
+  const approveUrl = await approve.getAttribute("href");
+  check(approveUrl.startsWith(`${dc}/plugins/servlet/oauth/authorize?oauth_token=`), `the form shows the approval link (${approveUrl})`);
+  await shot(p, "05c-oauth1-approval-link");
+  const jira = await ann.ctx.newPage();
+  const basic = Buffer.from(`${env("DC_ADMIN_USER")}:${env("DC_ADMIN_SECRET")}`).toString("base64");
+  await jira.setExtraHTTPHeaders({ Authorization: `Basic ${basic}` });
+  await jira.goto(approveUrl);
+  const verifier = (await jira.textContent("#verifier")).trim();
+  await jira.close();
+  check(verifier.length > 0, "Jira shows a verification code after the approval");
+  await o1.locator('input[name="verifier"]').fill(verifier);
+  await Promise.all([p.waitForEvent("framenavigated"), o1.locator("button[data-oauth1-finish]").click()]);
+  await p.waitForSelector('[data-credential="ann-dc"]');
+  t = await tileTest(p, "ann-dc");
+  check(t.code === "ok", `the OAuth 1.0a credential tests ok after the approval (${t.text})`);
+  await shot(p, "05d-oauth1-added");
+
   // A sync with live progress to the end.
   await p.goto(`${BASE}/sync`);
   await p.selectOption('select[name="credential"]', "ann-prod");
@@ -198,6 +228,13 @@ async function tileTest(page, name) {
   await Promise.all([p.waitForEvent("framenavigated"), acked.getByRole("button", { name: "Revoke the acceptance" }).click()]);
   await p.locator(`article.finding[data-finding="${fid}"] input[name="reason"]`).waitFor();
   check((await p.locator(`article.finding[data-finding="${fid}"] .badge.ok`).count()) === 0, `the acceptance of ${fid} is revoked`);
+  // Run audit: the audit runs in the background and the page then shows the new one (the site's
+  // three projects; the test's canned last audit had two).
+  await Promise.all([p.waitForEvent("framenavigated"), p.click("form#run-audit button")]);
+  await p.waitForFunction(() => document.querySelectorAll("#matrix tr[data-project]").length === 3);
+  const audited = await p.$$eval("#matrix tr[data-project]", (rs) => rs.map((r) => r.dataset.project));
+  check(audited.includes("WEB"), `Run audit shows the new audit's matrix (${audited})`);
+  await shot(p, "09c-access-audit-run");
 
   // Write-back: the apply log (the test wrote two of ann-prod's writes and one of another
   // credential's), filtered by credential, then by run from a row's link.

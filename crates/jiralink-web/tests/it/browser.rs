@@ -1,10 +1,13 @@
 //! The browser flows of issue 16 in headless Debian Chromium (`scripts/setup-chromium.sh`), driven
 //! by Playwright's core library (`scripts/setup-playwright.sh`) from `tests/browser/flows.js`:
 //! sign in, add a cloud token and test it, a wrong token's diagnosis, a scoped token with its
-//! scopes, a sync's live progress to the end, the dashboard (definitions, dated forecast, no
-//! unmarked clipping) with a filter and a drill-down, the access page's matrix with a finding
-//! acknowledged and revoked, the write-back log, the store's sync runs, a waiting status set on the
-//! Stages page turning flow efficiency on, and a member who sees only their own credentials. Screenshots land in `target/web-screenshots/`.
+//! scopes, an OAuth 2.0 consent, an OAuth 1.0a application link approved with its verification
+//! code (against a Data Center simulator), a sync's live progress to the end, the dashboard
+//! (definitions, dated forecast, no unmarked clipping) with a filter and a drill-down, the access
+//! page's matrix with a finding acknowledged and revoked and an audit run from the page, the
+//! write-back log, the store's sync runs, a waiting status set on the Stages page turning flow
+//! efficiency on, and a member who sees only their own credentials. Screenshots land in
+//! `target/web-screenshots/`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -44,6 +47,17 @@ async fn the_app_works_in_headless_chromium() {
              ('run-2', 's', 'bob-prod', 'bob', 'ext-9', 'create', '10009', NULL, NULL, NULL, 'ok', NULL, '2026-01-02T10:00:00.000Z', 5);",
         )
         .expect("write log rows");
+    // A Data Center site for the OAuth 1.0a application link.
+    let dc = jiralink_sim::Sim::builder()
+        .deployment(jiralink_sim::Deployment::Datacenter)
+        .context_path("/jira")
+        .issues(5)
+        .seed(3)
+        .start()
+        .await
+        .expect("datacenter simulator");
+    let link = dc.identity("oauth1").expect("oauth1 identity").clone();
+    let dc_admin = dc.identity("admin").expect("admin").clone();
     let (email, secret) = h.identity("admin");
     let (scoped_email, scoped_secret) = h.identity("scoped-reader");
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -65,15 +79,23 @@ async fn the_app_works_in_headless_chromium() {
             .env("OAUTH_CLIENT_ID", &oauth["client_id"])
             .env("OAUTH_CLIENT_SECRET", &oauth["client_secret"])
             .env("OAUTH_TOKEN_URL", &oauth["token_url"])
+            .env("DC_URL", dc.base_url())
+            .env(
+                "DC_ADMIN_USER",
+                dc_admin.username.clone().unwrap_or_default(),
+            )
+            .env("DC_ADMIN_SECRET", &dc_admin.secret)
+            .env("OAUTH1_CONSUMER_KEY", &link.extra["consumer_key"])
+            .env("OAUTH1_PRIVATE_KEY", &link.extra["private_key_pem"])
             .env("SHOTS", &shots)
             .env("CHROMIUM", chromium)
             .output()
-            .map(|o| (o, h))
+            .map(|o| (o, h, dc))
     })
     .await
     .expect("node")
     .expect("node runs (apt-get install nodejs)");
-    let (out, _h) = out;
+    let (out, _h, _dc) = out;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");

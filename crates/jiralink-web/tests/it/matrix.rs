@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::support::{exposes, files, Client, Harness, PASSWORD};
+use crate::support::{exposes, files, Backing, Client, Harness, TestDb, PASSWORD};
 
 const CANARY: &str = "CANARY-7f3a9c1e5b2d4086-never-shown";
 
@@ -94,6 +94,17 @@ async fn add(c: &Client, h: &Harness, name: &str, identity: &str) -> (u16, Value
     (s, j)
 }
 
+async fn wait_audit(c: &Client, id: u64) -> Value {
+    for _ in 0..600 {
+        let (_, j) = c.get(&format!("/api/audits/{id}")).await;
+        if j["status"] != "running" {
+            return j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("audit {id} did not end in 30 s");
+}
+
 async fn wait_run(c: &Client, id: u64) -> Value {
     for _ in 0..600 {
         let (_, j) = c.get(&format!("/api/syncs/{id}")).await;
@@ -108,7 +119,23 @@ async fn wait_run(c: &Client, id: u64) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
     let log = log();
-    let h = Harness::start("matrix", 300).await;
+    matrix(Harness::start("matrix", 300).await, log).await;
+}
+
+/// The same matrix with the app's store (accounts, the mirror its syncs write, the dashboards'
+/// reads) in PostgreSQL: sign-in, credentials, a sync job, the dashboards and every other route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_matrix_holds_with_the_store_in_postgres() {
+    let log = log();
+    let db = TestDb::new("matrix");
+    matrix(
+        Harness::start_on("matrix-pg", 300, None, Backing::Postgres(db)).await,
+        log,
+    )
+    .await;
+}
+
+async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
     let root = h.sign_in("root").await;
     let ann = h.sign_in("ann").await;
     let bob = h.sign_in("bob").await;
@@ -132,6 +159,31 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
     let run = started["id"].as_u64().expect("run id");
     let ended = wait_run(&ann, run).await;
     assert_eq!(ended["status"], "ok", "{ended}");
+    let (s, started, _) = ann.send("POST", "/api/access/ann-extra/audit", None).await;
+    assert_eq!(s, 202, "{started}");
+    let audit_id = started["id"].as_u64().expect("audit id");
+    let ended = wait_audit(&ann, audit_id).await;
+    assert_eq!(ended["status"], "ok", "{ended}");
+    // The audit run from the app is the credential's last audit: the site's three projects.
+    assert_eq!(ended["summary"]["projects"], 3, "{ended}");
+    let (_, j) = ann.get("/api/access/ann-extra").await;
+    assert_eq!(j["audited"], true, "{j}");
+    let keys: Vec<&str> = j["projects"]
+        .as_array()
+        .expect("projects")
+        .iter()
+        .filter_map(|p| p["key"].as_str())
+        .collect();
+    assert_eq!(keys.len(), 3, "{j}");
+    assert!(keys.contains(&"WEB"), "not the canned audit: {j}");
+    assert!(
+        j["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["id"] == "delete_rights"),
+        "the real audit's findings: {j}"
+    );
     let (s, tok, _) = ann
         .send("POST", "/api/tokens", Some(&json!({"label": "ci"})))
         .await;
@@ -142,15 +194,17 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
 
     // Write-back log rows of two members' credentials (as `jiralink apply` records them).
     {
-        let store = jiralink_store::Store::open_sqlite(&h.dir.join("jiralink.db")).expect("store");
-        store
-            .execute_batch(
-                "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms) VALUES
+        let rows = "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms) VALUES
                  ('run-a', 's', 'ann-cred', 'ann', 'ext-1', 'create', '10001', NULL, NULL, NULL, 'ok', NULL, '2026-01-01T10:00:00.000Z', 5),
                  ('run-a', 's', 'ann-cred', 'ann', 'ext-1', 'edit', '10001', 'summary', 'old', 'new', 'ok', NULL, '2026-01-01T10:00:01.000Z', 5),
-                 ('run-b', 's', 'bob-cred', 'bob', 'ext-9', 'create', NULL, NULL, NULL, NULL, 'failed', 'no permission', '2026-01-02T10:00:00.000Z', 5);",
-            )
-            .expect("write log rows");
+                 ('run-b', 's', 'bob-cred', 'bob', 'ext-9', 'create', NULL, NULL, NULL, NULL, 'failed', 'no permission', '2026-01-02T10:00:00.000Z', 5);";
+        match &h.pg {
+            Some(db) => db.execute(rows),
+            None => jiralink_store::Store::open_sqlite(&h.dir.join("jiralink.db"))
+                .expect("store")
+                .execute_batch(rows)
+                .expect("write log rows"),
+        }
     }
 
     let wrong = json!({"name": "wrong", "url": h.sim.base_url(), "auth": "cloud-token", "email": "x@example.com", "secret": CANARY});
@@ -229,6 +283,22 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
             [401, 403, 200, 200, 200],
         ),
         case(
+            "post",
+            "/api/oauth1/start",
+            "/api/oauth1/start",
+            Some(
+                json!({"name": "o1", "url": h.sim.base_url(), "consumer_key": "jiralink", "private_key": CANARY}),
+            ),
+            [401, 403, 400, 400, 400],
+        ),
+        case(
+            "post",
+            "/api/oauth1/finish",
+            "/api/oauth1/finish",
+            Some(json!({"pending": "nope", "verifier": CANARY})),
+            [401, 403, 404, 404, 404],
+        ),
+        case(
             "get",
             "/api/syncs",
             "/api/syncs",
@@ -290,6 +360,20 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
             "/api/access/ann-cred/unack",
             Some(json!({"finding": "site_admin"})),
             [401, 403, 404, 200, 404],
+        ),
+        case(
+            "post",
+            "/api/access/{name}/audit",
+            "/api/access/ann-extra/audit",
+            Some(json!({"profile": "read-only"})),
+            [401, 403, 404, 202, 202],
+        ),
+        case(
+            "get",
+            "/api/audits/{id}",
+            &format!("/api/audits/{audit_id}"),
+            None,
+            [401, 403, 404, 200, 200],
         ),
         case(
             "get",
@@ -456,7 +540,9 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
                     c.path, c.expect[i]
                 ));
             }
-            if s == 202 {
+            if s == 202 && c.route.ends_with("/audit") {
+                wait_audit(client, j["id"].as_u64().expect("id")).await;
+            } else if s == 202 {
                 wait_run(client, j["id"].as_u64().expect("id")).await;
             }
         }
@@ -647,6 +733,57 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
     assert_eq!(only[0]["board_id"], board);
     let (s, _) = vic.get("/api/insights?board=nope").await;
     assert_eq!(s, 422, "an unknown board is refused");
+    // The drill-down honours the board filter: the issues of the board's project only, as many
+    // as the project's (it once listed every project's).
+    let keys = |j: &Value| -> Vec<String> {
+        j["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .filter_map(|i| i["key"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (s, all) = vic.get("/api/issues?limit=1000").await;
+    assert_eq!(s, 200, "{all}");
+    let (s, on_board) = vic
+        .get(&format!("/api/issues?board={board}&limit=1000"))
+        .await;
+    assert_eq!(s, 200, "{on_board}");
+    let on_board = keys(&on_board);
+    let project = on_board
+        .first()
+        .and_then(|k| k.split('-').next())
+        .expect("the board's issues")
+        .to_owned();
+    assert!(
+        on_board
+            .iter()
+            .all(|k| k.starts_with(&format!("{project}-"))),
+        "{on_board:?}"
+    );
+    let (_, of_project) = vic
+        .get(&format!("/api/issues?project={project}&limit=1000"))
+        .await;
+    assert_eq!(on_board, keys(&of_project));
+    assert!(
+        on_board.len() < keys(&all).len(),
+        "the board narrows the list"
+    );
+    let (_, done_on_board) = vic
+        .get(&format!(
+            "/api/issues?board={board}&status_category=done&limit=1000"
+        ))
+        .await;
+    assert!(keys(&done_on_board).iter().all(|k| on_board.contains(k)));
+    let (s, _) = vic.get("/api/issues?board=nope").await;
+    assert_eq!(s, 422, "an unknown board is refused in the drill-down too");
+    let (_, _, page) = vic
+        .send("GET", &format!("/insights?board={board}"), None)
+        .await;
+    assert!(
+        page.contains(&format!("board={board}&amp;status_category=done")),
+        "the dashboard's drill-down links keep the board"
+    );
 
     let (_, j) = bob.get("/api/audit").await;
     assert!(
@@ -678,6 +815,7 @@ async fn every_route_role_and_owner_is_authorized_and_no_secret_leaks() {
         "token-revoke",
         "access-ack",
         "access-unack",
+        "access-audit",
         "stages",
     ] {
         assert!(actions.contains(a), "the audit records {a}: {actions:?}");
@@ -829,4 +967,73 @@ async fn the_dashboard_is_answered_from_the_cache_while_the_store_is_unchanged()
         "the second request was computed again, not answered from the cache"
     );
     assert_eq!(first, again);
+}
+
+/// A PostgreSQL store's connection the server closes (a restart, an idle timeout) costs one
+/// request at most: the app opens the store again, and the sessions kept there still hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_connection_the_server_closed_is_opened_again() {
+    let db = TestDb::new("reconnect");
+    let h = Harness::start_on("reconnect-pg", 10, None, Backing::Postgres(db)).await;
+    let ann = h.sign_in("ann").await;
+    assert_eq!(ann.get("/api/me").await.0, 200);
+    h.pg.as_ref().expect("postgres").execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(ann.get("/api/me").await.0);
+    }
+    assert_eq!(statuses[1..], [200, 200], "{statuses:?}");
+    let (s, j) = ann.get("/api/me").await;
+    assert_eq!((s, j["name"].clone()), (200, json!("ann")));
+}
+
+/// An access audit that cannot reach Jira ends `failed` with the diagnosis (code, cause, fix),
+/// and the app's audit log records the code; the credential's last audit is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_that_cannot_reach_jira_shows_its_diagnosis() {
+    let h = Harness::start("auditfail", 10).await;
+    let ann = h.sign_in("ann").await;
+    assert_eq!(add(&ann, &h, "ann-cred", "admin").await.0, 201);
+    // Nothing listens on the discard port of loopback.
+    let (s, j, _) = ann
+        .send(
+            "PATCH",
+            "/api/credentials/ann-cred",
+            Some(&json!({"url": "http://127.0.0.1:9"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{j}");
+    let (s, started, _) = ann.send("POST", "/api/access/ann-cred/audit", None).await;
+    assert_eq!(s, 202, "{started}");
+    let ended = wait_audit(&ann, started["id"].as_u64().expect("id")).await;
+    assert_eq!(ended["status"], "failed", "{ended}");
+    assert_eq!(ended["error"]["code"], "connect_failed", "{ended}");
+    assert!(
+        ended["error"]["fix"]
+            .as_str()
+            .is_some_and(|f| !f.is_empty()),
+        "{ended}"
+    );
+    let (_, j) = ann.get("/api/access/ann-cred").await;
+    assert_eq!(j["projects"][0]["key"], "ENG", "the last audit stays: {j}");
+    let (_, log) = ann.get("/api/audit").await;
+    assert!(
+        log["audit"]
+            .as_array()
+            .expect("audit")
+            .iter()
+            .any(|r| { r["action"] == "access-audit" && r["outcome"] == "connect_failed" }),
+        "{log}"
+    );
+    let (s, _, _) = ann
+        .send(
+            "POST",
+            "/api/access/ann-cred/audit",
+            Some(&json!({"profile": "admin-everything"})),
+        )
+        .await;
+    assert_eq!(s, 400, "an unknown profile is refused");
 }

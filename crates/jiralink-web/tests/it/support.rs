@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use jiralink_api::access::{Acceptance, Finding, ProjectAccess, Severity};
+use jiralink_api::access::{Acceptance, AccessReport, Finding, ProjectAccess, Severity};
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_sim::{Deployment, Sim};
+use jiralink_store::postgres::PgTarget;
+use jiralink_store::StoreLocation;
 use jiralink_vault::{Credential, MasterKey, Secrets, Vault};
 use jiralink_web::{
-    AccessBook, AckError, App, ClientResult, Connector, LastAudit, Role, TrustedProxy,
+    AccessBook, AckError, App, AuditError, ClientResult, Connector, LastAudit, Role, TrustedProxy,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -35,6 +37,14 @@ impl Connector for SimConnector {
             let secret = secrets.get("secret").cloned().ok_or("no secret")?;
             let auth = match kind {
                 AuthKind::Pat | AuthKind::ServiceAccount => Auth::Bearer { token: secret },
+                AuthKind::Oauth1 => Auth::OAuth1 {
+                    consumer_key: cred.params.get("consumer_key").cloned().unwrap_or_default(),
+                    private_key_pem: secrets
+                        .get("private_key_pem")
+                        .cloned()
+                        .ok_or("no private key")?,
+                    token: secret,
+                },
                 AuthKind::Oauth2 => Auth::OAuth2 {
                     client_id: cred.params.get("client_id").cloned().unwrap_or_default(),
                     client_secret: secrets
@@ -74,10 +84,21 @@ impl Connector for SimConnector {
 /// projects, kept in memory, acknowledged and revoked by the same rules (an unknown finding or
 /// acceptance is refused).
 #[derive(Default)]
-pub struct MemoryBook(parking_lot::Mutex<std::collections::HashMap<String, Acceptance>>);
+pub struct MemoryBook(
+    parking_lot::Mutex<std::collections::HashMap<String, Acceptance>>,
+    /// Audits run from the app, by credential: they replace the canned one.
+    parking_lot::Mutex<std::collections::HashMap<String, LastAudit>>,
+);
 
 impl AccessBook for MemoryBook {
     fn last_audit(&self, cred: &Credential) -> Result<Option<LastAudit>, String> {
+        if let Some((projects, findings)) = self.1.lock().get(&cred.name) {
+            let mut findings = findings.clone();
+            for f in findings.iter_mut().filter(|f| f.id == "site_admin") {
+                f.accepted = self.0.lock().get(&cred.name).cloned();
+            }
+            return Ok(Some((projects.clone(), findings)));
+        }
         let mut f = Finding::new(
             "site_admin",
             Severity::Warning,
@@ -94,6 +115,26 @@ impl AccessBook for MemoryBook {
             vec![p("ENG", &["browse", "create"]), p("OPS", &["browse"])],
             vec![f],
         )))
+    }
+
+    /// The audit function of the API client, its findings kept as the last audit's.
+    fn audit<'a>(
+        &'a self,
+        _vault: &'a Vault,
+        cred: &'a Credential,
+        client: &'a jiralink_api::Client,
+        profile: jiralink_api::access::Profile,
+    ) -> Pin<Box<dyn Future<Output = Result<AccessReport, AuditError>> + 'a>> {
+        Box::pin(async move {
+            let report = jiralink_api::access::audit(client, profile, None)
+                .await
+                .map_err(AuditError::Jira)?;
+            self.1.lock().insert(
+                cred.name.clone(),
+                (report.projects.clone(), report.findings.clone()),
+            );
+            Ok(report)
+        })
     }
 
     fn change(
@@ -123,12 +164,89 @@ impl AccessBook for MemoryBook {
     }
 }
 
+/// A fresh PostgreSQL database on the server of `JIRALINK_TEST_POSTGRES`, dropped at the end.
+/// Tests that need one fail (never skip) without that variable:
+/// `export JIRALINK_TEST_POSTGRES=$(scripts/setup-postgres.sh | tail -1)`.
+pub struct TestDb {
+    server: String,
+    name: String,
+}
+
+fn on_a_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    // The synchronous client runs a runtime of its own: not on a thread that runs one.
+    std::thread::scope(|s| s.spawn(f).join().expect("thread"))
+}
+
+impl TestDb {
+    pub fn new(tag: &str) -> TestDb {
+        let server = std::env::var("JIRALINK_TEST_POSTGRES")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| {
+                panic!("JIRALINK_TEST_POSTGRES is not set: run `export JIRALINK_TEST_POSTGRES=$(scripts/setup-postgres.sh | tail -1)`")
+            });
+        let name = format!("jiralink_web_{tag}_{}", std::process::id());
+        let db = TestDb { server, name };
+        db.admin(&[
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name),
+            format!("CREATE DATABASE {}", db.name),
+        ]);
+        db
+    }
+
+    fn admin(&self, sql: &[String]) {
+        on_a_thread(|| {
+            let mut c = postgres::Client::connect(&self.server, postgres::NoTls).expect("connect");
+            for s in sql {
+                c.batch_execute(s).expect(s);
+            }
+        });
+    }
+
+    /// `postgres://USER@HOST:PORT/DB` of this database.
+    pub fn url(&self) -> String {
+        let base = self
+            .server
+            .rsplit_once('/')
+            .map_or(&*self.server, |(b, _)| b);
+        format!("{base}/{}", self.name)
+    }
+
+    /// Runs `sql` (statements separated by `;`) in this database.
+    pub fn execute(&self, sql: &str) {
+        let url = self.url();
+        on_a_thread(|| {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+            c.batch_execute(sql).expect("sql");
+        });
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        on_a_thread(move || {
+            if let Ok(mut c) = postgres::Client::connect(&server, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        });
+    }
+}
+
+/// Where a test's app keeps its store.
+pub enum Backing {
+    Sqlite,
+    Postgres(TestDb),
+}
+
 pub struct Harness {
     pub sim: Sim,
     #[allow(dead_code)] // for tests that need one-time links
     pub app: Arc<App>,
     pub base: String,
     pub dir: PathBuf,
+    /// The PostgreSQL database of the store, when it is one (the SQLite store is `dir/jiralink.db`).
+    pub pg: Option<TestDb>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -151,8 +269,36 @@ impl Harness {
 
     /// As [`Harness::start`], with a trusted reverse proxy.
     pub async fn start_with(name: &str, issues: usize, proxy: Option<TrustedProxy>) -> Harness {
-        let sim = Sim::builder()
-            .deployment(Deployment::Cloud)
+        Harness::start_on(name, issues, proxy, Backing::Sqlite).await
+    }
+
+    /// As [`Harness::start`], against a Data Center simulator (`/jira` context path).
+    pub async fn start_datacenter(name: &str, issues: usize) -> Harness {
+        Harness::start_full(name, issues, None, Backing::Sqlite, Deployment::Datacenter).await
+    }
+
+    /// As [`Harness::start`], with the store in `backing`.
+    pub async fn start_on(
+        name: &str,
+        issues: usize,
+        proxy: Option<TrustedProxy>,
+        backing: Backing,
+    ) -> Harness {
+        Harness::start_full(name, issues, proxy, backing, Deployment::Cloud).await
+    }
+
+    async fn start_full(
+        name: &str,
+        issues: usize,
+        proxy: Option<TrustedProxy>,
+        backing: Backing,
+        deployment: Deployment,
+    ) -> Harness {
+        let mut sim = Sim::builder().deployment(deployment);
+        if deployment == Deployment::Datacenter {
+            sim = sim.context_path("/jira");
+        }
+        let sim = sim
             .issues(issues)
             .projects(3)
             .seed(7)
@@ -170,8 +316,12 @@ impl Harness {
         let addr = probe.local_addr().expect("addr");
         drop(probe);
         let base = format!("http://{addr}");
+        let (store, pg) = match backing {
+            Backing::Sqlite => (StoreLocation::Sqlite(dir.join("jiralink.db")), None),
+            Backing::Postgres(db) => (StoreLocation::Postgres(PgTarget::new(&db.url())), Some(db)),
+        };
         let app = App::new(jiralink_web::Config {
-            store: dir.join("jiralink.db"),
+            store,
             vault,
             public_url: base.clone(),
             connector: Arc::new(SimConnector {
@@ -211,6 +361,7 @@ impl Harness {
             app,
             base,
             dir,
+            pg,
             stop: Some(tx),
         }
     }

@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value = "read-only")]
     profile: String,
     /// Warn when a secret is older than this many days.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, default_value_t = MAX_AGE_DAYS)]
     max_age_days: i64,
     /// Accept (acknowledge) a finding of the last audit by its id (see the FINDING column); no
     /// request is sent. Repeatable.
@@ -45,6 +45,9 @@ pub struct Args {
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
 }
+
+/// The rotation policy's default: a secret older than this many days is flagged.
+pub const MAX_AGE_DAYS: i64 = 90;
 
 /// The projects the last audit saw (`insights --credential` reads it too).
 pub fn audit_file(home: &Path, name: &str) -> PathBuf {
@@ -148,13 +151,60 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
         return acknowledge(&args, &home, &cred.created.to_rfc3339(), global.out.json);
     }
     let (cred, client) = connect::connected(&vault, &args.name, global.out.json).await?;
+    let report = match audit_and_save(
+        &global,
+        &home,
+        &vault,
+        &cred,
+        &client,
+        profile,
+        args.max_age_days,
+    )
+    .await?
+    {
+        Ok(r) => r,
+        Err(e) => {
+            connect::print_diagnosis(&args.name, &e.diagnosis(), global.out.json);
+            return Err(Failed.into());
+        }
+    };
+    print(&args.name, &report, global.out.json);
+    let open_warning = report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Warning && f.accepted.is_none());
+    match args.fail_on {
+        Some(FailOn::Warning) if open_warning => {
+            eprintln!(
+                "failing: {} has a warning finding not accepted (--fail-on warning)",
+                args.name
+            );
+            Err(Failed.into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Audits `cred` with `client` (the `profile` it is used for, a secret older than `max_age_days`
+/// flagged) and saves the audit: the project watch, the findings with their acceptances, the
+/// projects (`access` prints it; the web app's "Run audit" runs it through its `AccessBook`).
+/// The inner error is Jira's (its diagnosis says why); the outer one the home's files.
+pub async fn audit_and_save(
+    global: &Global,
+    home: &Path,
+    vault: &jiralink_vault::Vault,
+    cred: &jiralink_vault::Credential,
+    client: &jiralink_api::Client,
+    profile: Profile,
+    max_age_days: i64,
+) -> anyhow::Result<Result<AccessReport, jiralink_api::Error>> {
     let created = cred.created.to_rfc3339();
-    let (mut watch, first) = match Watch::load(&home, &args.name)? {
+    let (mut watch, first) = match Watch::load(home, &cred.name)? {
         Some(w) if w.credential_created.as_ref().is_none_or(|c| *c == created) => (w, false),
         // Another credential under a name used before: a new baseline, no old acceptances.
         Some(_) => (Watch::default(), true),
         // Before the watch file, the last audit's projects were the baseline.
-        None => match std::fs::read_to_string(audit_file(&home, &args.name))
+        None => match std::fs::read_to_string(audit_file(home, &cred.name))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
         {
@@ -170,25 +220,18 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     };
     watch.credential_created = Some(created);
     let mut report =
-        match access::audit(&client, profile, (!first).then_some(&watch.baseline[..])).await {
+        match access::audit(client, profile, (!first).then_some(&watch.baseline[..])).await {
             Ok(r) => r,
-            Err(e) => {
-                connect::print_diagnosis(&args.name, &e.diagnosis(), global.out.json);
-                return Err(Failed.into());
-            }
+            Err(e) => return Ok(Err(e)),
         };
     if first {
         watch.baseline = report.projects.clone();
     }
     if report.site_admin {
         // An administrator's own project list is the site's: nothing to compare with.
-        report.site_projects_from = Some(args.name.clone());
-    } else if let Some((admin, site)) = site_projects(
-        &vault,
-        &cred,
-        &same_site_in_store(&global, &args.name).await,
-    )
-    .await?
+        report.site_projects_from = Some(cred.name.clone());
+    } else if let Some((admin, site)) =
+        site_projects(vault, cred, &same_site_in_store(global, &cred.name).await).await?
     {
         report
             .findings
@@ -197,13 +240,13 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     }
     let now = Utc::now();
     let age = (now - cred.rotated).num_days();
-    if age > args.max_age_days {
+    if age > max_age_days {
         report.findings.push(Finding::new(
             "rotation_due",
             Severity::Warning,
             format!(
                 "The secret is {age} days old; the policy is {} days: rotate it.",
-                args.max_age_days
+                max_age_days
             ),
             vec![],
         ));
@@ -244,27 +287,13 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     watch.last_findings = report.findings.clone();
     watch.last_projects = report.projects.clone();
     watch.last_profile = Some(profile);
-    watch.save(&home, &args.name)?;
+    watch.save(home, &cred.name)?;
     write_atomic(
-        &audit_file(&home, &args.name),
+        &audit_file(home, &cred.name),
         &serde_json::to_vec_pretty(&report.projects)?,
     )
     .context("cannot save the audit")?;
-    print(&args.name, &report, global.out.json);
-    let open_warning = report
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Warning && f.accepted.is_none());
-    match args.fail_on {
-        Some(FailOn::Warning) if open_warning => {
-            eprintln!(
-                "failing: {} has a warning finding not accepted (--fail-on warning)",
-                args.name
-            );
-            Err(Failed.into())
-        }
-        _ => Ok(()),
-    }
+    Ok(Ok(report))
 }
 
 /// The credentials the store has synced the same site with as `name` (same `site_id` in its

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use jiralink_insights::{Config, Filter, Insights, Options, StoreLocation};
 
-use super::sync::{open_store, store_spec, StoreSpec};
+use super::sync::{store_spec, StoreSpec};
 use super::{connect, UsageError};
 use crate::Global;
 
@@ -44,7 +44,8 @@ pub struct Args {
     /// Time zone for weeks and days (IANA name).
     #[arg(long, default_value = "UTC")]
     tz: String,
-    /// Insights config (JSON): status-to-stage mapping, bug types, stale days.
+    /// Insights config (JSON): status-to-stage mapping, bug types, stale days. Without stages in
+    /// it, the stages saved on the web app's Stages page (in the store) are used.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Forecast: when will this many items be done.
@@ -123,14 +124,19 @@ fn rand_seed() -> u64 {
 }
 
 pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
-    let opts = options(&args)?;
-    // Opening through the store migrates an older store first.
-    drop(open_store(&global)?);
+    let mut opts = options(&args)?;
     let store = match store_spec(&global)? {
         StoreSpec::Sqlite(path) => StoreLocation::Sqlite(path),
         // As for the sync: the password from the environment only, never from the arguments.
         StoreSpec::Postgres(url) => StoreLocation::Postgres(super::sync::pg_target(url)),
     };
+    // Opening the store migrates an older one first; the stages the web app's Stages page saved
+    // there are the dashboards', used unless --config names stages.
+    let saved = jiralink_store::web::open_accounts(&store)
+        .and_then(|accounts| accounts.web_stages())
+        .with_context(|| format!("cannot open the store {store}"))?;
+    opts.config
+        .use_saved_stages(saved.into_iter().map(|r| (r.status, r.stage)));
     let visible: Option<Vec<String>> = match &args.credential {
         Some(name) => {
             let home = connect::home(global.home.clone())?;

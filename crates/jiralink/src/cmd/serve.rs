@@ -1,5 +1,5 @@
 //! `jiralink serve`: the team web app and JSON HTTP API (crate `jiralink-web`) over the home's
-//! vault and SQLite store, with the binary's own way of building Jira clients (`connect`) and the
+//! vault and the store of `--store` (SQLite or PostgreSQL), with the binary's own way of building Jira clients (`connect`) and the
 //! access audits' records of `jiralink access` (so the Access page acknowledges the same ones).
 
 use std::future::Future;
@@ -8,8 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context;
+use jiralink_store::StoreLocation;
 use jiralink_vault::{Credential, Secrets, Vault};
-use jiralink_web::{AccessBook, AckError, ClientResult, Connector, LastAudit};
+use jiralink_web::{AccessBook, AckError, AuditError, ClientResult, Connector, LastAudit};
 
 use super::sync::{store_spec, StoreSpec};
 use super::{connect, UsageError};
@@ -51,9 +52,11 @@ impl Connector for CliConnector {
     }
 }
 
-/// The access audits as `jiralink access` keeps them in the home.
+/// The access audits as `jiralink access` keeps them in the home (the store of `global` tells
+/// which credentials share a site, for the grant-needed check).
 pub struct CliAccessBook {
     home: std::path::PathBuf,
+    global: Global,
 }
 
 impl AccessBook for CliAccessBook {
@@ -86,6 +89,33 @@ impl AccessBook for CliAccessBook {
             Err(e) => AckError::Failed(format!("{e:#}")),
         })
     }
+
+    fn audit<'a>(
+        &'a self,
+        vault: &'a Vault,
+        cred: &'a Credential,
+        client: &'a jiralink_api::Client,
+        profile: jiralink_api::access::Profile,
+    ) -> Pin<Box<dyn Future<Output = Result<jiralink_api::access::AccessReport, AuditError>> + 'a>>
+    {
+        Box::pin(async move {
+            match super::access::audit_and_save(
+                &self.global,
+                &self.home,
+                vault,
+                cred,
+                client,
+                profile,
+                super::access::MAX_AGE_DAYS,
+            )
+            .await
+            {
+                Ok(Ok(report)) => Ok(report),
+                Ok(Err(e)) => Err(AuditError::Jira(e)),
+                Err(e) => Err(AuditError::Failed(format!("{e:#}"))),
+            }
+        })
+    }
 }
 
 /// `--trusted-proxy` and `--user-header`, checked.
@@ -112,7 +142,8 @@ fn header_name_ok(h: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The app over the home's vault and the store of `--store` (SQLite only, for now).
+/// The app over the home's vault and the store of `--store`: the SQLite file, or the PostgreSQL
+/// database (its password from `PGPASSWORD`, its CA from `PGSSLROOTCERT`, as every command).
 pub fn app(
     global: &Global,
     public_url: String,
@@ -121,17 +152,18 @@ pub fn app(
     let home = connect::home(global.home.clone())?;
     std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
     let store = match store_spec(global)? {
-        StoreSpec::Sqlite(path) => path,
-        StoreSpec::Postgres(_) => anyhow::bail!(UsageError(
-            "jiralink serve keeps its accounts in an SQLite store for now: give --store sqlite:PATH (or none)".into()
-        )),
+        StoreSpec::Sqlite(path) => StoreLocation::Sqlite(path),
+        StoreSpec::Postgres(url) => StoreLocation::Postgres(super::sync::pg_target(url)),
     };
     Ok(jiralink_web::App::new(jiralink_web::Config {
         store,
         vault: connect::vault(&home)?,
         public_url,
         connector: Arc::new(CliConnector),
-        access: Arc::new(CliAccessBook { home }),
+        access: Arc::new(CliAccessBook {
+            home,
+            global: global.clone(),
+        }),
         trusted_proxy: proxy,
     })?)
 }
@@ -179,12 +211,18 @@ pub async fn demo(home: &std::path::Path, bind: SocketAddr) -> anyhow::Result<()
     drop(listener);
     let url = format!("http://{bound}");
     let app = jiralink_web::App::new(jiralink_web::Config {
-        store: home.join("jiralink.db"),
+        store: StoreLocation::Sqlite(home.join("jiralink.db")),
         vault: jiralink_vault::Vault::open(home, jiralink_vault::MasterKey::KeyFile)?,
         public_url: url.clone(),
         connector: Arc::new(CliConnector),
         access: Arc::new(CliAccessBook {
             home: home.to_owned(),
+            global: Global {
+                home: Some(home.to_owned()),
+                store: None,
+                out: crate::Output { json: false },
+                quiet: true,
+            },
         }),
         trusted_proxy: None,
     })?;

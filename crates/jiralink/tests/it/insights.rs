@@ -162,3 +162,82 @@ async fn the_report_renders_in_headless_chromium_and_every_output_form_works() {
         png.len()
     );
 }
+
+/// `jiralink insights` measures flow efficiency with the waiting statuses the web app's Stages
+/// page saved in the store, as the app's dashboards do; a `--config` naming stages wins.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stages_saved_by_the_web_app_are_used_unless_the_config_names_some() {
+    use jiralink_store::web::Accounts;
+    use jiralink_store::Backend;
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(300)
+        .seed(9)
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("insights-stages");
+    s.add_admin(&sim, "site");
+    let r = s.run(&["sync", "site"], None, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let flow = |s: &mut Session, extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["--json", "insights", "--seed", "3"];
+        args.extend_from_slice(extra);
+        let r = s.run(&args, None, &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+        v["flow"].clone()
+    };
+    let before = flow(&mut s, &[]);
+    assert_eq!(
+        before["waiting_statuses"],
+        serde_json::json!([]),
+        "{before}"
+    );
+    assert_eq!(before["flow_efficiency"], serde_json::Value::Null);
+
+    // The Stages page's save: an in-progress status the issues spent time in is waiting.
+    let mut store = jiralink_store::Store::open_sqlite(&s.home.join("jiralink.db")).expect("store");
+    let (_, rows) = store
+        .query_strings(
+            "SELECT DISTINCT name FROM statuses WHERE category = 'indeterminate' ORDER BY name",
+        )
+        .expect("statuses");
+    let in_progress: Vec<String> = rows.into_iter().filter_map(|r| r[0].clone()).collect();
+    let spent: Vec<String> = before["time_in_status"]
+        .as_array()
+        .expect("time in status")
+        .iter()
+        .filter(|t| t["stage"] == "active" && t["mean_days"].as_f64() > Some(0.0))
+        .filter_map(|t| t["status"].as_str().map(str::to_owned))
+        .collect();
+    assert!(spent.len() >= 2, "{before}");
+    let waiting = spent[spent.len() - 1].clone();
+    assert!(in_progress.contains(&waiting), "{in_progress:?}");
+    store
+        .web_put_stages(&[(waiting.clone(), "waiting".to_owned())], "root")
+        .expect("save stages");
+    drop(store);
+    let after = flow(&mut s, &[]);
+    assert_eq!(
+        after["waiting_statuses"],
+        serde_json::json!([waiting]),
+        "{after}"
+    );
+    let efficiency = after["flow_efficiency"].as_f64().expect("measured now");
+    assert!(efficiency > 0.0 && efficiency < 1.0, "{after}");
+
+    // A config file that names stages is the command line's choice: it wins over the store's.
+    let config = s.home.join("insights.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"stages": {(&spent[0]): "active"}}).to_string(),
+    )
+    .expect("config");
+    let with_config = flow(&mut s, &["--config", config.to_str().expect("path")]);
+    assert_eq!(
+        with_config["waiting_statuses"],
+        serde_json::json!([]),
+        "{with_config}"
+    );
+}

@@ -1,7 +1,8 @@
 //! `jiralink user` and `jiralink serve` as an admin runs them: accounts with the password from
 //! standard input, bad input refused with exit 2, the one-time setup link of a first start, the
 //! Access page's acknowledgements in the same records as `jiralink access --ack/--unack`, and the
-//! trusted reverse-proxy header honoured from its network only.
+//! trusted reverse-proxy header honoured from its network only; and the whole app on a PostgreSQL
+//! store (needs `JIRALINK_TEST_POSTGRES`, as the other Postgres tests).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -302,5 +303,189 @@ async fn the_access_page_acknowledges_the_findings_access_ack_sees_behind_a_trus
         "{}",
         r.stdout
     );
+    s.assert_never_seen(PASSWORD);
+}
+
+/// `jiralink serve --store postgres://…`: the accounts (`user add`), the sign-in, a credential
+/// added through the API, a sync job and the dashboard all on the PostgreSQL store (it once
+/// refused anything but SQLite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() {
+    let db = crate::postgres::TestDb::new("serve");
+    let url = db.url();
+    let sim = Sim::builder()
+        .deployment(Deployment::Cloud)
+        .issues(40)
+        .projects(2)
+        .seed(5)
+        .start()
+        .await
+        .expect("sim");
+    let mut s = Session::new("serve-pg");
+    let r = s.run(
+        &[
+            "--store",
+            &url,
+            "user",
+            "add",
+            "ann",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (mut child, base) = serve(&s, &["--store", &url]);
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/api/session"))
+        .json(&json!({"name": "ann", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(
+        r.status(),
+        200,
+        "ann signs in with the account kept in Postgres"
+    );
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_owned();
+    let send = |method: reqwest::Method, path: &str, csrf: &str, body: Option<Value>| {
+        let mut rb = http
+            .request(method, format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", csrf);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        rb.send()
+    };
+    let me: Value = send(reqwest::Method::GET, "/api/me", "", None)
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    let csrf = me["csrf"].as_str().expect("csrf").to_owned();
+    let admin = sim.identity("admin").expect("admin").clone();
+    let r = send(
+        reqwest::Method::POST,
+        "/api/credentials",
+        &csrf,
+        Some(
+            json!({"name": "site", "url": sim.base_url(), "auth": "cloud-token",
+            "email": admin.email, "secret": admin.secret}),
+        ),
+    )
+    .await
+    .expect("add");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let r = send(
+        reqwest::Method::POST,
+        "/api/syncs",
+        &csrf,
+        Some(json!({"credential": "site"})),
+    )
+    .await
+    .expect("sync");
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.expect("json")["id"]
+        .as_u64()
+        .expect("id");
+    let mut run = Value::Null;
+    for _ in 0..600 {
+        run = send(reqwest::Method::GET, &format!("/api/syncs/{id}"), "", None)
+            .await
+            .expect("run")
+            .json()
+            .await
+            .expect("json");
+        if run["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(run["status"], "ok", "{run}");
+    let r = send(reqwest::Method::GET, "/api/insights", "", None)
+        .await
+        .expect("insights");
+    assert_eq!(r.status(), 200);
+    let dash: Value = r.json().await.expect("json");
+    assert_eq!(dash["coverage"]["issues"], 40, "{}", dash["coverage"]);
+    let runs: Value = send(reqwest::Method::GET, "/api/sync-runs", "", None)
+        .await
+        .expect("runs")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(runs["runs"][0]["issues_written"], 40, "{runs}");
+    // "Run audit" on the Access page: the binary's book audits and saves as `jiralink access`.
+    assert!(!s.home.join("audits/site.json").exists());
+    let r = send(
+        reqwest::Method::POST,
+        "/api/access/site/audit",
+        &csrf,
+        Some(json!({"profile": "read-only"})),
+    )
+    .await
+    .expect("audit");
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.expect("json")["id"]
+        .as_u64()
+        .expect("id");
+    let mut audit = Value::Null;
+    for _ in 0..600 {
+        audit = send(reqwest::Method::GET, &format!("/api/audits/{id}"), "", None)
+            .await
+            .expect("audit")
+            .json()
+            .await
+            .expect("json");
+        if audit["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(audit["status"], "ok", "{audit}");
+    assert_eq!(audit["summary"]["projects"], 2, "{audit}");
+    let page: Value = send(reqwest::Method::GET, "/api/access/site", "", None)
+        .await
+        .expect("access")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["audited"], true, "{page}");
+    assert!(s.home.join("audits/site.json").exists());
+    let r = s.run(
+        &[
+            "--json",
+            "access",
+            "site",
+            "--ack",
+            "site_admin",
+            "--reason",
+            "needed",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(
+        r.code, 0,
+        "the CLI acknowledges a finding of the app's audit: {}",
+        r.stderr
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    // The accounts and the mirror are in Postgres: the home holds no SQLite store.
+    assert!(!s.home.join("jiralink.db").exists());
+    let r = s.run(&["--store", &url, "--json", "user", "list"], None, &[]);
+    assert!(r.stdout.contains("\"ann\""), "{}", r.stdout);
     s.assert_never_seen(PASSWORD);
 }
