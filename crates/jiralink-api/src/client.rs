@@ -324,9 +324,13 @@ impl ClientBuilder {
                     false,
                 )
                 .await?;
-            let cloud_id = client.json::<Value>("/_edge/tenant_info", &info)?["cloudId"]
-                .as_str()
-                .map(str::to_owned)
+            let cloud_id = client
+                .json::<crate::models::Shaped<crate::models::TenantInfo>>(
+                    "/_edge/tenant_info",
+                    &info,
+                )?
+                .object()
+                .and_then(|t| t.cloud_id)
                 .ok_or_else(|| Diagnosis::new(Code::NotJira).with_cause("The site did not name its cloudId at /_edge/tenant_info, so it is not a Jira Cloud site.").with_fix("Scoped tokens and service accounts work on Jira Cloud only: check the URL or the auth kind."))?;
             client.base = format!("{}/ex/jira/{cloud_id}", self.gateway);
             client.cloud_id = Some(cloud_id);

@@ -263,6 +263,8 @@ pub struct ServerInfo {
     pub server_title: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub version: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub build_number: Option<i64>,
 }
 
 impl ServerInfo {
@@ -281,9 +283,172 @@ pub struct Myself {
     pub account_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub key: Option<String>,
+    /// Data Center's username.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub email_address: Option<String>,
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub active: Option<bool>,
     /// The account's time zone (JQL reads dates in it).
     #[serde(default, deserialize_with = "lenient::string")]
     pub time_zone: Option<String>,
+}
+
+impl Myself {
+    /// Whether the answer names a user at all (`accountId`, `key` or `name`).
+    pub fn is_named(&self) -> bool {
+        self.account_id.is_some() || self.key.is_some() || self.name.is_some()
+    }
+}
+
+/// An answer that should be an object, or what came instead: for telling a user what a site
+/// answered when it is not what Jira sends (`myself` answering `[]`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Shaped<T> {
+    /// An object read as `T`, and how many members it had.
+    Object(T, usize),
+    /// An array of this many elements.
+    Array(usize),
+    Null,
+    /// A string, number or flag.
+    Scalar,
+}
+
+impl<T> Shaped<T> {
+    /// The object, if the answer was one.
+    pub fn object(self) -> Option<T> {
+        match self {
+            Shaped::Object(t, _) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Shaped<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ShapeOf<T>(std::marker::PhantomData<T>);
+        /// Counts the members `T` reads (a derived struct reads them all, unknown ones too).
+        struct Counting<A> {
+            map: A,
+            members: usize,
+        }
+        impl<'de, A: MapAccess<'de>> MapAccess<'de> for Counting<A> {
+            type Error = A::Error;
+            fn next_key_seed<K: de::DeserializeSeed<'de>>(
+                &mut self,
+                seed: K,
+            ) -> Result<Option<K::Value>, A::Error> {
+                let key = self.map.next_key_seed(seed)?;
+                self.members += usize::from(key.is_some());
+                Ok(key)
+            }
+            fn next_value_seed<V: de::DeserializeSeed<'de>>(
+                &mut self,
+                seed: V,
+            ) -> Result<V::Value, A::Error> {
+                self.map.next_value_seed(seed)
+            }
+        }
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ShapeOf<T> {
+            type Value = Shaped<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shaped<T>, A::Error> {
+                let mut counting = Counting { map, members: 0 };
+                let t = T::deserialize(de::value::MapAccessDeserializer::new(&mut counting))?;
+                Ok(Shaped::Object(t, counting.members))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Shaped<T>, A::Error> {
+                let mut n = 0;
+                while a.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Shaped::Array(n))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Null)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Scalar)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Scalar)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Scalar)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Scalar)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Scalar)
+            }
+        }
+        d.deserialize_any(ShapeOf(std::marker::PhantomData))
+    }
+}
+
+/// Cloud's `permissions/project`: the projects in which the account holds the permissions asked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct PermittedProjects {
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub projects: Vec<ProjectRef>,
+}
+
+/// `mypermissions`: each permission asked for, and whether the account holds it (in the project
+/// named, or without one anywhere).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct MyPermissions {
+    #[serde(default)]
+    pub permissions: std::collections::BTreeMap<String, PermissionHeld>,
+}
+
+impl MyPermissions {
+    /// Whether the account holds `key` (`ADMINISTER`, `CREATE_ISSUES`).
+    pub fn holds(&self, key: &str) -> bool {
+        self.permissions
+            .get(key)
+            .is_some_and(|p| p.have_permission == Some(true))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PermissionHeld {
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub have_permission: Option<bool>,
+}
+
+/// Cloud's `permissions/check`: the global permissions held, and per project permission the
+/// projects it is held in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PermissionGrants {
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub global_permissions: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub project_permissions: Vec<ProjectPermissionGrant>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct ProjectPermissionGrant {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub permission: String,
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub projects: Vec<ProjectId>,
 }
 
 /// Cloud's `/_edge/tenant_info`.
@@ -1094,6 +1259,47 @@ pub fn sprint_field(raw: &RawValue) -> Vec<SprintFieldEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shaped_answer_says_what_came_instead_of_an_object() {
+        let read = |t: &str| serde_json::from_str::<Shaped<Myself>>(t).expect(t);
+        match read(r#"{"name":"ada","active":false,"extra":{"a":[1]}}"#) {
+            Shaped::Object(me, 3) => {
+                assert!(me.is_named());
+                assert_eq!(me.active, Some(false));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(read("{}"), Shaped::Object(_, 0)));
+        match read(r#"{"accountId":7,"displayName":"x"}"#) {
+            Shaped::Object(me, 2) => assert!(!me.is_named(), "a number is not an accountId"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(read("[1,{}]"), Shaped::Array(2)));
+        assert!(matches!(read("null"), Shaped::Null));
+        assert!(matches!(read("\"x\""), Shaped::Scalar));
+        assert!(serde_json::from_str::<Shaped<Myself>>(r#"{"name":"#).is_err());
+    }
+
+    #[test]
+    fn permission_answers_read_as_held_or_not() {
+        let mine: MyPermissions = serde_json::from_str(
+            r#"{"permissions":{"ADMINISTER":{"id":"0","key":"ADMINISTER","havePermission":true},"EDIT_ISSUES":{"havePermission":false},"BROWSE_PROJECTS":{"havePermission":"yes"}}}"#,
+        )
+        .expect("reads");
+        assert!(mine.holds("ADMINISTER"));
+        assert!(!mine.holds("EDIT_ISSUES") && !mine.holds("BROWSE_PROJECTS"));
+        assert!(!mine.holds("CREATE_ISSUES"));
+        let grants: PermissionGrants = serde_json::from_str(
+            r#"{"globalPermissions":["ADMINISTER"],"projectPermissions":[{"permission":"EDIT_ISSUES","issues":[],"projects":[10000,"10001"]}]}"#,
+        )
+        .expect("reads");
+        assert_eq!(grants.global_permissions, ["ADMINISTER"]);
+        assert_eq!(
+            grants.project_permissions[0].projects,
+            [ProjectId("10000".into()), ProjectId("10001".into())]
+        );
+    }
 
     #[test]
     fn an_issue_reads_its_fields_keeps_its_text_and_custom_fields_raw() {
