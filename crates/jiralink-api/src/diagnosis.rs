@@ -5,7 +5,7 @@ use std::error::Error as _;
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthKind;
 
@@ -141,8 +141,13 @@ pub struct Diagnosis {
     pub jira: JiraErrors,
 }
 
-/// Jira's error body: `{"errorMessages": [...], "errors": {"field": "message"}}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Jira's error body: `{"errorMessages": [...], "errors": {"field": "message"}}` (the
+/// `ErrorCollection` of every REST API), and the other shapes some endpoints send, kept as
+/// messages: `{"errorMessage": ...}` (Data Center plugins, an issue's error in bulk answers),
+/// `{"message": ...}` alone or with a `code`/`status`/`statusCode` (Cloud's `OperationMessage`,
+/// the API gateway's `{"code": 401, "message": ...}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ErrorBody")]
 pub struct JiraErrors {
     #[serde(rename = "errorMessages")]
     pub messages: Vec<String>,
@@ -150,30 +155,72 @@ pub struct JiraErrors {
     pub errors: std::collections::BTreeMap<String, String>,
 }
 
+/// An error body as Jira sends it, in any of its shapes; see [`JiraErrors`].
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody {
+    #[serde(default, deserialize_with = "texts")]
+    error_messages: Vec<String>,
+    #[serde(default, deserialize_with = "text_map")]
+    errors: std::collections::BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "crate::models::lenient::string")]
+    error_message: Option<String>,
+    #[serde(default, deserialize_with = "crate::models::lenient::string")]
+    message: Option<String>,
+    /// The members that go with a `message` in Jira's shapes (`code`, `status`, `statusCode`,
+    /// `status-code`, `type`); any other member means the body is not one of them.
+    #[serde(flatten)]
+    others: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+/// A message as Jira wrote it: a string, or any other JSON as its text.
+fn text(v: serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// A list of messages; anything but a list reads as none.
+fn texts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Array(a) => a.into_iter().map(text).collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// Messages by field; anything but an object reads as none.
+fn text_map<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Object(o) => o.into_iter().map(|(k, v)| (k, text(v))).collect(),
+        _ => Default::default(),
+    })
+}
+
+impl From<ErrorBody> for JiraErrors {
+    fn from(b: ErrorBody) -> JiraErrors {
+        const BESIDE_MESSAGE: [&str; 5] = ["code", "status", "statusCode", "status-code", "type"];
+        // A lone `message` is what many servers say; it is Jira's only in Jira's shapes.
+        let only_jira = b
+            .others
+            .keys()
+            .all(|k| BESIDE_MESSAGE.contains(&k.as_str()));
+        let mut messages = b.error_messages;
+        messages.extend(b.error_message.filter(|_| only_jira));
+        messages.extend(b.message.filter(|_| only_jira));
+        JiraErrors {
+            messages,
+            errors: b.errors,
+        }
+    }
+}
+
 impl JiraErrors {
     /// Reads Jira's error body; empty for anything else (HTML, plain text, other JSON).
     pub fn parse(body: &str) -> JiraErrors {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
-            return JiraErrors::default();
-        };
-        let text = |x: &serde_json::Value| match x {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        JiraErrors {
-            messages: v["errorMessages"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(text)
-                .collect(),
-            errors: v["errors"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, x)| (k.clone(), text(x)))
-                .collect(),
-        }
+        serde_json::from_str(body).unwrap_or_default()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -478,6 +478,9 @@ pub struct User {
     pub account_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub key: Option<String>,
+    /// Data Center's username.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub name: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub display_name: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
@@ -1111,6 +1114,8 @@ pub struct ListPage<T> {
         alias = "comments",
         alias = "worklogs",
         alias = "issueChangeLogs",
+        alias = "issueTypes",
+        alias = "fields",
         default = "Vec::new",
         deserialize_with = "lenient::list",
         bound(deserialize = "T: Deserialize<'de>")
@@ -1385,5 +1390,195 @@ mod tests {
             sprint_field(&raw(r#""s""#)),
             [SprintFieldEntry::Text("s".into())]
         );
+    }
+}
+
+/// What write-back reads: the models of its answers (`write`).
+pub mod write {
+    use std::collections::BTreeMap;
+
+    use serde::de::DeserializeOwned;
+    use serde::Deserialize;
+    use serde_json::{Map, Value};
+
+    use super::{lenient, IssueId, IssueLink, Status, User};
+
+    /// An issue as a search or a read with chosen fields returns it: its id and key, the fields
+    /// asked for as Jira sent them (write-back compares them with its own values and echoes
+    /// them), and the entity properties asked for.
+    #[derive(Debug, Clone, Deserialize)]
+    #[non_exhaustive]
+    pub struct FieldedIssue {
+        pub id: IssueId,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub key: Option<String>,
+        #[serde(default)]
+        pub fields: Map<String, Value>,
+        #[serde(default)]
+        pub properties: Map<String, Value>,
+    }
+
+    impl FieldedIssue {
+        /// A field's value as Jira sent it (`None`: not sent or null).
+        pub fn field(&self, id: &str) -> Option<&Value> {
+            self.fields.get(id).filter(|v| !v.is_null())
+        }
+
+        /// A field read as a model (`None`: absent, or not of that shape).
+        fn field_as<T: DeserializeOwned>(&self, id: &str) -> Option<T> {
+            T::deserialize(self.field(id)?).ok()
+        }
+
+        /// The issue's status (when `status` was asked for).
+        pub fn status(&self) -> Option<Status> {
+            self.field_as("status")
+        }
+
+        /// The issue's links (when `issuelinks` was asked for).
+        pub fn links(&self) -> Vec<IssueLink> {
+            self.field_as("issuelinks").unwrap_or_default()
+        }
+
+        /// An entity property asked for, read as `T`.
+        pub fn property<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+            T::deserialize(self.properties.get(key)?).ok()
+        }
+    }
+
+    /// A comment or worklog as its list gives it, with what reconciliation needs.
+    #[derive(Debug, Clone, Deserialize)]
+    #[non_exhaustive]
+    pub struct Authored {
+        #[serde(default, deserialize_with = "lenient::id_text")]
+        pub id: Option<String>,
+        #[serde(default)]
+        pub author: Option<User>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub created: Option<String>,
+    }
+
+    /// An entity property (`{"key", "value"}`): the value is the writer's JSON.
+    #[derive(Debug, Clone, Deserialize)]
+    #[non_exhaustive]
+    pub struct PropertyAnswer {
+        #[serde(default)]
+        pub value: Value,
+    }
+
+    /// `issue/bulk`'s answer: what was created, in request order, and what was refused.
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[non_exhaustive]
+    pub struct BulkCreated {
+        #[serde(default, deserialize_with = "lenient::list")]
+        pub issues: Vec<CreatedIssue>,
+        #[serde(default, deserialize_with = "lenient::list")]
+        pub errors: Vec<BulkError>,
+    }
+
+    /// `CreatedIssue`.
+    #[derive(Debug, Clone, Deserialize)]
+    #[non_exhaustive]
+    pub struct CreatedIssue {
+        pub id: IssueId,
+        #[serde(deserialize_with = "lenient::text")]
+        pub key: String,
+    }
+
+    /// One element a bulk create refused, with Jira's error body for it.
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[non_exhaustive]
+    pub struct BulkError {
+        pub failed_element_number: usize,
+        #[serde(default)]
+        pub status: u16,
+        #[serde(default)]
+        pub element_errors: crate::diagnosis::JiraErrors,
+    }
+
+    /// `issue/{id}/transitions` (with `expand=transitions.fields`).
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[non_exhaustive]
+    pub struct Transitions {
+        #[serde(default, deserialize_with = "lenient::list")]
+        pub transitions: Vec<TransitionWire>,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    #[non_exhaustive]
+    pub struct TransitionWire {
+        #[serde(default, deserialize_with = "lenient::id_text")]
+        pub id: Option<String>,
+        #[serde(default, deserialize_with = "lenient::text")]
+        pub name: String,
+        #[serde(default)]
+        pub to: Option<TransitionTarget>,
+        /// The transition screen's fields, by id (sorted, as Jira's JSON object is read).
+        #[serde(default)]
+        pub fields: BTreeMap<String, FieldMetaWire>,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[non_exhaustive]
+    pub struct TransitionTarget {
+        #[serde(default, deserialize_with = "lenient::id_text")]
+        pub id: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub name: Option<String>,
+        #[serde(default)]
+        pub status_category: Option<super::StatusCategory>,
+    }
+
+    /// A field of a create, edit or transition screen as Jira sends it.
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[non_exhaustive]
+    pub struct FieldMetaWire {
+        /// Create metadata names the field here; edit metadata and screens by their key.
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub field_id: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub key: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub name: Option<String>,
+        #[serde(default, deserialize_with = "lenient::bool")]
+        pub required: Option<bool>,
+        #[serde(default, deserialize_with = "lenient::bool")]
+        pub has_default_value: Option<bool>,
+        #[serde(default)]
+        pub schema: Option<MetaSchema>,
+        /// The values Jira allows (options, priorities, ...): echoed in writes as they are.
+        #[serde(default)]
+        pub allowed_values: Option<Value>,
+    }
+
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[non_exhaustive]
+    pub struct MetaSchema {
+        #[serde(default, rename = "type", deserialize_with = "lenient::string")]
+        pub kind: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub items: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub custom: Option<String>,
+    }
+
+    impl FieldMetaWire {
+        /// The allowed values, when Jira sent a list of them.
+        pub fn allowed(&self) -> Option<Vec<Value>> {
+            match &self.allowed_values {
+                Some(Value::Array(a)) => Some(a.clone()),
+                _ => None,
+            }
+        }
+    }
+
+    /// `issue/{id}/editmeta`: the editable fields by id.
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[non_exhaustive]
+    pub struct EditMeta {
+        #[serde(default)]
+        pub fields: BTreeMap<String, FieldMetaWire>,
     }
 }
