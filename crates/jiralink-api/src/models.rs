@@ -1287,6 +1287,59 @@ mod tests {
     }
 
     #[test]
+    fn write_back_answers_read_as_models() {
+        use super::write::*;
+        let page: ListPage<FieldMetaWire> = serde_json::from_str(
+            r#"{"fields":[{"fieldId":"priority","name":"Priority","required":false,"schema":{"type":"priority"},"allowedValues":[{"id":"1","name":"High"},{"id":2,"name":"Low"}]}],"maxResults":50,"startAt":0,"total":1}"#,
+        )
+        .expect("Cloud's createmeta page");
+        let allowed = page.items[0].allowed_values.clone().expect("allowed");
+        assert_eq!(allowed[0].name.as_deref(), Some("High"));
+        assert_eq!(allowed[1].id, None, "a number id is not read as text");
+        let dc: ListPage<Named> = serde_json::from_str(
+            r#"{"values":[{"id":"3","name":"Task","subtask":false}],"isLast":true}"#,
+        )
+        .expect("Data Center's createmeta page");
+        assert_eq!(
+            (dc.items[0].name.as_str(), dc.is_last),
+            ("Task", Some(true))
+        );
+        let bulk: BulkCreated = serde_json::from_str(
+            r#"{"issues":[{"id":"10001","key":"A-1","self":"x"}],"errors":[{"status":400,"elementErrors":{"errorMessages":[],"errors":{"summary":"You must specify a summary of the issue."}},"failedElementNumber":1}]}"#,
+        )
+        .expect("issue/bulk");
+        assert_eq!(bulk.issues[0].id, IssueId("10001".into()));
+        assert_eq!(
+            bulk.errors[0].element_errors.errors["summary"],
+            "You must specify a summary of the issue."
+        );
+        let issue: FieldedIssue = serde_json::from_str(
+            r#"{"id":"10001","key":"A-1","fields":{"summary":"x","status":{"id":"3","name":"Done"},"issuelinks":[{"id":"9","type":{"name":"Blocks"},"outwardIssue":{"key":"A-2"}}],"assignee":null},"properties":{"jiralink.origin":{"external_id":"e1"}}}"#,
+        )
+        .expect("a search hit");
+        assert_eq!(issue.status().map(|s| s.name).as_deref(), Some("Done"));
+        assert_eq!(
+            issue.links()[0]
+                .outward_issue
+                .as_ref()
+                .and_then(|i| i.key.as_deref()),
+            Some("A-2")
+        );
+        assert!(issue.field("assignee").is_none() && issue.field("summary").is_some());
+        #[derive(Deserialize)]
+        struct Origin {
+            external_id: String,
+        }
+        assert_eq!(
+            issue
+                .property::<Origin>("jiralink.origin")
+                .map(|o| o.external_id)
+                .as_deref(),
+            Some("e1")
+        );
+    }
+
+    #[test]
     fn permission_answers_read_as_held_or_not() {
         let mine: MyPermissions = serde_json::from_str(
             r#"{"permissions":{"ADMINISTER":{"id":"0","key":"ADMINISTER","havePermission":true},"EDIT_ISSUES":{"havePermission":false},"BROWSE_PROJECTS":{"havePermission":"yes"}}}"#,
@@ -1548,9 +1601,22 @@ pub mod write {
         pub has_default_value: Option<bool>,
         #[serde(default)]
         pub schema: Option<MetaSchema>,
-        /// The values Jira allows (options, priorities, ...): echoed in writes as they are.
+        /// The values Jira allows (options, priorities, versions, ...).
         #[serde(default)]
-        pub allowed_values: Option<Value>,
+        pub allowed_values: Option<Vec<AllowedValue>>,
+    }
+
+    /// A value a field allows, by the names Jira gives it: an option's `value`, a priority's,
+    /// version's or component's `name`, and its `id`.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+    #[non_exhaustive]
+    pub struct AllowedValue {
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub id: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub name: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub value: Option<String>,
     }
 
     #[derive(Debug, Clone, Default, Deserialize)]
@@ -1562,16 +1628,6 @@ pub mod write {
         pub items: Option<String>,
         #[serde(default, deserialize_with = "lenient::string")]
         pub custom: Option<String>,
-    }
-
-    impl FieldMetaWire {
-        /// The allowed values, when Jira sent a list of them.
-        pub fn allowed(&self) -> Option<Vec<Value>> {
-            match &self.allowed_values {
-                Some(Value::Array(a)) => Some(a.clone()),
-                _ => None,
-            }
-        }
     }
 
     /// `issue/{id}/editmeta`: the editable fields by id.

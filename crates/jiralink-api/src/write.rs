@@ -13,7 +13,9 @@ use crate::models::write::{Authored, EditMeta, FieldMetaWire, PropertyAnswer, Tr
 use crate::models::{IdOnly, ListPage, Named, User};
 use crate::pages::Pages;
 
-pub use crate::models::write::{BulkCreated, BulkError, CreatedIssue, FieldedIssue, Transitions};
+pub use crate::models::write::{
+    AllowedValue, BulkCreated, BulkError, CreatedIssue, FieldedIssue, Transitions,
+};
 
 /// An entity property set on create (`{"key", "value"}`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,13 +102,13 @@ pub struct FieldMeta {
     pub items: Option<String>,
     /// `schema.custom`, for custom fields.
     pub custom: Option<String>,
-    pub allowed_values: Option<Vec<Value>>,
+    pub allowed_values: Option<Vec<AllowedValue>>,
 }
 
 impl FieldMeta {
     /// A screen field as Jira sends it; `key` is the id where the screen is keyed by field.
     fn from_wire(f: FieldMetaWire, key: Option<String>) -> Option<FieldMeta> {
-        let allowed_values = f.allowed();
+        let allowed_values = f.allowed_values;
         let id = key.or(f.field_id).or(f.key)?;
         let schema = f.schema.unwrap_or_default();
         Some(FieldMeta {

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use jiralink_api::models::LinkedIssue;
-use jiralink_api::write::{CreateIssue, EntityProperty, FieldMeta, FieldedIssue};
+use jiralink_api::write::{AllowedValue, CreateIssue, EntityProperty, FieldMeta, FieldedIssue};
 use serde_json::{json, Map, Value};
 
 use crate::markup;
@@ -122,7 +122,7 @@ pub(crate) struct Spec<'a> {
     pub name: &'a str,
     pub schema_type: &'a str,
     pub items: Option<&'a str>,
-    pub allowed_values: Option<&'a [Value]>,
+    pub allowed_values: Option<&'a [AllowedValue]>,
 }
 
 impl<'a> From<&'a FieldMeta> for Spec<'a> {
@@ -153,21 +153,28 @@ impl<'a> From<&'a crate::workflow::ScreenField> for Spec<'a> {
 /// problem and what Jira accepts.
 pub(crate) fn convert(meta: &Spec<'_>, v: &Value, v3: bool) -> Result<Value, String> {
     let name = meta.name;
-    let pick = |want: &str, allowed: Option<&[Value]>, key: &str| -> Result<Value, String> {
+    let pick = |want: &str, allowed: Option<&[AllowedValue]>, key: &str| -> Result<Value, String> {
         let Some(allowed) = allowed else {
             return Ok(json!({ key: want }));
         };
         let hit = allowed.iter().find(|a| {
-            ["value", "name", "id"]
+            [&a.value, &a.name, &a.id]
                 .iter()
-                .any(|k| a[*k].as_str().is_some_and(|s| s.eq_ignore_ascii_case(want)))
+                .any(|k| k.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(want)))
         });
         match hit {
-            Some(a) => Ok(json!({ key: a[key].as_str().or(a["name"].as_str()).unwrap_or(want) })),
+            Some(a) => {
+                let named = match key {
+                    "value" => &a.value,
+                    "id" => &a.id,
+                    _ => &a.name,
+                };
+                Ok(json!({ key: named.as_deref().or(a.name.as_deref()).unwrap_or(want) }))
+            }
             None => {
                 let names: Vec<&str> = allowed
                     .iter()
-                    .filter_map(|a| a["value"].as_str().or(a["name"].as_str()))
+                    .filter_map(|a| a.value.as_deref().or(a.name.as_deref()))
                     .take(20)
                     .collect();
                 Err(format!(

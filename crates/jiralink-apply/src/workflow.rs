@@ -6,8 +6,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use jiralink_api::write::Transition;
-use serde_json::Value;
+use jiralink_api::write::{AllowedValue, Transition};
 
 /// A field of a transition's screen.
 #[derive(Debug, Clone)]
@@ -17,7 +16,7 @@ pub(crate) struct ScreenField {
     pub required: bool,
     pub schema_type: String,
     pub items: Option<String>,
-    pub allowed: Option<Vec<Value>>,
+    pub allowed: Option<Vec<AllowedValue>>,
 }
 
 /// A transition offered from a status.
@@ -133,7 +132,7 @@ pub(crate) fn explore<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn step(id: &str, to: &str, name: &str, cat: &str, required: bool) -> Value {
         let fields = if required {
