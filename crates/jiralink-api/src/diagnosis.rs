@@ -636,6 +636,72 @@ mod tests {
             .is_none());
     }
 
+    fn errors_of(body: &str) -> (Vec<String>, Vec<(String, String)>) {
+        let j = JiraErrors::parse(body);
+        (j.messages, j.errors.into_iter().collect())
+    }
+
+    #[test]
+    fn the_error_collection_reads_messages_and_field_errors() {
+        let (m, e) = errors_of(
+            r#"{"errorMessages":["Field 'x' does not exist."],"errors":{"summary":"You must specify a summary of the issue.","n":7},"status":400}"#,
+        );
+        assert_eq!(m, ["Field 'x' does not exist."]);
+        assert_eq!(
+            e,
+            [
+                ("n".to_owned(), "7".to_owned()),
+                (
+                    "summary".to_owned(),
+                    "You must specify a summary of the issue.".to_owned()
+                )
+            ]
+        );
+        // Members of another type read as none, not as a failure.
+        assert_eq!(
+            errors_of(r#"{"errorMessages":"oops","errors":[1]}"#),
+            (vec![], vec![])
+        );
+    }
+
+    #[test]
+    fn a_lone_error_message_is_read_as_data_center_plugins_send_it() {
+        assert_eq!(
+            errors_of(r#"{"errorMessage":"Sprint with id 99 does not exist."}"#).0,
+            ["Sprint with id 99 does not exist."]
+        );
+    }
+
+    #[test]
+    fn an_operation_message_is_read() {
+        assert_eq!(
+            errors_of(r#"{"message":"Some of the issues in the issueIdsOrKeys are not valid","statusCode":400}"#).0,
+            ["Some of the issues in the issueIdsOrKeys are not valid"]
+        );
+    }
+
+    #[test]
+    fn the_gateways_code_and_message_are_read() {
+        assert_eq!(
+            errors_of(r#"{"code":401,"message":"Unauthorized; scope does not match"}"#).0,
+            ["Unauthorized; scope does not match"]
+        );
+    }
+
+    #[test]
+    fn a_message_among_other_members_is_another_servers_not_jiras() {
+        // Spring Boot's error page, a JSON health check: not Jira's words.
+        let spring = r#"{"timestamp":"2026-11-29T00:00:00Z","status":404,"error":"Not Found","message":"No message available","path":"/rest/api/2/serverInfo"}"#;
+        assert!(JiraErrors::parse(spring).is_empty());
+        assert!(JiraErrors::parse(r#"{"status":"ok","service":"grafana"}"#).is_empty());
+        assert!(JiraErrors::parse("[]").is_empty() && JiraErrors::parse("<html>").is_empty());
+        // Jira's own collection beside them is still read.
+        assert_eq!(
+            errors_of(r#"{"errorMessages":["x"],"message":"y","path":"/z"}"#).0,
+            ["x"]
+        );
+    }
+
     /// Jira's refusal of a request is diagnosed from its status and error body alone: the
     /// same diagnosis whatever the headers and the auth kind, which `Error::Jira` relies on.
     #[test]
