@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthKind;
 use crate::client::{Client, Error};
-use crate::models::{MyPermissions, ProjectRef};
+use crate::models::{MyPermissions, ProjectId};
 
 /// The project permissions jiralink's features need, with the short names tables use.
 pub const PERMISSIONS: [(&str, &str); 9] = [
@@ -117,6 +117,14 @@ impl Finding {
             ..Finding::new(kind, severity, message, Vec::new())
         }
     }
+
+    /// A finding about one project (its key): its id is `kind:KEY`, and it lists the project.
+    fn about_project(kind: &str, key: &str, severity: Severity, message: String) -> Finding {
+        Finding {
+            projects: vec![key.to_owned()],
+            ..Finding::about(kind, key, severity, message)
+        }
+    }
 }
 
 /// Who accepted a finding, when and why.
@@ -220,9 +228,8 @@ async fn audit_datacenter(client: &Client) -> Result<(bool, Vec<ProjectAccess>),
         .await?
         .into_iter()
         .map(|p| ProjectAccess {
-            id: p.id.0,
-            key: p.key,
             permissions: vec!["browse".to_owned()],
+            ..access_of(p.id, p.key)
         })
         .collect();
     projects.sort_by(|a, b| a.key.cmp(&b.key));
@@ -258,11 +265,11 @@ async fn audit_datacenter(client: &Client) -> Result<(bool, Vec<ProjectAccess>),
     Ok((site_admin, projects))
 }
 
-/// The audit's view of a project the account may browse.
-fn browsable(p: ProjectRef) -> ProjectAccess {
+/// The audit's view of a project, before its permissions are known.
+fn access_of(id: ProjectId, key: String) -> ProjectAccess {
     ProjectAccess {
-        id: p.id.0,
-        key: p.key,
+        id: id.0,
+        key,
         permissions: Vec::new(),
     }
 }
@@ -274,7 +281,7 @@ async fn audit_cloud(client: &Client) -> Result<(bool, Vec<ProjectAccess>), Erro
         .permitted_projects(&["BROWSE_PROJECTS"])
         .await?
         .into_iter()
-        .map(browsable)
+        .map(|p| access_of(p.id, p.key))
         .collect();
     projects.sort_by(|a, b| a.key.cmp(&b.key));
     let ids: Vec<i64> = projects.iter().filter_map(|p| p.id.parse().ok()).collect();
@@ -385,31 +392,25 @@ pub fn watch(projects: &[ProjectAccess], baseline: &[ProjectAccess]) -> Vec<Find
     let mut out = Vec::new();
     for p in projects {
         if !baseline.iter().any(|b| b.key == p.key) {
-            out.push(Finding {
-                projects: vec![p.key.clone()],
-                ..Finding::about(
-                    "project_appeared",
-                    &p.key,
-                    Severity::Info,
-                    format!(
-                        "{} became visible since the baseline: acknowledge it to add it.",
-                        p.key
-                    ),
-                )
-            });
+            out.push(Finding::about_project(
+                "project_appeared",
+                &p.key,
+                Severity::Info,
+                format!(
+                    "{} became visible since the baseline: acknowledge it to add it.",
+                    p.key
+                ),
+            ));
         }
     }
     for b in baseline {
         if !projects.iter().any(|p| p.key == b.key) {
-            out.push(Finding {
-                projects: vec![b.key.clone()],
-                ..Finding::about(
-                    "project_vanished",
-                    &b.key,
-                    Severity::Warning,
-                    format!("{} is no longer visible: was access removed, or the project archived? Its synced rows stay in the store.", b.key),
-                )
-            });
+            out.push(Finding::about_project(
+                "project_vanished",
+                &b.key,
+                Severity::Warning,
+                format!("{} is no longer visible: was access removed, or the project archived? Its synced rows stay in the store.", b.key),
+            ));
         }
     }
     out
@@ -424,15 +425,12 @@ pub fn grant_needed(
 ) -> Vec<Finding> {
     site.iter()
         .filter(|s| !projects.iter().any(|p| p.key == s.key))
-        .map(|s| Finding {
-            projects: vec![s.key.clone()],
-            ..Finding::about(
+        .map(|s| Finding::about_project(
                 "grant_needed",
                 &s.key,
                 Severity::Warning,
                 format!("{} exists (the admin credential {admin} sees it) but this credential cannot browse it: grant its user or group Browse projects there, or acknowledge it if it is meant to stay out.", s.key),
-            )
-        })
+            ))
         .collect()
 }
 
@@ -453,18 +451,14 @@ pub async fn site_projects(client: &Client) -> Result<Option<Vec<ProjectAccess>>
             .all_projects()
             .await?
             .into_iter()
-            .map(|p| ProjectAccess {
-                id: p.id.0,
-                key: p.key,
-                permissions: Vec::new(),
-            })
+            .map(|p| access_of(p.id, p.key))
             .collect()
     } else {
         client
             .permitted_projects(&["BROWSE_PROJECTS"])
             .await?
             .into_iter()
-            .map(browsable)
+            .map(|p| access_of(p.id, p.key))
             .collect()
     };
     out.sort_by(|a, b| a.key.cmp(&b.key));

@@ -551,6 +551,20 @@ pub(crate) struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
+    /// A GET of the API: paced, and repeated after any transient failure.
+    pub(crate) fn read(url: &str, credential: Credential<'a>) -> Result<Request<'a>, Error> {
+        Ok(Request {
+            method: Method::GET,
+            url: Url::parse(url)
+                .map_err(|e| Error::Config(format!("bad request URL {url}: {e}")))?,
+            body: None,
+            credential,
+            accept_json: true,
+            paced: true,
+            repeat: Repeat::Always,
+        })
+    }
+
     /// A token request (OAuth 1.0a request and access tokens, OAuth 2 grants): not authenticated by
     /// the credential it is getting (`credential` is what the token endpoint wants), not paced as
     /// the site's requests are, and used up once the server did it.

@@ -274,35 +274,8 @@ impl ServerInfo {
     }
 }
 
-/// `myself`: the account behind the credential.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct Myself {
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub account_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub key: Option<String>,
-    /// Data Center's username.
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub display_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub email_address: Option<String>,
-    #[serde(default, deserialize_with = "lenient::bool")]
-    pub active: Option<bool>,
-    /// The account's time zone (JQL reads dates in it).
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub time_zone: Option<String>,
-}
-
-impl Myself {
-    /// Whether the answer names a user at all (`accountId`, `key` or `name`).
-    pub fn is_named(&self) -> bool {
-        self.account_id.is_some() || self.key.is_some() || self.name.is_some()
-    }
-}
+/// `myself`: the account behind the credential, a user as any other (with its time zone).
+pub type Myself = User;
 
 /// An answer that should be an object, or what came instead: for telling a user what a site
 /// answered when it is not what Jira sends (`myself` answering `[]`).
@@ -487,12 +460,20 @@ pub struct User {
     pub email_address: Option<String>,
     #[serde(default, deserialize_with = "lenient::bool")]
     pub active: Option<bool>,
+    /// The account's time zone (`myself`; JQL reads dates in it).
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub time_zone: Option<String>,
 }
 
 impl User {
     /// The id the store keys users by: the `accountId` (Cloud), else the `key` (Data Center).
     pub fn id(&self) -> Option<&str> {
         self.account_id.as_deref().or(self.key.as_deref())
+    }
+
+    /// Whether the answer names a user at all (`accountId`, `key` or `name`).
+    pub fn is_named(&self) -> bool {
+        self.account_id.is_some() || self.key.is_some() || self.name.is_some()
     }
 }
 

@@ -137,19 +137,11 @@ pub async fn cloud_id_for(
     site: &Url,
 ) -> Result<String, Error> {
     let url = format!("{gateway}/oauth/token/accessible-resources");
-    // A read of the gateway with the fresh access token: repeated and paced as a site's read is.
+    // A read of the gateway with the fresh access token, as any read of the API.
     let bearer = crate::Auth::Bearer {
         token: access.clone(),
     };
-    let mut request = Request::token(
-        reqwest::Method::GET,
-        &url,
-        None,
-        Credential::Auth(&bearer),
-        true,
-    )?;
-    request.paced = true;
-    request.repeat = crate::client::Repeat::Always;
+    let request = Request::read(&url, Credential::Auth(&bearer))?;
     let (status, headers, text) = http.exchange(&request).await?;
     if !status.is_success() {
         return Err(diagnosis::from_response(status, &headers, &text, context()).into());

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use jiralink_api::write::{is_ambiguous, EntityProperty, NewWorklog};
+use jiralink_api::write::{is_ambiguous, CreateIssue, CreatedIssue, EntityProperty, NewWorklog};
 use jiralink_api::Client;
 use jiralink_store::ledger::{Ledger, Link, WriteEntry, WriteRow};
 use serde::Deserialize;
@@ -335,6 +335,24 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
+    /// The ledger entry of a create, with the summary it is sent with.
+    fn create_entry(&self, eid: &str, create: &Option<CreateIssue>) -> WriteEntry {
+        let mut e = self.entry(eid, "create");
+        e.after = create
+            .as_ref()
+            .and_then(|c| c.fields.get("summary"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        e
+    }
+
+    /// An issue Jira created for a record: linked to it in the ledger, and the plan's issue.
+    fn created(&self, eid: &str, plan: &mut Plan, c: &CreatedIssue) -> Result<(), ApplyError> {
+        self.adopt_issue(eid, c.id.text(), &c.key, &plan.base)?;
+        plan.issue = Some((c.id.0.clone(), c.key.clone()));
+        Ok(())
+    }
+
     fn adopt_issue(
         &self,
         eid: &str,
@@ -460,13 +478,7 @@ impl<'a> Runner<'a> {
             for chunk in todo.chunks(50) {
                 let mut seqs = Vec::new();
                 for i in chunk {
-                    let mut e = self.entry(&records[*i].1.external_id, "create");
-                    e.after = plans[*i]
-                        .create
-                        .as_ref()
-                        .and_then(|c| c.fields.get("summary"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
+                    let e = self.create_entry(&records[*i].1.external_id, &plans[*i].create);
                     seqs.push(self.intend(&e)?);
                 }
                 let bodies: Vec<_> = chunk
@@ -522,12 +534,7 @@ impl<'a> Runner<'a> {
                                 unsure.push((*i, seq));
                                 continue;
                             };
-                            self.adopt_issue(
-                                &records[*i].1.external_id,
-                                c.id.text(),
-                                &c.key,
-                                &plans[*i].base,
-                            )?;
+                            self.created(&records[*i].1.external_id, &mut plans[*i], c)?;
                             self.ledger.borrow_mut().outcome(
                                 seq,
                                 "ok",
@@ -535,7 +542,6 @@ impl<'a> Runner<'a> {
                                 None,
                                 ms,
                             )?;
-                            plans[*i].issue = Some((c.id.0.clone(), c.key.clone()));
                         }
                     }
                     Err(e) if is_ambiguous(&e) => {
@@ -550,25 +556,15 @@ impl<'a> Runner<'a> {
                             let Some(body) = plans[*i].create.clone() else {
                                 continue;
                             };
-                            let mut e = self.entry(&records[*i].1.external_id, "create");
-                            e.after = body
-                                .fields
-                                .get("summary")
-                                .and_then(Value::as_str)
-                                .map(str::to_owned);
+                            let e =
+                                self.create_entry(&records[*i].1.external_id, &plans[*i].create);
                             let seq = self.intend(&e)?;
                             let t0 = Instant::now();
                             self.writes.set(self.writes.get() + 1);
                             match self.client.create_issue(&body).await {
                                 Ok(c) => {
-                                    self.adopt_issue(
-                                        &records[*i].1.external_id,
-                                        c.id.text(),
-                                        &c.key,
-                                        &plans[*i].base,
-                                    )?;
+                                    self.created(&records[*i].1.external_id, &mut plans[*i], &c)?;
                                     self.settle(&[seq], Ok(Some(c.id.text())), t0)?;
-                                    plans[*i].issue = Some((c.id.0, c.key));
                                 }
                                 Err(e) if is_ambiguous(&e) => {
                                     self.settle(&[seq], Err(&e), t0)?;
