@@ -1085,6 +1085,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_429_to_a_token_request_pauses_no_site_request() {
+        let site = Url::parse("https://jira.test").expect("url");
+        let sender = ClientBuilder::new(
+            site,
+            AuthKind::Pat,
+            Auth::Bearer {
+                token: secrecy::SecretString::from("x".to_owned()),
+            },
+        )
+        .http()
+        .expect("sender");
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "2".parse().expect("header"));
+        headers.insert("x-ratelimit-limit", "10".parse().expect("header"));
+        let now = std::time::Instant::now();
+        // Unpaced (a token request): the wait is its own.
+        assert_eq!(
+            sender.rate_limited(&headers, 1, now, false),
+            Duration::from_secs(2)
+        );
+        assert!(sender.paused_until.lock().expect("lock").is_none());
+        assert!(sender.pace.lock().expect("lock").is_none());
+        // Paced (a site request): every paced request waits, and the client keeps the pace.
+        assert_eq!(
+            sender.rate_limited(&headers, 1, now, true),
+            Duration::from_secs(2)
+        );
+        assert!(sender.paused_until.lock().expect("lock").is_some());
+        assert!(sender.pace.lock().expect("lock").is_some());
+    }
+
+    #[test]
     fn the_pace_backs_off_on_429_and_creeps_back_up_when_quiet() {
         let t0 = std::time::Instant::now();
         let mut p = Pace::new(50.0, t0);

@@ -244,6 +244,53 @@ pub mod lenient {
         })
     }
 
+    /// A list of objects read as `T`, an element that is no object left out; anything but a
+    /// list is absent.
+    pub fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<T>>, D::Error> {
+        struct Objects<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Objects<T> {
+            type Value = Option<Vec<T>>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = a.next_element::<Shaped<T>>()? {
+                    out.extend(item.object());
+                }
+                Ok(Some(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+        }
+        d.deserialize_any(Objects(std::marker::PhantomData))
+    }
+
     /// A list; a null or anything else is empty.
     pub fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
         Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
@@ -1277,6 +1324,13 @@ mod tests {
         let allowed = page.items[0].allowed_values.clone().expect("allowed");
         assert_eq!(allowed[0].name.as_deref(), Some("High"));
         assert_eq!(allowed[1].id, None, "a number id is not read as text");
+        let odd: FieldMetaWire =
+            serde_json::from_str(r#"{"key":"x","allowedValues":["a",{"value":"b"},null]}"#)
+                .expect("elements that are no object are left out");
+        assert_eq!(odd.allowed_values.map(|a| a.len()), Some(1));
+        let none: FieldMetaWire = serde_json::from_str(r#"{"key":"x","allowedValues":"all"}"#)
+            .expect("a list that is not one is absent");
+        assert!(none.allowed_values.is_none());
         let dc: ListPage<Named> = serde_json::from_str(
             r#"{"values":[{"id":"3","name":"Task","subtask":false}],"isLast":true}"#,
         )
@@ -1583,7 +1637,7 @@ pub mod write {
         #[serde(default)]
         pub schema: Option<MetaSchema>,
         /// The values Jira allows (options, priorities, versions, ...).
-        #[serde(default)]
+        #[serde(default, deserialize_with = "lenient::objects")]
         pub allowed_values: Option<Vec<AllowedValue>>,
     }
 
