@@ -94,8 +94,10 @@ impl Error {
 
 /// When and how often a request is tried again. Authentication failures (401, 403) are never
 /// retried: repeated failed logins lock Data Center accounts behind a CAPTCHA. Rate limits (429)
-/// honour `Retry-After`, and pause every request of the client until then; 5xx, dropped
-/// connections and cut bodies back off exponentially with jitter, for idempotent requests only.
+/// honour `Retry-After`, whatever the request, and for a site's request pause every request of the
+/// client until then; 5xx, dropped connections and cut bodies back off exponentially with jitter,
+/// for idempotent requests only, except that an OAuth token grant (used up once done) is tried
+/// again after a 503 as well (`Repeat`, a property of each request).
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
