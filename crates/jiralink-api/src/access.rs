@@ -5,10 +5,10 @@
 //! which has none of them, uses the project list and `mypermissions` (see `audit_datacenter`).
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::auth::AuthKind;
 use crate::client::{Client, Error};
+use crate::models::{MyPermissions, ProjectId};
 
 /// The project permissions jiralink's features need, with the short names tables use.
 pub const PERMISSIONS: [(&str, &str); 9] = [
@@ -117,6 +117,14 @@ impl Finding {
             ..Finding::new(kind, severity, message, Vec::new())
         }
     }
+
+    /// A finding about one project (its key): its id is `kind:KEY`, and it lists the project.
+    fn about_project(kind: &str, key: &str, severity: Severity, message: String) -> Finding {
+        Finding {
+            projects: vec![key.to_owned()],
+            ..Finding::about(kind, key, severity, message)
+        }
+    }
 }
 
 /// Who accepted a finding, when and why.
@@ -215,56 +223,41 @@ const DC_CONCURRENCY: usize = 8;
 /// whatever the project count; one with more rights costs two plus one per project.
 async fn audit_datacenter(client: &Client) -> Result<(bool, Vec<ProjectAccess>), Error> {
     use futures_util::StreamExt;
-    let api = client.api();
-    let list = client.get_json(&format!("{api}/project")).await?;
-    let mut projects: Vec<ProjectAccess> = list
-        .as_array()
+    let mut projects: Vec<ProjectAccess> = client
+        .all_projects()
+        .await?
         .into_iter()
-        .flatten()
         .map(|p| ProjectAccess {
-            id: id_text(&p["id"]),
-            key: p["key"].as_str().unwrap_or_default().to_owned(),
             permissions: vec!["browse".to_owned()],
+            ..access_of(p.id, p.key)
         })
         .collect();
     projects.sort_by(|a, b| a.key.cmp(&b.key));
     let all: Vec<&str> = std::iter::once("ADMINISTER")
         .chain(PERMISSIONS.iter().map(|(k, _)| *k))
         .collect();
-    let anywhere = client
-        .get_json(&format!(
-            "{api}/mypermissions?permissions={}",
-            all.join(",")
-        ))
-        .await?;
-    let have = |answer: &serde_json::Value, key: &str| {
-        answer["permissions"][key]["havePermission"].as_bool() == Some(true)
-    };
-    let site_admin = have(&anywhere, "ADMINISTER");
+    let anywhere = client.my_permissions_in(None, &all).await?;
+    let site_admin = anywhere.holds("ADMINISTER");
     let per_project: Vec<&str> = PERMISSIONS
         .iter()
         .map(|(k, _)| *k)
-        .filter(|k| *k != "BROWSE_PROJECTS" && have(&anywhere, k))
+        .filter(|k| *k != "BROWSE_PROJECTS" && anywhere.holds(k))
         .collect();
     if per_project.is_empty() {
         return Ok((site_admin, projects));
     }
-    let wanted = per_project.join(",");
-    let answers: Vec<Result<serde_json::Value, Error>> =
-        futures_util::stream::iter(projects.iter().map(|p| {
-            let path = format!(
-                "{api}/mypermissions?projectKey={}&permissions={wanted}",
-                url::form_urlencoded::byte_serialize(p.key.as_bytes()).collect::<String>()
-            );
-            async move { client.get_json(&path).await }
-        }))
-        .buffered(DC_CONCURRENCY)
-        .collect()
-        .await;
+    let answers: Vec<Result<MyPermissions, Error>> = futures_util::stream::iter(
+        projects
+            .iter()
+            .map(|p| client.my_permissions_in(Some(&p.key), &per_project)),
+    )
+    .buffered(DC_CONCURRENCY)
+    .collect()
+    .await;
     for (project, answer) in projects.iter_mut().zip(answers) {
         let answer = answer?;
         for (key, short) in PERMISSIONS.iter() {
-            if per_project.contains(key) && have(&answer, key) {
+            if per_project.contains(key) && answer.holds(key) {
                 project.permissions.push((*short).to_owned());
             }
         }
@@ -272,64 +265,41 @@ async fn audit_datacenter(client: &Client) -> Result<(bool, Vec<ProjectAccess>),
     Ok((site_admin, projects))
 }
 
-fn id_text(v: &serde_json::Value) -> String {
-    v.as_i64()
-        .map(|i| i.to_string())
-        .or(v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+/// The audit's view of a project, before its permissions are known.
+fn access_of(id: ProjectId, key: String) -> ProjectAccess {
+    ProjectAccess {
+        id: id.0,
+        key,
+        permissions: Vec::new(),
+    }
 }
 
 /// Cloud: `permissions/project` for the browsable projects, `permissions/check` for every
 /// permission in all of them at once (two requests).
 async fn audit_cloud(client: &Client) -> Result<(bool, Vec<ProjectAccess>), Error> {
-    let api = client.api();
-    let visible = client
-        .post_json(
-            &format!("{api}/permissions/project"),
-            &json!({"permissions": ["BROWSE_PROJECTS"]}),
-        )
-        .await?;
-    let mut projects: Vec<ProjectAccess> = visible["projects"]
-        .as_array()
+    let mut projects: Vec<ProjectAccess> = client
+        .permitted_projects(&["BROWSE_PROJECTS"])
+        .await?
         .into_iter()
-        .flatten()
-        .map(|p| ProjectAccess {
-            id: p["id"]
-                .as_i64()
-                .map(|i| i.to_string())
-                .or(p["id"].as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            key: p["key"].as_str().unwrap_or_default().to_owned(),
-            permissions: Vec::new(),
-        })
+        .map(|p| access_of(p.id, p.key))
         .collect();
     projects.sort_by(|a, b| a.key.cmp(&b.key));
     let ids: Vec<i64> = projects.iter().filter_map(|p| p.id.parse().ok()).collect();
-    let check = json!({
-        "globalPermissions": ["ADMINISTER"],
-        "projectPermissions": [{"permissions": PERMISSIONS.iter().map(|(k, _)| *k).collect::<Vec<_>>(), "projects": ids}],
-    });
+    let keys: Vec<&str> = PERMISSIONS.iter().map(|(k, _)| *k).collect();
     let grants = client
-        .post_json(&format!("{api}/permissions/check"), &check)
+        .check_permissions(&["ADMINISTER"], &keys, &ids)
         .await?;
-    let site_admin = grants["globalPermissions"]
-        .as_array()
-        .is_some_and(|g| g.iter().any(|x| x == "ADMINISTER"));
-    for grant in grants["projectPermissions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
+    let site_admin = grants.global_permissions.iter().any(|g| g == "ADMINISTER");
+    for grant in grants.project_permissions {
         let Some(short) = PERMISSIONS
             .iter()
-            .find(|(k, _)| grant["permission"] == *k)
+            .find(|(k, _)| grant.permission == *k)
             .map(|(_, s)| *s)
         else {
             continue;
         };
-        for pid in grant["projects"].as_array().into_iter().flatten() {
-            let pid = pid.as_i64().map(|i| i.to_string()).unwrap_or_default();
-            if let Some(p) = projects.iter_mut().find(|p| p.id == pid) {
+        for pid in grant.projects {
+            if let Some(p) = projects.iter_mut().find(|p| p.id == pid.0) {
                 p.permissions.push(short.to_owned());
             }
         }
@@ -422,31 +392,25 @@ pub fn watch(projects: &[ProjectAccess], baseline: &[ProjectAccess]) -> Vec<Find
     let mut out = Vec::new();
     for p in projects {
         if !baseline.iter().any(|b| b.key == p.key) {
-            out.push(Finding {
-                projects: vec![p.key.clone()],
-                ..Finding::about(
-                    "project_appeared",
-                    &p.key,
-                    Severity::Info,
-                    format!(
-                        "{} became visible since the baseline: acknowledge it to add it.",
-                        p.key
-                    ),
-                )
-            });
+            out.push(Finding::about_project(
+                "project_appeared",
+                &p.key,
+                Severity::Info,
+                format!(
+                    "{} became visible since the baseline: acknowledge it to add it.",
+                    p.key
+                ),
+            ));
         }
     }
     for b in baseline {
         if !projects.iter().any(|p| p.key == b.key) {
-            out.push(Finding {
-                projects: vec![b.key.clone()],
-                ..Finding::about(
-                    "project_vanished",
-                    &b.key,
-                    Severity::Warning,
-                    format!("{} is no longer visible: was access removed, or the project archived? Its synced rows stay in the store.", b.key),
-                )
-            });
+            out.push(Finding::about_project(
+                "project_vanished",
+                &b.key,
+                Severity::Warning,
+                format!("{} is no longer visible: was access removed, or the project archived? Its synced rows stay in the store.", b.key),
+            ));
         }
     }
     out
@@ -461,15 +425,12 @@ pub fn grant_needed(
 ) -> Vec<Finding> {
     site.iter()
         .filter(|s| !projects.iter().any(|p| p.key == s.key))
-        .map(|s| Finding {
-            projects: vec![s.key.clone()],
-            ..Finding::about(
+        .map(|s| Finding::about_project(
                 "grant_needed",
                 &s.key,
                 Severity::Warning,
                 format!("{} exists (the admin credential {admin} sees it) but this credential cannot browse it: grant its user or group Browse projects there, or acknowledge it if it is meant to stay out.", s.key),
-            )
-        })
+            ))
         .collect()
 }
 
@@ -478,34 +439,28 @@ pub fn grant_needed(
 /// Center), plus for an administrator one project list (Cloud `permissions/project`, Data Center
 /// `GET project`: neither is paged).
 pub async fn site_projects(client: &Client) -> Result<Option<Vec<ProjectAccess>>, Error> {
-    let api = client.api();
-    let mine = client
-        .get_json(&format!("{api}/mypermissions?permissions=ADMINISTER"))
-        .await?;
-    if mine["permissions"]["ADMINISTER"]["havePermission"].as_bool() != Some(true) {
+    if !client
+        .my_permissions_in(None, &["ADMINISTER"])
+        .await?
+        .holds("ADMINISTER")
+    {
         return Ok(None);
     }
-    let list = if client.kind().api_version() == 2 {
-        client.get_json(&format!("{api}/project")).await?
+    let mut out: Vec<ProjectAccess> = if client.kind().api_version() == 2 {
+        client
+            .all_projects()
+            .await?
+            .into_iter()
+            .map(|p| access_of(p.id, p.key))
+            .collect()
     } else {
-        let mut v = client
-            .post_json(
-                &format!("{api}/permissions/project"),
-                &json!({"permissions": ["BROWSE_PROJECTS"]}),
-            )
-            .await?;
-        v["projects"].take()
+        client
+            .permitted_projects(&["BROWSE_PROJECTS"])
+            .await?
+            .into_iter()
+            .map(|p| access_of(p.id, p.key))
+            .collect()
     };
-    let mut out: Vec<ProjectAccess> = list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| ProjectAccess {
-            id: id_text(&p["id"]),
-            key: p["key"].as_str().unwrap_or_default().to_owned(),
-            permissions: Vec::new(),
-        })
-        .collect();
     out.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(Some(out))
 }

@@ -94,8 +94,10 @@ impl Error {
 
 /// When and how often a request is tried again. Authentication failures (401, 403) are never
 /// retried: repeated failed logins lock Data Center accounts behind a CAPTCHA. Rate limits (429)
-/// honour `Retry-After`, and pause every request of the client until then; 5xx, dropped
-/// connections and cut bodies back off exponentially with jitter, for idempotent requests only.
+/// honour `Retry-After`, whatever the request, and for a site's request pause every request of the
+/// client until then; 5xx, dropped connections and cut bodies back off exponentially with jitter,
+/// for idempotent requests only, except that an OAuth token grant (used up once done) is tried
+/// again after a 503 as well (`Repeat`, a property of each request).
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -224,9 +226,11 @@ impl ClientBuilder {
         self
     }
 
-    /// The HTTP client with this builder's TLS, proxy, timeout and resolve settings, which refuses
-    /// what the http rule (`secure::check`) forbids.
-    pub fn http(&self) -> Result<Http, Error> {
+    /// The send path without a credential: the HTTP client with this builder's TLS, proxy, timeout
+    /// and resolve settings (which refuses what the http rule, `secure::check`, forbids), its retry
+    /// policy and size limit. OAuth token requests made before a client exists go through it
+    /// (`oauth2::authorization_code`, `oauth1::Dance`); a built client sends through its own.
+    pub fn http(&self) -> Result<Sender, Error> {
         let mut http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(10)))
@@ -258,28 +262,30 @@ impl ClientBuilder {
         let client = http
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Http::new(client, proxies, self.allow_insecure_http))
-    }
-
-    /// Builds the client; gateway kinds first look up the site's cloudId (one unauthenticated request).
-    pub async fn build(self) -> Result<Client, Error> {
-        let http = self.http()?;
-        let site_base = site::base_str(&self.site);
-        let mut client = Client {
-            http,
-            site: self.site,
-            base: site_base.clone(),
-            kind: self.kind,
-            auth: self.auth,
+        Ok(Sender {
+            http: Http::new(client, proxies, self.allow_insecure_http),
             retry: self.retry,
-            cloud_id: None,
-            gateway: self.gateway.clone(),
-            rotated_refresh_token: None,
+            max_response_bytes: self.max_response_bytes,
             paused_until: std::sync::Mutex::new(None),
             pace: std::sync::Mutex::new(None),
             requests: AtomicU32::new(0),
             retries: AtomicU32::new(0),
-            max_response_bytes: self.max_response_bytes,
+        })
+    }
+
+    /// Builds the client; gateway kinds first look up the site's cloudId (one unauthenticated request).
+    pub async fn build(self) -> Result<Client, Error> {
+        let sender = self.http()?;
+        let site_base = site::base_str(&self.site);
+        let mut client = Client {
+            sender,
+            site: self.site,
+            base: site_base.clone(),
+            kind: self.kind,
+            auth: self.auth,
+            cloud_id: None,
+            gateway: self.gateway.clone(),
+            rotated_refresh_token: None,
         };
         if let Auth::OAuth2 {
             client_id,
@@ -289,7 +295,7 @@ impl ClientBuilder {
         } = &client.auth
         {
             let tokens = crate::oauth2::refresh(
-                &client.http,
+                &client.sender,
                 token_url,
                 client_id,
                 client_secret,
@@ -297,7 +303,7 @@ impl ClientBuilder {
             )
             .await?;
             let cloud_id = crate::oauth2::cloud_id_for(
-                &client.http,
+                &client.sender,
                 &self.gateway,
                 &tokens.access,
                 &client.site,
@@ -320,9 +326,13 @@ impl ClientBuilder {
                     false,
                 )
                 .await?;
-            let cloud_id = client.json::<Value>("/_edge/tenant_info", &info)?["cloudId"]
-                .as_str()
-                .map(str::to_owned)
+            let cloud_id = client
+                .json::<crate::models::Shaped<crate::models::TenantInfo>>(
+                    "/_edge/tenant_info",
+                    &info,
+                )?
+                .object()
+                .and_then(|t| t.cloud_id)
                 .ok_or_else(|| Diagnosis::new(Code::NotJira).with_cause("The site did not name its cloudId at /_edge/tenant_info, so it is not a Jira Cloud site.").with_fix("Scoped tokens and service accounts work on Jira Cloud only: check the URL or the auth kind."))?;
             client.base = format!("{}/ex/jira/{cloud_id}", self.gateway);
             client.cloud_id = Some(cloud_id);
@@ -331,27 +341,20 @@ impl ClientBuilder {
     }
 }
 
-/// A Jira client. Every request goes through `send`, which applies auth and the retry policy.
+/// A Jira client. Every request goes through its [`Sender`], which applies auth, pacing and the
+/// retry policy.
 pub struct Client {
-    http: Http,
+    sender: Sender,
     site: Url,
     /// Where REST paths are appended: the site, or `{gateway}/ex/jira/{cloudId}`.
     base: String,
     kind: AuthKind,
     auth: Auth,
-    retry: RetryPolicy,
     cloud_id: Option<String>,
     gateway: String,
     /// OAuth 2: the refresh token that replaced the one used to build this client; the caller
     /// must persist it (the old one no longer works).
     rotated_refresh_token: Option<secrecy::SecretString>,
-    /// Set by a 429: no request leaves before this instant.
-    paused_until: std::sync::Mutex<Option<std::time::Instant>>,
-    /// Set by a 429 that names the limit: (interval between requests, next free slot).
-    pace: std::sync::Mutex<Option<Pace>>,
-    requests: AtomicU32,
-    retries: AtomicU32,
-    max_response_bytes: usize,
 }
 
 impl std::fmt::Debug for Client {
@@ -388,17 +391,17 @@ impl Client {
     }
     /// Requests sent so far (retries included).
     pub fn requests(&self) -> u32 {
-        self.requests.load(Ordering::Relaxed)
+        self.sender.requests.load(Ordering::Relaxed)
     }
     /// Of those, retries of a request already sent once.
     pub fn retries(&self) -> u32 {
-        self.retries.load(Ordering::Relaxed)
+        self.sender.retries.load(Ordering::Relaxed)
     }
     /// Keeps to at most `rps` requests per second from now on (a site's rate budget shared with
     /// other integrations). A 429 can lower the pace further; it never rises above `rps`.
     pub fn limit_rate(&self, rps: f64) {
         if rps > 0.0 {
-            *self.pace.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pace::budget(rps));
+            *self.sender.pace.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pace::budget(rps));
         }
     }
     /// `/rest/api/{2|3}` for this auth kind.
@@ -497,10 +500,8 @@ impl Client {
         }
     }
 
-    /// Sends to an absolute URL; `authenticated` false sends no credential (for discovery). Every
-    /// request takes the same steps, each attempt anew: [`Client::prepare`] (the http rule, then
-    /// auth), [`Client::wait_turn`] (the client-wide pause and pace), [`Client::attempt`] (send,
-    /// read, classify), and the one retry rule of [`RetryPolicy`] on what the attempt came to.
+    /// Sends to an absolute URL; `authenticated` false sends no credential (for discovery). A site
+    /// request: paced, and repeated when the method (or a read-only POST) allows.
     pub(crate) async fn send_to(
         &self,
         method: Method,
@@ -510,31 +511,155 @@ impl Client {
     ) -> Result<Response, Error> {
         let parsed =
             Url::parse(url).map_err(|e| Error::Config(format!("bad request URL {url}: {e}")))?;
-        let idempotent = is_idempotent(&method, parsed.path());
+        let repeat = match is_idempotent(&method, parsed.path()) {
+            true => Repeat::Always,
+            false => Repeat::WhenRateLimited,
+        };
+        let request = Request {
+            method,
+            url: parsed,
+            body,
+            credential: match authenticated {
+                true => Credential::Auth(&self.auth),
+                false => Credential::None,
+            },
+            accept_json: true,
+            paced: true,
+            repeat,
+        };
+        self.sender
+            .send(&request)
+            .await
+            .map_err(|g| g.into_error(self.context(), &request.method, &request.url))
+    }
+}
+
+/// One request as the send path takes it. What differs between a request to the site and a token
+/// request to an authorization server is said here, as properties of the request, and the one path
+/// ([`Sender::send`]) obeys them.
+pub(crate) struct Request<'a> {
+    pub method: Method,
+    pub url: Url,
+    pub body: Option<&'a Value>,
+    pub credential: Credential<'a>,
+    /// `Accept: application/json` (Jira's API and the OAuth 2 token endpoint; the OAuth 1.0a
+    /// servlets answer a form).
+    pub accept_json: bool,
+    /// Counted against the site's rate: waits for the client-wide pause and pace, and a 429 sets
+    /// them. A token request goes to an authorization server that limits on its own terms: a 429
+    /// there is waited out by that request alone.
+    pub paced: bool,
+    pub repeat: Repeat,
+}
+
+impl<'a> Request<'a> {
+    /// A GET of the API: paced, and repeated after any transient failure.
+    pub(crate) fn read(url: &str, credential: Credential<'a>) -> Result<Request<'a>, Error> {
+        Ok(Request {
+            method: Method::GET,
+            url: Url::parse(url)
+                .map_err(|e| Error::Config(format!("bad request URL {url}: {e}")))?,
+            body: None,
+            credential,
+            accept_json: true,
+            paced: true,
+            repeat: Repeat::Always,
+        })
+    }
+
+    /// A token request (OAuth 1.0a request and access tokens, OAuth 2 grants): not authenticated by
+    /// the credential it is getting (`credential` is what the token endpoint wants), not paced as
+    /// the site's requests are, and used up once the server did it.
+    pub(crate) fn token(
+        method: Method,
+        url: &str,
+        body: Option<&'a Value>,
+        credential: Credential<'a>,
+        accept_json: bool,
+    ) -> Result<Request<'a>, Error> {
+        Ok(Request {
+            method,
+            url: Url::parse(url)
+                .map_err(|e| Error::Config(format!("bad token request URL {url}: {e}")))?,
+            body,
+            credential,
+            accept_json,
+            paced: false,
+            repeat: Repeat::WhenRefused,
+        })
+    }
+}
+
+/// What authenticates one request.
+pub(crate) enum Credential<'a> {
+    /// Nothing (discovery; a token grant whose client secret is in its body).
+    None,
+    /// This credential, applied anew at each attempt (OAuth 1.0a signs with a fresh nonce).
+    Auth(&'a Auth),
+    /// An `Authorization` header made anew for each attempt from the method, URL and time (an OAuth
+    /// 1.0a token request, signed with its own parameters).
+    Signed(&'a (dyn Fn(&Method, &Url, i64) -> Result<String, String> + Sync)),
+}
+
+/// Which failures a request may be sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// A read (GET, PUT, DELETE or a read-only POST): after any transient failure (dropped
+    /// connection, cut body, 429, 5xx).
+    Always,
+    /// A token grant, used up once the server has done it (a one-time code, a rotating refresh
+    /// token): only after a refusal that comes before any work, a 429 or a 503.
+    WhenRefused,
+    /// A write: only after a 429, which Jira answers before doing anything.
+    WhenRateLimited,
+}
+
+/// The send path: the HTTP client behind the http rule, the retry policy, the size limit, the
+/// client-wide pause and pace, and the request counts. Every request, a site's or a token
+/// request, takes [`Sender::send`]: [`Sender::prepare`] (the http rule, then the credential),
+/// [`Sender::wait_turn`] (the pause and pace, for paced requests), [`Sender::attempt`] (send, read,
+/// classify), and the one retry rule of [`RetryPolicy`] on what the attempt came to.
+#[derive(Debug)]
+pub struct Sender {
+    http: Http,
+    retry: RetryPolicy,
+    max_response_bytes: usize,
+    /// Set by a 429: no paced request leaves before this instant.
+    paused_until: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Set by a 429 that names the limit, or a configured budget.
+    pace: std::sync::Mutex<Option<Pace>>,
+    requests: AtomicU32,
+    retries: AtomicU32,
+}
+
+impl Sender {
+    /// Sends `req` until it is done, failed, or the retry rule says no more. A refusal is given
+    /// back undiagnosed ([`GiveUp::Refused`]): Jira's and a token endpoint's bodies are read by
+    /// their callers.
+    pub(crate) async fn send(&self, req: &Request<'_>) -> Result<Response, GiveUp> {
         let mut attempt = 0;
         loop {
-            let req = self.prepare(&method, &parsed, body, authenticated)?;
-            self.wait_turn().await;
+            let builder = self.prepare(req).map_err(GiveUp::Error)?;
+            if req.paced {
+                self.wait_turn().await;
+            }
             self.requests.fetch_add(1, Ordering::Relaxed);
             if attempt > 0 {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
-            match self
-                .attempt(req, &method, &parsed, attempt, idempotent)
-                .await
-            {
+            match self.attempt(builder, req, attempt).await {
                 Attempt::Done(r) => return Ok(r),
-                Attempt::Failed(e) => return Err(e),
+                Attempt::Failed(g) => return Err(g),
                 Attempt::Retry {
                     wait,
                     answered,
                     give_up,
                 } => {
-                    // A wait Jira asked for (Retry-After) is kept only up to the policy's bound.
+                    // A wait the server asked for (Retry-After) is kept only up to the policy's bound.
                     if last || (answered && wait > self.retry.max_retry_after) {
-                        return Err(give_up.into_error(self, &method, &parsed));
+                        return Err(give_up);
                     }
                     tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
                     tokio::time::sleep(wait).await;
@@ -543,37 +668,53 @@ impl Client {
         }
     }
 
-    /// The auth step: the request with the http rule checked (before anything leaves, the proxy
-    /// too) and the credential applied (`authenticated`).
-    fn prepare(
+    /// A token request: its answer whatever the status (the caller reads an OAuth error body
+    /// itself), or the error that kept it from being answered.
+    pub(crate) async fn exchange(
         &self,
-        method: &Method,
-        url: &Url,
-        body: Option<&Value>,
-        authenticated: bool,
-    ) -> Result<reqwest::RequestBuilder, Error> {
-        let mut req = self
-            .http
-            .request_url(method.clone(), url.clone())?
-            .header("Accept", "application/json");
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        if authenticated {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            req = self
-                .auth
-                .apply(req, method.as_str(), url, now)
-                .map_err(Error::Config)?;
-        }
-        Ok(req)
+        req: &Request<'_>,
+    ) -> Result<(StatusCode, HeaderMap, String), Error> {
+        let r = match self.send(req).await {
+            Ok(r) | Err(GiveUp::Refused(r)) => r,
+            Err(GiveUp::Error(e)) => return Err(e),
+        };
+        Ok((
+            r.status,
+            r.headers,
+            String::from_utf8_lossy(&r.body).into_owned(),
+        ))
     }
 
-    /// The pacing step: when Jira said 429, every request waits out Retry-After, not only the
-    /// one refused; after it, and under a configured budget, requests keep to the pace.
+    /// The auth step: the request with the http rule checked (before anything leaves, the proxy
+    /// too) and the credential applied.
+    fn prepare(&self, req: &Request<'_>) -> Result<reqwest::RequestBuilder, Error> {
+        let mut b = self.http.request_url(req.method.clone(), req.url.clone())?;
+        if req.accept_json {
+            b = b.header("Accept", "application/json");
+        }
+        if let Some(body) = req.body {
+            b = b.json(body);
+        }
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        };
+        Ok(match req.credential {
+            Credential::None => b,
+            Credential::Auth(auth) => auth
+                .apply(b, req.method.as_str(), &req.url, now())
+                .map_err(Error::Config)?,
+            Credential::Signed(sign) => b.header(
+                reqwest::header::AUTHORIZATION,
+                sign(&req.method, &req.url, now()).map_err(Error::Config)?,
+            ),
+        })
+    }
+
+    /// The pacing step: when the site said 429, every paced request waits out Retry-After, not
+    /// only the one refused; after it, and under a configured budget, requests keep to the pace.
     async fn wait_turn(&self) {
         let pause = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(until) = pause {
@@ -590,18 +731,18 @@ impl Client {
 
     /// The transport and classification steps of one attempt: sends, reads the body under the
     /// size limit, and says what came of it. Transport failures and cut bodies are retried for
-    /// idempotent requests; a 429 pauses the client (and sets its pace when the site names its
-    /// limit) and is retried whatever the method; 5xx are retried for idempotent requests.
+    /// repeatable requests; a 429 is retried whatever the request (and, for a paced one, pauses
+    /// the client and sets its pace when the site names its limit); a 503 for repeatable requests
+    /// and token grants, other 5xx for repeatable requests.
     async fn attempt(
         &self,
-        req: reqwest::RequestBuilder,
-        method: &Method,
-        url: &Url,
+        builder: reqwest::RequestBuilder,
+        req: &Request<'_>,
         attempt: u32,
-        idempotent: bool,
     ) -> Attempt {
+        let repeatable = req.repeat == Repeat::Always;
         let sent = std::time::Instant::now();
-        let resp = match req.send().await {
+        let resp = match builder.send().await {
             Ok(r) => r,
             Err(e) => {
                 let d = diagnosis::from_transport(&e);
@@ -610,13 +751,13 @@ impl Client {
                     d.code,
                     Code::Timeout | Code::ConnectFailed | Code::UnexpectedResponse
                 );
-                return match transient && idempotent {
+                return match transient && repeatable {
                     true => Attempt::Retry {
                         wait: self.retry.backoff(attempt),
                         answered: false,
                         give_up: GiveUp::Error(d.into()),
                     },
-                    false => Attempt::Failed(d.into()),
+                    false => Attempt::Failed(GiveUp::Error(d.into())),
                 };
             }
         };
@@ -624,23 +765,23 @@ impl Client {
         let headers = resp.headers().clone();
         // -v: every request, by method, path, status and time; never headers or the query.
         tracing::info!(
-            method = %method,
-            path = url.path(),
+            method = %req.method,
+            path = req.url.path(),
             status = status.as_u16(),
             ms = sent.elapsed().as_millis() as u64,
             "request"
         );
         let body = match read_body(resp, self.max_response_bytes).await {
             Ok(b) => b,
-            Err(BodyError::TooLarge(d)) => return Attempt::Failed(d.into()),
+            Err(BodyError::TooLarge(d)) => return Attempt::Failed(GiveUp::Error(d.into())),
             // A body cut short: retried like a transport failure.
             Err(BodyError::Transport(e)) => {
-                let e = diagnosis::from_transport(&e).into();
-                return match idempotent {
+                let e = GiveUp::Error(diagnosis::from_transport(&e).into());
+                return match repeatable {
                     true => Attempt::Retry {
                         wait: self.retry.backoff(attempt),
                         answered: false,
-                        give_up: GiveUp::Error(e),
+                        give_up: e,
                     },
                     false => Attempt::Failed(e),
                 };
@@ -654,12 +795,12 @@ impl Client {
             });
         }
         let wait = match status.as_u16() {
-            // Refused before any work was done: safe to retry whatever the method.
-            429 => Some(self.rate_limited(&headers, attempt, sent)),
-            503 if idempotent => retry_after(&headers)
+            // Refused before any work was done: safe to retry whatever the request.
+            429 => Some(self.rate_limited(&headers, attempt, sent, req.paced)),
+            503 if req.repeat != Repeat::WhenRateLimited => retry_after(&headers)
                 .map(|d| d.max(self.retry.base_delay))
                 .or(Some(self.retry.backoff(attempt))),
-            500 | 502 | 504 if idempotent => Some(self.retry.backoff(attempt)),
+            500 | 502 | 504 if repeatable => Some(self.retry.backoff(attempt)),
             _ => None,
         };
         let refused = GiveUp::Refused(Response {
@@ -673,21 +814,26 @@ impl Client {
                 answered: true,
                 give_up: refused,
             },
-            None => Attempt::Failed(refused.into_error(self, method, url)),
+            None => Attempt::Failed(refused),
         }
     }
 
-    /// A 429 to a request sent at `sent`: pauses every request of the client until Retry-After
-    /// (or a backoff), and paces the client under the limit the site names. Returns the wait.
+    /// A 429 to a request sent at `sent`: the wait (Retry-After, or a backoff). For a paced
+    /// request it also pauses every paced request of the client until then, and paces the client
+    /// under the limit the site names.
     fn rate_limited(
         &self,
         headers: &HeaderMap,
         attempt: u32,
         sent: std::time::Instant,
+        paced: bool,
     ) -> Duration {
         let w = retry_after(headers)
             .map(|d| d.max(self.retry.base_delay))
             .unwrap_or_else(|| self.retry.backoff(attempt));
+        if !paced {
+            return w;
+        }
         let until = std::time::Instant::now() + w;
         let mut p = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         if p.is_none_or(|old| old < until) {
@@ -711,9 +857,9 @@ impl Client {
 /// What one attempt came to.
 enum Attempt {
     Done(Response),
-    Failed(Error),
-    /// Worth another attempt after `wait` (`answered`: Jira answered and named or implied the
-    /// wait); `give_up` is the failure if the policy allows no more.
+    Failed(GiveUp),
+    /// Worth another attempt after `wait` (`answered`: the server answered and named or implied
+    /// the wait); `give_up` is the failure if the policy allows no more.
     Retry {
         wait: Duration,
         answered: bool,
@@ -721,20 +867,21 @@ enum Attempt {
     },
 }
 
-/// The failure of an attempt that is not tried again.
-enum GiveUp {
+/// The failure of a request that is not tried again.
+pub(crate) enum GiveUp {
     Error(Error),
-    /// Jira's answer, diagnosed only when it is the last.
+    /// The server's refusal, read by the caller: diagnosed for a site request, an OAuth error for
+    /// a token request.
     Refused(Response),
 }
 
 impl GiveUp {
-    fn into_error(self, client: &Client, method: &Method, url: &Url) -> Error {
+    fn into_error(self, context: RequestContext, method: &Method, url: &Url) -> Error {
         match self {
             GiveUp::Error(e) => e,
             GiveUp::Refused(r) => {
                 let text = String::from_utf8_lossy(&r.body);
-                let d = diagnosis::from_response(r.status, &r.headers, &text, client.context());
+                let d = diagnosis::from_response(r.status, &r.headers, &text, context);
                 // The request refused, at -v: method and path (the query may hold JQL, not
                 // secrets, but stays out: the path names the endpoint).
                 tracing::info!(
@@ -822,25 +969,6 @@ pub(crate) async fn read_body(
         chunks.push(chunk);
     }
     Ok(chunks.concat())
-}
-
-/// One request, no retry and no classification of the status: for token exchanges (OAuth), whose
-/// error bodies their callers read themselves.
-pub(crate) async fn exchange(
-    req: reqwest::RequestBuilder,
-) -> Result<(StatusCode, HeaderMap, String), Error> {
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| diagnosis::from_transport(&e))?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = match read_body(resp, DEFAULT_MAX_RESPONSE_BYTES).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge(d)) => return Err(d.into()),
-        Err(BodyError::Transport(e)) => return Err(diagnosis::from_transport(&e).into()),
-    };
-    Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// Jira's POST endpoints that only read (relative to `/rest/api/{2,3}`): safe to repeat, and
@@ -957,6 +1085,38 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_429_to_a_token_request_pauses_no_site_request() {
+        let site = Url::parse("https://jira.test").expect("url");
+        let sender = ClientBuilder::new(
+            site,
+            AuthKind::Pat,
+            Auth::Bearer {
+                token: secrecy::SecretString::from("x".to_owned()),
+            },
+        )
+        .http()
+        .expect("sender");
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "2".parse().expect("header"));
+        headers.insert("x-ratelimit-limit", "10".parse().expect("header"));
+        let now = std::time::Instant::now();
+        // Unpaced (a token request): the wait is its own.
+        assert_eq!(
+            sender.rate_limited(&headers, 1, now, false),
+            Duration::from_secs(2)
+        );
+        assert!(sender.paused_until.lock().expect("lock").is_none());
+        assert!(sender.pace.lock().expect("lock").is_none());
+        // Paced (a site request): every paced request waits, and the client keeps the pace.
+        assert_eq!(
+            sender.rate_limited(&headers, 1, now, true),
+            Duration::from_secs(2)
+        );
+        assert!(sender.paused_until.lock().expect("lock").is_some());
+        assert!(sender.pace.lock().expect("lock").is_some());
+    }
 
     #[test]
     fn the_pace_backs_off_on_429_and_creeps_back_up_when_quiet() {

@@ -5,7 +5,7 @@ use std::error::Error as _;
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthKind;
 
@@ -141,8 +141,13 @@ pub struct Diagnosis {
     pub jira: JiraErrors,
 }
 
-/// Jira's error body: `{"errorMessages": [...], "errors": {"field": "message"}}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Jira's error body: `{"errorMessages": [...], "errors": {"field": "message"}}` (the
+/// `ErrorCollection` of every REST API), and the other shapes some endpoints send, kept as
+/// messages: `{"errorMessage": ...}` (Data Center plugins, an issue's error in bulk answers),
+/// `{"message": ...}` alone or with a `code`/`status`/`statusCode` (Cloud's `OperationMessage`,
+/// the API gateway's `{"code": 401, "message": ...}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ErrorBody")]
 pub struct JiraErrors {
     #[serde(rename = "errorMessages")]
     pub messages: Vec<String>,
@@ -150,30 +155,72 @@ pub struct JiraErrors {
     pub errors: std::collections::BTreeMap<String, String>,
 }
 
+/// An error body as Jira sends it, in any of its shapes; see [`JiraErrors`].
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody {
+    #[serde(default, deserialize_with = "texts")]
+    error_messages: Vec<String>,
+    #[serde(default, deserialize_with = "text_map")]
+    errors: std::collections::BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "crate::models::lenient::string")]
+    error_message: Option<String>,
+    #[serde(default, deserialize_with = "crate::models::lenient::string")]
+    message: Option<String>,
+    /// The members that go with a `message` in Jira's shapes (`code`, `status`, `statusCode`,
+    /// `status-code`, `type`); any other member means the body is not one of them.
+    #[serde(flatten)]
+    others: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+/// A message as Jira wrote it: a string, or any other JSON as its text.
+fn text(v: serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// A list of messages; anything but a list reads as none.
+fn texts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Array(a) => a.into_iter().map(text).collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// Messages by field; anything but an object reads as none.
+fn text_map<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Object(o) => o.into_iter().map(|(k, v)| (k, text(v))).collect(),
+        _ => Default::default(),
+    })
+}
+
+impl From<ErrorBody> for JiraErrors {
+    fn from(b: ErrorBody) -> JiraErrors {
+        const BESIDE_MESSAGE: [&str; 5] = ["code", "status", "statusCode", "status-code", "type"];
+        // A lone `message` is what many servers say; it is Jira's only in Jira's shapes.
+        let only_jira = b
+            .others
+            .keys()
+            .all(|k| BESIDE_MESSAGE.contains(&k.as_str()));
+        let mut messages = b.error_messages;
+        messages.extend(b.error_message.filter(|_| only_jira));
+        messages.extend(b.message.filter(|_| only_jira));
+        JiraErrors {
+            messages,
+            errors: b.errors,
+        }
+    }
+}
+
 impl JiraErrors {
     /// Reads Jira's error body; empty for anything else (HTML, plain text, other JSON).
     pub fn parse(body: &str) -> JiraErrors {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
-            return JiraErrors::default();
-        };
-        let text = |x: &serde_json::Value| match x {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        JiraErrors {
-            messages: v["errorMessages"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(text)
-                .collect(),
-            errors: v["errors"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, x)| (k.clone(), text(x)))
-                .collect(),
-        }
+        serde_json::from_str(body).unwrap_or_default()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -587,6 +634,72 @@ mod tests {
             .expect("json")
             .get("jira")
             .is_none());
+    }
+
+    fn errors_of(body: &str) -> (Vec<String>, Vec<(String, String)>) {
+        let j = JiraErrors::parse(body);
+        (j.messages, j.errors.into_iter().collect())
+    }
+
+    #[test]
+    fn the_error_collection_reads_messages_and_field_errors() {
+        let (m, e) = errors_of(
+            r#"{"errorMessages":["Field 'x' does not exist."],"errors":{"summary":"You must specify a summary of the issue.","n":7},"status":400}"#,
+        );
+        assert_eq!(m, ["Field 'x' does not exist."]);
+        assert_eq!(
+            e,
+            [
+                ("n".to_owned(), "7".to_owned()),
+                (
+                    "summary".to_owned(),
+                    "You must specify a summary of the issue.".to_owned()
+                )
+            ]
+        );
+        // Members of another type read as none, not as a failure.
+        assert_eq!(
+            errors_of(r#"{"errorMessages":"oops","errors":[1]}"#),
+            (vec![], vec![])
+        );
+    }
+
+    #[test]
+    fn a_lone_error_message_is_read_as_data_center_plugins_send_it() {
+        assert_eq!(
+            errors_of(r#"{"errorMessage":"Sprint with id 99 does not exist."}"#).0,
+            ["Sprint with id 99 does not exist."]
+        );
+    }
+
+    #[test]
+    fn an_operation_message_is_read() {
+        assert_eq!(
+            errors_of(r#"{"message":"Some of the issues in the issueIdsOrKeys are not valid","statusCode":400}"#).0,
+            ["Some of the issues in the issueIdsOrKeys are not valid"]
+        );
+    }
+
+    #[test]
+    fn the_gateways_code_and_message_are_read() {
+        assert_eq!(
+            errors_of(r#"{"code":401,"message":"Unauthorized; scope does not match"}"#).0,
+            ["Unauthorized; scope does not match"]
+        );
+    }
+
+    #[test]
+    fn a_message_among_other_members_is_another_servers_not_jiras() {
+        // Spring Boot's error page, a JSON health check: not Jira's words.
+        let spring = r#"{"timestamp":"2026-11-29T00:00:00Z","status":404,"error":"Not Found","message":"No message available","path":"/rest/api/2/serverInfo"}"#;
+        assert!(JiraErrors::parse(spring).is_empty());
+        assert!(JiraErrors::parse(r#"{"status":"ok","service":"grafana"}"#).is_empty());
+        assert!(JiraErrors::parse("[]").is_empty() && JiraErrors::parse("<html>").is_empty());
+        // Jira's own collection beside them is still read.
+        assert_eq!(
+            errors_of(r#"{"errorMessages":["x"],"message":"y","path":"/z"}"#).0,
+            ["x"]
+        );
     }
 
     /// Jira's refusal of a request is diagnosed from its status and error body alone: the

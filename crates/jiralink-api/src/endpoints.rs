@@ -1,13 +1,14 @@
-//! The read endpoints the sync, verify and the probe call, typed: each names its path and
-//! returns wire models (`models`) or a pager over them (`pages`), on Cloud or Data Center.
+//! The read endpoints the sync, verify, the probe and the access audit call, typed: each names its
+//! path and returns wire models (`models`) or a pager over them (`pages`), on Cloud or Data Center.
 
 use serde_json::json;
 
 use crate::client::{Client, Error};
 use crate::models::{
     AppLinksManifest, ApproximateCount, Board, BoardId, ChangelogPage, CommentPage, Field, Issue,
-    IssueId, IssuePage, IssueRef, Myself, Named, Project, ProjectDetail, ServerInfo, Sprint,
-    Status, TenantInfo, User, ValuesPage, Worklog, WorklogFeedPage, WorklogPage,
+    IssueId, IssuePage, IssueRef, MyPermissions, Myself, Named, PermissionGrants,
+    PermittedProjects, Project, ProjectDetail, ProjectRef, ServerInfo, Shaped, Sprint, Status,
+    TenantInfo, User, ValuesPage, Worklog, WorklogFeedPage, WorklogPage,
 };
 use crate::pages::Pages;
 
@@ -47,6 +48,66 @@ impl Client {
 
     pub async fn myself(&self) -> Result<Myself, Error> {
         self.get_typed(&format!("{}/myself", self.api())).await
+    }
+
+    /// `serverInfo` as the probe reads it: an object, or what came instead.
+    pub async fn server_info_shaped(&self) -> Result<Shaped<ServerInfo>, Error> {
+        self.get_typed(&format!("{}/serverInfo", self.api())).await
+    }
+
+    /// `myself` as the probe reads it: an object, or what came instead.
+    pub async fn myself_shaped(&self) -> Result<Shaped<Myself>, Error> {
+        self.get_typed(&format!("{}/myself", self.api())).await
+    }
+
+    /// `mypermissions` for `permissions` (Jira's keys): in one project (`project`, a key), or
+    /// without one whether the account holds each anywhere (and the global ones).
+    pub async fn my_permissions_in(
+        &self,
+        project: Option<&str>,
+        permissions: &[&str],
+    ) -> Result<MyPermissions, Error> {
+        let project = project
+            .map(|k| {
+                let k: String = url::form_urlencoded::byte_serialize(k.as_bytes()).collect();
+                format!("projectKey={k}&")
+            })
+            .unwrap_or_default();
+        self.get_typed(&format!(
+            "{}/mypermissions?{project}permissions={}",
+            self.api(),
+            permissions.join(",")
+        ))
+        .await
+    }
+
+    /// Cloud's `permissions/project`: the projects in which the account holds `permissions`.
+    pub async fn permitted_projects(&self, permissions: &[&str]) -> Result<Vec<ProjectRef>, Error> {
+        let answer: PermittedProjects = self
+            .post_typed(
+                &format!("{}/permissions/project", self.api()),
+                &json!({ "permissions": permissions }),
+            )
+            .await?;
+        Ok(answer.projects)
+    }
+
+    /// Cloud's `permissions/check`: which of `global` the account holds, and in which of
+    /// `projects` (ids) it holds each of `project_permissions`.
+    pub async fn check_permissions(
+        &self,
+        global: &[&str],
+        project_permissions: &[&str],
+        projects: &[i64],
+    ) -> Result<PermissionGrants, Error> {
+        self.post_typed(
+            &format!("{}/permissions/check", self.api()),
+            &json!({
+                "globalPermissions": global,
+                "projectPermissions": [{"permissions": project_permissions, "projects": projects}],
+            }),
+        )
+        .await
     }
 
     /// Cloud's `/_edge/tenant_info` on the site (names its cloudId).

@@ -244,6 +244,53 @@ pub mod lenient {
         })
     }
 
+    /// A list of objects read as `T`, an element that is no object left out; anything but a
+    /// list is absent.
+    pub fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<T>>, D::Error> {
+        struct Objects<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Objects<T> {
+            type Value = Option<Vec<T>>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = a.next_element::<Shaped<T>>()? {
+                    out.extend(item.object());
+                }
+                Ok(Some(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+        }
+        d.deserialize_any(Objects(std::marker::PhantomData))
+    }
+
     /// A list; a null or anything else is empty.
     pub fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
         Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
@@ -263,6 +310,8 @@ pub struct ServerInfo {
     pub server_title: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub version: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub build_number: Option<i64>,
 }
 
 impl ServerInfo {
@@ -272,18 +321,154 @@ impl ServerInfo {
     }
 }
 
-/// `myself`: the account behind the credential.
+/// `myself`: the account behind the credential, a user as any other (with its time zone).
+pub type Myself = User;
+
+/// An answer that should be an object, or what came instead: for telling a user what a site
+/// answered when it is not what Jira sends (`myself` answering `[]`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Shaped<T> {
+    /// An object read as `T`, and how many members it had.
+    Object(T, usize),
+    /// An array of this many elements.
+    Array(usize),
+    Null,
+    /// A string, number or flag.
+    Scalar,
+}
+
+impl<T> Shaped<T> {
+    /// The object, if the answer was one.
+    pub fn object(self) -> Option<T> {
+        match self {
+            Shaped::Object(t, _) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Shaped<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ShapeOf<T>(std::marker::PhantomData<T>);
+        /// Counts the members `T` reads (a derived struct reads them all, unknown ones too).
+        struct Counting<A> {
+            map: A,
+            members: usize,
+        }
+        impl<'de, A: MapAccess<'de>> MapAccess<'de> for Counting<A> {
+            type Error = A::Error;
+            fn next_key_seed<K: de::DeserializeSeed<'de>>(
+                &mut self,
+                seed: K,
+            ) -> Result<Option<K::Value>, A::Error> {
+                let key = self.map.next_key_seed(seed)?;
+                self.members += usize::from(key.is_some());
+                Ok(key)
+            }
+            fn next_value_seed<V: de::DeserializeSeed<'de>>(
+                &mut self,
+                seed: V,
+            ) -> Result<V::Value, A::Error> {
+                self.map.next_value_seed(seed)
+            }
+        }
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ShapeOf<T> {
+            type Value = Shaped<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shaped<T>, A::Error> {
+                let mut counting = Counting { map, members: 0 };
+                let t = T::deserialize(de::value::MapAccessDeserializer::new(&mut counting))?;
+                Ok(Shaped::Object(t, counting.members))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Shaped<T>, A::Error> {
+                let mut n = 0;
+                while a.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Shaped::Array(n))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Null)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Scalar)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Scalar)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Scalar)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Scalar)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Shaped<T>, E> {
+                Ok(Shaped::Scalar)
+            }
+        }
+        d.deserialize_any(ShapeOf(std::marker::PhantomData))
+    }
+}
+
+/// Cloud's `permissions/project`: the projects in which the account holds the permissions asked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct PermittedProjects {
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub projects: Vec<ProjectRef>,
+}
+
+/// `mypermissions`: each permission asked for, and whether the account holds it (in the project
+/// named, or without one anywhere).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct MyPermissions {
+    #[serde(default)]
+    pub permissions: std::collections::BTreeMap<String, PermissionHeld>,
+}
+
+impl MyPermissions {
+    /// Whether the account holds `key` (`ADMINISTER`, `CREATE_ISSUES`).
+    pub fn holds(&self, key: &str) -> bool {
+        self.permissions
+            .get(key)
+            .is_some_and(|p| p.have_permission == Some(true))
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct Myself {
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub account_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub key: Option<String>,
-    /// The account's time zone (JQL reads dates in it).
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub time_zone: Option<String>,
+pub struct PermissionHeld {
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub have_permission: Option<bool>,
+}
+
+/// Cloud's `permissions/check`: the global permissions held, and per project permission the
+/// projects it is held in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PermissionGrants {
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub global_permissions: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub project_permissions: Vec<ProjectPermissionGrant>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct ProjectPermissionGrant {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub permission: String,
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub projects: Vec<ProjectId>,
 }
 
 /// Cloud's `/_edge/tenant_info`.
@@ -313,18 +498,29 @@ pub struct User {
     pub account_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub key: Option<String>,
+    /// Data Center's username.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub name: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub display_name: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub email_address: Option<String>,
     #[serde(default, deserialize_with = "lenient::bool")]
     pub active: Option<bool>,
+    /// The account's time zone (`myself`; JQL reads dates in it).
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub time_zone: Option<String>,
 }
 
 impl User {
     /// The id the store keys users by: the `accountId` (Cloud), else the `key` (Data Center).
     pub fn id(&self) -> Option<&str> {
         self.account_id.as_deref().or(self.key.as_deref())
+    }
+
+    /// Whether the answer names a user at all (`accountId`, `key` or `name`).
+    pub fn is_named(&self) -> bool {
+        self.account_id.is_some() || self.key.is_some() || self.name.is_some()
     }
 }
 
@@ -946,6 +1142,8 @@ pub struct ListPage<T> {
         alias = "comments",
         alias = "worklogs",
         alias = "issueChangeLogs",
+        alias = "issueTypes",
+        alias = "fields",
         default = "Vec::new",
         deserialize_with = "lenient::list",
         bound(deserialize = "T: Deserialize<'de>")
@@ -1096,6 +1294,107 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_shaped_answer_says_what_came_instead_of_an_object() {
+        let read = |t: &str| serde_json::from_str::<Shaped<Myself>>(t).expect(t);
+        match read(r#"{"name":"ada","active":false,"extra":{"a":[1]}}"#) {
+            Shaped::Object(me, 3) => {
+                assert!(me.is_named());
+                assert_eq!(me.active, Some(false));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(read("{}"), Shaped::Object(_, 0)));
+        match read(r#"{"accountId":7,"displayName":"x"}"#) {
+            Shaped::Object(me, 2) => assert!(!me.is_named(), "a number is not an accountId"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(read("[1,{}]"), Shaped::Array(2)));
+        assert!(matches!(read("null"), Shaped::Null));
+        assert!(matches!(read("\"x\""), Shaped::Scalar));
+        assert!(serde_json::from_str::<Shaped<Myself>>(r#"{"name":"#).is_err());
+    }
+
+    #[test]
+    fn write_back_answers_read_as_models() {
+        use super::write::*;
+        let page: ListPage<FieldMetaWire> = serde_json::from_str(
+            r#"{"fields":[{"fieldId":"priority","name":"Priority","required":false,"schema":{"type":"priority"},"allowedValues":[{"id":"1","name":"High"},{"id":2,"name":"Low"}]}],"maxResults":50,"startAt":0,"total":1}"#,
+        )
+        .expect("Cloud's createmeta page");
+        let allowed = page.items[0].allowed_values.clone().expect("allowed");
+        assert_eq!(allowed[0].name.as_deref(), Some("High"));
+        assert_eq!(allowed[1].id, None, "a number id is not read as text");
+        let odd: FieldMetaWire =
+            serde_json::from_str(r#"{"key":"x","allowedValues":["a",{"value":"b"},null]}"#)
+                .expect("elements that are no object are left out");
+        assert_eq!(odd.allowed_values.map(|a| a.len()), Some(1));
+        let none: FieldMetaWire = serde_json::from_str(r#"{"key":"x","allowedValues":"all"}"#)
+            .expect("a list that is not one is absent");
+        assert!(none.allowed_values.is_none());
+        let dc: ListPage<Named> = serde_json::from_str(
+            r#"{"values":[{"id":"3","name":"Task","subtask":false}],"isLast":true}"#,
+        )
+        .expect("Data Center's createmeta page");
+        assert_eq!(
+            (dc.items[0].name.as_str(), dc.is_last),
+            ("Task", Some(true))
+        );
+        let bulk: BulkCreated = serde_json::from_str(
+            r#"{"issues":[{"id":"10001","key":"A-1","self":"x"}],"errors":[{"status":400,"elementErrors":{"errorMessages":[],"errors":{"summary":"You must specify a summary of the issue."}},"failedElementNumber":1}]}"#,
+        )
+        .expect("issue/bulk");
+        assert_eq!(bulk.issues[0].id, IssueId("10001".into()));
+        assert_eq!(
+            bulk.errors[0].element_errors.errors["summary"],
+            "You must specify a summary of the issue."
+        );
+        let issue: FieldedIssue = serde_json::from_str(
+            r#"{"id":"10001","key":"A-1","fields":{"summary":"x","status":{"id":"3","name":"Done"},"issuelinks":[{"id":"9","type":{"name":"Blocks"},"outwardIssue":{"key":"A-2"}}],"assignee":null},"properties":{"jiralink.origin":{"external_id":"e1"}}}"#,
+        )
+        .expect("a search hit");
+        assert_eq!(issue.status().map(|s| s.name).as_deref(), Some("Done"));
+        assert_eq!(
+            issue.links()[0]
+                .outward_issue
+                .as_ref()
+                .and_then(|i| i.key.as_deref()),
+            Some("A-2")
+        );
+        assert!(issue.field("assignee").is_none() && issue.field("summary").is_some());
+        #[derive(Deserialize)]
+        struct Origin {
+            external_id: String,
+        }
+        assert_eq!(
+            issue
+                .property::<Origin>("jiralink.origin")
+                .map(|o| o.external_id)
+                .as_deref(),
+            Some("e1")
+        );
+    }
+
+    #[test]
+    fn permission_answers_read_as_held_or_not() {
+        let mine: MyPermissions = serde_json::from_str(
+            r#"{"permissions":{"ADMINISTER":{"id":"0","key":"ADMINISTER","havePermission":true},"EDIT_ISSUES":{"havePermission":false},"BROWSE_PROJECTS":{"havePermission":"yes"}}}"#,
+        )
+        .expect("reads");
+        assert!(mine.holds("ADMINISTER"));
+        assert!(!mine.holds("EDIT_ISSUES") && !mine.holds("BROWSE_PROJECTS"));
+        assert!(!mine.holds("CREATE_ISSUES"));
+        let grants: PermissionGrants = serde_json::from_str(
+            r#"{"globalPermissions":["ADMINISTER"],"projectPermissions":[{"permission":"EDIT_ISSUES","issues":[],"projects":[10000,"10001"]}]}"#,
+        )
+        .expect("reads");
+        assert_eq!(grants.global_permissions, ["ADMINISTER"]);
+        assert_eq!(
+            grants.project_permissions[0].projects,
+            [ProjectId("10000".into()), ProjectId("10001".into())]
+        );
+    }
+
+    #[test]
     fn an_issue_reads_its_fields_keeps_its_text_and_custom_fields_raw() {
         let text = r#"{"id":"10001","key":"A-1","fields":{"summary":"Hi","status":{"id":"3","name":"Done","statusCategory":{"key":"done"}},"assignee":null,"reporter":{"key":"ada"},"customfield_10016":5.5,"customfield_10020":[{"id":7}],"labels":["x"],"fixVersions":[{"id":"20"}],"issuelinks":[{"id":"9","type":{"name":"Blocks"},"inwardIssue":{"id":"10002","key":"A-2"}}],"comment":{"comments":[{"id":"1","body":{"type":"doc","content":[]}}],"total":25},"worklog":null}}"#;
         let issue: Issue = serde_json::from_str(text).expect("the fixture reads");
@@ -1179,5 +1478,198 @@ mod tests {
             sprint_field(&raw(r#""s""#)),
             [SprintFieldEntry::Text("s".into())]
         );
+    }
+}
+
+/// What write-back reads: the models of its answers (`write`).
+pub mod write {
+    use std::collections::BTreeMap;
+
+    use serde::de::DeserializeOwned;
+    use serde::Deserialize;
+    use serde_json::{Map, Value};
+
+    use super::{lenient, IssueId, IssueLink, Status, User};
+
+    /// An issue as a search or a read with chosen fields returns it: its id and key, the fields
+    /// asked for as Jira sent them (write-back compares them with its own values and echoes
+    /// them), and the entity properties asked for.
+    #[derive(Debug, Clone, Deserialize)]
+    #[non_exhaustive]
+    pub struct FieldedIssue {
+        pub id: IssueId,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub key: Option<String>,
+        #[serde(default)]
+        pub fields: Map<String, Value>,
+        #[serde(default)]
+        pub properties: Map<String, Value>,
+    }
+
+    impl FieldedIssue {
+        /// A field's value as Jira sent it (`None`: not sent or null).
+        pub fn field(&self, id: &str) -> Option<&Value> {
+            self.fields.get(id).filter(|v| !v.is_null())
+        }
+
+        /// A field read as a model (`None`: absent, or not of that shape).
+        fn field_as<T: DeserializeOwned>(&self, id: &str) -> Option<T> {
+            T::deserialize(self.field(id)?).ok()
+        }
+
+        /// The issue's status (when `status` was asked for).
+        pub fn status(&self) -> Option<Status> {
+            self.field_as("status")
+        }
+
+        /// The issue's links (when `issuelinks` was asked for).
+        pub fn links(&self) -> Vec<IssueLink> {
+            self.field_as("issuelinks").unwrap_or_default()
+        }
+
+        /// An entity property asked for, read as `T`.
+        pub fn property<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+            T::deserialize(self.properties.get(key)?).ok()
+        }
+    }
+
+    /// A comment or worklog as its list gives it, with what reconciliation needs.
+    #[derive(Debug, Clone, Deserialize)]
+    #[non_exhaustive]
+    pub struct Authored {
+        #[serde(default, deserialize_with = "lenient::id_text")]
+        pub id: Option<String>,
+        #[serde(default)]
+        pub author: Option<User>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub created: Option<String>,
+    }
+
+    /// An entity property (`{"key", "value"}`): the value is the writer's JSON.
+    #[derive(Debug, Clone, Deserialize)]
+    #[non_exhaustive]
+    pub struct PropertyAnswer {
+        #[serde(default)]
+        pub value: Value,
+    }
+
+    /// `issue/bulk`'s answer: what was created, in request order, and what was refused.
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[non_exhaustive]
+    pub struct BulkCreated {
+        #[serde(default, deserialize_with = "lenient::list")]
+        pub issues: Vec<CreatedIssue>,
+        #[serde(default, deserialize_with = "lenient::list")]
+        pub errors: Vec<BulkError>,
+    }
+
+    /// `CreatedIssue`.
+    #[derive(Debug, Clone, Deserialize)]
+    #[non_exhaustive]
+    pub struct CreatedIssue {
+        pub id: IssueId,
+        #[serde(deserialize_with = "lenient::text")]
+        pub key: String,
+    }
+
+    /// One element a bulk create refused, with Jira's error body for it.
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[non_exhaustive]
+    pub struct BulkError {
+        pub failed_element_number: usize,
+        #[serde(default)]
+        pub status: u16,
+        #[serde(default)]
+        pub element_errors: crate::diagnosis::JiraErrors,
+    }
+
+    /// `issue/{id}/transitions` (with `expand=transitions.fields`).
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[non_exhaustive]
+    pub struct Transitions {
+        #[serde(default, deserialize_with = "lenient::list")]
+        pub transitions: Vec<TransitionWire>,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    #[non_exhaustive]
+    pub struct TransitionWire {
+        #[serde(default, deserialize_with = "lenient::id_text")]
+        pub id: Option<String>,
+        #[serde(default, deserialize_with = "lenient::text")]
+        pub name: String,
+        #[serde(default)]
+        pub to: Option<TransitionTarget>,
+        /// The transition screen's fields, by id (sorted, as Jira's JSON object is read).
+        #[serde(default)]
+        pub fields: BTreeMap<String, FieldMetaWire>,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[non_exhaustive]
+    pub struct TransitionTarget {
+        #[serde(default, deserialize_with = "lenient::id_text")]
+        pub id: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub name: Option<String>,
+        #[serde(default)]
+        pub status_category: Option<super::StatusCategory>,
+    }
+
+    /// A field of a create, edit or transition screen as Jira sends it.
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[non_exhaustive]
+    pub struct FieldMetaWire {
+        /// Create metadata names the field here; edit metadata and screens by their key.
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub field_id: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub key: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub name: Option<String>,
+        #[serde(default, deserialize_with = "lenient::bool")]
+        pub required: Option<bool>,
+        #[serde(default, deserialize_with = "lenient::bool")]
+        pub has_default_value: Option<bool>,
+        #[serde(default)]
+        pub schema: Option<MetaSchema>,
+        /// The values Jira allows (options, priorities, versions, ...).
+        #[serde(default, deserialize_with = "lenient::objects")]
+        pub allowed_values: Option<Vec<AllowedValue>>,
+    }
+
+    /// A value a field allows, by the names Jira gives it: an option's `value`, a priority's,
+    /// version's or component's `name`, and its `id`.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+    #[non_exhaustive]
+    pub struct AllowedValue {
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub id: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub name: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub value: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[non_exhaustive]
+    pub struct MetaSchema {
+        #[serde(default, rename = "type", deserialize_with = "lenient::string")]
+        pub kind: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub items: Option<String>,
+        #[serde(default, deserialize_with = "lenient::string")]
+        pub custom: Option<String>,
+    }
+
+    /// `issue/{id}/editmeta`: the editable fields by id.
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[non_exhaustive]
+    pub struct EditMeta {
+        #[serde(default)]
+        pub fields: BTreeMap<String, FieldMetaWire>,
     }
 }

@@ -151,7 +151,7 @@ pub fn authorization_header(
 /// The OAuth 1.0a dance against a Data Center site: a request token, the user's approval in a
 /// browser (which yields a verifier), and the access token.
 pub struct Dance {
-    http: crate::secure::Http,
+    http: crate::client::Sender,
     site: String,
     consumer_key: String,
     private_key_pem: secrecy::SecretString,
@@ -159,7 +159,7 @@ pub struct Dance {
 
 impl Dance {
     pub fn new(
-        http: crate::secure::Http,
+        http: crate::client::Sender,
         site: &url::Url,
         consumer_key: &str,
         private_key_pem: secrecy::SecretString,
@@ -178,30 +178,32 @@ impl Dance {
         token: Option<&str>,
         extra: &[(&str, &str)],
     ) -> Result<BTreeMap<String, String>, crate::Error> {
+        use crate::client::{Credential, Request};
         use secrecy::ExposeSecret;
         let url = format!("{}{path}", self.site);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        let nonce = format!("{:032x}", rand::random::<u128>());
-        let header = authorization_header(
-            "POST",
+        // Signed anew at each attempt: a retried token request carries a fresh nonce.
+        let sign = |method: &reqwest::Method, target: &url::Url, now: i64| {
+            let nonce = format!("{:032x}", rand::random::<u128>());
+            authorization_header(
+                method.as_str(),
+                target.as_str(),
+                &[],
+                &self.consumer_key,
+                self.private_key_pem.expose_secret(),
+                token,
+                extra,
+                now,
+                &nonce,
+            )
+        };
+        let request = Request::token(
+            reqwest::Method::POST,
             &url,
-            &[],
-            &self.consumer_key,
-            self.private_key_pem.expose_secret(),
-            token,
-            extra,
-            now,
-            &nonce,
-        )
-        .map_err(crate::Error::Config)?;
-        let req = self
-            .http
-            .request(reqwest::Method::POST, &url)?
-            .header(reqwest::header::AUTHORIZATION, header);
-        let (status, headers, body) = crate::client::exchange(req).await?;
+            None,
+            Credential::Signed(&sign),
+            false,
+        )?;
+        let (status, headers, body) = self.http.exchange(&request).await?;
         if !status.is_success() {
             let ctx = crate::diagnosis::RequestContext {
                 auth: crate::AuthKind::Oauth1,

@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use crate::client::{Credential, Request, Sender};
 use crate::diagnosis::{self, Code, Diagnosis, RequestContext};
 use crate::{AuthKind, Error};
 
@@ -37,7 +38,7 @@ fn context() -> RequestContext {
 }
 
 pub async fn refresh(
-    http: &crate::secure::Http,
+    http: &Sender,
     token_url: &str,
     client_id: &str,
     client_secret: &SecretString,
@@ -56,7 +57,7 @@ pub async fn refresh(
 /// `redirect_uri`, exchanged (once) for an access token and, with the `offline_access` scope, a
 /// refresh token.
 pub async fn authorization_code(
-    http: &crate::secure::Http,
+    http: &Sender,
     token_url: &str,
     client_id: &str,
     client_secret: &SecretString,
@@ -75,13 +76,19 @@ pub async fn authorization_code(
 
 /// One token request and its refusals as diagnoses.
 async fn grant(
-    http: &crate::secure::Http,
+    http: &Sender,
     token_url: &str,
     body: &serde_json::Value,
     refresh_token: Option<&SecretString>,
 ) -> Result<Tokens, Error> {
-    let (status, headers, text) =
-        crate::client::exchange(http.request(reqwest::Method::POST, token_url)?.json(body)).await?;
+    let request = Request::token(
+        reqwest::Method::POST,
+        token_url,
+        Some(body),
+        Credential::None,
+        true,
+    )?;
+    let (status, headers, text) = http.exchange(&request).await?;
     if !status.is_success() {
         let lower = text.to_ascii_lowercase();
         let d = if lower.contains("invalid_grant") {
@@ -124,17 +131,18 @@ async fn grant(
 
 /// The cloudId of `site` among the sites the access token may reach.
 pub async fn cloud_id_for(
-    http: &crate::secure::Http,
+    http: &Sender,
     gateway: &str,
     access: &SecretString,
     site: &Url,
 ) -> Result<String, Error> {
     let url = format!("{gateway}/oauth/token/accessible-resources");
-    let (status, headers, text) = crate::client::exchange(
-        http.request(reqwest::Method::GET, &url)?
-            .bearer_auth(access.expose_secret()),
-    )
-    .await?;
+    // A read of the gateway with the fresh access token, as any read of the API.
+    let bearer = crate::Auth::Bearer {
+        token: access.clone(),
+    };
+    let request = Request::read(&url, Credential::Auth(&bearer))?;
+    let (status, headers, text) = http.exchange(&request).await?;
     if !status.is_success() {
         return Err(diagnosis::from_response(status, &headers, &text, context()).into());
     }

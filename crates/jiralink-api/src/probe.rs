@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use reqwest::Method;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::auth::AuthKind;
 use crate::client::{Client, Error};
 use crate::diagnosis::{Code, Diagnosis};
+use crate::models::{ServerInfo, Shaped, TenantInfo};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Deployment {
@@ -97,19 +97,18 @@ pub async fn test_connection(client: &Client) -> ConnectionReport {
 type Outcome = Result<(Deployment, Account), (Option<Deployment>, Diagnosis)>;
 
 async fn run(client: &Client) -> Outcome {
-    let api = client.api();
-    let info = match client.get_json(&format!("{api}/serverInfo")).await {
+    let info = match client.server_info_shaped().await {
         Ok(v) => v,
         Err(e) => return Err((None, explain_server_info_failure(client, e).await)),
     };
-    let Some(deployment) = parse_server_info(&info) else {
+    let Some(deployment) = deployment_of(info) else {
         return Err((
             None,
             Diagnosis::new(Code::NotJira)
                 .with_cause("The URL answered JSON, but not Jira's serverInfo."),
         ));
     };
-    let me = match client.get_json(&format!("{api}/myself")).await {
+    let me = match client.myself_shaped().await {
         Ok(v) => v,
         // serverInfo proved Jira: a body that does not decode is Jira misbehaving, not "not Jira".
         Err(Error::Decode { message, .. }) => {
@@ -125,39 +124,31 @@ async fn run(client: &Client) -> Outcome {
             return Err((Some(deployment.clone()), kind_mismatch(client.kind(), &deployment, d)));
         }
     };
-    let named = me.as_object().is_some_and(|o| {
-        ["accountId", "key", "name"]
-            .iter()
-            .any(|k| o.get(*k).is_some_and(|v| v.is_string()))
-    });
-    if !named {
-        let shape = match &me {
-            Value::Null => "null".to_owned(),
-            Value::Array(a) => format!("an array of {}", a.len()),
-            Value::Object(o) if o.is_empty() => "an empty object".to_owned(),
-            Value::Object(_) => "an object without accountId, key or name".to_owned(),
-            _ => "a bare value".to_owned(),
-        };
-        return Err((
-            Some(deployment),
-            Diagnosis::new(Code::UnexpectedResponse).with_cause(format!(
-                "serverInfo answered as Jira, but myself answered {shape}, not a user."
-            )),
-        ));
-    }
+    let me = match me {
+        Shaped::Object(me, _) if me.is_named() => me,
+        other => {
+            let shape = match other {
+                Shaped::Null => "null".to_owned(),
+                Shaped::Array(n) => format!("an array of {n}"),
+                Shaped::Object(_, 0) => "an empty object".to_owned(),
+                Shaped::Object(..) => "an object without accountId, key or name".to_owned(),
+                _ => "a bare value".to_owned(),
+            };
+            return Err((
+                Some(deployment),
+                Diagnosis::new(Code::UnexpectedResponse).with_cause(format!(
+                    "serverInfo answered as Jira, but myself answered {shape}, not a user."
+                )),
+            ));
+        }
+    };
     let account = Account {
-        display_name: me["displayName"].as_str().unwrap_or_default().to_owned(),
-        account_id: me["accountId"]
-            .as_str()
-            .or(me["key"].as_str())
-            .map(str::to_owned),
-        username: me["name"].as_str().map(str::to_owned),
-        email: me["emailAddress"]
-            .as_str()
-            .filter(|e| !e.is_empty())
-            .map(str::to_owned),
-        active: me["active"].as_bool().unwrap_or(true),
-        time_zone: me["timeZone"].as_str().map(str::to_owned),
+        display_name: me.display_name.unwrap_or_default(),
+        account_id: me.account_id.or(me.key),
+        username: me.name,
+        email: me.email_address.filter(|e| !e.is_empty()),
+        active: me.active.unwrap_or(true),
+        time_zone: me.time_zone,
     };
     if !account.active {
         return Err((Some(deployment), Diagnosis::new(Code::AccountInactive)));
@@ -199,17 +190,26 @@ fn kind_mismatch(kind: AuthKind, deployment: &Deployment, d: Diagnosis) -> Diagn
     m
 }
 
-fn parse_server_info(v: &Value) -> Option<Deployment> {
-    let version = v["version"].as_str()?;
-    let kind = match v["deploymentType"].as_str()? {
+/// The deployment a serverInfo answer names: `None` when it is not Jira's (no version or
+/// deployment type, or not an object).
+fn deployment_of(info: Shaped<ServerInfo>) -> Option<Deployment> {
+    let info = info.object()?;
+    let kind = match info.deployment_type.as_deref()? {
         "Cloud" => "Cloud",
         _ => "Data Center",
     };
     Some(Deployment {
         kind: kind.to_owned(),
-        version: version.to_owned(),
-        build: v["buildNumber"].as_i64(),
+        version: info.version?,
+        build: info.build_number,
     })
+}
+
+/// A serverInfo answer read from a raw response (the unauthenticated probes).
+fn deployment_in(body: &[u8]) -> Option<Deployment> {
+    serde_json::from_slice::<Shaped<ServerInfo>>(body)
+        .ok()
+        .and_then(deployment_of)
 }
 
 /// serverInfo failed: tell a wrong context path from a server that is not Jira at all, by asking
@@ -230,11 +230,7 @@ async fn explain_server_info_failure(client: &Client, e: Error) -> Diagnosis {
             crate::site::base_str(client.site())
         );
         if let Ok(r) = client.send_to(Method::GET, &url, None, false).await {
-            if let Some(dep) = serde_json::from_slice::<Value>(&r.body)
-                .ok()
-                .as_ref()
-                .and_then(parse_server_info)
-            {
+            if let Some(dep) = deployment_in(&r.body) {
                 let m = kind_mismatch(client.kind(), &dep, d.clone());
                 if m.code == Code::AuthKindMismatch {
                     return m;
@@ -258,12 +254,7 @@ async fn explain_server_info_failure(client: &Client, e: Error) -> Diagnosis {
     for base in candidates {
         let url = format!("{base}/rest/api/2/serverInfo");
         if let Ok(r) = client.send_to(Method::GET, &url, None, false).await {
-            if serde_json::from_slice::<Value>(&r.body)
-                .ok()
-                .as_ref()
-                .and_then(parse_server_info)
-                .is_some()
-            {
+            if deployment_in(&r.body).is_some() {
                 return Diagnosis::new(Code::WrongContextPath)
                     .with_cause(format!(
                         "Jira answers at {base}, not at {}.",
@@ -309,9 +300,10 @@ async fn scoped_on_site(client: &Client) -> bool {
     else {
         return false;
     };
-    let Some(cloud_id) = serde_json::from_slice::<Value>(&info.body)
+    let Some(cloud_id) = serde_json::from_slice::<Shaped<TenantInfo>>(&info.body)
         .ok()
-        .and_then(|v| v["cloudId"].as_str().map(str::to_owned))
+        .and_then(Shaped::object)
+        .and_then(|t| t.cloud_id)
     else {
         return false;
     };

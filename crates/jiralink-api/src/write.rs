@@ -1,7 +1,7 @@
-//! Typed write endpoints and their models (create, bulk create, edit, transitions, comments,
-//! worklogs, entity properties, issue and remote links) plus the metadata writes need (create and
-//! edit metadata, permissions, user lookup, issue search by JQL). Kept apart so that it can move
-//! into the typed client of issue 14.
+//! Typed write endpoints (create, bulk create, edit, transitions, comments, worklogs, entity
+//! properties, issue and remote links) plus the metadata writes need (create and edit metadata,
+//! permissions, user lookup, issue search by JQL). What they send is built here; what Jira answers
+//! is read as the wire models of `models::write`.
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -9,6 +9,13 @@ use serde_json::{json, Map, Value};
 
 use crate::client::{Client, Error};
 use crate::diagnosis::{Code, JiraErrors};
+use crate::models::write::{Authored, EditMeta, FieldMetaWire, PropertyAnswer, TransitionWire};
+use crate::models::{IdOnly, ListPage, Named, User};
+use crate::pages::Pages;
+
+pub use crate::models::write::{
+    AllowedValue, BulkCreated, BulkError, CreatedIssue, FieldedIssue, Transitions,
+};
 
 /// An entity property set on create (`{"key", "value"}`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -25,57 +32,60 @@ pub struct CreateIssue {
     pub properties: Vec<EntityProperty>,
 }
 
-/// `CreatedIssue`.
-#[derive(Debug, Clone, Deserialize)]
-#[non_exhaustive]
-pub struct CreatedIssue {
-    pub id: String,
-    pub key: String,
-}
-
-/// One element a bulk create refused.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct BulkError {
-    pub failed_element_number: usize,
-    #[serde(default)]
-    pub status: u16,
-    #[serde(default)]
-    pub element_errors: Value,
-}
-
 impl BulkError {
     /// Jira's error body for this element.
     pub fn jira(&self) -> JiraErrors {
-        JiraErrors::parse(&self.element_errors.to_string())
+        self.element_errors.clone()
     }
 }
 
-/// `CreatedIssues`: what was created, in request order, and what was refused (by index).
-#[derive(Debug, Clone, Deserialize, Default)]
-#[non_exhaustive]
-pub struct BulkCreated {
-    #[serde(default)]
-    pub issues: Vec<CreatedIssue>,
-    #[serde(default)]
-    pub errors: Vec<BulkError>,
-}
-
-/// A workflow transition available from an issue's status.
-#[derive(Debug, Clone, Deserialize)]
+/// A workflow transition available from an issue's status, with its screen's fields.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Transition {
     pub id: String,
     pub name: String,
     pub to: StatusRef,
+    pub fields: Vec<FieldMeta>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct StatusRef {
     pub id: String,
     pub name: String,
+    /// The status category's key (`new`, `indeterminate`, `done`).
+    pub category: Option<String>,
+}
+
+impl Transition {
+    /// The transitions of an answer that have an id and a target status.
+    pub fn list(answer: Transitions) -> Vec<Transition> {
+        answer
+            .transitions
+            .into_iter()
+            .filter_map(Transition::from_wire)
+            .collect()
+    }
+
+    /// A transition as Jira offers it; `None` without its id or its target status.
+    fn from_wire(t: TransitionWire) -> Option<Transition> {
+        let to = t.to?;
+        Some(Transition {
+            id: t.id?,
+            name: t.name,
+            to: StatusRef {
+                id: to.id?,
+                name: to.name?,
+                category: to.status_category.and_then(|c| c.key),
+            },
+            fields: t
+                .fields
+                .into_iter()
+                .filter_map(|(k, f)| FieldMeta::from_wire(f, Some(k)))
+                .collect(),
+        })
+    }
 }
 
 /// A field of a create or edit screen.
@@ -92,25 +102,24 @@ pub struct FieldMeta {
     pub items: Option<String>,
     /// `schema.custom`, for custom fields.
     pub custom: Option<String>,
-    pub allowed_values: Option<Vec<Value>>,
+    pub allowed_values: Option<Vec<AllowedValue>>,
 }
 
 impl FieldMeta {
-    fn from_json(v: &Value) -> Option<FieldMeta> {
-        let id = v
-            .get("fieldId")
-            .or(v.get("key"))
-            .and_then(Value::as_str)?
-            .to_owned();
+    /// A screen field as Jira sends it; `key` is the id where the screen is keyed by field.
+    fn from_wire(f: FieldMetaWire, key: Option<String>) -> Option<FieldMeta> {
+        let allowed_values = f.allowed_values;
+        let id = key.or(f.field_id).or(f.key)?;
+        let schema = f.schema.unwrap_or_default();
         Some(FieldMeta {
-            name: v["name"].as_str().unwrap_or(&id).to_owned(),
+            name: f.name.unwrap_or_else(|| id.clone()),
             id,
-            required: v["required"].as_bool().unwrap_or(false),
-            has_default: v["hasDefaultValue"].as_bool().unwrap_or(false),
-            schema_type: v["schema"]["type"].as_str().unwrap_or("any").to_owned(),
-            items: v["schema"]["items"].as_str().map(str::to_owned),
-            custom: v["schema"]["custom"].as_str().map(str::to_owned),
-            allowed_values: v["allowedValues"].as_array().cloned(),
+            required: f.required.unwrap_or(false),
+            has_default: f.has_default_value.unwrap_or(false),
+            schema_type: schema.kind.unwrap_or_else(|| "any".to_owned()),
+            items: schema.items,
+            custom: schema.custom,
+            allowed_values,
         })
     }
 }
@@ -175,29 +184,18 @@ impl Client {
         self.api().ends_with('3')
     }
 
-    /// `POST issue/bulk`: at most 50 issues; each is created or refused on its own.
+    /// `POST issue/bulk`: at most 50 issues; each is created or refused on its own. When every
+    /// element is refused Jira answers 400 with the same body: an `Error::Jira`.
     pub async fn create_issues(&self, issues: &[CreateIssue]) -> Result<BulkCreated, Error> {
         let path = format!("{}/issue/bulk", self.api());
-        let body = json!({ "issueUpdates": issues });
-        match self.post_json(&path, &body).await {
-            Ok(v) => serde_json::from_value(v).map_err(|e| Error::Decode {
-                path,
-                message: e.to_string(),
-            }),
-            // Every element refused: Jira answers 400 with the same body.
-            Err(e @ Error::Jira { status: 400, .. }) => Err(e),
-            Err(e) => Err(e),
-        }
+        self.post_typed(&path, &json!({ "issueUpdates": issues }))
+            .await
     }
 
     /// `POST issue`: one issue, refused with Jira's field errors.
     pub async fn create_issue(&self, issue: &CreateIssue) -> Result<CreatedIssue, Error> {
         let path = format!("{}/issue", self.api());
-        let v = self.post_json(&path, &json!(issue)).await?;
-        serde_json::from_value(v).map_err(|e| Error::Decode {
-            path,
-            message: e.to_string(),
-        })
+        self.post_typed(&path, &json!(issue)).await
     }
 
     /// `PUT issue/{id}` with `fields` (no notification mail for a bulk apply).
@@ -208,13 +206,24 @@ impl Client {
         Ok(())
     }
 
+    /// The transitions offered from an issue's status, with their screens' fields
+    /// (`expand=transitions.fields`).
     pub async fn transitions(&self, id: &str) -> Result<Vec<Transition>, Error> {
-        let path = format!("{}/issue/{}/transitions", self.api(), enc(id));
-        let v = self.get_json(&path).await?;
-        serde_json::from_value(v["transitions"].clone()).map_err(|e| Error::Decode {
-            path,
-            message: e.to_string(),
-        })
+        let path = format!(
+            "{}/issue/{}/transitions?expand=transitions.fields",
+            self.api(),
+            enc(id)
+        );
+        Ok(Transition::list(self.get_typed(&path).await?))
+    }
+
+    /// `POST /rest/agile/1.0/sprint/{id}/issue` with up to 50 issue keys. Jira answers 204 with
+    /// no body; any 2xx is the move done.
+    pub async fn move_to_sprint(&self, sprint: u64, keys: &[String]) -> Result<(), Error> {
+        let path = format!("/rest/agile/1.0/sprint/{sprint}/issue");
+        self.send(Method::POST, &path, Some(&json!({ "issues": keys })))
+            .await?;
+        Ok(())
     }
 
     /// `POST issue/{id}/transitions`, with the fields a transition screen asks for.
@@ -241,60 +250,41 @@ impl Client {
         properties: Vec<EntityProperty>,
     ) -> Result<String, Error> {
         let path = format!("{}/issue/{}/comment", self.api(), enc(issue));
-        let v = self
-            .post_json(&path, &json!({ "body": body, "properties": properties }))
-            .await?;
-        id_of(&path, &v)
+        let created = self
+            .post_typed(&path, &json!({ "body": body, "properties": properties }))
+            .await;
+        id_of(&path, created)
     }
 
     /// `POST issue/{id}/worklog`; returns the worklog id.
     pub async fn add_worklog(&self, issue: &str, w: &NewWorklog) -> Result<String, Error> {
         let path = format!("{}/issue/{}/worklog", self.api(), enc(issue));
-        let v = self.post_json(&path, &json!(w)).await?;
-        id_of(&path, &v)
+        let created = self.post_typed(&path, &json!(w)).await;
+        id_of(&path, created)
     }
 
     /// An issue's comments (`comment`) or worklogs (`worklog`), every page.
     pub async fn children(&self, issue: &str, kind: &str) -> Result<Vec<Child>, Error> {
-        let list = if kind == "comment" {
-            "comments"
-        } else {
-            "worklogs"
-        };
-        let mut out = Vec::new();
-        loop {
-            let path = format!(
-                "{}/issue/{}/{kind}?startAt={}&maxResults=100",
-                self.api(),
-                enc(issue),
-                out.len()
-            );
-            let v = self.get_json(&path).await?;
-            let page = v[list].as_array().cloned().unwrap_or_default();
-            let n = page.len();
-            out.extend(page.iter().map(|c| {
-                Child {
-                    id: value_str(&c["id"]).unwrap_or_default(),
-                    author: c["author"]["accountId"]
-                        .as_str()
-                        .or(c["author"]["name"].as_str())
-                        .map(str::to_owned),
-                    created: c["created"].as_str().map(str::to_owned),
-                }
-            }));
-            let total = v["total"].as_u64().unwrap_or(0) as usize;
-            if n == 0 || out.len() >= total {
-                return Ok(out);
-            }
-        }
+        let path = format!("{}/issue/{}/{kind}", self.api(), enc(issue));
+        let list: Vec<Authored> = Pages::<ListPage<Authored>>::get(self, path, Some(100))
+            .all()
+            .await?;
+        Ok(list
+            .into_iter()
+            .map(|c| Child {
+                id: c.id.unwrap_or_default(),
+                author: c.author.and_then(|a| a.account_id.or(a.name)),
+                created: c.created,
+            })
+            .collect())
     }
 
     /// An entity property of an issue (`issue/{id}`), a comment (`comment/{id}`) or a worklog
     /// (`issue/{id}/worklog/{wid}`); `None` when it has none by that key.
     pub async fn property(&self, entity: &str, key: &str) -> Result<Option<Value>, Error> {
         let path = format!("{}/{entity}/properties/{}", self.api(), enc(key));
-        match self.get_json(&path).await {
-            Ok(v) => Ok(Some(v["value"].clone())),
+        match self.get_typed::<PropertyAnswer>(&path).await {
+            Ok(p) => Ok(Some(p.value)),
             Err(e) if e.diagnosis().status == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
@@ -328,8 +318,8 @@ impl Client {
     ) -> Result<String, Error> {
         let path = format!("{}/issue/{}/remotelink", self.api(), enc(issue));
         let body = json!({"globalId": global_id, "object": {"url": url, "title": title}});
-        let v = self.post_json(&path, &body).await?;
-        id_of(&path, &v)
+        let created = self.post_typed(&path, &body).await;
+        id_of(&path, created)
     }
 
     /// The issue types the caller may create in a project (every page).
@@ -337,20 +327,21 @@ impl Client {
         &self,
         project: &str,
     ) -> Result<Vec<MetaIssueType>, Error> {
-        let base = format!(
+        let path = format!(
             "{}/issue/createmeta/{}/issuetypes",
             self.api(),
             enc(project)
         );
-        let items = self.meta_pages(&base, "issueTypes").await?;
-        Ok(items
-            .iter()
-            .filter_map(|t| {
-                Some(MetaIssueType {
-                    id: value_str(&t["id"])?,
-                    name: t["name"].as_str()?.to_owned(),
-                    subtask: t["subtask"].as_bool().unwrap_or(false),
-                })
+        let types: Vec<Named> = Pages::<ListPage<Named>>::get(self, path, Some(50))
+            .all()
+            .await?;
+        Ok(types
+            .into_iter()
+            .filter(|t| !t.id.0.is_empty() && !t.name.is_empty())
+            .map(|t| MetaIssueType {
+                id: t.id.0,
+                name: t.name,
+                subtask: t.subtask.unwrap_or(false),
             })
             .collect())
     }
@@ -361,51 +352,31 @@ impl Client {
         project: &str,
         issue_type_id: &str,
     ) -> Result<Vec<FieldMeta>, Error> {
-        let base = format!(
+        let path = format!(
             "{}/issue/createmeta/{}/issuetypes/{}",
             self.api(),
             enc(project),
             enc(issue_type_id)
         );
-        let items = self.meta_pages(&base, "fields").await?;
-        Ok(items.iter().filter_map(FieldMeta::from_json).collect())
+        let fields: Vec<FieldMetaWire> =
+            Pages::<ListPage<FieldMetaWire>>::get(self, path, Some(50))
+                .all()
+                .await?;
+        Ok(fields
+            .into_iter()
+            .filter_map(|f| FieldMeta::from_wire(f, None))
+            .collect())
     }
 
     /// The fields the caller may edit on an issue.
     pub async fn edit_meta(&self, issue: &str) -> Result<Vec<FieldMeta>, Error> {
         let path = format!("{}/issue/{}/editmeta", self.api(), enc(issue));
-        let v = self.get_json(&path).await?;
-        Ok(v["fields"]
-            .as_object()
+        let meta: EditMeta = self.get_typed(&path).await?;
+        Ok(meta
+            .fields
             .into_iter()
-            .flatten()
-            .filter_map(|(k, f)| {
-                let mut f = f.clone();
-                f["fieldId"] = json!(k);
-                FieldMeta::from_json(&f)
-            })
+            .filter_map(|(k, f)| FieldMeta::from_wire(f, Some(k)))
             .collect())
-    }
-
-    /// Cloud pages name their list (`issueTypes`, `fields`); Data Center's say `values`.
-    async fn meta_pages(&self, base: &str, cloud_key: &str) -> Result<Vec<Value>, Error> {
-        let mut out = Vec::new();
-        loop {
-            let path = format!("{base}?startAt={}&maxResults=50", out.len());
-            let v = self.get_json(&path).await?;
-            let page = v[cloud_key]
-                .as_array()
-                .or(v["values"].as_array())
-                .cloned()
-                .unwrap_or_default();
-            let n = page.len();
-            out.extend(page);
-            let total = v["total"].as_u64().map(|t| t as usize);
-            let last = v["isLast"].as_bool().unwrap_or(false);
-            if n == 0 || last || total.is_some_and(|t| out.len() >= t) {
-                return Ok(out);
-            }
-        }
     }
 
     /// Which of `permissions` (Jira's keys, e.g. `CREATE_ISSUES`) the caller holds in a project.
@@ -414,23 +385,10 @@ impl Client {
         project: &str,
         permissions: &[&str],
     ) -> Result<Vec<(String, bool)>, Error> {
-        let path = format!(
-            "{}/mypermissions?projectKey={}&permissions={}",
-            self.api(),
-            enc(project),
-            permissions.join(",")
-        );
-        let v = self.get_json(&path).await?;
+        let held = self.my_permissions_in(Some(project), permissions).await?;
         Ok(permissions
             .iter()
-            .map(|p| {
-                (
-                    (*p).to_owned(),
-                    v["permissions"][*p]["havePermission"]
-                        .as_bool()
-                        .unwrap_or(false),
-                )
-            })
+            .map(|p| ((*p).to_owned(), held.holds(p)))
             .collect())
     }
 
@@ -442,32 +400,36 @@ impl Client {
         } else {
             format!("{}/user/search?username={}", self.api(), enc(who))
         };
-        let v = self.get_json(&path).await?;
-        let found = v.as_array().into_iter().flatten().find(|u| {
-            [&u["emailAddress"], &u["name"], &u["accountId"], &u["key"]]
+        let users: Vec<User> = self.get_typed(&path).await?;
+        let found = users.into_iter().find(|u| {
+            [&u.email_address, &u.name, &u.account_id, &u.key]
                 .iter()
-                .any(|f| f.as_str().is_some_and(|s| s.eq_ignore_ascii_case(who)))
+                .any(|f| f.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(who)))
         });
-        Ok(found.and_then(|u| {
-            u["accountId"]
-                .as_str()
-                .or(u["name"].as_str())
-                .map(str::to_owned)
-        }))
+        Ok(found.and_then(|u| u.account_id.or(u.name)))
     }
 
     /// The account the client acts as: Cloud's `accountId`, Data Center's username.
     pub async fn myself_id(&self) -> Result<String, Error> {
-        let path = format!("{}/myself", self.api());
-        let v = self.get_json(&path).await?;
-        v["accountId"]
-            .as_str()
-            .or(v["name"].as_str())
-            .map(str::to_owned)
-            .ok_or(Error::Decode {
-                path,
-                message: "no accountId or name".into(),
-            })
+        let me = self.myself().await?;
+        me.account_id.or(me.name).ok_or(Error::Decode {
+            path: format!("{}/myself", self.api()),
+            message: "no accountId or name".into(),
+        })
+    }
+
+    /// One issue with `fields` (ids, comma-separated as Jira takes them).
+    pub async fn issue_with_fields(
+        &self,
+        issue: &str,
+        fields: &str,
+    ) -> Result<FieldedIssue, Error> {
+        self.get_typed(&format!(
+            "{}/issue/{}?fields={fields}",
+            self.api(),
+            enc(issue)
+        ))
+        .await
     }
 
     /// Every issue a JQL query matches, with `fields` and entity `properties`: Cloud's
@@ -477,53 +439,25 @@ impl Client {
         jql: &str,
         fields: &[&str],
         properties: &[&str],
-    ) -> Result<Vec<Value>, Error> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let (path, mut body) = if self.is_v3() {
-                (
-                    format!("{}/search/jql", self.api()),
-                    json!({"jql": jql, "fields": fields, "properties": properties, "maxResults": 100}),
-                )
-            } else {
-                (
-                    format!("{}/search", self.api()),
-                    json!({"jql": jql, "fields": fields, "properties": properties, "maxResults": 100, "startAt": out.len()}),
-                )
-            };
-            if let Some(t) = &token {
-                body["nextPageToken"] = json!(t);
-            }
-            let v = self.post_json(&path, &body).await?;
-            let page = v["issues"].as_array().cloned().unwrap_or_default();
-            let n = page.len();
-            out.extend(page);
-            if self.is_v3() {
-                token = v["nextPageToken"].as_str().map(str::to_owned);
-                if token.is_none() || n == 0 {
-                    return Ok(out);
-                }
-            } else {
-                let total = v["total"].as_u64().unwrap_or(0) as usize;
-                if n == 0 || out.len() >= total {
-                    return Ok(out);
-                }
-            }
-        }
+    ) -> Result<Vec<FieldedIssue>, Error> {
+        let body =
+            json!({"jql": jql, "fields": fields, "properties": properties, "maxResults": 100});
+        let pages = if self.is_v3() {
+            Pages::<ListPage<FieldedIssue>>::post_token(
+                self,
+                format!("{}/search/jql", self.api()),
+                body,
+            )
+        } else {
+            Pages::post(self, format!("{}/search", self.api()), body)
+        };
+        pages.all().await
     }
 }
 
-fn value_str(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn id_of(path: &str, v: &Value) -> Result<String, Error> {
-    value_str(&v["id"]).ok_or_else(|| Error::Decode {
+/// The id of what a write created, from its answer.
+fn id_of(path: &str, created: Result<IdOnly, Error>) -> Result<String, Error> {
+    created?.id.ok_or_else(|| Error::Decode {
         path: path.to_owned(),
         message: "the answer names no id".into(),
     })

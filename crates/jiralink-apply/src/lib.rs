@@ -20,6 +20,12 @@ pub use record::{parse, InputError, Record};
 /// The entity property every created issue, comment and worklog carries.
 pub const ORIGIN_PROPERTY: &str = "jiralink.origin";
 
+/// The origin property's value as write-back reads it back (it writes the run id too).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Origin {
+    pub external_id: String,
+}
+
 /// What to do when Jira's value changed since the last apply and the file's differs too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnConflict {

@@ -4,7 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use jiralink_api::write::{CreateIssue, EntityProperty, FieldMeta};
+use jiralink_api::models::LinkedIssue;
+use jiralink_api::write::{AllowedValue, CreateIssue, EntityProperty, FieldMeta, FieldedIssue};
 use serde_json::{json, Map, Value};
 
 use crate::markup;
@@ -121,7 +122,7 @@ pub(crate) struct Spec<'a> {
     pub name: &'a str,
     pub schema_type: &'a str,
     pub items: Option<&'a str>,
-    pub allowed_values: Option<&'a [Value]>,
+    pub allowed_values: Option<&'a [AllowedValue]>,
 }
 
 impl<'a> From<&'a FieldMeta> for Spec<'a> {
@@ -152,21 +153,28 @@ impl<'a> From<&'a crate::workflow::ScreenField> for Spec<'a> {
 /// problem and what Jira accepts.
 pub(crate) fn convert(meta: &Spec<'_>, v: &Value, v3: bool) -> Result<Value, String> {
     let name = meta.name;
-    let pick = |want: &str, allowed: Option<&[Value]>, key: &str| -> Result<Value, String> {
+    let pick = |want: &str, allowed: Option<&[AllowedValue]>, key: &str| -> Result<Value, String> {
         let Some(allowed) = allowed else {
             return Ok(json!({ key: want }));
         };
         let hit = allowed.iter().find(|a| {
-            ["value", "name", "id"]
+            [&a.value, &a.name, &a.id]
                 .iter()
-                .any(|k| a[*k].as_str().is_some_and(|s| s.eq_ignore_ascii_case(want)))
+                .any(|k| k.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(want)))
         });
         match hit {
-            Some(a) => Ok(json!({ key: a[key].as_str().or(a["name"].as_str()).unwrap_or(want) })),
+            Some(a) => {
+                let named = match key {
+                    "value" => &a.value,
+                    "id" => &a.id,
+                    _ => &a.name,
+                };
+                Ok(json!({ key: named.as_deref().or(a.name.as_deref()).unwrap_or(want) }))
+            }
             None => {
                 let names: Vec<&str> = allowed
                     .iter()
-                    .filter_map(|a| a["value"].as_str().or(a["name"].as_str()))
+                    .filter_map(|a| a.value.as_deref().or(a.name.as_deref()))
                     .take(20)
                     .collect();
                 Err(format!(
@@ -604,7 +612,7 @@ async fn diff_live(
         }
     }
     let field_ids: Vec<&str> = field_ids.iter().map(String::as_str).collect();
-    let mut live: HashMap<String, Value> = HashMap::new();
+    let mut live: HashMap<String, FieldedIssue> = HashMap::new();
     for chunk in linked.chunks(100) {
         let ids: Vec<&str> = chunk
             .iter()
@@ -612,9 +620,7 @@ async fn diff_live(
             .collect();
         let jql = format!("id in ({})", ids.join(","));
         for issue in runner.client.search_all(&jql, &field_ids, &[]).await? {
-            if let Some(id) = issue["id"].as_str() {
-                live.insert(id.to_owned(), issue);
-            }
+            live.insert(issue.id.0.clone(), issue);
         }
     }
     for i in linked {
@@ -630,13 +636,13 @@ async fn diff_live(
             ));
             continue;
         };
-        if let Some(k) = issue["key"].as_str() {
-            p.issue = Some((id.clone(), k.to_owned()));
+        if let Some(k) = &issue.key {
+            p.issue = Some((id.clone(), k.clone()));
         }
         let mut keep = Map::new();
         for (fid, wire) in std::mem::take(&mut p.updates) {
             let file = normal(&wire);
-            let jira = normal(&issue["fields"][&fid]);
+            let jira = normal(issue.field(&fid).unwrap_or(&Value::Null));
             if file == jira {
                 p.base.insert(fid, file);
                 continue;
@@ -672,7 +678,7 @@ async fn diff_live(
                         if !meta.iter().any(|f| f.id == *fid) {
                             p.problems.push(format!(
                                 "{fid} cannot be edited on {}: it is not on its edit screen, or this account may not edit it",
-                                issue["key"].as_str().unwrap_or(&id)
+                                issue.key.as_deref().unwrap_or(&id)
                             ));
                         }
                     }
@@ -693,17 +699,16 @@ async fn diff_live(
                 _ => None,
             };
             let there = target.is_some_and(|t| {
-                issue["fields"]["issuelinks"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|x| {
-                        x["type"]["name"]
-                            .as_str()
-                            .is_some_and(|n| n.eq_ignore_ascii_case(&l.link_type))
-                            && (x["inwardIssue"]["key"].as_str() == Some(t.as_str())
-                                || x["outwardIssue"]["key"].as_str() == Some(t.as_str()))
-                    })
+                issue.links().iter().any(|x| {
+                    let key = |end: &Option<LinkedIssue>| {
+                        end.as_ref().and_then(|e| e.key.as_deref()) == Some(t.as_str())
+                    };
+                    x.link_type
+                        .as_ref()
+                        .and_then(|lt| lt.name.as_deref())
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&l.link_type))
+                        && (key(&x.inward_issue) || key(&x.outward_issue))
+                })
             });
             if !there {
                 keep_links.push(li);
@@ -713,12 +718,12 @@ async fn diff_live(
         // Already in the sprint: nothing to move. (Without a sprint field to read, the move is
         // made: Jira's move is idempotent.)
         if let (Some((sid, _)), Some(f)) = (&p.sprint, &p.sprint_field) {
-            if sprint_ids(&issue["fields"][f]).contains(sid) {
+            if sprint_ids(issue.field(f).unwrap_or(&Value::Null)).contains(sid) {
                 p.sprint = None;
             }
         }
         if let Some(want) = &rec.status {
-            let now = issue["fields"]["status"]["name"].as_str().unwrap_or("");
+            let now = issue.status().map(|s| s.name).unwrap_or_default();
             if !now.eq_ignore_ascii_case(want) {
                 p.transition = Some(want.clone());
             }

@@ -12,16 +12,19 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use jiralink_api::write::{is_ambiguous, EntityProperty, NewWorklog};
+use jiralink_api::write::{is_ambiguous, CreateIssue, CreatedIssue, EntityProperty, NewWorklog};
 use jiralink_api::Client;
 use jiralink_store::ledger::{Ledger, Link, WriteEntry, WriteRow};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::plan::{Plan, Spec};
 use crate::record::Record;
 use crate::sprint::{move_issues, MOVE_BATCH};
-use crate::workflow::{explore, parse_steps, Graph, Step};
-use crate::{jira_message, markup, ApplyError, Options, Outcome, RecordReport, ORIGIN_PROPERTY};
+use crate::workflow::{explore, steps_of, Graph, Step};
+use crate::{
+    jira_message, markup, ApplyError, Options, Origin, Outcome, RecordReport, ORIGIN_PROPERTY,
+};
 
 /// How many times an ambiguous write is reconciled and tried again before the record fails.
 const MAX_TRIES: usize = 4;
@@ -142,29 +145,32 @@ impl<'a> Runner<'a> {
                 continue;
             };
             for i in issues {
-                let (Some(eid), Some(id), Some(key)) = (
-                    i["properties"][ORIGIN_PROPERTY]["external_id"].as_str(),
-                    i["id"].as_str(),
-                    i["key"].as_str(),
-                ) else {
+                let (Some(origin), Some(key)) =
+                    (i.property::<Origin>(ORIGIN_PROPERTY), i.key.clone())
+                else {
                     continue;
                 };
+                let eid = origin.external_id.as_str();
                 if !wanted.contains(eid) || self.recovered.contains_key(eid) {
                     continue;
                 }
                 let link = Link {
-                    jira_id: id.to_owned(),
-                    issue_key: Some(key.to_owned()),
+                    jira_id: i.id.0.clone(),
+                    issue_key: Some(key),
                     base: Value::Object(Map::new()),
                 };
                 if !self.opts.dry_run {
                     let mut e = self.entry(eid, "adopt");
-                    e.jira_id = Some(id.to_owned());
+                    e.jira_id = Some(link.jira_id.clone());
                     let seq = self.intend(&e)?;
                     self.ledger.borrow_mut().set_link("issue", eid, &link)?;
-                    self.ledger
-                        .borrow_mut()
-                        .outcome(seq, "adopted", Some(id), None, None)?;
+                    self.ledger.borrow_mut().outcome(
+                        seq,
+                        "adopted",
+                        Some(&link.jira_id),
+                        None,
+                        None,
+                    )?;
                     self.adopted.set(self.adopted.get() + 1);
                 }
                 self.recovered.insert(eid.to_owned(), link);
@@ -329,6 +335,24 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
+    /// The ledger entry of a create, with the summary it is sent with.
+    fn create_entry(&self, eid: &str, create: &Option<CreateIssue>) -> WriteEntry {
+        let mut e = self.entry(eid, "create");
+        e.after = create
+            .as_ref()
+            .and_then(|c| c.fields.get("summary"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        e
+    }
+
+    /// An issue Jira created for a record: linked to it in the ledger, and the plan's issue.
+    fn created(&self, eid: &str, plan: &mut Plan, c: &CreatedIssue) -> Result<(), ApplyError> {
+        self.adopt_issue(eid, c.id.text(), &c.key, &plan.base)?;
+        plan.issue = Some((c.id.0.clone(), c.key.clone()));
+        Ok(())
+    }
+
     fn adopt_issue(
         &self,
         eid: &str,
@@ -375,11 +399,8 @@ impl<'a> Runner<'a> {
         Ok(issues
             .iter()
             .filter_map(|i| {
-                let eid = i["properties"][ORIGIN_PROPERTY]["external_id"].as_str()?;
-                Some((
-                    eid.to_owned(),
-                    (i["id"].as_str()?.to_owned(), i["key"].as_str()?.to_owned()),
-                ))
+                let origin = i.property::<Origin>(ORIGIN_PROPERTY)?;
+                Some((origin.external_id, (i.id.0.clone(), i.key.clone()?)))
             })
             .collect())
     }
@@ -457,13 +478,7 @@ impl<'a> Runner<'a> {
             for chunk in todo.chunks(50) {
                 let mut seqs = Vec::new();
                 for i in chunk {
-                    let mut e = self.entry(&records[*i].1.external_id, "create");
-                    e.after = plans[*i]
-                        .create
-                        .as_ref()
-                        .and_then(|c| c.fields.get("summary"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
+                    let e = self.create_entry(&records[*i].1.external_id, &plans[*i].create);
                     seqs.push(self.intend(&e)?);
                 }
                 let bodies: Vec<_> = chunk
@@ -519,16 +534,14 @@ impl<'a> Runner<'a> {
                                 unsure.push((*i, seq));
                                 continue;
                             };
-                            self.adopt_issue(
-                                &records[*i].1.external_id,
-                                &c.id,
-                                &c.key,
-                                &plans[*i].base,
+                            self.created(&records[*i].1.external_id, &mut plans[*i], c)?;
+                            self.ledger.borrow_mut().outcome(
+                                seq,
+                                "ok",
+                                Some(c.id.text()),
+                                None,
+                                ms,
                             )?;
-                            self.ledger
-                                .borrow_mut()
-                                .outcome(seq, "ok", Some(&c.id), None, ms)?;
-                            plans[*i].issue = Some((c.id.clone(), c.key.clone()));
                         }
                     }
                     Err(e) if is_ambiguous(&e) => {
@@ -543,25 +556,15 @@ impl<'a> Runner<'a> {
                             let Some(body) = plans[*i].create.clone() else {
                                 continue;
                             };
-                            let mut e = self.entry(&records[*i].1.external_id, "create");
-                            e.after = body
-                                .fields
-                                .get("summary")
-                                .and_then(Value::as_str)
-                                .map(str::to_owned);
+                            let e =
+                                self.create_entry(&records[*i].1.external_id, &plans[*i].create);
                             let seq = self.intend(&e)?;
                             let t0 = Instant::now();
                             self.writes.set(self.writes.get() + 1);
                             match self.client.create_issue(&body).await {
                                 Ok(c) => {
-                                    self.adopt_issue(
-                                        &records[*i].1.external_id,
-                                        &c.id,
-                                        &c.key,
-                                        &plans[*i].base,
-                                    )?;
-                                    self.settle(&[seq], Ok(Some(&c.id)), t0)?;
-                                    plans[*i].issue = Some((c.id, c.key));
+                                    self.created(&records[*i].1.external_id, &mut plans[*i], &c)?;
+                                    self.settle(&[seq], Ok(Some(c.id.text())), t0)?;
                                 }
                                 Err(e) if is_ambiguous(&e) => {
                                     self.settle(&[seq], Err(&e), t0)?;
@@ -637,7 +640,8 @@ impl<'a> Runner<'a> {
                 format!("issue/{issue}/worklog/{}", c.id)
             };
             let prop = self.client.property(&entity, ORIGIN_PROPERTY).await?;
-            if prop.as_ref().and_then(|p| p["external_id"].as_str()) == Some(key) {
+            let origin = prop.and_then(|p| Origin::deserialize(&p).ok());
+            if origin.is_some_and(|o| o.external_id == key) {
                 return Ok(Some(c.id));
             }
         }
@@ -780,18 +784,10 @@ impl<'a> Runner<'a> {
     /// cannot be read.
     async fn status_category(&self, name: &str) -> Option<String> {
         if self.categories.borrow().is_none() {
-            let path = format!("{}/status", self.client.api());
-            let map: HashMap<String, String> = match self.client.get_json(&path).await {
-                Ok(v) => v
-                    .as_array()
+            let map: HashMap<String, String> = match self.client.statuses().await {
+                Ok(list) => list
                     .into_iter()
-                    .flatten()
-                    .filter_map(|s| {
-                        Some((
-                            s["name"].as_str()?.to_lowercase(),
-                            s["statusCategory"]["key"].as_str()?.to_owned(),
-                        ))
-                    })
+                    .filter_map(|s| Some((s.name.to_lowercase(), s.status_category?.key?)))
                     .collect(),
                 Err(_) => HashMap::new(),
             };
@@ -872,9 +868,8 @@ impl<'a> Runner<'a> {
                     out.insert(f.id.clone(), wire);
                 }
                 None if f.required => {
-                    let path = format!("{}/issue/{issue}?fields={}", self.client.api(), f.id);
-                    let held = match self.client.get_json(&path).await {
-                        Ok(v) => !v["fields"][&f.id].is_null(),
+                    let held = match self.client.issue_with_fields(issue, &f.id).await {
+                        Ok(v) => v.field(&f.id).is_some(),
                         Err(_) => false,
                     };
                     if !held {
@@ -904,22 +899,11 @@ impl<'a> Runner<'a> {
         target: &str,
     ) -> Result<Result<(), String>, ApplyError> {
         let eid = &rec.external_id;
-        let api = self.client.api();
-        let (mut now, now_name) = match self
-            .client
-            .get_json(&format!("{api}/issue/{issue}?fields=status"))
-            .await
-        {
-            Ok(v) => (
-                match &v["fields"]["status"]["id"] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                },
-                v["fields"]["status"]["name"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned(),
-            ),
+        let (mut now, now_name) = match self.client.issue_with_fields(issue, "status").await {
+            Ok(v) => {
+                let status = v.status().unwrap_or_default();
+                (status.id.0, status.name)
+            }
             Err(e) => return Ok(Err(format!("status: {}", jira_message(&e)))),
         };
         if now_name.eq_ignore_ascii_case(target) {
@@ -934,9 +918,8 @@ impl<'a> Runner<'a> {
         let mut visited = HashSet::from([now.clone()]);
         let mut used: HashSet<String> = HashSet::new();
         for _ in 0..MAX_STEPS {
-            let path = format!("{api}/issue/{issue}/transitions?expand=transitions.fields");
-            let steps = match self.client.get_json(&path).await {
-                Ok(v) => parse_steps(&v),
+            let steps = match self.client.transitions(issue).await {
+                Ok(list) => steps_of(list),
                 Err(e) => return Ok(Err(format!("transitions: {}", jira_message(&e)))),
             };
             let step = {
@@ -1185,14 +1168,8 @@ impl<'a> Runner<'a> {
         let mut failures: HashMap<usize, Vec<String>> = HashMap::new();
         let actions: Vec<Vec<String>> = plans.iter().map(Plan::actions).collect();
         if !self.opts.dry_run {
-            let me = self
-                .client
-                .get_json(&format!("{}/myself", self.client.api()))
-                .await?;
-            *self.author.borrow_mut() = me["accountId"]
-                .as_str()
-                .or(me["key"].as_str())
-                .map(str::to_owned);
+            let me = self.client.myself().await?;
+            *self.author.borrow_mut() = me.account_id.or(me.key);
             self.create_all(records, &mut plans, &mut failures, &tick)
                 .await?;
             let work: Vec<usize> = (0..plans.len())

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use jiralink_api::Client;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The custom field type of Jira Software's sprint field.
 pub(crate) const SPRINT_FIELD_TYPE: &str = "com.pyxis.greenhopper.jira:gh-sprint";
@@ -68,16 +68,13 @@ pub(crate) async fn move_issues(
     sprint: u64,
     keys: &[String],
 ) -> Result<(), jiralink_api::Error> {
-    let path = format!("/rest/agile/1.0/sprint/{sprint}/issue");
-    match client.post_json(&path, &json!({ "issues": keys })).await {
-        Ok(_) | Err(jiralink_api::Error::Decode { .. }) => Ok(()),
-        Err(e) => Err(e),
-    }
+    client.move_to_sprint(sprint, keys).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn sprint_ids_read_cloud_objects_and_data_center_strings() {

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use serde_json::Value;
+use jiralink_api::write::{AllowedValue, Transition};
 
 /// A field of a transition's screen.
 #[derive(Debug, Clone)]
@@ -16,7 +16,7 @@ pub(crate) struct ScreenField {
     pub required: bool,
     pub schema_type: String,
     pub items: Option<String>,
-    pub allowed: Option<Vec<Value>>,
+    pub allowed: Option<Vec<AllowedValue>>,
 }
 
 /// A transition offered from a status.
@@ -30,44 +30,31 @@ pub(crate) struct Step {
     pub fields: Vec<ScreenField>,
 }
 
-/// The transitions of a `GET issue/{id}/transitions?expand=transitions.fields` answer.
-pub(crate) fn parse_steps(v: &Value) -> Vec<Step> {
-    v["transitions"]
-        .as_array()
+/// The steps of the transitions Jira offers from a status
+/// (`GET issue/{id}/transitions?expand=transitions.fields`).
+pub(crate) fn steps_of(transitions: Vec<Transition>) -> Vec<Step> {
+    transitions
         .into_iter()
-        .flatten()
-        .filter_map(|t| {
-            let fields = t["fields"]
-                .as_object()
+        .map(|t| Step {
+            id: t.id,
+            name: t.name,
+            to_id: t.to.id,
+            to_name: t.to.name,
+            to_category: t.to.category,
+            fields: t
+                .fields
                 .into_iter()
-                .flatten()
-                .map(|(k, f)| ScreenField {
-                    id: k.clone(),
-                    name: f["name"].as_str().unwrap_or(k).to_owned(),
-                    required: f["required"].as_bool().unwrap_or(false),
-                    schema_type: f["schema"]["type"].as_str().unwrap_or("any").to_owned(),
-                    items: f["schema"]["items"].as_str().map(str::to_owned),
-                    allowed: f["allowedValues"].as_array().cloned(),
+                .map(|f| ScreenField {
+                    id: f.id,
+                    name: f.name,
+                    required: f.required,
+                    schema_type: f.schema_type,
+                    items: f.items,
+                    allowed: f.allowed_values,
                 })
-                .collect();
-            Some(Step {
-                id: value_text(&t["id"])?,
-                name: t["name"].as_str().unwrap_or_default().to_owned(),
-                to_id: value_text(&t["to"]["id"])?,
-                to_name: t["to"]["name"].as_str()?.to_owned(),
-                to_category: t["to"]["statusCategory"]["key"].as_str().map(str::to_owned),
-                fields,
-            })
+                .collect(),
         })
         .collect()
-}
-
-fn value_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// Where a status category stands on the way from new to done.
@@ -145,7 +132,7 @@ pub(crate) fn explore<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn step(id: &str, to: &str, name: &str, cat: &str, required: bool) -> Value {
         let fields = if required {
@@ -187,7 +174,9 @@ mod tests {
                 .iter()
                 .map(|(id, to, name, cat, req)| step(id, to, name, cat, *req))
                 .collect();
-            g.learn("w", status, parse_steps(&json!({ "transitions": list })));
+            let answer =
+                serde_json::from_value(json!({ "transitions": list })).expect("transitions");
+            g.learn("w", status, steps_of(Transition::list(answer)));
         }
         g
     }

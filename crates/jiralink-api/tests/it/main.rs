@@ -4,4 +4,5 @@
 mod diagnosis;
 mod http_rule;
 mod props;
+mod token;
 mod typed;
