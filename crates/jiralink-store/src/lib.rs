@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod reader;
 mod shared;
 mod sqlite;
+mod wal;
 pub mod web;
 
 pub use reader::{StoreLocation, ViewReader, ViewRow};

@@ -10,6 +10,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::shared::{self, Exec, Param};
+use crate::wal::{self, Checkpointer, WalPolicy};
 use crate::{
     adopt_unresolved_sql, migrate, now, Backend, ChangeRow, CommentRow, ComponentRow, Counts,
     IssueRefs, IssueRow, Result, SiteRow, TextRows, Tx, VersionRow, WorklogRow, CHECKPOINT_FORMAT,
@@ -54,6 +55,10 @@ const MIGRATIONS: &migrate::Migrations = &[
 ];
 
 pub struct Store {
+    /// Started at the first commit that leaves the WAL past its soft bound; dropped (its
+    /// checkpoint finished) before the connection closes.
+    checkpointer: Option<Checkpointer>,
+    wal: WalPolicy,
     pub(crate) conn: Connection,
     /// The site every read and write is scoped to ([`Backend::use_site`]).
     pub(crate) site: String,
@@ -71,10 +76,12 @@ impl Store {
         conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        tune_for_bulk_writes(&conn)?;
+        let wal = tune_for_bulk_writes(&conn)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let setting = site_setting(&conn)?;
         let mut store = Store {
+            checkpointer: None,
+            wal,
             conn,
             site: UNRESOLVED_SITE.to_owned(),
             setting,
@@ -149,10 +156,32 @@ impl Store {
     pub fn write<T>(&mut self, f: impl FnOnce(&dyn Tx) -> Result<T>) -> Result<T> {
         self.site
             .clone_into(&mut self.setting.lock().expect("never poisoned"));
-        let tx = SqliteTx(self.conn.transaction()?, self.site.clone());
-        let out = f(&tx)?;
-        tx.0.commit()?;
+        let out = {
+            let tx = SqliteTx(self.conn.transaction()?, self.site.clone());
+            let out = f(&tx)?;
+            tx.0.commit()?;
+            out
+        };
+        self.after_commit()?;
         Ok(out)
+    }
+
+    /// Keeps the WAL bounded: past the soft bound the checkpoint thread copies it back while
+    /// the writer goes on; past the hard bound (the thread fell behind) the writer does.
+    fn after_commit(&mut self) -> Result<()> {
+        let pages = wal::take_wal_pages();
+        if pages >= self.wal.hard_pages {
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+        } else if pages >= self.wal.soft_pages {
+            if self.checkpointer.is_none() {
+                self.checkpointer = Some(Checkpointer::start(self.path())?);
+            }
+            if let Some(c) = &self.checkpointer {
+                c.request();
+            }
+        }
+        Ok(())
     }
 
     /// The file of this store.
@@ -290,6 +319,9 @@ impl Backend for Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let setting = site_setting(&conn)?;
         Ok(Box::new(Store {
+            // Read-only: it never commits, so never checkpoints.
+            checkpointer: None,
+            wal: self.wal,
             conn,
             site: self.site.clone(),
             setting,
@@ -770,18 +802,19 @@ const PAGE_SIZE: i64 = 32768;
 /// The writer's settings for a sync's bulk writes (each batch of 100 issues is some thousands of
 /// row and index writes): a page cache that holds the hot index pages (32 MiB instead of 2 MiB, so
 /// pages are not re-read with `pread` between batches), checkpoints of the WAL every 64 MiB rather
-/// than every 4 MiB (a page rewritten by many batches is copied back once), temporary b-trees in
+/// than every 4 MiB (a page rewritten by many batches is copied back once), on a thread of their
+/// own ([`wal`]: the writer no longer waits for the database file's sync), temporary b-trees in
 /// memory, and room for every statement of the write path in the prepared-statement cache (the
 /// default of 16 is fewer than the write path uses, so statements were evicted and prepared again
 /// for every issue). No memory map: its pages count in the process's resident memory (a 1 GiB map
 /// showed a 100,000-issue sync at 825 MiB peak RSS) for no measurable gain.
-fn tune_for_bulk_writes(conn: &Connection) -> Result<()> {
+fn tune_for_bulk_writes(conn: &Connection) -> Result<WalPolicy> {
     conn.pragma_update(None, "cache_size", -32768)?;
     let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
-    conn.pragma_update(None, "wal_autocheckpoint", (64 << 20) / page_size.max(512))?;
+    WalPolicy::install(conn)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
-    Ok(())
+    Ok(WalPolicy::for_page_size(page_size))
 }
 
 #[cfg(test)]
@@ -822,11 +855,7 @@ mod tests {
                 .pragma_query_value(None, "page_size", |r| r.get(0))
                 .expect("page_size")
         };
-        let checkpoint_pages = |s: &Store| -> i64 {
-            s.conn
-                .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
-                .expect("wal_autocheckpoint")
-        };
+        let checkpoint_pages = |s: &Store| -> i64 { s.wal.soft_pages.into() };
         let new = Store::open_sqlite(&dir.join("new.db")).expect("open");
         assert_eq!(page_size(&new), PAGE_SIZE);
         assert_eq!(checkpoint_pages(&new), (64 << 20) / PAGE_SIZE);
@@ -843,6 +872,67 @@ mod tests {
         assert_eq!(page_size(&reopened), 4096);
         assert_eq!(checkpoint_pages(&reopened), 16384);
         drop((new, reopened));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// SQLite's own checkpoints are off on the writer; the WAL is copied back by the thread past
+    /// the soft bound, and by the writer itself past the hard one.
+    #[test]
+    fn the_wal_is_checkpointed_off_the_writer_and_stays_bounded() {
+        let dir = std::env::temp_dir().join(format!("jiralink-wal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let fill = |s: &mut Store| {
+            s.execute_batch("CREATE TABLE blobs (x BLOB)")
+                .expect("table");
+            for _ in 0..200 {
+                s.write(|tx| {
+                    tx.exec("INSERT INTO blobs VALUES (zeroblob(100000))", &[])
+                        .map(drop)
+                })
+                .expect("write");
+            }
+        };
+        // The thread alone (the writer's bound out of reach): the 20 MB reach the database file
+        // before the store is closed.
+        let path = dir.join("thread.db");
+        let mut s = Store::open_sqlite(&path).expect("open");
+        let autocheckpoint: i64 = s
+            .conn
+            .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+            .expect("wal_autocheckpoint");
+        assert_eq!(autocheckpoint, 0, "SQLite's own checkpoint is off");
+        s.wal = WalPolicy {
+            soft_pages: 4,
+            hard_pages: i32::MAX,
+        };
+        fill(&mut s);
+        assert!(s.checkpointer.is_some(), "started past the soft bound");
+        drop(s.checkpointer.take());
+        assert!(size(&path) >= 20_000_000, "copied back: {}", size(&path));
+        drop(s);
+        // The writer's bound: the WAL never holds much more than it, whatever the thread does.
+        let path = dir.join("bounded.db");
+        let mut s = Store::open_sqlite(&path).expect("open");
+        s.wal = WalPolicy {
+            soft_pages: i32::MAX,
+            hard_pages: 16,
+        };
+        // (The file keeps its high-water mark: the schema's creation, before any write.)
+        let at_open = size(&dir.join("bounded.db-wal"));
+        fill(&mut s);
+        assert!(s.checkpointer.is_none());
+        let wal = size(&dir.join("bounded.db-wal"));
+        assert!(
+            wal <= at_open + (16 + 8) * (PAGE_SIZE as u64 + 24),
+            "the WAL stays near its bound: {wal} bytes ({at_open} at open)"
+        );
+        let rows: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, 200);
+        drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
