@@ -309,18 +309,24 @@ async fn prepare_site(
     // Every row is keyed by the site: resolve it before anything is written.
     let site = site::resolve(client, &server_info).await?;
     store.use_site(&site, &opts.credential)?;
-    let me = client.myself().await?;
+    // The six lists are independent: asked at once, they cost one round trip, not six.
+    let (me, field_list, statuses, issue_types, priorities, resolutions) = tokio::try_join!(
+        client.myself(),
+        client.fields(),
+        client.statuses(),
+        client.issue_types(),
+        client.priorities(),
+        client.resolutions(),
+    )?;
     let tz: chrono_tz::Tz = me
         .time_zone
         .and_then(|z| z.parse().ok())
         .unwrap_or(chrono_tz::UTC);
-    let field_list = client.fields().await?;
     let fields = convert::Fields::from_field_list(&field_list);
-    let statuses = client.statuses().await?;
     let lookups = [
-        (Lookup::IssueType, client.issue_types().await?),
-        (Lookup::Priority, client.priorities().await?),
-        (Lookup::Resolution, client.resolutions().await?),
+        (Lookup::IssueType, issue_types),
+        (Lookup::Priority, priorities),
+        (Lookup::Resolution, resolutions),
     ];
     store.write(|tx| {
         for f in &field_list {
