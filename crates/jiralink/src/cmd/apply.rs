@@ -60,20 +60,20 @@ pub struct Args {
 
 /// The store, as the ledger and as the sync's backend (for the site).
 enum LedgerStore {
-    Sqlite(jiralink_store::Store),
+    Sqlite(Box<jiralink_store::Store>),
     Postgres(Box<jiralink_store::postgres::PgStore>),
 }
 
 impl LedgerStore {
     fn ledger(&mut self) -> &mut dyn Ledger {
         match self {
-            LedgerStore::Sqlite(s) => s,
+            LedgerStore::Sqlite(s) => &mut **s,
             LedgerStore::Postgres(s) => &mut **s,
         }
     }
     fn backend(&mut self) -> &mut dyn Backend {
         match self {
-            LedgerStore::Sqlite(s) => s,
+            LedgerStore::Sqlite(s) => &mut **s,
             LedgerStore::Postgres(s) => &mut **s,
         }
     }
@@ -81,10 +81,10 @@ impl LedgerStore {
 
 fn open_ledger(global: &Global) -> anyhow::Result<LedgerStore> {
     Ok(match store_spec(global)? {
-        StoreSpec::Sqlite(path) => LedgerStore::Sqlite(
+        StoreSpec::Sqlite(path) => LedgerStore::Sqlite(Box::new(
             jiralink_store::Store::open_sqlite(&path)
                 .with_context(|| format!("cannot open the store {}", path.display()))?,
-        ),
+        )),
         StoreSpec::Postgres(url) => {
             let target = super::sync::pg_target(url);
             LedgerStore::Postgres(Box::new(
