@@ -207,6 +207,19 @@ pub async fn connected(
     }
 }
 
+/// `--max-rps`: the client's request budget, when given (a usage error unless above 0).
+pub fn limit_rate(client: &jiralink_api::Client, max_rps: Option<f64>) -> anyhow::Result<()> {
+    if let Some(rps) = max_rps {
+        if rps.is_nan() || rps <= 0.0 {
+            anyhow::bail!(UsageError(format!(
+                "--max-rps {rps}: give a number of requests per second above 0"
+            )));
+        }
+        client.limit_rate(rps);
+    }
+    Ok(())
+}
+
 /// A failure as every command shows it: the code, one sentence of cause, one of fix.
 pub fn print_diagnosis(name: &str, d: &jiralink_api::Diagnosis, json: bool) {
     if json {

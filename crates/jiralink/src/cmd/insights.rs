@@ -198,6 +198,11 @@ fn opt(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.1}"))
 }
 
+/// `p50 / p85 / p95`, each as `opt` writes it.
+fn p50_85_95(p: &jiralink_insights::Percentiles) -> String {
+    format!("{} / {} / {}", opt(p.p50), opt(p.p85), opt(p.p95))
+}
+
 fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{:.0}%", v * 100.0))
 }
@@ -245,24 +250,8 @@ pub fn table(r: &Insights) -> String {
     let rows = [
         ("completed", f.completed.to_string()),
         ("throughput, last 8 weeks", weeks.join(" ")),
-        (
-            "lead time p50/p85/p95 (d)",
-            format!(
-                "{} / {} / {}",
-                opt(f.lead_time_days.p50),
-                opt(f.lead_time_days.p85),
-                opt(f.lead_time_days.p95)
-            ),
-        ),
-        (
-            "cycle time p50/p85/p95 (d)",
-            format!(
-                "{} / {} / {}",
-                opt(f.cycle_time_days.p50),
-                opt(f.cycle_time_days.p85),
-                opt(f.cycle_time_days.p95)
-            ),
-        ),
+        ("lead time p50/p85/p95 (d)", p50_85_95(&f.lead_time_days)),
+        ("cycle time p50/p85/p95 (d)", p50_85_95(&f.cycle_time_days)),
         (
             "work in progress (at risk)",
             format!("{} ({})", f.wip, f.at_risk),

@@ -4,7 +4,7 @@ use jiralink_sim::model::Permission;
 use jiralink_sim::{Deployment, Identity, Sim};
 use serde_json::Value;
 
-use crate::credential::Session;
+use crate::credential::{start_sim_in_projects, Session};
 
 fn add(s: &mut Session, sim: &Sim, name: &str, id: &Identity) {
     s.add_identity(sim, name, id);
@@ -27,14 +27,7 @@ fn kinds(v: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn findings_match_the_rights_of_simulated_identities() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(200)
-        .projects(6)
-        .seed(42)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 200, 6, 42).await;
     let mut s = Session::new("access");
     for name in ["admin", "reader", "scoped-reader", "service-account"] {
         let id = sim.identity(name).expect("identity").clone();
@@ -118,14 +111,7 @@ async fn findings_match_the_rights_of_simulated_identities() {
 /// cannot read boards and sprints; a granular-only token passes every read feature.
 #[tokio::test(flavor = "multi_thread")]
 async fn scoped_tokens_report_missing_scopes_per_feature() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(80)
-        .projects(3)
-        .seed(43)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 80, 3, 43).await;
     let mut s = Session::new("access-scopes");
     for name in ["scoped-no-agile", "granular-reader", "scoped-reader"] {
         let id = sim.identity(name).expect("identity").clone();
@@ -295,14 +281,7 @@ fn ids_of(v: &Value, kind: &str) -> Vec<String> {
 /// fixed (so it comes back unaccepted) and can be revoked.
 #[tokio::test(flavor = "multi_thread")]
 async fn project_watch_and_acceptances_persist_until_acknowledged() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .projects(6)
-        .seed(45)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 60, 6, 45).await;
     let mut s = Session::new("access-watch");
     let id = sim.identity("reader").expect("identity").clone();
     add(&mut s, &sim, "reader", &id);
@@ -492,14 +471,7 @@ async fn project_watch_and_acceptances_persist_until_acknowledged() {
 /// why, shown in the table and in `--json`, and revocable.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_site_admin_finding_can_be_accepted_and_revoked() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(40)
-        .projects(2)
-        .seed(46)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Datacenter, 40, 2, 46).await;
     let mut s = Session::new("access-accept");
     let id = sim.identity("admin").expect("identity").clone();
     add(&mut s, &sim, "align", &id);
@@ -580,14 +552,7 @@ async fn a_site_admin_finding_can_be_accepted_and_revoked() {
 /// says they reach the same site, and the admin credential serves the grant-needed check.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_of_the_same_site_under_another_url_is_found_through_the_store() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(40)
-        .projects(4)
-        .seed(48)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 40, 4, 48).await;
     sim.pause_mutation(true);
     let mut s = Session::new("access-same-site");
     let reader = sim.identity("reader").expect("identity").clone();

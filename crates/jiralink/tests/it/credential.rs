@@ -72,6 +72,38 @@ impl Session {
         self.add_identity(sim, name, &admin);
     }
 
+    /// A new session whose credential `name` is the simulator's site admin.
+    pub fn with_admin(tag: &str, sim: &jiralink_sim::Sim, name: &str) -> Session {
+        let mut s = Session::new(tag);
+        s.add_admin(sim, name);
+        s
+    }
+
+    /// `credential add NAME --no-test` for the site admin of a Cloud simulator (whose injected
+    /// faults the connection test would meet).
+    pub fn add_admin_untested(&mut self, sim: &jiralink_sim::Sim, name: &str) {
+        let admin = sim.identity("admin").expect("admin").clone();
+        let email = admin.email.clone().expect("email");
+        let r = self.run(
+            &[
+                "credential",
+                "add",
+                name,
+                "--url",
+                sim.base_url(),
+                "--auth",
+                "cloud-token",
+                "--email",
+                &email,
+                "--secret-stdin",
+                "--no-test",
+            ],
+            Some(&admin.secret),
+            &[],
+        );
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    }
+
     pub fn run(&mut self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_jiralink"));
         cmd.arg("--home")
@@ -130,15 +162,37 @@ impl Session {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .seed(41)
+/// A simulator of `issues` issues generated from `seed`, started.
+pub async fn start_sim(deployment: Deployment, issues: usize, seed: u64) -> Sim {
+    Sim::builder()
+        .deployment(deployment)
+        .issues(issues)
+        .seed(seed)
         .start()
         .await
-        .expect("sim");
+        .expect("sim")
+}
+
+/// A simulator of `issues` issues in `projects` projects (every type among a few), from `seed`.
+pub async fn start_sim_in_projects(
+    deployment: Deployment,
+    issues: usize,
+    projects: usize,
+    seed: u64,
+) -> Sim {
+    Sim::builder()
+        .deployment(deployment)
+        .issues(issues)
+        .projects(projects)
+        .seed(seed)
+        .start()
+        .await
+        .expect("sim")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
+    let sim = start_sim(Deployment::Cloud, 60, 41).await;
     let admin = sim.identity("admin").expect("admin").clone();
     let email = admin.email.clone().expect("email");
     let canary = admin.secret.clone();
@@ -375,13 +429,7 @@ async fn oauth1_dance_from_the_command_line() {
 /// tests keep working, and neither the client secret nor any refresh token shows anywhere.
 #[tokio::test(flavor = "multi_thread")]
 async fn oauth2_refresh_rotation_is_persisted() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20)
-        .seed(44)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 20, 44).await;
     let id = sim.identity("oauth2").expect("oauth2").clone();
     let mut s = Session::new("oauth2");
     let r = s.run(

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use crate::credential::Session;
+use crate::credential::{start_sim, Session};
 
 /// A loopback listener that records what each connection sent up to the end of its headers, then
 /// hangs up.
@@ -356,15 +356,8 @@ fn a_closed_stdout_ends_the_program_quietly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dash_v_shows_each_request_without_headers_and_no_colour_when_redirected() {
-    let sim = jiralink_sim::Sim::builder()
-        .deployment(jiralink_sim::Deployment::Cloud)
-        .issues(5)
-        .seed(74)
-        .start()
-        .await
-        .expect("sim");
-    let mut s = Session::new("verbose");
-    s.add_admin(&sim, "dc");
+    let sim = start_sim(jiralink_sim::Deployment::Cloud, 5, 74).await;
+    let s = Session::with_admin("verbose", &sim, "dc");
     let secret = sim.identity("admin").expect("admin").secret.clone();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"))
         .arg("--home")

@@ -7,10 +7,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 use serde_json::{json, Value};
 
-use crate::credential::Session;
+use crate::credential::{start_sim_in_projects, Session};
 
 const PASSWORD: &str = "a long enough password";
 
@@ -161,16 +161,8 @@ async fn proxied(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_page_acknowledges_the_findings_access_ack_sees_behind_a_trusted_proxy() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(30)
-        .projects(2)
-        .seed(12)
-        .start()
-        .await
-        .expect("sim");
-    let mut s = Session::new("serve-access");
-    s.add_admin(&sim, "site");
+    let sim = start_sim_in_projects(Deployment::Cloud, 30, 2, 12).await;
+    let mut s = Session::with_admin("serve-access", &sim, "site");
     let r = s.run(&["access", "site"], None, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = s.run(
@@ -313,14 +305,7 @@ async fn the_access_page_acknowledges_the_findings_access_ack_sees_behind_a_trus
 async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() {
     let db = crate::postgres::TestDb::new("serve");
     let url = db.url();
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(40)
-        .projects(2)
-        .seed(5)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 40, 2, 5).await;
     let mut s = Session::new("serve-pg");
     let r = s.run(
         &[
