@@ -4,7 +4,7 @@
 use jiralink_sim::{Deployment, Sim};
 use serde_json::json;
 
-use crate::support::{assert_error_body, Auth, Client};
+use crate::support::{assert_error_body, start_sim, Auth, Client};
 
 fn gateway(sim: &Sim, auth: Auth) -> Client {
     Client::new(
@@ -15,13 +15,7 @@ fn gateway(sim: &Sim, auth: Auth) -> Client {
 
 #[tokio::test]
 async fn cloud_identities_authenticate_as_on_real_cloud() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(300)
-        .seed(11)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 300, 11).await;
     for name in [
         "admin",
         "reader",
@@ -113,13 +107,7 @@ async fn cloud_identities_authenticate_as_on_real_cloud() {
 
 #[tokio::test]
 async fn browse_permission_hides_projects_and_issues() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(400)
-        .seed(12)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 400, 12).await;
     let admin = Client::as_identity(&sim, "admin");
     let reader = Client::as_identity(&sim, "reader");
     let all = admin
@@ -541,13 +529,7 @@ fn served_operations() -> Vec<(String, String)> {
 #[tokio::test]
 async fn every_served_operation_needs_the_scopes_atlassian_lists() {
     use jiralink_sim::model::{Token, TokenKind};
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(40)
-        .seed(5)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 40, 5).await;
     let ops = served_operations();
     assert!(
         ops.len() > 60,
@@ -637,13 +619,7 @@ async fn every_served_operation_needs_the_scopes_atlassian_lists() {
 /// The seeded scoped identities: classic plus Agile, granular only, and classic without Agile.
 #[tokio::test]
 async fn scoped_identities_read_what_their_scopes_allow() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .seed(9)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 60, 9).await;
     let as_gateway = |name: &str| gateway(&sim, Auth::of(sim.identity(name).expect(name)));
     let board_id = {
         let admin = Client::as_identity(&sim, "admin");

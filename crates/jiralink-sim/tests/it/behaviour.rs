@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use jiralink_sim::{Deployment, Sim};
 use serde_json::{json, Value};
 
-use crate::support::{Auth, Client};
+use crate::support::{start_sim, Auth, Client};
 
 /// Every issue id reachable through search/jql paging, in order.
 async fn all_ids(c: &Client, jql: &str, page: u64) -> Vec<String> {
@@ -38,13 +38,7 @@ async fn all_ids(c: &Client, jql: &str, page: u64) -> Vec<String> {
 
 #[tokio::test]
 async fn search_pages_cover_the_snapshot_exactly() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(1200)
-        .seed(21)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 1200, 21).await;
     let admin = Client::as_identity(&sim, "admin");
     let snap = sim.snapshot();
     let mut expected: Vec<String> = snap["issues"]
@@ -84,13 +78,7 @@ async fn search_pages_cover_the_snapshot_exactly() {
 
 #[tokio::test]
 async fn search_caps_changelogs_but_bulk_changelog_is_complete() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(1500)
-        .seed(22)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 1500, 22).await;
     let admin = Client::as_identity(&sim, "admin");
     let snap = sim.snapshot();
     let long = snap["issues"]
@@ -143,13 +131,7 @@ async fn search_caps_changelogs_but_bulk_changelog_is_complete() {
 
 #[tokio::test]
 async fn bulk_changelog_pages_survive_a_delete_between_pages() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(300)
-        .seed(24)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 300, 24).await;
     let admin = Client::as_identity(&sim, "admin");
     let snap = sim.snapshot();
     let mut issues: Vec<Value> = snap["issues"].as_array().expect("issues").clone();
@@ -564,13 +546,7 @@ async fn some_key(c: &Client) -> String {
 async fn v3_rich_text_takes_adf_only_and_v2_takes_wiki_text() {
     const NOT_ADF: &str =
         "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .seed(31)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 60, 31).await;
     let c = Client::as_identity(&sim, "admin");
     let key = some_key(&c).await;
     let project = key.split('-').next().expect("a project key").to_owned();
@@ -690,13 +666,7 @@ async fn v3_rich_text_takes_adf_only_and_v2_takes_wiki_text() {
 
 #[tokio::test]
 async fn comment_and_worklog_pages_are_paged_as_cloud_pages_them() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(30)
-        .seed(32)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 30, 32).await;
     let c = Client::as_identity(&sim, "admin");
     let key = some_key(&c).await;
     let before = c
@@ -751,13 +721,7 @@ async fn comment_and_worklog_pages_are_paged_as_cloud_pages_them() {
     );
 
     // Data Center answers every comment at once unless asked for fewer.
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(30)
-        .seed(32)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Datacenter, 30, 32).await;
     let c = Client::as_identity(&sim, "admin");
     let key = some_key(&c).await;
     let r = c.get(&format!("/rest/api/2/issue/{key}/comment")).await;
@@ -772,13 +736,7 @@ async fn comment_and_worklog_pages_are_paged_as_cloud_pages_them() {
 #[tokio::test]
 async fn page_tokens_are_opaque_bound_to_their_query_and_expire() {
     const BAD: &str = "The nextPageToken is invalid or expired.";
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(120)
-        .seed(33)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 120, 33).await;
     let c = Client::as_identity(&sim, "admin");
     let jql = "project is not EMPTY ORDER BY key ASC";
     let first = c
@@ -900,13 +858,7 @@ async fn page_tokens_are_opaque_bound_to_their_query_and_expire() {
 
 #[tokio::test]
 async fn software_issue_lists_walk_every_issue_once_by_token() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(300)
-        .seed(34)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 300, 34).await;
     let c = Client::as_identity(&sim, "admin");
     let boards = c.get("/rest/agile/1.0/board").await;
     let board = boards.body["values"][0]["id"].as_i64().expect("a board");

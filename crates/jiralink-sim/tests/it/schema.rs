@@ -6,7 +6,7 @@ use jiralink_sim::{Deployment, Sim};
 use serde_json::{json, Value};
 
 use crate::support::{
-    agile, assert_dc_unknown_resource, assert_error_body, platform, Client, Reply,
+    agile, assert_dc_unknown_resource, assert_error_body, platform, start_sim, Client, Reply,
 };
 
 /// Runs one call and validates it; returns the reply for further assertions.
@@ -69,13 +69,7 @@ fn first_key(reply: &Reply) -> String {
 
 #[tokio::test]
 async fn cloud_v3_endpoints_match_the_spec() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(400)
-        .seed(3)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 400, 3).await;
     let c = Client::as_identity(&sim, "admin");
     platform_endpoints(&c, "3", true).await;
     agile_endpoints(&c).await;
@@ -89,13 +83,7 @@ async fn cloud_v3_endpoints_match_the_spec() {
 
 #[tokio::test]
 async fn cloud_v2_endpoints_match_the_spec() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(200)
-        .seed(4)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 200, 4).await;
     let c = Client::as_identity(&sim, "admin");
     platform_endpoints(&c, "2", true).await;
     // v2 bodies carry wiki text where v3 carries ADF.

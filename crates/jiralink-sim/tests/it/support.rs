@@ -8,6 +8,17 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+/// A simulator of `issues` issues generated from `seed`, started.
+pub async fn start_sim(deployment: jiralink_sim::Deployment, issues: usize, seed: u64) -> Sim {
+    Sim::builder()
+        .deployment(deployment)
+        .issues(issues)
+        .seed(seed)
+        .start()
+        .await
+        .expect("sim")
+}
+
 /// How a test client authenticates.
 #[derive(Clone)]
 pub enum Auth {

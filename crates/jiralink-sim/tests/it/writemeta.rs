@@ -5,7 +5,7 @@
 use jiralink_sim::{Deployment, Sim};
 use serde_json::{json, Value};
 
-use crate::support::{assert_error_body, platform, Client};
+use crate::support::{assert_error_body, platform, start_sim, Client};
 
 fn software_project(sim: &Sim) -> String {
     sim.snapshot()["projects"]
@@ -20,13 +20,7 @@ fn software_project(sim: &Sim) -> String {
 
 #[tokio::test]
 async fn cloud_create_metadata_pages_and_child_properties_match_the_spec() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .seed(8)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 60, 8).await;
     let c = Client::as_identity(&sim, "admin");
     let key = software_project(&sim);
 
@@ -172,13 +166,7 @@ async fn cloud_create_metadata_pages_and_child_properties_match_the_spec() {
 
 #[tokio::test]
 async fn datacenter_create_metadata_pages_are_values_pages() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(60)
-        .seed(8)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Datacenter, 60, 8).await;
     let c = Client::as_identity(&sim, "admin");
     let key = software_project(&sim);
     let r = c

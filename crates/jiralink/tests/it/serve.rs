@@ -352,12 +352,32 @@ async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() 
         }
         rb.send()
     };
-    let me: Value = send(reqwest::Method::GET, "/api/me", "", None)
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json");
+    // A GET answered as JSON, and a run's state once it no longer runs.
+    let get = |path: &str| {
+        let answer = send(reqwest::Method::GET, path, "", None);
+        async move {
+            answer
+                .await
+                .expect("answer")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let ended = |path: String| {
+        let get = &get;
+        async move {
+            for _ in 0..600 {
+                let state = get(&path).await;
+                if state["status"] != "running" {
+                    return state;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("{path} did not end in 30 s");
+        }
+    };
+    let me = get("/api/me").await;
     let csrf = me["csrf"].as_str().expect("csrf").to_owned();
     let admin = sim.identity("admin").expect("admin").clone();
     let r = send(
@@ -384,19 +404,7 @@ async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() 
     let id = r.json::<Value>().await.expect("json")["id"]
         .as_u64()
         .expect("id");
-    let mut run = Value::Null;
-    for _ in 0..600 {
-        run = send(reqwest::Method::GET, &format!("/api/syncs/{id}"), "", None)
-            .await
-            .expect("run")
-            .json()
-            .await
-            .expect("json");
-        if run["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let run = ended(format!("/api/syncs/{id}")).await;
     assert_eq!(run["status"], "ok", "{run}");
     let r = send(reqwest::Method::GET, "/api/insights", "", None)
         .await
@@ -404,12 +412,7 @@ async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() 
     assert_eq!(r.status(), 200);
     let dash: Value = r.json().await.expect("json");
     assert_eq!(dash["coverage"]["issues"], 40, "{}", dash["coverage"]);
-    let runs: Value = send(reqwest::Method::GET, "/api/sync-runs", "", None)
-        .await
-        .expect("runs")
-        .json()
-        .await
-        .expect("json");
+    let runs = get("/api/sync-runs").await;
     assert_eq!(runs["runs"][0]["issues_written"], 40, "{runs}");
     // "Run audit" on the Access page: the binary's book audits and saves as `jiralink access`.
     assert!(!s.home.join("audits/site.json").exists());
@@ -425,27 +428,10 @@ async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() 
     let id = r.json::<Value>().await.expect("json")["id"]
         .as_u64()
         .expect("id");
-    let mut audit = Value::Null;
-    for _ in 0..600 {
-        audit = send(reqwest::Method::GET, &format!("/api/audits/{id}"), "", None)
-            .await
-            .expect("audit")
-            .json()
-            .await
-            .expect("json");
-        if audit["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let audit = ended(format!("/api/audits/{id}")).await;
     assert_eq!(audit["status"], "ok", "{audit}");
     assert_eq!(audit["summary"]["projects"], 2, "{audit}");
-    let page: Value = send(reqwest::Method::GET, "/api/access/site", "", None)
-        .await
-        .expect("access")
-        .json()
-        .await
-        .expect("json");
+    let page = get("/api/access/site").await;
     assert_eq!(page["audited"], true, "{page}");
     assert!(s.home.join("audits/site.json").exists());
     let r = s.run(
