@@ -4,7 +4,7 @@
 use jiralink_sim::{Deployment, Sim};
 use serde_json::json;
 
-use crate::support::{assert_error_body, start_sim, Auth, Client};
+use crate::support::{assert_error_body, seeded, start_sim, Auth, Client};
 
 fn gateway(sim: &Sim, auth: Auth) -> Client {
     Client::new(
@@ -207,10 +207,7 @@ async fn browse_permission_hides_projects_and_issues() {
 
 #[tokio::test]
 async fn datacenter_identities_pats_captcha_and_context_path() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(200)
-        .seed(13)
+    let sim = seeded(Deployment::Datacenter, 200, 13)
         .context_path("/jira")
         .start()
         .await
@@ -325,10 +322,7 @@ fn chrono_now() -> i64 {
 
 #[tokio::test]
 async fn datacenter_oauth1_signed_requests_and_the_dance() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(50)
-        .seed(14)
+    let sim = seeded(Deployment::Datacenter, 50, 14)
         .context_path("/jira")
         .start()
         .await

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 use serde_json::{json, Value};
 
-use crate::support::{start_sim, Auth, Client};
+use crate::support::{seeded, start_sim, Auth, Client};
 
 /// Every issue id reachable through search/jql paging, in order.
 async fn all_ids(c: &Client, jql: &str, page: u64) -> Vec<String> {
@@ -183,10 +183,7 @@ async fn bulk_changelog_pages_survive_a_delete_between_pages() {
 
 #[tokio::test]
 async fn rate_limit_answers_429_per_identity() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(50)
-        .seed(23)
+    let sim = seeded(Deployment::Cloud, 50, 23)
         .rate_limit(5.0)
         .start()
         .await
@@ -224,10 +221,7 @@ async fn rate_limit_answers_429_per_identity() {
 
 #[tokio::test]
 async fn faults_cover_every_kind() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(50)
-        .seed(24)
+    let sim = seeded(Deployment::Cloud, 50, 24)
         .fault_rate(1.0)
         .start()
         .await
@@ -281,10 +275,7 @@ async fn faults_cover_every_kind() {
 
 #[tokio::test]
 async fn latency_is_added_to_each_request() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20)
-        .seed(25)
+    let sim = seeded(Deployment::Cloud, 20, 25)
         .latency_ms(80)
         .start()
         .await
@@ -300,10 +291,7 @@ async fn latency_is_added_to_each_request() {
 
 #[tokio::test]
 async fn tls_serves_with_the_printed_certificate() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20)
-        .seed(26)
+    let sim = seeded(Deployment::Cloud, 20, 26)
         .tls(true)
         .legacy_search(true)
         .start()
@@ -348,10 +336,7 @@ async fn tls_serves_with_the_printed_certificate() {
 
 #[tokio::test]
 async fn mutation_changes_the_site_and_moved_keys_still_resolve() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(300)
-        .seed(27)
+    let sim = seeded(Deployment::Cloud, 300, 27)
         .mutate_per_s(400.0)
         .start()
         .await
@@ -439,10 +424,7 @@ async fn worklog_feed(c: &Client, since: i64) -> (Vec<u64>, i64) {
 
 #[tokio::test]
 async fn the_worklog_feeds_and_list_follow_adds_deletes_and_deleted_issues() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(1500)
-        .seed(33)
+    let sim = seeded(Deployment::Cloud, 1500, 33)
         .worklog_feed_lag_ms(0)
         .start()
         .await
@@ -831,10 +813,7 @@ async fn page_tokens_are_opaque_bound_to_their_query_and_expire() {
     );
 
     // With a lifetime of 0 every token is already expired.
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(40)
-        .seed(33)
+    let sim = seeded(Deployment::Cloud, 40, 33)
         .page_token_ttl_s(0)
         .start()
         .await
@@ -946,10 +925,7 @@ async fn resource_paths_answer_the_same_with_a_trailing_slash() {
         (Deployment::Cloud, "3", ""),
         (Deployment::Datacenter, "2", "/jira"),
     ] {
-        let sim = Sim::builder()
-            .deployment(deployment)
-            .issues(20)
-            .seed(35)
+        let sim = seeded(deployment, 20, 35)
             .context_path(context)
             .start()
             .await

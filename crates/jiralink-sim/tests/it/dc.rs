@@ -6,14 +6,10 @@ use jiralink_sim::{DcVersion, Deployment, Sim, SimError};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::{start_sim, Auth, Client};
+use crate::support::{seeded, start_sim, Auth, Client};
 
 async fn dc(version: Option<&str>, max_results: Option<usize>) -> Sim {
-    let mut b = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(300)
-        .seed(21)
-        .context_path("/jira");
+    let mut b = seeded(Deployment::Datacenter, 300, 21).context_path("/jira");
     if let Some(v) = version {
         b = b.dc_version(v.parse().expect("a version"));
     }

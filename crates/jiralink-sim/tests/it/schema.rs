@@ -2,11 +2,12 @@
 //! in Atlassian's OpenAPI specs (platform v3 and Agile); Data Center / v2 bodies against the same
 //! shapes.
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 use serde_json::{json, Value};
 
 use crate::support::{
-    agile, assert_dc_unknown_resource, assert_error_body, platform, start_sim, Client, Reply,
+    agile, assert_dc_unknown_resource, assert_error_body, platform, seeded, start_sim, Client,
+    Reply,
 };
 
 /// Runs one call and validates it; returns the reply for further assertions.
@@ -122,10 +123,7 @@ async fn cloud_v2_endpoints_match_the_spec() {
 
 #[tokio::test]
 async fn datacenter_endpoints_match_the_spec() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(300)
-        .seed(5)
+    let sim = seeded(Deployment::Datacenter, 300, 5)
         .context_path("/jira")
         .start()
         .await

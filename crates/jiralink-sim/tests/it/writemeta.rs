@@ -5,7 +5,7 @@
 use jiralink_sim::{Deployment, Sim};
 use serde_json::{json, Value};
 
-use crate::support::{assert_error_body, platform, start_sim, Client};
+use crate::support::{assert_error_body, platform, seeded, start_sim, Client};
 
 fn software_project(sim: &Sim) -> String {
     sim.snapshot()["projects"]
@@ -220,10 +220,7 @@ async fn comment_as(
 /// than the client saw created.
 #[tokio::test]
 async fn applied_then_lost_answers_commit_the_write() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20)
-        .seed(8)
+    let sim = seeded(Deployment::Cloud, 20, 8)
         .fault_rate(1.0)
         .start()
         .await
@@ -268,10 +265,7 @@ async fn applied_then_lost_answers_commit_the_write() {
 /// and no answer arrives (a 504 or a reset), and nothing else happens (no 500, 502 or 503).
 #[tokio::test]
 async fn fault_kinds_choose_the_faults() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20)
-        .seed(8)
+    let sim = seeded(Deployment::Cloud, 20, 8)
         .fault_rate(1.0)
         .fault_kinds(&[jiralink_sim::FaultKind::Lost])
         .start()
