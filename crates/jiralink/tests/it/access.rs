@@ -561,21 +561,12 @@ async fn an_admin_of_the_same_site_under_another_url_is_found_through_the_store(
     let alias = sim.base_url().replace("127.0.0.1", "localhost");
     assert_ne!(alias, sim.base_url());
     let email = admin.email.clone().unwrap_or_default();
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "admin",
-            "--url",
-            &alias,
-            "--auth",
-            "cloud-token",
-            "--email",
-            &email,
-            "--secret-stdin",
-        ],
+    let r = s.add_credential(
+        "admin",
+        &alias,
+        "cloud-token",
+        &["--email", &email, "--secret-stdin"],
         Some(&admin.secret),
-        &[],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 

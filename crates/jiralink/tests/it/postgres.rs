@@ -235,21 +235,12 @@ async fn two_sites_in_one_postgres_store_in_either_order() {
         s.add_admin(&a, "a");
         let admin = b.identity("admin").expect("admin").clone();
         let user = admin.username.clone().unwrap_or_default();
-        let added = s.run(
-            &[
-                "credential",
-                "add",
-                "b",
-                "--url",
-                b.base_url(),
-                "--auth",
-                "basic",
-                "--username",
-                &user,
-                "--secret-stdin",
-            ],
+        let added = s.add_credential(
+            "b",
+            b.base_url(),
+            "basic",
+            &["--username", &user, "--secret-stdin"],
             Some(&admin.secret),
-            &[],
         );
         assert_eq!(added.code, 0, "{}", added.stderr);
         let order = if cloud_first { ["a", "b"] } else { ["b", "a"] };
