@@ -288,6 +288,26 @@ async fn datacenter_identities_pats_captcha_and_context_path() {
     assert!(r.body.is_string(), "an HTML page, not JSON");
 }
 
+/// A token request of the OAuth 1.0a dance, signed by `authorization`: the form Jira answers.
+async fn signed_form_post(
+    http: &reqwest::Client,
+    url: &str,
+    authorization: String,
+) -> std::collections::HashMap<String, String> {
+    let body = http
+        .post(url)
+        .header("Authorization", authorization)
+        .send()
+        .await
+        .expect("token request")
+        .text()
+        .await
+        .expect("text");
+    url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect()
+}
+
 /// A client of the OAuth 1.0a identity: signs each request with its consumer key and private key.
 async fn oauth_get(sim: &Sim, path: &str, token: &str, nonce: &str) -> reqwest::Response {
     let id = sim.identity("oauth1").expect("oauth1 identity");
@@ -365,19 +385,7 @@ async fn datacenter_oauth1_signed_requests_and_the_dance() {
         "d1",
     )
     .expect("sign");
-    let body = http
-        .post(&rt_url)
-        .header("Authorization", h)
-        .send()
-        .await
-        .expect("rt")
-        .text()
-        .await
-        .expect("text");
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(body.as_bytes())
-            .into_owned()
-            .collect();
+    let form = signed_form_post(&http, &rt_url, h).await;
     let rt = form.get("oauth_token").expect("a request token").clone();
     assert_eq!(
         form.get("oauth_callback_confirmed").map(String::as_str),
@@ -421,19 +429,7 @@ async fn datacenter_oauth1_signed_requests_and_the_dance() {
         "d2",
     )
     .expect("sign");
-    let body = http
-        .post(&at_url)
-        .header("Authorization", h)
-        .send()
-        .await
-        .expect("at")
-        .text()
-        .await
-        .expect("text");
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(body.as_bytes())
-            .into_owned()
-            .collect();
+    let form = signed_form_post(&http, &at_url, h).await;
     let at = form.get("oauth_token").expect("an access token").clone();
     let me = oauth_get(&sim, "/rest/api/2/myself", &at, "d3").await;
     assert_eq!(me.status(), 200);

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::support::{
     agile, assert_dc_unknown_resource, assert_error_body, platform, seeded, start_sim, Client,
-    Reply,
+    Reply, Spec,
 };
 
 /// Runs one call and validates it; returns the reply for further assertions.
@@ -20,21 +20,11 @@ async fn call(
     body: Option<Value>,
     status: u16,
 ) -> Reply {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let full = format!("/rest/api/{v}{path}");
-    let reply = c.send(m, &full, body).await;
-    assert_eq!(
-        reply.status.as_u16(),
-        status,
-        "{method} {full}: {}",
-        reply.body
+    let (full, template) = (
+        format!("/rest/api/{v}{path}"),
+        format!("/rest/api/3{template}"),
     );
-    if reply.status.is_success() {
-        platform().validate(method, &format!("/rest/api/3{template}"), &reply);
-    } else {
-        assert_error_body(&reply);
-    }
-    reply
+    checked(c, platform(), method, &template, &full, body, status).await
 }
 
 async fn agile_call(
@@ -45,16 +35,34 @@ async fn agile_call(
     body: Option<Value>,
     status: u16,
 ) -> Reply {
+    let (full, template) = (
+        format!("/rest/agile/1.0{path}"),
+        format!("/rest/agile/1.0{template}"),
+    );
+    checked(c, agile(), method, &template, &full, body, status).await
+}
+
+/// Sends `method full` and asserts its status; a success is validated against `template` of
+/// `spec`, a failure has Jira's error body.
+async fn checked(
+    c: &Client,
+    spec: &Spec,
+    method: &str,
+    template: &str,
+    full: &str,
+    body: Option<Value>,
+    status: u16,
+) -> Reply {
     let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let reply = c.send(m, &format!("/rest/agile/1.0{path}"), body).await;
+    let reply = c.send(m, full, body).await;
     assert_eq!(
         reply.status.as_u16(),
         status,
-        "{method} {path}: {}",
+        "{method} {full}: {}",
         reply.body
     );
     if reply.status.is_success() {
-        agile().validate(method, &format!("/rest/agile/1.0{template}"), &reply);
+        spec.validate(method, template, &reply);
     } else {
         assert_error_body(&reply);
     }
