@@ -8,6 +8,24 @@ use serde_json::{json, Value};
 
 use crate::support::{seeded, start_sim, Auth, Client};
 
+/// The ids of a page's issues, in order.
+fn issue_ids(page: &Value) -> impl Iterator<Item = String> + '_ {
+    page["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+}
+
+/// The token of the page after `page`; `None` on the last page, which says so (`isLast`).
+fn next_page_token(page: &Value) -> Option<String> {
+    let token = page["nextPageToken"].as_str().map(str::to_owned);
+    if token.is_none() {
+        assert_eq!(page["isLast"], true, "{page}");
+    }
+    token
+}
+
 /// Every issue id reachable through search/jql paging, in order.
 async fn all_ids(c: &Client, jql: &str, page: u64) -> Vec<String> {
     let mut ids = Vec::new();
@@ -19,19 +37,10 @@ async fn all_ids(c: &Client, jql: &str, page: u64) -> Vec<String> {
         }
         let r = c.post("/rest/api/3/search/jql", body).await;
         assert_eq!(r.status, 200, "{}", r.body);
-        ids.extend(
-            r.body["issues"]
-                .as_array()
-                .expect("issues")
-                .iter()
-                .map(|i| i["id"].as_str().expect("id").to_owned()),
-        );
-        match r.body["nextPageToken"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => {
-                assert_eq!(r.body["isLast"], true);
-                return ids;
-            }
+        ids.extend(issue_ids(&r.body));
+        token = next_page_token(&r.body);
+        if token.is_none() {
+            return ids;
         }
     }
 }
@@ -856,13 +865,10 @@ async fn software_issue_lists_walk_every_issue_once_by_token() {
                 "/rest/agile/1.0/board/{board}/issue?maxResults=100&fields=id&startAt={start}"
             ))
             .await;
-        let page = r.body["issues"].as_array().expect("issues");
+        let page: Vec<String> = issue_ids(&r.body).collect();
         assert!(!page.is_empty());
-        expected.extend(
-            page.iter()
-                .map(|i| i["id"].as_str().expect("id").to_owned()),
-        );
         start += page.len();
+        expected.extend(page);
     }
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
@@ -878,19 +884,10 @@ async fn software_issue_lists_walk_every_issue_once_by_token() {
         let r = c.get(&path).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(r.body.get("startAt").is_none() && r.body.get("total").is_none());
-        seen.extend(
-            r.body["issues"]
-                .as_array()
-                .expect("issues")
-                .iter()
-                .map(|i| i["id"].as_str().expect("id").to_owned()),
-        );
-        match r.body["nextPageToken"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => {
-                assert_eq!(r.body["isLast"], true);
-                break;
-            }
+        seen.extend(issue_ids(&r.body));
+        token = next_page_token(&r.body);
+        if token.is_none() {
+            break;
         }
     }
     assert_eq!(
