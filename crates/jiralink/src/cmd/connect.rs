@@ -90,6 +90,12 @@ pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBui
             )
         })
     };
+    let param = |key: &str, what: &str| {
+        cred.params
+            .get(key)
+            .cloned()
+            .with_context(|| format!("the credential has no {what}"))
+    };
     let auth = match kind {
         AuthKind::CloudToken | AuthKind::ScopedToken | AuthKind::Basic => Auth::Basic {
             user: identity()?,
@@ -99,20 +105,12 @@ pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBui
             token: need(secrets, "secret")?,
         },
         AuthKind::Oauth1 => Auth::OAuth1 {
-            consumer_key: cred
-                .params
-                .get("consumer_key")
-                .cloned()
-                .context("the credential has no OAuth consumer key")?,
+            consumer_key: param("consumer_key", "OAuth consumer key")?,
             private_key_pem: need(secrets, "private_key_pem")?,
             token: need(secrets, "secret")?,
         },
         AuthKind::Oauth2 => Auth::OAuth2 {
-            client_id: cred
-                .params
-                .get("client_id")
-                .cloned()
-                .context("the credential has no OAuth client id")?,
+            client_id: param("client_id", "OAuth client id")?,
             client_secret: need(secrets, "client_secret")?,
             refresh_token: need(secrets, "secret")?,
             token_url: cred

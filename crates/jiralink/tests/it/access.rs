@@ -16,11 +16,13 @@ fn audit(s: &mut Session, name: &str, profile: &str) -> Value {
     serde_json::from_str(r.stdout.trim()).expect("JSON")
 }
 
+/// The findings of an audit's JSON.
+fn findings(v: &Value) -> impl Iterator<Item = &Value> {
+    v["findings"].as_array().expect("findings").iter()
+}
+
 fn kinds(v: &Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
+    findings(v)
         .filter_map(|f| f["kind"].as_str().map(str::to_owned))
         .collect()
 }
@@ -55,10 +57,7 @@ async fn findings_match_the_rights_of_simulated_identities() {
         kinds(&reader)
     );
     let reader_rw = audit(&mut s, "reader", "read-write");
-    let missing = reader_rw["findings"]
-        .as_array()
-        .expect("f")
-        .iter()
+    let missing = findings(&reader_rw)
         .filter(|f| f["kind"] == "missing_permission")
         .count();
     assert!(
@@ -127,10 +126,7 @@ async fn scoped_tokens_report_missing_scopes_per_feature() {
             .collect()
     };
     let scope_messages = |v: &Value| -> Vec<String> {
-        v["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
+        findings(v)
             .filter(|f| f["kind"] == "missing_scope")
             .filter_map(|f| f["message"].as_str().map(str::to_owned))
             .collect()
@@ -257,18 +253,11 @@ async fn access_audit_on_datacenter_uses_only_datacenter_endpoints() {
 }
 
 fn finding<'a>(v: &'a Value, id: &str) -> Option<&'a Value> {
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["id"] == id)
+    findings(v).find(|f| f["id"] == id)
 }
 
 fn ids_of(v: &Value, kind: &str) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
+    findings(v)
         .filter(|f| f["kind"] == kind)
         .filter_map(|f| f["id"].as_str().map(str::to_owned))
         .collect()
