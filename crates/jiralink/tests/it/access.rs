@@ -1,13 +1,15 @@
 //! `jiralink access` on simulator identities whose rights are known.
 
 use jiralink_sim::model::Permission;
-use jiralink_sim::{Deployment, Identity, Sim};
+use jiralink_sim::{Deployment, Sim};
 use serde_json::Value;
 
 use crate::credential::{start_sim_in_projects, Session};
 
-fn add(s: &mut Session, sim: &Sim, name: &str, id: &Identity) {
-    s.add_identity(sim, name, id);
+/// `credential add NAME` for the simulator's identity of that name.
+fn add(s: &mut Session, sim: &Sim, name: &str) {
+    let id = sim.identity(name).expect("identity").clone();
+    s.add_identity(sim, name, &id);
 }
 
 fn audit(s: &mut Session, name: &str, profile: &str) -> Value {
@@ -32,8 +34,7 @@ async fn findings_match_the_rights_of_simulated_identities() {
     let sim = start_sim_in_projects(Deployment::Cloud, 200, 6, 42).await;
     let mut s = Session::new("access");
     for name in ["admin", "reader", "scoped-reader", "service-account"] {
-        let id = sim.identity(name).expect("identity").clone();
-        add(&mut s, &sim, name, &id);
+        add(&mut s, &sim, name);
     }
 
     let admin = audit(&mut s, "admin", "read-only");
@@ -113,8 +114,7 @@ async fn scoped_tokens_report_missing_scopes_per_feature() {
     let sim = start_sim_in_projects(Deployment::Cloud, 80, 3, 43).await;
     let mut s = Session::new("access-scopes");
     for name in ["scoped-no-agile", "granular-reader", "scoped-reader"] {
-        let id = sim.identity(name).expect("identity").clone();
-        add(&mut s, &sim, name, &id);
+        add(&mut s, &sim, name);
     }
     let refused = |v: &Value| -> Vec<String> {
         v["features"]
@@ -179,8 +179,7 @@ async fn access_audit_on_datacenter_uses_only_datacenter_endpoints() {
     let mut s = Session::new("access-dc");
     // The reader alone first: with an admin credential of the site in the vault, its audit would
     // also ask the admin for the site's projects (the grant-needed check).
-    let id = sim.identity("reader").expect("identity").clone();
-    add(&mut s, &sim, "reader", &id);
+    add(&mut s, &sim, "reader");
     let stats = || async {
         reqwest::get(format!("{}/__sim/stats", sim.base_url()))
             .await
@@ -210,8 +209,7 @@ async fn access_audit_on_datacenter_uses_only_datacenter_endpoints() {
     assert_eq!(reader["site_projects_from"], Value::Null);
 
     for name in ["admin", "pat-admin"] {
-        let id = sim.identity(name).expect("identity").clone();
-        add(&mut s, &sim, name, &id);
+        add(&mut s, &sim, name);
     }
     // Now the admin's view of the site names the three projects the reader cannot browse, using
     // only Data Center endpoints (`mypermissions`, `GET project`).
@@ -272,8 +270,7 @@ fn ids_of(v: &Value, kind: &str) -> Vec<String> {
 async fn project_watch_and_acceptances_persist_until_acknowledged() {
     let sim = start_sim_in_projects(Deployment::Cloud, 60, 6, 45).await;
     let mut s = Session::new("access-watch");
-    let id = sim.identity("reader").expect("identity").clone();
-    add(&mut s, &sim, "reader", &id);
+    add(&mut s, &sim, "reader");
     let mut hidden: Vec<String> = {
         let site = sim.shared().site.read();
         let group = site
@@ -297,8 +294,7 @@ async fn project_watch_and_acceptances_persist_until_acknowledged() {
     assert_eq!(first["site_projects_from"], Value::Null);
 
     // With the site admin's credential in the vault, the hidden projects are grant needed.
-    let admin = sim.identity("admin").expect("identity").clone();
-    add(&mut s, &sim, "admin", &admin);
+    add(&mut s, &sim, "admin");
     let v = audit(&mut s, "reader", "read-only");
     assert_eq!(v["site_projects_from"], "admin");
     let wanted: Vec<String> = hidden.iter().map(|k| format!("grant_needed:{k}")).collect();
@@ -463,7 +459,7 @@ async fn a_site_admin_finding_can_be_accepted_and_revoked() {
     let sim = start_sim_in_projects(Deployment::Datacenter, 40, 2, 46).await;
     let mut s = Session::new("access-accept");
     let id = sim.identity("admin").expect("identity").clone();
-    add(&mut s, &sim, "align", &id);
+    s.add_identity(&sim, "align", &id);
     let fail_on = |s: &mut Session| {
         s.run(&["access", "align", "--fail-on", "warning"], None, &[])
             .code
@@ -526,7 +522,7 @@ async fn a_site_admin_finding_can_be_accepted_and_revoked() {
     assert_eq!(ack.code, 0, "{}{}", ack.stdout, ack.stderr);
     assert_eq!(s.run(&["credential", "remove", "align"], None, &[]).code, 0);
     std::thread::sleep(std::time::Duration::from_millis(5));
-    add(&mut s, &sim, "align", &id);
+    s.add_identity(&sim, "align", &id);
     let v = audit(&mut s, "align", "read-only");
     assert_eq!(
         finding(&v, "site_admin").expect("listed")["accepted"],
@@ -544,8 +540,7 @@ async fn an_admin_of_the_same_site_under_another_url_is_found_through_the_store(
     let sim = start_sim_in_projects(Deployment::Cloud, 40, 4, 48).await;
     sim.pause_mutation(true);
     let mut s = Session::new("access-same-site");
-    let reader = sim.identity("reader").expect("identity").clone();
-    add(&mut s, &sim, "reader", &reader);
+    add(&mut s, &sim, "reader");
     let admin = sim.identity("admin").expect("identity").clone();
     let alias = sim.base_url().replace("127.0.0.1", "localhost");
     assert_ne!(alias, sim.base_url());
