@@ -392,19 +392,20 @@ async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() 
     .await
     .expect("add");
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
-    let r = send(
-        reqwest::Method::POST,
-        "/api/syncs",
-        &csrf,
-        Some(json!({"credential": "site"})),
-    )
-    .await
-    .expect("sync");
-    assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.expect("json")["id"]
-        .as_u64()
-        .expect("id");
-    let run = ended(format!("/api/syncs/{id}")).await;
+    // A run started (202 with its id) and its state at its end.
+    let run_to_end = |start: &'static str, body: Value, states: &'static str| {
+        let started = send(reqwest::Method::POST, start, &csrf, Some(body));
+        let ended = &ended;
+        async move {
+            let r = started.await.expect(start);
+            assert_eq!(r.status(), 202, "{start}");
+            let id = r.json::<Value>().await.expect("json")["id"]
+                .as_u64()
+                .expect("id");
+            ended(format!("{states}/{id}")).await
+        }
+    };
+    let run = run_to_end("/api/syncs", json!({"credential": "site"}), "/api/syncs").await;
     assert_eq!(run["status"], "ok", "{run}");
     let r = send(reqwest::Method::GET, "/api/insights", "", None)
         .await
@@ -416,19 +417,12 @@ async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() 
     assert_eq!(runs["runs"][0]["issues_written"], 40, "{runs}");
     // "Run audit" on the Access page: the binary's book audits and saves as `jiralink access`.
     assert!(!s.home.join("audits/site.json").exists());
-    let r = send(
-        reqwest::Method::POST,
+    let audit = run_to_end(
         "/api/access/site/audit",
-        &csrf,
-        Some(json!({"profile": "read-only"})),
+        json!({"profile": "read-only"}),
+        "/api/audits",
     )
-    .await
-    .expect("audit");
-    assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.expect("json")["id"]
-        .as_u64()
-        .expect("id");
-    let audit = ended(format!("/api/audits/{id}")).await;
+    .await;
     assert_eq!(audit["status"], "ok", "{audit}");
     assert_eq!(audit["summary"]["projects"], 2, "{audit}");
     let page = get("/api/access/site").await;
