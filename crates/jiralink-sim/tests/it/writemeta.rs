@@ -18,6 +18,28 @@ fn software_project(sim: &Sim) -> String {
         .to_owned()
 }
 
+/// `body` with the `jiralink.origin` entity property jiralink sets on what it writes.
+fn with_origin(mut body: Value, external_id: &str) -> Value {
+    body["properties"] = json!([{"key": "jiralink.origin", "value": {"external_id": external_id}}]);
+    body
+}
+
+/// Posts `body` to `path`, asserts 201 and returns the new object's id.
+async fn created_id(c: &Client, path: &str, body: Value) -> String {
+    let r = c.post(path, body).await;
+    assert_eq!(r.status, 201, "{path}: {}", r.body);
+    r.body["id"].as_str().expect("id").to_owned()
+}
+
+/// The external id in the `jiralink.origin` property at `path`, whose answer is validated
+/// against `template` of the platform spec.
+async fn origin_of(c: &Client, path: &str, template: &str) -> Value {
+    let r = c.get(path).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    platform().validate("GET", template, &r);
+    r.body["value"]["external_id"].clone()
+}
+
 #[tokio::test]
 async fn cloud_create_metadata_pages_and_child_properties_match_the_spec() {
     let sim = start_sim(Deployment::Cloud, 60, 8).await;
@@ -78,15 +100,15 @@ async fn cloud_create_metadata_pages_and_child_properties_match_the_spec() {
     assert_eq!(r.status, 404);
 
     // Properties given on create come back on the issue; comments and worklogs keep theirs.
-    let created = c
-        .post(
-            "/rest/api/3/issue",
-            json!({"fields": {"project": {"key": key}, "issuetype": {"id": task}, "summary": "With origin"},
-                   "properties": [{"key": "jiralink.origin", "value": {"external_id": "x-1"}}]}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().expect("id").to_owned();
+    let id = created_id(
+        &c,
+        "/rest/api/3/issue",
+        with_origin(
+            json!({"fields": {"project": {"key": key}, "issuetype": {"id": task}, "summary": "With origin"}}),
+            "x-1",
+        ),
+    )
+    .await;
     let p = c
         .get(&format!(
             "/rest/api/3/issue/{id}/properties/jiralink.origin"
@@ -98,27 +120,19 @@ async fn cloud_create_metadata_pages_and_child_properties_match_the_spec() {
     platform().validate("GET", "/rest/api/3/issue/{issueIdOrKey}/editmeta", &r);
     assert!(r.body["fields"]["summary"].is_object(), "{}", r.body);
 
-    let comment = c
-        .post(
-            &format!("/rest/api/3/issue/{id}/comment"),
-            json!({"body": crate::support_adf("noted"),
-                   "properties": [{"key": "jiralink.origin", "value": {"external_id": "x-1/c"}}]}),
-        )
-        .await;
-    assert_eq!(comment.status, 201, "{}", comment.body);
-    let cid = comment.body["id"].as_str().expect("comment id").to_owned();
-    let r = c
-        .get(&format!(
-            "/rest/api/3/comment/{cid}/properties/jiralink.origin"
-        ))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    platform().validate(
-        "GET",
+    let cid = created_id(
+        &c,
+        &format!("/rest/api/3/issue/{id}/comment"),
+        with_origin(json!({"body": crate::support_adf("noted")}), "x-1/c"),
+    )
+    .await;
+    let origin = origin_of(
+        &c,
+        &format!("/rest/api/3/comment/{cid}/properties/jiralink.origin"),
         "/rest/api/3/comment/{commentId}/properties/{propertyKey}",
-        &r,
-    );
-    assert_eq!(r.body["value"]["external_id"], "x-1/c");
+    )
+    .await;
+    assert_eq!(origin, "x-1/c");
     let r = c
         .get(&format!("/rest/api/3/comment/{cid}/properties"))
         .await;
@@ -140,27 +154,19 @@ async fn cloud_create_metadata_pages_and_child_properties_match_the_spec() {
     assert_eq!(r.status, 404);
     assert_error_body(&r);
 
-    let w = c
-        .post(
-            &format!("/rest/api/3/issue/{id}/worklog"),
-            json!({"timeSpentSeconds": 600,
-                   "properties": [{"key": "jiralink.origin", "value": {"external_id": "x-1/w"}}]}),
-        )
-        .await;
-    assert_eq!(w.status, 201, "{}", w.body);
-    let wid = w.body["id"].as_str().expect("worklog id").to_owned();
-    let r = c
-        .get(&format!(
-            "/rest/api/3/issue/{id}/worklog/{wid}/properties/jiralink.origin"
-        ))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    platform().validate(
-        "GET",
+    let wid = created_id(
+        &c,
+        &format!("/rest/api/3/issue/{id}/worklog"),
+        with_origin(json!({"timeSpentSeconds": 600}), "x-1/w"),
+    )
+    .await;
+    let origin = origin_of(
+        &c,
+        &format!("/rest/api/3/issue/{id}/worklog/{wid}/properties/jiralink.origin"),
         "/rest/api/3/issue/{issueIdOrKey}/worklog/{worklogId}/properties/{propertyKey}",
-        &r,
-    );
-    assert_eq!(r.body["value"]["external_id"], "x-1/w");
+    )
+    .await;
+    assert_eq!(origin, "x-1/w");
     assert!(sim.unmatched().is_empty(), "{:?}", sim.unmatched());
 }
 
