@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use jiralink_sim::{Deployment, Sim};
 use serde_json::{json, Value};
 
-use super::credential::{start_sim, start_sim_in_projects, Session};
+use super::credential::{start_sim, start_sim_in_projects, Run, Session};
 
 /// A software project of the simulated site (Task type, To Do → In Progress → In Review → Done).
 fn software_project(sim: &Sim) -> String {
@@ -279,6 +279,16 @@ fn records_file(s: &Session) -> (std::path::PathBuf, String) {
     (file, arg)
 }
 
+/// `--json apply prod FILE`, asserted to exit `code`: what it printed, and the number of write
+/// requests it sent to the site.
+fn apply_json(s: &mut Session, sim: &Sim, file: &str, code: i32) -> (Run, u64) {
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", file], None, &[]);
+    assert_eq!(r.code, code, "{}{}", r.stdout, r.stderr);
+    let writes = sim.write_requests() - before;
+    (r, writes)
+}
+
 fn summary_line(stdout: &str) -> Value {
     json_lines(stdout)
         .find(|v| v["summary"] == true)
@@ -332,15 +342,8 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
     assert_equals_file(&live(&sim, &project).await, &records);
 
     // Applied again: nothing to write.
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(
-        sim.write_requests(),
-        before,
-        "a second apply wrote: {}",
-        r.stdout
-    );
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 0);
+    assert_eq!(writes, 0, "a second apply wrote: {}", r.stdout);
     assert_eq!(summary_line(&r.stdout)["unchanged"], RECORDS);
 
     // 100 records changed: exactly those 100 edits.
@@ -348,15 +351,8 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
         records[i]["summary"] = json!(format!("changed record {i}"));
     }
     write_file(&file, &records);
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(
-        sim.write_requests() - before,
-        CHANGED as u64,
-        "{}",
-        r.stdout
-    );
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 0);
+    assert_eq!(writes, CHANGED as u64, "{}", r.stdout);
     let sum = summary_line(&r.stdout);
     assert_eq!(sum["updated"], CHANGED, "{sum}");
     assert_equals_file(&live(&sim, &project).await, &records);
@@ -820,10 +816,8 @@ async fn workflow_paths_and_screens(deployment: Deployment, tag: &str) {
     );
     assert_eq!(steps("wf-4"), ["In Progress", "In Review"]);
     // Again: the failing records fail the same way before any write; nothing is written.
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 1);
+    assert_eq!(writes, 0, "{}", r.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -891,9 +885,7 @@ async fn sprints_by_name(deployment: Deployment, tag: &str) {
     records.push(rec(61, &closed));
     records.push(rec(62, "No Such Sprint"));
     write_file(&file, &records);
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 1);
     assert!(
         r.stdout.contains(&format!("sprint '{closed}' is closed")),
         "{}",
@@ -906,7 +898,7 @@ async fn sprints_by_name(deployment: Deployment, tag: &str) {
     );
     // Two bulk creates, then 60 issues into the active sprint in two moves and one into the
     // other: five write requests.
-    assert_eq!(sim.write_requests() - before, 5, "{}", r.stdout);
+    assert_eq!(writes, 5, "{}", r.stdout);
     let in_sprint = |sid: u64| -> Vec<String> {
         let snap = sim.snapshot();
         snap["issues"]
@@ -931,10 +923,8 @@ async fn sprints_by_name(deployment: Deployment, tag: &str) {
     // Applied again: everything is where the file says; nothing is written.
     records.truncate(61);
     write_file(&file, &records);
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 0);
+    assert_eq!(writes, 0, "{}", r.stdout);
     // One record moves to the other sprint: one request.
     records[0]["sprint"] = json!("Apply Sprint");
     write_file(&file, &records);
@@ -944,10 +934,8 @@ async fn sprints_by_name(deployment: Deployment, tag: &str) {
         &[],
     );
     assert!(r.stdout.contains("sprint Apply Sprint"), "{}", r.stdout);
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(sim.write_requests() - before, 1, "{}", r.stdout);
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 0);
+    assert_eq!(writes, 1, "{}", r.stdout);
     assert!(in_sprint(future_id).contains(&key("sp-0")));
 }
 
@@ -1111,8 +1099,6 @@ async fn a_lost_ledger_is_recovered_from_the_origin_property() {
     // 30 issues, 30 comments and 6 worklogs.
     assert_eq!(adopted, 66, "{}", r.stdout);
     // And the next run is quiet again.
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 0);
+    assert_eq!(writes, 0, "{}", r.stdout);
 }
