@@ -424,49 +424,49 @@ async fn add_credential(
             );
         }
     }
-    let now = Utc::now();
     let cred = Credential {
-        name: body.name.clone(),
-        description: body.description,
-        url: site::base_str(&site),
-        auth: kind.to_string(),
         identity,
-        params,
-        owner: caller.name.clone(),
-        created: now,
-        rotated: now,
         expires_at: body.expires_at.as_deref().map(parse_date).transpose()?,
-        connection: Connection::default(),
+        ..new_credential(
+            body.name,
+            body.description,
+            site::base_str(&site),
+            kind,
+            params,
+            &caller,
+        )
     };
-    let report = run_test(&app, &cred, &mut secrets, false).await?;
-    let store = app.accounts();
-    if !report.ok {
-        store.web_audit(
-            &caller.name,
-            "credential-add",
-            &cred.name,
-            &code_of(&report).unwrap_or_default(),
-        )?;
-        drop(store);
-        return Err(failed_test(&report));
-    }
-    {
-        let _w = app.vault_writes.lock();
-        app.vault
-            .add(cred.clone(), &secrets)
-            .map_err(ApiError::internal)?;
-        app.invalidate_views();
-    }
-    app.invalidate_views();
-    store.web_put_test(&cred.name, true, None)?;
-    store.web_audit(&caller.name, "credential-add", &cred.name, "ok")?;
-    let tests = store.web_tests()?;
-    drop(store);
+    let (report, view) = keep_tested(&app, &caller, cred, secrets, "ok").await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"credential": credential_view(&cred, &secrets, tests.get(&cred.name)), "test": report})),
+        Json(json!({"credential": view, "test": report})),
     )
         .into_response())
+}
+
+/// A credential just made by `owner` (no identity, no expiry), with the given params.
+fn new_credential(
+    name: String,
+    description: String,
+    url: String,
+    kind: AuthKind,
+    params: BTreeMap<String, String>,
+    owner: &Caller,
+) -> Credential {
+    let now = Utc::now();
+    Credential {
+        name,
+        description,
+        url,
+        auth: kind.to_string(),
+        identity: None,
+        params,
+        owner: owner.name.clone(),
+        created: now,
+        rotated: now,
+        expires_at: None,
+        connection: Connection::default(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -732,10 +732,7 @@ pub async fn oauth2_finish(
         &p.redirect_uri,
     )
     .await
-    .map_err(|e| {
-        let d = e.diagnosis();
-        format!("{}: {} Fix: {}", d.code, d.cause, d.fix)
-    })?;
+    .map_err(|e| jira_refused(&e).message)?;
     let mut params = BTreeMap::new();
     params.insert("client_id".to_owned(), p.client_id.clone());
     params.insert("token_url".to_owned(), p.token_url.clone());
@@ -744,20 +741,14 @@ pub async fn oauth2_finish(
         .0
         .insert("client_secret".into(), p.client_secret.clone());
     secrets.0.insert("secret".into(), tokens.refresh);
-    let now = Utc::now();
-    let cred = Credential {
-        name: p.name.clone(),
-        description: p.description.clone(),
-        url: p.url.clone(),
-        auth: AuthKind::Oauth2.to_string(),
-        identity: None,
+    let cred = new_credential(
+        p.name.clone(),
+        p.description.clone(),
+        p.url.clone(),
+        AuthKind::Oauth2,
         params,
-        owner: caller.name.clone(),
-        created: now,
-        rotated: now,
-        expires_at: None,
-        connection: Connection::default(),
-    };
+        caller,
+    );
     let name = cred.name.clone();
     keep_tested(app, caller, cred, secrets, "ok (oauth2 consent)")
         .await
@@ -927,20 +918,14 @@ async fn oauth1_finish(
         .0
         .insert("private_key_pem".into(), p.private_key_pem.clone());
     secrets.0.insert("secret".into(), token);
-    let now = Utc::now();
-    let cred = Credential {
-        name: p.name.clone(),
-        description: p.description.clone(),
-        url: p.url.clone(),
-        auth: AuthKind::Oauth1.to_string(),
-        identity: None,
+    let cred = new_credential(
+        p.name.clone(),
+        p.description.clone(),
+        p.url.clone(),
+        AuthKind::Oauth1,
         params,
-        owner: caller.name.clone(),
-        created: now,
-        rotated: now,
-        expires_at: None,
-        connection: Connection::default(),
-    };
+        &caller,
+    );
     let (report, view) = keep_tested(&app, &caller, cred, secrets, "ok (oauth1 approval)").await?;
     Ok((
         StatusCode::CREATED,
@@ -1030,11 +1015,17 @@ async fn start_sync(
 
 /// Runs `caller` may see: an admin all, others those of credentials they own.
 pub fn visible_run(app: &App, caller: &Caller, run: &jobs::JobState) -> bool {
+    may_see_run(app, caller, &run.started_by, &run.credential)
+}
+
+/// Whether `caller` may see a run (a sync or an access audit) of `credential` started by
+/// `started_by`: an admin every run, others the ones they started or of credentials they own.
+pub fn may_see_run(app: &App, caller: &Caller, started_by: &str, credential: &str) -> bool {
     caller.role == Role::Admin
-        || run.started_by == caller.name
+        || started_by == caller.name
         || app
             .vault
-            .get(&run.credential)
+            .get(credential)
             .is_ok_and(|(c, _)| owns(caller, &c))
 }
 

@@ -122,21 +122,9 @@ pub fn start_audit(
     // The audit's future is not `Send` (as the sync's): driven on a blocking thread.
     tokio::task::spawn_blocking(move || {
         let result = handle.block_on(audit(&app, &credential, profile));
-        let outcome = match &result {
-            Ok(_) => "ok".to_owned(),
-            Err(e) => e["code"].as_str().unwrap_or("failed").to_owned(),
-        };
+        let outcome = outcome(&result);
         if let Some(s) = app.jobs.audits.lock().get_mut(&id) {
-            match result {
-                Ok(summary) => {
-                    s.status = "ok";
-                    s.summary = Some(summary);
-                }
-                Err(e) => {
-                    s.status = "failed";
-                    s.error = Some(e);
-                }
-            }
+            end(result, &mut s.status, &mut s.summary, &mut s.error);
         }
         let _ = app
             .accounts()
@@ -150,27 +138,63 @@ fn failed(code: &str, cause: String, fix: &str) -> serde_json::Value {
     serde_json::json!({"code": code, "cause": cause, "fix": fix})
 }
 
+/// Jira's refusal (or an unreachable site) as the runs show it: its diagnosis.
+fn refused(e: &jiralink_api::Error) -> serde_json::Value {
+    let d = e.diagnosis();
+    failed(&d.code.to_string(), d.cause, &d.fix)
+}
+
+/// What the app's audit log records of a run's end: `ok`, or the failure's code.
+fn outcome<T>(result: &Result<T, serde_json::Value>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e["code"].as_str().unwrap_or("failed").to_owned(),
+    }
+}
+
+/// A run's state at its end: `ok` with its summary, or `failed` with its error.
+fn end<S>(
+    result: Result<S, serde_json::Value>,
+    status: &mut &'static str,
+    summary: &mut Option<S>,
+    error: &mut Option<serde_json::Value>,
+) {
+    match result {
+        Ok(s) => {
+            *status = "ok";
+            *summary = Some(s);
+        }
+        Err(e) => {
+            *status = "failed";
+            *error = Some(e);
+        }
+    }
+}
+
+/// The credential of a run and a client for it, or the failure the run ends with.
+async fn connect(
+    app: &Arc<App>,
+    credential: &str,
+) -> Result<(jiralink_vault::Credential, jiralink_api::Client), serde_json::Value> {
+    let (cred, mut secrets) = app
+        .vault
+        .get(credential)
+        .map_err(|e| failed("vault", e.to_string(), "check the credential in the vault"))?;
+    let client = app
+        .connector
+        .client(Some(&app.vault), &cred, &mut secrets)
+        .await
+        .map_err(|e| failed("credential", e, "edit or rotate the credential"))?
+        .map_err(|e| refused(&e))?;
+    Ok((cred, client))
+}
+
 async fn audit(
     app: &Arc<App>,
     credential: &str,
     profile: jiralink_api::access::Profile,
 ) -> Result<serde_json::Value, serde_json::Value> {
-    let (cred, mut secrets) = app
-        .vault
-        .get(credential)
-        .map_err(|e| failed("vault", e.to_string(), "check the credential in the vault"))?;
-    let client = match app
-        .connector
-        .client(Some(&app.vault), &cred, &mut secrets)
-        .await
-        .map_err(|e| failed("credential", e, "edit or rotate the credential"))?
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let d = e.diagnosis();
-            return Err(failed(&d.code.to_string(), d.cause, &d.fix));
-        }
-    };
+    let (cred, client) = connect(app, credential).await?;
     match app.access.audit(&app.vault, &cred, &client, profile).await {
         Ok(r) => Ok(serde_json::json!({
             "projects": r.projects.len(),
@@ -179,10 +203,7 @@ async fn audit(
             "site_admin": r.site_admin,
             "requests": r.requests,
         })),
-        Err(crate::AuditError::Jira(e)) => {
-            let d = e.diagnosis();
-            Err(failed(&d.code.to_string(), d.cause, &d.fix))
-        }
+        Err(crate::AuditError::Jira(e)) => Err(refused(&e)),
         Err(crate::AuditError::Failed(m)) => Err(failed("audit_failed", m, "see the server log")),
     }
 }
@@ -208,20 +229,8 @@ pub fn start(app: &Arc<App>, credential: String, by: String, projects: Vec<Strin
     tokio::task::spawn_blocking(move || {
         let tx = Arc::new(tx);
         let result = handle.block_on(run(&app, &credential, projects, tx.clone()));
-        let outcome = match &result {
-            Ok(_) => "ok".to_owned(),
-            Err(e) => e["code"].as_str().unwrap_or("failed").to_owned(),
-        };
-        tx.send_modify(|s| match result {
-            Ok(summary) => {
-                s.status = "ok";
-                s.summary = Some(summary);
-            }
-            Err(e) => {
-                s.status = "failed";
-                s.error = Some(e);
-            }
-        });
+        let outcome = outcome(&result);
+        tx.send_modify(|s| end(result, &mut s.status, &mut s.summary, &mut s.error));
         let _ = app.accounts().web_audit(&by, "sync", &credential, &outcome);
     });
     id
@@ -233,22 +242,7 @@ async fn run(
     projects: Vec<String>,
     tx: Arc<watch::Sender<JobState>>,
 ) -> Result<jiralink_sync::SyncSummary, serde_json::Value> {
-    let (cred, mut secrets) = app
-        .vault
-        .get(credential)
-        .map_err(|e| failed("vault", e.to_string(), "check the credential in the vault"))?;
-    let client = match app
-        .connector
-        .client(Some(&app.vault), &cred, &mut secrets)
-        .await
-        .map_err(|e| failed("credential", e, "edit or rotate the credential"))?
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let d = e.diagnosis();
-            return Err(failed(&d.code.to_string(), d.cause, &d.fix));
-        }
-    };
+    let (_, client) = connect(app, credential).await?;
     let mut store = app
         .backend()
         .map_err(|e| failed("store", e.to_string(), "check the store"))?;
@@ -260,10 +254,7 @@ async fn run(
     })));
     match jiralink_sync::sync(&client, &mut *store, &opts).await {
         Ok(s) => Ok(s),
-        Err(jiralink_sync::SyncError::Jira(e)) => {
-            let d = e.diagnosis();
-            Err(failed(&d.code.to_string(), d.cause, &d.fix))
-        }
+        Err(jiralink_sync::SyncError::Jira(e)) => Err(refused(&e)),
         Err(e) => Err(failed("sync_failed", e.to_string(), "see the server log")),
     }
 }

@@ -26,6 +26,13 @@ pub use openapi::OPERATIONS;
 /// What building a client for a credential gives: a client, or the Jira error to diagnose.
 pub type ClientResult = Result<jiralink_api::Client, jiralink_api::Error>;
 
+/// What [`Connector::client`] returns: the client (or the Jira error), or why none was built.
+pub type ClientFuture<'a> = Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>>;
+
+/// What [`AccessBook::audit`] returns (not `Send`: see there).
+pub type AuditFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<jiralink_api::access::AccessReport, AuditError>> + 'a>>;
+
 /// Builds the Jira client of a stored credential, as the CLI does (the binary's `connect`, which
 /// reads the environment: gateway URL, response size limit). OAuth 2.0 may rotate the refresh
 /// token on the way: the connector puts the new one in `secrets` and, for a saved credential
@@ -36,7 +43,7 @@ pub trait Connector: Send + Sync + 'static {
         vault: Option<&'a Vault>,
         cred: &'a Credential,
         secrets: &'a mut Secrets,
-    ) -> Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>>;
+    ) -> ClientFuture<'a>;
 }
 
 /// Why acknowledging an access finding was refused.
@@ -79,7 +86,7 @@ pub trait AccessBook: Send + Sync + 'static {
         cred: &'a Credential,
         client: &'a jiralink_api::Client,
         profile: jiralink_api::access::Profile,
-    ) -> Pin<Box<dyn Future<Output = Result<jiralink_api::access::AccessReport, AuditError>> + 'a>>;
+    ) -> AuditFuture<'a>;
 }
 
 /// Why an access audit run from the app failed.

@@ -69,6 +69,16 @@ fn s(v: &Value) -> String {
     }
 }
 
+/// A members' page as a viewer gets it: viewers see the dashboards only.
+fn dashboards_only(title: &str, caller: &Caller, nonce: &str) -> Html<String> {
+    layout(
+        title,
+        Some(caller),
+        nonce,
+        "<p>A viewer sees the dashboards only.</p>",
+    )
+}
+
 fn layout(title: &str, caller: Option<&Caller>, nonce: &str, body: &str) -> Html<String> {
     let nav = match caller {
         Some(c) => {
@@ -320,12 +330,7 @@ async fn sync(
     PageUser(caller): PageUser,
 ) -> Result<Html<String>, ApiError> {
     if caller.role == Role::Viewer {
-        return Ok(layout(
-            "Sync",
-            Some(&caller),
-            &nonce,
-            "<p>A viewer sees the dashboards only.</p>",
-        ));
+        return Ok(dashboards_only("Sync", &caller, &nonce));
     }
     let creds = api::visible_credentials(&app, &caller)?;
     let options: String = creds
@@ -575,12 +580,7 @@ async fn access(
     Query(q): Query<AccessQuery>,
 ) -> Result<Html<String>, ApiError> {
     if caller.role == Role::Viewer {
-        return Ok(layout(
-            "Access",
-            Some(&caller),
-            &nonce,
-            "<p>A viewer sees the dashboards only.</p>",
-        ));
+        return Ok(dashboards_only("Access", &caller, &nonce));
     }
     let creds = api::visible_credentials(&app, &caller)?;
     let names: Vec<String> = creds
@@ -700,12 +700,7 @@ async fn writes(
     Query(q): Query<WritesQuery>,
 ) -> Result<Html<String>, ApiError> {
     if caller.role == Role::Viewer {
-        return Ok(layout(
-            "Write-back",
-            Some(&caller),
-            &nonce,
-            "<p>A viewer sees the dashboards only.</p>",
-        ));
+        return Ok(dashboards_only("Write-back", &caller, &nonce));
     }
     let filters = format!(
         r#"<form method="get" action="/writes" class="filters" id="write-filters"><label>Run <input name="run" value="{}"></label><label>Credential <input name="credential" value="{}"></label><button>Filter</button></form>"#,

@@ -180,10 +180,7 @@ async fn audit_state(
     caller.require(&[Role::Admin, Role::Member])?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no audit {id}"));
     let state = app.jobs.audit(id).ok_or_else(not_found)?;
-    if caller.role != Role::Admin
-        && state.started_by != caller.name
-        && owned(&app, &caller, &state.credential).is_err()
-    {
+    if !crate::api::may_see_run(&app, &caller, &state.started_by, &state.credential) {
         return Err(not_found());
     }
     Ok(Json(

@@ -4,7 +4,7 @@
 use jiralink_sim::{Deployment, Sim};
 use serde_json::json;
 
-use crate::support::{assert_error_body, Auth, Client};
+use crate::support::{assert_error_body, seeded, start_sim, Auth, Client};
 
 fn gateway(sim: &Sim, auth: Auth) -> Client {
     Client::new(
@@ -15,13 +15,7 @@ fn gateway(sim: &Sim, auth: Auth) -> Client {
 
 #[tokio::test]
 async fn cloud_identities_authenticate_as_on_real_cloud() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(300)
-        .seed(11)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 300, 11).await;
     for name in [
         "admin",
         "reader",
@@ -113,13 +107,7 @@ async fn cloud_identities_authenticate_as_on_real_cloud() {
 
 #[tokio::test]
 async fn browse_permission_hides_projects_and_issues() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(400)
-        .seed(12)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 400, 12).await;
     let admin = Client::as_identity(&sim, "admin");
     let reader = Client::as_identity(&sim, "reader");
     let all = admin
@@ -219,10 +207,7 @@ async fn browse_permission_hides_projects_and_issues() {
 
 #[tokio::test]
 async fn datacenter_identities_pats_captcha_and_context_path() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(200)
-        .seed(13)
+    let sim = seeded(Deployment::Datacenter, 200, 13)
         .context_path("/jira")
         .start()
         .await
@@ -303,6 +288,26 @@ async fn datacenter_identities_pats_captcha_and_context_path() {
     assert!(r.body.is_string(), "an HTML page, not JSON");
 }
 
+/// A token request of the OAuth 1.0a dance, signed by `authorization`: the form Jira answers.
+async fn signed_form_post(
+    http: &reqwest::Client,
+    url: &str,
+    authorization: String,
+) -> std::collections::HashMap<String, String> {
+    let body = http
+        .post(url)
+        .header("Authorization", authorization)
+        .send()
+        .await
+        .expect("token request")
+        .text()
+        .await
+        .expect("text");
+    url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect()
+}
+
 /// A client of the OAuth 1.0a identity: signs each request with its consumer key and private key.
 async fn oauth_get(sim: &Sim, path: &str, token: &str, nonce: &str) -> reqwest::Response {
     let id = sim.identity("oauth1").expect("oauth1 identity");
@@ -337,10 +342,7 @@ fn chrono_now() -> i64 {
 
 #[tokio::test]
 async fn datacenter_oauth1_signed_requests_and_the_dance() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(50)
-        .seed(14)
+    let sim = seeded(Deployment::Datacenter, 50, 14)
         .context_path("/jira")
         .start()
         .await
@@ -383,19 +385,7 @@ async fn datacenter_oauth1_signed_requests_and_the_dance() {
         "d1",
     )
     .expect("sign");
-    let body = http
-        .post(&rt_url)
-        .header("Authorization", h)
-        .send()
-        .await
-        .expect("rt")
-        .text()
-        .await
-        .expect("text");
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(body.as_bytes())
-            .into_owned()
-            .collect();
+    let form = signed_form_post(&http, &rt_url, h).await;
     let rt = form.get("oauth_token").expect("a request token").clone();
     assert_eq!(
         form.get("oauth_callback_confirmed").map(String::as_str),
@@ -439,19 +429,7 @@ async fn datacenter_oauth1_signed_requests_and_the_dance() {
         "d2",
     )
     .expect("sign");
-    let body = http
-        .post(&at_url)
-        .header("Authorization", h)
-        .send()
-        .await
-        .expect("at")
-        .text()
-        .await
-        .expect("text");
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(body.as_bytes())
-            .into_owned()
-            .collect();
+    let form = signed_form_post(&http, &at_url, h).await;
     let at = form.get("oauth_token").expect("an access token").clone();
     let me = oauth_get(&sim, "/rest/api/2/myself", &at, "d3").await;
     assert_eq!(me.status(), 200);
@@ -541,13 +519,7 @@ fn served_operations() -> Vec<(String, String)> {
 #[tokio::test]
 async fn every_served_operation_needs_the_scopes_atlassian_lists() {
     use jiralink_sim::model::{Token, TokenKind};
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(40)
-        .seed(5)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 40, 5).await;
     let ops = served_operations();
     assert!(
         ops.len() > 60,
@@ -637,13 +609,7 @@ async fn every_served_operation_needs_the_scopes_atlassian_lists() {
 /// The seeded scoped identities: classic plus Agile, granular only, and classic without Agile.
 #[tokio::test]
 async fn scoped_identities_read_what_their_scopes_allow() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .seed(9)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 60, 9).await;
     let as_gateway = |name: &str| gateway(&sim, Auth::of(sim.identity(name).expect(name)));
     let board_id = {
         let admin = Client::as_identity(&sim, "admin");

@@ -3,10 +3,28 @@
 
 use std::time::{Duration, Instant};
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 use serde_json::{json, Value};
 
-use crate::support::{Auth, Client};
+use crate::support::{seeded, start_sim, Auth, Client};
+
+/// The ids of a page's issues, in order.
+fn issue_ids(page: &Value) -> impl Iterator<Item = String> + '_ {
+    page["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+}
+
+/// The token of the page after `page`; `None` on the last page, which says so (`isLast`).
+fn next_page_token(page: &Value) -> Option<String> {
+    let token = page["nextPageToken"].as_str().map(str::to_owned);
+    if token.is_none() {
+        assert_eq!(page["isLast"], true, "{page}");
+    }
+    token
+}
 
 /// Every issue id reachable through search/jql paging, in order.
 async fn all_ids(c: &Client, jql: &str, page: u64) -> Vec<String> {
@@ -19,32 +37,17 @@ async fn all_ids(c: &Client, jql: &str, page: u64) -> Vec<String> {
         }
         let r = c.post("/rest/api/3/search/jql", body).await;
         assert_eq!(r.status, 200, "{}", r.body);
-        ids.extend(
-            r.body["issues"]
-                .as_array()
-                .expect("issues")
-                .iter()
-                .map(|i| i["id"].as_str().expect("id").to_owned()),
-        );
-        match r.body["nextPageToken"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => {
-                assert_eq!(r.body["isLast"], true);
-                return ids;
-            }
+        ids.extend(issue_ids(&r.body));
+        token = next_page_token(&r.body);
+        if token.is_none() {
+            return ids;
         }
     }
 }
 
 #[tokio::test]
 async fn search_pages_cover_the_snapshot_exactly() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(1200)
-        .seed(21)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 1200, 21).await;
     let admin = Client::as_identity(&sim, "admin");
     let snap = sim.snapshot();
     let mut expected: Vec<String> = snap["issues"]
@@ -84,13 +87,7 @@ async fn search_pages_cover_the_snapshot_exactly() {
 
 #[tokio::test]
 async fn search_caps_changelogs_but_bulk_changelog_is_complete() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(1500)
-        .seed(22)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 1500, 22).await;
     let admin = Client::as_identity(&sim, "admin");
     let snap = sim.snapshot();
     let long = snap["issues"]
@@ -143,13 +140,7 @@ async fn search_caps_changelogs_but_bulk_changelog_is_complete() {
 
 #[tokio::test]
 async fn bulk_changelog_pages_survive_a_delete_between_pages() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(300)
-        .seed(24)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 300, 24).await;
     let admin = Client::as_identity(&sim, "admin");
     let snap = sim.snapshot();
     let mut issues: Vec<Value> = snap["issues"].as_array().expect("issues").clone();
@@ -201,10 +192,7 @@ async fn bulk_changelog_pages_survive_a_delete_between_pages() {
 
 #[tokio::test]
 async fn rate_limit_answers_429_per_identity() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(50)
-        .seed(23)
+    let sim = seeded(Deployment::Cloud, 50, 23)
         .rate_limit(5.0)
         .start()
         .await
@@ -242,10 +230,7 @@ async fn rate_limit_answers_429_per_identity() {
 
 #[tokio::test]
 async fn faults_cover_every_kind() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(50)
-        .seed(24)
+    let sim = seeded(Deployment::Cloud, 50, 24)
         .fault_rate(1.0)
         .start()
         .await
@@ -299,10 +284,7 @@ async fn faults_cover_every_kind() {
 
 #[tokio::test]
 async fn latency_is_added_to_each_request() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20)
-        .seed(25)
+    let sim = seeded(Deployment::Cloud, 20, 25)
         .latency_ms(80)
         .start()
         .await
@@ -318,10 +300,7 @@ async fn latency_is_added_to_each_request() {
 
 #[tokio::test]
 async fn tls_serves_with_the_printed_certificate() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20)
-        .seed(26)
+    let sim = seeded(Deployment::Cloud, 20, 26)
         .tls(true)
         .legacy_search(true)
         .start()
@@ -366,10 +345,7 @@ async fn tls_serves_with_the_printed_certificate() {
 
 #[tokio::test]
 async fn mutation_changes_the_site_and_moved_keys_still_resolve() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(300)
-        .seed(27)
+    let sim = seeded(Deployment::Cloud, 300, 27)
         .mutate_per_s(400.0)
         .start()
         .await
@@ -457,10 +433,7 @@ async fn worklog_feed(c: &Client, since: i64) -> (Vec<u64>, i64) {
 
 #[tokio::test]
 async fn the_worklog_feeds_and_list_follow_adds_deletes_and_deleted_issues() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(1500)
-        .seed(33)
+    let sim = seeded(Deployment::Cloud, 1500, 33)
         .worklog_feed_lag_ms(0)
         .start()
         .await
@@ -564,13 +537,7 @@ async fn some_key(c: &Client) -> String {
 async fn v3_rich_text_takes_adf_only_and_v2_takes_wiki_text() {
     const NOT_ADF: &str =
         "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .seed(31)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 60, 31).await;
     let c = Client::as_identity(&sim, "admin");
     let key = some_key(&c).await;
     let project = key.split('-').next().expect("a project key").to_owned();
@@ -690,13 +657,7 @@ async fn v3_rich_text_takes_adf_only_and_v2_takes_wiki_text() {
 
 #[tokio::test]
 async fn comment_and_worklog_pages_are_paged_as_cloud_pages_them() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(30)
-        .seed(32)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 30, 32).await;
     let c = Client::as_identity(&sim, "admin");
     let key = some_key(&c).await;
     let before = c
@@ -751,13 +712,7 @@ async fn comment_and_worklog_pages_are_paged_as_cloud_pages_them() {
     );
 
     // Data Center answers every comment at once unless asked for fewer.
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(30)
-        .seed(32)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Datacenter, 30, 32).await;
     let c = Client::as_identity(&sim, "admin");
     let key = some_key(&c).await;
     let r = c.get(&format!("/rest/api/2/issue/{key}/comment")).await;
@@ -772,13 +727,7 @@ async fn comment_and_worklog_pages_are_paged_as_cloud_pages_them() {
 #[tokio::test]
 async fn page_tokens_are_opaque_bound_to_their_query_and_expire() {
     const BAD: &str = "The nextPageToken is invalid or expired.";
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(120)
-        .seed(33)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 120, 33).await;
     let c = Client::as_identity(&sim, "admin");
     let jql = "project is not EMPTY ORDER BY key ASC";
     let first = c
@@ -873,10 +822,7 @@ async fn page_tokens_are_opaque_bound_to_their_query_and_expire() {
     );
 
     // With a lifetime of 0 every token is already expired.
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(40)
-        .seed(33)
+    let sim = seeded(Deployment::Cloud, 40, 33)
         .page_token_ttl_s(0)
         .start()
         .await
@@ -900,13 +846,7 @@ async fn page_tokens_are_opaque_bound_to_their_query_and_expire() {
 
 #[tokio::test]
 async fn software_issue_lists_walk_every_issue_once_by_token() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(300)
-        .seed(34)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 300, 34).await;
     let c = Client::as_identity(&sim, "admin");
     let boards = c.get("/rest/agile/1.0/board").await;
     let board = boards.body["values"][0]["id"].as_i64().expect("a board");
@@ -925,13 +865,10 @@ async fn software_issue_lists_walk_every_issue_once_by_token() {
                 "/rest/agile/1.0/board/{board}/issue?maxResults=100&fields=id&startAt={start}"
             ))
             .await;
-        let page = r.body["issues"].as_array().expect("issues");
+        let page: Vec<String> = issue_ids(&r.body).collect();
         assert!(!page.is_empty());
-        expected.extend(
-            page.iter()
-                .map(|i| i["id"].as_str().expect("id").to_owned()),
-        );
         start += page.len();
+        expected.extend(page);
     }
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
@@ -947,19 +884,10 @@ async fn software_issue_lists_walk_every_issue_once_by_token() {
         let r = c.get(&path).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(r.body.get("startAt").is_none() && r.body.get("total").is_none());
-        seen.extend(
-            r.body["issues"]
-                .as_array()
-                .expect("issues")
-                .iter()
-                .map(|i| i["id"].as_str().expect("id").to_owned()),
-        );
-        match r.body["nextPageToken"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => {
-                assert_eq!(r.body["isLast"], true);
-                break;
-            }
+        seen.extend(issue_ids(&r.body));
+        token = next_page_token(&r.body);
+        if token.is_none() {
+            break;
         }
     }
     assert_eq!(
@@ -994,10 +922,7 @@ async fn resource_paths_answer_the_same_with_a_trailing_slash() {
         (Deployment::Cloud, "3", ""),
         (Deployment::Datacenter, "2", "/jira"),
     ] {
-        let sim = Sim::builder()
-            .deployment(deployment)
-            .issues(20)
-            .seed(35)
+        let sim = seeded(deployment, 20, 35)
             .context_path(context)
             .start()
             .await

@@ -6,14 +6,10 @@ use jiralink_sim::{DcVersion, Deployment, Sim, SimError};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::{Auth, Client};
+use crate::support::{seeded, start_sim, Auth, Client};
 
 async fn dc(version: Option<&str>, max_results: Option<usize>) -> Sim {
-    let mut b = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(300)
-        .seed(21)
-        .context_path("/jira");
+    let mut b = seeded(Deployment::Datacenter, 300, 21).context_path("/jira");
     if let Some(v) = version {
         b = b.dc_version(v.parse().expect("a version"));
     }
@@ -133,13 +129,7 @@ async fn datacenter_answers_cloud_only_endpoints_as_unknown_resources() {
 
 #[tokio::test]
 async fn cloud_serves_what_datacenter_refuses() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(50)
-        .seed(22)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 50, 22).await;
     let admin = Client::as_identity(&sim, "admin");
     for (method, path, body) in cloud_only() {
         if path.contains("/search") && path.contains("priority")
@@ -323,13 +313,7 @@ async fn dc_versions_differ_in_server_info_sprint_strings_and_pats() {
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
 
     // Cloud keeps objects.
-    let cloud = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(100)
-        .seed(21)
-        .start()
-        .await
-        .expect("sim");
+    let cloud = start_sim(Deployment::Cloud, 100, 21).await;
     let r = Client::as_identity(&cloud, "admin")
         .get("/rest/api/3/search/jql?jql=project%20is%20not%20EMPTY&fields=customfield_10020&maxResults=100")
         .await;

@@ -1,10 +1,10 @@
 //! The JQL conformance table of docs/simulator.md, run row by row against a Cloud and a Data Center
 //! simulator: the doc is the test's only list, so the table cannot drift from what the simulator does.
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 use serde_json::json;
 
-use crate::support::Client;
+use crate::support::{start_sim, Client};
 
 const DOC: &str = include_str!("../../../../docs/simulator.md");
 
@@ -70,13 +70,7 @@ fn rows() -> Vec<Row> {
 }
 
 async fn check(deployment: Deployment, rows: &[Row]) -> Vec<String> {
-    let sim = Sim::builder()
-        .deployment(deployment)
-        .issues(600)
-        .seed(7)
-        .start()
-        .await
-        .expect("the simulator starts");
+    let sim = start_sim(deployment, 600, 7).await;
     let c = Client::as_identity(&sim, "admin");
     let mut failures = Vec::new();
     for row in rows.iter().filter(|r| match deployment {

@@ -2,11 +2,12 @@
 //! in Atlassian's OpenAPI specs (platform v3 and Agile); Data Center / v2 bodies against the same
 //! shapes.
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 use serde_json::{json, Value};
 
 use crate::support::{
-    agile, assert_dc_unknown_resource, assert_error_body, platform, Client, Reply,
+    agile, assert_dc_unknown_resource, assert_error_body, platform, seeded, start_sim, Client,
+    Reply, Spec,
 };
 
 /// Runs one call and validates it; returns the reply for further assertions.
@@ -19,21 +20,11 @@ async fn call(
     body: Option<Value>,
     status: u16,
 ) -> Reply {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let full = format!("/rest/api/{v}{path}");
-    let reply = c.send(m, &full, body).await;
-    assert_eq!(
-        reply.status.as_u16(),
-        status,
-        "{method} {full}: {}",
-        reply.body
+    let (full, template) = (
+        format!("/rest/api/{v}{path}"),
+        format!("/rest/api/3{template}"),
     );
-    if reply.status.is_success() {
-        platform().validate(method, &format!("/rest/api/3{template}"), &reply);
-    } else {
-        assert_error_body(&reply);
-    }
-    reply
+    checked(c, platform(), method, &template, &full, body, status).await
 }
 
 async fn agile_call(
@@ -44,16 +35,34 @@ async fn agile_call(
     body: Option<Value>,
     status: u16,
 ) -> Reply {
+    let (full, template) = (
+        format!("/rest/agile/1.0{path}"),
+        format!("/rest/agile/1.0{template}"),
+    );
+    checked(c, agile(), method, &template, &full, body, status).await
+}
+
+/// Sends `method full` and asserts its status; a success is validated against `template` of
+/// `spec`, a failure has Jira's error body.
+async fn checked(
+    c: &Client,
+    spec: &Spec,
+    method: &str,
+    template: &str,
+    full: &str,
+    body: Option<Value>,
+    status: u16,
+) -> Reply {
     let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let reply = c.send(m, &format!("/rest/agile/1.0{path}"), body).await;
+    let reply = c.send(m, full, body).await;
     assert_eq!(
         reply.status.as_u16(),
         status,
-        "{method} {path}: {}",
+        "{method} {full}: {}",
         reply.body
     );
     if reply.status.is_success() {
-        agile().validate(method, &format!("/rest/agile/1.0{template}"), &reply);
+        spec.validate(method, template, &reply);
     } else {
         assert_error_body(&reply);
     }
@@ -69,13 +78,7 @@ fn first_key(reply: &Reply) -> String {
 
 #[tokio::test]
 async fn cloud_v3_endpoints_match_the_spec() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(400)
-        .seed(3)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 400, 3).await;
     let c = Client::as_identity(&sim, "admin");
     platform_endpoints(&c, "3", true).await;
     agile_endpoints(&c).await;
@@ -89,13 +92,7 @@ async fn cloud_v3_endpoints_match_the_spec() {
 
 #[tokio::test]
 async fn cloud_v2_endpoints_match_the_spec() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(200)
-        .seed(4)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 200, 4).await;
     let c = Client::as_identity(&sim, "admin");
     platform_endpoints(&c, "2", true).await;
     // v2 bodies carry wiki text where v3 carries ADF.
@@ -134,10 +131,7 @@ async fn cloud_v2_endpoints_match_the_spec() {
 
 #[tokio::test]
 async fn datacenter_endpoints_match_the_spec() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(300)
-        .seed(5)
+    let sim = seeded(Deployment::Datacenter, 300, 5)
         .context_path("/jira")
         .start()
         .await

@@ -3,10 +3,23 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use jiralink_sim::{Identity, Sim};
+use jiralink_sim::{Identity, Sim, SimBuilder};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+
+/// The builder of a simulator of `issues` issues generated from `seed`, for a test to add to.
+pub fn seeded(deployment: jiralink_sim::Deployment, issues: usize, seed: u64) -> SimBuilder {
+    Sim::builder()
+        .deployment(deployment)
+        .issues(issues)
+        .seed(seed)
+}
+
+/// A simulator of `issues` issues generated from `seed`, started.
+pub async fn start_sim(deployment: jiralink_sim::Deployment, issues: usize, seed: u64) -> Sim {
+    seeded(deployment, issues, seed).start().await.expect("sim")
+}
 
 /// How a test client authenticates.
 #[derive(Clone)]

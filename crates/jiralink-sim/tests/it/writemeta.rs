@@ -5,7 +5,7 @@
 use jiralink_sim::{Deployment, Sim};
 use serde_json::{json, Value};
 
-use crate::support::{assert_error_body, platform, Client};
+use crate::support::{assert_error_body, platform, seeded, start_sim, Client};
 
 fn software_project(sim: &Sim) -> String {
     sim.snapshot()["projects"]
@@ -18,15 +18,31 @@ fn software_project(sim: &Sim) -> String {
         .to_owned()
 }
 
+/// `body` with the `jiralink.origin` entity property jiralink sets on what it writes.
+fn with_origin(mut body: Value, external_id: &str) -> Value {
+    body["properties"] = json!([{"key": "jiralink.origin", "value": {"external_id": external_id}}]);
+    body
+}
+
+/// Posts `body` to `path`, asserts 201 and returns the new object's id.
+async fn created_id(c: &Client, path: &str, body: Value) -> String {
+    let r = c.post(path, body).await;
+    assert_eq!(r.status, 201, "{path}: {}", r.body);
+    r.body["id"].as_str().expect("id").to_owned()
+}
+
+/// The external id in the `jiralink.origin` property at `path`, whose answer is validated
+/// against `template` of the platform spec.
+async fn origin_of(c: &Client, path: &str, template: &str) -> Value {
+    let r = c.get(path).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    platform().validate("GET", template, &r);
+    r.body["value"]["external_id"].clone()
+}
+
 #[tokio::test]
 async fn cloud_create_metadata_pages_and_child_properties_match_the_spec() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .seed(8)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 60, 8).await;
     let c = Client::as_identity(&sim, "admin");
     let key = software_project(&sim);
 
@@ -84,15 +100,15 @@ async fn cloud_create_metadata_pages_and_child_properties_match_the_spec() {
     assert_eq!(r.status, 404);
 
     // Properties given on create come back on the issue; comments and worklogs keep theirs.
-    let created = c
-        .post(
-            "/rest/api/3/issue",
-            json!({"fields": {"project": {"key": key}, "issuetype": {"id": task}, "summary": "With origin"},
-                   "properties": [{"key": "jiralink.origin", "value": {"external_id": "x-1"}}]}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().expect("id").to_owned();
+    let id = created_id(
+        &c,
+        "/rest/api/3/issue",
+        with_origin(
+            json!({"fields": {"project": {"key": key}, "issuetype": {"id": task}, "summary": "With origin"}}),
+            "x-1",
+        ),
+    )
+    .await;
     let p = c
         .get(&format!(
             "/rest/api/3/issue/{id}/properties/jiralink.origin"
@@ -104,27 +120,19 @@ async fn cloud_create_metadata_pages_and_child_properties_match_the_spec() {
     platform().validate("GET", "/rest/api/3/issue/{issueIdOrKey}/editmeta", &r);
     assert!(r.body["fields"]["summary"].is_object(), "{}", r.body);
 
-    let comment = c
-        .post(
-            &format!("/rest/api/3/issue/{id}/comment"),
-            json!({"body": crate::support_adf("noted"),
-                   "properties": [{"key": "jiralink.origin", "value": {"external_id": "x-1/c"}}]}),
-        )
-        .await;
-    assert_eq!(comment.status, 201, "{}", comment.body);
-    let cid = comment.body["id"].as_str().expect("comment id").to_owned();
-    let r = c
-        .get(&format!(
-            "/rest/api/3/comment/{cid}/properties/jiralink.origin"
-        ))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    platform().validate(
-        "GET",
+    let cid = created_id(
+        &c,
+        &format!("/rest/api/3/issue/{id}/comment"),
+        with_origin(json!({"body": crate::support_adf("noted")}), "x-1/c"),
+    )
+    .await;
+    let origin = origin_of(
+        &c,
+        &format!("/rest/api/3/comment/{cid}/properties/jiralink.origin"),
         "/rest/api/3/comment/{commentId}/properties/{propertyKey}",
-        &r,
-    );
-    assert_eq!(r.body["value"]["external_id"], "x-1/c");
+    )
+    .await;
+    assert_eq!(origin, "x-1/c");
     let r = c
         .get(&format!("/rest/api/3/comment/{cid}/properties"))
         .await;
@@ -146,39 +154,25 @@ async fn cloud_create_metadata_pages_and_child_properties_match_the_spec() {
     assert_eq!(r.status, 404);
     assert_error_body(&r);
 
-    let w = c
-        .post(
-            &format!("/rest/api/3/issue/{id}/worklog"),
-            json!({"timeSpentSeconds": 600,
-                   "properties": [{"key": "jiralink.origin", "value": {"external_id": "x-1/w"}}]}),
-        )
-        .await;
-    assert_eq!(w.status, 201, "{}", w.body);
-    let wid = w.body["id"].as_str().expect("worklog id").to_owned();
-    let r = c
-        .get(&format!(
-            "/rest/api/3/issue/{id}/worklog/{wid}/properties/jiralink.origin"
-        ))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    platform().validate(
-        "GET",
+    let wid = created_id(
+        &c,
+        &format!("/rest/api/3/issue/{id}/worklog"),
+        with_origin(json!({"timeSpentSeconds": 600}), "x-1/w"),
+    )
+    .await;
+    let origin = origin_of(
+        &c,
+        &format!("/rest/api/3/issue/{id}/worklog/{wid}/properties/jiralink.origin"),
         "/rest/api/3/issue/{issueIdOrKey}/worklog/{worklogId}/properties/{propertyKey}",
-        &r,
-    );
-    assert_eq!(r.body["value"]["external_id"], "x-1/w");
+    )
+    .await;
+    assert_eq!(origin, "x-1/w");
     assert!(sim.unmatched().is_empty(), "{:?}", sim.unmatched());
 }
 
 #[tokio::test]
 async fn datacenter_create_metadata_pages_are_values_pages() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(60)
-        .seed(8)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Datacenter, 60, 8).await;
     let c = Client::as_identity(&sim, "admin");
     let key = software_project(&sim);
     let r = c
@@ -232,10 +226,7 @@ async fn comment_as(
 /// than the client saw created.
 #[tokio::test]
 async fn applied_then_lost_answers_commit_the_write() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20)
-        .seed(8)
+    let sim = seeded(Deployment::Cloud, 20, 8)
         .fault_rate(1.0)
         .start()
         .await
@@ -280,10 +271,7 @@ async fn applied_then_lost_answers_commit_the_write() {
 /// and no answer arrives (a 504 or a reset), and nothing else happens (no 500, 502 or 503).
 #[tokio::test]
 async fn fault_kinds_choose_the_faults() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20)
-        .seed(8)
+    let sim = seeded(Deployment::Cloud, 20, 8)
         .fault_rate(1.0)
         .fault_kinds(&[jiralink_sim::FaultKind::Lost])
         .start()

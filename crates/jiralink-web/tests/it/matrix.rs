@@ -56,6 +56,15 @@ enum Who {
 
 const ORDER: [Who; 5] = [Who::Anon, Who::Viewer, Who::Other, Who::Owner, Who::Admin];
 
+/// The common rules of the matrix, per caller in `ORDER`: any signed-in user; members (the
+/// viewer's role refused); the owner only (anyone else told it does not exist); a member's own
+/// (the viewer's role refused, another member told it does not exist); the admin only.
+const SIGNED_IN: [u16; 5] = [401, 200, 200, 200, 200];
+const MEMBERS: [u16; 5] = [401, 403, 200, 200, 200];
+const OWNER_ONLY: [u16; 5] = [401, 404, 404, 200, 200];
+const MEMBER_OWNER: [u16; 5] = [401, 403, 404, 200, 200];
+const ADMIN_ONLY: [u16; 5] = [401, 403, 403, 403, 200];
+
 struct Case {
     method: &'static str,
     /// The route as the OpenAPI document names it.
@@ -66,19 +75,23 @@ struct Case {
     expect: [u16; 5],
 }
 
-fn case(
-    method: &'static str,
-    route: &'static str,
-    path: &str,
-    body: Option<Value>,
-    expect: [u16; 5],
-) -> Case {
+/// A route tried at its own path (`at` gives the path of a route with parameters).
+fn case(method: &'static str, route: &'static str, body: Option<Value>, expect: [u16; 5]) -> Case {
     Case {
         method,
         route,
-        path: path.to_owned(),
+        path: route.to_owned(),
         body,
         expect,
+    }
+}
+
+impl Case {
+    fn at(self, path: &str) -> Case {
+        Case {
+            path: path.to_owned(),
+            ..self
+        }
     }
 }
 
@@ -94,26 +107,40 @@ async fn add(c: &Client, h: &Harness, name: &str, identity: &str) -> (u16, Value
     (s, j)
 }
 
-async fn wait_audit(c: &Client, id: u64) -> Value {
+/// The state of a run (`/api/audits/{id}` or `/api/syncs/{id}`) once it is no longer running.
+async fn wait_ended(c: &Client, path: &str) -> Value {
     for _ in 0..600 {
-        let (_, j) = c.get(&format!("/api/audits/{id}")).await;
+        let (_, j) = c.get(path).await;
         if j["status"] != "running" {
             return j;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("audit {id} did not end in 30 s");
+    panic!("{path} did not end in 30 s");
+}
+
+async fn wait_audit(c: &Client, id: u64) -> Value {
+    wait_ended(c, &format!("/api/audits/{id}")).await
 }
 
 async fn wait_run(c: &Client, id: u64) -> Value {
-    for _ in 0..600 {
-        let (_, j) = c.get(&format!("/api/syncs/{id}")).await;
-        if j["status"] != "running" {
-            return j;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("sync run {id} did not end in 30 s");
+    wait_ended(c, &format!("/api/syncs/{id}")).await
+}
+
+/// Syncs `credential` as `c` and waits for the run to end `ok`; its run id.
+async fn sync_ok(c: &Client, credential: &str) -> u64 {
+    let (s, started, _) = c
+        .send(
+            "POST",
+            "/api/syncs",
+            Some(&json!({ "credential": credential })),
+        )
+        .await;
+    assert_eq!(s, 202, "{started}");
+    let run = started["id"].as_u64().expect("run id");
+    let ended = wait_run(c, run).await;
+    assert_eq!(ended["status"], "ok", "{ended}");
+    run
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,17 +175,7 @@ async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
     assert_eq!(add(&bob, &h, "bob-cred", "admin").await.0, 201);
     assert_eq!(add(&root, &h, "root-cred", "admin").await.0, 201);
     assert_eq!(add(&ann, &h, "ann-extra", "admin").await.0, 201);
-    let (s, started, _) = ann
-        .send(
-            "POST",
-            "/api/syncs",
-            Some(&json!({"credential": "ann-cred"})),
-        )
-        .await;
-    assert_eq!(s, 202, "{started}");
-    let run = started["id"].as_u64().expect("run id");
-    let ended = wait_run(&ann, run).await;
-    assert_eq!(ended["status"], "ok", "{ended}");
+    let run = sync_ok(&ann, "ann-cred").await;
     let (s, started, _) = ann.send("POST", "/api/access/ann-extra/audit", None).await;
     assert_eq!(s, 202, "{started}");
     let audit_id = started["id"].as_u64().expect("audit id");
@@ -209,82 +226,49 @@ async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
 
     let wrong = json!({"name": "wrong", "url": h.sim.base_url(), "auth": "cloud-token", "email": "x@example.com", "secret": CANARY});
     let cases = vec![
-        case(
-            "get",
-            "/api/openapi.json",
-            "/api/openapi.json",
-            None,
-            [200, 200, 200, 200, 200],
-        ),
+        case("get", "/api/openapi.json", None, [200, 200, 200, 200, 200]),
         case(
             "post",
-            "/api/setup",
             "/api/setup",
             Some(json!({"token": "nope", "name": "evil", "password": CANARY})),
             [403, 403, 403, 403, 403],
         ),
-        case("get", "/api/me", "/api/me", None, [401, 200, 200, 200, 200]),
-        case(
-            "get",
-            "/api/credentials",
-            "/api/credentials",
-            None,
-            [401, 200, 200, 200, 200],
-        ),
+        case("get", "/api/me", None, SIGNED_IN),
+        case("get", "/api/credentials", None, SIGNED_IN),
         case(
             "post",
-            "/api/credentials",
             "/api/credentials",
             Some(wrong.clone()),
             [401, 403, 422, 422, 422],
         ),
-        case(
-            "get",
-            "/api/credentials/{name}",
-            "/api/credentials/ann-cred",
-            None,
-            [401, 404, 404, 200, 200],
-        ),
+        case("get", "/api/credentials/{name}", None, OWNER_ONLY).at("/api/credentials/ann-cred"),
         case(
             "patch",
             "/api/credentials/{name}",
-            "/api/credentials/ann-cred",
             Some(json!({"description": "changed"})),
-            [401, 403, 404, 200, 200],
-        ),
-        case(
-            "post",
-            "/api/credentials/{name}/test",
-            "/api/credentials/ann-cred/test",
-            None,
-            [401, 403, 404, 200, 200],
-        ),
+            MEMBER_OWNER,
+        )
+        .at("/api/credentials/ann-cred"),
+        case("post", "/api/credentials/{name}/test", None, MEMBER_OWNER)
+            .at("/api/credentials/ann-cred/test"),
         case(
             "post",
             "/api/credentials/{name}/rotate",
-            "/api/credentials/ann-cred/rotate",
             Some(json!({"secret": CANARY})),
             [401, 403, 404, 422, 422],
-        ),
-        case(
-            "get",
-            "/api/scopes",
-            "/api/scopes",
-            None,
-            [401, 200, 200, 200, 200],
-        ),
+        )
+        .at("/api/credentials/ann-cred/rotate"),
+        case("get", "/api/scopes", None, SIGNED_IN),
         case(
             "post",
-            "/api/oauth2/start",
             "/api/oauth2/start",
             Some(
                 json!({"name": "o2", "url": h.sim.base_url(), "client_id": "app", "client_secret": CANARY}),
             ),
-            [401, 403, 200, 200, 200],
+            MEMBERS,
         ),
         case(
             "post",
-            "/api/oauth1/start",
             "/api/oauth1/start",
             Some(
                 json!({"name": "o1", "url": h.sim.base_url(), "consumer_key": "jiralink", "private_key": CANARY}),
@@ -294,146 +278,64 @@ async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
         case(
             "post",
             "/api/oauth1/finish",
-            "/api/oauth1/finish",
             Some(json!({"pending": "nope", "verifier": CANARY})),
             [401, 403, 404, 404, 404],
         ),
-        case(
-            "get",
-            "/api/syncs",
-            "/api/syncs",
-            None,
-            [401, 403, 200, 200, 200],
-        ),
+        case("get", "/api/syncs", None, MEMBERS),
         case(
             "post",
-            "/api/syncs",
             "/api/syncs",
             Some(json!({"credential": "ann-cred"})),
             [401, 403, 404, 202, 0],
         ),
-        case(
-            "get",
-            "/api/syncs/{id}",
-            &format!("/api/syncs/{run}"),
-            None,
-            [401, 403, 404, 200, 200],
-        ),
-        case(
-            "get",
-            "/api/syncs/{id}/events",
-            &format!("/api/syncs/{run}/events"),
-            None,
-            [401, 403, 404, 200, 200],
-        ),
-        case(
-            "get",
-            "/api/insights",
-            "/api/insights",
-            None,
-            [401, 200, 200, 200, 200],
-        ),
-        case(
-            "get",
-            "/api/issues",
-            "/api/issues?status_category=done",
-            None,
-            [401, 200, 200, 200, 200],
-        ),
-        case(
-            "get",
-            "/api/access/{name}",
-            "/api/access/ann-cred",
-            None,
-            [401, 404, 404, 200, 200],
-        ),
+        case("get", "/api/syncs/{id}", None, MEMBER_OWNER).at(&format!("/api/syncs/{run}")),
+        case("get", "/api/syncs/{id}/events", None, MEMBER_OWNER)
+            .at(&format!("/api/syncs/{run}/events")),
+        case("get", "/api/insights", None, SIGNED_IN),
+        case("get", "/api/issues", None, SIGNED_IN).at("/api/issues?status_category=done"),
+        case("get", "/api/access/{name}", None, OWNER_ONLY).at("/api/access/ann-cred"),
         case(
             "post",
             "/api/access/{name}/ack",
-            "/api/access/ann-cred/ack",
             Some(json!({"finding": "site_admin", "reason": "the sync needs it"})),
-            [401, 403, 404, 200, 200],
-        ),
+            MEMBER_OWNER,
+        )
+        .at("/api/access/ann-cred/ack"),
         case(
             "post",
             "/api/access/{name}/unack",
-            "/api/access/ann-cred/unack",
             Some(json!({"finding": "site_admin"})),
             [401, 403, 404, 200, 404],
-        ),
+        )
+        .at("/api/access/ann-cred/unack"),
         case(
             "post",
             "/api/access/{name}/audit",
-            "/api/access/ann-extra/audit",
             Some(json!({"profile": "read-only"})),
             [401, 403, 404, 202, 202],
-        ),
-        case(
-            "get",
-            "/api/audits/{id}",
-            &format!("/api/audits/{audit_id}"),
-            None,
-            [401, 403, 404, 200, 200],
-        ),
-        case(
-            "get",
-            "/api/writes",
-            "/api/writes",
-            None,
-            [401, 403, 200, 200, 200],
-        ),
-        case(
-            "get",
-            "/api/stages",
-            "/api/stages",
-            None,
-            [401, 200, 200, 200, 200],
-        ),
+        )
+        .at("/api/access/ann-extra/audit"),
+        case("get", "/api/audits/{id}", None, MEMBER_OWNER).at(&format!("/api/audits/{audit_id}")),
+        case("get", "/api/writes", None, MEMBERS),
+        case("get", "/api/stages", None, SIGNED_IN),
         case(
             "put",
             "/api/stages",
-            "/api/stages",
             Some(json!({"In Progress": "active", "Done": "done"})),
-            [401, 403, 403, 403, 200],
+            ADMIN_ONLY,
         ),
-        case(
-            "get",
-            "/api/sync-runs",
-            "/api/sync-runs",
-            None,
-            [401, 403, 200, 200, 200],
-        ),
-        case(
-            "get",
-            "/api/users",
-            "/api/users",
-            None,
-            [401, 403, 403, 403, 200],
-        ),
+        case("get", "/api/sync-runs", None, MEMBERS),
+        case("get", "/api/users", None, ADMIN_ONLY),
         case(
             "post",
-            "/api/users",
             "/api/users",
             Some(json!({"name": "newbie", "role": "member", "password": PASSWORD})),
             [401, 403, 403, 403, 201],
         ),
-        case(
-            "delete",
-            "/api/users/{name}",
-            "/api/users/newbie",
-            None,
-            [401, 403, 403, 403, 200],
-        ),
-        case(
-            "get",
-            "/api/tokens",
-            "/api/tokens",
-            None,
-            [401, 200, 200, 200, 200],
-        ),
+        case("delete", "/api/users/{name}", None, ADMIN_ONLY).at("/api/users/newbie"),
+        case("get", "/api/tokens", None, SIGNED_IN),
         case(
             "post",
-            "/api/tokens",
             "/api/tokens",
             Some(json!({"label": "x"})),
             [401, 201, 201, 201, 201],
@@ -441,31 +343,19 @@ async fn matrix(h: Harness, log: Arc<Mutex<Vec<u8>>>) {
         case(
             "delete",
             "/api/tokens/{id}",
-            &format!("/api/tokens/{token_id}"),
             None,
             [401, 404, 404, 200, 404],
-        ),
-        case(
-            "get",
-            "/api/audit",
-            "/api/audit",
-            None,
-            [401, 200, 200, 200, 200],
-        ),
+        )
+        .at(&format!("/api/tokens/{token_id}")),
+        case("get", "/api/audit", None, SIGNED_IN),
         case(
             "delete",
             "/api/credentials/{name}",
-            "/api/credentials/ann-extra",
             None,
             [401, 403, 404, 200, 404],
-        ),
-        case(
-            "delete",
-            "/api/session",
-            "/api/session",
-            None,
-            [401, 200, 200, 200, 200],
-        ),
+        )
+        .at("/api/credentials/ann-extra"),
+        case("delete", "/api/session", None, SIGNED_IN),
     ];
     // Every route of the API is in the matrix (sign-in is exercised by every sign_in above).
     let documented: BTreeSet<(String, String)> = jiralink_web::OPERATIONS
@@ -944,16 +834,7 @@ async fn the_dashboard_is_answered_from_the_cache_while_the_store_is_unchanged()
     let h = Harness::start("dashcache", 100).await;
     let ann = h.sign_in("ann").await;
     assert_eq!(add(&ann, &h, "ann-cred", "admin").await.0, 201);
-    let (s, started, _) = ann
-        .send(
-            "POST",
-            "/api/syncs",
-            Some(&json!({"credential": "ann-cred"})),
-        )
-        .await;
-    assert_eq!(s, 202, "{started}");
-    let ended = wait_run(&ann, started["id"].as_u64().expect("run id")).await;
-    assert_eq!(ended["status"], "ok", "{ended}");
+    sync_ok(&ann, "ann-cred").await;
     // Not across a minute's end: the cache also keys on the minute (ages move with time).
     while chrono::Utc::now().timestamp() % 60 > 50 {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -6,7 +6,12 @@
 
 use serde_json::json;
 
-use crate::support::Harness;
+use crate::support::{Client, Harness};
+
+/// `POST /api/oauth1/start` with `body`, as `c`.
+async fn start(c: &Client, body: serde_json::Value) -> (u16, serde_json::Value, String) {
+    c.send("POST", "/api/oauth1/start", Some(&body)).await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_link_is_approved_with_its_verifier_and_kept_for_its_owner() {
@@ -23,21 +28,9 @@ async fn an_application_link_is_approved_with_its_verifier_and_kept_for_its_owne
     };
     let mut seen = Vec::new();
 
-    let (s, j, _) = vic
-        .send(
-            "POST",
-            "/api/oauth1/start",
-            Some(&body(&link.extra["consumer_key"], &pem)),
-        )
-        .await;
+    let (s, j, _) = start(&vic, body(&link.extra["consumer_key"], &pem)).await;
     assert_eq!(s, 403, "a viewer adds no credential: {j}");
-    let (s, j, _) = ann
-        .send(
-            "POST",
-            "/api/oauth1/start",
-            Some(&body(&link.extra["consumer_key"], "not a key")),
-        )
-        .await;
+    let (s, j, _) = start(&ann, body(&link.extra["consumer_key"], "not a key")).await;
     assert_eq!((s, j["error"].clone()), (400, json!("bad_request")), "{j}");
     assert!(
         j["message"]
@@ -46,13 +39,7 @@ async fn an_application_link_is_approved_with_its_verifier_and_kept_for_its_owne
             .starts_with("private_key: "),
         "{j}"
     );
-    let (s, j, text) = ann
-        .send(
-            "POST",
-            "/api/oauth1/start",
-            Some(&body("no-such-consumer", &pem)),
-        )
-        .await;
+    let (s, j, text) = start(&ann, body("no-such-consumer", &pem)).await;
     assert_eq!(
         (s, j["error"].clone()),
         (422, json!("connection_failed")),
@@ -68,13 +55,7 @@ async fn an_application_link_is_approved_with_its_verifier_and_kept_for_its_owne
         .await;
     assert_eq!(s, 400, "oauth1 is added through the approval step: {j}");
 
-    let (s, started, text) = ann
-        .send(
-            "POST",
-            "/api/oauth1/start",
-            Some(&body(&link.extra["consumer_key"], &pem)),
-        )
-        .await;
+    let (s, started, text) = start(&ann, body(&link.extra["consumer_key"], &pem)).await;
     assert_eq!(s, 200, "{started}");
     seen.push(text);
     let url = started["authorize_url"]

@@ -1,20 +1,19 @@
 //! A running app for tests: a simulator, a vault and a store in a temporary directory, the app on
 //! 127.0.0.1, and clients that sign in as users (session cookie + CSRF token) or use API tokens.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use jiralink_api::access::{Acceptance, AccessReport, Finding, ProjectAccess, Severity};
+use jiralink_api::access::{Acceptance, Finding, ProjectAccess, Severity};
 use jiralink_api::{site, Auth, AuthKind, ClientBuilder};
 use jiralink_sim::{Deployment, Sim};
 use jiralink_store::postgres::PgTarget;
 use jiralink_store::StoreLocation;
 use jiralink_vault::{Credential, MasterKey, Secrets, Vault};
 use jiralink_web::{
-    AccessBook, AckError, App, AuditError, ClientResult, Connector, LastAudit, Role, TrustedProxy,
+    AccessBook, AckError, App, AuditError, AuditFuture, ClientFuture, Connector, LastAudit, Role,
+    TrustedProxy,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -31,7 +30,7 @@ impl Connector for SimConnector {
         vault: Option<&'a Vault>,
         cred: &'a Credential,
         secrets: &'a mut Secrets,
-    ) -> Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>> {
+    ) -> ClientFuture<'a> {
         Box::pin(async move {
             let kind: AuthKind = cred.auth.parse()?;
             let secret = secrets.get("secret").cloned().ok_or("no secret")?;
@@ -124,7 +123,7 @@ impl AccessBook for MemoryBook {
         cred: &'a Credential,
         client: &'a jiralink_api::Client,
         profile: jiralink_api::access::Profile,
-    ) -> Pin<Box<dyn Future<Output = Result<AccessReport, AuditError>> + 'a>> {
+    ) -> AuditFuture<'a> {
         Box::pin(async move {
             let report = jiralink_api::access::audit(client, profile, None)
                 .await

@@ -140,14 +140,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let home = connect::home(global.home.clone())?;
     let vault = connect::vault(&home)?;
     let (_, client) = connect::connected(&vault, &args.name, global.out.json).await?;
-    if let Some(rps) = args.max_rps {
-        if rps.is_nan() || rps <= 0.0 {
-            anyhow::bail!(UsageError(format!(
-                "--max-rps {rps}: give a number of requests per second above 0"
-            )));
-        }
-        client.limit_rate(rps);
-    }
+    connect::limit_rate(&client, args.max_rps)?;
     let site = async {
         let info = client.server_info().await?;
         jiralink_sync::site::resolve(&client, &info)

@@ -90,6 +90,12 @@ pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBui
             )
         })
     };
+    let param = |key: &str, what: &str| {
+        cred.params
+            .get(key)
+            .cloned()
+            .with_context(|| format!("the credential has no {what}"))
+    };
     let auth = match kind {
         AuthKind::CloudToken | AuthKind::ScopedToken | AuthKind::Basic => Auth::Basic {
             user: identity()?,
@@ -99,20 +105,12 @@ pub fn builder(cred: &Credential, secrets: &Secrets) -> anyhow::Result<ClientBui
             token: need(secrets, "secret")?,
         },
         AuthKind::Oauth1 => Auth::OAuth1 {
-            consumer_key: cred
-                .params
-                .get("consumer_key")
-                .cloned()
-                .context("the credential has no OAuth consumer key")?,
+            consumer_key: param("consumer_key", "OAuth consumer key")?,
             private_key_pem: need(secrets, "private_key_pem")?,
             token: need(secrets, "secret")?,
         },
         AuthKind::Oauth2 => Auth::OAuth2 {
-            client_id: cred
-                .params
-                .get("client_id")
-                .cloned()
-                .context("the credential has no OAuth client id")?,
+            client_id: param("client_id", "OAuth client id")?,
             client_secret: need(secrets, "client_secret")?,
             refresh_token: need(secrets, "secret")?,
             token_url: cred
@@ -205,6 +203,19 @@ pub async fn connected(
             Err(super::Failed.into())
         }
     }
+}
+
+/// `--max-rps`: the client's request budget, when given (a usage error unless above 0).
+pub fn limit_rate(client: &jiralink_api::Client, max_rps: Option<f64>) -> anyhow::Result<()> {
+    if let Some(rps) = max_rps {
+        if rps.is_nan() || rps <= 0.0 {
+            anyhow::bail!(UsageError(format!(
+                "--max-rps {rps}: give a number of requests per second above 0"
+            )));
+        }
+        client.limit_rate(rps);
+    }
+    Ok(())
 }
 
 /// A failure as every command shows it: the code, one sentence of cause, one of fix.

@@ -198,6 +198,11 @@ fn opt(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.1}"))
 }
 
+/// `p50 / p85 / p95`, each as `opt` writes it.
+fn p50_85_95(p: &jiralink_insights::Percentiles) -> String {
+    format!("{} / {} / {}", opt(p.p50), opt(p.p85), opt(p.p95))
+}
+
 fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{:.0}%", v * 100.0))
 }
@@ -245,24 +250,8 @@ pub fn table(r: &Insights) -> String {
     let rows = [
         ("completed", f.completed.to_string()),
         ("throughput, last 8 weeks", weeks.join(" ")),
-        (
-            "lead time p50/p85/p95 (d)",
-            format!(
-                "{} / {} / {}",
-                opt(f.lead_time_days.p50),
-                opt(f.lead_time_days.p85),
-                opt(f.lead_time_days.p95)
-            ),
-        ),
-        (
-            "cycle time p50/p85/p95 (d)",
-            format!(
-                "{} / {} / {}",
-                opt(f.cycle_time_days.p50),
-                opt(f.cycle_time_days.p85),
-                opt(f.cycle_time_days.p95)
-            ),
-        ),
+        ("lead time p50/p85/p95 (d)", p50_85_95(&f.lead_time_days)),
+        ("cycle time p50/p85/p95 (d)", p50_85_95(&f.cycle_time_days)),
         (
             "work in progress (at risk)",
             format!("{} ({})", f.wip, f.at_risk),
@@ -423,44 +412,18 @@ pub fn csv(r: &Insights) -> String {
         row("flow", "aging_days", &a.key, a.age_days.to_string());
     }
     for x in &r.sprints.sprints {
-        row(
-            "sprints",
-            "committed_items",
-            &x.name,
-            x.committed_items.to_string(),
-        );
-        row(
-            "sprints",
-            "committed_points",
-            &x.name,
-            x.committed_points.to_string(),
-        );
-        row("sprints", "added_items", &x.name, x.added_items.to_string());
-        row(
-            "sprints",
-            "removed_items",
-            &x.name,
-            x.removed_items.to_string(),
-        );
-        row(
-            "sprints",
-            "completed_items",
-            &x.name,
-            x.completed_items.to_string(),
-        );
-        row(
-            "sprints",
-            "completed_points",
-            &x.name,
-            x.completed_points.to_string(),
-        );
-        row(
-            "sprints",
-            "carried_over_items",
-            &x.name,
-            x.carried_over_items.to_string(),
-        );
-        row("sprints", "say_do_ratio", &x.name, num(x.say_do_ratio));
+        for (metric, value) in [
+            ("committed_items", x.committed_items.to_string()),
+            ("committed_points", x.committed_points.to_string()),
+            ("added_items", x.added_items.to_string()),
+            ("removed_items", x.removed_items.to_string()),
+            ("completed_items", x.completed_items.to_string()),
+            ("completed_points", x.completed_points.to_string()),
+            ("carried_over_items", x.carried_over_items.to_string()),
+            ("say_do_ratio", num(x.say_do_ratio)),
+        ] {
+            row("sprints", metric, &x.name, value);
+        }
     }
     for b in &r.sprints.boards {
         row("sprints", "board_velocity", &b.board, num(b.velocity));
@@ -469,18 +432,12 @@ pub fn csv(r: &Insights) -> String {
     let q = &r.quality;
     row("quality", "bug_share", "", num(q.bug_share));
     row("quality", "open_bugs", "", q.open_bugs.to_string());
-    row(
-        "quality",
-        "open_bug_age_days",
-        "p50",
-        num(q.open_bug_age_days.p50),
-    );
-    row(
-        "quality",
-        "open_bug_age_days",
-        "p85",
-        num(q.open_bug_age_days.p85),
-    );
+    for (at, value) in [
+        ("p50", q.open_bug_age_days.p50),
+        ("p85", q.open_bug_age_days.p85),
+    ] {
+        row("quality", "open_bug_age_days", at, num(value));
+    }
     for p in &q.open_bugs_by_priority {
         row(
             "quality",
@@ -490,25 +447,17 @@ pub fn csv(r: &Insights) -> String {
         );
     }
     let h = &r.hygiene;
-    row("hygiene", "stale", "", h.stale.items.to_string());
-    row(
-        "hygiene",
-        "started_without_assignee",
-        "",
-        h.started_without_assignee.items.to_string(),
-    );
-    row(
-        "hygiene",
-        "done_without_resolution",
-        "",
-        h.done_without_resolution.items.to_string(),
-    );
-    row(
-        "hygiene",
-        "missing_estimates_in_active_sprints",
-        "",
-        h.missing_estimates_in_active_sprints.items.to_string(),
-    );
+    for (metric, list) in [
+        ("stale", &h.stale),
+        ("started_without_assignee", &h.started_without_assignee),
+        ("done_without_resolution", &h.done_without_resolution),
+        (
+            "missing_estimates_in_active_sprints",
+            &h.missing_estimates_in_active_sprints,
+        ),
+    ] {
+        row("hygiene", metric, "", list.items.to_string());
+    }
     for c in &r.forecast.results {
         let level = format!("{}%", c.confidence);
         row(

@@ -2,15 +2,15 @@
 //! vault and the store of `--store` (SQLite or PostgreSQL), with the binary's own way of building Jira clients (`connect`) and the
 //! access audits' records of `jiralink access` (so the Access page acknowledges the same ones).
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context;
 use jiralink_store::StoreLocation;
 use jiralink_vault::{Credential, Secrets, Vault};
-use jiralink_web::{AccessBook, AckError, AuditError, ClientResult, Connector, LastAudit};
+use jiralink_web::{
+    AccessBook, AckError, AuditError, AuditFuture, ClientFuture, Connector, LastAudit,
+};
 
 use super::sync::{store_spec, StoreSpec};
 use super::{connect, UsageError};
@@ -43,7 +43,7 @@ impl Connector for CliConnector {
         vault: Option<&'a Vault>,
         cred: &'a Credential,
         secrets: &'a mut Secrets,
-    ) -> Pin<Box<dyn Future<Output = Result<ClientResult, String>> + Send + 'a>> {
+    ) -> ClientFuture<'a> {
         Box::pin(async move {
             connect::client(vault, cred, secrets)
                 .await
@@ -96,8 +96,7 @@ impl AccessBook for CliAccessBook {
         cred: &'a Credential,
         client: &'a jiralink_api::Client,
         profile: jiralink_api::access::Profile,
-    ) -> Pin<Box<dyn Future<Output = Result<jiralink_api::access::AccessReport, AuditError>> + 'a>>
-    {
+    ) -> AuditFuture<'a> {
         Box::pin(async move {
             match super::access::audit_and_save(
                 &self.global,

@@ -103,14 +103,7 @@ pub async fn run(args: Args, global: Global) -> anyhow::Result<()> {
     let vault = connect::vault(&home)?;
     let mut store = open_store(&global)?;
     let (_, client) = connect::connected(&vault, &args.name, global.out.json).await?;
-    if let Some(rps) = args.max_rps {
-        if rps.is_nan() || rps <= 0.0 {
-            anyhow::bail!(UsageError(format!(
-                "--max-rps {rps}: give a number of requests per second above 0"
-            )));
-        }
-        client.limit_rate(rps);
-    }
+    connect::limit_rate(&client, args.max_rps)?;
     let mut opts = SyncOptions::new(&args.name);
     opts.projects = args.projects;
     opts.full = args.full;

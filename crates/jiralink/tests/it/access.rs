@@ -1,13 +1,15 @@
 //! `jiralink access` on simulator identities whose rights are known.
 
 use jiralink_sim::model::Permission;
-use jiralink_sim::{Deployment, Identity, Sim};
+use jiralink_sim::{Deployment, Sim};
 use serde_json::Value;
 
-use crate::credential::Session;
+use crate::credential::{start_sim_in_projects, Session};
 
-fn add(s: &mut Session, sim: &Sim, name: &str, id: &Identity) {
-    s.add_identity(sim, name, id);
+/// `credential add NAME` for the simulator's identity of that name.
+fn add(s: &mut Session, sim: &Sim, name: &str) {
+    let id = sim.identity(name).expect("identity").clone();
+    s.add_identity(sim, name, &id);
 }
 
 fn audit(s: &mut Session, name: &str, profile: &str) -> Value {
@@ -16,29 +18,23 @@ fn audit(s: &mut Session, name: &str, profile: &str) -> Value {
     serde_json::from_str(r.stdout.trim()).expect("JSON")
 }
 
+/// The findings of an audit's JSON.
+fn findings(v: &Value) -> impl Iterator<Item = &Value> {
+    v["findings"].as_array().expect("findings").iter()
+}
+
 fn kinds(v: &Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
+    findings(v)
         .filter_map(|f| f["kind"].as_str().map(str::to_owned))
         .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn findings_match_the_rights_of_simulated_identities() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(200)
-        .projects(6)
-        .seed(42)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 200, 6, 42).await;
     let mut s = Session::new("access");
     for name in ["admin", "reader", "scoped-reader", "service-account"] {
-        let id = sim.identity(name).expect("identity").clone();
-        add(&mut s, &sim, name, &id);
+        add(&mut s, &sim, name);
     }
 
     let admin = audit(&mut s, "admin", "read-only");
@@ -62,10 +58,7 @@ async fn findings_match_the_rights_of_simulated_identities() {
         kinds(&reader)
     );
     let reader_rw = audit(&mut s, "reader", "read-write");
-    let missing = reader_rw["findings"]
-        .as_array()
-        .expect("f")
-        .iter()
+    let missing = findings(&reader_rw)
         .filter(|f| f["kind"] == "missing_permission")
         .count();
     assert!(
@@ -118,18 +111,10 @@ async fn findings_match_the_rights_of_simulated_identities() {
 /// cannot read boards and sprints; a granular-only token passes every read feature.
 #[tokio::test(flavor = "multi_thread")]
 async fn scoped_tokens_report_missing_scopes_per_feature() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(80)
-        .projects(3)
-        .seed(43)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 80, 3, 43).await;
     let mut s = Session::new("access-scopes");
     for name in ["scoped-no-agile", "granular-reader", "scoped-reader"] {
-        let id = sim.identity(name).expect("identity").clone();
-        add(&mut s, &sim, name, &id);
+        add(&mut s, &sim, name);
     }
     let refused = |v: &Value| -> Vec<String> {
         v["features"]
@@ -141,10 +126,7 @@ async fn scoped_tokens_report_missing_scopes_per_feature() {
             .collect()
     };
     let scope_messages = |v: &Value| -> Vec<String> {
-        v["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
+        findings(v)
             .filter(|f| f["kind"] == "missing_scope")
             .filter_map(|f| f["message"].as_str().map(str::to_owned))
             .collect()
@@ -197,8 +179,7 @@ async fn access_audit_on_datacenter_uses_only_datacenter_endpoints() {
     let mut s = Session::new("access-dc");
     // The reader alone first: with an admin credential of the site in the vault, its audit would
     // also ask the admin for the site's projects (the grant-needed check).
-    let id = sim.identity("reader").expect("identity").clone();
-    add(&mut s, &sim, "reader", &id);
+    add(&mut s, &sim, "reader");
     let stats = || async {
         reqwest::get(format!("{}/__sim/stats", sim.base_url()))
             .await
@@ -228,8 +209,7 @@ async fn access_audit_on_datacenter_uses_only_datacenter_endpoints() {
     assert_eq!(reader["site_projects_from"], Value::Null);
 
     for name in ["admin", "pat-admin"] {
-        let id = sim.identity(name).expect("identity").clone();
-        add(&mut s, &sim, name, &id);
+        add(&mut s, &sim, name);
     }
     // Now the admin's view of the site names the three projects the reader cannot browse, using
     // only Data Center endpoints (`mypermissions`, `GET project`).
@@ -271,18 +251,11 @@ async fn access_audit_on_datacenter_uses_only_datacenter_endpoints() {
 }
 
 fn finding<'a>(v: &'a Value, id: &str) -> Option<&'a Value> {
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["id"] == id)
+    findings(v).find(|f| f["id"] == id)
 }
 
 fn ids_of(v: &Value, kind: &str) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
+    findings(v)
         .filter(|f| f["kind"] == kind)
         .filter_map(|f| f["id"].as_str().map(str::to_owned))
         .collect()
@@ -295,17 +268,9 @@ fn ids_of(v: &Value, kind: &str) -> Vec<String> {
 /// fixed (so it comes back unaccepted) and can be revoked.
 #[tokio::test(flavor = "multi_thread")]
 async fn project_watch_and_acceptances_persist_until_acknowledged() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .projects(6)
-        .seed(45)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 60, 6, 45).await;
     let mut s = Session::new("access-watch");
-    let id = sim.identity("reader").expect("identity").clone();
-    add(&mut s, &sim, "reader", &id);
+    add(&mut s, &sim, "reader");
     let mut hidden: Vec<String> = {
         let site = sim.shared().site.read();
         let group = site
@@ -329,8 +294,7 @@ async fn project_watch_and_acceptances_persist_until_acknowledged() {
     assert_eq!(first["site_projects_from"], Value::Null);
 
     // With the site admin's credential in the vault, the hidden projects are grant needed.
-    let admin = sim.identity("admin").expect("identity").clone();
-    add(&mut s, &sim, "admin", &admin);
+    add(&mut s, &sim, "admin");
     let v = audit(&mut s, "reader", "read-only");
     assert_eq!(v["site_projects_from"], "admin");
     let wanted: Vec<String> = hidden.iter().map(|k| format!("grant_needed:{k}")).collect();
@@ -492,17 +456,10 @@ async fn project_watch_and_acceptances_persist_until_acknowledged() {
 /// why, shown in the table and in `--json`, and revocable.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_site_admin_finding_can_be_accepted_and_revoked() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(40)
-        .projects(2)
-        .seed(46)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Datacenter, 40, 2, 46).await;
     let mut s = Session::new("access-accept");
     let id = sim.identity("admin").expect("identity").clone();
-    add(&mut s, &sim, "align", &id);
+    s.add_identity(&sim, "align", &id);
     let fail_on = |s: &mut Session| {
         s.run(&["access", "align", "--fail-on", "warning"], None, &[])
             .code
@@ -565,7 +522,7 @@ async fn a_site_admin_finding_can_be_accepted_and_revoked() {
     assert_eq!(ack.code, 0, "{}{}", ack.stdout, ack.stderr);
     assert_eq!(s.run(&["credential", "remove", "align"], None, &[]).code, 0);
     std::thread::sleep(std::time::Duration::from_millis(5));
-    add(&mut s, &sim, "align", &id);
+    s.add_identity(&sim, "align", &id);
     let v = audit(&mut s, "align", "read-only");
     assert_eq!(
         finding(&v, "site_admin").expect("listed")["accepted"],
@@ -580,37 +537,20 @@ async fn a_site_admin_finding_can_be_accepted_and_revoked() {
 /// says they reach the same site, and the admin credential serves the grant-needed check.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_of_the_same_site_under_another_url_is_found_through_the_store() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(40)
-        .projects(4)
-        .seed(48)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 40, 4, 48).await;
     sim.pause_mutation(true);
     let mut s = Session::new("access-same-site");
-    let reader = sim.identity("reader").expect("identity").clone();
-    add(&mut s, &sim, "reader", &reader);
+    add(&mut s, &sim, "reader");
     let admin = sim.identity("admin").expect("identity").clone();
     let alias = sim.base_url().replace("127.0.0.1", "localhost");
     assert_ne!(alias, sim.base_url());
     let email = admin.email.clone().unwrap_or_default();
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "admin",
-            "--url",
-            &alias,
-            "--auth",
-            "cloud-token",
-            "--email",
-            &email,
-            "--secret-stdin",
-        ],
+    let r = s.add_credential(
+        "admin",
+        &alias,
+        "cloud-token",
+        &["--email", &email, "--secret-stdin"],
         Some(&admin.secret),
-        &[],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use jiralink_sim::{Deployment, Sim};
 use serde_json::{json, Value};
 
-use super::credential::Session;
+use super::credential::{start_sim, start_sim_in_projects, Run, Session};
 
 /// A software project of the simulated site (Task type, To Do → In Progress → In Review → Done).
 fn software_project(sim: &Sim) -> String {
@@ -265,10 +265,32 @@ fn open_sprint(sim: &Sim, project: &str) -> String {
         .to_owned()
 }
 
-fn summary_line(stdout: &str) -> Value {
+/// The JSON objects of a `--json` output, one a line (other lines passed over).
+fn json_lines(stdout: &str) -> impl Iterator<Item = Value> + '_ {
     stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+}
+
+/// The records file of a session's home: its path, and the path as the argument `apply` takes.
+fn records_file(s: &Session) -> (std::path::PathBuf, String) {
+    let file = s.home.join("records.jsonl");
+    let arg = file.to_str().expect("path").to_owned();
+    (file, arg)
+}
+
+/// `--json apply prod FILE`, asserted to exit `code`: what it printed, and the number of write
+/// requests it sent to the site.
+fn apply_json(s: &mut Session, sim: &Sim, file: &str, code: i32) -> (Run, u64) {
+    let before = sim.write_requests();
+    let r = s.run(&["--json", "apply", "prod", file], None, &[]);
+    assert_eq!(r.code, code, "{}{}", r.stdout, r.stderr);
+    let writes = sim.write_requests() - before;
+    (r, writes)
+}
+
+fn summary_line(stdout: &str) -> Value {
+    json_lines(stdout)
         .find(|v| v["summary"] == true)
         .unwrap_or_else(|| panic!("no summary line in {stdout}"))
 }
@@ -278,19 +300,11 @@ const RECORDS: usize = 1000;
 const CHANGED: usize = 100;
 
 async fn apply_round_trip(deployment: Deployment, tag: &str) {
-    let sim = Sim::builder()
-        .deployment(deployment)
-        .issues(150)
-        .seed(77)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(deployment, 150, 77).await;
     let project = software_project(&sim);
     let sprint = open_sprint(&sim, &project);
-    let mut s = Session::new(tag);
-    s.add_admin(&sim, "prod");
-    let file = s.home.join("records.jsonl");
-    let file_s = file.to_str().expect("utf-8 path").to_owned();
+    let mut s = Session::with_admin(tag, &sim, "prod");
+    let (file, file_s) = records_file(&s);
     let mut records: Vec<Value> = (0..RECORDS)
         .map(|i| record_in(&project, Some(&sprint), i, "first"))
         .collect();
@@ -328,15 +342,8 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
     assert_equals_file(&live(&sim, &project).await, &records);
 
     // Applied again: nothing to write.
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(
-        sim.write_requests(),
-        before,
-        "a second apply wrote: {}",
-        r.stdout
-    );
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 0);
+    assert_eq!(writes, 0, "a second apply wrote: {}", r.stdout);
     assert_eq!(summary_line(&r.stdout)["unchanged"], RECORDS);
 
     // 100 records changed: exactly those 100 edits.
@@ -344,15 +351,8 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
         records[i]["summary"] = json!(format!("changed record {i}"));
     }
     write_file(&file, &records);
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(
-        sim.write_requests() - before,
-        CHANGED as u64,
-        "{}",
-        r.stdout
-    );
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 0);
+    assert_eq!(writes, CHANGED as u64, "{}", r.stdout);
     let sum = summary_line(&r.stdout);
     assert_eq!(sum["updated"], CHANGED, "{sum}");
     assert_equals_file(&live(&sim, &project).await, &records);
@@ -360,11 +360,7 @@ async fn apply_round_trip(deployment: Deployment, tag: &str) {
     // The log holds every write, attributed.
     let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let rows: Vec<Value> = r
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let rows: Vec<Value> = json_lines(&r.stdout).collect();
     assert!(
         rows.iter().all(|row| row["outcome"] == "ok"),
         "{}",
@@ -403,18 +399,10 @@ async fn set_summary(sim: &Sim, key: &str, summary: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_conflict_fails_by_default_and_each_policy_resolves_it() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(40)
-        .seed(5)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 40, 5).await;
     let project = software_project(&sim);
-    let mut s = Session::new("apply-conflict");
-    s.add_admin(&sim, "prod");
-    let file = s.home.join("records.jsonl");
-    let file_s = file.to_str().expect("path").to_owned();
+    let mut s = Session::with_admin("apply-conflict", &sim, "prod");
+    let (file, file_s) = records_file(&s);
     let mut records: Vec<Value> = (0..3).map(|i| record(&project, i, "c")).collect();
     write_file(&file, &records);
     let r = s.run(&["apply", "prod", &file_s], None, &[]);
@@ -468,28 +456,8 @@ async fn lost_answers_never_make_duplicates() {
     let project = software_project(&sim);
     let mut s = Session::new("apply-faults");
     // Added untested: the connection test would meet the injected faults.
-    let admin = sim.identity("admin").expect("admin").clone();
-    let email = admin.email.clone().expect("email");
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "prod",
-            "--url",
-            sim.base_url(),
-            "--auth",
-            "cloud-token",
-            "--email",
-            &email,
-            "--secret-stdin",
-            "--no-test",
-        ],
-        Some(&admin.secret),
-        &[],
-    );
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let file = s.home.join("records.jsonl");
-    let file_s = file.to_str().expect("path").to_owned();
+    s.add_admin_untested(&sim, "prod");
+    let (file, file_s) = records_file(&s);
     let records: Vec<Value> = (0..120).map(|i| record(&project, i, "f")).collect();
     write_file(&file, &records);
     // A run may stop on a read that failed every retry; the next one carries on.
@@ -509,11 +477,7 @@ async fn lost_answers_never_make_duplicates() {
     assert_equals_file(&live(&sim, &project).await, &records);
     // Writes did meet faults (their outcome was unknown, then reconciled), and the log says so.
     let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
-    let rows: Vec<Value> = r
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let rows: Vec<Value> = json_lines(&r.stdout).collect();
     let reconciled = rows
         .iter()
         .filter(|row| row["outcome"] == "adopted" || row["outcome"] == "not_applied")
@@ -529,18 +493,10 @@ async fn lost_answers_never_make_duplicates() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_records_are_reported_with_every_problem_and_jiras_message() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(40)
-        .seed(3)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Datacenter, 40, 3).await;
     let project = software_project(&sim);
-    let mut s = Session::new("apply-bad");
-    s.add_admin(&sim, "prod");
-    let file = s.home.join("records.jsonl");
-    let file_s = file.to_str().expect("path").to_owned();
+    let mut s = Session::with_admin("apply-bad", &sim, "prod");
+    let (file, file_s) = records_file(&s);
     let good = record(&project, 2, "ok");
     let mut invalid = record(&project, 3, "bad");
     invalid["fields"]["Colour"] = json!("red");
@@ -581,18 +537,10 @@ async fn bad_records_are_reported_with_every_problem_and_jiras_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ledger_works_in_postgres_too() {
     let db = crate::postgres::TestDb::new("apply");
-    let sim = Sim::builder()
-        .deployment(Deployment::Datacenter)
-        .issues(40)
-        .seed(12)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Datacenter, 40, 12).await;
     let project = software_project(&sim);
-    let mut s = Session::new("apply-pg");
-    s.add_admin(&sim, "prod");
-    let file = s.home.join("records.jsonl");
-    let file_s = file.to_str().expect("path").to_owned();
+    let mut s = Session::with_admin("apply-pg", &sim, "prod");
+    let (file, file_s) = records_file(&s);
     let records: Vec<Value> = (0..30).map(|i| record(&project, i, "pg")).collect();
     write_file(&file, &records);
     let url = db.url();
@@ -618,10 +566,7 @@ async fn the_ledger_works_in_postgres_too() {
         &[],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let creates = r
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let creates = json_lines(&r.stdout)
         .filter(|row| row["action"] == "create" && row["outcome"] == "ok")
         .count();
     assert_eq!(creates, 30, "{}", r.stdout);
@@ -645,28 +590,8 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
     let project = software_project(&sim);
     let sprint = open_sprint(&sim, &project);
     let mut s = Session::new("apply-kill");
-    let admin = sim.identity("admin").expect("admin").clone();
-    let email = admin.email.clone().expect("email");
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "prod",
-            "--url",
-            sim.base_url(),
-            "--auth",
-            "cloud-token",
-            "--email",
-            &email,
-            "--secret-stdin",
-            "--no-test",
-        ],
-        Some(&admin.secret),
-        &[],
-    );
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let file = s.home.join("records.jsonl");
-    let file_s = file.to_str().expect("path").to_owned();
+    s.add_admin_untested(&sim, "prod");
+    let (file, file_s) = records_file(&s);
     let records: Vec<Value> = (0..CRASH_RECORDS)
         .map(|i| record_in(&project, Some(&sprint), i, "k"))
         .collect();
@@ -735,11 +660,7 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
         }
     }
     assert_equals_file(&jira, &records);
-    let rows: Vec<Value> = r
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let rows: Vec<Value> = json_lines(&r.stdout).collect();
     assert!(
         rows.iter().all(|row| row["outcome"] != "pending"),
         "{}",
@@ -779,23 +700,9 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
 const CRASH_RECORDS: usize = 2000;
 const KILLS: usize = 20;
 
-/// A simulator of a few projects (every type among them), for the feature tests.
-async fn small_sim(deployment: Deployment, issues: usize, projects: usize, seed: u64) -> Sim {
-    Sim::builder()
-        .deployment(deployment)
-        .issues(issues)
-        .projects(projects)
-        .seed(seed)
-        .start()
-        .await
-        .expect("sim")
-}
-
 /// The `--json` report of each record, by external id.
 fn reports_by_id(stdout: &str) -> HashMap<String, Value> {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    json_lines(stdout)
         .filter_map(|v| Some((v["external_id"].as_str()?.to_owned(), v)))
         .collect()
 }
@@ -825,7 +732,7 @@ async fn issue_fields(sim: &Sim, key: &str, fields: &str) -> Value {
 /// required fields are filled from the record, and a record lacking one fails naming the field
 /// (nothing sent for that step); a second run writes nothing.
 async fn workflow_paths_and_screens(deployment: Deployment, tag: &str) {
-    let sim = small_sim(deployment, 60, 5, 44).await;
+    let sim = start_sim_in_projects(deployment, 60, 5, 44).await;
     let software = project_of(&sim, "software");
     let business = project_of(&sim, "business");
     let admin = sim.identity("admin").expect("admin").clone();
@@ -835,10 +742,8 @@ async fn workflow_paths_and_screens(deployment: Deployment, tag: &str) {
         admin.username.clone()
     }
     .expect("a login");
-    let mut s = Session::new(tag);
-    s.add_admin(&sim, "prod");
-    let file = s.home.join("records.jsonl");
-    let file_s = file.to_str().expect("path").to_owned();
+    let mut s = Session::with_admin(tag, &sim, "prod");
+    let (file, file_s) = records_file(&s);
     let rec = |eid: &str, project: &str, status: &str| json!({"external_id": eid, "project": project, "issue_type": "Task", "summary": format!("wf {eid}"), "status": status});
     let mut blocked = rec("wf-1", &business, "Blocked");
     blocked["assignee"] = json!(me);
@@ -900,9 +805,7 @@ async fn workflow_paths_and_screens(deployment: Deployment, tag: &str) {
     // wf-4 two.
     let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
     let steps = |eid: &str| {
-        r.stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        json_lines(&r.stdout)
             .filter(|row| row["external_id"] == eid && row["action"] == "transition")
             .map(|row| row["after"].as_str().unwrap_or_default().to_owned())
             .collect::<Vec<_>>()
@@ -913,10 +816,8 @@ async fn workflow_paths_and_screens(deployment: Deployment, tag: &str) {
     );
     assert_eq!(steps("wf-4"), ["In Progress", "In Review"]);
     // Again: the failing records fail the same way before any write; nothing is written.
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 1);
+    assert_eq!(writes, 0, "{}", r.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -932,7 +833,7 @@ async fn datacenter_apply_walks_restricted_workflows_and_fills_transition_screen
 /// `sprint` by name: found on the project's boards, moved through the Agile API (50 issues a
 /// request), planned only when the issue is not there yet; a closed or unknown sprint is named.
 async fn sprints_by_name(deployment: Deployment, tag: &str) {
-    let sim = small_sim(deployment, 60, 5, 45).await;
+    let sim = start_sim_in_projects(deployment, 60, 5, 45).await;
     let project = software_project(&sim);
     let snap = sim.snapshot();
     let board = snap["boards"]
@@ -976,19 +877,15 @@ async fn sprints_by_name(deployment: Deployment, tag: &str) {
         .await
         .expect("json");
     let future_id = made["id"].as_u64().expect("sprint id");
-    let mut s = Session::new(tag);
-    s.add_admin(&sim, "prod");
-    let file = s.home.join("records.jsonl");
-    let file_s = file.to_str().expect("path").to_owned();
+    let mut s = Session::with_admin(tag, &sim, "prod");
+    let (file, file_s) = records_file(&s);
     let rec = |i: usize, sprint: &str| json!({"external_id": format!("sp-{i}"), "project": project, "issue_type": "Task", "summary": format!("sprint {i}"), "sprint": sprint});
     let mut records: Vec<Value> = (0..60).map(|i| rec(i, &active)).collect();
     records.push(rec(60, "apply sprint"));
     records.push(rec(61, &closed));
     records.push(rec(62, "No Such Sprint"));
     write_file(&file, &records);
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 1);
     assert!(
         r.stdout.contains(&format!("sprint '{closed}' is closed")),
         "{}",
@@ -1001,7 +898,7 @@ async fn sprints_by_name(deployment: Deployment, tag: &str) {
     );
     // Two bulk creates, then 60 issues into the active sprint in two moves and one into the
     // other: five write requests.
-    assert_eq!(sim.write_requests() - before, 5, "{}", r.stdout);
+    assert_eq!(writes, 5, "{}", r.stdout);
     let in_sprint = |sid: u64| -> Vec<String> {
         let snap = sim.snapshot();
         snap["issues"]
@@ -1026,10 +923,8 @@ async fn sprints_by_name(deployment: Deployment, tag: &str) {
     // Applied again: everything is where the file says; nothing is written.
     records.truncate(61);
     write_file(&file, &records);
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 0);
+    assert_eq!(writes, 0, "{}", r.stdout);
     // One record moves to the other sprint: one request.
     records[0]["sprint"] = json!("Apply Sprint");
     write_file(&file, &records);
@@ -1039,10 +934,8 @@ async fn sprints_by_name(deployment: Deployment, tag: &str) {
         &[],
     );
     assert!(r.stdout.contains("sprint Apply Sprint"), "{}", r.stdout);
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(sim.write_requests() - before, 1, "{}", r.stdout);
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 0);
+    assert_eq!(writes, 1, "{}", r.stdout);
     assert!(in_sprint(future_id).contains(&key("sp-0")));
 }
 
@@ -1060,12 +953,10 @@ async fn datacenter_apply_moves_issues_into_sprints_by_name() {
 /// the same store, `apply_changes` holds the changes the applies made (status moves, a summary
 /// edit) with their run and record, and not a change someone else made to the same issue.
 async fn own_changes_in_the_synced_history(deployment: Deployment, tag: &str) {
-    let sim = small_sim(deployment, 30, 3, 46).await;
+    let sim = start_sim_in_projects(deployment, 30, 3, 46).await;
     let project = software_project(&sim);
-    let mut s = Session::new(tag);
-    s.add_admin(&sim, "prod");
-    let file = s.home.join("records.jsonl");
-    let file_s = file.to_str().expect("path").to_owned();
+    let mut s = Session::with_admin(tag, &sim, "prod");
+    let (file, file_s) = records_file(&s);
     let mut records: Vec<Value> = (0..4)
         .map(|i| {
             json!({"external_id": format!("own-{i}"), "project": project, "issue_type": "Task",
@@ -1162,12 +1053,10 @@ async fn datacenter_own_writes_are_recognisable_in_the_synced_history() {
 /// comments and worklogs are found the same way, not added twice.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_ledger_is_recovered_from_the_origin_property() {
-    let sim = small_sim(Deployment::Cloud, 30, 3, 47).await;
+    let sim = start_sim_in_projects(Deployment::Cloud, 30, 3, 47).await;
     let project = software_project(&sim);
-    let mut s = Session::new("apply-lost-store");
-    s.add_admin(&sim, "prod");
-    let file = s.home.join("records.jsonl");
-    let file_s = file.to_str().expect("path").to_owned();
+    let mut s = Session::with_admin("apply-lost-store", &sim, "prod");
+    let (file, file_s) = records_file(&s);
     let records: Vec<Value> = (0..30).map(|i| record(&project, i, "lost")).collect();
     write_file(&file, &records);
     let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
@@ -1204,17 +1093,12 @@ async fn a_lost_ledger_is_recovered_from_the_origin_property() {
     }
     // The write log accounts for the records it took back.
     let r = s.run(&["--json", "apply", "prod", "--log"], None, &[]);
-    let adopted = r
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let adopted = json_lines(&r.stdout)
         .filter(|row| row["action"] == "adopt" && row["outcome"] == "adopted")
         .count();
     // 30 issues, 30 comments and 6 worklogs.
     assert_eq!(adopted, 66, "{}", r.stdout);
     // And the next run is quiet again.
-    let before = sim.write_requests();
-    let r = s.run(&["--json", "apply", "prod", &file_s], None, &[]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(sim.write_requests(), before, "{}", r.stdout);
+    let (r, writes) = apply_json(&mut s, &sim, &file_s, 0);
+    assert_eq!(writes, 0, "{}", r.stdout);
 }

@@ -42,27 +42,16 @@ impl Session {
         name: &str,
         id: &jiralink_sim::Identity,
     ) {
-        let mut args = vec![
-            "credential",
-            "add",
-            name,
-            "--url",
-            sim.base_url(),
-            "--auth",
-            id.auth.as_str(),
-            "--secret-stdin",
-            "--gateway-url",
-            sim.gateway_url(),
-        ];
+        let mut extra = vec!["--secret-stdin", "--gateway-url", sim.gateway_url()];
         let email = id.email.clone().unwrap_or_default();
         let username = id.username.clone().unwrap_or_default();
         if id.auth == "cloud-token" || id.auth == "scoped-token" {
-            args.extend(["--email", email.as_str()]);
+            extra.extend(["--email", email.as_str()]);
         }
         if id.auth == "basic" {
-            args.extend(["--username", username.as_str()]);
+            extra.extend(["--username", username.as_str()]);
         }
-        let r = self.run(&args, Some(&id.secret), &[]);
+        let r = self.add_credential(name, sim.base_url(), &id.auth, &extra, Some(&id.secret));
         assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
     }
 
@@ -70,6 +59,42 @@ impl Session {
     pub fn add_admin(&mut self, sim: &jiralink_sim::Sim, name: &str) {
         let admin = sim.identity("admin").expect("admin").clone();
         self.add_identity(sim, name, &admin);
+    }
+
+    /// A new session whose credential `name` is the simulator's site admin.
+    pub fn with_admin(tag: &str, sim: &jiralink_sim::Sim, name: &str) -> Session {
+        let mut s = Session::new(tag);
+        s.add_admin(sim, name);
+        s
+    }
+
+    /// `credential add NAME --no-test` for the site admin of a Cloud simulator (whose injected
+    /// faults the connection test would meet).
+    pub fn add_admin_untested(&mut self, sim: &jiralink_sim::Sim, name: &str) {
+        let admin = sim.identity("admin").expect("admin").clone();
+        let email = admin.email.clone().expect("email");
+        let r = self.add_credential(
+            name,
+            sim.base_url(),
+            "cloud-token",
+            &["--email", &email, "--secret-stdin", "--no-test"],
+            Some(&admin.secret),
+        );
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    }
+
+    /// `credential add NAME --url URL --auth AUTH EXTRA...` with `stdin`, as it ran.
+    pub fn add_credential(
+        &mut self,
+        name: &str,
+        url: &str,
+        auth: &str,
+        extra: &[&str],
+        stdin: Option<&str>,
+    ) -> Run {
+        let mut args = vec!["credential", "add", name, "--url", url, "--auth", auth];
+        args.extend(extra);
+        self.run(&args, stdin, &[])
     }
 
     pub fn run(&mut self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
@@ -130,15 +155,37 @@ impl Session {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .seed(41)
+/// A simulator of `issues` issues generated from `seed`, started.
+pub async fn start_sim(deployment: Deployment, issues: usize, seed: u64) -> Sim {
+    Sim::builder()
+        .deployment(deployment)
+        .issues(issues)
+        .seed(seed)
         .start()
         .await
-        .expect("sim");
+        .expect("sim")
+}
+
+/// A simulator of `issues` issues in `projects` projects (every type among a few), from `seed`.
+pub async fn start_sim_in_projects(
+    deployment: Deployment,
+    issues: usize,
+    projects: usize,
+    seed: u64,
+) -> Sim {
+    Sim::builder()
+        .deployment(deployment)
+        .issues(issues)
+        .projects(projects)
+        .seed(seed)
+        .start()
+        .await
+        .expect("sim")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
+    let sim = start_sim(Deployment::Cloud, 60, 41).await;
     let admin = sim.identity("admin").expect("admin").clone();
     let email = admin.email.clone().expect("email");
     let canary = admin.secret.clone();
@@ -147,33 +194,15 @@ async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
     let url = format!("{}/browse/ENG-1?focusedCommentId=1", sim.base_url());
 
     // Secrets never come from argv: without a source, non-interactively, add refuses (exit 2).
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "prod",
-            "--url",
-            &url,
-            "--auth",
-            "cloud-token",
-            "--email",
-            &email,
-        ],
-        None,
-        &[],
-    );
+    let r = s.add_credential("prod", &url, "cloud-token", &["--email", &email], None);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--secret-stdin"));
 
-    let r = s.run(
+    let r = s.add_credential(
+        "prod",
+        &url,
+        "cloud-token",
         &[
-            "credential",
-            "add",
-            "prod",
-            "--url",
-            &url,
-            "--auth",
-            "cloud-token",
             "--email",
             &email,
             "--secret-stdin",
@@ -181,7 +210,6 @@ async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
             "service user",
         ],
         Some(&format!("{canary}\n")),
-        &[],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -236,39 +264,23 @@ async fn add_test_rotate_list_remove_and_the_secret_never_leaks() {
     assert!(r.stdout.contains("cloud-token"));
 
     // A failing credential is not saved, and names its cause.
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "bad",
-            "--url",
-            sim.base_url(),
-            "--auth",
-            "cloud-token",
-            "--email",
-            &email,
-            "--secret-stdin",
-        ],
+    let r = s.add_credential(
+        "bad",
+        sim.base_url(),
+        "cloud-token",
+        &["--email", &email, "--secret-stdin"],
         Some(wrong_canary),
-        &[],
     );
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("bad_credentials"));
     assert_eq!(s.run(&["credential", "show", "bad"], None, &[]).code, 2);
     // Plain http to another host is refused before anything is sent.
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "lan",
-            "--url",
-            "http://jira.example.com",
-            "--auth",
-            "pat",
-            "--secret-stdin",
-        ],
+    let r = s.add_credential(
+        "lan",
+        "http://jira.example.com",
+        "pat",
+        &["--secret-stdin"],
         Some(wrong_canary),
-        &[],
     );
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("http_not_allowed"), "{}", r.stdout);
@@ -375,13 +387,7 @@ async fn oauth1_dance_from_the_command_line() {
 /// tests keep working, and neither the client secret nor any refresh token shows anywhere.
 #[tokio::test(flavor = "multi_thread")]
 async fn oauth2_refresh_rotation_is_persisted() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20)
-        .seed(44)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim(Deployment::Cloud, 20, 44).await;
     let id = sim.identity("oauth2").expect("oauth2").clone();
     let mut s = Session::new("oauth2");
     let r = s.run(

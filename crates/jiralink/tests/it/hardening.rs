@@ -5,7 +5,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use crate::credential::Session;
+use crate::credential::{start_sim, Session};
 
 /// A loopback listener that records what each connection sent up to the end of its headers, then
 /// hangs up.
@@ -52,19 +52,12 @@ fn a_bad_name_is_refused_before_the_live_test_with_a_slug_proposed() {
     let mut s = Session::new("badname");
     let canary = Canary::start();
     let url = format!("http://127.0.0.1:{}", canary.port);
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "Nexla Jira prod",
-            "--url",
-            &url,
-            "--auth",
-            "pat",
-            "--secret-stdin",
-        ],
+    let r = s.add_credential(
+        "Nexla Jira prod",
+        &url,
+        "pat",
+        &["--secret-stdin"],
         Some("canary-token-for-names"),
-        &[],
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("'nexla-jira-prod'"), "{}", r.stderr);
@@ -76,20 +69,12 @@ fn a_bad_name_is_refused_before_the_live_test_with_a_slug_proposed() {
 fn a_secret_pasted_into_secret_env_is_refused_without_being_echoed() {
     let mut s = Session::new("secretenv");
     let pasted = "ATATT3xFfGF0-pasted/secret+value=";
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "prod",
-            "--url",
-            "http://127.0.0.1:9",
-            "--auth",
-            "pat",
-            "--secret-env",
-            pasted,
-        ],
+    let r = s.add_credential(
+        "prod",
+        "http://127.0.0.1:9",
+        "pat",
+        &["--secret-env", pasted],
         None,
-        &[],
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -98,15 +83,11 @@ fn a_secret_pasted_into_secret_env_is_refused_without_being_echoed() {
         r.stderr
     );
     // The OAuth 2 client secret's variable too.
-    let r = s.run(
+    let r = s.add_credential(
+        "app",
+        "http://127.0.0.1:9",
+        "oauth2",
         &[
-            "credential",
-            "add",
-            "app",
-            "--url",
-            "http://127.0.0.1:9",
-            "--auth",
-            "oauth2",
             "--client-id",
             "abc",
             "--client-secret-env",
@@ -114,26 +95,17 @@ fn a_secret_pasted_into_secret_env_is_refused_without_being_echoed() {
             "--secret-stdin",
         ],
         Some("refresh"),
-        &[],
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("does not look like a variable name"));
     s.assert_never_seen(pasted);
     // A real variable name that is unset is named.
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "prod",
-            "--url",
-            "http://127.0.0.1:9",
-            "--auth",
-            "pat",
-            "--secret-env",
-            "JIRALINK_TEST_UNSET_VARIABLE",
-        ],
+    let r = s.add_credential(
+        "prod",
+        "http://127.0.0.1:9",
+        "pat",
+        &["--secret-env", "JIRALINK_TEST_UNSET_VARIABLE"],
         None,
-        &[],
     );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("JIRALINK_TEST_UNSET_VARIABLE is not set"));
@@ -144,22 +116,17 @@ fn a_proxy_password_is_sealed_and_a_malformed_proxy_refused_at_add() {
     let mut s = Session::new("proxy");
     let password = "pr0xy-canary-password";
     // Malformed (no host): usage error, and the password is not printed.
-    let r = s.run(
+    let r = s.add_credential(
+        "prod",
+        "http://127.0.0.1:9",
+        "pat",
         &[
-            "credential",
-            "add",
-            "prod",
-            "--url",
-            "http://127.0.0.1:9",
-            "--auth",
-            "pat",
             "--secret-stdin",
             "--no-test",
             "--proxy",
             &format!("http://user:{password}@"),
         ],
         Some("token"),
-        &[],
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("--proxy"), "{}", r.stderr);
@@ -167,22 +134,17 @@ fn a_proxy_password_is_sealed_and_a_malformed_proxy_refused_at_add() {
     // A good one: stored without its password, which is sealed; the test goes through the proxy
     // (a loopback canary that hangs up) with the password restored.
     let canary = Canary::start();
-    let r = s.run(
+    let r = s.add_credential(
+        "prod",
+        "http://127.0.0.1:9",
+        "pat",
         &[
-            "credential",
-            "add",
-            "prod",
-            "--url",
-            "http://127.0.0.1:9",
-            "--auth",
-            "pat",
             "--secret-stdin",
             "--no-test",
             "--proxy",
             &format!("http://user:{password}@127.0.0.1:{}", canary.port),
         ],
         Some("token"),
-        &[],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let r = s.run(&["credential", "test", "prod"], None, &[]);
@@ -300,20 +262,12 @@ fn a_500_mb_answer_is_refused_with_peak_memory_under_200_mb() {
         let mut s = Session::new(&format!("huge-{announce_length}"));
         let port = huge_server(announce_length);
         let url = format!("http://127.0.0.1:{port}");
-        let r = s.run(
-            &[
-                "credential",
-                "add",
-                "big",
-                "--url",
-                &url,
-                "--auth",
-                "pat",
-                "--secret-stdin",
-                "--no-test",
-            ],
+        let r = s.add_credential(
+            "big",
+            &url,
+            "pat",
+            &["--secret-stdin", "--no-test"],
             Some("token"),
-            &[],
         );
         assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"));
@@ -356,15 +310,8 @@ fn a_closed_stdout_ends_the_program_quietly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dash_v_shows_each_request_without_headers_and_no_colour_when_redirected() {
-    let sim = jiralink_sim::Sim::builder()
-        .deployment(jiralink_sim::Deployment::Cloud)
-        .issues(5)
-        .seed(74)
-        .start()
-        .await
-        .expect("sim");
-    let mut s = Session::new("verbose");
-    s.add_admin(&sim, "dc");
+    let sim = start_sim(jiralink_sim::Deployment::Cloud, 5, 74).await;
+    let s = Session::with_admin("verbose", &sim, "dc");
     let secret = sim.identity("admin").expect("admin").secret.clone();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"))
         .arg("--home")
@@ -416,21 +363,12 @@ fn a_ca_bundle_that_is_neither_pem_nor_der_is_refused_at_add() {
     let canary = Canary::start();
     let url = format!("http://127.0.0.1:{}", canary.port);
     let bogus_path = bogus.to_string_lossy().into_owned();
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "prod",
-            "--url",
-            &url,
-            "--auth",
-            "pat",
-            "--secret-stdin",
-            "--ca-bundle",
-            &bogus_path,
-        ],
+    let r = s.add_credential(
+        "prod",
+        &url,
+        "pat",
+        &["--secret-stdin", "--ca-bundle", &bogus_path],
         Some("token"),
-        &[],
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("neither PEM nor DER"), "{}", r.stderr);
@@ -457,22 +395,12 @@ fn completions_are_printed_for_each_shell() {
 #[test]
 fn edit_changes_the_description_and_proxy_and_list_fails_on_warnings() {
     let mut s = Session::new("edit");
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "prod",
-            "--url",
-            "http://127.0.0.1:9",
-            "--auth",
-            "pat",
-            "--secret-stdin",
-            "--no-test",
-            "--description",
-            "first",
-        ],
+    let r = s.add_credential(
+        "prod",
+        "http://127.0.0.1:9",
+        "pat",
+        &["--secret-stdin", "--no-test", "--description", "first"],
         Some("token"),
-        &[],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let password = "ed1t-proxy-password";
@@ -556,22 +484,12 @@ fn timeout_is_an_option_and_a_silent_server_times_out_within_it() {
         }
     });
     let url = format!("http://127.0.0.1:{port}");
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "slow",
-            "--url",
-            &url,
-            "--auth",
-            "pat",
-            "--secret-stdin",
-            "--no-test",
-            "--timeout",
-            "1",
-        ],
+    let r = s.add_credential(
+        "slow",
+        &url,
+        "pat",
+        &["--secret-stdin", "--no-test", "--timeout", "1"],
         Some("token"),
-        &[],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let started = std::time::Instant::now();
@@ -616,20 +534,7 @@ fn display_fields_from_the_server_are_cut_in_human_output() {
     });
     let mut s = Session::new("display");
     let url = format!("http://127.0.0.1:{port}");
-    let r = s.run(
-        &[
-            "credential",
-            "add",
-            "odd",
-            "--url",
-            &url,
-            "--auth",
-            "pat",
-            "--secret-stdin",
-        ],
-        Some("token"),
-        &[],
-    );
+    let r = s.add_credential("odd", &url, "pat", &["--secret-stdin"], Some("token"));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let longest = r
         .stdout

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 
-use crate::credential::Session;
+use crate::credential::{start_sim, Session};
 
 fn chromium() -> PathBuf {
     let path = std::env::var_os("JIRALINK_CHROMIUM")
@@ -42,15 +42,8 @@ fn headless(profile: &std::path::Path) -> Command {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_report_renders_in_headless_chromium_and_every_output_form_works() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(3000)
-        .seed(5)
-        .start()
-        .await
-        .expect("sim");
-    let mut s = Session::new("insights");
-    s.add_admin(&sim, "site");
+    let sim = start_sim(Deployment::Cloud, 3000, 5).await;
+    let mut s = Session::with_admin("insights", &sim, "site");
     let r = s.run(&["sync", "site"], None, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = s.run(&["access", "site"], None, &[]);
@@ -169,15 +162,8 @@ async fn the_report_renders_in_headless_chromium_and_every_output_form_works() {
 async fn the_stages_saved_by_the_web_app_are_used_unless_the_config_names_some() {
     use jiralink_store::web::Accounts;
     use jiralink_store::Backend;
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(300)
-        .seed(9)
-        .start()
-        .await
-        .expect("sim");
-    let mut s = Session::new("insights-stages");
-    s.add_admin(&sim, "site");
+    let sim = start_sim(Deployment::Cloud, 300, 9).await;
+    let mut s = Session::with_admin("insights-stages", &sim, "site");
     let r = s.run(&["sync", "site"], None, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let flow = |s: &mut Session, extra: &[&str]| -> serde_json::Value {

@@ -3,9 +3,9 @@
 //! ids; an empty database is no store. Needs a server:
 //! `export JIRALINK_TEST_POSTGRES=$(scripts/setup-postgres.sh | tail -1)`.
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 
-use crate::credential::Session;
+use crate::credential::{start_sim, Session};
 use crate::postgres::TestDb;
 
 /// A password given through `PGPASSWORD` (the test server trusts local users and ignores it): it
@@ -47,15 +47,8 @@ fn on_pg<T: Send>(url: &str, f: impl FnOnce(&mut postgres::Client) -> T + Send) 
 #[tokio::test(flavor = "multi_thread")]
 async fn insights_over_postgres_equal_those_over_sqlite() {
     let db = TestDb::new("insights");
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(3000)
-        .seed(29)
-        .start()
-        .await
-        .expect("sim");
-    let mut s = Session::new("insights-pg");
-    s.add_admin(&sim, "site");
+    let sim = start_sim(Deployment::Cloud, 3000, 29).await;
+    let mut s = Session::with_admin("insights-pg", &sim, "site");
     let url = db.url();
     let into_pg = s.run(&["--store", &url, "sync", "site"], None, &[]);
     assert_eq!(into_pg.code, 0, "{}", into_pg.stderr);

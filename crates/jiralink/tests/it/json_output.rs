@@ -1,10 +1,10 @@
 //! Every `--json` output is one line holding one object with named fields: `status` (runs,
 //! counts, watermarks, not-visible projects), `insights`, `access`, `demo`, and usage errors.
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 use serde_json::Value;
 
-use crate::credential::Session;
+use crate::credential::{start_sim_in_projects, Session};
 
 /// One line, one object: the parsed object.
 fn one_object(stdout: &str) -> Value {
@@ -16,14 +16,7 @@ fn one_object(stdout: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_insights_and_access_json_are_one_line_objects() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .projects(2)
-        .seed(47)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 60, 2, 47).await;
     sim.pause_mutation(true);
     let mut s = Session::new("json-output");
     let id = sim.identity("reader").expect("identity").clone();

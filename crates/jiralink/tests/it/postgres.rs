@@ -7,7 +7,7 @@ use jiralink_sim::{Deployment, Sim};
 use jiralink_store::postgres::PgStore;
 use jiralink_store::{Backend, Store};
 
-use crate::credential::Session;
+use crate::credential::{start_sim, Session};
 
 /// A fresh database on the test server, dropped at the end.
 pub(crate) struct TestDb {
@@ -76,15 +76,8 @@ const VIEWS: &[&str] = &[
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_into_postgres_equals_one_into_sqlite() {
     let db = TestDb::new("sync");
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(3000)
-        .seed(63)
-        .start()
-        .await
-        .expect("sim");
-    let mut s = Session::new("postgres");
-    s.add_admin(&sim, "site");
+    let sim = start_sim(Deployment::Cloud, 3000, 63).await;
+    let mut s = Session::with_admin("postgres", &sim, "site");
     let url = db.url();
 
     // A password in the URL (as userinfo or as a parameter) is refused, and not echoed.
@@ -242,21 +235,12 @@ async fn two_sites_in_one_postgres_store_in_either_order() {
         s.add_admin(&a, "a");
         let admin = b.identity("admin").expect("admin").clone();
         let user = admin.username.clone().unwrap_or_default();
-        let added = s.run(
-            &[
-                "credential",
-                "add",
-                "b",
-                "--url",
-                b.base_url(),
-                "--auth",
-                "basic",
-                "--username",
-                &user,
-                "--secret-stdin",
-            ],
+        let added = s.add_credential(
+            "b",
+            b.base_url(),
+            "basic",
+            &["--username", &user, "--secret-stdin"],
             Some(&admin.secret),
-            &[],
         );
         assert_eq!(added.code, 0, "{}", added.stderr);
         let order = if cloud_first { ["a", "b"] } else { ["b", "a"] };

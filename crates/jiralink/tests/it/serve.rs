@@ -7,10 +7,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 use serde_json::{json, Value};
 
-use crate::credential::Session;
+use crate::credential::{start_sim_in_projects, Session};
 
 const PASSWORD: &str = "a long enough password";
 
@@ -161,16 +161,8 @@ async fn proxied(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_page_acknowledges_the_findings_access_ack_sees_behind_a_trusted_proxy() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(30)
-        .projects(2)
-        .seed(12)
-        .start()
-        .await
-        .expect("sim");
-    let mut s = Session::new("serve-access");
-    s.add_admin(&sim, "site");
+    let sim = start_sim_in_projects(Deployment::Cloud, 30, 2, 12).await;
+    let mut s = Session::with_admin("serve-access", &sim, "site");
     let r = s.run(&["access", "site"], None, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = s.run(
@@ -313,14 +305,7 @@ async fn the_access_page_acknowledges_the_findings_access_ack_sees_behind_a_trus
 async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() {
     let db = crate::postgres::TestDb::new("serve");
     let url = db.url();
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(40)
-        .projects(2)
-        .seed(5)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 40, 2, 5).await;
     let mut s = Session::new("serve-pg");
     let r = s.run(
         &[
@@ -367,12 +352,32 @@ async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() 
         }
         rb.send()
     };
-    let me: Value = send(reqwest::Method::GET, "/api/me", "", None)
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json");
+    // A GET answered as JSON, and a run's state once it no longer runs.
+    let get = |path: &str| {
+        let answer = send(reqwest::Method::GET, path, "", None);
+        async move {
+            answer
+                .await
+                .expect("answer")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let ended = |path: String| {
+        let get = &get;
+        async move {
+            for _ in 0..600 {
+                let state = get(&path).await;
+                if state["status"] != "running" {
+                    return state;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("{path} did not end in 30 s");
+        }
+    };
+    let me = get("/api/me").await;
     let csrf = me["csrf"].as_str().expect("csrf").to_owned();
     let admin = sim.identity("admin").expect("admin").clone();
     let r = send(
@@ -387,31 +392,20 @@ async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() 
     .await
     .expect("add");
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
-    let r = send(
-        reqwest::Method::POST,
-        "/api/syncs",
-        &csrf,
-        Some(json!({"credential": "site"})),
-    )
-    .await
-    .expect("sync");
-    assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.expect("json")["id"]
-        .as_u64()
-        .expect("id");
-    let mut run = Value::Null;
-    for _ in 0..600 {
-        run = send(reqwest::Method::GET, &format!("/api/syncs/{id}"), "", None)
-            .await
-            .expect("run")
-            .json()
-            .await
-            .expect("json");
-        if run["status"] != "running" {
-            break;
+    // A run started (202 with its id) and its state at its end.
+    let run_to_end = |start: &'static str, body: Value, states: &'static str| {
+        let started = send(reqwest::Method::POST, start, &csrf, Some(body));
+        let ended = &ended;
+        async move {
+            let r = started.await.expect(start);
+            assert_eq!(r.status(), 202, "{start}");
+            let id = r.json::<Value>().await.expect("json")["id"]
+                .as_u64()
+                .expect("id");
+            ended(format!("{states}/{id}")).await
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    };
+    let run = run_to_end("/api/syncs", json!({"credential": "site"}), "/api/syncs").await;
     assert_eq!(run["status"], "ok", "{run}");
     let r = send(reqwest::Method::GET, "/api/insights", "", None)
         .await
@@ -419,48 +413,19 @@ async fn serve_runs_on_a_postgres_store_sign_in_credential_sync_and_dashboard() 
     assert_eq!(r.status(), 200);
     let dash: Value = r.json().await.expect("json");
     assert_eq!(dash["coverage"]["issues"], 40, "{}", dash["coverage"]);
-    let runs: Value = send(reqwest::Method::GET, "/api/sync-runs", "", None)
-        .await
-        .expect("runs")
-        .json()
-        .await
-        .expect("json");
+    let runs = get("/api/sync-runs").await;
     assert_eq!(runs["runs"][0]["issues_written"], 40, "{runs}");
     // "Run audit" on the Access page: the binary's book audits and saves as `jiralink access`.
     assert!(!s.home.join("audits/site.json").exists());
-    let r = send(
-        reqwest::Method::POST,
+    let audit = run_to_end(
         "/api/access/site/audit",
-        &csrf,
-        Some(json!({"profile": "read-only"})),
+        json!({"profile": "read-only"}),
+        "/api/audits",
     )
-    .await
-    .expect("audit");
-    assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.expect("json")["id"]
-        .as_u64()
-        .expect("id");
-    let mut audit = Value::Null;
-    for _ in 0..600 {
-        audit = send(reqwest::Method::GET, &format!("/api/audits/{id}"), "", None)
-            .await
-            .expect("audit")
-            .json()
-            .await
-            .expect("json");
-        if audit["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    .await;
     assert_eq!(audit["status"], "ok", "{audit}");
     assert_eq!(audit["summary"]["projects"], 2, "{audit}");
-    let page: Value = send(reqwest::Method::GET, "/api/access/site", "", None)
-        .await
-        .expect("access")
-        .json()
-        .await
-        .expect("json");
+    let page = get("/api/access/site").await;
     assert_eq!(page["audited"], true, "{page}");
     assert!(s.home.join("audits/site.json").exists());
     let r = s.run(

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use jiralink_sim::{Deployment, Sim};
+use jiralink_sim::Deployment;
 
-use crate::credential::Session;
+use crate::credential::{start_sim, start_sim_in_projects, Session};
 
 /// The rows of a query over the store's views, every cell as text (NULL as empty).
 fn text_rows(store: &jiralink_store::Store, sql: &str) -> Vec<Vec<String>> {
@@ -32,15 +32,8 @@ fn runs_recorded(home: &std::path::Path) -> i64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(20_000)
-        .seed(61)
-        .start()
-        .await
-        .expect("sim");
-    let mut s = Session::new("crash");
-    s.add_admin(&sim, "site");
+    let sim = start_sim(Deployment::Cloud, 20_000, 61).await;
+    let s = Session::with_admin("crash", &sim, "site");
     let sync = || {
         Command::new(env!("CARGO_BIN_EXE_jiralink"))
             .arg("--home")
@@ -154,14 +147,7 @@ async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
 /// granular-only token each mirror every issue, comment, worklog and sprint of the snapshot.
 #[tokio::test(flavor = "multi_thread")]
 async fn scoped_and_granular_tokens_sync_every_stream() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(300)
-        .projects(4)
-        .seed(62)
-        .start()
-        .await
-        .expect("sim");
+    let sim = start_sim_in_projects(Deployment::Cloud, 300, 4, 62).await;
     sim.pause_mutation(true);
     let snap = sim.snapshot();
     let snap_ids = |list: &str, f: &str| -> BTreeSet<String> {
@@ -214,15 +200,8 @@ async fn scoped_and_granular_tokens_sync_every_stream() {
 /// --projects`, `verify --projects`, `insights --project` and `insights --site`.
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_projects_and_sites_exit_2_naming_them() {
-    let sim = Sim::builder()
-        .deployment(Deployment::Cloud)
-        .issues(60)
-        .seed(66)
-        .start()
-        .await
-        .expect("sim");
-    let mut s = Session::new("unknown-names");
-    s.add_admin(&sim, "site");
+    let sim = start_sim(Deployment::Cloud, 60, 66).await;
+    let mut s = Session::with_admin("unknown-names", &sim, "site");
     let bad = s.run(&["sync", "site", "--projects", "NOPE,ZZZ"], None, &[]);
     assert_eq!(bad.code, 2, "{}{}", bad.stdout, bad.stderr);
     assert!(
