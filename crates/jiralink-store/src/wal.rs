@@ -5,13 +5,17 @@
 //! writer (a sync's batches) waited for every sync of the database file: on the build machine a
 //! 100,000-issue sync spent a third of its time there (83 s with them, 56 s with no syncs at all),
 //! with its requests held back behind the writer. Here the committing connection only notes how
-//! many pages its WAL holds; past [`WalPolicy::soft_pages`] a thread with its own connection runs a
-//! passive checkpoint while the writer goes on, and past [`WalPolicy::hard_pages`] (the thread
-//! fell behind) the writer checkpoints itself, so the WAL stays bounded whatever happens.
+//! many pages its WAL holds; when [`WalPolicy::soft_pages`] of them are new since the last
+//! checkpoint, a thread with its own connection runs a passive checkpoint while the writer goes on
+//! (a page rewritten by many commits is still copied back once per 64 MiB), and past
+//! [`WalPolicy::hard_pages`] (the WAL could not restart, or the thread fell behind) the writer
+//! checkpoints itself, so the WAL stays bounded whatever happens.
 
 use std::cell::Cell;
 use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
@@ -67,6 +71,8 @@ pub(crate) fn take_wal_pages() -> i32 {
 pub(crate) struct Checkpointer {
     wake: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// Frames of the WAL its last checkpoint copied back.
+    backfilled: Arc<AtomicI32>,
 }
 
 impl Checkpointer {
@@ -75,6 +81,8 @@ impl Checkpointer {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // One request waits while a checkpoint runs; more would ask for the same work.
         let (wake, asked) = mpsc::sync_channel::<()>(1);
+        let backfilled = Arc::new(AtomicI32::new(0));
+        let copied = backfilled.clone();
         let thread = std::thread::Builder::new()
             .name("jiralink-wal-checkpoint".into())
             .spawn(move || {
@@ -82,14 +90,30 @@ impl Checkpointer {
                     // A passive checkpoint copies what no reader still needs and never waits for
                     // the writer. A failed one (busy, I/O) is retried at the next request, and the
                     // writer's own checkpoint past the hard bound reports a failure that persists.
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    if let Ok(frames) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(2))
+                    {
+                        copied.store(frames, Ordering::Relaxed);
+                    }
                 }
             })
             .map_err(|e| crate::StoreError::Sqlite(crate::DbError(Box::new(e))))?;
         Ok(Checkpointer {
             wake: Some(wake),
             thread: Some(thread),
+            backfilled,
         })
+    }
+
+    /// The WAL's frames not yet copied back, of `pages` in it (a WAL that restarted since the
+    /// last checkpoint is all new).
+    pub fn pending(&self, pages: i32) -> i32 {
+        let done = self.backfilled.load(Ordering::Relaxed);
+        if pages >= done {
+            pages - done
+        } else {
+            pages
+        }
     }
 
     /// Asks for a checkpoint; returns at once.
