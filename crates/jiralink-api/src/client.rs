@@ -788,6 +788,9 @@ impl Sender {
             }
         };
         if status.is_success() {
+            if req.paced {
+                self.pace_to_announced_limit(&headers);
+            }
             return Attempt::Done(Response {
                 status,
                 headers,
@@ -818,6 +821,19 @@ impl Sender {
         }
     }
 
+    /// A site that names its limit on an ordinary answer (`X-RateLimit-Limit`, as Jira Cloud's
+    /// rate-limit headers do) is paced under it from then on, before any 429: a client that
+    /// learned the limit only from refusals lost its first seconds to a burst of them and a pause.
+    fn pace_to_announced_limit(&self, headers: &HeaderMap) {
+        let Some(rps) = announced_limit(headers) else {
+            return;
+        };
+        let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+        if pace.is_none() {
+            *pace = Some(Pace::announced(rps));
+        }
+    }
+
     /// A 429 to a request sent at `sent`: the wait (Retry-After, or a backoff). For a paced
     /// request it also pauses every paced request of the client until then, and paces the client
     /// under the limit the site names.
@@ -839,11 +855,7 @@ impl Sender {
         if p.is_none_or(|old| old < until) {
             *p = Some(until);
         }
-        let limit = headers
-            .get("x-ratelimit-limit")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok());
-        if let Some(rps) = limit.filter(|r| *r > 0.0) {
+        if let Some(rps) = announced_limit(headers) {
             let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
             match pace.as_mut() {
                 Some(p) => p.refused(rps, until, sent),
@@ -1029,6 +1041,18 @@ impl Pace {
         }
     }
 
+    /// A limit the site named before refusing anything: just under it from the start.
+    fn announced(limit: f64) -> Pace {
+        let now = std::time::Instant::now();
+        Pace {
+            limit,
+            rate: limit * 0.98,
+            ceiling: limit * 0.98,
+            next: now,
+            changed: now,
+        }
+    }
+
     /// A configured budget: that rate from the start, and never more.
     fn budget(rps: f64) -> Pace {
         let now = std::time::Instant::now();
@@ -1077,6 +1101,15 @@ fn is_idempotent(method: &Method, path: &str) -> bool {
     }
 }
 
+/// The requests per second the site names (`X-RateLimit-Limit`), when it names a positive one.
+fn announced_limit(headers: &HeaderMap) -> Option<f64> {
+    headers
+        .get("x-ratelimit-limit")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|r| *r > 0.0)
+}
+
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     v.trim().parse::<f64>().ok().map(Duration::from_secs_f64)
@@ -1085,6 +1118,36 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limit_named_on_an_ordinary_answer_paces_the_client_unless_it_has_a_budget() {
+        let sender = || {
+            ClientBuilder::new(
+                Url::parse("https://jira.test").expect("url"),
+                AuthKind::Pat,
+                Auth::Bearer {
+                    token: secrecy::SecretString::from("x".to_owned()),
+                },
+            )
+            .http()
+            .expect("sender")
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-limit", "50".parse().expect("header"));
+        headers.insert("x-ratelimit-remaining", "49".parse().expect("header"));
+        let s = sender();
+        s.pace_to_announced_limit(&HeaderMap::new());
+        assert!(s.pace.lock().expect("lock").is_none(), "no limit named");
+        s.pace_to_announced_limit(&headers);
+        let rate = s.pace.lock().expect("lock").as_ref().map(|p| p.rate);
+        assert_eq!(rate, Some(50.0 * 0.98));
+        // A configured budget (or a pace a 429 set) stays.
+        let s = sender();
+        *s.pace.lock().expect("lock") = Some(Pace::budget(10.0));
+        s.pace_to_announced_limit(&headers);
+        let rate = s.pace.lock().expect("lock").as_ref().map(|p| p.rate);
+        assert_eq!(rate, Some(10.0));
+    }
 
     #[test]
     fn a_429_to_a_token_request_pauses_no_site_request() {

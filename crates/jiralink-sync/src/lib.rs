@@ -1121,39 +1121,49 @@ async fn fetch_chunk(
     fields: &convert::Fields,
     ids: Vec<String>,
 ) -> Result<convert::Batch, SyncError> {
-    let mut changes = convert::Changes::default();
-    let issues = issues_by_id(client, plan, &ids, IssueFieldSet::All).await?;
-    match plan {
+    let (issues, mut changes) = match plan {
+        // Whole changelogs, 1000 histories a page, asked for beside the issues (the chunk's ids
+        // are known): a chunk costs one round trip, not two. An issue gone since the search is
+        // not in the changelogs Jira answers, and its changes are not taken.
         Plan::Cloud => {
-            let present: Vec<IssueId> = issues.iter().map(|i| i.id.clone()).collect();
-            // Whole changelogs, 1000 histories a page.
-            if !present.is_empty() {
-                let mut pages = client.changelog_bulkfetch(&present);
+            let chunk: Vec<IssueId> = ids.iter().cloned().map(IssueId).collect();
+            let changelogs = async {
+                let mut changes = convert::Changes::default();
+                let mut pages = client.changelog_bulkfetch(&chunk);
                 while let Some(page) = pages.next_page().await? {
                     changes.add(&page);
                 }
-            }
+                Ok::<_, SyncError>(changes)
+            };
+            tokio::try_join!(
+                issues_by_id(client, plan, &ids, IssueFieldSet::All),
+                changelogs
+            )?
         }
-        Plan::DataCenter => {
-            // Data Center embeds whole changelogs; an issue whose embedded list is still short
-            // (a server configured to cap it) is read whole on its own.
-            for issue in &issues {
-                let id = issue.id.text();
-                let Some(log) = &issue.changelog else {
-                    changes.add_histories(id, &[]);
-                    continue;
-                };
-                if log.total.unwrap_or(0) as usize > log.histories.len() {
-                    match unless_gone(client.issue_changelog(&issue.id).await)? {
-                        Some(whole) => {
-                            let histories = whole.changelog.map(|c| c.histories);
-                            changes.add_histories(id, histories.as_deref().unwrap_or_default())
-                        }
-                        None => changes.add_histories(id, &log.histories),
+        Plan::DataCenter => (
+            issues_by_id(client, plan, &ids, IssueFieldSet::All).await?,
+            convert::Changes::default(),
+        ),
+    };
+    if plan == Plan::DataCenter {
+        // Data Center embeds whole changelogs; an issue whose embedded list is still short
+        // (a server configured to cap it) is read whole on its own.
+        for issue in &issues {
+            let id = issue.id.text();
+            let Some(log) = &issue.changelog else {
+                changes.add_histories(id, &[]);
+                continue;
+            };
+            if log.total.unwrap_or(0) as usize > log.histories.len() {
+                match unless_gone(client.issue_changelog(&issue.id).await)? {
+                    Some(whole) => {
+                        let histories = whole.changelog.map(|c| c.histories);
+                        changes.add_histories(id, histories.as_deref().unwrap_or_default())
                     }
-                } else {
-                    changes.add_histories(id, &log.histories);
+                    None => changes.add_histories(id, &log.histories),
                 }
+            } else {
+                changes.add_histories(id, &log.histories);
             }
         }
     }

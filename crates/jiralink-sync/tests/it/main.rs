@@ -481,10 +481,9 @@ async fn faults_and_a_rate_limit_change_nothing_in_the_result() {
     assert_matches(&s, &sim.snapshot());
     // Faults and 429s were retried, and the summary says how often.
     assert!(summary.retries >= 10, "{summary:?}");
-    // After the first 429 the client keeps to the announced rate: at most the requests already in
-    // flight are refused too.
+    // The client keeps to the rate the answers announce (X-RateLimit-Limit) from the first one
+    // on: at most the requests already in flight before it are refused.
     let refused = sim.rate_limited_responses();
-    assert!(refused >= 1, "the sync was fast enough to meet the limit");
     assert!(
         refused <= opts.concurrency as u64 + 1,
         "{refused} requests refused with 429"
