@@ -241,7 +241,8 @@ async fn run_sync(
     )
     .await?;
     let refreshed = refresh_catalogs(client, store, opts, &keys, &outcome.touched).await?;
-    if site.plan == Plan::Cloud {
+    let boards = read_boards(client, plan_boards(store, opts, &refreshed)?);
+    let boards = if site.plan == Plan::Cloud {
         progress.phase = Phase::Worklogs;
         report(&progress);
         let worklogs_before = progress.worklogs;
@@ -251,25 +252,33 @@ async fn run_sync(
             p.worklog_issue_reads = issue_reads;
             report(&p);
         };
-        let w = worklogs::sync(
-            client,
-            store,
-            opts,
-            feeds_started,
-            clock.started_ms,
-            outcome.worklogs_in_jira,
-            &feedback,
-        )
-        .await?;
+        // The boards and sprints are read beside the worklog feeds (each keeps the client's pace):
+        // the run does not end with a phase of a few requests in flight.
+        let (w, boards) = tokio::join!(
+            worklogs::sync(
+                client,
+                store,
+                opts,
+                feeds_started,
+                clock.started_ms,
+                outcome.worklogs_in_jira,
+                &feedback,
+            ),
+            boards
+        );
+        let w = w?;
         summary.worklogs += w.listed + w.worklogs_read;
         summary.worklogs_listed = w.listed;
         summary.worklogs_deleted = w.deleted;
         summary.worklog_issue_reads = w.issue_reads;
-    }
+        boards?
+    } else {
+        boards.await?
+    };
     progress.phase = Phase::Boards;
     progress.worklogs = summary.worklogs;
     report(&progress);
-    summary.sprints = sync_boards(client, store, opts, &refreshed).await?;
+    summary.sprints = write_boards(store, opts, boards)?;
     Ok(summary)
 }
 
@@ -1248,19 +1257,61 @@ const BOARDS_STREAM: &str = "boards";
 /// them, with `--full`, or when the board has no project; concurrently, within the sync's bound.
 /// The board list itself (50 boards a page, so its cost grows with the site) is read when a
 /// project is new, with `--full`, or when the stored list is older than
-/// [`BOARD_LIST_MAX_AGE_HOURS`]; otherwise the boards are the stored ones.
-async fn sync_boards(
-    client: &Client,
-    store: &mut dyn Backend,
+/// [`BOARD_LIST_MAX_AGE_HOURS`]; otherwise the boards are the stored ones. This plans the phase
+/// from the store; [`read_boards`] reads Jira and [`write_boards`] writes what it read.
+fn plan_boards(
+    store: &dyn Backend,
     opts: &SyncOptions,
     refreshed: &Refreshed,
-) -> Result<usize, SyncError> {
+) -> Result<BoardsPlan, SyncError> {
     let listed_at = store.checkpoint(&opts.credential, BOARDS_STREAM, "*")?;
     let stale = older_than(listed_at.as_deref(), BOARD_LIST_MAX_AGE_HOURS);
-    let listed = if opts.full || refreshed.first_read || stale {
-        Some(client.boards().all().await?)
-    } else {
-        None
+    let stored = store.boards()?;
+    let mut sprints_read = HashSet::new();
+    for (id, _, _) in &stored {
+        if store
+            .checkpoint(&opts.credential, SPRINTS_STREAM, id)?
+            .is_some()
+        {
+            sprints_read.insert(id.clone());
+        }
+    }
+    Ok(BoardsPlan {
+        list: opts.full || refreshed.first_read || stale,
+        stored,
+        sprints_read,
+        full: opts.full,
+        refreshed: refreshed.projects.clone(),
+        concurrency: opts.concurrency,
+    })
+}
+
+/// What the boards phase needs of the store, read before it starts, so that its requests need
+/// only the client (and run beside the worklog feeds).
+struct BoardsPlan {
+    /// Whether the board list is read again.
+    list: bool,
+    /// (id, type, project key) of the stored boards.
+    stored: Vec<(String, String, Option<String>)>,
+    /// The boards whose sprints this credential has read before.
+    sprints_read: HashSet<String>,
+    full: bool,
+    refreshed: HashSet<String>,
+    concurrency: usize,
+}
+
+/// The boards phase's answers, to be written in one transaction.
+struct BoardsRead {
+    listed: Option<Vec<jiralink_api::models::Board>>,
+    scrum: Vec<BoardId>,
+    sprints: Vec<jiralink_store::SprintRow>,
+}
+
+/// Reads the board list (when due) and the sprints of the scrum boards that are due.
+async fn read_boards(client: &Client, plan: BoardsPlan) -> Result<BoardsRead, SyncError> {
+    let listed = match plan.list {
+        true => Some(client.boards().all().await?),
+        false => None,
     };
     // (id, type, project key) of every board, listed now or stored.
     let boards: Vec<(String, String, Option<String>)> = match &listed {
@@ -1274,28 +1325,25 @@ async fn sync_boards(
                 )
             })
             .collect(),
-        None => store.boards()?,
+        None => plan.stored,
     };
     let mut scrum: Vec<BoardId> = Vec::new();
     for (id, kind, project) in &boards {
-        let Ok(id) = id.parse::<u64>().map(BoardId) else {
+        let Ok(board) = id.parse::<u64>().map(BoardId) else {
             continue;
         };
         if kind != "scrum" {
             continue;
         }
-        let due = opts.full
+        let due = plan.full
             || project
                 .as_deref()
-                .is_none_or(|k| refreshed.projects.contains(k))
-            || store
-                .checkpoint(&opts.credential, SPRINTS_STREAM, &id.to_string())?
-                .is_none();
+                .is_none_or(|k| plan.refreshed.contains(k))
+            || !plan.sprints_read.contains(id);
         if due {
-            scrum.push(id);
+            scrum.push(board);
         }
     }
-    let concurrency = opts.concurrency;
     let mut pages = stream::iter(scrum.iter().map(|&id| async move {
         let sprints = client.sprints(id).all().await?;
         Ok::<_, SyncError>(
@@ -1305,28 +1353,42 @@ async fn sync_boards(
                 .collect::<Vec<_>>(),
         )
     }))
-    .buffered(concurrency.max(1));
+    .buffered(plan.concurrency.max(1));
     let mut sprints = Vec::new();
     while let Some(page) = pages.next().await {
         sprints.extend(page?);
     }
+    drop(pages);
+    Ok(BoardsRead {
+        listed,
+        scrum,
+        sprints,
+    })
+}
+
+/// Writes what [`read_boards`] read; returns the number of sprints.
+fn write_boards(
+    store: &mut dyn Backend,
+    opts: &SyncOptions,
+    read: BoardsRead,
+) -> Result<usize, SyncError> {
     let stamp = now();
     store.write(|tx| {
-        for id in &scrum {
+        for id in &read.scrum {
             tx.set_checkpoint(&opts.credential, SPRINTS_STREAM, &id.to_string(), &stamp)?;
         }
-        if let Some(list) = &listed {
+        if let Some(list) = &read.listed {
             for b in list {
                 tx.upsert_board(&b.id.to_string(), &b.name, &b.kind, b.project_key())?;
             }
             tx.set_checkpoint(&opts.credential, BOARDS_STREAM, "*", &stamp)?;
         }
-        for s in &sprints {
+        for s in &read.sprints {
             tx.upsert_sprint(s)?;
         }
         Ok(())
     })?;
-    Ok(sprints.len())
+    Ok(read.sprints.len())
 }
 
 /// Every project the credential may browse: startAt pages on Cloud; Data Center lists them all at
