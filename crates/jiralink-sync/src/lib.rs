@@ -241,7 +241,12 @@ async fn run_sync(
     )
     .await?;
     let refreshed = refresh_catalogs(client, store, opts, &keys, &outcome.touched).await?;
-    let boards = read_boards(client, plan_boards(store, opts, &refreshed)?);
+    let boards = read_boards(
+        client,
+        opts,
+        &refreshed,
+        plan_boards(store, opts, &refreshed)?,
+    );
     let boards = if site.plan == Plan::Cloud {
         progress.phase = Phase::Worklogs;
         report(&progress);
@@ -1280,9 +1285,6 @@ fn plan_boards(
         list: opts.full || refreshed.first_read || stale,
         stored,
         sprints_read,
-        full: opts.full,
-        refreshed: refreshed.projects.clone(),
-        concurrency: opts.concurrency,
     })
 }
 
@@ -1295,9 +1297,6 @@ struct BoardsPlan {
     stored: Vec<(String, String, Option<String>)>,
     /// The boards whose sprints this credential has read before.
     sprints_read: HashSet<String>,
-    full: bool,
-    refreshed: HashSet<String>,
-    concurrency: usize,
 }
 
 /// The boards phase's answers, to be written in one transaction.
@@ -1308,7 +1307,12 @@ struct BoardsRead {
 }
 
 /// Reads the board list (when due) and the sprints of the scrum boards that are due.
-async fn read_boards(client: &Client, plan: BoardsPlan) -> Result<BoardsRead, SyncError> {
+async fn read_boards(
+    client: &Client,
+    opts: &SyncOptions,
+    refreshed: &Refreshed,
+    plan: BoardsPlan,
+) -> Result<BoardsRead, SyncError> {
     let listed = match plan.list {
         true => Some(client.boards().all().await?),
         false => None,
@@ -1335,10 +1339,10 @@ async fn read_boards(client: &Client, plan: BoardsPlan) -> Result<BoardsRead, Sy
         if kind != "scrum" {
             continue;
         }
-        let due = plan.full
+        let due = opts.full
             || project
                 .as_deref()
-                .is_none_or(|k| plan.refreshed.contains(k))
+                .is_none_or(|k| refreshed.projects.contains(k))
             || !plan.sprints_read.contains(id);
         if due {
             scrum.push(board);
@@ -1353,7 +1357,7 @@ async fn read_boards(client: &Client, plan: BoardsPlan) -> Result<BoardsRead, Sy
                 .collect::<Vec<_>>(),
         )
     }))
-    .buffered(plan.concurrency.max(1));
+    .buffered(opts.concurrency.max(1));
     let mut sprints = Vec::new();
     while let Some(page) = pages.next().await {
         sprints.extend(page?);
