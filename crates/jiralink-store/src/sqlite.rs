@@ -68,6 +68,19 @@ pub struct Store {
 }
 
 impl Store {
+    /// Runs `f`'s statements as one read transaction when none is open: one snapshot, and one
+    /// lock of the WAL index for all of them instead of one per statement (a worklog feed page's
+    /// thousand lookups took two `fcntl` calls each: 89% of a sync's locking calls).
+    fn one_read<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        if !self.conn.is_autocommit() {
+            return f();
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        let out = f()?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Opens (creating and migrating) an SQLite store.
     pub fn open_sqlite(path: &Path) -> Result<Store> {
         let conn = Connection::open(path)?;
@@ -287,29 +300,33 @@ impl Backend for Store {
             "SELECT w.updated FROM t_worklogs w JOIN t_issues i ON i.site_id = w.site_id AND i.id = w.issue_id
              WHERE w.site_id = ?2 AND w.id = ?1 AND w.deleted_at IS NULL AND i.deleted_at IS NULL",
         )?;
-        let mut out = HashMap::new();
-        for id in ids {
-            if let Some(updated) = st
-                .query_row(params![id, self.site], |r| r.get(0))
-                .optional()?
-            {
-                out.insert(id.clone(), updated);
+        self.one_read(|| {
+            let mut out = HashMap::new();
+            for id in ids {
+                if let Some(updated) = st
+                    .query_row(params![id, self.site], |r| r.get(0))
+                    .optional()?
+                {
+                    out.insert(id.clone(), updated);
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     fn live_issues_among(&self, ids: &[String]) -> Result<HashSet<String>> {
         let mut st = self.conn.prepare_cached(
             "SELECT 1 FROM t_issues WHERE site_id = ?2 AND id = ?1 AND deleted_at IS NULL",
         )?;
-        let mut out = HashSet::new();
-        for id in ids {
-            if st.exists(params![id, self.site])? {
-                out.insert(id.clone());
+        self.one_read(|| {
+            let mut out = HashSet::new();
+            for id in ids {
+                if st.exists(params![id, self.site])? {
+                    out.insert(id.clone());
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     fn reader(&self) -> Result<Box<dyn Backend>> {
