@@ -11,13 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${1:-2000}; faults=${2:-0.01}; latency=${3:-20}
-profile=${PROFILE:-release}
-if [ "$profile" = release ]; then
-  cargo build --release -q -p jiralink
-else
-  cargo build -q -p jiralink
-fi
-bin=${CARGO_TARGET_DIR:-$PWD/target}/$profile/jiralink
+. bench/lib.sh
+build_jiralink
 [ -x .venv/bin/python ] || scripts/setup-venv.sh
 work=$(mktemp -d)
 sim=
@@ -34,7 +29,6 @@ start_sim() {
   curl -s "$base/__sim/snapshot" > "$work/before.json"
 }
 stop_sim() { kill $sim 2>/dev/null || true; wait $sim 2>/dev/null || true; sim=; }
-field() { python3 -c "import json; d=json.loads(open('$work/sim.json').readline()); print([x for x in d['identities'] if x['name']=='admin'][0]['$1'])"; }
 
 # One row: tool, seconds, then what the simulator saw.
 row() {
@@ -95,14 +89,7 @@ stop_sim
 start_sim
 export JIRALINK_HOME=$work/home
 field secret | "$bin" credential add b --url "$base" --auth cloud-token --email "$(field email)" --secret-stdin --no-test > /dev/null
-python3 - "$records" "$project" > "$work/records.jsonl" <<'PY'
-import json, sys
-n, project = int(sys.argv[1]), sys.argv[2]
-for i in range(n):
-    print(json.dumps({"external_id": f"bench-{i}", "project": project, "issue_type": "Task",
-        "summary": f"Bench record {i}", "description": f"Record {i} of the benchmark.",
-        "comments": [{"external_id": "c1", "body": f"The comment of record {i}."}]}))
-PY
+write_records "$records" "$project"
 t0=$(date +%s.%N)
 "$bin" -q apply b "$work/records.jsonl" > "$work/apply.out" 2>&1 || echo "(jiralink apply: $(tail -1 "$work/apply.out"))" >&2
 t1=$(date +%s.%N)

@@ -7,20 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${1:-10000}; latency=${2:-100}; rate=${3:-50}; conc=${4:-8}
-profile=${PROFILE:-release}
-if [ "$profile" = release ]; then
-  cargo build --release -q -p jiralink
-else
-  cargo build -q -p jiralink
-fi
-bin=${CARGO_TARGET_DIR:-$PWD/target}/$profile/jiralink
+. bench/lib.sh
+build_jiralink
 work=$(mktemp -d)
 trap 'kill $sim 2>/dev/null || true; rm -rf "$work"' EXIT
 deployment=${DEPLOYMENT:-cloud}
 "$bin" sim --deployment "$deployment" --issues 200 --latency-ms "$latency" --rate-limit "$rate" > "$work/sim.json" &
 sim=$!
 while [ ! -s "$work/sim.json" ]; do sleep 0.2; done
-field() { python3 -c "import json; d=json.loads(open('$work/sim.json').readline()); print([x for x in d['identities'] if x['name']=='admin'][0]['$1'])"; }
 base=$(python3 -c "import json; print(json.loads(open('$work/sim.json').readline())['base_url'])")
 project=$(curl -s "$base/__sim/snapshot" | python3 -c "import json,sys; print([p['key'] for p in json.load(sys.stdin)['projects'] if p['type']=='software'][0])")
 export JIRALINK_HOME=$work/home
@@ -29,14 +23,7 @@ if [ "$deployment" = cloud ]; then
 else
   field secret | "$bin" credential add b --url "$base" --auth basic --username "$(field username)" --secret-stdin --no-test > /dev/null
 fi
-python3 - "$records" "$project" > "$work/records.jsonl" <<'PY'
-import json, sys
-n, project = int(sys.argv[1]), sys.argv[2]
-for i in range(n):
-    print(json.dumps({"external_id": f"bench-{i}", "project": project, "issue_type": "Task",
-        "summary": f"Bench record {i}", "description": f"Record {i} of the apply benchmark.",
-        "comments": [{"external_id": "c1", "body": f"The comment of record {i}."}]}))
-PY
+write_records "$records" "$project"
 run() { "$bin" --json -q apply b "$work/records.jsonl" --concurrency "$conc" > "$work/out.jsonl" || true; }
 row() {
   python3 - "$1" "$work/out.jsonl" "$records" "$rate" <<'PY'

@@ -67,17 +67,7 @@ pub async fn test_connection(client: &Client) -> ConnectionReport {
         requests: client.requests() - before,
         round_trip_ms: started.elapsed().as_millis() as u64,
     };
-    let mut report = ConnectionReport {
-        ok: false,
-        code: None,
-        cause: None,
-        fix: None,
-        auth: client.kind(),
-        base_url: client.base_url().to_owned(),
-        deployment: None,
-        account: None,
-        timings,
-    };
+    let mut report = ConnectionReport::failed(client.kind(), client.base_url(), timings);
     match result {
         Ok((deployment, account)) => {
             report.ok = true;
@@ -86,12 +76,45 @@ pub async fn test_connection(client: &Client) -> ConnectionReport {
         }
         Err((deployment, d)) => {
             report.deployment = deployment;
-            report.code = Some(d.code);
-            report.cause = Some(d.cause);
-            report.fix = Some(d.fix);
+            report.diagnosed(d);
         }
     }
     report
+}
+
+impl ConnectionReport {
+    /// The report of a credential whose client could not be built (no request was sent): the
+    /// diagnosis of `e`.
+    pub fn not_built(auth: AuthKind, base_url: &str, e: &Error) -> ConnectionReport {
+        let timings = Timings {
+            requests: 0,
+            round_trip_ms: 0,
+        };
+        let mut report = ConnectionReport::failed(auth, base_url, timings);
+        report.diagnosed(e.diagnosis());
+        report
+    }
+
+    /// A failed test with nothing learnt yet.
+    fn failed(auth: AuthKind, base_url: &str, timings: Timings) -> ConnectionReport {
+        ConnectionReport {
+            ok: false,
+            code: None,
+            cause: None,
+            fix: None,
+            auth,
+            base_url: base_url.to_owned(),
+            deployment: None,
+            account: None,
+            timings,
+        }
+    }
+
+    fn diagnosed(&mut self, d: Diagnosis) {
+        self.code = Some(d.code);
+        self.cause = Some(d.cause);
+        self.fix = Some(d.fix);
+    }
 }
 
 type Outcome = Result<(Deployment, Account), (Option<Deployment>, Diagnosis)>;

@@ -25,7 +25,7 @@ mod richtext;
 mod routes;
 pub mod scopes;
 mod server;
-mod snapshot;
+pub mod snapshot;
 mod transport;
 
 use std::net::SocketAddr;
@@ -556,6 +556,14 @@ impl Sim {
     pub fn snapshot(&self) -> serde_json::Value {
         snapshot::snapshot(&self.shared.site.read())
     }
+    /// The key of the first project of a type (`software`, `business`, `service_desk`: the
+    /// snapshot's `type`).
+    pub fn project_of_type(&self, kind: &str) -> Option<String> {
+        let snapshot = self.snapshot();
+        let projects = snapshot["projects"].as_array()?;
+        let project = projects.iter().find(|p| p["type"] == kind)?;
+        project["key"].as_str().map(str::to_owned)
+    }
     /// The shared state, for tests that read the ground truth (`site.read()`); tests change the
     /// site through [`Sim::test_api`], never by writing the model.
     pub fn shared(&self) -> &Arc<Shared> {
@@ -638,6 +646,22 @@ impl TestApi<'_> {
     pub fn add_worklog(&self, issue: model::IssueId, w: ops::NewWorklog) -> Option<u64> {
         self.change(|s| s.add_worklog(issue, w))
     }
+
+    /// The user `who` approves an OAuth 1.0a request token as on Jira's approval page
+    /// (`authorize_url`, the link the consumer shows): the verification code the page shows the
+    /// user, or `None` for an unknown user or token.
+    pub fn approve_oauth1(&self, authorize_url: &str, who: &str) -> Option<String> {
+        let url = url::Url::parse(authorize_url).ok()?;
+        let (_, token) = url.query_pairs().find(|(k, _)| k == "oauth_token")?;
+        let user = Self::user(&self.shared.site.read(), who)?;
+        let approved = self
+            .shared
+            .oauth
+            .lock()
+            .authorize(&token, user, &mut rand::thread_rng());
+        approved.ok().map(|(_, verifier)| verifier)
+    }
+
     pub fn delete_worklog(&self, issue: model::IssueId, worklog: u64) -> bool {
         self.change(|s| s.delete_worklog(issue, worklog))
     }

@@ -703,19 +703,30 @@ fn check_token_state(
 }
 
 fn bad_credentials(cloud: bool, message: &str) -> Response {
-    let mut r = jira_error(StatusCode::UNAUTHORIZED, &[message], &[]);
-    if cloud {
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"Jira\""),
-        );
+    let reason = if cloud {
+        BASIC_CHALLENGE
     } else {
-        r.headers_mut().insert(
-            "x-seraph-loginreason",
-            HeaderValue::from_static("AUTHENTICATED_FAILED"),
-        );
+        seraph("AUTHENTICATED_FAILED")
+    };
+    unauthorized(message, Some(reason))
+}
+
+/// Jira's 401 with `message`, and the header that goes with it, if any.
+fn unauthorized(message: &str, header: Option<(&'static str, &'static str)>) -> Response {
+    let mut r = jira_error(StatusCode::UNAUTHORIZED, &[message], &[]);
+    if let Some((name, value)) = header {
+        r.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
     }
     r
+}
+
+/// Cloud's challenge on a refused or missing login.
+const BASIC_CHALLENGE: (&str, &str) = ("www-authenticate", "Basic realm=\"Jira\"");
+
+/// Data Center's `X-Seraph-LoginReason` header.
+fn seraph(reason: &'static str) -> (&'static str, &'static str) {
+    ("x-seraph-loginreason", reason)
 }
 
 fn dc_login_failed() -> Response {
@@ -737,33 +748,15 @@ fn dc_login_failed() -> Response {
 }
 
 fn account_inactive(cloud: bool) -> Response {
-    let mut r = jira_error(
-        StatusCode::UNAUTHORIZED,
-        &["The user account is inactive (deactivated)."],
-        &[],
-    );
-    if !cloud {
-        r.headers_mut().insert(
-            "x-seraph-loginreason",
-            HeaderValue::from_static("AUTHENTICATION_DENIED"),
-        );
-    }
-    r
+    let reason = (!cloud).then(|| seraph("AUTHENTICATION_DENIED"));
+    unauthorized("The user account is inactive (deactivated).", reason)
 }
 
 fn unauthenticated(cloud: bool) -> Response {
-    let mut r = jira_error(
-        StatusCode::UNAUTHORIZED,
-        &["You are not authenticated. Authentication required to perform this operation."],
-        &[],
-    );
-    if cloud {
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"Jira\""),
-        );
-    }
-    r
+    unauthorized(
+        "You are not authenticated. Authentication required to perform this operation.",
+        cloud.then_some(BASIC_CHALLENGE),
+    )
 }
 
 fn oauth_problem(problem: &str) -> Response {
@@ -890,32 +883,27 @@ mod tests {
         (Mutex::new(HashMap::new()), rps)
     }
 
-    fn take(
-        map: &Mutex<HashMap<String, Bucket>>,
-        key: &str,
-        rps: f64,
-        at: Instant,
-    ) -> Result<u64, Duration> {
-        take_token_at(map, key, rps, at)
-    }
-
     #[test]
     fn token_bucket_allows_a_burst_then_refills_at_the_rate() {
         let (map, rps) = bucket_shared(10.0);
         let t0 = Instant::now();
-        let granted = (0..15).filter(|_| take(&map, "a", rps, t0).is_ok()).count();
+        let granted = (0..15)
+            .filter(|_| take_token_at(&map, "a", rps, t0).is_ok())
+            .count();
         assert_eq!(granted, 10, "a burst of one second's worth");
-        let wait = take(&map, "a", rps, t0).expect_err("empty bucket");
+        let wait = take_token_at(&map, "a", rps, t0).expect_err("empty bucket");
         assert!(
             wait <= Duration::from_millis(100) && wait > Duration::ZERO,
             "{wait:?}"
         );
         // Another identity has its own bucket.
-        assert!(take(&map, "b", rps, t0).is_ok());
+        assert!(take_token_at(&map, "b", rps, t0).is_ok());
         // After 0.5 s, five more.
         let t1 = t0 + Duration::from_millis(500);
         assert_eq!(
-            (0..10).filter(|_| take(&map, "a", rps, t1).is_ok()).count(),
+            (0..10)
+                .filter(|_| take_token_at(&map, "a", rps, t1).is_ok())
+                .count(),
             5
         );
     }

@@ -1,5 +1,7 @@
 //! `GET /__sim/snapshot`: the ground truth that tests and benchmarks compare a synced store with.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
@@ -77,4 +79,24 @@ pub fn snapshot(site: &Site) -> Value {
             "worklogs": site.deleted_worklogs.iter().map(|t| t.id).collect::<Vec<_>>(),
         },
     })
+}
+
+/// The live issues of a snapshot: id → (key, `updated`), what a synced store must hold.
+pub fn issue_versions(snapshot: &Value) -> BTreeMap<String, (String, String)> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    live_issues(snapshot)
+        .map(|i| (i["id"].to_string(), (text(&i["key"]), text(&i["updated"]))))
+        .collect()
+}
+
+/// The ids a snapshot's live issues list under `field` (`comment_ids`, `worklog_ids`).
+pub fn child_ids(snapshot: &Value, field: &str) -> BTreeSet<String> {
+    live_issues(snapshot)
+        .flat_map(|i| i[field].as_array().cloned().unwrap_or_default())
+        .map(|v| v.to_string())
+        .collect()
+}
+
+fn live_issues(snapshot: &Value) -> impl Iterator<Item = &Value> {
+    snapshot["issues"].as_array().into_iter().flatten()
 }

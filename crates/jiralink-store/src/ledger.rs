@@ -1,10 +1,10 @@
 //! The write-back ledger of `jiralink apply`: every intended write recorded before it is sent and
 //! its outcome after (`write_log`), and the map from the caller's external ids to Jira's objects
-//! with the base value per field (`links`). SQLite here; the tables exist in both dialects.
+//! with the base value per field (`links`), in either dialect.
 
-use rusqlite::{params, OptionalExtension};
-
-use crate::{now, Result, Store};
+use crate::shared::Param;
+use crate::web::{Row, Sql};
+use crate::{now, Backend, Result, Store};
 
 /// One intended write, as `write_log` shows it.
 #[derive(Debug, Clone, Default)]
@@ -45,10 +45,30 @@ pub struct Link {
     pub base: serde_json::Value,
 }
 
-/// The ledger a store keeps for `apply`, scoped to the store's site.
-pub trait Ledger {
+/// The ledger a store keeps for `apply`, scoped to the store's site; written once for both
+/// dialects over the store's sealed `Sql`, as the web app's accounts are.
+pub trait Ledger: Sql + Backend {
     /// Records a write about to be sent (outcome `pending`); returns its sequence number.
-    fn intend(&mut self, e: &WriteEntry) -> Result<i64>;
+    fn intend(&mut self, e: &WriteEntry) -> Result<i64> {
+        let at = now();
+        let params = [
+            Param::from(&e.run_id),
+            Param::from(self.site()),
+            Param::from(&e.credential),
+            Param::from(&e.actor),
+            Param::from(&e.external_id),
+            Param::from(&e.action),
+            Param::from(&e.jira_id),
+            Param::from(&e.field),
+            Param::from(&e.before),
+            Param::from(&e.after),
+            Param::from(&at),
+            Param::from(&e.account_id),
+        ];
+        let rows = self.rows(INTEND, &params)?;
+        rows.first().map_or(Ok(0), |r| r.int(0))
+    }
+
     /// Records what became of it: `ok`, `failed` (with Jira's error body), `adopted`,
     /// `ambiguous`.
     fn outcome(
@@ -58,279 +78,113 @@ pub trait Ledger {
         jira_id: Option<&str>,
         error: Option<&str>,
         ms: Option<i64>,
-    ) -> Result<()>;
-    /// The link of `external_id` of this `kind` (`issue`, `comment`, `worklog`, `remote_link`).
-    fn link(&self, kind: &str, external_id: &str) -> Result<Option<Link>>;
-    fn set_link(&mut self, kind: &str, external_id: &str, link: &Link) -> Result<()>;
-    /// Every link of a kind (external id → link), for planning a whole file at once.
-    fn links(&self, kind: &str) -> Result<Vec<(String, Link)>>;
-    /// Writes still `pending`: sent (or about to be) when a run died; reconciled before any retry.
-    fn pending(&self) -> Result<Vec<WriteRow>>;
-    /// The log, oldest first, from `since` (ISO-8601) on.
-    fn log(&self, since: Option<&str>) -> Result<Vec<WriteRow>>;
-}
-
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WriteRow> {
-    Ok(WriteRow {
-        seq: r.get(0)?,
-        entry: WriteEntry {
-            run_id: r.get(1)?,
-            credential: r.get(2)?,
-            actor: r.get(3)?,
-            external_id: r.get(4)?,
-            action: r.get(5)?,
-            jira_id: r.get(6)?,
-            field: r.get(7)?,
-            before: r.get(8)?,
-            after: r.get(9)?,
-            account_id: r.get(14)?,
-        },
-        outcome: r.get(10)?,
-        error: r.get(11)?,
-        at: r.get(12)?,
-        ms: r.get(13)?,
-    })
-}
-
-const ROW: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms, account_id FROM t_write_log";
-
-impl Ledger for Store {
-    fn intend(&mut self, e: &WriteEntry) -> Result<i64> {
-        self.conn.execute(
-            "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, at, account_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12)",
-            params![e.run_id, self.site, e.credential, e.actor, e.external_id, e.action, e.jira_id, e.field, e.before, e.after, now(), e.account_id],
-        )?;
-        Ok(self.conn.last_insert_rowid())
-    }
-
-    fn outcome(
-        &mut self,
-        seq: i64,
-        outcome: &str,
-        jira_id: Option<&str>,
-        error: Option<&str>,
-        ms: Option<i64>,
     ) -> Result<()> {
-        self.conn.execute(
-            "UPDATE t_write_log SET outcome = ?2, jira_id = COALESCE(?3, jira_id), error = ?4, ms = ?5
-             WHERE seq = ?1 AND site_id = ?6",
-            params![seq, outcome, jira_id, error, ms, self.site],
-        )?;
-        Ok(())
+        let params = [
+            outcome.into(),
+            jira_id.into(),
+            error.into(),
+            ms.into(),
+            seq.into(),
+            self.site().into(),
+        ];
+        self.exec(OUTCOME, &params).map(drop)
     }
 
+    /// The link of `external_id` of this `kind` (`issue`, `comment`, `worklog`, `remote_link`).
     fn link(&self, kind: &str, external_id: &str) -> Result<Option<Link>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT jira_id, issue_key, base_json FROM t_apply_links
-                 WHERE site_id = ?1 AND kind = ?2 AND external_id = ?3",
-                params![self.site, kind, external_id],
-                |r| {
-                    Ok(Link {
-                        jira_id: r.get(0)?,
-                        issue_key: r.get(1)?,
-                        base: r
-                            .get::<_, Option<String>>(2)?
-                            .and_then(|s| serde_json::from_str(&s).ok())
-                            .unwrap_or(serde_json::Value::Null),
-                    })
-                },
-            )
-            .optional()?)
+        let rows = self.rows(LINK, &[self.site().into(), kind.into(), external_id.into()])?;
+        rows.first().map(|r| link(r, 0)).transpose()
     }
 
     fn set_link(&mut self, kind: &str, external_id: &str, link: &Link) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO t_apply_links (site_id, kind, external_id, jira_id, issue_key, base_json, updated)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (site_id, kind, external_id) DO UPDATE SET jira_id = excluded.jira_id,
-                issue_key = excluded.issue_key, base_json = excluded.base_json, updated = excluded.updated",
-            params![self.site, kind, external_id, link.jira_id, link.issue_key, link.base.to_string(), now()],
-        )?;
-        Ok(())
+        let (base, at) = (link.base.to_string(), now());
+        let params = [
+            self.site().into(),
+            kind.into(),
+            external_id.into(),
+            (&link.jira_id).into(),
+            (&link.issue_key).into(),
+            (&base).into(),
+            (&at).into(),
+        ];
+        self.exec(SET_LINK, &params).map(drop)
     }
 
+    /// Every link of a kind (external id → link), for planning a whole file at once.
     fn links(&self, kind: &str) -> Result<Vec<(String, Link)>> {
-        let mut st = self.conn.prepare(
-            "SELECT external_id, jira_id, issue_key, base_json FROM t_apply_links WHERE site_id = ?1 AND kind = ?2",
-        )?;
-        let rows = st.query_map(params![self.site, kind], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                Link {
-                    jira_id: r.get(1)?,
-                    issue_key: r.get(2)?,
-                    base: r
-                        .get::<_, Option<String>>(3)?
-                        .and_then(|s| serde_json::from_str(&s).ok())
-                        .unwrap_or(serde_json::Value::Null),
-                },
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = self.rows(LINKS, &[self.site().into(), kind.into()])?;
+        rows.iter().map(|r| Ok((r.text(0)?, link(r, 1)?))).collect()
     }
 
+    /// Writes still `pending`: sent (or about to be) when a run died; reconciled before any retry.
     fn pending(&self) -> Result<Vec<WriteRow>> {
-        let mut st = self.conn.prepare(&format!(
-            "{ROW} WHERE site_id = ?1 AND outcome IN ('pending', 'ambiguous') ORDER BY seq"
-        ))?;
-        let rows = st.query_map(params![self.site], row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = self.rows(PENDING, &[self.site().into()])?;
+        rows.iter().map(write_row).collect()
     }
 
+    /// The log, oldest first, from `since` (ISO-8601) on.
     fn log(&self, since: Option<&str>) -> Result<Vec<WriteRow>> {
-        let mut st = self.conn.prepare(&format!(
-            "{ROW} WHERE site_id = ?1 AND at >= ?2 ORDER BY seq"
-        ))?;
-        let rows = st.query_map(params![self.site, since.unwrap_or("")], row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = self.rows(LOG, &[self.site().into(), since.unwrap_or("").into()])?;
+        rows.iter().map(write_row).collect()
     }
 }
+
+impl Ledger for Store {}
 
 #[cfg(feature = "postgres")]
-mod pg {
-    use super::{Ledger, Link, WriteEntry, WriteRow};
-    use crate::postgres::{execute, query, PgStore};
-    use crate::{now, Result};
+impl Ledger for crate::postgres::PgStore {}
 
-    fn row(r: &::postgres::Row) -> Result<WriteRow> {
-        Ok(WriteRow {
-            seq: r.try_get(0)?,
-            entry: WriteEntry {
-                run_id: r.try_get(1)?,
-                credential: r.try_get(2)?,
-                actor: r.try_get(3)?,
-                external_id: r.try_get(4)?,
-                action: r.try_get(5)?,
-                jira_id: r.try_get(6)?,
-                field: r.try_get(7)?,
-                before: r.try_get(8)?,
-                after: r.try_get(9)?,
-                account_id: r.try_get(14)?,
-            },
-            outcome: r.try_get(10)?,
-            error: r.try_get(11)?,
-            at: r.try_get(12)?,
-            ms: r.try_get(13)?,
-        })
-    }
-
-    fn link(r: &::postgres::Row, from: usize) -> Result<Link> {
-        Ok(Link {
-            jira_id: r.try_get(from)?,
-            issue_key: r.try_get(from + 1)?,
-            base: r
-                .try_get::<_, Option<String>>(from + 2)?
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or(serde_json::Value::Null),
-        })
-    }
-
-    impl Ledger for PgStore {
-        fn intend(&mut self, e: &WriteEntry) -> Result<i64> {
-            self.run(|c, cache| {
-                let rows = query(
-                    c,
-                    cache,
-                    "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, at, account_id)
-                     VALUES ($1, current_setting('jiralink.site'), $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11) RETURNING seq",
-                    &[&e.run_id, &e.credential, &e.actor, &e.external_id, &e.action, &e.jira_id, &e.field, &e.before, &e.after, &now(), &e.account_id],
-                )?;
-                match rows.first() {
-                    Some(r) => Ok(r.try_get(0)?),
-                    None => Ok(0),
-                }
-            })
-        }
-
-        fn outcome(
-            &mut self,
-            seq: i64,
-            outcome: &str,
-            jira_id: Option<&str>,
-            error: Option<&str>,
-            ms: Option<i64>,
-        ) -> Result<()> {
-            self.run(|c, cache| {
-                execute(
-                    c,
-                    cache,
-                    "UPDATE t_write_log SET outcome = $2, jira_id = COALESCE($3, jira_id), error = $4, ms = $5
-                     WHERE seq = $1 AND site_id = current_setting('jiralink.site')",
-                    &[&seq, &outcome, &jira_id, &error, &ms],
-                )?;
-                Ok(())
-            })
-        }
-
-        fn link(&self, kind: &str, external_id: &str) -> Result<Option<Link>> {
-            self.run(|c, cache| {
-                let rows = query(
-                    c,
-                    cache,
-                    "SELECT jira_id, issue_key, base_json FROM t_apply_links
-                     WHERE site_id = current_setting('jiralink.site') AND kind = $1 AND external_id = $2",
-                    &[&kind, &external_id],
-                )?;
-                rows.first().map(|r| link(r, 0)).transpose()
-            })
-        }
-
-        fn set_link(&mut self, kind: &str, external_id: &str, l: &Link) -> Result<()> {
-            let base = l.base.to_string();
-            self.run(|c, cache| {
-                execute(
-                    c,
-                    cache,
-                    "INSERT INTO t_apply_links (site_id, kind, external_id, jira_id, issue_key, base_json, updated)
-                     VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (site_id, kind, external_id) DO UPDATE SET jira_id = excluded.jira_id,
-                        issue_key = excluded.issue_key, base_json = excluded.base_json, updated = excluded.updated",
-                    &[&kind, &external_id, &l.jira_id, &l.issue_key, &base, &now()],
-                )?;
-                Ok(())
-            })
-        }
-
-        fn links(&self, kind: &str) -> Result<Vec<(String, Link)>> {
-            self.run(|c, cache| {
-                let rows = query(
-                    c,
-                    cache,
-                    "SELECT external_id, jira_id, issue_key, base_json FROM t_apply_links
-                     WHERE site_id = current_setting('jiralink.site') AND kind = $1",
-                    &[&kind],
-                )?;
-                rows.iter()
-                    .map(|r| Ok((r.try_get(0)?, link(r, 1)?)))
-                    .collect()
-            })
-        }
-
-        fn pending(&self) -> Result<Vec<WriteRow>> {
-            self.run(|c, cache| {
-                let rows = query(c, cache, PENDING, &[])?;
-                rows.iter().map(row).collect()
-            })
-        }
-
-        fn log(&self, since: Option<&str>) -> Result<Vec<WriteRow>> {
-            let since = since.unwrap_or("");
-            self.run(|c, cache| {
-                let rows = query(c, cache, LOG, &[&since])?;
-                rows.iter().map(row).collect()
-            })
-        }
-    }
-
-    const PENDING: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms, account_id FROM t_write_log
-         WHERE site_id = current_setting('jiralink.site') AND outcome IN ('pending', 'ambiguous') ORDER BY seq";
-
-    const LOG: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms, account_id FROM t_write_log
-         WHERE site_id = current_setting('jiralink.site') AND at >= $1 ORDER BY seq";
+fn write_row(r: &Row) -> Result<WriteRow> {
+    Ok(WriteRow {
+        seq: r.int(0)?,
+        entry: WriteEntry {
+            run_id: r.text(1)?,
+            credential: r.text(2)?,
+            actor: r.text(3)?,
+            external_id: r.text(4)?,
+            action: r.text(5)?,
+            jira_id: r.opt(6)?,
+            field: r.opt(7)?,
+            before: r.opt(8)?,
+            after: r.opt(9)?,
+            account_id: r.opt(14)?,
+        },
+        outcome: r.text(10)?,
+        error: r.opt(11)?,
+        at: r.text(12)?,
+        ms: r.opt_int(13)?,
+    })
 }
+
+/// A link from its three columns at `from` (jira_id, issue_key, base_json).
+fn link(r: &Row, from: usize) -> Result<Link> {
+    Ok(Link {
+        jira_id: r.text(from)?,
+        issue_key: r.opt(from + 1)?,
+        base: r
+            .opt(from + 2)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(serde_json::Value::Null),
+    })
+}
+
+const INTEND: &str = "INSERT INTO t_write_log (run_id, site_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, at, account_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12) RETURNING seq";
+const OUTCOME: &str =
+    "UPDATE t_write_log SET outcome = $1, jira_id = COALESCE($2, jira_id), error = $3, ms = $4
+     WHERE seq = $5 AND site_id = $6";
+const LINK: &str = "SELECT jira_id, issue_key, base_json FROM t_apply_links
+     WHERE site_id = $1 AND kind = $2 AND external_id = $3";
+const SET_LINK: &str =
+    "INSERT INTO t_apply_links (site_id, kind, external_id, jira_id, issue_key, base_json, updated)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (site_id, kind, external_id) DO UPDATE SET jira_id = excluded.jira_id,
+        issue_key = excluded.issue_key, base_json = excluded.base_json, updated = excluded.updated";
+const LINKS: &str = "SELECT external_id, jira_id, issue_key, base_json FROM t_apply_links WHERE site_id = $1 AND kind = $2";
+const PENDING: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms, account_id
+     FROM t_write_log WHERE site_id = $1 AND outcome IN ('pending', 'ambiguous') ORDER BY seq";
+const LOG: &str = "SELECT seq, run_id, credential, actor, external_id, action, jira_id, field, before, after, outcome, error, at, ms, account_id
+     FROM t_write_log WHERE site_id = $1 AND at >= $2 ORDER BY seq";
 
 #[cfg(test)]
 mod tests {

@@ -50,6 +50,12 @@ impl From<i64> for Param<'_> {
     }
 }
 
+impl From<Option<i64>> for Param<'_> {
+    fn from(n: Option<i64>) -> Self {
+        Param::Int(n)
+    }
+}
+
 impl From<bool> for Param<'_> {
     fn from(b: bool) -> Self {
         Param::Int(Some(i64::from(b)))

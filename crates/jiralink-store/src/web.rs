@@ -111,9 +111,15 @@ mod sealed {
         }
 
         pub fn int(&self, i: usize) -> Result<i64> {
+            self.opt_int(i)?
+                .ok_or_else(|| bad_cell(i, "an integer, not null"))
+        }
+
+        pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
             match self.cell(i) {
-                Cell::Int(n) => Ok(*n),
-                _ => Err(bad_cell(i, "an integer")),
+                Cell::Null => Ok(None),
+                Cell::Int(n) => Ok(Some(*n)),
+                Cell::Text(_) => Err(bad_cell(i, "an integer")),
             }
         }
 
@@ -137,8 +143,8 @@ mod sealed {
     }
 }
 
-pub(crate) use sealed::Sql;
-use sealed::{bad_cell, Cell, Row};
+use sealed::{bad_cell, Cell};
+pub(crate) use sealed::{Row, Sql};
 
 const USER: &str = "SELECT name, role, password_hash, created FROM t_web_users WHERE name = $1";
 const USERS: &str = "SELECT name, role, password_hash, created FROM t_web_users ORDER BY name";
@@ -617,22 +623,19 @@ mod pg {
         }
     }
 
-    impl Sql for PgAccounts {
+    impl Sql for PgStore {
         fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64> {
             let params = bind(params);
-            self.noted(self.store.run(|c, cache| execute(c, cache, sql, &params)))
+            self.run(|c, cache| execute(c, cache, sql, &params))
         }
 
         fn rows(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>> {
             let params = bind(params);
-            self.noted(
-                self.store
-                    .run(|c, cache| query(c, cache, sql, &params)?.iter().map(row).collect()),
-            )
+            self.run(|c, cache| query(c, cache, sql, &params)?.iter().map(row).collect())
         }
 
         fn exec_all(&mut self, stmts: &[(&'static str, Vec<Param<'_>>)]) -> Result<Vec<u64>> {
-            let r = self.store.run(|c, _| {
+            self.run(|c, _| {
                 blocking(|| -> Result<Vec<u64>> {
                     let mut tx = c.transaction()?;
                     let mut counts = Vec::with_capacity(stmts.len());
@@ -642,7 +645,21 @@ mod pg {
                     tx.commit()?;
                     Ok(counts)
                 })
-            });
+            })
+        }
+    }
+
+    impl Sql for PgAccounts {
+        fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64> {
+            self.noted(Sql::exec(&self.store, sql, params))
+        }
+
+        fn rows(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+            self.noted(self.store.rows(sql, params))
+        }
+
+        fn exec_all(&mut self, stmts: &[(&'static str, Vec<Param<'_>>)]) -> Result<Vec<u64>> {
+            let r = self.store.exec_all(stmts);
             self.noted(r)
         }
     }

@@ -317,23 +317,7 @@ async fn run_test(
         .map_err(ApiError::bad)?;
     Ok(match built {
         Ok(client) => test_connection(&client).await,
-        Err(e) => {
-            let d = e.diagnosis();
-            ConnectionReport {
-                ok: false,
-                code: Some(d.code),
-                cause: Some(d.cause),
-                fix: Some(d.fix),
-                auth: kind,
-                base_url: cred.url.clone(),
-                deployment: None,
-                account: None,
-                timings: jiralink_api::probe::Timings {
-                    requests: 0,
-                    round_trip_ms: 0,
-                },
-            }
-        }
+        Err(e) => ConnectionReport::not_built(kind, &cred.url, &e),
     })
 }
 

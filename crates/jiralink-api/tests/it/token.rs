@@ -78,6 +78,13 @@ fn builder(url: &str) -> ClientBuilder {
     })
 }
 
+/// Building a client for `url` fails with `code`, after one token request.
+async fn refused_after_one_request(url: &str, seen: &Mutex<Vec<String>>, code: Code) {
+    let e = builder(url).build().await.expect_err("refused");
+    assert_eq!(e.diagnosis().code, code);
+    assert_eq!(calls(seen), 1);
+}
+
 fn calls(seen: &Mutex<Vec<String>>) -> usize {
     seen.lock().expect("log").len()
 }
@@ -130,9 +137,7 @@ async fn a_429_from_the_token_endpoint_is_waited_out_as_retry_after_says() {
             .into_response()
     })
     .await;
-    let e = builder(&url).build().await.expect_err("rate limited");
-    assert_eq!(e.diagnosis().code, Code::RateLimited);
-    assert_eq!(calls(&seen), 1);
+    refused_after_one_request(&url, &seen, Code::RateLimited).await;
 }
 
 #[tokio::test]
@@ -153,9 +158,7 @@ async fn a_grant_the_server_may_have_used_up_is_not_sent_again() {
             .into_response()
     })
     .await;
-    let e = builder(&url).build().await.expect_err("refused");
-    assert_eq!(e.diagnosis().code, Code::TokenRevoked);
-    assert_eq!(calls(&seen), 1);
+    refused_after_one_request(&url, &seen, Code::TokenRevoked).await;
 }
 
 #[tokio::test]

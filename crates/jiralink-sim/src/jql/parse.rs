@@ -557,28 +557,29 @@ impl Parser {
     }
 
     pub fn or(&mut self) -> Result<Expr, JqlError> {
-        let mut items = vec![self.and()?];
-        while self.is_kw("or") {
-            self.pos += 1;
-            items.push(self.and()?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Expr::Or(items)
-        })
+        self.joined("or", Self::and, Expr::Or)
     }
 
     fn and(&mut self) -> Result<Expr, JqlError> {
-        let mut items = vec![self.not()?];
-        while self.is_kw("and") {
+        self.joined("and", Self::not, Expr::And)
+    }
+
+    /// Operands (`operand`) joined by the keyword `kw`: one alone, or `join` of them all.
+    fn joined(
+        &mut self,
+        kw: &str,
+        operand: fn(&mut Self) -> Result<Expr, JqlError>,
+        join: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, JqlError> {
+        let mut items = vec![operand(self)?];
+        while self.is_kw(kw) {
             self.pos += 1;
-            items.push(self.not()?);
+            items.push(operand(self)?);
         }
         Ok(if items.len() == 1 {
             items.remove(0)
         } else {
-            Expr::And(items)
+            join(items)
         })
     }
 

@@ -128,7 +128,7 @@ async fn changelog(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Para
         .map(|g| view.change_group(g))
         .collect();
     let total = issue.changelog.len();
-    let mut out = page(values, start, max, total, "values");
+    let mut out = page(values, start, max, total);
     out["self"] = json!(format!(
         "{}/rest/api/{}/issue/{}/changelog?maxResults={max}&startAt={start}",
         ctx.base,
@@ -364,7 +364,7 @@ async fn comment_list(
         .take(max)
         .map(|(i, c)| view.comment(i, c))
         .collect();
-    ok(page(values, start, max, found.len(), "values"))
+    ok(page(values, start, max, found.len()))
 }
 
 pub async fn worklogs(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Params) -> Response {

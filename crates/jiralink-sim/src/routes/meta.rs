@@ -517,6 +517,11 @@ fn set_answer(
         Child::Worklog(w) => site.set_worklog_property(w, key, value),
     };
     drop(site);
+    property_saved(state, existed)
+}
+
+/// The answer to a property write, after `touch`: 200 when it replaced one, 201 when it is new.
+pub fn property_saved(state: &Shared, existed: bool) -> Response {
     state.touch();
     if existed {
         StatusCode::OK.into_response()

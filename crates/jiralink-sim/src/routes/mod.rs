@@ -274,19 +274,11 @@ pub fn visible<'a>(site: &'a Site, ctx: &Ctx, id_or_key: &str) -> Option<&'a Iss
         .filter(|i| site.can_browse(ctx.user(), i.project))
 }
 
-/// `startAt`/`maxResults` paging over a list, with Jira's page object.
-pub fn page(
-    values: Vec<Value>,
-    start_at: usize,
-    max_results: usize,
-    total: usize,
-    key: &str,
-) -> Value {
-    let mut v = json!({
-        "startAt": start_at, "maxResults": max_results, "total": total,
-        "isLast": start_at + values.len() >= total,
-    });
-    v[key] = Value::Array(values);
+/// `startAt`/`maxResults` paging over a list, with Jira's page object (`values` and `isLast`).
+pub fn page(values: Vec<Value>, start_at: usize, max_results: usize, total: usize) -> Value {
+    let is_last = start_at + values.len() >= total;
+    let mut v = counted_page(values, start_at, max_results, total, "values");
+    v["isLast"] = is_last.into();
     v
 }
 

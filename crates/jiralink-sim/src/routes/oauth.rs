@@ -12,7 +12,7 @@ use base64::Engine;
 
 use super::{Params, SharedState};
 use crate::model::{Deployment, UserIx};
-use crate::oauth1::{OAuthProblem, SignedRequest, Verified};
+use crate::oauth1::{OAuthProblem, OAuthState, SignedRequest, Verified};
 use crate::server::{OriginalUrl, Shared};
 
 pub fn routes() -> Router<Arc<Shared>> {
@@ -99,20 +99,27 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-async fn request_token(
+async fn request_token(state: SharedState, url: Extension<OriginalUrl>, req: Request) -> Response {
+    token_step(state, &url.0 .0, req, "oauth_callback", |o, v, callback| {
+        o.request_token(v, callback, &mut rand::thread_rng())
+    })
+    .await
+}
+
+/// Steps 1 and 3 of the dance: the signed request verified, then `step` given the protocol
+/// parameter `name` (the callback, or the verifier) and answered as a form.
+async fn token_step(
     state: SharedState,
-    Extension(url): Extension<OriginalUrl>,
+    url: &str,
     req: Request,
+    name: &str,
+    step: impl FnOnce(&mut OAuthState, &Verified, &str) -> Result<String, OAuthProblem>,
 ) -> Response {
-    let (verified, params) = match verify(&state, &url.0, req).await {
+    let (verified, params) = match verify(&state, url, req).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let result = state.oauth.lock().request_token(
-        &verified,
-        param(&params, "oauth_callback"),
-        &mut rand::thread_rng(),
-    );
+    let result = step(&mut state.oauth.lock(), &verified, param(&params, name));
     match result {
         Ok(body) => form(body),
         Err(p) => problem(&p),
@@ -179,22 +186,9 @@ async fn authorize(state: SharedState, p: Params, req: Request) -> Response {
     }
 }
 
-async fn access_token(
-    state: SharedState,
-    Extension(url): Extension<OriginalUrl>,
-    req: Request,
-) -> Response {
-    let (verified, params) = match verify(&state, &url.0, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let result = state.oauth.lock().access_token(
-        &verified,
-        param(&params, "oauth_verifier"),
-        &mut rand::thread_rng(),
-    );
-    match result {
-        Ok(body) => form(body),
-        Err(p) => problem(&p),
-    }
+async fn access_token(state: SharedState, url: Extension<OriginalUrl>, req: Request) -> Response {
+    token_step(state, &url.0 .0, req, "oauth_verifier", |o, v, verifier| {
+        o.access_token(v, verifier, &mut rand::thread_rng())
+    })
+    .await
 }

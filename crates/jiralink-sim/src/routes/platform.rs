@@ -303,7 +303,7 @@ async fn project_search(state: SharedState, ctx: Ctx, p: Params) -> Response {
         })
         .collect();
     let total = matching.len();
-    let mut out = page(values, start, max, total, "values");
+    let mut out = page(values, start, max, total);
     out["self"] = json!(format!(
         "{}/rest/api/{}/project/search?startAt={start}&maxResults={max}",
         ctx.base,
@@ -403,7 +403,7 @@ fn metadata_page(ctx: &Ctx, path: &str, all: Vec<Value>, start: usize, max: usiz
     let total = all.len();
     let values: Vec<Value> = all.into_iter().skip(start).take(max).collect();
     let api = if ctx.v3 { 3 } else { 2 };
-    let mut out = page(values, start, max, total, "values");
+    let mut out = page(values, start, max, total);
     out["self"] = json!(format!(
         "{}/rest/api/{api}/{path}?startAt={start}&maxResults={max}",
         ctx.base

@@ -145,17 +145,11 @@ impl SearchRequest {
 }
 
 async fn search_jql_get(state: SharedState, ctx: Ctx, p: Params) -> Response {
-    match SearchRequest::from_params(&p) {
-        Ok(r) => search_jql(&state, &ctx, r),
-        Err(e) => e,
-    }
+    SearchRequest::from_params(&p).map_or_else(|e| e, |r| search_jql(&state, &ctx, r))
 }
 
 async fn search_jql_post(state: SharedState, ctx: Ctx, JsonBody(b): JsonBody) -> Response {
-    match SearchRequest::from_body(&b) {
-        Ok(r) => search_jql(&state, &ctx, r),
-        Err(e) => e,
-    }
+    SearchRequest::from_body(&b).map_or_else(|e| e, |r| search_jql(&state, &ctx, r))
 }
 
 fn selection(r: &SearchRequest, default_all: bool) -> FieldSelection {
@@ -389,17 +383,11 @@ fn legacy_gone() -> Response {
 }
 
 async fn search_get(state: SharedState, ctx: Ctx, p: Params) -> Response {
-    match SearchRequest::from_params(&p) {
-        Ok(r) => legacy_search(&state, &ctx, r),
-        Err(e) => e,
-    }
+    SearchRequest::from_params(&p).map_or_else(|e| e, |r| legacy_search(&state, &ctx, r))
 }
 
 async fn search_post(state: SharedState, ctx: Ctx, JsonBody(b): JsonBody) -> Response {
-    match SearchRequest::from_body(&b) {
-        Ok(r) => legacy_search(&state, &ctx, r),
-        Err(e) => e,
-    }
+    SearchRequest::from_body(&b).map_or_else(|e| e, |r| legacy_search(&state, &ctx, r))
 }
 
 /// The startAt-paged search: Data Center's, and Cloud's before its removal.

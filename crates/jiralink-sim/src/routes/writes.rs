@@ -949,12 +949,7 @@ async fn set_property(
         return issue_not_found();
     };
     drop(site);
-    state.touch();
-    if existed {
-        StatusCode::OK.into_response()
-    } else {
-        StatusCode::CREATED.into_response()
-    }
+    super::meta::property_saved(&state, existed)
 }
 
 async fn delete_property(

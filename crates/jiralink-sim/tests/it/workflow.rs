@@ -9,14 +9,8 @@ use serde_json::{json, Value};
 use crate::support::{platform, Client};
 
 fn project_of(sim: &Sim, kind: &str) -> String {
-    sim.snapshot()["projects"]
-        .as_array()
-        .expect("projects")
-        .iter()
-        .find(|p| p["type"] == kind)
-        .and_then(|p| p["key"].as_str())
+    sim.project_of_type(kind)
         .unwrap_or_else(|| panic!("a {kind} project"))
-        .to_owned()
 }
 
 async fn start(deployment: Deployment) -> (Sim, Client, &'static str) {

@@ -12,6 +12,16 @@ fn temp_store(name: &str) -> std::path::PathBuf {
     dir.join("store.db")
 }
 
+/// A new store (every migration applied) holding one project, closed.
+fn store_with_a_project(name: &str) -> std::path::PathBuf {
+    let path = temp_store(name);
+    let mut store = Store::open_sqlite(&path).expect("store");
+    store
+        .write(|tx| tx.upsert_project("1", "ENG", "Engineering", None, "{}"))
+        .expect("write");
+    path
+}
+
 fn recorded(path: &std::path::Path) -> Vec<(i64, Option<String>)> {
     let conn = Connection::open(path).expect("open");
     let mut st = conn
@@ -48,12 +58,7 @@ fn every_migration_file_is_applied_once_with_its_checksum() {
 
 #[test]
 fn an_edited_applied_migration_is_refused_and_the_store_left_as_it_was() {
-    let path = temp_store("edited");
-    let mut store = Store::open_sqlite(&path).expect("store");
-    store
-        .write(|tx| tx.upsert_project("1", "ENG", "Engineering", None, "{}"))
-        .expect("write");
-    drop(store);
+    let path = store_with_a_project("edited");
     // The store applied a migration 3 whose text differs from this build's: as if the file had
     // been edited after it ran.
     let conn = Connection::open(&path).expect("open");
@@ -83,12 +88,7 @@ fn an_edited_applied_migration_is_refused_and_the_store_left_as_it_was() {
 
 #[test]
 fn a_store_from_before_checksums_adopts_them_and_keeps_its_rows() {
-    let path = temp_store("adopt");
-    let mut store = Store::open_sqlite(&path).expect("store");
-    store
-        .write(|tx| tx.upsert_project("1", "ENG", "Engineering", None, "{}"))
-        .expect("write");
-    drop(store);
+    let path = store_with_a_project("adopt");
     let with_sums = recorded(&path);
     let conn = Connection::open(&path).expect("open");
     conn.execute_batch("ALTER TABLE schema_migrations DROP COLUMN checksum")

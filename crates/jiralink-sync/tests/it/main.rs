@@ -115,20 +115,7 @@ fn content_hash(raw: &str) -> String {
 fn assert_matches(s: &Store, snap: &Value) {
     // Only the rows of the site the store was last synced with (a store may hold several).
     let site = s.site().replace('\'', "''");
-    let issues: BTreeMap<String, (String, String)> = snap["issues"]
-        .as_array()
-        .expect("issues")
-        .iter()
-        .map(|i| {
-            (
-                i["id"].to_string(),
-                (
-                    i["key"].as_str().unwrap_or_default().to_owned(),
-                    i["updated"].as_str().unwrap_or_default().to_owned(),
-                ),
-            )
-        })
-        .collect();
+    let issues = jiralink_sim::snapshot::issue_versions(snap);
     let stored: BTreeMap<String, (String, String)> = {
         s.query_strings(&format!(
             "SELECT id, key, updated FROM issues WHERE site_id = '{site}' AND deleted_at IS NULL"
@@ -181,15 +168,7 @@ fn assert_matches(s: &Store, snap: &Value) {
             panic!("changelog of {}: {got} histories stored, {want} in Jira; stored: {stored:?}; snapshot: {i}", i["key"]);
         }
     }
-    let ids = |field: &str| -> BTreeSet<String> {
-        snap["issues"]
-            .as_array()
-            .expect("issues")
-            .iter()
-            .flat_map(|i| i[field].as_array().cloned().unwrap_or_default())
-            .map(|v| v.to_string())
-            .collect()
-    };
+    let ids = |field: &str| jiralink_sim::snapshot::child_ids(snap, field);
     let live = |table: &str| -> BTreeSet<String> {
         rows(s, &format!("SELECT {table}.id, '' FROM {table} JOIN issues ON issues.site_id = {table}.site_id AND issues.id = {table}.issue_id WHERE {table}.site_id = '{site}' AND {table}.deleted_at IS NULL AND issues.deleted_at IS NULL")).into_iter().map(|(id, _)| id).collect()
     };

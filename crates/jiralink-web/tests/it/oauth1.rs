@@ -71,24 +71,11 @@ async fn an_application_link_is_approved_with_its_verifier_and_kept_for_its_owne
     );
     let pending = started["pending"].as_str().expect("pending").to_owned();
     // The user approves in Jira, signed in there (here: the admin), and reads the code.
-    let page = reqwest::Client::new()
-        .get(&url)
-        .basic_auth(
-            admin.username.as_deref().unwrap_or_default(),
-            Some(&admin.secret),
-        )
-        .send()
-        .await
-        .expect("approve")
-        .text()
-        .await
-        .expect("page");
-    let verifier = page
-        .split("id=\"verifier\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .expect("a verification code")
-        .to_owned();
+    let verifier = h
+        .sim
+        .test_api()
+        .approve_oauth1(&url, admin.username.as_deref().unwrap_or_default())
+        .expect("a verification code");
 
     let finish = |verifier: &str| json!({"pending": pending, "verifier": verifier});
     let (s, j, _) = bob

@@ -22,6 +22,19 @@ async fn as_user(
     path: &str,
     csrf: Option<&str>,
 ) -> (u16, serde_json::Value) {
+    let r = request_as(h, user, method, path, csrf).await;
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
+/// A request through the proxy as `user` (a JSON body on all but GET).
+async fn request_as(
+    h: &Harness,
+    user: &str,
+    method: &str,
+    path: &str,
+    csrf: Option<&str>,
+) -> reqwest::Response {
     let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
     let mut rb = reqwest::Client::new()
         .request(m, format!("{}{path}", h.base))
@@ -32,9 +45,7 @@ async fn as_user(
     if method != "GET" {
         rb = rb.json(&json!({"label": "from the proxy"}));
     }
-    let r = rb.send().await.expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or_default())
+    rb.send().await.expect("request")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,12 +81,7 @@ async fn the_user_header_is_honoured_from_the_trusted_network() {
     let (s, _) = as_user(&h, "carol smith", "GET", "/api/me", None).await;
     assert_eq!(s, 401);
     // The pages too: the proxy's user is signed in.
-    let r = reqwest::Client::new()
-        .get(format!("{}/insights", h.base))
-        .header(HEADER, "carol")
-        .send()
-        .await
-        .expect("page");
+    let r = request_as(&h, "carol", "GET", "/insights", None).await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.expect("page").contains("carol (viewer)"));
 }
@@ -100,12 +106,7 @@ async fn the_user_header_is_ignored_from_any_other_peer() {
             .any(|u| u.name == "mallory"),
         "no account is made for a header from an untrusted peer"
     );
-    let r = reqwest::Client::new()
-        .get(format!("{}/credentials", h.base))
-        .header(HEADER, "root")
-        .send()
-        .await
-        .expect("page");
+    let r = request_as(&h, "root", "GET", "/credentials", None).await;
     assert!(
         r.url().path().ends_with("/signin"),
         "the page asks for a sign-in"

@@ -336,23 +336,25 @@ async fn test(
     let kind: AuthKind = cred.auth.parse().map_err(|e: String| UsageError(e))?;
     match connect::client(vault, cred, secrets).await? {
         Ok(client) => Ok(test_connection(&client).await),
-        Err(e) => {
-            let d = e.diagnosis();
-            Ok(ConnectionReport {
-                ok: false,
-                code: Some(d.code),
-                cause: Some(d.cause),
-                fix: Some(d.fix),
-                auth: kind,
-                base_url: cred.url.clone(),
-                deployment: None,
-                account: None,
-                timings: jiralink_api::probe::Timings {
-                    requests: 0,
-                    round_trip_ms: 0,
-                },
-            })
-        }
+        Err(e) => Ok(ConnectionReport::not_built(kind, &cred.url, &e)),
+    }
+}
+
+/// Tests a credential about to be saved and prints the report; a failed test is refused with
+/// `refused` (the credential is then not saved).
+async fn test_or_refuse(
+    cred: &Credential,
+    secrets: &mut Secrets,
+    out: Output,
+    refused: &str,
+) -> anyhow::Result<()> {
+    let report = test(None, cred, secrets).await?;
+    print_report(cred, &report, out);
+    if report.ok {
+        Ok(())
+    } else {
+        eprintln!("{refused}");
+        Err(Failed.into())
     }
 }
 
@@ -499,12 +501,8 @@ async fn add(vault: &Vault, a: AddArgs, out: Output) -> anyhow::Result<()> {
         },
     };
     if !a.no_test {
-        let report = test(None, &cred, &mut secrets).await?;
-        print_report(&cred, &report, out);
-        if !report.ok {
-            eprintln!("not saved: fix the cause above, or add with --no-test to keep it untested");
-            return Err(Failed.into());
-        }
+        let refused = "not saved: fix the cause above, or add with --no-test to keep it untested";
+        test_or_refuse(&cred, &mut secrets, out, refused).await?;
     }
     vault.add(cred, &secrets)?;
     if !out.json || a.no_test {
@@ -593,12 +591,9 @@ async fn rotate(
     if let Some(e) = expires_at.as_deref() {
         cred.expires_at = Some(parse_date(e)?);
     }
-    let report = test(None, &cred, &mut secrets).await?;
-    print_report(&cred, &report, out);
-    if !report.ok {
-        eprintln!("not rotated: the new secret failed its test; {name} keeps its old secret");
-        return Err(Failed.into());
-    }
+    let refused =
+        format!("not rotated: the new secret failed its test; {name} keeps its old secret");
+    test_or_refuse(&cred, &mut secrets, out, &refused).await?;
     vault.replace(cred, &secrets)?;
     if !out.json {
         println!("rotated {name}");

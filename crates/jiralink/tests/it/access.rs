@@ -24,8 +24,28 @@ fn findings(v: &Value) -> impl Iterator<Item = &Value> {
 }
 
 fn kinds(v: &Value) -> Vec<String> {
-    findings(v)
-        .filter_map(|f| f["kind"].as_str().map(str::to_owned))
+    strings(findings(v), "kind")
+}
+
+/// The string `field` of each value.
+fn strings<'a>(values: impl Iterator<Item = &'a Value>, field: &str) -> Vec<String> {
+    values
+        .filter_map(|v| v[field].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The keys of the projects the group `readers-limited` cannot browse, in the site's order.
+fn hidden_from_readers(sim: &Sim) -> Vec<String> {
+    let site = sim.shared().site.read();
+    let group = site
+        .groups
+        .iter()
+        .position(|g| g.name == "readers-limited")
+        .expect("group") as u16;
+    site.projects
+        .iter()
+        .filter(|p| !p.grants.iter().any(|(g, _)| *g == group))
+        .map(|p| p.key.clone())
         .collect()
 }
 
@@ -68,18 +88,10 @@ async fn findings_match_the_rights_of_simulated_identities() {
     );
 
     // An admin grants the reader's group a new project: the next audit notices it.
-    let hidden = {
-        let site = sim.shared().site.read();
-        let group = site
-            .groups
-            .iter()
-            .position(|g| g.name == "readers-limited")
-            .expect("group") as u16;
-        let hidden = (0..site.projects.len())
-            .find(|p| !site.projects[*p].grants.iter().any(|(g, _)| *g == group))
-            .expect("a hidden project");
-        site.projects[hidden].key.clone()
-    };
+    let hidden = hidden_from_readers(&sim)
+        .into_iter()
+        .next()
+        .expect("a hidden project");
     assert!(sim
         .test_api()
         .grant(&hidden, "readers-limited", Permission::BrowseProjects));
@@ -255,10 +267,7 @@ fn finding<'a>(v: &'a Value, id: &str) -> Option<&'a Value> {
 }
 
 fn ids_of(v: &Value, kind: &str) -> Vec<String> {
-    findings(v)
-        .filter(|f| f["kind"] == kind)
-        .filter_map(|f| f["id"].as_str().map(str::to_owned))
-        .collect()
+    strings(findings(v).filter(|f| f["kind"] == kind), "id")
 }
 
 /// The project watch: a project granted appears (and stays listed until acknowledged), a project
@@ -271,19 +280,7 @@ async fn project_watch_and_acceptances_persist_until_acknowledged() {
     let sim = start_sim_in_projects(Deployment::Cloud, 60, 6, 45).await;
     let mut s = Session::new("access-watch");
     add(&mut s, &sim, "reader");
-    let mut hidden: Vec<String> = {
-        let site = sim.shared().site.read();
-        let group = site
-            .groups
-            .iter()
-            .position(|g| g.name == "readers-limited")
-            .expect("group") as u16;
-        site.projects
-            .iter()
-            .filter(|p| !p.grants.iter().any(|(g, _)| *g == group))
-            .map(|p| p.key.clone())
-            .collect()
-    };
+    let mut hidden = hidden_from_readers(&sim);
     hidden.sort();
     assert_eq!(hidden.len(), 3);
     let api = sim.test_api();
@@ -376,12 +373,10 @@ async fn project_watch_and_acceptances_persist_until_acknowledged() {
     );
     let listed = s.run(&["--json", "access", "reader", "--acks"], None, &[]);
     let listed: Value = serde_json::from_str(listed.stdout.trim()).expect("json");
-    let accepted: Vec<&str> = listed["accepted"]
-        .as_array()
-        .expect("accepted")
-        .iter()
-        .filter_map(|a| a["id"].as_str())
-        .collect();
+    let accepted = strings(
+        listed["accepted"].as_array().expect("accepted").iter(),
+        "id",
+    );
     assert_eq!(accepted, wanted, "{listed}");
 
     // A fixed finding ends its acceptance: when it comes back, it counts again.

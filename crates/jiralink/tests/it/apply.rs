@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use jiralink_sim::{Deployment, Sim};
 use serde_json::{json, Value};
 
-use super::credential::{start_sim, start_sim_in_projects, Run, Session};
+use super::credential::{start_sim, start_sim_in_projects, xorshift, Run, Session};
 
 /// A software project of the simulated site (Task type, To Do → In Progress → In Review → Done).
 fn software_project(sim: &Sim) -> String {
@@ -17,15 +17,8 @@ fn software_project(sim: &Sim) -> String {
 
 /// The first project of a type (`software`, `business`, `service_desk`).
 fn project_of(sim: &Sim, kind: &str) -> String {
-    let snap = sim.snapshot();
-    snap["projects"]
-        .as_array()
-        .expect("projects")
-        .iter()
-        .find(|p| p["type"] == kind)
-        .and_then(|p| p["key"].as_str())
+    sim.project_of_type(kind)
         .unwrap_or_else(|| panic!("a {kind} project"))
-        .to_owned()
 }
 
 fn record(project: &str, i: usize, tag: &str) -> Value {
@@ -578,7 +571,6 @@ async fn the_ledger_works_in_postgres_too() {
 /// every issue, comment and worklog in Jira has its row in `write_log`.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
-    use std::process::{Command, Stdio};
     let sim = Sim::builder()
         .deployment(Deployment::Cloud)
         .issues(40)
@@ -596,32 +588,20 @@ async fn killed_runs_then_a_full_one_equal_the_file_without_duplicates() {
         .map(|i| record_in(&project, Some(&sprint), i, "k"))
         .collect();
     write_file(&file, &records);
-    let apply = || {
-        Command::new(env!("CARGO_BIN_EXE_jiralink"))
-            .arg("--home")
-            .arg(&s.home)
-            // Long enough for a killed run's last requests to land at the simulator.
-            .args([
-                "apply",
-                "prod",
-                &file_s,
-                "--reconcile-after",
-                "1",
-                "--concurrency",
-                "32",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn")
-    };
-    // Kill moments spread over the run, deterministic (no clock-seeded randomness).
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    // Long enough for a killed run's last requests to land at the simulator.
+    let args = [
+        "apply",
+        "prod",
+        &file_s,
+        "--reconcile-after",
+        "1",
+        "--concurrency",
+        "32",
+    ];
+    let apply = || s.spawn(&args);
+    // Kill moments spread over the run.
     let mut killed = 0;
-    for _ in 0..KILLS {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+    for x in xorshift(0x9E37_79B9_7F4A_7C15).take(KILLS) {
         let mut child = apply();
         tokio::time::sleep(std::time::Duration::from_millis(200 + x % 2500)).await;
         if child.try_wait().expect("poll").is_none() {

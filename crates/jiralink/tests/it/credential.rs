@@ -25,6 +25,19 @@ impl Drop for Session {
     }
 }
 
+/// Deterministic pseudo-random numbers (xorshift64 from `seed`): kill moments spread over a run,
+/// with no clock-seeded randomness.
+pub fn xorshift(seed: u64) -> impl Iterator<Item = u64> {
+    let step = |x: &u64| {
+        let mut x = *x;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        Some(x)
+    };
+    std::iter::successors(Some(seed), step).skip(1)
+}
+
 impl Session {
     pub fn new(tag: &str) -> Session {
         let home = std::env::temp_dir().join(format!("jiralink-cli-{tag}-{}", std::process::id()));
@@ -68,6 +81,14 @@ impl Session {
         s
     }
 
+    /// [`Session::with_admin`], synced once.
+    pub fn synced_admin(tag: &str, sim: &jiralink_sim::Sim, name: &str) -> Session {
+        let mut s = Session::with_admin(tag, sim, name);
+        let r = s.run(&["sync", name], None, &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        s
+    }
+
     /// `credential add NAME --no-test` for the site admin of a Cloud simulator (whose injected
     /// faults the connection test would meet).
     pub fn add_admin_untested(&mut self, sim: &jiralink_sim::Sim, name: &str) {
@@ -95,6 +116,18 @@ impl Session {
         let mut args = vec!["credential", "add", name, "--url", url, "--auth", auth];
         args.extend(extra);
         self.run(&args, stdin, &[])
+    }
+
+    /// Starts `jiralink ARGS` in this home, its output dropped (a run the test may kill).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_jiralink"))
+            .arg("--home")
+            .arg(&self.home)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
     }
 
     pub fn run(&mut self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
@@ -349,24 +382,10 @@ async fn oauth1_dance_from_the_command_line() {
         url.contains("/jira/plugins/servlet/oauth/authorize?oauth_token="),
         "{url}"
     );
-    let page = reqwest::Client::new()
-        .get(&url)
-        .basic_auth(
-            admin.username.as_deref().unwrap_or_default(),
-            Some(&admin.secret),
-        )
-        .send()
-        .await
-        .expect("approve")
-        .text()
-        .await
-        .expect("page");
-    let verifier = page
-        .split("id=\"verifier\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .expect("a verification code")
-        .to_owned();
+    let verifier = sim
+        .test_api()
+        .approve_oauth1(&url, admin.username.as_deref().unwrap_or_default())
+        .expect("a verification code");
     child
         .stdin
         .take()

@@ -5,13 +5,31 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use crate::credential::{start_sim, Session};
+use crate::credential::{start_sim, Run, Session};
 
 /// A loopback listener that records what each connection sent up to the end of its headers, then
 /// hangs up.
 struct Canary {
     port: u16,
     seen: Arc<Mutex<Vec<String>>>,
+}
+
+/// `credential add prod` of a PAT for a site never reached (port 9), with `extra` arguments.
+fn add_unreachable_pat(s: &mut Session, extra: &[&str], stdin: Option<&str>) -> Run {
+    s.add_credential("prod", "http://127.0.0.1:9", "pat", extra, stdin)
+}
+
+/// What a connection sent up to the end of its headers (64 KiB at the most).
+fn read_head(conn: &mut std::net::TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = conn.read(&mut buf) {
+        got.extend_from_slice(&buf[..n]);
+        if n == 0 || got.windows(4).any(|w| w == b"\r\n\r\n") || got.len() > 64 * 1024 {
+            break;
+        }
+    }
+    got
 }
 
 impl Canary {
@@ -22,17 +40,7 @@ impl Canary {
         let log = seen.clone();
         std::thread::spawn(move || {
             for mut conn in listener.incoming().flatten() {
-                let mut got = Vec::new();
-                let mut buf = [0u8; 1024];
-                while let Ok(n) = conn.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                    if got.windows(4).any(|w| w == b"\r\n\r\n") || got.len() > 64 * 1024 {
-                        break;
-                    }
-                }
+                let got = read_head(&mut conn);
                 log.lock()
                     .expect("log")
                     .push(String::from_utf8_lossy(&got).into_owned());
@@ -69,13 +77,7 @@ fn a_bad_name_is_refused_before_the_live_test_with_a_slug_proposed() {
 fn a_secret_pasted_into_secret_env_is_refused_without_being_echoed() {
     let mut s = Session::new("secretenv");
     let pasted = "ATATT3xFfGF0-pasted/secret+value=";
-    let r = s.add_credential(
-        "prod",
-        "http://127.0.0.1:9",
-        "pat",
-        &["--secret-env", pasted],
-        None,
-    );
+    let r = add_unreachable_pat(&mut s, &["--secret-env", pasted], None);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains("does not look like a variable name"),
@@ -100,10 +102,8 @@ fn a_secret_pasted_into_secret_env_is_refused_without_being_echoed() {
     assert!(r.stderr.contains("does not look like a variable name"));
     s.assert_never_seen(pasted);
     // A real variable name that is unset is named.
-    let r = s.add_credential(
-        "prod",
-        "http://127.0.0.1:9",
-        "pat",
+    let r = add_unreachable_pat(
+        &mut s,
         &["--secret-env", "JIRALINK_TEST_UNSET_VARIABLE"],
         None,
     );
@@ -116,10 +116,8 @@ fn a_proxy_password_is_sealed_and_a_malformed_proxy_refused_at_add() {
     let mut s = Session::new("proxy");
     let password = "pr0xy-canary-password";
     // Malformed (no host): usage error, and the password is not printed.
-    let r = s.add_credential(
-        "prod",
-        "http://127.0.0.1:9",
-        "pat",
+    let r = add_unreachable_pat(
+        &mut s,
         &[
             "--secret-stdin",
             "--no-test",
@@ -134,10 +132,8 @@ fn a_proxy_password_is_sealed_and_a_malformed_proxy_refused_at_add() {
     // A good one: stored without its password, which is sealed; the test goes through the proxy
     // (a loopback canary that hangs up) with the password restored.
     let canary = Canary::start();
-    let r = s.add_credential(
-        "prod",
-        "http://127.0.0.1:9",
-        "pat",
+    let r = add_unreachable_pat(
+        &mut s,
         &[
             "--secret-stdin",
             "--no-test",
@@ -189,14 +185,7 @@ fn huge_server(announce_length: bool) -> u16 {
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
         for mut conn in listener.incoming().flatten() {
-            let mut got = Vec::new();
-            let mut buf = [0u8; 1024];
-            while let Ok(n) = conn.read(&mut buf) {
-                got.extend_from_slice(&buf[..n]);
-                if n == 0 || got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
+            read_head(&mut conn);
             let length = if announce_length {
                 format!("Content-Length: {TOTAL}\r\n")
             } else {
@@ -395,10 +384,8 @@ fn completions_are_printed_for_each_shell() {
 #[test]
 fn edit_changes_the_description_and_proxy_and_list_fails_on_warnings() {
     let mut s = Session::new("edit");
-    let r = s.add_credential(
-        "prod",
-        "http://127.0.0.1:9",
-        "pat",
+    let r = add_unreachable_pat(
+        &mut s,
         &["--secret-stdin", "--no-test", "--description", "first"],
         Some("token"),
     );
@@ -511,14 +498,7 @@ fn display_fields_from_the_server_are_cut_in_human_output() {
     let huge = "A".repeat(20_000);
     std::thread::spawn(move || {
         for mut conn in listener.incoming().flatten() {
-            let mut got = Vec::new();
-            let mut buf = [0u8; 1024];
-            while let Ok(n) = conn.read(&mut buf) {
-                got.extend_from_slice(&buf[..n]);
-                if n == 0 || got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
+            let got = read_head(&mut conn);
             let request = String::from_utf8_lossy(&got);
             let body = if request.contains("/serverInfo") {
                 r#"{"baseUrl":"http://x","version":"9.12.0","versionNumbers":[9,12,0],"deploymentType":"Server","buildNumber":9120000}"#.to_owned()

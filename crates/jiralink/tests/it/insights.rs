@@ -43,9 +43,7 @@ fn headless(profile: &std::path::Path) -> Command {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_report_renders_in_headless_chromium_and_every_output_form_works() {
     let sim = start_sim(Deployment::Cloud, 3000, 5).await;
-    let mut s = Session::with_admin("insights", &sim, "site");
-    let r = s.run(&["sync", "site"], None, &[]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut s = Session::synced_admin("insights", &sim, "site");
     let r = s.run(&["access", "site"], None, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 
@@ -163,9 +161,7 @@ async fn the_stages_saved_by_the_web_app_are_used_unless_the_config_names_some()
     use jiralink_store::web::Accounts;
     use jiralink_store::Backend;
     let sim = start_sim(Deployment::Cloud, 300, 9).await;
-    let mut s = Session::with_admin("insights-stages", &sim, "site");
-    let r = s.run(&["sync", "site"], None, &[]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut s = Session::synced_admin("insights-stages", &sim, "site");
     let flow = |s: &mut Session, extra: &[&str]| -> serde_json::Value {
         let mut args = vec!["--json", "insights", "--seed", "3"];
         args.extend_from_slice(extra);

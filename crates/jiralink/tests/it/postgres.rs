@@ -73,6 +73,11 @@ const VIEWS: &[&str] = &[
     "SELECT id, name, category FROM statuses ORDER BY id",
 ];
 
+/// The first cell of the first row `sql` answers.
+fn first_cell(pg: &PgStore, sql: &str) -> Option<String> {
+    pg.query_strings(sql).expect(sql).1[0][0].clone()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_into_postgres_equals_one_into_sqlite() {
     let db = TestDb::new("sync");
@@ -102,12 +107,7 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
 
     let mut pg = PgStore::connect(&url).expect("postgres store");
     let sq = Store::open_sqlite(&s.home.join("jiralink.db")).expect("sqlite store");
-    let site = pg
-        .query_strings("SELECT site_id FROM sites")
-        .expect("sites")
-        .1[0][0]
-        .clone()
-        .expect("site id");
+    let site = first_cell(&pg, "SELECT site_id FROM sites").expect("site id");
     assert_eq!(site, sim.cloud_id(), "the site is keyed by its cloudId");
     pg.scope_to(&site).expect("scope");
     let snap = sim.snapshot();
@@ -175,11 +175,7 @@ async fn a_sync_into_postgres_equals_one_into_sqlite() {
     assert_eq!(v["runs"][0]["status"], "ok", "{v}");
     assert_eq!(v["runs"][0]["site_id"], sim.cloud_id(), "{v}");
     // Over TLS (`sslmode=require`), verified against the test server's CA.
-    let ca = pg
-        .query_strings("SELECT current_setting('ssl_ca_file')")
-        .expect("ssl_ca_file")
-        .1[0][0]
-        .clone()
+    let ca = first_cell(&pg, "SELECT current_setting('ssl_ca_file')")
         .expect("the test server has a CA: run scripts/setup-postgres.sh");
     let tls_url = format!("{url}?sslmode=require");
     let tls = s.run(

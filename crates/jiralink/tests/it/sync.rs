@@ -2,12 +2,11 @@
 //! each time; the final store equals the simulator's snapshot with nothing lost or doubled.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use jiralink_sim::Deployment;
 
-use crate::credential::{start_sim, start_sim_in_projects, Session};
+use crate::credential::{start_sim, start_sim_in_projects, xorshift, Session};
 
 /// The rows of a query over the store's views, every cell as text (NULL as empty).
 fn text_rows(store: &jiralink_store::Store, sql: &str) -> Vec<Vec<String>> {
@@ -34,23 +33,10 @@ fn runs_recorded(home: &std::path::Path) -> i64 {
 async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
     let sim = start_sim(Deployment::Cloud, 20_000, 61).await;
     let s = Session::with_admin("crash", &sim, "site");
-    let sync = || {
-        Command::new(env!("CARGO_BIN_EXE_jiralink"))
-            .arg("--home")
-            .arg(&s.home)
-            .args(["sync", "site"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn")
-    };
-    // Kill moments spread over the sync, deterministic (no clock-seeded randomness).
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let sync = || s.spawn(&["sync", "site"]);
+    // Kill moments spread over the sync.
     let mut killed = 0;
-    for _ in 0..20 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+    for x in xorshift(0x2545_F491_4F6C_DD1D).take(20) {
         // The kill moment counts from the run's start (its row in `sync_runs`), not from the
         // process's: a process killed while it starts has begun nothing to record.
         let before = runs_recorded(&s.home);
@@ -75,20 +61,7 @@ async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
 
     let snap = sim.snapshot();
     let store = jiralink_store::Store::open_sqlite(&s.home.join("jiralink.db")).expect("store");
-    let want: BTreeMap<String, (String, String)> = snap["issues"]
-        .as_array()
-        .expect("issues")
-        .iter()
-        .map(|i| {
-            (
-                i["id"].to_string(),
-                (
-                    i["key"].as_str().unwrap_or_default().to_owned(),
-                    i["updated"].as_str().unwrap_or_default().to_owned(),
-                ),
-            )
-        })
-        .collect();
+    let want = jiralink_sim::snapshot::issue_versions(&snap);
     let got: BTreeMap<String, (String, String)> = text_rows(
         &store,
         "SELECT id, key, updated FROM issues WHERE deleted_at IS NULL",
@@ -119,15 +92,7 @@ async fn killed_twenty_times_then_resumed_equals_the_snapshot() {
             .map(|mut r| r.swap_remove(0))
             .collect()
     };
-    let snap_ids = |f: &str| -> BTreeSet<String> {
-        snap["issues"]
-            .as_array()
-            .expect("issues")
-            .iter()
-            .flat_map(|i| i[f].as_array().cloned().unwrap_or_default())
-            .map(|v| v.to_string())
-            .collect()
-    };
+    let snap_ids = |f: &str| jiralink_sim::snapshot::child_ids(&snap, f);
     assert_eq!(
         ids("SELECT id FROM comments WHERE deleted_at IS NULL"),
         snap_ids("comment_ids")
