@@ -262,8 +262,11 @@ fn refs(f: &IssueFields) -> IssueRefs {
     }
 }
 
+/// A project's versions and components.
+pub type Catalog = (Vec<VersionRow>, Vec<ComponentRow>);
+
 /// A project's versions and components, from `project/{key}`.
-pub fn catalog(project: &ProjectDetail) -> (Vec<VersionRow>, Vec<ComponentRow>) {
+pub fn catalog(project: &ProjectDetail) -> Catalog {
     let versions = project
         .versions
         .iter()

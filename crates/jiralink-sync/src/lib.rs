@@ -22,7 +22,7 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt};
 use jiralink_api::endpoints::IssueFieldSet;
 use jiralink_api::models::{
-    BoardId, Comment, Issue, IssueId, IssuePage, IssueRef, Project, ServerInfo, Worklog,
+    BoardId, Comment, Issue, IssueId, IssuePage, IssueRef, Project, ServerInfo, User, Worklog,
 };
 use jiralink_api::{Client, Error};
 use jiralink_store::{now, Backend, Lookup, StoreError, Tx};
@@ -180,6 +180,10 @@ const COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 /// Batches parsed and waiting for the writer (each some megabytes).
 const WRITER_QUEUE: usize = 4;
 const ID_PAGE: usize = 5000;
+/// Units planned ahead of the one whose batches are in flight: a small project's few chunks are
+/// fetched in less time than the next one takes to list its ids, so with two planned ahead the
+/// end of a pass over many small projects ran some requests short of the budget.
+const PLAN_AHEAD: usize = 4;
 /// Data Center's `search` serves at most 1000 issues a page (`jira.search.views.default.max`).
 const DC_PAGE: usize = 1000;
 
@@ -220,10 +224,16 @@ async fn run_sync(
 ) -> Result<SyncSummary, SyncError> {
     let clock = RunClock::start();
     let mut summary = SyncSummary::default();
-    let site = prepare_site(client, store, opts).await?;
-    let keys = sync_projects(client, store, opts, &site, &mut summary).await?;
-    sync_users(client, store, site.plan).await?;
-    let pass = plan_issue_pass(client, store, opts, &site, &keys, &clock).await?;
+    let (site, projects) = prepare_site(client, store, opts).await?;
+    // The users are read while the projects are written and the pass is planned (a few requests
+    // that wait on each other), and written after.
+    let planned = async {
+        let keys = sync_projects(&mut *store, opts, &site, projects, &mut summary)?;
+        let pass = plan_issue_pass(client, &mut *store, opts, &site, &keys, &clock).await?;
+        Ok::<_, SyncError>((keys, pass))
+    };
+    let ((keys, pass), users) = tokio::try_join!(planned, read_users(client, site.plan))?;
+    write_users(store, &users)?;
     let feeds_started = pass.feeds_started;
     let mut progress = Progress {
         projects: keys.len(),
@@ -246,14 +256,17 @@ async fn run_sync(
         &mut summary,
     )
     .await?;
-    let refreshed = refresh_catalogs(client, store, opts, &keys, &outcome.touched).await?;
+    // The catalogs, boards and (on Cloud) worklog feeds are read at once, each at the client's
+    // pace: the run does not hand over from one short phase to the next with requests to spare.
+    let refreshed = catalogs_due(store, opts, &keys, &outcome.touched)?;
     let boards = read_boards(
         client,
         opts,
         &refreshed,
         plan_boards(store, opts, &refreshed)?,
     );
-    let boards = if site.plan == Plan::Cloud {
+    let boards = async { tokio::try_join!(boards, read_catalogs(client, opts, &refreshed)) };
+    let (boards, catalogs) = if site.plan == Plan::Cloud {
         progress.phase = Phase::Worklogs;
         report(&progress);
         let worklogs_before = progress.worklogs;
@@ -263,8 +276,6 @@ async fn run_sync(
             p.worklog_issue_reads = issue_reads;
             report(&p);
         };
-        // The boards and sprints are read beside the worklog feeds (each keeps the client's pace):
-        // the run does not end with a phase of a few requests in flight.
         let (w, boards) = tokio::join!(
             worklogs::sync(
                 client,
@@ -289,6 +300,7 @@ async fn run_sync(
     progress.phase = Phase::Boards;
     progress.worklogs = summary.worklogs;
     report(&progress);
+    write_catalogs(store, opts, &catalogs)?;
     summary.sprints = write_boards(store, opts, boards)?;
     Ok(summary)
 }
@@ -318,25 +330,27 @@ struct SiteContext {
 }
 
 /// `serverInfo` (which plan, which site), `myself`, and the metadata lists (fields, statuses,
-/// issue types, priorities, resolutions), written before any issue.
+/// issue types, priorities, resolutions), written before any issue; and the visible projects,
+/// read in the same round trip for [`sync_projects`].
 async fn prepare_site(
     client: &Client,
     store: &mut dyn Backend,
     opts: &SyncOptions,
-) -> Result<SiteContext, SyncError> {
+) -> Result<(SiteContext, Vec<Project>), SyncError> {
     let server_info = client.server_info().await?;
     let plan = Plan::of(&server_info);
     // Every row is keyed by the site: resolve it before anything is written.
     let site = site::resolve(client, &server_info).await?;
     store.use_site(&site, &opts.credential)?;
-    // The six lists are independent: asked at once, they cost one round trip, not six.
-    let (me, field_list, statuses, issue_types, priorities, resolutions) = tokio::try_join!(
-        client.myself(),
-        client.fields(),
-        client.statuses(),
-        client.issue_types(),
-        client.priorities(),
-        client.resolutions(),
+    // The seven lists are independent: asked at once, they cost one round trip, not seven.
+    let (me, field_list, statuses, issue_types, priorities, resolutions, projects) = tokio::try_join!(
+        async { Ok(client.myself().await?) },
+        async { Ok(client.fields().await?) },
+        async { Ok(client.statuses().await?) },
+        async { Ok(client.issue_types().await?) },
+        async { Ok(client.priorities().await?) },
+        async { Ok(client.resolutions().await?) },
+        visible_projects(client, plan),
     )?;
     let tz: chrono_tz::Tz = me
         .time_zone
@@ -370,24 +384,26 @@ async fn prepare_site(
         }
         Ok(())
     })?;
-    Ok(SiteContext {
-        plan,
-        base_url: site.base_url,
-        tz,
-        fields,
-    })
+    Ok((
+        SiteContext {
+            plan,
+            base_url: site.base_url,
+            tz,
+            fields,
+        },
+        projects,
+    ))
 }
 
 /// The visible projects, upserted; those this credential synced before and no longer sees are
 /// recorded as not visible. Returns the keys to sync (`--projects`, or all).
-async fn sync_projects(
-    client: &Client,
+fn sync_projects(
     store: &mut dyn Backend,
     opts: &SyncOptions,
     site: &SiteContext,
+    projects: Vec<Project>,
     summary: &mut SyncSummary,
 ) -> Result<Vec<String>, SyncError> {
-    let projects = visible_projects(client, site.plan).await?;
     check_known(&opts.projects, &projects, &site.base_url)?;
     let visible: Vec<String> = projects.iter().map(|p| p.key.clone()).collect();
     let stamp = now();
@@ -412,25 +428,31 @@ async fn sync_projects(
         .collect())
 }
 
-/// Every user, page by page as they come: Cloud's `users/search`; on Data Center `user/search`
-/// with the "." that matches every username, inactive users included.
-async fn sync_users(client: &Client, store: &mut dyn Backend, plan: Plan) -> Result<(), SyncError> {
+/// Every user: Cloud's `users/search`; on Data Center `user/search` with the "." that matches
+/// every username, inactive users included.
+async fn read_users(client: &Client, plan: Plan) -> Result<Vec<User>, SyncError> {
     let mut pages = client.users(plan == Plan::DataCenter);
+    let mut all = Vec::new();
     while let Some(users) = pages.next_page().await? {
-        store.write(|tx| {
-            for u in &users {
-                if let Some(id) = u.id() {
-                    tx.upsert_user(
-                        id,
-                        u.display_name.as_deref(),
-                        u.email_address.as_deref(),
-                        u.active.unwrap_or(true),
-                    )?;
-                }
-            }
-            Ok(())
-        })?;
+        all.extend(users);
     }
+    Ok(all)
+}
+
+fn write_users(store: &mut dyn Backend, users: &[User]) -> Result<(), SyncError> {
+    store.write(|tx| {
+        for u in users {
+            if let Some(id) = u.id() {
+                tx.upsert_user(
+                    id,
+                    u.display_name.as_deref(),
+                    u.email_address.as_deref(),
+                    u.active.unwrap_or(true),
+                )?;
+            }
+        }
+        Ok(())
+    })?;
     Ok(())
 }
 
@@ -643,12 +665,25 @@ async fn sync_issues(
 ) -> Result<IssuePassOutcome, SyncError> {
     // Planning reads the store on a connection of its own while batches are written.
     let reader = std::sync::Mutex::new(store.reader()?);
-    let planned = stream::iter(pass.units.into_iter().map(|unit| {
-        let reader = &reader;
-        plan_unit(client, reader, opts, site, unit)
-    }))
-    .buffered(2);
-    let work = planned
+    let reader = &reader;
+    // Planning runs on its own, up to PLAN_AHEAD units ahead of the batches in flight: a stream
+    // makes progress only while it is polled, and the pass asks for its next unit only once the
+    // last one's chunks are all handed out, so planning inside it stalled at each hand-over.
+    let (planned_tx, mut planned_rx) = tokio::sync::mpsc::channel(PLAN_AHEAD);
+    let planner = async move {
+        let mut planned = stream::iter(
+            pass.units
+                .into_iter()
+                .map(|unit| plan_unit(client, reader, opts, site, unit)),
+        )
+        .buffered(PLAN_AHEAD);
+        while let Some(unit) = planned.next().await {
+            if planned_tx.send(unit).await.is_err() {
+                break;
+            }
+        }
+    };
+    let work = stream::poll_fn(move |cx| planned_rx.poll_recv(cx))
         .map(|planned| stream::iter(Work::of(planned)))
         .flatten()
         .map(|w| async move {
@@ -755,7 +790,7 @@ async fn sync_issues(
                     Ok(deleted)
                 });
                 let consumed = tokio::runtime::Handle::current()
-                    .block_on(consume(&mut |w| tx.send(w).is_ok()));
+                    .block_on(beside(planner, consume(&mut |w| tx.send(w).is_ok())));
                 drop(tx);
                 let wrote = written
                     .join()
@@ -769,16 +804,19 @@ async fn sync_issues(
     } else {
         let mut failed = None;
         let mut deleted = 0;
-        consume(&mut |w| match writer.write(store, &w) {
-            Ok(n) => {
-                deleted += n;
-                true
-            }
-            Err(e) => {
-                failed = Some(e);
-                false
-            }
-        })
+        beside(
+            planner,
+            consume(&mut |w| match writer.write(store, &w) {
+                Ok(n) => {
+                    deleted += n;
+                    true
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }),
+        )
         .await?;
         if let Some(e) = failed {
             return Err(e);
@@ -786,6 +824,19 @@ async fn sync_issues(
         summary.issues_deleted += deleted;
     }
     Ok(outcome)
+}
+
+/// Runs `work` with `beside` driven at the same time, and returns what `work` returns; `beside`
+/// is dropped unfinished if `work` ends first (an error stops the pass: nothing waits on it).
+async fn beside<T>(
+    beside: impl std::future::Future<Output = ()>,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let (beside, work) = (std::pin::pin!(beside), std::pin::pin!(work));
+    match futures_util::future::select(work, beside).await {
+        futures_util::future::Either::Left((out, _)) => out,
+        futures_util::future::Either::Right(((), work)) => work.await,
+    }
 }
 
 impl SyncSummary {
@@ -948,16 +999,14 @@ const CATALOG_MAX_AGE_HOURS: i64 = 24;
 const CATALOG_STREAM: &str = "catalog";
 const SPRINTS_STREAM: &str = "sprints";
 
-/// Versions and components, one `project/{key}` read each (it carries both lists), concurrently,
-/// for the projects due: those never read by this credential (or all with `--full`), those with
-/// issues changed in this run, and, of those read more than [`CATALOG_MAX_AGE_HOURS`] ago, the
-/// [`CATALOG_ROTATION`] read longest ago. Jira has no feed of version or component changes and no
-/// bulk read of versions, so this bounds a re-sync's cost (no catalog of an unchanged project is read
-/// twice a day) while every catalog is still re-read within a day or `projects / CATALOG_ROTATION`
-/// runs, whichever is longer. Returns the
-/// projects refreshed (their boards' sprints are re-read too).
-async fn refresh_catalogs(
-    client: &Client,
+/// The projects whose versions and components ([`read_catalogs`]) this run re-reads: those never
+/// read by this credential (or all with `--full`), those with issues changed in this run, and, of
+/// those read more than [`CATALOG_MAX_AGE_HOURS`] ago, the [`CATALOG_ROTATION`] read longest ago.
+/// Jira has no feed of version or component changes and no bulk read of versions, so this bounds a
+/// re-sync's cost (no catalog of an unchanged project is read twice a day) while every catalog is
+/// still re-read within a day or `projects / CATALOG_ROTATION` runs, whichever is longer. Their
+/// boards' sprints are re-read too.
+fn catalogs_due(
     store: &mut dyn Backend,
     opts: &SyncOptions,
     keys: &[String],
@@ -979,27 +1028,44 @@ async fn refresh_catalogs(
     rest.retain(|(at, _)| older_than(Some(at), CATALOG_MAX_AGE_HOURS));
     rest.sort();
     due.extend(rest.into_iter().take(CATALOG_ROTATION).map(|(_, k)| k));
-    let mut catalogs = stream::iter(due.into_iter().map(|key| async move {
+    Ok(Refreshed {
+        projects: due.into_iter().cloned().collect(),
+        first_read,
+    })
+}
+
+/// Versions and components of the projects due, one `project/{key}` read each (it carries both
+/// lists), concurrently.
+async fn read_catalogs(
+    client: &Client,
+    opts: &SyncOptions,
+    due: &Refreshed,
+) -> Result<Vec<(String, convert::Catalog)>, SyncError> {
+    stream::iter(due.projects.iter().map(|key| async move {
         let project = client.project_detail(key).await?;
-        Ok::<_, SyncError>((key, convert::catalog(&project)))
+        Ok::<_, SyncError>((key.clone(), convert::catalog(&project)))
     }))
-    .buffered(opts.concurrency.max(1));
-    let mut catalog = Vec::new();
-    while let Some(c) = catalogs.next().await {
-        catalog.push(c?);
-    }
+    .buffered(opts.concurrency.max(1))
+    .collect::<Vec<_>>()
+    .await
+    .into_iter()
+    .collect()
+}
+
+fn write_catalogs(
+    store: &mut dyn Backend,
+    opts: &SyncOptions,
+    catalogs: &[(String, convert::Catalog)],
+) -> Result<(), SyncError> {
     let stamp = now();
     store.write(|tx| {
-        for (key, (versions, components)) in &catalog {
+        for (key, (versions, components)) in catalogs {
             tx.set_project_catalog(key, versions, components, &stamp)?;
             tx.set_checkpoint(&opts.credential, CATALOG_STREAM, key, &stamp)?;
         }
         Ok(())
     })?;
-    Ok(Refreshed {
-        projects: catalog.into_iter().map(|(k, _)| k.clone()).collect(),
-        first_read,
-    })
+    Ok(())
 }
 
 /// The projects whose catalogs a run re-read, and whether one of them was read for the first time
