@@ -258,7 +258,7 @@ async fn run_sync(
     .await?;
     // The catalogs, boards and (on Cloud) worklog feeds are read at once, each at the client's
     // pace: the run does not hand over from one short phase to the next with requests to spare.
-    let refreshed = catalogs_due(store, opts, &keys, &outcome.touched)?;
+    let refreshed = catalogs_due(&*store, opts, &keys, &outcome.touched)?;
     let boards = read_boards(
         client,
         opts,
@@ -1007,7 +1007,7 @@ const SPRINTS_STREAM: &str = "sprints";
 /// still re-read within a day or `projects / CATALOG_ROTATION` runs, whichever is longer. Their
 /// boards' sprints are re-read too.
 fn catalogs_due(
-    store: &mut dyn Backend,
+    store: &dyn Backend,
     opts: &SyncOptions,
     keys: &[String],
     touched: &HashSet<String>,
