@@ -19,7 +19,7 @@ pub use verify::{verify, ProjectDrift, VerifyReport};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use jiralink_api::endpoints::IssueFieldSet;
 use jiralink_api::models::{
     BoardId, Comment, Issue, IssueId, IssuePage, IssueRef, Project, ServerInfo, User, Worklog,
@@ -1046,10 +1046,8 @@ async fn read_catalogs(
         Ok::<_, SyncError>((key.clone(), convert::catalog(&project)))
     }))
     .buffered(opts.concurrency.max(1))
-    .collect::<Vec<_>>()
+    .try_collect()
     .await
-    .into_iter()
-    .collect()
 }
 
 fn write_catalogs(
