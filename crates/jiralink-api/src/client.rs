@@ -2,7 +2,7 @@
 //! (site or Cloud gateway), TLS and proxy settings, and the retry policy applied to every request.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -13,6 +13,11 @@ use url::Url;
 use crate::auth::{Auth, AuthKind};
 use crate::diagnosis::{self, Code, Diagnosis, RequestContext};
 use crate::secure::{Http, Proxies};
+pub use crate::send::Sender;
+#[cfg(test)]
+use crate::send::PACE_CREEP_EVERY;
+pub(crate) use crate::send::{Credential, Request};
+use crate::send::{Pace, Repeat};
 use crate::site;
 
 /// The default Cloud API gateway.
@@ -126,7 +131,7 @@ impl RetryPolicy {
         }
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let exp = self
             .base_delay
             .saturating_mul(1 << attempt.min(10))
@@ -262,15 +267,11 @@ impl ClientBuilder {
         let client = http
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Sender {
-            http: Http::new(client, proxies, self.allow_insecure_http),
-            retry: self.retry,
-            max_response_bytes: self.max_response_bytes,
-            paused_until: std::sync::Mutex::new(None),
-            pace: std::sync::Mutex::new(None),
-            requests: AtomicU32::new(0),
-            retries: AtomicU32::new(0),
-        })
+        Ok(Sender::new(
+            Http::new(client, proxies, self.allow_insecure_http),
+            self.retry,
+            self.max_response_bytes,
+        ))
     }
 
     /// Builds the client; gateway kinds first look up the site's cloudId (one unauthenticated request).
@@ -515,397 +516,15 @@ impl Client {
             true => Repeat::Always,
             false => Repeat::WhenRateLimited,
         };
-        let request = Request {
-            method,
-            url: parsed,
-            body,
-            credential: match authenticated {
-                true => Credential::Auth(&self.auth),
-                false => Credential::None,
-            },
-            accept_json: true,
-            paced: true,
-            repeat,
+        let credential = match authenticated {
+            true => Credential::Auth(&self.auth),
+            false => Credential::None,
         };
+        let request = Request::site(method, parsed, body, credential, repeat)?;
         self.sender
             .send(&request)
             .await
             .map_err(|g| g.into_error(self.context(), &request.method, &request.url))
-    }
-}
-
-/// One request as the send path takes it. What differs between a request to the site and a token
-/// request to an authorization server is said here, as properties of the request, and the one path
-/// ([`Sender::send`]) obeys them.
-pub(crate) struct Request<'a> {
-    pub method: Method,
-    pub url: Url,
-    pub body: Option<&'a Value>,
-    pub credential: Credential<'a>,
-    /// `Accept: application/json` (Jira's API and the OAuth 2 token endpoint; the OAuth 1.0a
-    /// servlets answer a form).
-    pub accept_json: bool,
-    /// Counted against the site's rate: waits for the client-wide pause and pace, and a 429 sets
-    /// them. A token request goes to an authorization server that limits on its own terms: a 429
-    /// there is waited out by that request alone.
-    pub paced: bool,
-    pub repeat: Repeat,
-}
-
-impl<'a> Request<'a> {
-    /// A GET of the API: paced, and repeated after any transient failure.
-    pub(crate) fn read(url: &str, credential: Credential<'a>) -> Result<Request<'a>, Error> {
-        Ok(Request {
-            method: Method::GET,
-            url: Url::parse(url)
-                .map_err(|e| Error::Config(format!("bad request URL {url}: {e}")))?,
-            body: None,
-            credential,
-            accept_json: true,
-            paced: true,
-            repeat: Repeat::Always,
-        })
-    }
-
-    /// A token request (OAuth 1.0a request and access tokens, OAuth 2 grants): not authenticated by
-    /// the credential it is getting (`credential` is what the token endpoint wants), not paced as
-    /// the site's requests are, and used up once the server did it.
-    pub(crate) fn token(
-        method: Method,
-        url: &str,
-        body: Option<&'a Value>,
-        credential: Credential<'a>,
-        accept_json: bool,
-    ) -> Result<Request<'a>, Error> {
-        Ok(Request {
-            method,
-            url: Url::parse(url)
-                .map_err(|e| Error::Config(format!("bad token request URL {url}: {e}")))?,
-            body,
-            credential,
-            accept_json,
-            paced: false,
-            repeat: Repeat::WhenRefused,
-        })
-    }
-}
-
-/// What authenticates one request.
-pub(crate) enum Credential<'a> {
-    /// Nothing (discovery; a token grant whose client secret is in its body).
-    None,
-    /// This credential, applied anew at each attempt (OAuth 1.0a signs with a fresh nonce).
-    Auth(&'a Auth),
-    /// An `Authorization` header made anew for each attempt from the method, URL and time (an OAuth
-    /// 1.0a token request, signed with its own parameters).
-    Signed(&'a (dyn Fn(&Method, &Url, i64) -> Result<String, String> + Sync)),
-}
-
-/// Which failures a request may be sent again after.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Repeat {
-    /// A read (GET, PUT, DELETE or a read-only POST): after any transient failure (dropped
-    /// connection, cut body, 429, 5xx).
-    Always,
-    /// A token grant, used up once the server has done it (a one-time code, a rotating refresh
-    /// token): only after a refusal that comes before any work, a 429 or a 503.
-    WhenRefused,
-    /// A write: only after a 429, which Jira answers before doing anything.
-    WhenRateLimited,
-}
-
-/// The send path: the HTTP client behind the http rule, the retry policy, the size limit, the
-/// client-wide pause and pace, and the request counts. Every request, a site's or a token
-/// request, takes [`Sender::send`]: [`Sender::prepare`] (the http rule, then the credential),
-/// [`Sender::wait_turn`] (the pause and pace, for paced requests), [`Sender::attempt`] (send, read,
-/// classify), and the one retry rule of [`RetryPolicy`] on what the attempt came to.
-#[derive(Debug)]
-pub struct Sender {
-    http: Http,
-    retry: RetryPolicy,
-    max_response_bytes: usize,
-    /// Set by a 429: no paced request leaves before this instant.
-    paused_until: std::sync::Mutex<Option<std::time::Instant>>,
-    /// Set by a 429 that names the limit, or a configured budget.
-    pace: std::sync::Mutex<Option<Pace>>,
-    requests: AtomicU32,
-    retries: AtomicU32,
-}
-
-impl Sender {
-    /// Sends `req` until it is done, failed, or the retry rule says no more. A refusal is given
-    /// back undiagnosed ([`GiveUp::Refused`]): Jira's and a token endpoint's bodies are read by
-    /// their callers.
-    pub(crate) async fn send(&self, req: &Request<'_>) -> Result<Response, GiveUp> {
-        let mut attempt = 0;
-        loop {
-            let builder = self.prepare(req).map_err(GiveUp::Error)?;
-            if req.paced {
-                self.wait_turn().await;
-            }
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            if attempt > 0 {
-                self.retries.fetch_add(1, Ordering::Relaxed);
-            }
-            attempt += 1;
-            let last = attempt >= self.retry.max_attempts;
-            match self.attempt(builder, req, attempt).await {
-                Attempt::Done(r) => return Ok(r),
-                Attempt::Failed(g) => return Err(g),
-                Attempt::Retry {
-                    wait,
-                    answered,
-                    give_up,
-                } => {
-                    // A wait the server asked for (Retry-After) is kept only up to the policy's bound.
-                    if last || (answered && wait > self.retry.max_retry_after) {
-                        return Err(give_up);
-                    }
-                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-    }
-
-    /// A token request: its answer whatever the status (the caller reads an OAuth error body
-    /// itself), or the error that kept it from being answered.
-    pub(crate) async fn exchange(
-        &self,
-        req: &Request<'_>,
-    ) -> Result<(StatusCode, HeaderMap, String), Error> {
-        let r = match self.send(req).await {
-            Ok(r) | Err(GiveUp::Refused(r)) => r,
-            Err(GiveUp::Error(e)) => return Err(e),
-        };
-        Ok((
-            r.status,
-            r.headers,
-            String::from_utf8_lossy(&r.body).into_owned(),
-        ))
-    }
-
-    /// The auth step: the request with the http rule checked (before anything leaves, the proxy
-    /// too) and the credential applied.
-    fn prepare(&self, req: &Request<'_>) -> Result<reqwest::RequestBuilder, Error> {
-        let mut b = self.http.request_url(req.method.clone(), req.url.clone())?;
-        if req.accept_json {
-            b = b.header("Accept", "application/json");
-        }
-        if let Some(body) = req.body {
-            b = b.json(body);
-        }
-        let now = || {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0)
-        };
-        Ok(match req.credential {
-            Credential::None => b,
-            Credential::Auth(auth) => auth
-                .apply(b, req.method.as_str(), &req.url, now())
-                .map_err(Error::Config)?,
-            Credential::Signed(sign) => b.header(
-                reqwest::header::AUTHORIZATION,
-                sign(&req.method, &req.url, now()).map_err(Error::Config)?,
-            ),
-        })
-    }
-
-    /// The pacing step: when the site said 429, every paced request waits out Retry-After, not
-    /// only the one refused; after it, and under a configured budget, requests keep to the pace.
-    async fn wait_turn(&self) {
-        let pause = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(until) = pause {
-            tokio::time::sleep_until(until.into()).await;
-        }
-        let slot = {
-            let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
-            pace.as_mut().map(|p| p.slot(std::time::Instant::now()))
-        };
-        if let Some(at) = slot {
-            tokio::time::sleep_until(at.into()).await;
-        }
-    }
-
-    /// The transport and classification steps of one attempt: sends, reads the body under the
-    /// size limit, and says what came of it. Transport failures and cut bodies are retried for
-    /// repeatable requests; a 429 is retried whatever the request (and, for a paced one, pauses
-    /// the client and sets its pace when the site names its limit); a 503 for repeatable requests
-    /// and token grants, other 5xx for repeatable requests.
-    async fn attempt(
-        &self,
-        builder: reqwest::RequestBuilder,
-        req: &Request<'_>,
-        attempt: u32,
-    ) -> Attempt {
-        let repeatable = req.repeat == Repeat::Always;
-        let sent = std::time::Instant::now();
-        let resp = match builder.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                let d = diagnosis::from_transport(&e);
-                // Dropped or reset connections are transient; DNS, TLS and proxy refusals are not.
-                let transient = matches!(
-                    d.code,
-                    Code::Timeout | Code::ConnectFailed | Code::UnexpectedResponse
-                );
-                return match transient && repeatable {
-                    true => Attempt::Retry {
-                        wait: self.retry.backoff(attempt),
-                        answered: false,
-                        give_up: GiveUp::Error(d.into()),
-                    },
-                    false => Attempt::Failed(GiveUp::Error(d.into())),
-                };
-            }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        // -v: every request, by method, path, status and time; never headers or the query.
-        tracing::info!(
-            method = %req.method,
-            path = req.url.path(),
-            status = status.as_u16(),
-            ms = sent.elapsed().as_millis() as u64,
-            "request"
-        );
-        let body = match read_body(resp, self.max_response_bytes).await {
-            Ok(b) => b,
-            Err(BodyError::TooLarge(d)) => return Attempt::Failed(GiveUp::Error(d.into())),
-            // A body cut short: retried like a transport failure.
-            Err(BodyError::Transport(e)) => {
-                let e = GiveUp::Error(diagnosis::from_transport(&e).into());
-                return match repeatable {
-                    true => Attempt::Retry {
-                        wait: self.retry.backoff(attempt),
-                        answered: false,
-                        give_up: e,
-                    },
-                    false => Attempt::Failed(e),
-                };
-            }
-        };
-        if status.is_success() {
-            if req.paced {
-                self.pace_to_announced_limit(&headers);
-            }
-            return Attempt::Done(Response {
-                status,
-                headers,
-                body,
-            });
-        }
-        let wait = match status.as_u16() {
-            // Refused before any work was done: safe to retry whatever the request.
-            429 => Some(self.rate_limited(&headers, attempt, sent, req.paced)),
-            503 if req.repeat != Repeat::WhenRateLimited => retry_after(&headers)
-                .map(|d| d.max(self.retry.base_delay))
-                .or(Some(self.retry.backoff(attempt))),
-            500 | 502 | 504 if repeatable => Some(self.retry.backoff(attempt)),
-            _ => None,
-        };
-        let refused = GiveUp::Refused(Response {
-            status,
-            headers,
-            body,
-        });
-        match wait {
-            Some(wait) => Attempt::Retry {
-                wait,
-                answered: true,
-                give_up: refused,
-            },
-            None => Attempt::Failed(refused),
-        }
-    }
-
-    /// A site that names its limit on an ordinary answer (`X-RateLimit-Limit`, as Jira Cloud's
-    /// rate-limit headers do) is paced under it from then on, before any 429: a client that
-    /// learned the limit only from refusals lost its first seconds to a burst of them and a pause.
-    fn pace_to_announced_limit(&self, headers: &HeaderMap) {
-        let Some(rps) = announced_limit(headers) else {
-            return;
-        };
-        let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
-        if pace.is_none() {
-            *pace = Some(Pace::announced(rps));
-        }
-    }
-
-    /// A 429 to a request sent at `sent`: the wait (Retry-After, or a backoff). For a paced
-    /// request it also pauses every paced request of the client until then, and paces the client
-    /// under the limit the site names.
-    fn rate_limited(
-        &self,
-        headers: &HeaderMap,
-        attempt: u32,
-        sent: std::time::Instant,
-        paced: bool,
-    ) -> Duration {
-        let w = retry_after(headers)
-            .map(|d| d.max(self.retry.base_delay))
-            .unwrap_or_else(|| self.retry.backoff(attempt));
-        if !paced {
-            return w;
-        }
-        let until = std::time::Instant::now() + w;
-        let mut p = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        if p.is_none_or(|old| old < until) {
-            *p = Some(until);
-        }
-        if let Some(rps) = announced_limit(headers) {
-            let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
-            match pace.as_mut() {
-                Some(p) => p.refused(rps, until, sent),
-                None => *pace = Some(Pace::new(rps, until)),
-            }
-        }
-        w
-    }
-}
-
-/// What one attempt came to.
-enum Attempt {
-    Done(Response),
-    Failed(GiveUp),
-    /// Worth another attempt after `wait` (`answered`: the server answered and named or implied
-    /// the wait); `give_up` is the failure if the policy allows no more.
-    Retry {
-        wait: Duration,
-        answered: bool,
-        give_up: GiveUp,
-    },
-}
-
-/// The failure of a request that is not tried again.
-pub(crate) enum GiveUp {
-    Error(Error),
-    /// The server's refusal, read by the caller: diagnosed for a site request, an OAuth error for
-    /// a token request.
-    Refused(Response),
-}
-
-impl GiveUp {
-    fn into_error(self, context: RequestContext, method: &Method, url: &Url) -> Error {
-        match self {
-            GiveUp::Error(e) => e,
-            GiveUp::Refused(r) => {
-                let text = String::from_utf8_lossy(&r.body);
-                let d = diagnosis::from_response(r.status, &r.headers, &text, context);
-                // The request refused, at -v: method and path (the query may hold JQL, not
-                // secrets, but stays out: the path names the endpoint).
-                tracing::info!(
-                    method = %method,
-                    path = url.path(),
-                    status = %r.status,
-                    jira = %d.jira,
-                    "Jira refused the request"
-                );
-                Error::refused(d)
-            }
-        }
     }
 }
 
@@ -942,47 +561,6 @@ pub fn ca_certificates(bundle: &[u8]) -> Result<Vec<reqwest::Certificate>, Strin
         .map_err(|e| format!("the CA bundle's DER does not parse ({e}): {WANTED}"))
 }
 
-/// Why a body could not be read.
-pub(crate) enum BodyError {
-    /// Longer than the cap: refused, never retried.
-    TooLarge(Diagnosis),
-    /// Cut short or failed in transit.
-    Transport(reqwest::Error),
-}
-
-/// Reads a body of at most `limit` bytes, chunk by chunk, so that a longer one is refused after at
-/// most `limit` bytes were held (at once when its Content-Length says so).
-pub(crate) async fn read_body(
-    mut resp: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, BodyError> {
-    let path = resp.url().path().to_owned();
-    let too_large = |size: &str| {
-        BodyError::TooLarge(
-            Diagnosis::new(Code::UnexpectedResponse)
-                .with_cause(format!(
-                    "The answer of {path} is longer than the limit of {limit} bytes ({size}); no Jira answer is that large."
-                ))
-                .with_fix("Check that the URL is Jira's; if a legitimate answer is this large, raise the limit with JIRALINK_MAX_RESPONSE_MB."),
-        )
-    };
-    if let Some(len) = resp.content_length().filter(|l| *l > limit as u64) {
-        return Err(too_large(&format!("Content-Length {len}")));
-    }
-    // Chunks are kept as they come and joined once at the end: a growing buffer would double (and
-    // copy) its way past the limit.
-    let mut chunks = Vec::new();
-    let mut len = 0usize;
-    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
-        len += chunk.len();
-        if len > limit {
-            return Err(too_large("cut off at the limit"));
-        }
-        chunks.push(chunk);
-    }
-    Ok(chunks.concat())
-}
-
 /// Jira's POST endpoints that only read (relative to `/rest/api/{2,3}`): safe to repeat, and
 /// covered by read scopes.
 pub const READ_ONLY_POSTS: &[&str] = &[
@@ -1015,82 +593,6 @@ pub async fn off_task<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
     }
 }
 
-/// The request rate kept after a 429: it starts at 92% of the announced limit, backs off 5% of the
-/// limit at each further 429 (not below half), and creeps back up 1% of the limit every three quiet
-/// seconds, to 98% at most.
-#[derive(Debug)]
-struct Pace {
-    limit: f64,
-    rate: f64,
-    /// The rate never creeps above this: 98% of the announced limit, or a configured budget.
-    ceiling: f64,
-    next: std::time::Instant,
-    changed: std::time::Instant,
-}
-
-const PACE_CREEP_EVERY: Duration = Duration::from_secs(3);
-
-impl Pace {
-    fn new(limit: f64, from: std::time::Instant) -> Pace {
-        Pace {
-            limit,
-            rate: limit * 0.92,
-            ceiling: limit * 0.98,
-            next: from,
-            changed: std::time::Instant::now(),
-        }
-    }
-
-    /// A limit the site named before refusing anything: just under it from the start.
-    fn announced(limit: f64) -> Pace {
-        let now = std::time::Instant::now();
-        Pace {
-            limit,
-            rate: limit * 0.98,
-            ceiling: limit * 0.98,
-            next: now,
-            changed: now,
-        }
-    }
-
-    /// A configured budget: that rate from the start, and never more.
-    fn budget(rps: f64) -> Pace {
-        let now = std::time::Instant::now();
-        Pace {
-            limit: rps,
-            rate: rps,
-            ceiling: rps,
-            next: now,
-            changed: now,
-        }
-    }
-
-    /// A 429 to a request sent at `sent`. One sent before the last change of pace was already in
-    /// flight: it says nothing about the new pace.
-    fn refused(&mut self, limit: f64, until: std::time::Instant, sent: std::time::Instant) {
-        if sent < self.changed {
-            self.next = self.next.max(until);
-            return;
-        }
-        self.limit = limit;
-        self.ceiling = self.ceiling.min(limit * 0.98);
-        self.rate = (self.rate.min(limit) - limit * 0.05).max(limit * 0.5);
-        self.next = self.next.max(until);
-        self.changed = until;
-    }
-
-    /// The instant the next request may go.
-    fn slot(&mut self, now: std::time::Instant) -> std::time::Instant {
-        if now.saturating_duration_since(self.changed) >= PACE_CREEP_EVERY {
-            self.rate = (self.rate + self.limit * 0.01).min(self.ceiling);
-            self.changed = now;
-        }
-        let at = self.next.max(now);
-        self.next = at + Duration::from_secs_f64(1.0 / self.rate);
-        at
-    }
-}
-
 /// Reads may be repeated; writes only when Jira refused them before doing anything (429).
 /// Jira's read-only POSTs (search, bulk fetches, permission checks) count as reads.
 fn is_idempotent(method: &Method, path: &str) -> bool {
@@ -1099,20 +601,6 @@ fn is_idempotent(method: &Method, path: &str) -> bool {
         Method::POST => READ_ONLY_POSTS.iter().any(|p| path.ends_with(p)),
         _ => false,
     }
-}
-
-/// The requests per second the site names (`X-RateLimit-Limit`), when it names a positive one.
-fn announced_limit(headers: &HeaderMap) -> Option<f64> {
-    headers
-        .get("x-ratelimit-limit")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|r| *r > 0.0)
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<f64>().ok().map(Duration::from_secs_f64)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod pages;
 pub mod probe;
 pub mod scopes;
 pub mod secure;
+mod send;
 pub mod site;
 pub mod write;
 
