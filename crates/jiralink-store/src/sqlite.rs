@@ -184,8 +184,14 @@ impl Store {
     fn after_commit(&mut self) -> Result<()> {
         let pages = wal::take_wal_pages();
         if pages >= self.wal.hard_pages {
+            let started = std::time::Instant::now();
             self.conn
                 .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+            tracing::info!(
+                pages,
+                ms = started.elapsed().as_millis() as u64,
+                "the store's writer checkpointed the WAL itself"
+            );
         } else if pages >= self.wal.soft_pages {
             if self.checkpointer.is_none() {
                 self.checkpointer = Some(Checkpointer::start(self.path())?);

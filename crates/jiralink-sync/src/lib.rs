@@ -177,8 +177,16 @@ const BULK_ISSUES: usize = 100;
 /// so each commit touched nearly every leaf of the indexes: at 50,000 issues they were written to
 /// the WAL some 30 times each (158,000 frames for a 39,000-page store).
 const COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-/// Batches parsed and waiting for the writer (each some megabytes).
-const WRITER_QUEUE: usize = 4;
+/// Batches parsed and waiting for the writer (each some megabytes: a full queue is some 60 MB).
+/// The queue is what lets the pass go on while the writer stops: past the WAL's hard bound the
+/// writer checkpoints it itself (see the store's `wal` module), some ten times in a 100,000-issue
+/// sync, for 0.1-0.5 s each on a quiet disk and up to 1.4 s on a busy one. Four batches were
+/// 0.15 s of the pass at 50 requests a second: a `-v` log of `bench/sync.sh 100000 100 50 8`
+/// showed the pass waiting 2.0 s for the writer on a quiet disk (5.7 s on a busy one) with 4,
+/// none (1.7 s) with 16.
+const WRITER_QUEUE: usize = 16;
+/// A wait of the pass for the writer this long is logged (`-v`).
+const WRITER_WAIT_LOGGED: std::time::Duration = std::time::Duration::from_millis(100);
 const ID_PAGE: usize = 5000;
 /// Units planned ahead of the one whose batches are in flight: a small project's few chunks are
 /// fetched in less time than the next one takes to list its ids, so with two planned ahead the
@@ -789,8 +797,23 @@ async fn sync_issues(
                     }
                     Ok(deleted)
                 });
-                let consumed = tokio::runtime::Handle::current()
-                    .block_on(beside(planner, consume(&mut |w| tx.send(w).is_ok())));
+                let consumed = tokio::runtime::Handle::current().block_on(beside(
+                    planner,
+                    consume(&mut |w| {
+                        let asked = Instant::now();
+                        let sent = tx.send(w).is_ok();
+                        // A full queue holds the pass back, its requests with it: worth a line
+                        // at -v when it is long enough to cost the rate budget.
+                        let waited = asked.elapsed();
+                        if waited >= WRITER_WAIT_LOGGED {
+                            tracing::info!(
+                                ms = waited.as_millis() as u64,
+                                "the pass waited for the store's writer"
+                            );
+                        }
+                        sent
+                    }),
+                ));
                 drop(tx);
                 let wrote = written
                     .join()

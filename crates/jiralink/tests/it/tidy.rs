@@ -76,7 +76,8 @@ fn env_reads(path: &str, text: &str) -> Vec<Finding> {
 }
 
 /// Rule `http`: no crate but `jiralink-api` names the HTTP client, and in it only the send path
-/// (`client.rs`, and `secure.rs` which wraps the client every request takes) builds or holds one.
+/// (`client.rs` and `send.rs`, and `secure.rs` which wraps the client every request takes) builds
+/// or holds one.
 fn http_clients(path: &str, text: &str) -> Vec<Finding> {
     if !is_src(path) {
         return Vec::new();
@@ -84,7 +85,9 @@ fn http_clients(path: &str, text: &str) -> Vec<Finding> {
     let api = path.starts_with("crates/jiralink-api/src/");
     let send_path = matches!(
         path,
-        "crates/jiralink-api/src/client.rs" | "crates/jiralink-api/src/secure.rs"
+        "crates/jiralink-api/src/client.rs"
+            | "crates/jiralink-api/src/send.rs"
+            | "crates/jiralink-api/src/secure.rs"
     );
     let crate_name = ["req", "west"].concat();
     let builders = [
@@ -105,7 +108,7 @@ fn http_clients(path: &str, text: &str) -> Vec<Finding> {
                 ))
             } else if api && !send_path && builders.iter().any(|b| l.contains(b.as_str())) {
                 Some(format!(
-                    "{path}:{}: an HTTP client outside the send path (client.rs): {}",
+                    "{path}:{}: an HTTP client outside the send path (client.rs, send.rs): {}",
                     n + 1,
                     l.trim()
                 ))
