@@ -12,7 +12,14 @@ struct State {
     started: Instant,
     last: Option<Instant>,
     drawn: bool,
+    /// When the first issues were written, and how many: the pass's rate is counted from there,
+    /// not from the start (the site's metadata and the plan before it are no part of the rate).
+    first_written: Option<(Instant, usize)>,
 }
+
+/// The pass's rate (and so its ETA) is shown once it has run this long: over its first batches
+/// it says nothing (a 54-second sync showed "ETA 1390 s" on its first line).
+const RATE_AFTER: Duration = Duration::from_secs(2);
 
 pub struct Reporter {
     name: String,
@@ -29,6 +36,7 @@ impl Reporter {
                 started: Instant::now(),
                 last: None,
                 drawn: false,
+                first_written: None,
             })),
         }
     }
@@ -47,7 +55,15 @@ impl Reporter {
                 return;
             }
             s.last = Some(now);
-            let line = line(&name, p, now - s.started);
+            if s.first_written.is_none() && p.issues_written > 0 {
+                s.first_written = Some((now, p.issues_written));
+            }
+            let rate = s.first_written.and_then(|(at, n)| {
+                let secs = now.saturating_duration_since(at);
+                (secs >= RATE_AFTER)
+                    .then(|| p.issues_written.saturating_sub(n) as f64 / secs.as_secs_f64())
+            });
+            let line = line(&name, p, now - s.started, rate);
             let mut err = std::io::stderr().lock();
             if tty {
                 // A redrawn line must not wrap, or each redraw leaves a line behind.
@@ -91,7 +107,9 @@ pub(crate) fn fit(line: &str, width: usize) -> String {
     s
 }
 
-fn line(name: &str, p: &Progress, elapsed: Duration) -> String {
+/// The line for `p`, `elapsed` since the sync started; `rate` is the pass's issues a second, when
+/// known.
+fn line(name: &str, p: &Progress, elapsed: Duration, rate: Option<f64>) -> String {
     match p.phase {
         Phase::Issues => {}
         Phase::Worklogs => {
@@ -111,18 +129,21 @@ fn line(name: &str, p: &Progress, elapsed: Duration) -> String {
             )
         }
     }
-    let secs = elapsed.as_secs_f64().max(0.001);
-    let rate = p.issues_written as f64 / secs;
     // Against the count up front when there is one (a first sync), else the projects planned.
     let (of, scope) = match p.issues_expected {
         Some(n) => (n.max(p.issues_planned), ""),
         None => (p.issues_planned, " for the projects planned"),
     };
     let left = of.saturating_sub(p.issues_written);
-    let eta = if rate > 0.0 && left > 0 && p.projects_done < p.projects {
-        format!(" · ETA {:.0} s{scope}", left as f64 / rate)
-    } else {
-        String::new()
+    let pace = match rate {
+        Some(rate) if rate > 0.0 && left > 0 && p.projects_done < p.projects => {
+            format!(
+                " · {rate:.0} issues/s · ETA {:.0} s{scope}",
+                left as f64 / rate
+            )
+        }
+        Some(rate) => format!(" · {rate:.0} issues/s"),
+        None => String::new(),
     };
     let width = 20;
     let filled = match p.issues_expected {
@@ -131,7 +152,7 @@ fn line(name: &str, p: &Progress, elapsed: Duration) -> String {
     }
     .unwrap_or(width);
     format!(
-        "{name}: [{}{}] {}/{} projects ({}) · {}/{} issues, {} changelog items, {} comments, {} worklogs · {:.0} issues/s{eta}",
+        "{name}: [{}{}] {}/{} projects ({}) · {}/{} issues, {} changelog items, {} comments, {} worklogs{pace}",
         "#".repeat(filled),
         "-".repeat(width - filled),
         p.projects_done,
@@ -142,7 +163,6 @@ fn line(name: &str, p: &Progress, elapsed: Duration) -> String {
         p.changelog_items,
         p.comments,
         p.worklogs,
-        rate
     )
 }
 
@@ -170,7 +190,13 @@ mod tests {
             worklogs: 300,
             ..Progress::default()
         };
-        let issues = line("site", &p, Duration::from_secs(10));
+        // Over the pass's first seconds, no rate and no ETA.
+        let first = line("site", &p, Duration::from_secs(1), None);
+        assert!(
+            first.ends_with("1000/2000 issues, 0 changelog items, 0 comments, 300 worklogs"),
+            "{first}"
+        );
+        let issues = line("site", &p, Duration::from_secs(10), Some(100.0));
         assert!(
             issues
                 .starts_with("site: [#####---------------] 1/4 projects (ENG) · 1000/2000 issues")
@@ -179,7 +205,7 @@ mod tests {
         );
         // With the count up front, the bar and the ETA are the whole site's.
         p.issues_expected = Some(4000);
-        let counted = line("site", &p, Duration::from_secs(10));
+        let counted = line("site", &p, Duration::from_secs(10), Some(100.0));
         assert!(
             counted
                 .starts_with("site: [#####---------------] 1/4 projects (ENG) · 1000/4000 issues")
@@ -189,12 +215,12 @@ mod tests {
         p.phase = Phase::Worklogs;
         p.worklogs = 5300;
         p.worklog_issue_reads = 7;
-        let feeds = line("site", &p, Duration::from_secs(12));
+        let feeds = line("site", &p, Duration::from_secs(12), Some(100.0));
         assert_eq!(
             feeds,
             "site: 1000 issues written · worklog feeds: 5300 worklogs, 7 issues read on their own · 12 s"
         );
         p.phase = Phase::Boards;
-        assert!(line("site", &p, Duration::from_secs(13)).contains("boards and sprints"));
+        assert!(line("site", &p, Duration::from_secs(13), None).contains("boards and sprints"));
     }
 }
