@@ -441,6 +441,90 @@ async fn datacenter_oauth1_signed_requests_and_the_dance() {
     );
 }
 
+/// The dance without a callback (`oob`, what a consumer with no web page of its own asks for):
+/// the approval page signs the user in with Jira's login parameters and shows the verification
+/// code instead of redirecting; a wrong password gets the login form, and approves nothing.
+#[tokio::test]
+async fn datacenter_oauth1_approval_page_without_a_callback_shows_the_verifier() {
+    let sim = seeded(Deployment::Datacenter, 20, 15)
+        .start()
+        .await
+        .expect("sim");
+    let id = sim.identity("oauth1").expect("oauth1").clone();
+    let (ck, pem) = (
+        id.extra["consumer_key"].clone(),
+        id.extra["private_key_pem"].clone(),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let rt_url = format!("{}/plugins/servlet/oauth/request-token", sim.base_url());
+    let h = jiralink_sim::oauth1::authorization_header(
+        "POST",
+        &rt_url,
+        &[],
+        &ck,
+        &pem,
+        None,
+        &[("oauth_callback", "oob")],
+        chrono_now(),
+        "o1",
+    )
+    .expect("sign");
+    let form = signed_form_post(&http, &rt_url, h).await;
+    let rt = form.get("oauth_token").expect("a request token").clone();
+    let admin = sim.identity("admin").expect("admin");
+    let user = admin.username.clone().unwrap_or_default();
+    let page = |password: String| {
+        let url = url::Url::parse_with_params(
+            &format!("{}/plugins/servlet/oauth/authorize", sim.base_url()),
+            &[
+                ("oauth_token", rt.as_str()),
+                ("os_username", user.as_str()),
+                ("os_password", password.as_str()),
+            ],
+        )
+        .expect("url");
+        http.get(url).send()
+    };
+    let wrong = page(format!("{}-wrong", admin.secret)).await.expect("page");
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong
+        .text()
+        .await
+        .expect("html")
+        .contains("Log in to approve access"));
+    let approved = page(admin.secret.clone()).await.expect("page");
+    assert_eq!(approved.status(), 200, "no redirect without a callback");
+    let html = approved.text().await.expect("html");
+    let verifier = html
+        .split("<b id=\"verifier\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</b>").next())
+        .expect("the page shows the verification code")
+        .to_owned();
+    let at_url = format!("{}/plugins/servlet/oauth/access-token", sim.base_url());
+    let h = jiralink_sim::oauth1::authorization_header(
+        "POST",
+        &at_url,
+        &[],
+        &ck,
+        &pem,
+        Some(&rt),
+        &[("oauth_verifier", &verifier)],
+        chrono_now(),
+        "o2",
+    )
+    .expect("sign");
+    let form = signed_form_post(&http, &at_url, h).await;
+    let at = form.get("oauth_token").expect("an access token").clone();
+    let me = oauth_get(&sim, "/rest/api/2/myself", &at, "o3").await;
+    assert_eq!(me.status(), 200);
+    let body: serde_json::Value = me.json().await.expect("json");
+    assert_eq!(body["name"].as_str(), admin.username.as_deref());
+}
+
 /// Every operation the simulator's router serves, as `(METHOD, path template)`, read from the
 /// `.route(...)` calls of `src/routes/*.rs`: a route added anywhere is checked by the scope test.
 fn served_operations() -> Vec<(String, String)> {
