@@ -33,6 +33,9 @@ for run in $(seq "$runs"); do
   store=()
   label=sqlite
   if [ -n "${STORE:-}" ]; then store=(--store "$STORE"); label=postgres; fi
+  # The page cache dropped (when run as root): a run right after a multi-GB write showed 1-2 s
+  # more system time, the kernel writing back the last run's store.
+  sync; { echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null || true
   load=$(cut -d' ' -f1 /proc/loadavg)
   before=$(sim_cpu)
   /usr/bin/time -f '%U %S %e' -o "$work/time" "$bin" "${store[@]}" --json sync b --concurrency "$conc" > "$work/out.json" 2> "$work/progress"
