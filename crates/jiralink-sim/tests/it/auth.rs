@@ -288,12 +288,30 @@ async fn datacenter_identities_pats_captcha_and_context_path() {
     assert!(r.body.is_string(), "an HTML page, not JSON");
 }
 
-/// A token request of the OAuth 1.0a dance, signed by `authorization`: the form Jira answers.
-async fn signed_form_post(
+/// One signed step of the OAuth 1.0a dance by the `oauth1` identity's consumer (`step`:
+/// `request-token` or `access-token`, with the request token for the second): the form Jira answers.
+async fn dance_step(
     http: &reqwest::Client,
-    url: &str,
-    authorization: String,
+    sim: &Sim,
+    step: &str,
+    token: Option<&str>,
+    params: &[(&str, &str)],
+    nonce: &str,
 ) -> std::collections::HashMap<String, String> {
+    let id = sim.identity("oauth1").expect("oauth1 identity");
+    let url = format!("{}/plugins/servlet/oauth/{step}", sim.base_url());
+    let authorization = jiralink_sim::oauth1::authorization_header(
+        "POST",
+        &url,
+        &[],
+        &id.extra["consumer_key"],
+        &id.extra["private_key_pem"],
+        token,
+        params,
+        chrono_now(),
+        nonce,
+    )
+    .expect("sign");
     let body = http
         .post(url)
         .header("Authorization", authorization)
@@ -368,24 +386,15 @@ async fn datacenter_oauth1_signed_requests_and_the_dance() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let (ck, pem) = (
-        id.extra["consumer_key"].clone(),
-        id.extra["private_key_pem"].clone(),
-    );
-    let rt_url = format!("{}/plugins/servlet/oauth/request-token", sim.base_url());
-    let h = jiralink_sim::oauth1::authorization_header(
-        "POST",
-        &rt_url,
-        &[],
-        &ck,
-        &pem,
+    let form = dance_step(
+        &http,
+        &sim,
+        "request-token",
         None,
         &[("oauth_callback", "https://app.example/cb")],
-        chrono_now(),
         "d1",
     )
-    .expect("sign");
-    let form = signed_form_post(&http, &rt_url, h).await;
+    .await;
     let rt = form.get("oauth_token").expect("a request token").clone();
     assert_eq!(
         form.get("oauth_callback_confirmed").map(String::as_str),
@@ -416,20 +425,15 @@ async fn datacenter_oauth1_signed_requests_and_the_dance() {
         .find(|(k, _)| k == "oauth_verifier")
         .map(|(_, v)| v.into_owned())
         .expect("verifier");
-    let at_url = format!("{}/plugins/servlet/oauth/access-token", sim.base_url());
-    let h = jiralink_sim::oauth1::authorization_header(
-        "POST",
-        &at_url,
-        &[],
-        &ck,
-        &pem,
+    let form = dance_step(
+        &http,
+        &sim,
+        "access-token",
         Some(&rt),
         &[("oauth_verifier", &verifier)],
-        chrono_now(),
         "d2",
     )
-    .expect("sign");
-    let form = signed_form_post(&http, &at_url, h).await;
+    .await;
     let at = form.get("oauth_token").expect("an access token").clone();
     let me = oauth_get(&sim, "/rest/api/2/myself", &at, "d3").await;
     assert_eq!(me.status(), 200);
@@ -450,29 +454,19 @@ async fn datacenter_oauth1_approval_page_without_a_callback_shows_the_verifier()
         .start()
         .await
         .expect("sim");
-    let id = sim.identity("oauth1").expect("oauth1").clone();
-    let (ck, pem) = (
-        id.extra["consumer_key"].clone(),
-        id.extra["private_key_pem"].clone(),
-    );
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let rt_url = format!("{}/plugins/servlet/oauth/request-token", sim.base_url());
-    let h = jiralink_sim::oauth1::authorization_header(
-        "POST",
-        &rt_url,
-        &[],
-        &ck,
-        &pem,
+    let form = dance_step(
+        &http,
+        &sim,
+        "request-token",
         None,
         &[("oauth_callback", "oob")],
-        chrono_now(),
         "o1",
     )
-    .expect("sign");
-    let form = signed_form_post(&http, &rt_url, h).await;
+    .await;
     let rt = form.get("oauth_token").expect("a request token").clone();
     let admin = sim.identity("admin").expect("admin");
     let user = admin.username.clone().unwrap_or_default();
@@ -504,20 +498,15 @@ async fn datacenter_oauth1_approval_page_without_a_callback_shows_the_verifier()
         .and_then(|rest| rest.split("</b>").next())
         .expect("the page shows the verification code")
         .to_owned();
-    let at_url = format!("{}/plugins/servlet/oauth/access-token", sim.base_url());
-    let h = jiralink_sim::oauth1::authorization_header(
-        "POST",
-        &at_url,
-        &[],
-        &ck,
-        &pem,
+    let form = dance_step(
+        &http,
+        &sim,
+        "access-token",
         Some(&rt),
         &[("oauth_verifier", &verifier)],
-        chrono_now(),
         "o2",
     )
-    .expect("sign");
-    let form = signed_form_post(&http, &at_url, h).await;
+    .await;
     let at = form.get("oauth_token").expect("an access token").clone();
     let me = oauth_get(&sim, "/rest/api/2/myself", &at, "o3").await;
     assert_eq!(me.status(), 200);
