@@ -125,7 +125,7 @@ async fn changelog(state: SharedState, ctx: Ctx, Path(id): Path<String>, p: Para
         .iter()
         .skip(start)
         .take(max)
-        .map(|g| view.change_group(g))
+        .map(|g| serde_json::to_value(view.change_group(g)).expect("a history is JSON"))
         .collect();
     let total = issue.changelog.len();
     let mut out = page(values, start, max, total);
@@ -180,6 +180,20 @@ async fn changelog_bulk(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) 
     };
     let site = state.site.read();
     let view = ctx.view(&site);
+    // Keys in sorted order, as the `Value` this page was once built as wrote them.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct IssueChangeLog {
+        change_histories: Vec<Box<serde_json::value::RawValue>>,
+        issue_id: String,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page {
+        issue_change_logs: Vec<IssueChangeLog>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_page_token: Option<String>,
+    }
     let mut out = Vec::new();
     let mut emitted = 0usize;
     let mut next: Option<(usize, u64)> = None;
@@ -200,9 +214,10 @@ async fn changelog_bulk(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) 
             if emitted == max {
                 next = Some((n, last));
                 if !histories.is_empty() {
-                    out.push(
-                        json!({"issueId": issue.id.to_string(), "changeHistories": histories}),
-                    );
+                    out.push(IssueChangeLog {
+                        change_histories: histories,
+                        issue_id: issue.id.to_string(),
+                    });
                 }
                 break 'issues;
             }
@@ -211,14 +226,17 @@ async fn changelog_bulk(state: SharedState, ctx: Ctx, JsonBody(body): JsonBody) 
             last = g.id;
         }
         if !histories.is_empty() {
-            out.push(json!({"issueId": issue.id.to_string(), "changeHistories": histories}));
+            out.push(IssueChangeLog {
+                change_histories: histories,
+                issue_id: issue.id.to_string(),
+            });
         }
     }
-    let mut resp = json!({ "issueChangeLogs": out });
-    if let Some((n, last)) = next {
-        resp["nextPageToken"] = json!(super::search::seal_token(&binding, n, last));
-    }
-    ok(resp)
+    axum::Json(Page {
+        issue_change_logs: out,
+        next_page_token: next.map(|(n, last)| super::search::seal_token(&binding, n, last)),
+    })
+    .into_response()
 }
 
 fn change_field_id(item: &crate::model::ChangeValue) -> &str {
