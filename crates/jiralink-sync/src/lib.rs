@@ -182,8 +182,8 @@ const COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 /// writer checkpoints it itself (see the store's `wal` module), some ten times in a 100,000-issue
 /// sync, for 0.1-0.5 s each on a quiet disk and up to 1.4 s on a busy one. Four batches were
 /// 0.15 s of the pass at 50 requests a second: a `-v` log of `bench/sync.sh 100000 100 50 8`
-/// showed the pass waiting 2.0 s for the writer on a quiet disk (5.7 s on a busy one) with 4,
-/// none (1.7 s) with 16.
+/// showed the pass waiting 2.0 s for the writer on a quiet disk (5.7 s on a busy one) with 4;
+/// with 16, not at all on the quiet disk (1.7 s on the busy one).
 const WRITER_QUEUE: usize = 16;
 /// A wait of the pass for the writer this long is logged (`-v`).
 const WRITER_WAIT_LOGGED: std::time::Duration = std::time::Duration::from_millis(100);
