@@ -1537,3 +1537,80 @@ mod plain_text_tests {
         assert_eq!(plain_text(&json!(null)), "");
     }
 }
+
+#[cfg(test)]
+mod changelog_tests {
+    use super::*;
+    use crate::generate::generate;
+    use crate::GenConfig;
+
+    /// A history as the `Value` tree the changelog pages were built as before they were written
+    /// straight to JSON: the oracle for their shape (keys, nulls, `fieldId` on Cloud only).
+    fn as_value(view: &View, g: &ChangeGroup) -> Value {
+        let items: Vec<Value> = g
+            .items
+            .iter()
+            .map(|item| {
+                let (field, field_id, fieldtype, from, from_s, to, to_s) = view.change_row(item);
+                let mut v = json!({
+                    "field": field, "fieldtype": fieldtype,
+                    "from": from, "fromString": from_s, "to": to, "toString": to_s,
+                });
+                if view.cloud() {
+                    v["fieldId"] = json!(field_id);
+                }
+                v
+            })
+            .collect();
+        json!({
+            "id": g.id.to_string(),
+            "author": view.user(g.author),
+            "created": view.time(g.created),
+            "items": items,
+        })
+    }
+
+    /// The histories and the changelog expansion give the very bytes the `Value` trees gave
+    /// (sorted keys), over every history of a generated site of each deployment.
+    #[test]
+    fn histories_written_straight_are_the_bytes_the_value_trees_gave() {
+        for deployment in [Deployment::Cloud, Deployment::Datacenter] {
+            let (site, _) = generate(&GenConfig {
+                deployment,
+                seed: 3,
+                issues: 400,
+                projects: None,
+            });
+            let view = View::new(
+                &site,
+                None,
+                deployment == Deployment::Cloud,
+                "http://jira.test",
+            );
+            let mut kinds = std::collections::HashSet::new();
+            let mut histories = 0;
+            for issue in &site.issues {
+                for g in &issue.changelog {
+                    assert_eq!(view.change_group(g).get(), as_value(&view, g).to_string());
+                    kinds.extend(g.items.iter().map(std::mem::discriminant));
+                    histories += 1;
+                }
+                let (n, cap) = (issue.changelog.len(), 7);
+                let skip = n.saturating_sub(cap);
+                let page = json!({
+                    "startAt": 0, "maxResults": n - skip, "total": n,
+                    "histories": issue.changelog[skip..].iter().map(|g| as_value(&view, g)).collect::<Vec<_>>(),
+                });
+                let mut w = JsonWriter::default();
+                view.write_changelog_page(&mut w, issue, cap);
+                assert_eq!(String::from_utf8(w.buf).expect("UTF-8"), page.to_string());
+            }
+            assert!(histories > 1000, "{deployment:?}: {histories} histories");
+            assert!(
+                kinds.len() >= 5,
+                "{deployment:?}: {} kinds of change",
+                kinds.len()
+            );
+        }
+    }
+}
