@@ -2,7 +2,6 @@
 //! (site or Cloud gateway), TLS and proxy settings, and the retry policy applied to every request.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -13,11 +12,9 @@ use url::Url;
 use crate::auth::{Auth, AuthKind};
 use crate::diagnosis::{self, Code, Diagnosis, RequestContext};
 use crate::secure::{Http, Proxies};
+use crate::send::Repeat;
 pub use crate::send::Sender;
-#[cfg(test)]
-use crate::send::PACE_CREEP_EVERY;
 pub(crate) use crate::send::{Credential, Request};
-use crate::send::{Pace, Repeat};
 use crate::site;
 
 /// The default Cloud API gateway.
@@ -392,17 +389,17 @@ impl Client {
     }
     /// Requests sent so far (retries included).
     pub fn requests(&self) -> u32 {
-        self.sender.requests.load(Ordering::Relaxed)
+        self.sender.requests()
     }
     /// Of those, retries of a request already sent once.
     pub fn retries(&self) -> u32 {
-        self.sender.retries.load(Ordering::Relaxed)
+        self.sender.retries()
     }
     /// Keeps to at most `rps` requests per second from now on (a site's rate budget shared with
     /// other integrations). A 429 can lower the pace further; it never rises above `rps`.
     pub fn limit_rate(&self, rps: f64) {
         if rps > 0.0 {
-            *self.sender.pace.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pace::budget(rps));
+            self.sender.limit_rate(rps);
         }
     }
     /// `/rest/api/{2|3}` for this auth kind.
@@ -600,112 +597,5 @@ fn is_idempotent(method: &Method, path: &str) -> bool {
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE => true,
         Method::POST => READ_ONLY_POSTS.iter().any(|p| path.ends_with(p)),
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_limit_named_on_an_ordinary_answer_paces_the_client_unless_it_has_a_budget() {
-        let sender = || {
-            ClientBuilder::new(
-                Url::parse("https://jira.test").expect("url"),
-                AuthKind::Pat,
-                Auth::Bearer {
-                    token: secrecy::SecretString::from("x".to_owned()),
-                },
-            )
-            .http()
-            .expect("sender")
-        };
-        let mut headers = HeaderMap::new();
-        headers.insert("x-ratelimit-limit", "50".parse().expect("header"));
-        headers.insert("x-ratelimit-remaining", "49".parse().expect("header"));
-        let s = sender();
-        s.pace_to_announced_limit(&HeaderMap::new());
-        assert!(s.pace.lock().expect("lock").is_none(), "no limit named");
-        s.pace_to_announced_limit(&headers);
-        let rate = s.pace.lock().expect("lock").as_ref().map(|p| p.rate);
-        assert_eq!(rate, Some(50.0 * 0.98));
-        // A configured budget (or a pace a 429 set) stays.
-        let s = sender();
-        *s.pace.lock().expect("lock") = Some(Pace::budget(10.0));
-        s.pace_to_announced_limit(&headers);
-        let rate = s.pace.lock().expect("lock").as_ref().map(|p| p.rate);
-        assert_eq!(rate, Some(10.0));
-    }
-
-    #[test]
-    fn a_429_to_a_token_request_pauses_no_site_request() {
-        let site = Url::parse("https://jira.test").expect("url");
-        let sender = ClientBuilder::new(
-            site,
-            AuthKind::Pat,
-            Auth::Bearer {
-                token: secrecy::SecretString::from("x".to_owned()),
-            },
-        )
-        .http()
-        .expect("sender");
-        let mut headers = HeaderMap::new();
-        headers.insert("retry-after", "2".parse().expect("header"));
-        headers.insert("x-ratelimit-limit", "10".parse().expect("header"));
-        let now = std::time::Instant::now();
-        // Unpaced (a token request): the wait is its own.
-        assert_eq!(
-            sender.rate_limited(&headers, 1, now, false),
-            Duration::from_secs(2)
-        );
-        assert!(sender.paused_until.lock().expect("lock").is_none());
-        assert!(sender.pace.lock().expect("lock").is_none());
-        // Paced (a site request): every paced request waits, and the client keeps the pace.
-        assert_eq!(
-            sender.rate_limited(&headers, 1, now, true),
-            Duration::from_secs(2)
-        );
-        assert!(sender.paused_until.lock().expect("lock").is_some());
-        assert!(sender.pace.lock().expect("lock").is_some());
-    }
-
-    #[test]
-    fn the_pace_backs_off_on_429_and_creeps_back_up_when_quiet() {
-        let t0 = std::time::Instant::now();
-        let mut p = Pace::new(50.0, t0);
-        assert!((p.rate - 46.0).abs() < 1e-9);
-        // Slots are 1/46 s apart while nothing changes.
-        let a = p.slot(t0);
-        let b = p.slot(t0);
-        assert_eq!(b - a, Duration::from_secs_f64(1.0 / 46.0));
-        // Another 429: 5% of the limit less, and nothing before the pause ends.
-        let until = t0 + Duration::from_secs(1);
-        // A request that was in flight when the pace was set changes nothing but the pause.
-        p.refused(50.0, until, t0 - Duration::from_millis(1));
-        assert!((p.rate - 46.0).abs() < 1e-9);
-        p.refused(50.0, until, p.changed);
-        assert!((p.rate - 43.5).abs() < 1e-9);
-        assert!(p.slot(t0) >= until);
-        // Three quiet seconds later, 1% of the limit more at a time, never above 98%.
-        let mut now = until;
-        for _ in 0..20 {
-            now += PACE_CREEP_EVERY;
-            p.slot(now);
-        }
-        assert!((p.rate - 49.0).abs() < 1e-9, "{}", p.rate);
-        // Never below half the limit.
-        for _ in 0..30 {
-            let sent = p.changed;
-            p.refused(50.0, now, sent);
-        }
-        assert!((p.rate - 25.0).abs() < 1e-9);
-
-        // A configured budget is kept from the start and never crept over.
-        let mut b = Pace::budget(10.0);
-        let start = b.changed;
-        let first = b.slot(start);
-        assert_eq!(b.slot(start) - first, Duration::from_millis(100));
-        b.slot(start + Duration::from_secs(60));
-        assert!((b.rate - 10.0).abs() < 1e-9);
     }
 }

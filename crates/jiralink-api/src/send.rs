@@ -217,27 +217,18 @@ pub struct Sender {
 }
 
 /// The send path's state: the HTTP client behind the http rule, the retry policy, the size limit,
-/// the client-wide pause and pace, and the request counts. (Public only as the target of
-/// `Sender`'s `Deref`, and named nowhere outside this crate: all it has is crate-private.)
+/// the client-wide pause and pace, and the request counts.
 #[derive(Debug)]
-pub struct Shared {
+struct Shared {
     http: Http,
-    pub(crate) retry: RetryPolicy,
+    retry: RetryPolicy,
     max_response_bytes: usize,
     /// Set by a 429: no paced request leaves before this instant.
-    pub(crate) paused_until: Mutex<Option<Instant>>,
+    paused_until: Mutex<Option<Instant>>,
     /// Set by a 429 that names the limit, or a configured budget.
-    pub(crate) pace: Mutex<Option<Pace>>,
-    pub(crate) requests: AtomicU32,
-    pub(crate) retries: AtomicU32,
-}
-
-impl std::ops::Deref for Sender {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.shared
-    }
+    pace: Mutex<Option<Pace>>,
+    requests: AtomicU32,
+    retries: AtomicU32,
 }
 
 impl Sender {
@@ -280,6 +271,22 @@ impl Sender {
             .oneshot(req.clone())
             .await
             .map_err(Failure::give_up)
+    }
+
+    /// Requests sent so far (retries included).
+    pub(crate) fn requests(&self) -> u32 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Of those, retries of a request already sent once.
+    pub(crate) fn retries(&self) -> u32 {
+        self.shared.retries.load(Ordering::Relaxed)
+    }
+
+    /// Keeps paced requests to at most `rps` a second from now on; a 429 can lower the pace
+    /// further, never raise it above `rps`.
+    pub(crate) fn limit_rate(&self, rps: f64) {
+        *self.shared.pace.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pace::budget(rps));
     }
 
     /// A token request: its answer whatever the status (the caller reads an OAuth error body
@@ -385,7 +392,7 @@ impl Shared {
     /// A site that names its limit on an ordinary answer (`X-RateLimit-Limit`, as Jira Cloud's
     /// rate-limit headers do) is paced under it from then on, before any 429: a client that
     /// learned the limit only from refusals lost its first seconds to a burst of them and a pause.
-    pub(crate) fn pace_to_announced_limit(&self, headers: &HeaderMap) {
+    fn pace_to_announced_limit(&self, headers: &HeaderMap) {
         let Some(rps) = announced_limit(headers) else {
             return;
         };
@@ -398,7 +405,7 @@ impl Shared {
     /// A 429 to a request sent at `sent`: the wait (Retry-After, or a backoff). For a paced
     /// request it also pauses every paced request of the client until then, and paces the client
     /// under the limit the site names.
-    pub(crate) fn rate_limited(
+    fn rate_limited(
         &self,
         headers: &HeaderMap,
         attempt: u32,
@@ -678,7 +685,7 @@ impl Service<Prepared> for Transport {
 }
 
 /// Why a body could not be read.
-pub(crate) enum BodyError {
+enum BodyError {
     /// Longer than the cap: refused, never retried.
     TooLarge(Diagnosis),
     /// Cut short or failed in transit.
@@ -687,10 +694,7 @@ pub(crate) enum BodyError {
 
 /// Reads a body of at most `limit` bytes, chunk by chunk, so that a longer one is refused after at
 /// most `limit` bytes were held (at once when its Content-Length says so).
-pub(crate) async fn read_body(
-    mut resp: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, BodyError> {
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
     let path = resp.url().path().to_owned();
     let too_large = |size: &str| {
         BodyError::TooLarge(
@@ -722,19 +726,19 @@ pub(crate) async fn read_body(
 /// limit at each further 429 (not below half), and creeps back up 1% of the limit every three quiet
 /// seconds, to 98% at most.
 #[derive(Debug)]
-pub(crate) struct Pace {
+struct Pace {
     limit: f64,
-    pub(crate) rate: f64,
+    rate: f64,
     /// The rate never creeps above this: 98% of the announced limit, or a configured budget.
     ceiling: f64,
     next: Instant,
-    pub(crate) changed: Instant,
+    changed: Instant,
 }
 
-pub(crate) const PACE_CREEP_EVERY: Duration = Duration::from_secs(3);
+const PACE_CREEP_EVERY: Duration = Duration::from_secs(3);
 
 impl Pace {
-    pub(crate) fn new(limit: f64, from: Instant) -> Pace {
+    fn new(limit: f64, from: Instant) -> Pace {
         Pace {
             limit,
             rate: limit * 0.92,
@@ -745,7 +749,7 @@ impl Pace {
     }
 
     /// A limit the site named before refusing anything: just under it from the start.
-    pub(crate) fn announced(limit: f64) -> Pace {
+    fn announced(limit: f64) -> Pace {
         let now = Instant::now();
         Pace {
             limit,
@@ -757,7 +761,7 @@ impl Pace {
     }
 
     /// A configured budget: that rate from the start, and never more.
-    pub(crate) fn budget(rps: f64) -> Pace {
+    fn budget(rps: f64) -> Pace {
         let now = Instant::now();
         Pace {
             limit: rps,
@@ -770,7 +774,7 @@ impl Pace {
 
     /// A 429 to a request sent at `sent`. One sent before the last change of pace was already in
     /// flight: it says nothing about the new pace.
-    pub(crate) fn refused(&mut self, limit: f64, until: Instant, sent: Instant) {
+    fn refused(&mut self, limit: f64, until: Instant, sent: Instant) {
         if sent < self.changed {
             self.next = self.next.max(until);
             return;
@@ -783,7 +787,7 @@ impl Pace {
     }
 
     /// The instant the next request may go.
-    pub(crate) fn slot(&mut self, now: Instant) -> Instant {
+    fn slot(&mut self, now: Instant) -> Instant {
         if now.saturating_duration_since(self.changed) >= PACE_CREEP_EVERY {
             self.rate = (self.rate + self.limit * 0.01).min(self.ceiling);
             self.changed = now;
@@ -897,8 +901,8 @@ mod tests {
         let (status, _, _) = http.exchange(&read).await.expect("the retried read");
         assert_eq!(status, StatusCode::OK);
         // Each was retried once by the one retry layer, and each attempt counted.
-        assert_eq!(http.requests.load(Ordering::Relaxed), 4);
-        assert_eq!(http.retries.load(Ordering::Relaxed), 2);
+        assert_eq!(http.requests(), 4);
+        assert_eq!(http.retries(), 2);
         // The auth layer applied each credential at each attempt: signed anew, the bearer resent.
         let seen = seen.lock().expect("log").clone();
         let auth: Vec<&str> = seen.iter().map(|(_, a)| a.as_str()).collect();
@@ -918,7 +922,7 @@ mod tests {
         let (url, _) = flaky_server().await;
         let http = sender(&url);
         let pause = Duration::from_millis(800);
-        *http.paused_until.lock().expect("lock") = Some(Instant::now() + pause);
+        *http.shared.paused_until.lock().expect("lock") = Some(Instant::now() + pause);
         let started = Instant::now();
         // The http rule (auth layer) refuses before the pacing layer: no wait, not counted.
         let refused =
@@ -927,7 +931,7 @@ mod tests {
             Err(GiveUp::Error(e)) => assert_eq!(e.diagnosis().code, Code::HttpNotAllowed),
             _ => panic!("an http URL off loopback is refused"),
         }
-        assert_eq!(http.requests.load(Ordering::Relaxed), 0);
+        assert_eq!(http.requests(), 0);
         // A token request is not paced: it goes (and is retried) during the pause.
         let token = Request::token(
             Method::POST,
@@ -944,6 +948,88 @@ mod tests {
             Request::read(&format!("{url}/rest/api/2/myself"), Credential::None).expect("read");
         http.exchange(&read).await.expect("the read");
         assert!(started.elapsed() >= pause, "{:?}", started.elapsed());
-        assert_eq!(http.requests.load(Ordering::Relaxed), 4);
+        assert_eq!(http.requests(), 4);
+    }
+
+    #[test]
+    fn a_limit_named_on_an_ordinary_answer_paces_the_client_unless_it_has_a_budget() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-limit", "50".parse().expect("header"));
+        headers.insert("x-ratelimit-remaining", "49".parse().expect("header"));
+        let s = sender("https://jira.test").shared;
+        s.pace_to_announced_limit(&HeaderMap::new());
+        assert!(s.pace.lock().expect("lock").is_none(), "no limit named");
+        s.pace_to_announced_limit(&headers);
+        let rate = s.pace.lock().expect("lock").as_ref().map(|p| p.rate);
+        assert_eq!(rate, Some(50.0 * 0.98));
+        // A configured budget (or a pace a 429 set) stays.
+        let s = sender("https://jira.test");
+        s.limit_rate(10.0);
+        s.shared.pace_to_announced_limit(&headers);
+        let rate = s.shared.pace.lock().expect("lock").as_ref().map(|p| p.rate);
+        assert_eq!(rate, Some(10.0));
+    }
+
+    #[test]
+    fn a_429_to_a_token_request_pauses_no_site_request() {
+        let s = sender("https://jira.test").shared;
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "2".parse().expect("header"));
+        headers.insert("x-ratelimit-limit", "10".parse().expect("header"));
+        let now = Instant::now();
+        // Unpaced (a token request): the wait is its own.
+        assert_eq!(
+            s.rate_limited(&headers, 1, now, false),
+            Duration::from_secs(2)
+        );
+        assert!(s.paused_until.lock().expect("lock").is_none());
+        assert!(s.pace.lock().expect("lock").is_none());
+        // Paced (a site request): every paced request waits, and the client keeps the pace.
+        assert_eq!(
+            s.rate_limited(&headers, 1, now, true),
+            Duration::from_secs(2)
+        );
+        assert!(s.paused_until.lock().expect("lock").is_some());
+        assert!(s.pace.lock().expect("lock").is_some());
+    }
+
+    #[test]
+    fn the_pace_backs_off_on_429_and_creeps_back_up_when_quiet() {
+        let t0 = Instant::now();
+        let mut p = Pace::new(50.0, t0);
+        assert!((p.rate - 46.0).abs() < 1e-9);
+        // Slots are 1/46 s apart while nothing changes.
+        let a = p.slot(t0);
+        let b = p.slot(t0);
+        assert_eq!(b - a, Duration::from_secs_f64(1.0 / 46.0));
+        // Another 429: 5% of the limit less, and nothing before the pause ends.
+        let until = t0 + Duration::from_secs(1);
+        // A request that was in flight when the pace was set changes nothing but the pause.
+        p.refused(50.0, until, t0 - Duration::from_millis(1));
+        assert!((p.rate - 46.0).abs() < 1e-9);
+        p.refused(50.0, until, p.changed);
+        assert!((p.rate - 43.5).abs() < 1e-9);
+        assert!(p.slot(t0) >= until);
+        // Three quiet seconds later, 1% of the limit more at a time, never above 98%.
+        let mut now = until;
+        for _ in 0..20 {
+            now += PACE_CREEP_EVERY;
+            p.slot(now);
+        }
+        assert!((p.rate - 49.0).abs() < 1e-9, "{}", p.rate);
+        // Never below half the limit.
+        for _ in 0..30 {
+            let sent = p.changed;
+            p.refused(50.0, now, sent);
+        }
+        assert!((p.rate - 25.0).abs() < 1e-9);
+
+        // A configured budget is kept from the start and never crept over.
+        let mut b = Pace::budget(10.0);
+        let start = b.changed;
+        let first = b.slot(start);
+        assert_eq!(b.slot(start) - first, Duration::from_millis(100));
+        b.slot(start + Duration::from_secs(60));
+        assert!((b.rate - 10.0).abs() < 1e-9);
     }
 }
