@@ -352,12 +352,12 @@ async fn prepare_site(
     store.use_site(&site, &opts.credential)?;
     // The seven lists are independent: asked at once, they cost one round trip, not seven.
     let (me, field_list, statuses, issue_types, priorities, resolutions, projects) = tokio::try_join!(
-        async { Ok(client.myself().await?) },
-        async { Ok(client.fields().await?) },
-        async { Ok(client.statuses().await?) },
-        async { Ok(client.issue_types().await?) },
-        async { Ok(client.priorities().await?) },
-        async { Ok(client.resolutions().await?) },
+        client.myself(),
+        client.fields(),
+        client.statuses(),
+        client.issue_types(),
+        client.priorities(),
+        client.resolutions(),
         visible_projects(client, plan),
     )?;
     let tz: chrono_tz::Tz = me
@@ -1504,14 +1504,11 @@ fn write_boards(
 
 /// Every project the credential may browse: startAt pages on Cloud; Data Center lists them all at
 /// once.
-pub(crate) async fn visible_projects(
-    client: &Client,
-    plan: Plan,
-) -> Result<Vec<Project>, SyncError> {
-    Ok(match plan {
-        Plan::DataCenter => client.all_projects().await?,
-        Plan::Cloud => client.project_search().all().await?,
-    })
+pub(crate) async fn visible_projects(client: &Client, plan: Plan) -> Result<Vec<Project>, Error> {
+    match plan {
+        Plan::DataCenter => client.all_projects().await,
+        Plan::Cloud => client.project_search().all().await,
+    }
 }
 
 /// Refuses project keys (`--projects`) that are not among the visible projects, naming them.
