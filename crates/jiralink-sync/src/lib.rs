@@ -55,8 +55,7 @@ impl From<jiralink_api::Diagnosis> for SyncError {
     }
 }
 
-/// What a sync is doing: issues project by project, then the worklog feeds (Cloud), then boards
-/// and sprints.
+/// What a sync is doing: the issues, then the worklog feeds (Cloud), then boards and sprints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -188,9 +187,7 @@ const WRITER_QUEUE: usize = 16;
 /// A wait of the pass for the writer this long is logged (`-v`).
 const WRITER_WAIT_LOGGED: std::time::Duration = std::time::Duration::from_millis(100);
 const ID_PAGE: usize = 5000;
-/// Units planned ahead of the one whose batches are in flight: a small project's few chunks are
-/// fetched in less time than the next one takes to list its ids, so with two planned ahead the
-/// end of a pass over many small projects ran some requests short of the budget.
+/// Data Center units planned at once (each lists its id pages `concurrency` at a time).
 const PLAN_AHEAD: usize = 4;
 /// Data Center's `search` serves at most 1000 issues a page (`jira.search.views.default.max`).
 const DC_PAGE: usize = 1000;
@@ -223,8 +220,9 @@ pub async fn sync(
 }
 
 /// The phases of a sync, in order: the site and its metadata, projects, users, the issue pass
-/// (planned and fetched project by project, written in arrival order), catalogs, Cloud's worklog
-/// feeds, boards and sprints.
+/// (every project planned, then fetched in issue id order across them, written in arrival order),
+/// catalogs, Cloud's worklog feeds, boards and sprints; the catalogs and boards are read from the
+/// moment the pass's last batch is fetched.
 async fn run_sync(
     client: &Client,
     store: &mut dyn Backend,
@@ -253,6 +251,30 @@ async fn run_sync(
             (sink.0)(p);
         }
     };
+    // The catalogs and boards are read once the pass has fetched its last batch: they need only
+    // the projects it touched, and start while the store's writer finishes the last batches, so
+    // the requests go on across the hand-over. They are planned on a read connection of their
+    // own (the writer holds the store), which the pass shares for its own planning.
+    let reader = std::sync::Mutex::new(store.reader()?);
+    let (touched_tx, touched_rx) = tokio::sync::oneshot::channel::<HashSet<String>>();
+    let later = async {
+        // Dropped unsent: the pass failed, and its error is the run's.
+        let Ok(touched) = touched_rx.await else {
+            return Ok(None);
+        };
+        let (refreshed, boards) = {
+            let reader = reader.lock().unwrap_or_else(|p| p.into_inner());
+            let refreshed = catalogs_due(&**reader, opts, &keys, &touched)?;
+            let boards = plan_boards(&**reader, opts, &refreshed)?;
+            (refreshed, boards)
+        };
+        let (boards, catalogs) = tokio::try_join!(
+            read_boards(client, opts, &refreshed, boards),
+            read_catalogs(client, opts, &refreshed)
+        )?;
+        Ok::<_, SyncError>(Some((boards, catalogs)))
+    };
+    let mut later = std::pin::pin!(futures_util::future::maybe_done(later));
     let outcome = sync_issues(
         client,
         store,
@@ -262,19 +284,16 @@ async fn run_sync(
         &clock,
         &mut progress,
         &mut summary,
+        &reader,
+        Later {
+            touched: touched_tx,
+            reads: later.as_mut(),
+        },
     )
     .await?;
     // The catalogs, boards and (on Cloud) worklog feeds are read at once, each at the client's
     // pace: the run does not hand over from one short phase to the next with requests to spare.
-    let refreshed = catalogs_due(&*store, opts, &keys, &outcome.touched)?;
-    let boards = read_boards(
-        client,
-        opts,
-        &refreshed,
-        plan_boards(store, opts, &refreshed)?,
-    );
-    let boards = async { tokio::try_join!(boards, read_catalogs(client, opts, &refreshed)) };
-    let (boards, catalogs) = if site.plan == Plan::Cloud {
+    if site.plan == Plan::Cloud {
         progress.phase = Phase::Worklogs;
         report(&progress);
         let worklogs_before = progress.worklogs;
@@ -284,7 +303,7 @@ async fn run_sync(
             p.worklog_issue_reads = issue_reads;
             report(&p);
         };
-        let (w, boards) = tokio::join!(
+        let (w, ()) = tokio::join!(
             worklogs::sync(
                 client,
                 store,
@@ -294,17 +313,21 @@ async fn run_sync(
                 outcome.worklogs_in_jira,
                 &feedback,
             ),
-            boards
+            later.as_mut()
         );
         let w = w?;
         summary.worklogs += w.listed + w.worklogs_read;
         summary.worklogs_listed = w.listed;
         summary.worklogs_deleted = w.deleted;
         summary.worklog_issue_reads = w.issue_reads;
-        boards?
     } else {
-        boards.await?
-    };
+        later.as_mut().await;
+    }
+    let (boards, catalogs) = later
+        .as_mut()
+        .take_output()
+        .expect("polled to the end above")?
+        .expect("the pass sent what it touched");
     progress.phase = Phase::Boards;
     progress.worklogs = summary.worklogs;
     report(&progress);
@@ -649,17 +672,22 @@ async fn plan_unit(
 
 /// What the issue pass found for the later phases.
 struct IssuePassOutcome {
-    /// Projects with an issue changed in this run.
-    touched: HashSet<String>,
     /// Worklogs Jira holds for the issues fetched (embedded or not).
     worklogs_in_jira: usize,
 }
 
-/// The issue pass: each unit is planned while the previous one's batches are still in flight,
-/// so the request budget has no gaps between projects; every unit becomes its chunks of 100 ids,
-/// fetched `concurrency` at a time and written in arrival order (on a multi-thread runtime by a
-/// writer thread of its own, one transaction a second), each unit's last batch with its deletes
-/// and its watermark.
+/// The next phases' reads, handed to the issue pass: once its last batch is fetched, it sends
+/// them the projects with an issue changed in this run, and drives them while its writer
+/// finishes the batches still queued.
+struct Later<'a> {
+    touched: tokio::sync::oneshot::Sender<HashSet<String>>,
+    reads: std::pin::Pin<&'a mut (dyn std::future::Future<Output = ()> + 'a)>,
+}
+
+/// The issue pass: every unit is planned (its ids listed), then all units' chunks of 100 ids are
+/// fetched in id order across them ([`Work::in_id_order`]), `concurrency` at a time, and written
+/// in arrival order (on a multi-thread runtime by a writer thread of its own, one transaction a
+/// second), each unit's last batch with its deletes and its watermark.
 #[allow(clippy::too_many_arguments)]
 async fn sync_issues(
     client: &Client,
@@ -670,44 +698,45 @@ async fn sync_issues(
     clock: &RunClock,
     progress: &mut Progress,
     summary: &mut SyncSummary,
-) -> Result<IssuePassOutcome, SyncError> {
     // Planning reads the store on a connection of its own while batches are written.
-    let reader = std::sync::Mutex::new(store.reader()?);
-    let reader = &reader;
-    // Planning runs on its own, up to PLAN_AHEAD units ahead of the batches in flight: a stream
-    // makes progress only while it is polled, and the pass asks for its next unit only once the
-    // last one's chunks are all handed out, so planning inside it stalled at each hand-over.
-    let (planned_tx, mut planned_rx) = tokio::sync::mpsc::channel(PLAN_AHEAD);
-    let planner = async move {
-        let mut planned = stream::iter(
-            pass.units
+    reader: &std::sync::Mutex<Box<dyn Backend>>,
+    mut later: Later<'_>,
+) -> Result<IssuePassOutcome, SyncError> {
+    // Every unit is planned first, then its chunks go out in issue id order across the units
+    // (see [`Work::in_id_order`]).
+    let planning = match site.plan {
+        // A Cloud unit lists its ids one page after another: one request each.
+        Plan::Cloud => opts.concurrency.max(1),
+        // A Data Center unit lists its pages in parallel, `concurrency` at a time.
+        Plan::DataCenter => PLAN_AHEAD,
+    };
+    let units = pass.units;
+    let work = stream::once(async move {
+        let planned: Vec<_> = stream::iter(
+            units
                 .into_iter()
                 .map(|unit| plan_unit(client, reader, opts, site, unit)),
         )
-        .buffered(PLAN_AHEAD);
-        while let Some(unit) = planned.next().await {
-            if planned_tx.send(unit).await.is_err() {
-                break;
+        .buffer_unordered(planning)
+        .collect()
+        .await;
+        stream::iter(Work::in_id_order(planned))
+    })
+    .flatten()
+    .map(|w| async move {
+        match w {
+            Work::Chunk(chunk, ids) => {
+                let ids = ids.iter().map(u64::to_string).collect();
+                Done::Batch(
+                    chunk,
+                    fetch_chunk(client, site.plan, &site.fields, ids).await,
+                )
             }
+            Work::Empty(unit) => Done::Empty(unit),
+            Work::Failed(e) => Done::Failed(e),
         }
-    };
-    let work = stream::poll_fn(move |cx| planned_rx.poll_recv(cx))
-        .map(|planned| stream::iter(Work::of(planned)))
-        .flatten()
-        .map(|w| async move {
-            match w {
-                Work::Chunk(chunk, ids) => {
-                    let ids = ids.iter().map(u64::to_string).collect();
-                    Done::Batch(
-                        chunk,
-                        fetch_chunk(client, site.plan, &site.fields, ids).await,
-                    )
-                }
-                Work::Empty(unit) => Done::Empty(unit),
-                Work::Failed(e) => Done::Failed(e),
-            }
-        })
-        .buffer_unordered(opts.concurrency.max(1));
+    })
+    .buffer_unordered(opts.concurrency.max(1));
     futures_util::pin_mut!(work);
     let report = |p: &Progress| {
         if let Some(sink) = &opts.progress {
@@ -716,9 +745,11 @@ async fn sync_issues(
     };
     let mut chunks_done: HashMap<Keys, usize> = HashMap::new();
     let mut outcome = IssuePassOutcome {
-        touched: HashSet::new(),
         worklogs_in_jira: 0,
     };
+    // Projects with an issue changed in this run (filled while the responses are consumed, sent
+    // to the later reads once they all are).
+    let touched = std::cell::RefCell::new(HashSet::new());
     let writer = BatchWriter {
         credential: &opts.credential,
         feeds_started: pass.feeds_started,
@@ -750,7 +781,7 @@ async fn sync_issues(
                 // the overlap window are unchanged, and do not make their projects re-read their
                 // catalogs and sprints.
                 for i in &batch.rows.issues {
-                    if outcome.touched.contains(&i.project_key) {
+                    if touched.borrow().contains(&i.project_key) {
                         continue;
                     }
                     let stored = reader
@@ -760,7 +791,7 @@ async fn sync_issues(
                     if stored
                         .is_none_or(|s| s.updated != i.updated || s.project_key != i.project_key)
                     {
-                        outcome.touched.insert(i.project_key.clone());
+                        touched.borrow_mut().insert(i.project_key.clone());
                     }
                 }
                 tracing::info!(project = %label(&keys), issues = batch.rows.issues.len(), "issues fetched");
@@ -787,34 +818,50 @@ async fn sync_issues(
         let deleted = tokio::task::block_in_place(|| {
             std::thread::scope(|scope| -> Result<usize, SyncError> {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Written>(WRITER_QUEUE);
+                let (finished, writer_finished) = tokio::sync::oneshot::channel::<()>();
                 // Each batch is written as it arrives, into a transaction that stays open for
                 // the batches of the next [`COMMIT_INTERVAL`]: the hot index pages go to the WAL
                 // once for all of them instead of once per batch.
                 let written = scope.spawn(move || -> Result<usize, SyncError> {
+                    // Dropped when the writer ends, however it ends.
+                    let _finished = finished;
                     let mut deleted = 0;
                     while let Ok(first) = rx.recv() {
                         deleted += writer.write_arriving(store_ref, first, &rx)?;
                     }
                     Ok(deleted)
                 });
-                let consumed = tokio::runtime::Handle::current().block_on(beside(
-                    planner,
-                    consume(&mut |w| {
-                        let asked = Instant::now();
-                        let sent = tx.send(w).is_ok();
-                        // A full queue holds the pass back, its requests with it: worth a line
-                        // at -v when it is long enough to cost the rate budget.
-                        let waited = asked.elapsed();
-                        if waited >= WRITER_WAIT_LOGGED {
-                            tracing::info!(
-                                ms = waited.as_millis() as u64,
-                                "the pass waited for the store's writer"
-                            );
-                        }
-                        sent
-                    }),
-                ));
+                let consumed = tokio::runtime::Handle::current().block_on(consume(&mut |w| {
+                    let asked = Instant::now();
+                    let sent = tx.send(w).is_ok();
+                    // A full queue holds the pass back, its requests with it: worth a line
+                    // at -v when it is long enough to cost the rate budget.
+                    let waited = asked.elapsed();
+                    if waited >= WRITER_WAIT_LOGGED {
+                        tracing::info!(
+                            ms = waited.as_millis() as u64,
+                            "the pass waited for the store's writer"
+                        );
+                    }
+                    sent
+                }));
                 drop(tx);
+                if consumed.is_ok() {
+                    // The writer may still have batches queued: the next phases' requests
+                    // start meanwhile, and go on after the pass if it finishes first.
+                    let _ = later.touched.send(touched.take());
+                    tokio::runtime::Handle::current().block_on(async {
+                        let mut writer_finished = writer_finished;
+                        let first = futures_util::future::select(
+                            later.reads.as_mut(),
+                            &mut writer_finished,
+                        )
+                        .await;
+                        if let futures_util::future::Either::Left(_) = first {
+                            let _ = writer_finished.await;
+                        }
+                    });
+                }
                 let wrote = written
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p));
@@ -827,39 +874,24 @@ async fn sync_issues(
     } else {
         let mut failed = None;
         let mut deleted = 0;
-        beside(
-            planner,
-            consume(&mut |w| match writer.write(store, &w) {
-                Ok(n) => {
-                    deleted += n;
-                    true
-                }
-                Err(e) => {
-                    failed = Some(e);
-                    false
-                }
-            }),
-        )
+        consume(&mut |w| match writer.write(store, &w) {
+            Ok(n) => {
+                deleted += n;
+                true
+            }
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        })
         .await?;
         if let Some(e) = failed {
             return Err(e);
         }
         summary.issues_deleted += deleted;
+        let _ = later.touched.send(touched.take());
     }
     Ok(outcome)
-}
-
-/// Runs `work` with `beside` driven at the same time, and returns what `work` returns; `beside`
-/// is dropped unfinished if `work` ends first (an error stops the pass: nothing waits on it).
-async fn beside<T>(
-    beside: impl std::future::Future<Output = ()>,
-    work: impl std::future::Future<Output = T>,
-) -> T {
-    let (beside, work) = (std::pin::pin!(beside), std::pin::pin!(work));
-    match futures_util::future::select(work, beside).await {
-        futures_util::future::Either::Left((out, _)) => out,
-        futures_util::future::Either::Right(((), work)) => work.await,
-    }
 }
 
 impl SyncSummary {
@@ -955,6 +987,23 @@ enum Work {
 }
 
 impl Work {
+    /// The planned units' work in the order it is fetched: failures first (the pass stops at
+    /// once), then the units with nothing to fetch, then every chunk by its first issue id,
+    /// across the units. Jira numbers issues site-wide as they are created, so a project's ids
+    /// are spread over the whole range: fetched project by project, each second's batches held
+    /// ids from all over it, and each of the writer's commits rewrote nearly every leaf of every
+    /// index keyed by issue (a 100,000-issue sync grew the WAL by 150 MB a second). In id order
+    /// a commit's issues are neighbours, and so are its index entries.
+    fn in_id_order(planned: Vec<Result<PlannedUnit, SyncError>>) -> Vec<Work> {
+        let mut work: Vec<Work> = planned.into_iter().flat_map(Work::of).collect();
+        work.sort_by_key(|w| match w {
+            Work::Failed(_) => (0, 0),
+            Work::Empty(_) => (1, 0),
+            Work::Chunk(_, ids) => (2, ids.first().copied().unwrap_or(0)),
+        });
+        work
+    }
+
     /// A planned unit as its chunks of [`BULK_ISSUES`] ids (or one empty marker).
     fn of(planned: Result<PlannedUnit, SyncError>) -> Vec<Work> {
         match planned {
@@ -1527,4 +1576,60 @@ pub(crate) fn check_known(
         visible: visible.len(),
         site: site.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(key: &str, wanted: Vec<u64>) -> Result<PlannedUnit, SyncError> {
+        Ok(PlannedUnit {
+            keys: vec![key.to_string()].into(),
+            all: std::sync::Arc::new(wanted.iter().copied().collect()),
+            wanted,
+        })
+    }
+
+    /// Two projects whose ids interleave, as Jira's do: their chunks go out by first id, not
+    /// project by project; a unit with nothing to fetch and a failed one come first.
+    #[test]
+    fn chunks_go_out_in_issue_id_order_across_projects() {
+        let a: Vec<u64> = (0..250).map(|i| 10_000 + 2 * i).collect();
+        let b: Vec<u64> = (0..150).map(|i| 10_001 + 2 * i).collect();
+        let work = Work::in_id_order(vec![
+            unit("A", a),
+            unit("EMPTY", Vec::new()),
+            unit("B", b),
+            Err(SyncError::Unaccounted("listing failed".into())),
+        ]);
+        let order: Vec<String> = work
+            .iter()
+            .map(|w| match w {
+                Work::Failed(_) => "failed".to_string(),
+                Work::Empty(u) => format!("empty {}", u.keys[0]),
+                Work::Chunk(of, ids) => format!("{} {}+{}", of.keys[0], ids[0], ids.len()),
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "failed",
+                "empty EMPTY",
+                "A 10000+100",
+                "B 10001+100",
+                "A 10200+100",
+                "B 10201+50",
+                "A 10400+50",
+            ]
+        );
+        // Each chunk still counts toward its own unit: A has three, B two.
+        let counts: Vec<usize> = work
+            .iter()
+            .filter_map(|w| match w {
+                Work::Chunk(of, _) => Some(of.chunks),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(counts, [3, 2, 3, 2, 3]);
+    }
 }

@@ -81,52 +81,48 @@ pub(crate) async fn sync(
     } else {
         None
     };
-    let horizon = match updated_from {
-        Some(since) => {
-            let until = read_updated(
-                client,
-                store,
-                opts.concurrency,
-                since,
-                run_started_ms,
-                &|n| {
-                    written.fetch_add(n, Ordering::Relaxed);
-                    tick(0);
-                },
-            )
-            .await?;
-            // Nothing else has written yet: all of it came through the list.
-            counts.listed = written.load(Ordering::Relaxed);
-            Some(until)
+    // Deleted worklogs since the watermark (on a first sync, since it began: a worklog deleted
+    // after its issue was fetched). The feed needs only the client, so it is read beside the
+    // updated feed (its last page no longer ends the run alone) and marked after it, as before.
+    let deleted_base = watermark(store, DELETED)?
+        .filter(|_| feeds_started)
+        .unwrap_or(start_mark);
+    let updated = async {
+        match updated_from {
+            Some(since) => {
+                let until = read_updated(
+                    client,
+                    &mut *store,
+                    opts.concurrency,
+                    since,
+                    run_started_ms,
+                    &|n| {
+                        written.fetch_add(n, Ordering::Relaxed);
+                        tick(0);
+                    },
+                )
+                .await?;
+                Ok(Some(until))
+            }
+            None => Ok(None),
         }
-        None => None,
     };
+    let (horizon, (gone, deleted_until)) = futures_util::future::try_join(
+        updated,
+        read_deleted(client, (deleted_base - overlap).max(0)),
+    )
+    .await?;
+    // Nothing else has written yet: all of it came through the list.
+    counts.listed = written.load(Ordering::Relaxed);
     let updated_mark = match horizon {
         Some(until) if feeds_started => until.max(updated_base),
         Some(until) => until,
         None => start_mark,
     };
-
-    // Deleted worklogs since the watermark (on a first sync, since it began: a worklog deleted
-    // after its issue was fetched).
-    let deleted_base = watermark(store, DELETED)?
-        .filter(|_| feeds_started)
-        .unwrap_or(start_mark);
-    let since = (deleted_base - overlap).max(0);
-    let mut deleted_mark = deleted_base;
-    let mut pages = client.worklog_feed(WorklogFeed::Deleted, since);
-    loop {
-        let at = feed_position(&pages).unwrap_or(since);
-        let Some(page) = pages.next_page().await? else {
-            break;
-        };
-        let until = page.until(at);
-        let gone: Vec<String> = entries(page).into_iter().map(|(id, _)| id).collect();
-        counts.deleted += gone.len();
-        let stamp = now();
-        store.write(|tx| tx.mark_worklogs_deleted(&gone, &stamp))?;
-        deleted_mark = deleted_mark.max(until);
-    }
+    counts.deleted = gone.len();
+    let stamp = now();
+    store.write(|tx| tx.mark_worklogs_deleted(&gone, &stamp))?;
+    let deleted_mark = deleted_until.map_or(deleted_base, |u| deleted_base.max(u));
 
     // Queued issues: covered by the feed, or read whole.
     let (read, covered): (Vec<_>, Vec<_>) =
@@ -172,6 +168,27 @@ pub(crate) async fn sync(
         tx.set_checkpoint(&opts.credential, STREAM, DELETED, &deleted_mark.to_string())
     })?;
     Ok(counts)
+}
+
+/// The `worklog/deleted` feed from `since`: the worklog ids it lists, and the time its last page
+/// reaches (`None` when it had no page).
+async fn read_deleted(
+    client: &Client,
+    since: i64,
+) -> Result<(Vec<String>, Option<i64>), SyncError> {
+    let mut pages = client.worklog_feed(WorklogFeed::Deleted, since);
+    let mut gone = Vec::new();
+    let mut reached = None;
+    loop {
+        let at = feed_position(&pages).unwrap_or(since);
+        let Some(page) = pages.next_page().await? else {
+            break;
+        };
+        let until = page.until(at);
+        gone.extend(entries(page).into_iter().map(|(id, _)| id));
+        reached = Some(reached.map_or(until, |r: i64| r.max(until)));
+    }
+    Ok((gone, reached))
 }
 
 /// A feed page's entries: (worklog id, updated time in ms); entries without both are skipped.
