@@ -483,34 +483,11 @@ pub trait Tx: Exec {
     /// Replaces an issue's version and component memberships and its links.
     fn set_issue_refs(&self, issue_id: &str, refs: &IssueRefs) -> Result<()>;
 
-    /// Writes a batch of issues with everything fetched beside them: the same as the calls above,
-    /// issue by issue (the default). A backend where each statement is a round trip writes each
-    /// list of the whole batch in one statement instead.
-    fn write_issues(&self, batch: &IssueBatch, now: &str) -> Result<()> {
-        for i in &batch.issues {
-            self.upsert_issue(i)?;
-        }
-        for (id, changes) in &batch.changes {
-            self.replace_changes(id, changes)?;
-        }
-        for (id, comments) in &batch.comments {
-            self.set_comments(id, comments, now)?;
-        }
-        for (id, worklogs, complete) in &batch.worklogs {
-            if *complete {
-                self.set_worklogs(id, worklogs, now)?;
-            } else {
-                self.upsert_worklogs(worklogs)?;
-            }
-        }
-        for (id, sprints) in &batch.sprints {
-            self.set_sprint_issues(id, sprints)?;
-        }
-        for (id, refs) in &batch.refs {
-            self.set_issue_refs(id, refs)?;
-        }
-        Ok(())
-    }
+    /// Writes a batch of issues with everything fetched beside them: what the calls above would,
+    /// issue by issue. SQLite skips what an issue new to the store cannot have (rows to replace
+    /// or mark deleted); PostgreSQL, where each statement is a round trip, writes each list of
+    /// the whole batch in one statement.
+    fn write_issues(&self, batch: &IssueBatch, now: &str) -> Result<()>;
 
     /// Ids of live issues of a project, as this transaction sees them.
     fn live_issue_ids(&self, project_key: &str) -> Result<Vec<String>>;
