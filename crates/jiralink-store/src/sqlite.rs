@@ -919,14 +919,21 @@ mod tests {
     use super::*;
     use crate::{utc, SprintRow};
 
+    /// A directory of its own for a test (`jiralink-{tag}-{pid}` under the temp dir), and the
+    /// path of a store in it that does not exist yet.
+    fn scratch(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("jiralink-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("store.db");
+        let _ = std::fs::remove_file(&path);
+        (dir, path)
+    }
+
     /// The shared statements' `$n` parameters appear in order, so SQLite's positions (by first
     /// appearance) are PostgreSQL's (by number); and they run against this schema.
     #[test]
     fn shared_statements_number_their_parameters_in_order() {
-        let dir = std::env::temp_dir().join(format!("jiralink-shared-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("store.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = scratch("shared");
         let s = Store::open_sqlite(&path).expect("open");
         for sql in shared::ALL {
             let st = s.conn.prepare(sql).expect(sql);
@@ -1075,10 +1082,7 @@ mod tests {
 
     #[test]
     fn migrations_views_and_checkpoints_in_one_transaction() {
-        let dir = std::env::temp_dir().join(format!("jiralink-store-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("store.db");
-        let _ = std::fs::remove_file(&path);
+        let (_, path) = scratch("store");
         let mut s = Store::open_sqlite(&path).expect("open");
         s.write(|tx| {
             tx.upsert_project("10000", "ENG", "Engineering", Some("software"), "{}")?;
@@ -1167,10 +1171,7 @@ mod tests {
 
     #[test]
     fn migration_7_moves_sprint_dates_stored_as_given_to_utc() {
-        let dir = std::env::temp_dir().join(format!("jiralink-store-m7-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("store.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = scratch("store-m7");
         let mut s = Store::open_sqlite(&path).expect("open");
         s.write(|tx| {
             tx.upsert_sprint(&SprintRow {
@@ -1208,10 +1209,7 @@ mod tests {
     /// its site, checkpoints included (no re-sync); another site's credential does not take them.
     #[test]
     fn migration_8_keeps_every_row_and_the_writer_resolves_its_site() {
-        let dir = std::env::temp_dir().join(format!("jiralink-store-m8-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("store.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = scratch("store-m8");
         let conn = Connection::open(&path).expect("open");
         conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
             .expect("schema_migrations");
@@ -1327,10 +1325,7 @@ mod tests {
     /// Two sites in one store: the same Jira ids, rows apart.
     #[test]
     fn two_sites_with_the_same_ids_keep_their_own_rows() {
-        let dir = std::env::temp_dir().join(format!("jiralink-store-2s-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("store.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = scratch("store-2s");
         let mut s = Store::open_sqlite(&path).expect("open");
         for (site, summary) in [("a", "from a"), ("b", "from b")] {
             s.use_site(
@@ -1397,10 +1392,7 @@ mod tests {
     #[test]
     fn an_issue_written_again_loses_what_it_no_longer_has_and_a_new_one_gets_everything() {
         use crate::{IssueBatch, IssueRefs, LinkRow};
-        let dir = std::env::temp_dir().join(format!("jiralink-rewrite-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("store.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = scratch("rewrite");
         let mut s = Store::open_sqlite(&path).expect("open");
         let batch = |id: &str, n: usize| {
             let issue = IssueRow {
