@@ -987,9 +987,9 @@ enum Work {
 }
 
 impl Work {
-    /// The planned units' work in the order it is fetched: failures first (the pass stops at
-    /// once), then the units with nothing to fetch, then every chunk by its first issue id,
-    /// across the units. Jira numbers issues site-wide as they are created, so a project's ids
+    /// The planned units' work in the order it is fetched: the units with nothing to fetch, then
+    /// every chunk by its first issue id, across the units, then the units whose planning failed
+    /// (the pass stops there, with the other units written: the run fails, and loses nothing). Jira numbers issues site-wide as they are created, so a project's ids
     /// are spread over the whole range: fetched project by project, each second's batches held
     /// ids from all over it, and each of the writer's commits rewrote nearly every leaf of every
     /// index keyed by issue (a 100,000-issue sync grew the WAL by 150 MB a second). In id order
@@ -997,9 +997,9 @@ impl Work {
     fn in_id_order(planned: Vec<Result<PlannedUnit, SyncError>>) -> Vec<Work> {
         let mut work: Vec<Work> = planned.into_iter().flat_map(Work::of).collect();
         work.sort_by_key(|w| match w {
-            Work::Failed(_) => (0, 0),
-            Work::Empty(_) => (1, 0),
-            Work::Chunk(_, ids) => (2, ids.first().copied().unwrap_or(0)),
+            Work::Empty(_) => (0, 0),
+            Work::Chunk(_, ids) => (1, ids.first().copied().unwrap_or(0)),
+            Work::Failed(_) => (2, 0),
         });
         work
     }
@@ -1591,7 +1591,7 @@ mod tests {
     }
 
     /// Two projects whose ids interleave, as Jira's do: their chunks go out by first id, not
-    /// project by project; a unit with nothing to fetch and a failed one come first.
+    /// project by project; a unit with nothing to fetch comes first, a failed one last.
     #[test]
     fn chunks_go_out_in_issue_id_order_across_projects() {
         let a: Vec<u64> = (0..250).map(|i| 10_000 + 2 * i).collect();
@@ -1613,13 +1613,13 @@ mod tests {
         assert_eq!(
             order,
             [
-                "failed",
                 "empty EMPTY",
                 "A 10000+100",
                 "B 10001+100",
                 "A 10200+100",
                 "B 10201+50",
                 "A 10400+50",
+                "failed",
             ]
         );
         // Each chunk still counts toward its own unit: A has three, B two.
