@@ -595,9 +595,6 @@ impl SqliteTx<'_> {
     }
 }
 
-/// The tables of an issue's version and component memberships and its links.
-const REF_TABLES: [&str; 3] = ["t_issue_versions", "t_issue_components", "t_issue_links"];
-
 impl Exec for SqliteTx<'_> {
     fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64> {
         let n = self
@@ -751,7 +748,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn set_issue_refs(&self, issue_id: &str, refs: &IssueRefs) -> Result<()> {
-        for table in REF_TABLES {
+        for table in ["t_issue_versions", "t_issue_components", "t_issue_links"] {
             self.forget(table, issue_id)?;
         }
         self.insert_issue_refs(issue_id, refs)
@@ -771,40 +768,43 @@ impl Tx for SqliteTx<'_> {
             }
             self.upsert_issue(i)?;
         }
+        // An issue in the store has its rows replaced (and those it no longer has marked
+        // deleted); a new one only has its rows written.
         let stored = |id: &str| !new.contains(id);
         for (id, changes) in &batch.changes {
             if stored(id) {
-                self.forget("t_issue_changes", id)?;
+                self.replace_changes(id, changes)?;
+            } else {
+                self.insert_changes(id, changes)?;
             }
-            self.insert_changes(id, changes)?;
         }
         for (id, comments) in &batch.comments {
-            self.upsert_comments(comments)?;
             if stored(id) {
-                let keep: Vec<&str> = comments.iter().map(|c| c.id.as_str()).collect();
-                self.mark_missing_deleted("t_comments", id, &keep, now)?;
+                self.set_comments(id, comments, now)?;
+            } else {
+                self.upsert_comments(comments)?;
             }
         }
         for (id, worklogs, complete) in &batch.worklogs {
-            self.upsert_worklogs(worklogs)?;
             if *complete && stored(id) {
-                let keep: Vec<&str> = worklogs.iter().map(|w| w.id.as_str()).collect();
-                self.mark_missing_deleted("t_worklogs", id, &keep, now)?;
+                self.set_worklogs(id, worklogs, now)?;
+            } else {
+                self.upsert_worklogs(worklogs)?;
             }
         }
         for (id, sprints) in &batch.sprints {
             if stored(id) {
-                self.forget("t_sprint_issues", id)?;
+                self.set_sprint_issues(id, sprints)?;
+            } else {
+                self.insert_sprint_issues(id, sprints)?;
             }
-            self.insert_sprint_issues(id, sprints)?;
         }
         for (id, refs) in &batch.refs {
             if stored(id) {
-                for table in REF_TABLES {
-                    self.forget(table, id)?;
-                }
+                self.set_issue_refs(id, refs)?;
+            } else {
+                self.insert_issue_refs(id, refs)?;
             }
-            self.insert_issue_refs(id, refs)?;
         }
         Ok(())
     }

@@ -188,7 +188,7 @@ const WRITER_QUEUE: usize = 16;
 const WRITER_WAIT_LOGGED: std::time::Duration = std::time::Duration::from_millis(100);
 const ID_PAGE: usize = 5000;
 /// Data Center units planned at once (each lists its id pages `concurrency` at a time).
-const PLAN_AHEAD: usize = 4;
+const DC_UNITS_AT_ONCE: usize = 4;
 /// Data Center's `search` serves at most 1000 issues a page (`jira.search.views.default.max`).
 const DC_PAGE: usize = 1000;
 
@@ -708,7 +708,7 @@ async fn sync_issues(
         // A Cloud unit lists its ids one page after another: one request each.
         Plan::Cloud => opts.concurrency.max(1),
         // A Data Center unit lists its pages in parallel, `concurrency` at a time.
-        Plan::DataCenter => PLAN_AHEAD,
+        Plan::DataCenter => DC_UNITS_AT_ONCE,
     };
     let units = pass.units;
     let work = stream::once(async move {

@@ -122,7 +122,7 @@ pub(crate) async fn sync(
     counts.deleted = gone.len();
     let stamp = now();
     store.write(|tx| tx.mark_worklogs_deleted(&gone, &stamp))?;
-    let deleted_mark = deleted_until.map_or(deleted_base, |u| deleted_base.max(u));
+    let deleted_mark = deleted_base.max(deleted_until);
 
     // Queued issues: covered by the feed, or read whole.
     let (read, covered): (Vec<_>, Vec<_>) =
@@ -170,23 +170,19 @@ pub(crate) async fn sync(
     Ok(counts)
 }
 
-/// The `worklog/deleted` feed from `since`: the worklog ids it lists, and the time its last page
-/// reaches (`None` when it had no page).
-async fn read_deleted(
-    client: &Client,
-    since: i64,
-) -> Result<(Vec<String>, Option<i64>), SyncError> {
+/// The `worklog/deleted` feed from `since`: the worklog ids it lists, and the time its pages
+/// reach (`since` when it had none).
+async fn read_deleted(client: &Client, since: i64) -> Result<(Vec<String>, i64), SyncError> {
     let mut pages = client.worklog_feed(WorklogFeed::Deleted, since);
     let mut gone = Vec::new();
-    let mut reached = None;
+    let mut reached = since;
     loop {
         let at = feed_position(&pages).unwrap_or(since);
         let Some(page) = pages.next_page().await? else {
             break;
         };
-        let until = page.until(at);
+        reached = reached.max(page.until(at));
         gone.extend(entries(page).into_iter().map(|(id, _)| id));
-        reached = Some(reached.map_or(until, |r: i64| r.max(until)));
     }
     Ok((gone, reached))
 }
