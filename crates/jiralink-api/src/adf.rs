@@ -1,5 +1,8 @@
 //! Atlassian Document Format: the rich-text JSON of REST v3 bodies, read as plain text.
 
+use std::borrow::Cow;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// Plain text of an ADF document (v3) or the wiki string (v2): text, mentions and emoji by their
@@ -40,118 +43,262 @@ pub fn plain_text(body: &Value) -> String {
     out.trim_end_matches('\n').to_owned()
 }
 
-/// [`plain_text`] of a body kept as Jira sent it, read into typed nodes (no `Value` tree).
+/// [`plain_text`] of a body kept as Jira sent it, read in one pass straight into the text: no
+/// tree, and no copy of a string that needs no unescaping. Parts that are not what ADF puts there
+/// (a `content` that is no list, `attrs` that is no object, a `text` that is no string) are
+/// skipped, as [`plain_text`] skips them.
 pub fn plain_text_of(body: &serde_json::value::RawValue) -> String {
-    /// A node of an ADF document; any other JSON reads as an empty node.
-    #[derive(Default)]
-    struct Node {
-        kind: String,
-        text: Option<String>,
-        attr_text: Option<String>,
-        attr_url: Option<String>,
-        content: Vec<Node>,
+    let mut out = String::new();
+    let mut d = serde_json::Deserializer::from_str(body.get());
+    if serde::de::DeserializeSeed::deserialize(Node(&mut out), &mut d).is_err() {
+        out.clear();
     }
-    #[derive(serde::Deserialize, Default)]
-    struct Attrs {
-        #[serde(default, deserialize_with = "crate::models::lenient::string")]
-        text: Option<String>,
-        #[serde(default, deserialize_with = "crate::models::lenient::string")]
-        url: Option<String>,
+    out.truncate(out.trim_end_matches('\n').len());
+    out
+}
+
+/// One node of a document: its text is appended to the string.
+struct Node<'o>(&'o mut String);
+
+/// The kinds of node whose text is more than their `text` and content.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    HardBreak,
+    /// `mention`, `emoji`: their `attrs.text`.
+    Named,
+    /// `inlineCard`, `blockCard`: their `attrs.url`.
+    Card,
+    /// `paragraph`, `heading`, `codeBlock`: a line of their own.
+    Line,
+    Other,
+}
+
+/// The keys of a node that are read.
+enum Key {
+    Type,
+    Text,
+    Attrs,
+    Content,
+    /// Of `attrs`.
+    Url,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Key {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct K;
+        impl Visitor<'_> for K {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(match v {
+                    "type" => Key::Type,
+                    "text" => Key::Text,
+                    "attrs" => Key::Attrs,
+                    "content" => Key::Content,
+                    "url" => Key::Url,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_str(K)
     }
-    impl<'de> serde::Deserialize<'de> for Node {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> serde::de::Visitor<'de> for V {
-                type Value = Node;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("an ADF node")
+}
+
+/// The visits of values a visitor reads as nothing: `$nothing` for each scalar, and for lists
+/// and objects (when `$seq`/`$map` say so) after skipping their elements.
+macro_rules! nothing_for_others {
+    ($nothing:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($nothing)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($nothing)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($nothing)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($nothing)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($nothing)
+        }
+    };
+    ($nothing:expr, seq) => {
+        nothing_for_others!($nothing);
+        fn visit_seq<S: SeqAccess<'de>>(self, mut s: S) -> Result<Self::Value, S::Error> {
+            while s.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($nothing)
+        }
+    };
+    ($nothing:expr, seq, map) => {
+        nothing_for_others!($nothing, seq);
+        fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+            while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok($nothing)
+        }
+    };
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Node<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an ADF node")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.push_str(v);
+        Ok(())
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<(), M::Error> {
+        let out = self.0;
+        let start = out.len();
+        let (mut kind, mut text, mut attrs) = (Kind::Other, None, Attrs::default());
+        while let Some(key) = m.next_key::<Key>()? {
+            match key {
+                Key::Type => {
+                    kind = m
+                        .next_value::<Str>()?
+                        .0
+                        .map_or(Kind::Other, |k| Kind::of(&k))
                 }
-                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Node, E> {
-                    Ok(Node {
-                        text: Some(v.to_owned()),
-                        ..Node::default()
-                    })
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut m: A,
-                ) -> Result<Node, A::Error> {
-                    use serde::de::IgnoredAny;
-                    let mut n = Node::default();
-                    while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
-                        match &*key {
-                            "type" => n.kind = m.next_value::<Lenient>()?.0.unwrap_or_default(),
-                            "text" => n.text = m.next_value::<Lenient>()?.0,
-                            "attrs" => {
-                                if let Some(a) = m.next_value::<Option<Attrs>>()? {
-                                    n.attr_text = a.text;
-                                    n.attr_url = a.url;
-                                }
-                            }
-                            "content" => {
-                                n.content = m.next_value::<Option<Vec<Node>>>()?.unwrap_or_default()
-                            }
-                            _ => {
-                                m.next_value::<IgnoredAny>()?;
-                            }
-                        }
-                    }
-                    Ok(n)
-                }
-                fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                    self,
-                    mut a: A,
-                ) -> Result<Node, A::Error> {
-                    while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                    Ok(Node::default())
-                }
-                fn visit_unit<E: serde::de::Error>(self) -> Result<Node, E> {
-                    Ok(Node::default())
-                }
-                fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Node, E> {
-                    Ok(Node::default())
-                }
-                fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Node, E> {
-                    Ok(Node::default())
-                }
-                fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Node, E> {
-                    Ok(Node::default())
-                }
-                fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Node, E> {
-                    Ok(Node::default())
+                Key::Text => text = m.next_value::<Str>()?.0,
+                Key::Attrs => attrs = m.next_value()?,
+                Key::Content => m.next_value_seed(Content(&mut *out))?,
+                Key::Url | Key::Other => {
+                    m.next_value::<IgnoredAny>()?;
                 }
             }
-            d.deserialize_any(V)
         }
-    }
-    /// A string; anything else is absent.
-    struct Lenient(Option<String>);
-    impl<'de> serde::Deserialize<'de> for Lenient {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            crate::models::lenient::string(d).map(Lenient)
+        // The node's own text comes before its content's, whichever key came first.
+        let own = match kind {
+            Kind::HardBreak => Some("\n"),
+            Kind::Named => Some(attrs.text.as_deref().unwrap_or_default()),
+            Kind::Card => Some(attrs.url.as_deref().unwrap_or_default()),
+            Kind::Line | Kind::Other => None,
+        };
+        let own = [own, text.as_deref()];
+        if out.len() == start {
+            own.into_iter().flatten().for_each(|t| out.push_str(t));
+        } else {
+            out.insert_str(start, &own.into_iter().flatten().collect::<String>());
         }
-    }
-    fn walk(n: &Node, out: &mut String) {
-        match n.kind.as_str() {
-            "hardBreak" => out.push('\n'),
-            "mention" | "emoji" => out.push_str(n.attr_text.as_deref().unwrap_or_default()),
-            "inlineCard" | "blockCard" => out.push_str(n.attr_url.as_deref().unwrap_or_default()),
-            _ => {}
-        }
-        if let Some(t) = &n.text {
-            out.push_str(t);
-        }
-        for c in &n.content {
-            walk(c, out);
-        }
-        if matches!(n.kind.as_str(), "paragraph" | "heading" | "codeBlock") {
+        if kind == Kind::Line {
             out.push('\n');
         }
+        Ok(())
     }
-    let node: Node = serde_json::from_str(body.get()).unwrap_or_default();
-    let mut out = String::new();
-    walk(&node, &mut out);
-    out.trim_end_matches('\n').to_owned()
+    nothing_for_others!((), seq);
+}
+
+impl Kind {
+    fn of(kind: &str) -> Kind {
+        match kind {
+            "hardBreak" => Kind::HardBreak,
+            "mention" | "emoji" => Kind::Named,
+            "inlineCard" | "blockCard" => Kind::Card,
+            "paragraph" | "heading" | "codeBlock" => Kind::Line,
+            _ => Kind::Other,
+        }
+    }
+}
+
+/// A node's `content`: each node's text appended in turn, when it is a list.
+struct Content<'o>(&'o mut String);
+
+impl<'de> DeserializeSeed<'de> for Content<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Content<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an ADF node's content")
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut s: S) -> Result<(), S::Error> {
+        while s.next_element_seed(Node(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<(), M::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    nothing_for_others!(());
+}
+
+/// A string, borrowed when it needs no unescaping; any other value reads as `None`.
+struct Str<'de>(Option<Cow<'de, str>>);
+
+impl<'de> de::Deserialize<'de> for Str<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct S;
+        impl<'de> Visitor<'de> for S {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Some(Cow::Owned(v.to_owned()))))
+            }
+            nothing_for_others!(Str(None), seq, map);
+        }
+        d.deserialize_any(S)
+    }
+}
+
+/// A node's `attrs`: its `text` and `url`, when it is an object.
+#[derive(Default)]
+struct Attrs<'de> {
+    text: Option<Cow<'de, str>>,
+    url: Option<Cow<'de, str>>,
+}
+
+impl<'de> de::Deserialize<'de> for Attrs<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct A;
+        impl<'de> Visitor<'de> for A {
+            type Value = Attrs<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Attrs<'de>, M::Error> {
+                let mut a = Attrs::default();
+                while let Some(key) = m.next_key::<Key>()? {
+                    match key {
+                        Key::Text => a.text = m.next_value::<Str<'de>>()?.0,
+                        Key::Url => a.url = m.next_value::<Str<'de>>()?.0,
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(a)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Attrs<'de>, E> {
+                Ok(Attrs::default())
+            }
+            nothing_for_others!(Attrs::default(), seq);
+        }
+        d.deserialize_any(A)
+    }
 }
 
 #[cfg(test)]
@@ -198,6 +345,27 @@ mod tests {
         assert_eq!(
             plain_text(&doc),
             "@Ada Lovelace done 👍\nsee https://x.example/d/1\none\nSELECT 1;\nMetric\nend"
+        );
+    }
+
+    #[test]
+    fn any_key_order_escapes_and_odd_parts_read_as_the_tree_reads_them() {
+        // Keys sorted (`content` before `type`, as some writers send them), a node with both
+        // text and content, escaped strings, and parts that are not what ADF puts there.
+        let doc = r#"{"content": [
+            {"content": [{"text": "a \"quoted\"\nline", "type": "text"},
+                         {"attrs": {"text": "@Bo", "url": 5}, "type": "mention"},
+                         {"type": "hardBreak"}], "type": "paragraph"},
+            {"content": [{"type": "text", "text": "inner"}], "text": "own ", "type": "heading"},
+            {"attrs": "not an object", "content": "not a list", "type": "paragraph"},
+            {"attrs": {"url": "https://x.example/\u00e9"}, "type": "blockCard"},
+            [1, 2], 7, null, "loose",
+            {"text": 5, "type": 5}], "type": "doc", "version": 1}"#;
+        let v: Value = serde_json::from_str(doc).expect("the fixture is JSON");
+        assert_eq!(typed(&v), plain_text(&v));
+        assert_eq!(
+            typed(&v),
+            "a \"quoted\"\nline@Bo\n\nown inner\n\nhttps://x.example/\u{e9}loose"
         );
     }
 }

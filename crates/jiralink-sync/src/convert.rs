@@ -48,29 +48,34 @@ pub struct Changes(HashMap<String, Vec<ChangeRow>>);
 
 impl Changes {
     /// A `changelog/bulkfetch` page (Cloud).
-    pub fn add(&mut self, page: &ChangelogPage) {
-        for log in &page.items {
-            self.add_histories(log.issue_id.text(), &log.change_histories);
+    pub fn add(&mut self, page: ChangelogPage) {
+        for log in page.items {
+            self.add_histories(log.issue_id.text(), log.change_histories);
         }
     }
 
-    /// An issue's change histories (a bulkfetch entry, or an embedded `changelog.histories`).
-    pub fn add_histories(&mut self, issue: &str, histories: &[History]) {
-        let rows = self.0.entry(issue.to_owned()).or_default();
+    /// An issue's change histories (a bulkfetch entry, or an embedded `changelog.histories`); their
+    /// strings are moved into the rows, not copied.
+    pub fn add_histories(&mut self, issue: &str, histories: Vec<History>) {
+        let rows = match self.0.get_mut(issue) {
+            Some(rows) => rows,
+            None => self.0.entry(issue.to_owned()).or_default(),
+        };
         for h in histories {
             let changed_at = h.created.as_deref().and_then(utc);
             let author_id = user_id(&h.author);
-            for (n, item) in h.items.iter().enumerate() {
+            let change_id = h.id.to_string();
+            for (n, item) in h.items.into_iter().enumerate() {
                 rows.push(ChangeRow {
-                    change_id: h.id.to_string(),
+                    change_id: change_id.clone(),
                     item_index: n as i64,
                     changed_at: changed_at.clone(),
                     author_id: author_id.clone(),
-                    field: item.field_id.clone().or_else(|| item.field.clone()),
-                    from_value: item.from.clone(),
-                    from_string: item.from_string.clone(),
-                    to_value: item.to.clone(),
-                    to_string: item.to_string.clone(),
+                    field: item.field_id.or(item.field),
+                    from_value: item.from,
+                    from_string: item.from_string,
+                    to_value: item.to,
+                    to_string: item.to_string,
                 });
             }
         }
@@ -104,8 +109,8 @@ pub fn worklog(issue_id: &str, w: &Worklog) -> WorklogRow {
     }
 }
 
-/// A comment of Jira's as a store row: its body as text, and as Jira sent it.
-fn comment(issue_id: &str, c: &Comment) -> CommentRow {
+/// A comment of Jira's as a store row: its body as text, and as Jira sent it (moved, not copied).
+fn comment(issue_id: &str, c: Comment) -> CommentRow {
     CommentRow {
         id: c.id.to_string(),
         issue_id: issue_id.to_owned(),
@@ -113,7 +118,7 @@ fn comment(issue_id: &str, c: &Comment) -> CommentRow {
         created: c.created.as_deref().and_then(utc),
         updated: c.updated.as_deref().and_then(utc),
         body_text: Some(c.plain_text()),
-        body_raw: Some(c.body.get().to_owned()),
+        body_raw: Some(String::from(Box::<str>::from(c.body))),
     }
 }
 
@@ -133,7 +138,7 @@ impl Batch {
         issue: &Issue,
         raw_json: String,
         changes: Vec<ChangeRow>,
-        comments: &[Comment],
+        comments: Vec<Comment>,
         worklogs: IssueWorklogs<'_>,
     ) {
         let id = issue.id.to_string();
@@ -182,7 +187,7 @@ impl Batch {
         self.rows.changes.push((id.clone(), changes));
         self.rows.comments.push((
             id.clone(),
-            comments.iter().map(|c| comment(&id, c)).collect(),
+            comments.into_iter().map(|c| comment(&id, c)).collect(),
         ));
         let (worklogs, complete) = match worklogs {
             IssueWorklogs::Complete(w) => (w, true),

@@ -1291,7 +1291,7 @@ async fn fetch_chunk(
     fields: &convert::Fields,
     ids: Vec<String>,
 ) -> Result<convert::Batch, SyncError> {
-    let (issues, mut changes) = match plan {
+    let (mut issues, mut changes) = match plan {
         // Whole changelogs, 1000 histories a page, asked for beside the issues (the chunk's ids
         // are known): a chunk costs one round trip, not two. An issue gone since the search is
         // not in the changelogs Jira answers, and its changes are not taken.
@@ -1301,7 +1301,7 @@ async fn fetch_chunk(
                 let mut changes = convert::Changes::default();
                 let mut pages = client.changelog_bulkfetch(&chunk);
                 while let Some(page) = pages.next_page().await? {
-                    changes.add(&page);
+                    changes.add(page);
                 }
                 Ok::<_, SyncError>(changes)
             };
@@ -1318,22 +1318,22 @@ async fn fetch_chunk(
     if plan == Plan::DataCenter {
         // Data Center embeds whole changelogs; an issue whose embedded list is still short
         // (a server configured to cap it) is read whole on its own.
-        for issue in &issues {
+        for issue in &mut issues {
             let id = issue.id.text();
-            let Some(log) = &issue.changelog else {
-                changes.add_histories(id, &[]);
+            let Some(log) = issue.changelog.take() else {
+                changes.add_histories(id, Vec::new());
                 continue;
             };
             if log.total.unwrap_or(0) as usize > log.histories.len() {
                 match unless_gone(client.issue_changelog(&issue.id).await)? {
-                    Some(whole) => {
-                        let histories = whole.changelog.map(|c| c.histories);
-                        changes.add_histories(id, histories.as_deref().unwrap_or_default())
-                    }
-                    None => changes.add_histories(id, &log.histories),
+                    Some(whole) => changes.add_histories(
+                        id,
+                        whole.changelog.map(|c| c.histories).unwrap_or_default(),
+                    ),
+                    None => changes.add_histories(id, log.histories),
                 }
             } else {
-                changes.add_histories(id, &log.histories);
+                changes.add_histories(id, log.histories);
             }
         }
     }
@@ -1366,11 +1366,15 @@ async fn fetch_chunk(
         let mut batch = convert::Batch::default();
         for (mut issue, extra) in issues.into_iter().zip(extra) {
             let raw_json = issue.take_raw();
-            // The embedded lists are read where they are, not copied.
+            // The embedded lists are read where they are (the comments moved), not copied.
+            let inline_comments = issue
+                .fields
+                .comment
+                .as_mut()
+                .map(|c| std::mem::take(&mut c.items));
+            let comments = extra.comments.or(inline_comments).unwrap_or_default();
             let f = &issue.fields;
-            let inline_comments = f.comment.as_ref().map_or(&[][..], |c| &c.items);
             let inline_worklogs = f.worklog.as_ref().map_or(&[][..], |w| &w.items);
-            let comments = extra.comments.as_deref().unwrap_or(inline_comments);
             let worklogs = match &extra.worklogs {
                 WorklogsPastCap::Inline => convert::IssueWorklogs::Complete(inline_worklogs),
                 WorklogsPastCap::Whole(all) => convert::IssueWorklogs::Complete(all),

@@ -123,7 +123,7 @@ pub async fn verify(
                 let mut batch = crate::convert::Batch::default();
                 let none = crate::convert::IssueWorklogs::Complete(&[]);
                 let raw_json = issue.take_raw();
-                batch.add(&fields, &issue, raw_json, Vec::new(), &[], none);
+                batch.add(&fields, &issue, raw_json, Vec::new(), Vec::new(), none);
                 let Some(live) = batch.rows.issues.pop() else {
                     continue;
                 };
