@@ -524,9 +524,30 @@ impl User {
     }
 }
 
+/// A person an issue names (its assignee or reporter, an author, a component's lead), read for
+/// the id the store keys users by and nothing else: an issue names some ten people, and their
+/// names, addresses and time zones would be read for nothing (the issue's `raw_json` keeps them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct UserRef {
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub account_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub key: Option<String>,
+}
+
+impl UserRef {
+    /// The `accountId` (Cloud), else the `key` (Data Center).
+    pub fn into_id(self) -> Option<String> {
+        self.account_id.or(self.key)
+    }
+}
+
 /// The id of an optional user (an unassigned issue has none).
-pub fn user_id(user: &Option<User>) -> Option<String> {
-    user.as_ref().and_then(User::id).map(str::to_owned)
+pub fn user_id(user: &Option<UserRef>) -> Option<String> {
+    let u = user.as_ref()?;
+    u.account_id.as_ref().or(u.key.as_ref()).cloned()
 }
 
 /// A field of the `field` list.
@@ -662,7 +683,7 @@ pub struct Component {
     #[serde(default, deserialize_with = "lenient::text")]
     pub name: String,
     #[serde(default)]
-    pub lead: Option<User>,
+    pub lead: Option<UserRef>,
 }
 
 /// An Agile board.
@@ -783,8 +804,8 @@ pub struct IssueFields {
     pub summary: Option<String>,
     pub status: Option<Status>,
     pub priority: Option<Named>,
-    pub assignee: Option<User>,
-    pub reporter: Option<User>,
+    pub assignee: Option<UserRef>,
+    pub reporter: Option<UserRef>,
     pub created: Option<String>,
     pub updated: Option<String>,
     pub resolutiondate: Option<String>,
@@ -1012,7 +1033,7 @@ pub struct History {
     #[serde(default)]
     pub id: ChangeId,
     #[serde(default)]
-    pub author: Option<User>,
+    pub author: Option<UserRef>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub created: Option<String>,
     #[serde(default, deserialize_with = "lenient::list")]
@@ -1055,7 +1076,7 @@ pub struct Comment {
     #[serde(default)]
     pub id: CommentId,
     #[serde(default)]
-    pub author: Option<User>,
+    pub author: Option<UserRef>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub created: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
@@ -1086,7 +1107,7 @@ pub struct Worklog {
     #[serde(default, deserialize_with = "lenient::id_text")]
     pub issue_id: Option<String>,
     #[serde(default)]
-    pub author: Option<User>,
+    pub author: Option<UserRef>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub started: Option<String>,
     #[serde(default, deserialize_with = "lenient::int")]

@@ -624,13 +624,34 @@ pub fn now() -> String {
 /// A Jira timestamp (`2024-01-02T03:04:05.678+1100`) as the store writes it (UTC, `Z`). Also
 /// reads a Postgres `timestamptz` as text (`2024-01-02 03:04:05.678+00`).
 pub fn utc(jira_time: &str) -> Option<String> {
-    utc_of_jira_form(jira_time).or_else(|| utc_by_chrono(jira_time))
+    match utc_of_jira_form(jira_time) {
+        Some(t) => Some(ascii(&t).to_owned()),
+        None => utc_by_chrono(jira_time),
+    }
+}
+
+/// [`utc`] of a timestamp the caller is done with: written over it rather than into a new string
+/// (a sync converts some twenty timestamps per issue).
+pub fn into_utc(mut jira_time: String) -> Option<String> {
+    match utc_of_jira_form(&jira_time) {
+        Some(t) => {
+            jira_time.clear();
+            jira_time.push_str(ascii(&t));
+            Some(jira_time)
+        }
+        None => utc_by_chrono(&jira_time),
+    }
+}
+
+/// The text of what [`utc_of_jira_form`] writes (ASCII digits and separators).
+fn ascii(t: &[u8; 24]) -> &str {
+    std::str::from_utf8(t).expect("digits and separators are ASCII")
 }
 
 /// [`utc`] of Jira's own form (`2024-01-02T03:04:05.678+1100`, every timestamp a sync reads),
 /// read and written by hand: chrono's format strings cost more than the rest of an issue's
 /// conversion. `None` for anything else, which [`utc_by_chrono`] then reads.
-fn utc_of_jira_form(s: &str) -> Option<String> {
+fn utc_of_jira_form(s: &str) -> Option<[u8; 24]> {
     let b = s.as_bytes();
     if b.len() != 28
         || b[4] != b'-'
@@ -677,20 +698,23 @@ fn utc_of_jira_form(s: &str) -> Option<String> {
     if !(0..=9999).contains(&y) {
         return None;
     }
-    let mut out = String::with_capacity(24);
+    let mut out = [0u8; 24];
+    let mut at = 0;
     for (n, width, sep) in [
-        (y, 4, '-'),
-        (m, 2, '-'),
-        (d, 2, 'T'),
-        (sod / 3600, 2, ':'),
-        (sod / 60 % 60, 2, ':'),
-        (sod % 60, 2, '.'),
-        (ms, 3, 'Z'),
+        (y, 4, b'-'),
+        (m, 2, b'-'),
+        (d, 2, b'T'),
+        (sod / 3600, 2, b':'),
+        (sod / 60 % 60, 2, b':'),
+        (sod % 60, 2, b'.'),
+        (ms, 3, b'Z'),
     ] {
         for p in (0..width).rev() {
-            out.push(char::from(b'0' + (n / 10i64.pow(p) % 10) as u8));
+            out[at] = b'0' + (n / 10i64.pow(p) % 10) as u8;
+            at += 1;
         }
-        out.push(sep);
+        out[at] = sep;
+        at += 1;
     }
     Some(out)
 }
@@ -761,6 +785,7 @@ mod tests {
         }
         for given in &cases {
             assert_eq!(utc(given), utc_by_chrono(given), "{given}");
+            assert_eq!(into_utc(given.clone()), utc_by_chrono(given), "{given}");
         }
         // Not Jira's form, or not a time: the hand reader declines and chrono decides.
         for given in [
@@ -773,6 +798,7 @@ mod tests {
         ] {
             assert_eq!(utc_of_jira_form(given), None, "{given}");
             assert_eq!(utc(given), utc_by_chrono(given), "{given}");
+            assert_eq!(into_utc(given.to_owned()), utc_by_chrono(given), "{given}");
         }
     }
 }

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use jiralink_api::models::{
     self, user_id, ChangelogPage, Comment, Field, FieldId, History, Issue, IssueFields,
-    ProjectDetail, SprintFieldEntry, Worklog,
+    ProjectDetail, SprintFieldEntry, UserRef, Worklog,
 };
 use jiralink_store::{
-    utc, ChangeRow, CommentRow, ComponentRow, IssueBatch, IssueRefs, IssueRow, LinkRow, SprintRow,
-    StoreError, Tx, VersionRow, WorklogRow,
+    into_utc, utc, ChangeRow, CommentRow, ComponentRow, IssueBatch, IssueRefs, IssueRow, LinkRow,
+    SprintRow, StoreError, Tx, VersionRow, WorklogRow,
 };
 
 /// The ids of the custom fields the store normalises.
@@ -62,8 +62,8 @@ impl Changes {
             None => self.0.entry(issue.to_owned()).or_default(),
         };
         for h in histories {
-            let changed_at = h.created.as_deref().and_then(utc);
-            let author_id = user_id(&h.author);
+            let changed_at = h.created.and_then(into_utc);
+            let author_id = h.author.and_then(UserRef::into_id);
             let change_id = h.id.to_string();
             for (n, item) in h.items.into_iter().enumerate() {
                 rows.push(ChangeRow {
@@ -111,38 +111,39 @@ pub fn worklog(issue_id: &str, w: &Worklog) -> WorklogRow {
 
 /// A comment of Jira's as a store row: its body as text, and as Jira sent it (moved, not copied).
 fn comment(issue_id: &str, c: Comment) -> CommentRow {
+    let body_text = c.plain_text();
     CommentRow {
         id: c.id.to_string(),
         issue_id: issue_id.to_owned(),
-        author_id: user_id(&c.author),
-        created: c.created.as_deref().and_then(utc),
-        updated: c.updated.as_deref().and_then(utc),
-        body_text: Some(c.plain_text()),
+        author_id: c.author.and_then(UserRef::into_id),
+        created: c.created.and_then(into_utc),
+        updated: c.updated.and_then(into_utc),
+        body_text: Some(body_text),
         body_raw: Some(String::from(Box::<str>::from(c.body))),
     }
 }
 
 /// An issue's worklogs as the batch receives them: the inline list is all of them, a list read
 /// whole, or the inline list of an issue whose others are left to the worklog feeds.
-pub enum IssueWorklogs<'a> {
-    Complete(&'a [Worklog]),
-    Partial(&'a [Worklog]),
+pub enum IssueWorklogs {
+    Complete(Vec<Worklog>),
+    Partial(Vec<Worklog>),
 }
 
 impl Batch {
-    /// One issue (`raw_json` is its JSON as Jira sent it), with its changelog rows and
-    /// its comments and worklogs (embedded or read apart).
+    /// One issue, with its changelog rows and its comments and worklogs (embedded or read apart).
+    /// Its JSON text becomes `raw_json`, and its strings are moved into the rows, not copied.
     pub fn add(
         &mut self,
         fields: &Fields,
-        issue: &Issue,
-        raw_json: String,
+        mut issue: Issue,
         changes: Vec<ChangeRow>,
         comments: Vec<Comment>,
-        worklogs: IssueWorklogs<'_>,
+        worklogs: IssueWorklogs,
     ) {
+        let raw_json = issue.take_raw();
         let id = issue.id.to_string();
-        let f = &issue.fields;
+        let f = std::mem::take(&mut issue.fields);
         let story_points = fields.story_points.iter().find_map(|k| f.custom_number(k));
         let sprint_ids = fields
             .sprint
@@ -157,38 +158,7 @@ impl Batch {
                 sprint_ids(models::sprint_field(v), key)
             })
             .unwrap_or_default();
-        let name = |n: &Option<models::Named>| n.as_ref().map(|n| n.name.clone());
-        self.rows.issues.push(IssueRow {
-            id: id.clone(),
-            key: issue.key.clone(),
-            project_key: f
-                .project
-                .as_ref()
-                .map(|p| p.key.clone())
-                .unwrap_or_default(),
-            issue_type: name(&f.issuetype),
-            summary: f.summary.clone(),
-            status: f.status.as_ref().map(|s| s.name.clone()),
-            status_category: f
-                .status
-                .as_ref()
-                .and_then(|s| s.status_category.as_ref()?.key.clone()),
-            priority: name(&f.priority),
-            assignee_id: user_id(&f.assignee),
-            reporter_id: user_id(&f.reporter),
-            created: f.created.as_deref().and_then(utc),
-            updated: f.updated.as_deref().and_then(utc),
-            resolved: f.resolutiondate.as_deref().and_then(utc),
-            story_points,
-            parent_key: f.parent.as_ref().and_then(|p| p.key.clone()),
-            raw_json,
-        });
-        self.rows.refs.push((id.clone(), refs(f)));
-        self.rows.changes.push((id.clone(), changes));
-        self.rows.comments.push((
-            id.clone(),
-            comments.into_iter().map(|c| comment(&id, c)).collect(),
-        ));
+        self.rows.refs.push((id.clone(), refs(&f)));
         let (worklogs, complete) = match worklogs {
             IssueWorklogs::Complete(w) => (w, true),
             IssueWorklogs::Partial(w) => (w, false),
@@ -201,6 +171,33 @@ impl Batch {
             .as_ref()
             .and_then(|w| w.total)
             .map_or(worklogs.len(), |t| t as usize);
+        let (status, status_category) = match f.status {
+            Some(s) => (Some(s.name), s.status_category.and_then(|c| c.key)),
+            None => (None, None),
+        };
+        self.rows.issues.push(IssueRow {
+            id: id.clone(),
+            key: issue.key,
+            project_key: f.project.map(|p| p.key).unwrap_or_default(),
+            issue_type: f.issuetype.map(|n| n.name),
+            summary: f.summary,
+            status,
+            status_category,
+            priority: f.priority.map(|n| n.name),
+            assignee_id: f.assignee.and_then(UserRef::into_id),
+            reporter_id: f.reporter.and_then(UserRef::into_id),
+            created: f.created.and_then(into_utc),
+            updated: f.updated.and_then(into_utc),
+            resolved: f.resolutiondate.and_then(into_utc),
+            story_points,
+            parent_key: f.parent.and_then(|p| p.key),
+            raw_json,
+        });
+        self.rows.changes.push((id.clone(), changes));
+        self.rows.comments.push((
+            id.clone(),
+            comments.into_iter().map(|c| comment(&id, c)).collect(),
+        ));
         self.rows.worklogs.push((
             id.clone(),
             worklogs.iter().map(|w| worklog(&id, w)).collect(),

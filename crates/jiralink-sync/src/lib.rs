@@ -1365,23 +1365,26 @@ async fn fetch_chunk(
     let batch = jiralink_api::client::off_task(move || {
         let mut batch = convert::Batch::default();
         for (mut issue, extra) in issues.into_iter().zip(extra) {
-            let raw_json = issue.take_raw();
-            // The embedded lists are read where they are (the comments moved), not copied.
+            // The embedded lists are moved into the rows, not copied.
             let inline_comments = issue
                 .fields
                 .comment
                 .as_mut()
                 .map(|c| std::mem::take(&mut c.items));
             let comments = extra.comments.or(inline_comments).unwrap_or_default();
-            let f = &issue.fields;
-            let inline_worklogs = f.worklog.as_ref().map_or(&[][..], |w| &w.items);
-            let worklogs = match &extra.worklogs {
+            let inline_worklogs = issue
+                .fields
+                .worklog
+                .as_mut()
+                .map(|w| std::mem::take(&mut w.items))
+                .unwrap_or_default();
+            let worklogs = match extra.worklogs {
                 WorklogsPastCap::Inline => convert::IssueWorklogs::Complete(inline_worklogs),
                 WorklogsPastCap::Whole(all) => convert::IssueWorklogs::Complete(all),
                 WorklogsPastCap::Feeds => convert::IssueWorklogs::Partial(inline_worklogs),
             };
             let changes = changes.take(issue.id.text());
-            batch.add(&fields, &issue, raw_json, changes, comments, worklogs);
+            batch.add(&fields, issue, changes, comments, worklogs);
         }
         batch
     })

@@ -112,7 +112,7 @@ pub async fn verify(
             .collect();
         let mut stale = Vec::new();
         if !picks.is_empty() {
-            for mut issue in crate::issues_by_id(
+            for issue in crate::issues_by_id(
                 client,
                 plan,
                 &picks,
@@ -121,9 +121,8 @@ pub async fn verify(
             .await?
             {
                 let mut batch = crate::convert::Batch::default();
-                let none = crate::convert::IssueWorklogs::Complete(&[]);
-                let raw_json = issue.take_raw();
-                batch.add(&fields, &issue, raw_json, Vec::new(), Vec::new(), none);
+                let none = crate::convert::IssueWorklogs::Complete(Vec::new());
+                batch.add(&fields, issue, Vec::new(), Vec::new(), none);
                 let Some(live) = batch.rows.issues.pop() else {
                     continue;
                 };
