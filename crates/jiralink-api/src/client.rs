@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::auth::{Auth, AuthKind};
 use crate::diagnosis::{self, Code, Diagnosis, RequestContext};
+use crate::models::{Issue, ListPage};
 use crate::secure::{Http, Proxies};
 use crate::send::Repeat;
 pub use crate::send::Sender;
@@ -458,8 +459,7 @@ impl Client {
     ) -> Result<T, Error> {
         if r.body.len() > 64 * 1024 {
             let body = std::mem::take(&mut r.body);
-            let (parsed, body) =
-                off_task(move || (serde_json::from_slice::<T>(&body).ok(), body)).await;
+            let (parsed, body) = off_task(move || (read_body::<T>(&body), body)).await;
             if let Some(v) = parsed {
                 return Ok(v);
             }
@@ -580,6 +580,19 @@ pub fn multi_thread_runtime() -> bool {
 
 /// Runs CPU work on the blocking pool when the runtime has more than one thread (inline otherwise),
 /// so that the task driving requests is not held up by it.
+/// `T` read from a body, `None` when it does not read as one. A page of issues is read in one
+/// pass ([`ListPage::issues_in_one_pass`]), the rest by serde.
+fn read_body<T: serde::de::DeserializeOwned + 'static>(body: &[u8]) -> Option<T> {
+    use std::any::{Any, TypeId};
+    if TypeId::of::<T>() == TypeId::of::<ListPage<Issue>>() {
+        if let Some(page) = ListPage::<Issue>::issues_in_one_pass(body) {
+            let page: Box<dyn Any> = Box::new(page);
+            return page.downcast::<T>().ok().map(|page| *page);
+        }
+    }
+    serde_json::from_slice(body).ok()
+}
+
 pub async fn off_task<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     if !multi_thread_runtime() {
         return f();
