@@ -1580,8 +1580,7 @@ mod tests {
         }
         let one = ListPage::issues_in_one_pass(pages[0].as_bytes()).expect("reads");
         assert_eq!(
-            one.items[1].raw,
-            r#"{"id":"2","key":"A-2","fields":{}}"#,
+            one.items[1].raw, r#"{"id":"2","key":"A-2","fields":{}}"#,
             "an issue's text is its span of the page"
         );
         // Shapes it leaves to serde, which then answers as it always did.
@@ -1594,7 +1593,10 @@ mod tests {
             r#"{"issues":[{"id":"1"},]}"#,
             r#"[]"#,
         ] {
-            assert!(ListPage::issues_in_one_pass(odd.as_bytes()).is_none(), "{odd}");
+            assert!(
+                ListPage::issues_in_one_pass(odd.as_bytes()).is_none(),
+                "{odd}"
+            );
         }
         let null: ListPage<Issue> = serde_json::from_str(r#"{"issues":null}"#).expect("reads");
         assert!(null.items.is_empty());
