@@ -50,7 +50,7 @@ pub fn plain_text(body: &Value) -> String {
 pub fn plain_text_of(body: &serde_json::value::RawValue) -> String {
     let mut out = String::new();
     let mut d = serde_json::Deserializer::from_str(body.get());
-    if serde::de::DeserializeSeed::deserialize(Node(&mut out), &mut d).is_err() {
+    if Seed(Node(&mut out)).deserialize(&mut d).is_err() {
         out.clear();
     }
     out.truncate(out.trim_end_matches('\n').len());
@@ -71,40 +71,6 @@ enum Kind {
     /// `paragraph`, `heading`, `codeBlock`: a line of their own.
     Line,
     Other,
-}
-
-/// The keys of a node that are read.
-enum Key {
-    Type,
-    Text,
-    Attrs,
-    Content,
-    /// Of `attrs`.
-    Url,
-    Other,
-}
-
-impl<'de> de::Deserialize<'de> for Key {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct K;
-        impl Visitor<'_> for K {
-            type Value = Key;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(match v {
-                    "type" => Key::Type,
-                    "text" => Key::Text,
-                    "attrs" => Key::Attrs,
-                    "content" => Key::Content,
-                    "url" => Key::Url,
-                    _ => Key::Other,
-                })
-            }
-        }
-        d.deserialize_str(K)
-    }
 }
 
 /// The visits of values a visitor reads as nothing: `$nothing` for each scalar, and for lists
@@ -143,10 +109,13 @@ macro_rules! nothing_for_others {
     };
 }
 
-impl<'de> DeserializeSeed<'de> for Node<'_> {
+/// A visitor used as a seed: the value is read by the visitor itself ([`Node`], [`Content`]).
+struct Seed<V>(V);
+
+impl<'de, V: Visitor<'de, Value = ()>> DeserializeSeed<'de> for Seed<V> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+        d.deserialize_any(self.0)
     }
 }
 
@@ -163,18 +132,18 @@ impl<'de> Visitor<'de> for Node<'_> {
         let out = self.0;
         let start = out.len();
         let (mut kind, mut text, mut attrs) = (Kind::Other, None, Attrs::default());
-        while let Some(key) = m.next_key::<Key>()? {
-            match key {
-                Key::Type => {
+        while let Some(Str(key)) = m.next_key()? {
+            match key.as_deref() {
+                Some("type") => {
                     kind = m
                         .next_value::<Str>()?
                         .0
                         .map_or(Kind::Other, |k| Kind::of(&k))
                 }
-                Key::Text => text = m.next_value::<Str>()?.0,
-                Key::Attrs => attrs = m.next_value()?,
-                Key::Content => m.next_value_seed(Content(&mut *out))?,
-                Key::Url | Key::Other => {
+                Some("text") => text = m.next_value::<Str>()?.0,
+                Some("attrs") => attrs = m.next_value()?,
+                Some("content") => m.next_value_seed(Seed(Content(&mut *out)))?,
+                _ => {
                     m.next_value::<IgnoredAny>()?;
                 }
             }
@@ -215,20 +184,13 @@ impl Kind {
 /// A node's `content`: each node's text appended in turn, when it is a list.
 struct Content<'o>(&'o mut String);
 
-impl<'de> DeserializeSeed<'de> for Content<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
 impl<'de> Visitor<'de> for Content<'_> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an ADF node's content")
     }
     fn visit_seq<S: SeqAccess<'de>>(self, mut s: S) -> Result<(), S::Error> {
-        while s.next_element_seed(Node(&mut *self.0))?.is_some() {}
+        while s.next_element_seed(Seed(Node(&mut *self.0)))?.is_some() {}
         Ok(())
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
@@ -281,10 +243,10 @@ impl<'de> de::Deserialize<'de> for Attrs<'de> {
             }
             fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Attrs<'de>, M::Error> {
                 let mut a = Attrs::default();
-                while let Some(key) = m.next_key::<Key>()? {
-                    match key {
-                        Key::Text => a.text = m.next_value::<Str<'de>>()?.0,
-                        Key::Url => a.url = m.next_value::<Str<'de>>()?.0,
+                while let Some(Str(key)) = m.next_key()? {
+                    match key.as_deref() {
+                        Some("text") => a.text = m.next_value::<Str<'de>>()?.0,
+                        Some("url") => a.url = m.next_value::<Str<'de>>()?.0,
                         _ => {
                             m.next_value::<IgnoredAny>()?;
                         }
