@@ -937,7 +937,7 @@ pub struct IssueFields {
     pub comment: Option<CommentPage>,
     /// The worklogs embedded (up to Jira's inline cap) and their total.
     pub worklog: Option<WorklogPage>,
-    /// `customfield_*` values, as Jira sent them.
+    /// `customfield_*` values, as Jira sent them; a null one is absent.
     pub custom: Vec<(FieldId, Box<RawValue>)>,
 }
 
@@ -991,9 +991,14 @@ impl<'de> Deserialize<'de> for IssueFields {
                         FieldKey::IssueLinks => f.issuelinks = m.next_value::<List<_>>()?.0,
                         FieldKey::Comment => f.comment = m.next_value()?,
                         FieldKey::Worklog => f.worklog = m.next_value()?,
-                        FieldKey::Custom(id) => f
-                            .custom
-                            .push((FieldId(id), m.next_value::<Box<RawValue>>()?)),
+                        // A null custom field is kept as absent (a site sends every custom
+                        // field it has, most of them null).
+                        FieldKey::Custom(id) => {
+                            let value = m.next_value::<&RawValue>()?;
+                            if value.get() != "null" {
+                                f.custom.push((FieldId(id.into_owned()), value.to_owned()));
+                            }
+                        }
                         FieldKey::Other => {
                             m.next_value::<IgnoredAny>()?;
                         }
@@ -1006,8 +1011,9 @@ impl<'de> Deserialize<'de> for IssueFields {
     }
 }
 
-/// The keys of an issue's `fields` object the models read.
-enum FieldKey {
+/// The keys of an issue's `fields` object the models read; a custom field's id borrowed from the
+/// JSON text where it can be.
+enum FieldKey<'de> {
     Project,
     IssueType,
     Summary,
@@ -1025,42 +1031,52 @@ enum FieldKey {
     IssueLinks,
     Comment,
     Worklog,
-    Custom(String),
+    Custom(std::borrow::Cow<'de, str>),
     Other,
 }
 
-impl<'de> Deserialize<'de> for FieldKey {
+impl<'de> FieldKey<'de> {
+    fn of(key: std::borrow::Cow<'de, str>) -> FieldKey<'de> {
+        let named = match &*key {
+            "project" => FieldKey::Project,
+            "issuetype" => FieldKey::IssueType,
+            "summary" => FieldKey::Summary,
+            "status" => FieldKey::Status,
+            "priority" => FieldKey::Priority,
+            "assignee" => FieldKey::Assignee,
+            "reporter" => FieldKey::Reporter,
+            "created" => FieldKey::Created,
+            "updated" => FieldKey::Updated,
+            "resolutiondate" => FieldKey::ResolutionDate,
+            "parent" => FieldKey::Parent,
+            "fixVersions" => FieldKey::FixVersions,
+            "versions" => FieldKey::Versions,
+            "components" => FieldKey::Components,
+            "issuelinks" => FieldKey::IssueLinks,
+            "comment" => FieldKey::Comment,
+            "worklog" => FieldKey::Worklog,
+            _ => FieldKey::Other,
+        };
+        match named {
+            FieldKey::Other if key.starts_with("customfield_") => FieldKey::Custom(key),
+            named => named,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldKey<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Key;
-        impl Visitor<'_> for Key {
-            type Value = FieldKey;
+        impl<'de> Visitor<'de> for Key {
+            type Value = FieldKey<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a field id")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldKey, E> {
-                Ok(match v {
-                    "project" => FieldKey::Project,
-                    "issuetype" => FieldKey::IssueType,
-                    "summary" => FieldKey::Summary,
-                    "status" => FieldKey::Status,
-                    "priority" => FieldKey::Priority,
-                    "assignee" => FieldKey::Assignee,
-                    "reporter" => FieldKey::Reporter,
-                    "created" => FieldKey::Created,
-                    "updated" => FieldKey::Updated,
-                    "resolutiondate" => FieldKey::ResolutionDate,
-                    "parent" => FieldKey::Parent,
-                    "fixVersions" => FieldKey::FixVersions,
-                    "versions" => FieldKey::Versions,
-                    "components" => FieldKey::Components,
-                    "issuelinks" => FieldKey::IssueLinks,
-                    "comment" => FieldKey::Comment,
-                    "worklog" => FieldKey::Worklog,
-                    custom if custom.starts_with("customfield_") => {
-                        FieldKey::Custom(custom.to_owned())
-                    }
-                    _ => FieldKey::Other,
-                })
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<FieldKey<'de>, E> {
+                Ok(FieldKey::of(v.into()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldKey<'de>, E> {
+                Ok(FieldKey::of(v.to_owned().into()))
             }
         }
         d.deserialize_str(Key)
@@ -1604,7 +1620,7 @@ mod tests {
 
     #[test]
     fn an_issue_reads_its_fields_keeps_its_text_and_custom_fields_raw() {
-        let text = r#"{"id":"10001","key":"A-1","fields":{"summary":"Hi","status":{"id":"3","name":"Done","statusCategory":{"key":"done"}},"assignee":null,"reporter":{"key":"ada"},"customfield_10016":5.5,"customfield_10020":[{"id":7}],"labels":["x"],"fixVersions":[{"id":"20"}],"issuelinks":[{"id":"9","type":{"name":"Blocks"},"inwardIssue":{"id":"10002","key":"A-2"}}],"comment":{"comments":[{"id":"1","body":{"type":"doc","content":[]}}],"total":25},"worklog":null}}"#;
+        let text = r#"{"id":"10001","key":"A-1","fields":{"summary":"Hi","status":{"id":"3","name":"Done","statusCategory":{"key":"done"}},"assignee":null,"reporter":{"key":"ada"},"customfield_10016":5.5,"customfield_10020":[{"id":7}],"customfield_10030":null,"custom\u0066ield_10031":"escaped","labels":["x"],"fixVersions":[{"id":"20"}],"issuelinks":[{"id":"9","type":{"name":"Blocks"},"inwardIssue":{"id":"10002","key":"A-2"}}],"comment":{"comments":[{"id":"1","body":{"type":"doc","content":[]}}],"total":25},"worklog":null}}"#;
         let issue: Issue = serde_json::from_str(text).expect("the fixture reads");
         assert_eq!(issue.raw, text);
         assert_eq!(issue.id, IssueId("10001".into()));
@@ -1624,6 +1640,14 @@ mod tests {
             Some(5.5)
         );
         assert_eq!(f.custom_number(&FieldId("customfield_10020".into())), None);
+        // A null custom field reads as absent; an escaped key reads as its text.
+        assert!(f.custom(&FieldId("customfield_10030".into())).is_none());
+        assert_eq!(
+            f.custom(&FieldId("customfield_10031".into()))
+                .map(RawValue::get),
+            Some("\"escaped\"")
+        );
+        assert_eq!(f.custom.len(), 3);
         assert_eq!(
             sprint_field(
                 f.custom(&FieldId("customfield_10020".into()))
