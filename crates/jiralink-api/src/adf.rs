@@ -203,8 +203,9 @@ impl<'de> Visitor<'de> for Content<'_> {
     nothing_for_others!(());
 }
 
-/// A string, borrowed when it needs no unescaping; any other value reads as `None`.
-struct Str<'de>(Option<Cow<'de, str>>);
+/// A string, borrowed from the JSON text when it needs no unescaping; any other value reads as
+/// `None`. (Also the models' reader of an issue's field ids.)
+pub(crate) struct Str<'de>(pub Option<Cow<'de, str>>);
 
 impl<'de> de::Deserialize<'de> for Str<'de> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

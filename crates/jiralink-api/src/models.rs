@@ -1066,20 +1066,9 @@ impl<'de> FieldKey<'de> {
 
 impl<'de> Deserialize<'de> for FieldKey<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Key;
-        impl<'de> Visitor<'de> for Key {
-            type Value = FieldKey<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a field id")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<FieldKey<'de>, E> {
-                Ok(FieldKey::of(v.into()))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldKey<'de>, E> {
-                Ok(FieldKey::of(v.to_owned().into()))
-            }
-        }
-        d.deserialize_str(Key)
+        Ok(crate::adf::Str::deserialize(d)?
+            .0
+            .map_or(FieldKey::Other, FieldKey::of))
     }
 }
 
