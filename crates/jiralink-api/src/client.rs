@@ -578,8 +578,6 @@ pub fn multi_thread_runtime() -> bool {
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
-/// Runs CPU work on the blocking pool when the runtime has more than one thread (inline otherwise),
-/// so that the task driving requests is not held up by it.
 /// `T` read from a body, `None` when it does not read as one. A page of issues is read in one
 /// pass ([`ListPage::issues_in_one_pass`]), the rest by serde.
 fn read_body<T: serde::de::DeserializeOwned + 'static>(body: &[u8]) -> Option<T> {
@@ -593,6 +591,8 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(body: &[u8]) -> Option<T>
     serde_json::from_slice(body).ok()
 }
 
+/// Runs CPU work on the blocking pool when the runtime has more than one thread (inline otherwise),
+/// so that the task driving requests is not held up by it.
 pub async fn off_task<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     if !multi_thread_runtime() {
         return f();

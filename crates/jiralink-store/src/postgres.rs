@@ -636,21 +636,17 @@ impl PgTx<'_> {
         let rows = last_by_key(issues, |i| i.id.as_str());
         let col = |f: fn(&IssueRow) -> Option<&str>| rows.iter().map(|i| f(i)).collect::<Vec<_>>();
         self.exec(
-            "INSERT INTO t_issues (site_id, id, key, project_key, issue_type, summary, status, status_category, priority,
-               assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, deleted_at, raw_json)
-             SELECT current_setting('jiralink.site'), id, key, project_key, issue_type, summary, status, status_category, priority,
-               assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, NULL, raw_json
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-               $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::float8[],
-               $15::text[], $16::text[])
-               AS i (id, key, project_key, issue_type, summary, status, status_category, priority,
-                 assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, raw_json)
-             ON CONFLICT (site_id, id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
-               issue_type = excluded.issue_type, summary = excluded.summary, status = excluded.status,
-               status_category = excluded.status_category, priority = excluded.priority,
-               assignee_id = excluded.assignee_id, reporter_id = excluded.reporter_id, created = excluded.created,
-               updated = excluded.updated, resolved = excluded.resolved, story_points = excluded.story_points,
-               parent_key = excluded.parent_key, deleted_at = NULL, raw_json = excluded.raw_json",
+            concat!(
+                crate::shared::issue_upsert_into!(),
+                "SELECT current_setting('jiralink.site'), id, key, project_key, issue_type, summary, status, status_category, priority,
+                   assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, NULL, raw_json
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                   $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::float8[],
+                   $15::text[], $16::text[])
+                   AS i (id, key, project_key, issue_type, summary, status, status_category, priority,
+                     assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, raw_json)",
+                crate::shared::issue_upsert_on_conflict!()
+            ),
             &[
                 &col(|i| Some(i.id.as_str())),
                 &col(|i| Some(i.key.as_str())),

@@ -80,6 +80,30 @@ impl rusqlite::ToSql for Param<'_> {
 /// The name SQLite and PostgreSQL both answer with the site of the connection's writes.
 pub const SITE_SETTING: &str = "jiralink.site";
 
+/// The head and the tail of the issue upsert, which both dialects write alike; only where the
+/// rows come from differs (SQLite binds one issue, PostgreSQL unnests a batch). Macros, so that
+/// each backend's statement is still one `&'static str` (`concat!`).
+macro_rules! issue_upsert_into {
+    () => {
+        "INSERT INTO t_issues (site_id, id, key, project_key, issue_type, summary, status, status_category, priority,
+           assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, deleted_at, raw_json) "
+    };
+}
+
+/// See [`issue_upsert_into`]: a stored issue takes the new values and is live again.
+macro_rules! issue_upsert_on_conflict {
+    () => {
+        " ON CONFLICT (site_id, id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
+           issue_type = excluded.issue_type, summary = excluded.summary, status = excluded.status,
+           status_category = excluded.status_category, priority = excluded.priority,
+           assignee_id = excluded.assignee_id, reporter_id = excluded.reporter_id, created = excluded.created,
+           updated = excluded.updated, resolved = excluded.resolved, story_points = excluded.story_points,
+           parent_key = excluded.parent_key, deleted_at = NULL, raw_json = excluded.raw_json"
+    };
+}
+
+pub(crate) use {issue_upsert_into, issue_upsert_on_conflict};
+
 pub const UPSERT_PROJECT: &str = "INSERT INTO t_projects (site_id, id, key, name, type, raw_json, deleted_at)
      VALUES (current_setting('jiralink.site'), $1, $2, $3, $4, $5, NULL)
      ON CONFLICT (site_id, id) DO UPDATE SET key = excluded.key, name = excluded.name, type = excluded.type,

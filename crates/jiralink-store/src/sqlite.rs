@@ -608,15 +608,11 @@ impl Exec for SqliteTx<'_> {
 impl Tx for SqliteTx<'_> {
     fn upsert_issue(&self, i: &IssueRow) -> Result<()> {
         self.exec(
-            "INSERT INTO t_issues (site_id, id, key, project_key, issue_type, summary, status, status_category, priority,
-               assignee_id, reporter_id, created, updated, resolved, story_points, parent_key, deleted_at, raw_json)
-             VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL, ?16)
-             ON CONFLICT (site_id, id) DO UPDATE SET key = excluded.key, project_key = excluded.project_key,
-               issue_type = excluded.issue_type, summary = excluded.summary, status = excluded.status,
-               status_category = excluded.status_category, priority = excluded.priority,
-               assignee_id = excluded.assignee_id, reporter_id = excluded.reporter_id, created = excluded.created,
-               updated = excluded.updated, resolved = excluded.resolved, story_points = excluded.story_points,
-               parent_key = excluded.parent_key, deleted_at = NULL, raw_json = excluded.raw_json",
+            concat!(
+                shared::issue_upsert_into!(),
+                "VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL, ?16)",
+                shared::issue_upsert_on_conflict!()
+            ),
             params![
                 i.id, i.key, i.project_key, i.issue_type, i.summary, i.status, i.status_category, i.priority,
                 i.assignee_id, i.reporter_id, i.created, i.updated, i.resolved, i.story_points, i.parent_key, i.raw_json,

@@ -57,10 +57,7 @@ impl Changes {
     /// An issue's change histories (a bulkfetch entry, or an embedded `changelog.histories`); their
     /// strings are moved into the rows, not copied.
     pub fn add_histories(&mut self, issue: &str, histories: Vec<History>) {
-        let rows = match self.0.get_mut(issue) {
-            Some(rows) => rows,
-            None => self.0.entry(issue.to_owned()).or_default(),
-        };
+        let rows = self.0.entry(issue.to_owned()).or_default();
         for h in histories {
             let changed_at = h.created.and_then(into_utc);
             let author_id = h.author.and_then(UserRef::into_id);

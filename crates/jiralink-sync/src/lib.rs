@@ -989,11 +989,12 @@ enum Work {
 impl Work {
     /// The planned units' work in the order it is fetched: the units with nothing to fetch, then
     /// every chunk by its first issue id, across the units, then the units whose planning failed
-    /// (the pass stops there, with the other units written: the run fails, and loses nothing). Jira numbers issues site-wide as they are created, so a project's ids
-    /// are spread over the whole range: fetched project by project, each second's batches held
-    /// ids from all over it, and each of the writer's commits rewrote nearly every leaf of every
-    /// index keyed by issue (a 100,000-issue sync grew the WAL by 150 MB a second). In id order
-    /// a commit's issues are neighbours, and so are its index entries.
+    /// (the pass stops there, with the other units written: the run fails, and loses nothing).
+    /// Jira numbers issues site-wide as they are created, so a project's ids are spread over the
+    /// whole range: fetched project by project, each second's batches held ids from all over it,
+    /// and each of the writer's commits rewrote nearly every leaf of every index keyed by issue (a
+    /// 100,000-issue sync grew the WAL by 150 MB a second). In id order a commit's issues are
+    /// neighbours, and so are its index entries.
     fn in_id_order(planned: Vec<Result<PlannedUnit, SyncError>>) -> Vec<Work> {
         let mut work: Vec<Work> = planned.into_iter().flat_map(Work::of).collect();
         work.sort_by_key(|w| match w {
