@@ -578,17 +578,19 @@ pub fn multi_thread_runtime() -> bool {
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
-/// `T` read from a body, `None` when it does not read as one. A page of issues is read in one
-/// pass ([`ListPage::issues_in_one_pass`]), the rest by serde.
+/// `T` read from a body, `None` when it does not read as one. The body's UTF-8 is checked once,
+/// as a whole, rather than string by string as serde's reading of bytes does. A page of issues is
+/// read in one pass ([`ListPage::issues_in_one_pass`]), the rest by serde.
 fn read_body<T: serde::de::DeserializeOwned + 'static>(body: &[u8]) -> Option<T> {
     use std::any::{Any, TypeId};
+    let text = std::str::from_utf8(body).ok()?;
     if TypeId::of::<T>() == TypeId::of::<ListPage<Issue>>() {
-        if let Some(page) = ListPage::<Issue>::issues_in_one_pass(body) {
+        if let Some(page) = ListPage::<Issue>::issues_in_one_pass(text) {
             let page: Box<dyn Any> = Box::new(page);
             return page.downcast::<T>().ok().map(|page| *page);
         }
     }
-    serde_json::from_slice(body).ok()
+    serde_json::from_str(text).ok()
 }
 
 /// Runs CPU work on the blocking pool when the runtime has more than one thread (inline otherwise),

@@ -805,7 +805,7 @@ impl ListPage<Issue> {
     /// serde reads them. `None` for anything else than a page of that shape (an items member
     /// that is not a list, a member given twice, text that is not JSON): serde then reads it,
     /// and gives its own answer or error.
-    pub fn issues_in_one_pass(body: &[u8]) -> Option<Self> {
+    pub fn issues_in_one_pass(body: &str) -> Option<Self> {
         let mut s = Scan { b: body, at: 0 };
         let mut page = ListPage::default();
         let mut seen = std::collections::HashSet::new();
@@ -841,8 +841,8 @@ impl ListPage<Issue> {
                         if !s.eat(b']') {
                             loop {
                                 let (parts, text) = s.value::<IssueParts>()?;
-                                let text = std::str::from_utf8(text).ok()?.to_owned();
-                                page.items.push(Issue::from_parts(parts, text).ok()?);
+                                page.items
+                                    .push(Issue::from_parts(parts, text.to_owned()).ok()?);
                                 if s.eat(b']') {
                                     break;
                                 }
@@ -883,13 +883,16 @@ impl ListPage<Issue> {
 
 /// A position in a JSON text, for reading a page's members one by one.
 struct Scan<'b> {
-    b: &'b [u8],
+    b: &'b str,
     at: usize,
 }
 
 impl<'b> Scan<'b> {
     fn skip_space(&mut self) {
-        while matches!(self.b.get(self.at), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        while matches!(
+            self.b.as_bytes().get(self.at),
+            Some(b' ' | b'\n' | b'\r' | b'\t')
+        ) {
             self.at += 1;
         }
     }
@@ -897,19 +900,19 @@ impl<'b> Scan<'b> {
     /// Whether `c` comes next (after white space), taking it if so.
     fn eat(&mut self, c: u8) -> bool {
         self.skip_space();
-        let here = self.b.get(self.at) == Some(&c);
+        let here = self.b.as_bytes().get(self.at) == Some(&c);
         self.at += usize::from(here);
         here
     }
 
     /// The value that comes next, read as `T`, and its text.
-    fn value<T: de::DeserializeOwned>(&mut self) -> Option<(T, &'b [u8])> {
+    fn value<T: de::DeserializeOwned>(&mut self) -> Option<(T, &'b str)> {
         self.skip_space();
         let start = self.at;
-        let mut values = serde_json::Deserializer::from_slice(&self.b[start..]).into_iter::<T>();
+        let mut values = serde_json::Deserializer::from_str(self.b.get(start..)?).into_iter::<T>();
         let value = values.next()?.ok()?;
         self.at = start + values.byte_offset();
-        Some((value, &self.b[start..self.at]))
+        Some((value, self.b.get(start..self.at)?))
     }
 }
 
@@ -1580,10 +1583,10 @@ mod tests {
         ];
         for text in pages {
             let serde: ListPage<Issue> = serde_json::from_str(text).expect("serde reads it");
-            let one = ListPage::issues_in_one_pass(text.as_bytes()).expect("one pass reads it");
+            let one = ListPage::issues_in_one_pass(text).expect("one pass reads it");
             assert_eq!(summary(&one), summary(&serde), "{text}");
         }
-        let one = ListPage::issues_in_one_pass(pages[0].as_bytes()).expect("reads");
+        let one = ListPage::issues_in_one_pass(pages[0]).expect("reads");
         assert_eq!(
             one.items[1].raw, r#"{"id":"2","key":"A-2","fields":{}}"#,
             "an issue's text is its span of the page"
@@ -1598,10 +1601,7 @@ mod tests {
             r#"{"issues":[{"id":"1"},]}"#,
             r#"[]"#,
         ] {
-            assert!(
-                ListPage::issues_in_one_pass(odd.as_bytes()).is_none(),
-                "{odd}"
-            );
+            assert!(ListPage::issues_in_one_pass(odd).is_none(), "{odd}");
         }
         let null: ListPage<Issue> = serde_json::from_str(r#"{"issues":null}"#).expect("reads");
         assert!(null.items.is_empty());
