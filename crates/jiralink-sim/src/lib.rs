@@ -564,6 +564,16 @@ impl Sim {
         let project = projects.iter().find(|p| p["type"] == kind)?;
         project["key"].as_str().map(str::to_owned)
     }
+    /// How many requests were made to paths ending with `suffix` (`/__sim/` ones are not
+    /// counted).
+    pub fn requests_to(&self, suffix: &str) -> u64 {
+        let by_path = self.shared.requests_by_path.lock();
+        by_path
+            .iter()
+            .filter(|(path, _)| path.ends_with(suffix))
+            .map(|(_, n)| n)
+            .sum()
+    }
     /// The shared state, for tests that read the ground truth (`site.read()`); tests change the
     /// site through [`Sim::test_api`], never by writing the model.
     pub fn shared(&self) -> &Arc<Shared> {

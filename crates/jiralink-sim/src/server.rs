@@ -44,6 +44,8 @@ pub struct Shared {
     pub rate_limited: std::sync::atomic::AtomicU64,
     /// Requests served, `/__sim/` excluded (for benchmarks comparing clients).
     pub requests: std::sync::atomic::AtomicU64,
+    /// The same by path, as requested (for tests of what a client asks for).
+    pub requests_by_path: Mutex<HashMap<String, u64>>,
     /// Of those, write requests (POST, PUT, DELETE other than Jira's read-only POSTs).
     pub writes: std::sync::atomic::AtomicU64,
     /// Every worklog by update time and by id, for `worklog/updated` and `worklog/list`.
@@ -78,6 +80,7 @@ impl Shared {
             limiter: Mutex::new(HashMap::new()),
             fault_rng: Mutex::new(rand::rngs::SmallRng::seed_from_u64(seed ^ 0xFA17)),
             unmatched: Mutex::new(Vec::new()),
+            requests_by_path: Mutex::new(HashMap::new()),
             generation: std::sync::atomic::AtomicU64::new(0),
             search_cache: Mutex::new(HashMap::new()),
             oauth2: Mutex::new(crate::oauth2::OAuth2State::default()),
@@ -138,6 +141,11 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     shared
         .requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    *shared
+        .requests_by_path
+        .lock()
+        .entry(path.clone())
+        .or_default() += 1;
     if is_write(req.method(), &path) {
         shared
             .writes

@@ -209,8 +209,9 @@ const RANGES_PER_REQUEST: usize = 4;
 
 /// Reads `worklog/updated` from `since` and writes the worklogs the store does not hold as they
 /// are now. A long span is cut into time ranges read side by side (each a chain of pages, within
-/// the sync's concurrency); each page's changed worklogs are fetched with `worklog/list` while the
-/// next page is read, and `wrote` told how many were written. Returns the feed's last entry time.
+/// the sync's concurrency); their changed worklogs are fetched with `worklog/list`, 1000 a
+/// request, while the next pages are read (the rest at the end), and `wrote` told how many were
+/// written. Returns the feed's last entry time.
 async fn read_updated(
     client: &Client,
     store: &mut dyn Backend,
@@ -238,6 +239,11 @@ async fn read_updated(
     let step = span / chains as i64;
     let store = std::sync::Mutex::new(store);
     let store = &store;
+    // Changed worklogs not fetched yet, from all the ranges: listed 1000 a request as they
+    // gather (a page's are often a few dozen, and one request each was a tenth of a first sync's
+    // requests), the rest once the ranges are read.
+    let stale = std::sync::Mutex::new(Vec::<String>::new());
+    let stale = &stale;
     // The probe is the first range's first page, and its pager goes on from there.
     let mut first = Some((first_range, probe));
     let ranges: Vec<_> = (0..chains)
@@ -254,7 +260,6 @@ async fn read_updated(
     let mut ranges = stream::iter(ranges.into_iter().map(|(from, to, mut pages, mut first)| {
         async move {
             let mut until = from;
-            let mut stale: Vec<String> = Vec::new();
             loop {
                 let next_page = async {
                     match first.take() {
@@ -262,11 +267,14 @@ async fn read_updated(
                         None => pages.next_page().await.map(|p| p.map(entries)),
                     }
                 };
-                let (page, listed) = futures_util::future::join(
-                    next_page,
-                    list_and_write(client, store, std::mem::take(&mut stale)),
-                )
-                .await;
+                let full = {
+                    let mut stale = lock(stale);
+                    let full = stale.len() / LIST_MAX * LIST_MAX;
+                    stale.drain(..full).collect()
+                };
+                let (page, listed) =
+                    futures_util::future::join(next_page, list_and_write(client, store, full))
+                        .await;
                 wrote(listed?);
                 let Some(mut page) = page? else {
                     break;
@@ -278,19 +286,18 @@ async fn read_updated(
                 until = until.max(page.iter().map(|(_, t)| *t).max().unwrap_or(until));
                 let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
                 let held = lock(store).worklog_updates(&ids)?;
-                stale = page
-                    .into_iter()
-                    .filter(|(id, t)| {
-                        held.get(id).and_then(|u| u.as_deref().and_then(millis)) != Some(*t)
-                    })
-                    .map(|(id, _)| id)
-                    .collect();
+                lock(stale).extend(
+                    page.into_iter()
+                        .filter(|(id, t)| {
+                            held.get(id).and_then(|u| u.as_deref().and_then(millis)) != Some(*t)
+                        })
+                        .map(|(id, _)| id),
+                );
                 match feed_position(&pages) {
                     Some(next) if to.is_none_or(|to| next < to) => {}
                     _ => break,
                 }
             }
-            wrote(list_and_write(client, store, stale).await?);
             Ok::<_, SyncError>(until)
         }
     }))
@@ -299,13 +306,15 @@ async fn read_updated(
     while let Some(range) = ranges.next().await {
         until = until.max(range?);
     }
+    let rest = std::mem::take(&mut *lock(stale));
+    wrote(list_and_write(client, store, rest).await?);
     Ok(until)
 }
 
-fn lock<'a, 'b>(
-    store: &'a std::sync::Mutex<&'b mut dyn Backend>,
-) -> std::sync::MutexGuard<'a, &'b mut dyn Backend> {
-    store.lock().unwrap_or_else(|p| p.into_inner())
+/// The mutex's value (one held by a task that panicked is still whole: every change to it is a
+/// single call).
+fn lock<T: ?Sized>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Fetches worklogs by id, 1000 a request, and writes those of live issues here (an issue not

@@ -336,6 +336,14 @@ async fn long_worklog_lists_come_from_the_worklog_feeds() {
         .expect("sync");
     assert_eq!(first.worklog_issue_reads, 0, "{first:?}");
     assert!(first.worklogs_listed >= long.len(), "{first:?}");
+    // Listed 1000 a request, whatever feed pages they were found on.
+    let pages = sim.requests_to("/worklog/updated");
+    assert!(pages >= 2, "the feed has several pages: {pages}");
+    assert_eq!(
+        sim.requests_to("/worklog/list"),
+        first.worklogs_listed.div_ceil(1000) as u64,
+        "{first:?}"
+    );
     assert_matches(&s, &sim.snapshot());
 
     // A worklog deleted on one long issue (past the embedded 20), then one added to another.
