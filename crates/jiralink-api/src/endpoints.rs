@@ -232,14 +232,18 @@ impl Client {
         .await
     }
 
-    /// Cloud's `changelog/bulkfetch`: the whole changelogs of up to 1000 issues, 1000 histories a
-    /// page.
-    pub fn changelog_bulkfetch(&self, ids: &[IssueId]) -> Pages<'_, ChangelogPage> {
+    /// Cloud's `changelog/bulkfetch`: the whole changelogs of up to 1000 issues, `per_page`
+    /// histories a page (Jira takes 1 to 10,000; its default is 1000).
+    pub fn changelog_bulkfetch(
+        &self,
+        ids: &[IssueId],
+        per_page: usize,
+    ) -> Pages<'_, ChangelogPage> {
         let ids: Vec<&str> = ids.iter().map(IssueId::text).collect();
         Pages::post_token(
             self,
             format!("{}/changelog/bulkfetch", self.api()),
-            json!({"issueIdsOrKeys": ids, "maxResults": 1000}),
+            json!({"issueIdsOrKeys": ids, "maxResults": per_page.clamp(1, 10_000)}),
         )
     }
 

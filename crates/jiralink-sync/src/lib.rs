@@ -165,25 +165,44 @@ impl Plan {
             false => Plan::DataCenter,
         }
     }
+
+    /// Issues a chunk of the issue pass fetches together.
+    fn chunk(self) -> usize {
+        match self {
+            Plan::Cloud => CLOUD_CHUNK,
+            Plan::DataCenter => BULK_ISSUES,
+        }
+    }
 }
 
 const ISSUE_STREAM: &str = "issues";
 const PASS_STREAM: &str = "issues_pass";
+/// Issues a request of `issue/bulkfetch` (Cloud's limit), and a Data Center chunk.
 const BULK_ISSUES: usize = 100;
+/// A Cloud chunk: two `issue/bulkfetch` requests and one `changelog/bulkfetch` page for both
+/// ([`HISTORIES_PER_ISSUE`]), side by side. Chunks of 100 took two requests each, and half of a
+/// first sync's requests were changelog pages a little over half full (the simulator's issues
+/// have some six histories): `bench/sync.sh 100000 100 50 8` made 2381 requests, 1022 of them for
+/// changelogs.
+const CLOUD_CHUNK: usize = 200;
+/// Histories a changelog page asks for, per issue of its chunk: most chunks' changelogs fit one
+/// page, and a busier chunk's go on to the next (Jira answers at most 10,000 a page).
+const HISTORIES_PER_ISSUE: usize = 10;
 /// How long the writer thread keeps a transaction open for the batches that arrive: one commit a
 /// second instead of one per group of queued batches. Every commit writes each index page it
 /// touched to the WAL again, and a project's issue ids are spread over the site's whole id range,
 /// so each commit touched nearly every leaf of the indexes: at 50,000 issues they were written to
 /// the WAL some 30 times each (158,000 frames for a 39,000-page store).
 const COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-/// Batches parsed and waiting for the writer (each some megabytes: a full queue is some 60 MB).
+/// Issues parsed and waiting for the writer, in batches of a chunk (100 issues are some
+/// megabytes: a full queue is some 60 MB).
 /// The queue is what lets the pass go on while the writer stops: past the WAL's hard bound the
 /// writer checkpoints it itself (see the store's `wal` module), some ten times in a 100,000-issue
 /// sync, for 0.1-0.5 s each on a quiet disk and up to 1.4 s on a busy one. Four batches were
 /// 0.15 s of the pass at 50 requests a second: a `-v` log of `bench/sync.sh 100000 100 50 8`
-/// showed the pass waiting 2.0 s for the writer on a quiet disk (5.7 s on a busy one) with 4;
-/// with 16, not at all on the quiet disk (1.7 s on the busy one).
-const WRITER_QUEUE: usize = 16;
+/// showed the pass waiting 2.0 s for the writer on a quiet disk (5.7 s on a busy one) with 4
+/// batches of 100; with 16, not at all on the quiet disk (1.7 s on the busy one).
+const WRITER_QUEUE_ISSUES: usize = 1600;
 /// A wait of the pass for the writer this long is logged (`-v`).
 const WRITER_WAIT_LOGGED: std::time::Duration = std::time::Duration::from_millis(100);
 const ID_PAGE: usize = 5000;
@@ -684,7 +703,7 @@ struct Later<'a> {
     reads: std::pin::Pin<&'a mut (dyn std::future::Future<Output = ()> + 'a)>,
 }
 
-/// The issue pass: every unit is planned (its ids listed), then all units' chunks of 100 ids are
+/// The issue pass: every unit is planned (its ids listed), then all units' chunks of ids ([`Plan::chunk`]) are
 /// fetched in id order across them ([`Work::in_id_order`]), `concurrency` at a time, and written
 /// in arrival order (on a multi-thread runtime by a writer thread of its own, one transaction a
 /// second), each unit's last batch with its deletes and its watermark.
@@ -720,7 +739,7 @@ async fn sync_issues(
         .buffer_unordered(planning)
         .collect()
         .await;
-        stream::iter(Work::in_id_order(planned))
+        stream::iter(Work::in_id_order(planned, site.plan.chunk()))
     })
     .flatten()
     .map(|w| async move {
@@ -817,7 +836,9 @@ async fn sync_issues(
         let writer = &writer;
         let deleted = tokio::task::block_in_place(|| {
             std::thread::scope(|scope| -> Result<usize, SyncError> {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Written>(WRITER_QUEUE);
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Written>(
+                    WRITER_QUEUE_ISSUES / site.plan.chunk(),
+                );
                 let (finished, writer_finished) = tokio::sync::oneshot::channel::<()>();
                 // Each batch is written as it arrives, into a transaction that stays open for
                 // the batches of the next [`COMMIT_INTERVAL`]: the hot index pages go to the WAL
@@ -995,8 +1016,11 @@ impl Work {
     /// and each of the writer's commits rewrote nearly every leaf of every index keyed by issue (a
     /// 100,000-issue sync grew the WAL by 150 MB a second). In id order a commit's issues are
     /// neighbours, and so are its index entries.
-    fn in_id_order(planned: Vec<Result<PlannedUnit, SyncError>>) -> Vec<Work> {
-        let mut work: Vec<Work> = planned.into_iter().flat_map(Work::of).collect();
+    fn in_id_order(planned: Vec<Result<PlannedUnit, SyncError>>, chunk: usize) -> Vec<Work> {
+        let mut work: Vec<Work> = planned
+            .into_iter()
+            .flat_map(|unit| Work::of(unit, chunk))
+            .collect();
         work.sort_by_key(|w| match w {
             Work::Empty(_) => (0, 0),
             Work::Chunk(_, ids) => (1, ids.first().copied().unwrap_or(0)),
@@ -1005,8 +1029,8 @@ impl Work {
         work
     }
 
-    /// A planned unit as its chunks of [`BULK_ISSUES`] ids (or one empty marker).
-    fn of(planned: Result<PlannedUnit, SyncError>) -> Vec<Work> {
+    /// A planned unit as its chunks of `chunk` ids (or one empty marker).
+    fn of(planned: Result<PlannedUnit, SyncError>, chunk: usize) -> Vec<Work> {
         match planned {
             Err(e) => vec![Work::Failed(e)],
             Ok(unit) if unit.wanted.is_empty() => vec![Work::Empty(unit)],
@@ -1014,11 +1038,11 @@ impl Work {
                 let of = std::sync::Arc::new(ChunkOf {
                     keys: unit.keys,
                     all: unit.all,
-                    chunks: unit.wanted.len().div_ceil(BULK_ISSUES),
+                    chunks: unit.wanted.len().div_ceil(chunk),
                     issues: unit.wanted.len(),
                 });
                 unit.wanted
-                    .chunks(BULK_ISSUES)
+                    .chunks(chunk)
                     .map(|c| Work::Chunk(of.clone(), c.to_vec()))
                     .collect()
             }
@@ -1285,7 +1309,7 @@ async fn issues_by_id_once(
     }
 }
 
-/// Fetches 100 issues with their whole changelogs, comments and worklogs.
+/// Fetches a chunk of issues ([`Plan::chunk`]) with their whole changelogs, comments and worklogs.
 async fn fetch_chunk(
     client: &Client,
     plan: Plan,
@@ -1300,16 +1324,22 @@ async fn fetch_chunk(
             let chunk: Vec<IssueId> = ids.iter().cloned().map(IssueId).collect();
             let changelogs = async {
                 let mut changes = convert::Changes::default();
-                let mut pages = client.changelog_bulkfetch(&chunk);
+                let mut pages =
+                    client.changelog_bulkfetch(&chunk, HISTORIES_PER_ISSUE * chunk.len());
                 while let Some(page) = pages.next_page().await? {
                     changes.add(page);
                 }
                 Ok::<_, SyncError>(changes)
             };
-            tokio::try_join!(
-                issues_by_id(client, plan, &ids, IssueFieldSet::All),
-                changelogs
-            )?
+            let issues = async {
+                let parts = futures_util::future::try_join_all(
+                    ids.chunks(BULK_ISSUES)
+                        .map(|part| issues_by_id(client, plan, part, IssueFieldSet::All)),
+                )
+                .await?;
+                Ok::<_, SyncError>(parts.into_iter().flatten().collect::<Vec<_>>())
+            };
+            tokio::try_join!(issues, changelogs)?
         }
         Plan::DataCenter => (
             issues_by_id(client, plan, &ids, IssueFieldSet::All).await?,
@@ -1604,12 +1634,15 @@ mod tests {
     fn chunks_go_out_in_issue_id_order_across_projects() {
         let a: Vec<u64> = (0..250).map(|i| 10_000 + 2 * i).collect();
         let b: Vec<u64> = (0..150).map(|i| 10_001 + 2 * i).collect();
-        let work = Work::in_id_order(vec![
-            unit("A", a),
-            unit("EMPTY", Vec::new()),
-            unit("B", b),
-            Err(SyncError::Unaccounted("listing failed".into())),
-        ]);
+        let work = Work::in_id_order(
+            vec![
+                unit("A", a),
+                unit("EMPTY", Vec::new()),
+                unit("B", b),
+                Err(SyncError::Unaccounted("listing failed".into())),
+            ],
+            100,
+        );
         let order: Vec<String> = work
             .iter()
             .map(|w| match w {

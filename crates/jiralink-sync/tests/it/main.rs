@@ -336,6 +336,20 @@ async fn long_worklog_lists_come_from_the_worklog_feeds() {
         .expect("sync");
     assert_eq!(first.worklog_issue_reads, 0, "{first:?}");
     assert!(first.worklogs_listed >= long.len(), "{first:?}");
+    // Issues 100 a request, and their changelogs one page for each chunk of 200 (each project's
+    // last chunk may be short).
+    let n = first.issues_written as u64;
+    let units = first.projects as u64;
+    let issue_requests = sim.requests_to("/issue/bulkfetch");
+    let changelog_requests = sim.requests_to("/changelog/bulkfetch");
+    assert!(
+        issue_requests <= n.div_ceil(100) + units,
+        "{issue_requests}"
+    );
+    assert!(
+        changelog_requests <= n.div_ceil(200) + units,
+        "{changelog_requests} changelog requests for {issue_requests} issue requests"
+    );
     // Listed 1000 a request, whatever feed pages they were found on.
     let pages = sim.requests_to("/worklog/updated");
     assert!(pages >= 2, "the feed has several pages: {pages}");
