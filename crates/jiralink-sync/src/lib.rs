@@ -705,8 +705,8 @@ struct Later<'a> {
 
 /// The issue pass: every unit is planned (its ids listed), then all units' chunks of ids
 /// ([`Plan::chunk`]) are fetched in id order across them ([`Work::in_id_order`]), `concurrency` at
-/// a time, and written in arrival order (on a multi-thread runtime by a writer thread of its own, one transaction a
-/// second), each unit's last batch with its deletes and its watermark.
+/// a time, and written in arrival order (on a multi-thread runtime by a writer thread of its own,
+/// one transaction a second), each unit's last batch with its deletes and its watermark.
 #[allow(clippy::too_many_arguments)]
 async fn sync_issues(
     client: &Client,
