@@ -564,8 +564,8 @@ impl Sim {
         let project = projects.iter().find(|p| p["type"] == kind)?;
         project["key"].as_str().map(str::to_owned)
     }
-    /// How many requests were made to paths ending with `suffix` (`/__sim/` ones are not
-    /// counted).
+    /// How many requests were made to paths ending with `suffix`, where a segment with a digit
+    /// in it reads `*` (`/issue/*/worklog`); `/__sim/` ones are not counted.
     pub fn requests_to(&self, suffix: &str) -> u64 {
         let by_path = self.shared.requests_by_path.lock();
         by_path

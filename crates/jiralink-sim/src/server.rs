@@ -44,7 +44,9 @@ pub struct Shared {
     pub rate_limited: std::sync::atomic::AtomicU64,
     /// Requests served, `/__sim/` excluded (for benchmarks comparing clients).
     pub requests: std::sync::atomic::AtomicU64,
-    /// The same by path, as requested (for tests of what a client asks for).
+    /// The same by path, a segment with a digit in it (an id, an issue key, a cloud id, the API's
+    /// version) read as `*` so that a long run keeps one count per route and project, not one per issue (for tests
+    /// of what a client asks for: [`crate::Sim::requests_to`]).
     pub requests_by_path: Mutex<HashMap<String, u64>>,
     /// Of those, write requests (POST, PUT, DELETE other than Jira's read-only POSTs).
     pub writes: std::sync::atomic::AtomicU64,
@@ -133,6 +135,17 @@ pub fn jira_error(status: StatusCode, messages: &[&str], errors: &[(&str, &str)]
         .into_response()
 }
 
+/// A request path with each segment that holds a digit written `*`.
+fn path_shape(path: &str) -> String {
+    path.split('/')
+        .map(|seg| match seg.bytes().any(|b| b.is_ascii_digit()) {
+            true => "*",
+            false => seg,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     if path.starts_with("/__sim/") {
@@ -144,7 +157,7 @@ pub async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     *shared
         .requests_by_path
         .lock()
-        .entry(path.clone())
+        .entry(path_shape(&path))
         .or_default() += 1;
     if is_write(req.method(), &path) {
         shared
@@ -886,6 +899,24 @@ async fn truncate(resp: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ids, issue keys and cloud ids share one count per route (the API's version reads `*` too);
+    /// names do not.
+    #[test]
+    fn request_paths_are_counted_by_shape() {
+        assert_eq!(
+            path_shape("/rest/api/3/issue/ENG-12/worklog"),
+            "/rest/api/*/issue/*/worklog"
+        );
+        assert_eq!(
+            path_shape("/ex/jira/0a1b-c2/rest/api/3/worklog/list"),
+            "/ex/jira/*/rest/api/*/worklog/list"
+        );
+        assert_eq!(
+            path_shape("/rest/api/3/project/WEB"),
+            "/rest/api/*/project/WEB"
+        );
+    }
 
     fn bucket_shared(rps: f64) -> (Mutex<HashMap<String, Bucket>>, f64) {
         (Mutex::new(HashMap::new()), rps)

@@ -240,7 +240,7 @@ async fn read_updated(
     let store = std::sync::Mutex::new(store);
     let store = &store;
     // Changed worklogs not fetched yet, from all the ranges: listed 1000 a request as they
-    // gather (a page's are often a few dozen, and one request each was a tenth of a first sync's
+    // gather (a page's are often a few dozen, and one request each was 8% of a first sync's
     // requests), the rest once the ranges are read.
     let stale = std::sync::Mutex::new(Vec::<String>::new());
     let stale = &stale;
